@@ -1,0 +1,348 @@
+//! `harness all`: runs every (subject, benchmark) pair in its own process and
+//! prints the side-by-side markdown table.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::child::{self, ChildRun};
+use crate::report::{self, Cell, Row, Target};
+use crate::sysctl::MapCount;
+
+/// The table's columns, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Col {
+    Grove,
+    Corosensei,
+    May,
+    Tokio,
+    Go,
+    Gevent,
+}
+
+pub const COLS: [Col; 6] = [
+    Col::Grove,
+    Col::Corosensei,
+    Col::May,
+    Col::Tokio,
+    Col::Go,
+    Col::Gevent,
+];
+
+impl Col {
+    pub fn title(self) -> &'static str {
+        match self {
+            Col::Grove => "grove",
+            Col::Corosensei => "corosensei raw",
+            Col::May => "may",
+            Col::Tokio => "tokio",
+            Col::Go => "Go",
+            Col::Gevent => "gevent",
+        }
+    }
+
+    /// The name used on the command line (`--subjects`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Col::Grove => "grove",
+            Col::Corosensei => "corosensei",
+            Col::May => "may",
+            Col::Tokio => "tokio",
+            Col::Go => "go",
+            Col::Gevent => "gevent",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Col> {
+        COLS.into_iter().find(|c| c.key() == key)
+    }
+
+    /// Iterations per timed repetition, chosen so one repetition takes
+    /// roughly 20–300 ms for each subject.
+    fn iterations(self, bench: &str) -> usize {
+        match (bench, self) {
+            ("switch", Col::Gevent) => 100_000,
+            ("switch", _) => 1_000_000,
+            ("spawn", Col::Gevent) => 20_000,
+            ("spawn", Col::May) => 50_000,
+            ("spawn", _) => 200_000,
+            _ => 1,
+        }
+    }
+}
+
+/// How a column's measuring process is started.
+#[derive(Clone, Debug)]
+pub enum Runner {
+    /// `harness child <subject> …`
+    Child(&'static str),
+    /// An external program taking `<bench> <n> <reps>`.
+    External(Vec<String>),
+    /// Not runnable here; the reason is printed in the table.
+    Unavailable(String),
+}
+
+/// Options of `harness all`.
+#[derive(Debug)]
+pub struct Options {
+    pub reps: usize,
+    pub scale: f64,
+    pub mem_counts: Vec<usize>,
+    pub benches: Vec<String>,
+    pub subjects: Vec<Col>,
+    pub go: Runner,
+    pub gevent: Runner,
+    pub timeout: Duration,
+    /// `vm.max_map_count` used for memory rows above `raise_above` tasks (0: never raise).
+    pub map_count: u64,
+    pub raise_above: usize,
+}
+
+impl Options {
+    pub fn new(benches_dir: PathBuf) -> Options {
+        let go = benches_dir.join("target/go/grove-bench-go");
+        let python = benches_dir.join("target/venv/bin/python");
+        let script = benches_dir.join("peers/gevent/peer.py");
+        Options {
+            reps: 5,
+            scale: 1.0,
+            mem_counts: vec![10_000, 100_000, 1_000_000],
+            benches: vec!["switch".into(), "spawn".into(), "mem".into()],
+            subjects: COLS.to_vec(),
+            go: external(&[go]),
+            gevent: external(&[python, script]),
+            timeout: Duration::from_secs(900),
+            map_count: 4_194_304,
+            raise_above: 100_000,
+        }
+    }
+
+    fn runner(&self, col: Col) -> Runner {
+        if !self.subjects.contains(&col) {
+            return Runner::Unavailable("not selected".into());
+        }
+        match col {
+            Col::Grove => Runner::Child("grove"),
+            Col::Corosensei => Runner::Child("corosensei"),
+            Col::May => Runner::Child("may"),
+            Col::Tokio => Runner::Child("tokio"),
+            Col::Go => self.go.clone(),
+            Col::Gevent => self.gevent.clone(),
+        }
+    }
+}
+
+/// A runner for an external program, or `Unavailable` if its files are missing.
+pub fn external(argv: &[PathBuf]) -> Runner {
+    for path in argv {
+        if !path.exists() {
+            return Runner::Unavailable(format!(
+                "not available: {} is missing (run benches/run.sh)",
+                path.display()
+            ));
+        }
+    }
+    Runner::External(argv.iter().map(|p| p.display().to_string()).collect())
+}
+
+fn argv(runner: &Runner, bench: &str, n: usize, reps: usize) -> Option<Vec<String>> {
+    let mut argv = match runner {
+        Runner::Child(subject) => {
+            let exe = std::env::current_exe().expect("path of this executable");
+            vec![
+                exe.display().to_string(),
+                "child".to_string(),
+                subject.to_string(),
+            ]
+        }
+        Runner::External(prefix) => prefix.clone(),
+        Runner::Unavailable(_) => return None,
+    };
+    argv.extend([bench.to_string(), n.to_string(), reps.to_string()]);
+    Some(argv)
+}
+
+fn say(msg: &str) {
+    eprintln!("[harness] {msg}");
+    let _ = std::io::stderr().flush();
+}
+
+/// Runs everything selected and prints the report on stdout.
+pub fn run_all(opts: &Options) {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let has = |b: &str| opts.benches.iter().any(|x| x == b);
+
+    if has("switch") {
+        let mut row = Row::new("switch: round trip between two tasks", Target::Switch);
+        for (i, col) in COLS.into_iter().enumerate() {
+            row.cells[i] = timed(opts, col, "switch", "switch");
+        }
+        rows.push(row);
+    }
+
+    if has("spawn") {
+        let mut task = Row::new("spawn+join empty task, inside a task", Target::Spawn);
+        let mut main = Row::new("spawn+join empty task, from main stack", Target::Spawn);
+        for (i, col) in COLS.into_iter().enumerate() {
+            let (t, m) = spawn_cells(opts, col);
+            task.cells[i] = t;
+            main.cells[i] = m;
+        }
+        rows.push(task);
+        rows.push(main);
+    }
+
+    if has("mem") {
+        let mut maps = MapCount::read();
+        if let Some(maps) = &maps {
+            notes.push(format!(
+                "vm.max_map_count is {} on this machine.",
+                maps.original
+            ));
+        }
+        for &count in &opts.mem_counts {
+            let raise = count > opts.raise_above && opts.map_count > 0;
+            let mut row = Row::new(
+                &format!("memory per idle task @ {}", report::count(count)),
+                Target::Memory,
+            );
+            // grove first, always at the machine's own limit.
+            if let Some(maps) = maps.as_mut() {
+                maps.restore();
+            }
+            row.cells[0] = memory(opts, Col::Grove, count);
+            if raise && matches!(row.cells[0], Cell::Failed(_)) {
+                if let Some(maps) = maps.as_mut() {
+                    if maps.raise(opts.map_count).is_ok() {
+                        say(&format!(
+                            "grove failed at vm.max_map_count={}; retrying with {}",
+                            maps.original, opts.map_count
+                        ));
+                        let first = std::mem::replace(&mut row.cells[0], Cell::Skipped);
+                        row.cells[0] = memory(opts, Col::Grove, count);
+                        if let Cell::Failed(why) = first {
+                            row.cells[0].annotate(&format!(
+                                "grove: only with vm.max_map_count raised to {} (at {} it {why})",
+                                opts.map_count, maps.original
+                            ));
+                        }
+                    }
+                }
+            }
+            if raise {
+                match maps.as_mut().map(|m| m.raise(opts.map_count)) {
+                    Some(Ok(msg)) => {
+                        say(&msg);
+                        notes.push(format!(
+                            "Row @ {}: the peers ran with vm.max_map_count raised to {} (sysctl, as root; restored afterwards); grove ran first at the machine's own limit.",
+                            report::count(count),
+                            opts.map_count
+                        ));
+                    }
+                    Some(Err(e)) => notes.push(format!(
+                        "Row @ {}: could not raise vm.max_map_count ({e}); every subject ran at the machine's own limit.",
+                        report::count(count)
+                    )),
+                    None => {}
+                }
+            }
+            for (i, col) in COLS.into_iter().enumerate().skip(1) {
+                row.cells[i] = memory(opts, col, count);
+            }
+            rows.push(row);
+        }
+        if let Some(maps) = maps.as_mut() {
+            maps.restore();
+        }
+    }
+
+    let mut out = std::io::stdout().lock();
+    let _ = report::write(&mut out, opts, &rows, &notes);
+}
+
+fn timed(opts: &Options, col: Col, bench: &str, metric: &str) -> Cell {
+    let (run, n) = match launch(opts, col, bench) {
+        Ok(x) => x,
+        Err(cell) => return cell,
+    };
+    let cell = time_cell(&run, metric, n);
+    say(&format!("{} {metric}: {}", col.title(), cell.brief()));
+    cell
+}
+
+fn spawn_cells(opts: &Options, col: Col) -> (Cell, Cell) {
+    let (run, n) = match launch(opts, col, "spawn") {
+        Ok(x) => x,
+        Err(cell) => return (cell.clone(), cell),
+    };
+    let task = time_cell(&run, "spawn_task", n);
+    let main = time_cell(&run, "spawn_main", n);
+    say(&format!(
+        "{} spawn+join: task {}, main {}",
+        col.title(),
+        task.brief(),
+        main.brief()
+    ));
+    (task, main)
+}
+
+/// Starts the timed benchmark `bench` of `col`; `Err` holds the cell to show instead.
+fn launch(opts: &Options, col: Col, bench: &str) -> Result<(ChildRun, usize), Cell> {
+    let runner = opts.runner(col);
+    let n = ((col.iterations(bench) as f64 * opts.scale) as usize).max(100);
+    let Some(argv) = argv(&runner, bench, n, opts.reps) else {
+        let Runner::Unavailable(why) = runner else {
+            unreachable!()
+        };
+        return Err(Cell::Unavailable(why));
+    };
+    say(&format!("{} {bench} (n = {n}, {} reps) …", col.title(), opts.reps));
+    Ok((child::run(&argv, opts.timeout), n))
+}
+
+fn time_cell(run: &ChildRun, metric: &str, n: usize) -> Cell {
+    match run.reps.get(metric) {
+        Some(values) if run.succeeded() && !values.is_empty() => {
+            let mut v = values.clone();
+            v.sort_by(f64::total_cmp);
+            Cell::Time {
+                median: v[v.len() / 2],
+                min: v[0],
+                max: v[v.len() - 1],
+                n,
+                reps: v.len(),
+            }
+        }
+        _ => Cell::Failed(run.failure()),
+    }
+}
+
+fn memory(opts: &Options, col: Col, count: usize) -> Cell {
+    let runner = opts.runner(col);
+    let Some(argv) = argv(&runner, "mem", count, 1) else {
+        let Runner::Unavailable(why) = runner else {
+            unreachable!()
+        };
+        return Cell::Unavailable(why);
+    };
+    say(&format!("{} memory @ {} …", col.title(), report::count(count)));
+    let run = child::run(&argv, opts.timeout);
+    let cell = match run.mem {
+        Some(m) if run.succeeded() => {
+            let per = |before: u64, after: u64| (after as f64 - before as f64) * 1024.0 / m.n as f64;
+            Cell::Mem {
+                rss: per(m.rss_before_kb, m.rss_after_kb),
+                pte: per(m.pte_before_kb, m.pte_after_kb),
+                note: None,
+            }
+        }
+        _ => Cell::Failed(format!(
+            "failed at {}: {}",
+            report::count_exact(run.progress),
+            run.failure()
+        )),
+    };
+    say(&format!("{} memory @ {}: {}", col.title(), report::count(count), cell.brief()));
+    cell
+}

@@ -1,0 +1,94 @@
+//! The line protocol every measuring process speaks (the Rust children of this
+//! binary, the Go peer and the gevent peer alike), and the helpers the Rust
+//! children use to speak it.
+//!
+//! One record per line on stdout:
+//!
+//! ```text
+//! rep <metric> <ns_per_op>       one timed repetition (warm-up runs are not printed)
+//! progress <tasks_spawned>       memory runs: how far spawning got (to report "failed at N")
+//! mem <n> <rss_before_kb> <rss_after_kb> <pte_before_kb> <pte_after_kb>
+//! error <message>
+//! ```
+//!
+//! Metrics: `switch` (round trip between two tasks), `spawn_task` (spawn+join of
+//! an empty task from inside a task), `spawn_main` (the same from the thread's
+//! own stack / main goroutine / main greenlet).
+
+use std::time::Instant;
+
+/// Runs `f` once as a warm-up, then `reps` times, printing each timed result.
+pub fn repeat(metric: &str, reps: usize, mut f: impl FnMut() -> f64) {
+    f();
+    for _ in 0..reps {
+        println!("rep {metric} {:.3}", f());
+    }
+}
+
+/// Nanoseconds per operation since `start`.
+pub fn per_op(start: Instant, n: usize) -> f64 {
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// `VmRSS` and `VmPTE` of this process, in KiB.
+#[derive(Clone, Copy, Debug)]
+pub struct Status {
+    pub rss_kb: u64,
+    pub pte_kb: u64,
+}
+
+/// Reads `VmRSS` and `VmPTE` from `/proc/self/status`.
+pub fn status() -> Status {
+    let text = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Status {
+        rss_kb: field("VmRSS:"),
+        pte_kb: field("VmPTE:"),
+    }
+}
+
+/// Prints the `mem` record and ends the process at once, leaving the parked
+/// tasks to the kernel (tearing down a million of them would only cost time).
+pub fn finish_memory(n: usize, before: Status, after: Status) -> ! {
+    println!(
+        "mem {n} {} {} {} {}",
+        before.rss_kb, after.rss_kb, before.pte_kb, after.pte_kb
+    );
+    std::process::exit(0)
+}
+
+/// How often a memory run reports its progress.
+pub fn progress_every(n: usize) -> usize {
+    (n / 100).max(1000)
+}
+
+/// Prints a `progress` record every [`progress_every`] tasks.
+pub fn progress(spawned: usize, n: usize) {
+    if spawned % progress_every(n) == 0 {
+        println!("progress {spawned}");
+    }
+}
+
+/// Reports that the run could not go on after `spawned` tasks and exits.
+pub fn fail(spawned: usize, why: &str) -> ! {
+    println!("progress {spawned}");
+    println!("error {}", why.replace('\n', " "));
+    std::process::exit(1)
+}
+
+/// The message of a caught panic payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}

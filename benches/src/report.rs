@@ -1,0 +1,328 @@
+//! The markdown report: one table, grove against each peer, with the ratio
+//! grove ÷ peer in every peer cell and the targets checked in the last column.
+
+use std::io::{self, Write};
+
+use crate::orchestrate::{Options, COLS};
+
+/// Targets from the project brief.
+pub const SWITCH_TARGET_NS: f64 = 25.0;
+pub const SWITCH_TARGET_CORO_RATIO: f64 = 8.0;
+pub const SPAWN_TARGET_NS: f64 = 150.0;
+pub const MEMORY_TARGET_BYTES: f64 = 4.5 * 1024.0;
+
+/// What a row measures, which fixes its unit and its target.
+#[derive(Clone, Copy, Debug)]
+pub enum Target {
+    Switch,
+    Spawn,
+    Memory,
+}
+
+/// One measured (or not measured) cell.
+#[derive(Clone, Debug)]
+pub enum Cell {
+    /// ns/op over `reps` timed repetitions of `n` operations.
+    Time {
+        median: f64,
+        min: f64,
+        max: f64,
+        n: usize,
+        reps: usize,
+    },
+    /// Bytes per idle task: resident set and page tables.
+    Mem {
+        rss: f64,
+        pte: f64,
+        note: Option<String>,
+    },
+    Failed(String),
+    Unavailable(String),
+    Skipped,
+}
+
+impl Cell {
+    /// The number compared across columns: median ns/op or RSS+PTE bytes.
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            Cell::Time { median, .. } => Some(*median),
+            Cell::Mem { rss, pte, .. } => Some(rss + pte),
+            _ => None,
+        }
+    }
+
+    /// Attaches a footnote to the cell.
+    pub fn annotate(&mut self, text: &str) {
+        match self {
+            Cell::Mem { note, .. } => *note = Some(text.to_string()),
+            Cell::Failed(why) => *why = format!("{why}; {text}"),
+            _ => {}
+        }
+    }
+
+    /// A one-line summary for progress messages.
+    pub fn brief(&self) -> String {
+        match self {
+            Cell::Time { .. } => ns(self.value().unwrap_or(0.0)),
+            Cell::Mem { rss, pte, .. } => {
+                format!("{} (RSS {} + PTE {})", bytes(rss + pte), bytes(*rss), bytes(*pte))
+            }
+            Cell::Failed(why) => format!("FAILED: {why}"),
+            Cell::Unavailable(why) => why.clone(),
+            Cell::Skipped => "skipped".to_string(),
+        }
+    }
+}
+
+/// One table row: a label, a target and one cell per column.
+#[derive(Debug)]
+pub struct Row {
+    pub label: String,
+    pub target: Target,
+    pub cells: [Cell; 6],
+}
+
+impl Row {
+    pub fn new(label: &str, target: Target) -> Row {
+        Row {
+            label: label.to_string(),
+            target,
+            cells: std::array::from_fn(|_| Cell::Skipped),
+        }
+    }
+
+    fn unit(&self) -> &'static str {
+        match self.target {
+            Target::Switch | Target::Spawn => "ns/op",
+            Target::Memory => "bytes/task, RSS+PTE",
+        }
+    }
+
+    fn show(&self, v: f64) -> String {
+        match self.target {
+            Target::Switch | Target::Spawn => ns(v),
+            Target::Memory => bytes(v),
+        }
+    }
+
+    /// The last column: does grove meet its target?
+    fn verdict(&self) -> String {
+        let Some(g) = self.cells[0].value() else {
+            return "no grove result".to_string();
+        };
+        let mark = |ok: bool| if ok { "✅" } else { "❌" };
+        match self.target {
+            Target::Switch => {
+                let mut s = format!(
+                    "≤ {SWITCH_TARGET_NS} ns {}",
+                    mark(g <= SWITCH_TARGET_NS)
+                );
+                if let Some(c) = self.cells[1].value() {
+                    let r = g / c;
+                    s += &format!(
+                        "; ≤ {SWITCH_TARGET_CORO_RATIO}× corosensei {} ({r:.1}×)",
+                        mark(r <= SWITCH_TARGET_CORO_RATIO)
+                    );
+                }
+                s
+            }
+            Target::Spawn => format!("< {SPAWN_TARGET_NS} ns {}", mark(g < SPAWN_TARGET_NS)),
+            Target::Memory => format!("≤ 4.5 KiB {}", mark(g <= MEMORY_TARGET_BYTES)),
+        }
+    }
+}
+
+/// Footnotes shared by the cells that need them.
+#[derive(Default)]
+struct Notes(Vec<String>);
+
+impl Notes {
+    fn mark(&mut self, text: &str) -> usize {
+        let text = text.replace('|', "/");
+        match self.0.iter().position(|t| *t == text) {
+            Some(i) => i + 1,
+            None => {
+                self.0.push(text);
+                self.0.len()
+            }
+        }
+    }
+}
+
+fn cell_text(row: &Row, col: usize, notes: &mut Notes) -> String {
+    let cell = &row.cells[col];
+    match cell {
+        Cell::Time { .. } | Cell::Mem { .. } => {
+            let v = cell.value().unwrap_or(0.0);
+            let mut s = row.show(v);
+            if let Cell::Mem { note: Some(note), .. } = cell {
+                s += &format!(" [{}]", notes.mark(note));
+            }
+            if col > 0 {
+                if let Some(g) = row.cells[0].value() {
+                    s += &format!(" ({:.2}×)", g / v);
+                }
+            }
+            s
+        }
+        Cell::Failed(why) => {
+            let short = match why.split_once(": ") {
+                Some((head, _)) if head.starts_with("failed at") => head.to_string(),
+                _ => "failed".to_string(),
+            };
+            let why = why.replace('\n', " ");
+            format!(
+                "{short} [{}]",
+                notes.mark(&format!("{}: {why}", COLS[col].title()))
+            )
+        }
+        Cell::Unavailable(why) => format!(
+            "n/a [{}]",
+            notes.mark(&format!("{}: {why}", COLS[col].title()))
+        ),
+        Cell::Skipped => "—".to_string(),
+    }
+}
+
+fn spread_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Time {
+            median,
+            min,
+            max,
+            n,
+            reps,
+        } => format!(
+            "{} ({}–{}; {reps}×{})",
+            ns(*median),
+            ns(*min),
+            ns(*max),
+            count(*n)
+        ),
+        Cell::Mem { rss, pte, .. } => format!("RSS {} + PTE {}", bytes(*rss), bytes(*pte)),
+        Cell::Failed(_) => "failed".to_string(),
+        Cell::Unavailable(_) => "n/a".to_string(),
+        Cell::Skipped => "—".to_string(),
+    }
+}
+
+/// Writes the whole report.
+pub fn write(out: &mut impl Write, opts: &Options, rows: &[Row], extra: &[String]) -> io::Result<()> {
+    let mut notes = Notes::default();
+    let header: Vec<&str> = COLS.iter().map(|c| c.title()).collect();
+
+    writeln!(out, "## grove vs peers\n")?;
+    writeln!(out, "{}\n", machine())?;
+    writeln!(
+        out,
+        "Each timed cell is the median of {} repetitions (after one warm-up) in a process of its own; \
+         every memory cell is a fresh process that parks N tasks and reports (after − before)/N of \
+         VmRSS + VmPTE from /proc/self/status. Peer cells show `value (grove ÷ peer)`: below 1× grove \
+         is faster or smaller. Single-threaded schedulers throughout: grove's hub, may with 1 worker, \
+         tokio current-thread, Go with GOMAXPROCS=1, gevent's hub; corosensei raw is resume/suspend \
+         with no scheduler at all (spawn: a coroutine on a reused {} KiB stack; memory: one fresh \
+         {} KiB stack each).\n",
+        opts.reps,
+        crate::subjects::corosensei::STACK_SIZE / 1024,
+        crate::subjects::corosensei::STACK_SIZE / 1024,
+    )?;
+    writeln!(
+        out,
+        "Targets for grove: switch ≤ {SWITCH_TARGET_NS} ns and ≤ {SWITCH_TARGET_CORO_RATIO}× corosensei raw; \
+         spawn+join < {SPAWN_TARGET_NS} ns; memory ≤ 4.5 KiB ({MEMORY_TARGET_BYTES} B) per idle greenlet.\n"
+    )?;
+
+    writeln!(out, "| benchmark | {} | grove target |", header.join(" | "))?;
+    writeln!(out, "|---|{}---|", "---:|".repeat(COLS.len()))?;
+    for row in rows {
+        let cells: Vec<String> = (0..COLS.len())
+            .map(|i| cell_text(row, i, &mut notes))
+            .collect();
+        writeln!(
+            out,
+            "| {} ({}) | {} | {} |",
+            row.label,
+            row.unit(),
+            cells.join(" | "),
+            row.verdict()
+        )?;
+    }
+    writeln!(out)?;
+    for (i, note) in notes.0.iter().enumerate() {
+        writeln!(out, "[{}] {note}  ", i + 1)?;
+    }
+    for note in extra {
+        writeln!(out, "- {note}")?;
+    }
+
+    writeln!(out, "\n### Spread (median (min–max; reps×iterations) / memory split)\n")?;
+    writeln!(out, "| benchmark | {} |", header.join(" | "))?;
+    writeln!(out, "|---|{}", "---:|".repeat(COLS.len()))?;
+    for row in rows {
+        let cells: Vec<String> = row.cells.iter().map(spread_text).collect();
+        writeln!(out, "| {} | {} |", row.label, cells.join(" | "))?;
+    }
+    out.flush()
+}
+
+/// CPU model, CPU count, kernel and the CPUs this process may run on.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let allowed = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(str::trim)
+        .unwrap_or("?");
+    format!(
+        "Machine: {model}; {cpus} CPU(s) usable; Linux {}; every process pinned to CPU(s) {allowed}.",
+        kernel.trim()
+    )
+}
+
+/// `1.23 µs` / `45.6 ns`.
+pub fn ns(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2} µs", v / 1000.0)
+    } else {
+        format!("{v:.1} ns")
+    }
+}
+
+/// `2.61 KiB` / `512 B`.
+pub fn bytes(v: f64) -> String {
+    if v.abs() >= 1024.0 {
+        format!("{:.2} KiB", v / 1024.0)
+    } else {
+        format!("{v:.0} B")
+    }
+}
+
+/// `10k`, `1M`, `32,768`.
+pub fn count(n: usize) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => count_exact(n),
+    }
+}
+
+/// `32,768`.
+pub fn count_exact(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}

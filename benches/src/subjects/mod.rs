@@ -1,0 +1,63 @@
+//! The in-process subjects: grove and its Rust peers. Each one runs in a child
+//! process of its own (`harness child <subject> <bench> <n> [reps]`), so that
+//! runtimes, global configuration and memory never mix between measurements.
+
+pub mod corosensei;
+pub mod grove;
+pub mod may;
+pub mod tokio;
+
+use crate::proto::repeat;
+
+/// Names accepted by `harness child`.
+pub const SUBJECTS: &[&str] = &["grove", "corosensei", "may", "tokio"];
+/// Benchmarks accepted by `harness child` (and by the Go and gevent peers).
+pub const BENCHES: &[&str] = &["switch", "spawn", "mem"];
+
+/// Runs one benchmark of one subject in this process, printing protocol records.
+pub fn run(subject: &str, bench: &str, n: usize, reps: usize) -> Result<(), String> {
+    match (subject, bench) {
+        ("grove", "switch") => repeat("switch", reps, || grove::switch(n)),
+        ("grove", "spawn") => {
+            repeat("spawn_task", reps, || grove::spawn_task(n));
+            repeat("spawn_main", reps, || grove::spawn_main(n));
+        }
+        ("grove", "mem") => grove::memory(n),
+
+        ("corosensei", "switch") => repeat("switch", reps, || corosensei::switch(n)),
+        ("corosensei", "spawn") => {
+            repeat("spawn_task", reps, || corosensei::spawn_task(n));
+            repeat("spawn_main", reps, || corosensei::spawn_main(n));
+        }
+        ("corosensei", "mem") => corosensei::memory(n),
+
+        ("may", bench) => {
+            may::init();
+            match bench {
+                "switch" => repeat("switch", reps, || may::switch(n)),
+                "spawn" => {
+                    repeat("spawn_task", reps, || may::spawn_task(n));
+                    repeat("spawn_main", reps, || may::spawn_main(n));
+                }
+                "mem" => may::memory(n),
+                _ => return Err(format!("unknown benchmark {bench:?}")),
+            }
+        }
+
+        ("tokio", bench) => {
+            let rt = tokio::runtime();
+            match bench {
+                "switch" => repeat("switch", reps, || tokio::switch(&rt, n)),
+                "spawn" => {
+                    repeat("spawn_task", reps, || tokio::spawn_task(&rt, n));
+                    repeat("spawn_main", reps, || tokio::spawn_main(&rt, n));
+                }
+                "mem" => tokio::memory(&rt, n),
+                _ => return Err(format!("unknown benchmark {bench:?}")),
+            }
+        }
+
+        _ => return Err(format!("unknown subject/benchmark {subject:?}/{bench:?}")),
+    }
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! Stack switching: the one file that wraps corosensei.
+//!
+//! A [`Context`] is a suspended computation on its own [`Stack`]. The hub
+//! resumes it; the code inside gives control back by calling [`suspend`] with
+//! the [`Yielder`] it was handed when it started. Nothing else in grove sees a
+//! register or a raw stack pointer.
+//!
+//! # Invariants
+//!
+//! * A context is resumed only by its own hub thread's loop, never re-entrantly
+//!   (a context never resumes itself or another context).
+//! * [`suspend`] is only called from inside the context whose `Yielder` it is
+//!   given, while that context is running.
+//! * A context that started and has not finished is never dropped: corosensei
+//!   would force-unwind it from its suspension point, which grove does not rely
+//!   on (DESIGN.md rule 5). Such a context is [`Context::leak`]ed instead.
+//! * The closure catches every unwind itself, so `resume` never propagates a
+//!   panic into the hub.
+
+use corosensei::{Coroutine, CoroutineResult};
+
+use crate::stack::Stack;
+
+/// Handed to the code running inside a context; used to suspend it.
+pub(crate) type Yielder = corosensei::Yielder<(), ()>;
+
+/// A computation that runs on its own stack and can be suspended and resumed.
+pub(crate) struct Context {
+    coroutine: Coroutine<(), (), (), Stack>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("started", &self.coroutine.started()).finish()
+    }
+}
+
+impl Context {
+    /// Prepares `body` to run on `stack`; it starts at the first [`resume`](Self::resume).
+    pub(crate) fn new(stack: Stack, body: impl FnOnce(&Yielder) + 'static) -> Self {
+        Context { coroutine: Coroutine::with_stack(stack, move |yielder: &Yielder, ()| body(yielder)) }
+    }
+
+    /// Runs the context until it suspends (`false`) or finishes (`true`).
+    pub(crate) fn resume(&mut self) -> bool {
+        match self.coroutine.resume(()) {
+            CoroutineResult::Yield(()) => false,
+            CoroutineResult::Return(()) => true,
+        }
+    }
+
+    /// Whether the context has been resumed at least once.
+    pub(crate) fn started(&self) -> bool {
+        self.coroutine.started()
+    }
+
+    /// Gives back the stack of a context that finished or never started.
+    /// A never-started context drops its closure here.
+    pub(crate) fn into_stack(mut self) -> Stack {
+        debug_assert!(!self.coroutine.started() || self.coroutine.done());
+        // For a context that never started this only drops the closure; for
+        // a finished one it is a no-op.
+        self.coroutine.force_unwind();
+        self.coroutine.into_stack()
+    }
+
+    /// Forgets a context that is suspended for good, with its stack.
+    pub(crate) fn leak(self) {
+        std::mem::forget(self);
+    }
+}
+
+/// Suspends the running context, returning to the hub that resumed it.
+///
+/// # Safety
+/// `yielder` must be the `Yielder` of the context that is running right now
+/// on this thread (invariant 2 above); it lives on that context's stack for as
+/// long as the context exists.
+pub(crate) unsafe fn suspend(yielder: *const Yielder) {
+    // SAFETY: by the caller's contract the yielder is alive and belongs to the
+    // running context.
+    unsafe { (*yielder).suspend(()) }
+}

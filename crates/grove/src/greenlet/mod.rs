@@ -1,0 +1,433 @@
+//! Greenlets: spawn, join, kill.
+//!
+//! A greenlet is a closure running on its own stack, scheduled cooperatively
+//! by its thread's hub. It starts on the hub's next turn (in spawn order) and
+//! runs until it finishes or blocks in a grove call (`sleep`, a socket read, a
+//! queue `get`...), at which point the next runnable greenlet runs. Greenlets
+//! never move between threads, so the closure need not be `Send`.
+//!
+//! Nothing runs until some code blocks: in `fn main`, joining a greenlet (or
+//! any other blocking grove call) runs the hub until the call can return.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let a = grove::spawn(|| { grove::sleep(Duration::from_millis(20)); "a" });
+//! let b = grove::spawn(|| { grove::sleep(Duration::from_millis(10)); "b" });
+//! // Both sleep at the same time: this takes ~20 ms, not 30.
+//! assert_eq!(b.join().unwrap(), "b");
+//! assert_eq!(a.join().unwrap(), "a");
+//! ```
+//!
+//! A greenlet is not `Send`; move work to other threads with
+//! [`Handle::spawn`](crate::Handle::spawn) or the thread pool:
+//!
+//! ```compile_fail
+//! let g = grove::spawn(|| 1);
+//! std::thread::spawn(move || g.join());
+//! ```
+
+mod remote;
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::cancel::is_cancellation;
+use crate::context::{Context, Yielder};
+use crate::hub::task::Cancel;
+use crate::hub::{Hub, State, Task, TimerAction, Unparker, WaitOn};
+
+pub use remote::RemoteGreenlet;
+
+/// Why a greenlet produced no value.
+pub enum GreenletError {
+    /// The greenlet panicked; the payload is what `catch_unwind` returns.
+    Panicked(Box<dyn Any + Send + 'static>),
+    /// The greenlet was killed (before it started, or while it ran).
+    Killed,
+}
+
+impl fmt::Debug for GreenletError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GreenletError::Panicked(payload) => {
+                f.debug_tuple("Panicked").field(&panic_message(payload.as_ref())).finish()
+            }
+            GreenletError::Killed => f.write_str("Killed"),
+        }
+    }
+}
+
+impl fmt::Display for GreenletError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GreenletError::Panicked(payload) => {
+                write!(f, "greenlet panicked: {}", panic_message(payload.as_ref()))
+            }
+            GreenletError::Killed => f.write_str("greenlet was killed"),
+        }
+    }
+}
+
+impl std::error::Error for GreenletError {}
+
+/// The message of a panic payload (`&str` or `String`), or a placeholder.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "<non-string panic payload>"
+    }
+}
+
+/// A handle to a greenlet that returns a `T`.
+///
+/// Cloning the handle refers to the same greenlet. Dropping every handle
+/// does not stop the greenlet (use [`kill`](Greenlet::kill)); a greenlet that
+/// panics and is never joined has its panic reported on stderr once.
+///
+/// # Kill and timeout safety
+///
+/// [`join`](Greenlet::join), [`wait`](Greenlet::wait) and
+/// [`kill`](Greenlet::kill) may be interrupted by a kill or timeout of the
+/// *calling* greenlet; the target is unaffected and can be joined later.
+pub struct Greenlet<T> {
+    task: Rc<Task>,
+    _result: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Greenlet<T> {
+    fn clone(&self) -> Self {
+        Greenlet { task: self.task.clone(), _result: PhantomData }
+    }
+}
+
+impl<T> fmt::Debug for Greenlet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Greenlet")
+            .field("id", &self.task.id)
+            .field("name", &self.task.name)
+            .field("state", &self.task.state.get())
+            .finish()
+    }
+}
+
+/// Starts `f` as a greenlet on this thread's hub; it runs from the next turn.
+///
+/// # Panics
+///
+/// If no stack can be had (address space or map count exhausted); use
+/// [`Builder::spawn`] to get that as an `io::Error`.
+///
+/// # Examples
+///
+/// ```
+/// let g = grove::spawn(|| 2 + 2);
+/// assert_eq!(g.join().unwrap(), 4);
+/// ```
+#[track_caller]
+pub fn spawn<T: 'static>(f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
+    Builder::new().spawn(f).unwrap_or_else(|err| panic!("grove::spawn: {err}"))
+}
+
+/// Starts `f` as a greenlet after `delay` (gevent's `spawn_later`).
+///
+/// Killing it before then means it never runs.
+#[track_caller]
+pub fn spawn_later<T: 'static>(delay: Duration, f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
+    Builder::new().spawn_later(delay, f).unwrap_or_else(|err| panic!("grove::spawn_later: {err}"))
+}
+
+/// Configures a greenlet before spawning it, like `std::thread::Builder`.
+///
+/// ```
+/// let g = grove::Builder::new()
+///     .name("worker")
+///     .stack_size(256 * 1024)
+///     .spawn(|| 1)
+///     .unwrap();
+/// assert_eq!(g.name(), Some("worker"));
+/// assert_eq!(g.join().unwrap(), 1);
+/// ```
+#[derive(Debug, Default)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with the default name (none) and stack size.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the greenlet; the name shows in panic reports, stack overflow
+    /// reports and "would block forever" reports.
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Usable stack bytes (rounded up to whole pages), between
+    /// [`MIN_STACK_SIZE`](crate::stack::MIN_STACK_SIZE) and
+    /// [`MAX_STACK_SIZE`](crate::stack::MAX_STACK_SIZE); the default is
+    /// [`DEFAULT_STACK_SIZE`](crate::stack::DEFAULT_STACK_SIZE) (60 KiB).
+    /// Stacks never grow: a greenlet that needs more aborts the process with
+    /// a report naming it.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Starts the greenlet; errors if the stack size is invalid or no stack
+    /// can be mapped.
+    pub fn spawn<T: 'static>(self, f: impl FnOnce() -> T + 'static) -> io::Result<Greenlet<T>> {
+        self.launch(None, f)
+    }
+
+    /// Starts the greenlet after `delay`.
+    pub fn spawn_later<T: 'static>(self, delay: Duration, f: impl FnOnce() -> T + 'static) -> io::Result<Greenlet<T>> {
+        self.launch(Some(delay), f)
+    }
+
+    fn launch<T: 'static>(self, delay: Option<Duration>, f: impl FnOnce() -> T + 'static) -> io::Result<Greenlet<T>> {
+        let hub = Hub::get();
+        let stack = hub.stacks.borrow_mut().acquire(self.stack_size)?;
+        let task = Rc::new(Task::new(hub.next_id(), self.name.map(String::into_boxed_str), State::New));
+        stack.write_header(task.id, task.name.as_deref());
+        let body_task = task.clone();
+        let context = Context::new(stack, move |yielder| run_greenlet(body_task, yielder, f));
+        hub.launch(&task, context, delay);
+        Ok(Greenlet { task, _result: PhantomData })
+    }
+}
+
+/// The body of every greenlet: run `f`, record how it ended.
+fn run_greenlet<T: 'static>(task: Rc<Task>, yielder: &Yielder, f: impl FnOnce() -> T) {
+    task.yielder.set(yielder);
+    let result = catch_unwind(AssertUnwindSafe(f));
+    let outcome = match result {
+        Ok(value) if task.cancel.get() == Cancel::Kill => {
+            // The greenlet swallowed its kill and returned: it is still killed.
+            // Its value is dropped here, in greenlet context.
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+            Err(GreenletError::Killed)
+        }
+        Ok(value) => Ok(Box::new(value) as Box<dyn Any>),
+        Err(payload) if is_cancellation(&*payload) || task.cancel.get() == Cancel::Kill => {
+            Err(GreenletError::Killed)
+        }
+        Err(payload) => Err(GreenletError::Panicked(payload)),
+    };
+    task.completion.borrow_mut().outcome = Some(outcome);
+}
+
+impl<T: 'static> Greenlet<T> {
+    /// Waits for the greenlet to finish and returns its value, or why there
+    /// is none.
+    ///
+    /// # Panics
+    ///
+    /// If a greenlet joins itself (it would wait forever), if another clone
+    /// of this handle already took the result, or when called in hub context.
+    ///
+    /// Called while the current greenlet is unwinding (from a `Drop` during a
+    /// panic or kill), `join` cannot wait: if the target has not finished it
+    /// is killed without waiting and `Err(Killed)` is returned.
+    #[track_caller]
+    pub fn join(self) -> Result<T, GreenletError> {
+        if !self.wait_until(None) {
+            Hub::get().kill_nowait(&self.task);
+            return Err(GreenletError::Killed);
+        }
+        let mut completion = self.task.completion.borrow_mut();
+        if completion.taken {
+            panic!("grove: the result of greenlet {} was already taken by join on another handle", self.task.describe());
+        }
+        completion.taken = true;
+        match completion.outcome.take().expect("a dead greenlet has an outcome") {
+            Ok(value) => Ok(*value.downcast::<T>().expect("the outcome has the greenlet's type")),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Like [`join`](Greenlet::join), but gives up after `timeout`,
+    /// returning the handle back.
+    pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, GreenletError>, Greenlet<T>> {
+        if self.wait_timeout(timeout) {
+            Ok(self.join())
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl<T> Greenlet<T> {
+    /// Waits until the greenlet has finished, without taking its result.
+    #[track_caller]
+    pub fn wait(&self) {
+        self.wait_until(None);
+    }
+
+    /// Waits at most `timeout`; returns whether the greenlet has finished.
+    #[track_caller]
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let deadline = Hub::get().deadline_after(timeout);
+        self.wait_until(Some(deadline))
+    }
+
+    /// Kills the greenlet and waits until it is dead.
+    ///
+    /// A greenlet that has not started never runs (its closure is dropped). A
+    /// running one unwinds from the grove call it is blocked in: its
+    /// destructors run, and `join` returns `Err(GreenletError::Killed)`. A
+    /// greenlet that kills itself unwinds at once. Killing a dead greenlet
+    /// does nothing.
+    #[track_caller]
+    pub fn kill(&self) {
+        self.kill_nowait();
+        self.wait();
+    }
+
+    /// Kills the greenlet and waits at most `timeout` for it to die; returns
+    /// whether it is dead.
+    #[track_caller]
+    pub fn kill_timeout(&self, timeout: Duration) -> bool {
+        self.kill_nowait();
+        self.wait_timeout(timeout)
+    }
+
+    /// Asks the greenlet to die without waiting (gevent's `kill(block=False)`).
+    /// Usable in hub callbacks.
+    pub fn kill_nowait(&self) {
+        let hub = Hub::get();
+        if hub.current().is_some_and(|t| std::ptr::eq(t, Rc::as_ptr(&self.task))) {
+            self.task.request_kill();
+            crate::cancel::raise_if_cancelled(&self.task);
+            return;
+        }
+        hub.kill_nowait(&self.task);
+    }
+
+    /// Whether the greenlet has finished (returned, panicked or was killed).
+    pub fn is_dead(&self) -> bool {
+        self.task.is_dead()
+    }
+
+    /// The greenlet's process-unique id.
+    pub fn id(&self) -> u64 {
+        self.task.id
+    }
+
+    /// The name given with [`Builder::name`].
+    pub fn name(&self) -> Option<&str> {
+        self.task.name.as_deref()
+    }
+
+    /// Runs `f` in hub context once the greenlet has finished, however it
+    /// ended (gevent's `rawlink`). Callbacks are queued behind greenlets
+    /// that were already runnable when it died, in the order they were
+    /// linked; on an already dead greenlet, `f` is queued at once. `f` must
+    /// not block.
+    pub fn link(&self, f: impl FnOnce() + 'static) {
+        if self.task.is_dead() {
+            Hub::get().schedule_call(Box::new(f));
+        } else {
+            self.task.completion.borrow_mut().links.push(Box::new(f));
+        }
+    }
+
+    /// Waits until dead or `deadline` (`Some(None)`: never). Returns whether
+    /// the greenlet is dead.
+    #[track_caller]
+    fn wait_until(&self, deadline: Option<Option<Instant>>) -> bool {
+        let hub = Hub::get();
+        loop {
+            if self.task.is_dead() {
+                return true;
+            }
+            if hub.current().is_some_and(|t| std::ptr::eq(t, Rc::as_ptr(&self.task))) {
+                panic!("grove: greenlet {} cannot wait for itself: it would wait forever", self.task.describe());
+            }
+            let unparker = hub.current_unparker();
+            let deadline = deadline.flatten();
+            if deadline.is_some_and(|d| hub.now() >= d) {
+                return false;
+            }
+            self.task.completion.borrow_mut().joiners.push(unparker.clone());
+            let timer = deadline.map(|d| hub.add_timer(d, TimerAction::Unpark(unparker.clone())));
+            let guard = JoinWait { task: &self.task, unparker, timer };
+            let parked = hub.park(WaitOn::Join(self.task.id));
+            drop(guard);
+            if !parked {
+                return self.task.is_dead();
+            }
+        }
+    }
+}
+
+/// Leaves the joiner list and cancels the timer however the wait ended.
+struct JoinWait<'a> {
+    task: &'a Rc<Task>,
+    unparker: Unparker,
+    timer: Option<crate::hub::TimerKey>,
+}
+
+impl Drop for JoinWait<'_> {
+    fn drop(&mut self) {
+        if let Some(timer) = self.timer {
+            Hub::get().cancel_timer(timer);
+        }
+        let unparker = &self.unparker;
+        self.task.completion.borrow_mut().joiners.retain(|j| !(Rc::ptr_eq(&j.task, &unparker.task) && j.seq == unparker.seq));
+    }
+}
+
+/// Waits for every greenlet in `greenlets` to finish (gevent's `joinall`).
+/// Results stay in the handles for `join`.
+///
+/// ```
+/// let gs: Vec<_> = (0..3).map(|i| grove::spawn(move || i * 10)).collect();
+/// grove::joinall(&gs);
+/// assert!(gs.iter().all(|g| g.is_dead()));
+/// ```
+#[track_caller]
+pub fn joinall<T>(greenlets: &[Greenlet<T>]) {
+    for g in greenlets {
+        g.wait();
+    }
+}
+
+/// Kills every greenlet in `greenlets` and waits until all are dead.
+#[track_caller]
+pub fn killall<T>(greenlets: &[Greenlet<T>]) {
+    for g in greenlets {
+        g.kill_nowait();
+    }
+    joinall(greenlets);
+}
+
+/// The running greenlet's id; `None` on a thread's own stack or in hub context.
+pub fn current_id() -> Option<u64> {
+    let hub = Hub::try_get()?;
+    if hub.on_main() {
+        return None;
+    }
+    hub.current().map(|t| t.id)
+}
+
+/// The running greenlet's name, if it has one.
+pub fn current_name() -> Option<String> {
+    let hub = Hub::try_get()?;
+    if hub.on_main() {
+        return None;
+    }
+    hub.current().and_then(|t| t.name.as_deref().map(str::to_owned))
+}

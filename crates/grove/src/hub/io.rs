@@ -1,0 +1,324 @@
+//! The poller: fd readiness on mio (epoll), and the registration API the net
+//! layer builds on.
+//!
+//! An fd is registered once, edge-triggered, for both directions. Each
+//! registration keeps the readiness seen so far and the greenlets parked on
+//! each direction. An I/O operation follows one shape (DESIGN.md practice 3):
+//! try it; on `WouldBlock` clear the direction's readiness and park on it
+//! until an event sets it again (or a deadline passes); retry. Since the hub
+//! runs on one thread, readiness can only change while the greenlet is
+//! parked, so clearing before parking loses no event.
+//!
+//! Tokens carry a generation: a registration's slab slot may be reused after
+//! its fd is closed and the number reused, and a stale event for the old
+//! registration must not wake the new one. Registrations deregister from
+//! epoll when dropped, which must happen before the fd is closed.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use super::task::{Unparker, WaitOn};
+use super::Hub;
+
+/// Token of the cross-thread waker.
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+const EVENTS_CAPACITY: usize = 1024;
+
+const READABLE: u8 = 1;
+const WRITABLE: u8 = 2;
+
+/// A readiness direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The fd has data to read, a connection to accept, or hit end of file.
+    Read,
+    /// The fd can take more data.
+    Write,
+}
+
+impl Direction {
+    fn bit(self) -> u8 {
+        match self {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Source {
+    generation: u32,
+    ready: u8,
+    readers: Vec<Unparker>,
+    writers: Vec<Unparker>,
+}
+
+/// The hub's poller.
+#[derive(Debug)]
+pub(crate) struct Poller {
+    poll: RefCell<Poll>,
+    events: RefCell<Events>,
+    sources: RefCell<Slab<Source>>,
+    next_generation: Cell<u32>,
+    /// Greenlets parked on readiness right now.
+    waiting: Cell<usize>,
+}
+
+impl Poller {
+    pub(crate) fn new() -> io::Result<Self> {
+        Ok(Poller {
+            poll: RefCell::new(Poll::new()?),
+            events: RefCell::new(Events::with_capacity(EVENTS_CAPACITY)),
+            sources: RefCell::new(Slab::new()),
+            next_generation: Cell::new(0),
+            waiting: Cell::new(0),
+        })
+    }
+
+    pub(crate) fn new_waker(&self) -> io::Result<mio::Waker> {
+        mio::Waker::new(self.poll.borrow().registry(), WAKER_TOKEN)
+    }
+
+    /// Greenlets parked on readiness right now.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.get()
+    }
+
+    /// Waits for events up to `timeout` (`None`: until one arrives) and wakes
+    /// the parked greenlets they concern. Returns whether the cross-thread
+    /// waker fired.
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> bool {
+        let mut events = self.events.borrow_mut();
+        if let Err(err) = self.poll.borrow_mut().poll(&mut events, timeout) {
+            if err.kind() != io::ErrorKind::Interrupted {
+                // epoll_wait fails only on programming errors (EBADF, EFAULT,
+                // EINVAL); report once per occurrence instead of spinning silently.
+                eprintln!("grove: epoll_wait failed: {err}");
+            }
+            return false;
+        }
+        let mut woke_remote = false;
+        let mut sources = self.sources.borrow_mut();
+        for event in events.iter() {
+            let token = event.token();
+            if token == WAKER_TOKEN {
+                woke_remote = true;
+                continue;
+            }
+            let (key, generation) = split_token(token);
+            let Some(source) = sources.get_mut(key) else { continue };
+            if source.generation != generation {
+                continue;
+            }
+            let failed = event.is_error();
+            if event.is_readable() || event.is_read_closed() || failed {
+                source.ready |= READABLE;
+                for waiter in source.readers.drain(..) {
+                    waiter.unpark();
+                }
+            }
+            if event.is_writable() || event.is_write_closed() || failed {
+                source.ready |= WRITABLE;
+                for waiter in source.writers.drain(..) {
+                    waiter.unpark();
+                }
+            }
+        }
+        woke_remote
+    }
+}
+
+fn make_token(key: usize, generation: u32) -> Token {
+    Token((generation as usize) << 32 | key)
+}
+
+fn split_token(token: Token) -> (usize, u32) {
+    (token.0 & 0xFFFF_FFFF, (token.0 >> 32) as u32)
+}
+
+/// An fd registered with the current thread's hub.
+///
+/// The net layer keeps one per socket. Not `Send`: it belongs to the hub of
+/// the thread that made it. Dropping it deregisters the fd, which the owner
+/// must do before closing the fd.
+#[derive(Debug)]
+pub struct Registration {
+    fd: RawFd,
+    key: usize,
+    generation: u32,
+    /// Ties the registration to its thread.
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Registration {
+    /// Registers `fd` for both directions, edge-triggered.
+    pub fn new(fd: RawFd) -> io::Result<Registration> {
+        let hub = Hub::get();
+        let poller = &hub.io;
+        if poller.sources.borrow().len() >= 0xFFFF_FFFF {
+            return Err(io::Error::other("too many fds registered with one hub"));
+        }
+        let generation = poller.next_generation.get().wrapping_add(1);
+        poller.next_generation.set(generation);
+        let key = poller.sources.borrow_mut().insert(Source { generation, ..Source::default() });
+        let token = make_token(key, generation);
+        let result = poller.poll.borrow().registry().register(
+            &mut SourceFd(&fd),
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        if let Err(err) = result {
+            poller.sources.borrow_mut().remove(key);
+            return Err(err);
+        }
+        // A fresh registration may already be ready; edge-triggered epoll
+        // reports the current state once right after registration, but
+        // assuming readiness costs only one extra attempt and never loses one.
+        poller.sources.borrow_mut()[key].ready = READABLE | WRITABLE;
+        Ok(Registration { fd, key, generation, _not_send: std::marker::PhantomData })
+    }
+
+    /// The registered fd.
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Whether the last operation in `direction` may succeed without waiting.
+    pub fn is_ready(&self, direction: Direction) -> bool {
+        let sources = Hub::get().io.sources.borrow();
+        sources[self.key].ready & direction.bit() != 0
+    }
+
+    /// Forgets readiness in `direction` after an operation returned `WouldBlock`.
+    pub fn clear_ready(&self, direction: Direction) {
+        let mut sources = Hub::get().io.sources.borrow_mut();
+        sources[self.key].ready &= !direction.bit();
+    }
+
+    /// Parks the current greenlet until `direction` is ready or `deadline`
+    /// passes. Returns `Err(TimedOut)` at the deadline. Returns at once if
+    /// the direction is already ready. May return spuriously; callers retry
+    /// their operation in a loop.
+    ///
+    /// # Kill and timeout safety
+    /// A kill or `with_timeout` expiry unwinds out of this call; the waiter
+    /// is removed, the registration stays valid.
+    pub fn wait(&self, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
+        let hub = Hub::get();
+        if self.is_ready(direction) {
+            return Ok(());
+        }
+        let unparker = hub.current_unparker();
+        {
+            let mut sources = hub.io.sources.borrow_mut();
+            let source = &mut sources[self.key];
+            match direction {
+                Direction::Read => source.readers.push(unparker.clone()),
+                Direction::Write => source.writers.push(unparker.clone()),
+            }
+        }
+        let timer = deadline.map(|d| hub.add_timer(d, super::TimerAction::Unpark(unparker.clone())));
+        let waiting = WaitGuard { registration: self, direction, unparker: &unparker, timer };
+        let on = match direction {
+            Direction::Read => WaitOn::Readable(self.fd),
+            Direction::Write => WaitOn::Writable(self.fd),
+        };
+        hub.io.waiting.set(hub.io.waiting.get() + 1);
+        let parked = hub.park(on);
+        drop(waiting);
+        if !parked {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "grove: cannot wait for I/O while the greenlet is unwinding",
+            ));
+        }
+        if self.is_ready(direction) {
+            return Ok(());
+        }
+        match deadline {
+            Some(d) if hub.refresh_now() >= d => Err(io::Error::new(io::ErrorKind::TimedOut, "I/O timed out")),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Removes a waiter from its registration however the wait ended.
+struct WaitGuard<'a> {
+    registration: &'a Registration,
+    direction: Direction,
+    unparker: &'a Unparker,
+    timer: Option<super::TimerKey>,
+}
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        let hub = Hub::get();
+        hub.io.waiting.set(hub.io.waiting.get() - 1);
+        if let Some(timer) = self.timer {
+            hub.cancel_timer(timer);
+        }
+        let mut sources = hub.io.sources.borrow_mut();
+        let source = &mut sources[self.registration.key];
+        let list = match self.direction {
+            Direction::Read => &mut source.readers,
+            Direction::Write => &mut source.writers,
+        };
+        list.retain(|w| !(std::rc::Rc::ptr_eq(&w.task, &self.unparker.task) && w.seq == self.unparker.seq));
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let Some(hub) = Hub::try_get() else { return };
+        let poller = &hub.io;
+        let _ = poller.poll.borrow().registry().deregister(&mut SourceFd(&self.fd));
+        let mut sources = poller.sources.borrow_mut();
+        if sources.get(self.key).is_some_and(|s| s.generation == self.generation) {
+            let source = sources.remove(self.key);
+            drop(sources);
+            // Anyone still parked here learns that the fd is gone when retrying.
+            for waiter in source.readers.into_iter().chain(source.writers) {
+                waiter.unpark();
+            }
+        }
+    }
+}
+
+/// Parks the current greenlet until `fd` is ready in `direction` or `timeout`
+/// passes (`Err(TimedOut)`), for code that owns a raw fd grove did not create.
+///
+/// This registers the fd for the duration of the call only; code that waits
+/// on the same fd repeatedly should keep a [`Registration`] instead. The fd
+/// must stay open until this returns.
+pub fn wait_fd(fd: RawFd, direction: Direction, timeout: Option<Duration>) -> io::Result<()> {
+    let hub = Hub::get();
+    let deadline = timeout.and_then(|t| hub.refresh_now().checked_add(t));
+    let registration = Registration::new(fd)?;
+    // The registration starts out "ready"; probe the real state without blocking.
+    let mut pollfd = libc::pollfd {
+        fd,
+        events: match direction {
+            Direction::Read => libc::POLLIN,
+            Direction::Write => libc::POLLOUT,
+        },
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let n = unsafe { libc::poll(&mut pollfd, 1, 0) };
+    if n > 0 {
+        return Ok(());
+    }
+    registration.clear_ready(direction);
+    loop {
+        registration.wait(direction, deadline)?;
+        if registration.is_ready(direction) {
+            return Ok(());
+        }
+    }
+}

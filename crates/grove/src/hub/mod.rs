@@ -1,0 +1,615 @@
+//! The hub: one event loop per OS thread, created on first use.
+//!
+//! The hub owns a FIFO run queue, a timer heap, a poller (epoll through mio)
+//! and a cross-thread [`Handle`]. Greenlets run until they *park* — on a
+//! timer, a readiness event, another greenlet's wake-up — and the hub then
+//! resumes the next runnable one. A thread's own stack (say `fn main`) is a
+//! task too: when it blocks, it runs the hub loop itself until something
+//! makes it runnable again, exactly as gevent's main greenlet switches to the
+//! hub.
+//!
+//! # The loop
+//!
+//! One *turn*:
+//!
+//! 1. read the clock once and cache it (`now`), queue the wake-ups of due timers;
+//! 2. if nothing is runnable, check that something could still happen (else
+//!    the blocked thread stack gets a "would block forever" panic), then sleep
+//!    in `epoll_wait` until the next deadline — an idle hub never spins;
+//! 3. otherwise, every [`POLL_EVERY_TURNS`]-th turn, poll the OS without
+//!    waiting, so I/O is not starved by busy greenlets;
+//! 4. run up to [`TURN_BUDGET`] entries of the run queue in FIFO order.
+//!
+//! A busy hub therefore polls the OS at most once per
+//! `POLL_EVERY_TURNS × TURN_BUDGET` = 256 switches, and reads the clock once
+//! per 64, instead of making a system call per switch. The price: the clock a
+//! greenlet sees may lag by up to one turn of work (as with libev's cached
+//! `ev_now`), and a timer may fire up to one turn late.
+//!
+//! # Contexts
+//!
+//! Code runs in one of three contexts: a greenlet, a thread's own stack (the
+//! *main* task), or the hub itself (link callbacks, timer callbacks, jobs
+//! from other threads). Hub context must not block: a blocking call there
+//! panics at the caller, the hub catches and reports the panic, and keeps
+//! going.
+
+pub(crate) mod handle;
+pub(crate) mod io;
+pub(crate) mod task;
+pub(crate) mod timers;
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use crate::cancel::{raise_if_cancelled, Cancelled};
+use crate::context::{self, Context};
+use crate::greenlet::{panic_message, GreenletError};
+use crate::stack::StackPool;
+
+pub use handle::{Handle, HubGone};
+pub(crate) use handle::RemoteUnparker;
+use io::Poller;
+pub(crate) use task::{State, Task, Unparker, WaitOn};
+pub(crate) use timers::TimerKey;
+use timers::Timers;
+
+/// Run-queue entries handled per turn before the clock is read again.
+pub const TURN_BUDGET: usize = 64;
+/// While greenlets stay runnable, the OS is polled every this many turns.
+pub const POLL_EVERY_TURNS: u32 = 4;
+
+/// Registry key of a thread's own stack.
+pub(crate) const MAIN_KEY: usize = usize::MAX;
+
+/// What a timer does when it fires.
+pub(crate) enum TimerAction {
+    /// Wake a park episode (sleep, a `*_timeout` wait).
+    Unpark(Unparker),
+    /// Expire a `with_timeout` scope of a task.
+    Timeout { task: Rc<Task>, scope: u64 },
+    /// Start a greenlet spawned with a delay.
+    Start(Rc<Task>),
+}
+
+enum Runnable {
+    Task(Rc<Task>),
+    /// Wake the joiners and run the links of a task that died.
+    Links(Rc<Task>),
+    Call(Box<dyn FnOnce()>),
+}
+
+/// A per-thread event loop. See the module docs.
+pub(crate) struct Hub {
+    run_queue: RefCell<VecDeque<Runnable>>,
+    timers: RefCell<Timers<TimerAction>>,
+    pub(crate) io: Poller,
+    pub(crate) remote: Arc<handle::Remote>,
+    pub(crate) stacks: RefCell<StackPool>,
+    /// Greenlets spawned and not yet dead. Holding them here keeps a greenlet
+    /// alive while it waits, even when nothing else refers to it.
+    tasks: RefCell<Slab<Rc<Task>>>,
+    main: Rc<Task>,
+    /// The running task; null while the hub itself runs.
+    current: Cell<*const Task>,
+    now: Cell<Instant>,
+    turns_since_poll: Cell<u32>,
+    next_scope: Cell<u64>,
+    ids: Cell<(u64, u64)>,
+}
+
+thread_local! {
+    static CURRENT_HUB: Cell<*const Hub> = const { Cell::new(ptr::null()) };
+    static OWNER: Owner = const { Owner };
+}
+
+/// Global source of greenlet ids, handed out to hubs in blocks.
+static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
+const ID_BLOCK: u64 = 1024;
+
+/// Tears the hub down when its thread ends.
+struct Owner;
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let ptr = CURRENT_HUB.with(Cell::get);
+        if ptr.is_null() {
+            return;
+        }
+        // SAFETY: the pointer came from Box::into_raw in `Hub::get` and is
+        // freed only here, once, at thread exit.
+        unsafe { &*ptr }.teardown();
+        CURRENT_HUB.with(|c| c.set(ptr::null()));
+        // SAFETY: as above; no greenlet of this thread will run again.
+        drop(unsafe { Box::from_raw(ptr.cast_mut()) });
+    }
+}
+
+impl Hub {
+    /// This thread's hub, created on first use.
+    ///
+    /// The reference is valid until the thread's TLS destructors run; grove
+    /// code uses it only while running on this thread, and greenlets still
+    /// parked at that point are never resumed.
+    #[inline]
+    pub(crate) fn get() -> &'static Hub {
+        let ptr = CURRENT_HUB.with(Cell::get);
+        if !ptr.is_null() {
+            // SAFETY: see above; the hub outlives every caller on this thread.
+            return unsafe { &*ptr };
+        }
+        Self::create()
+    }
+
+    /// This thread's hub if it exists (and is not being torn down).
+    pub(crate) fn try_get() -> Option<&'static Hub> {
+        let ptr = CURRENT_HUB.try_with(Cell::get).ok()?;
+        // SAFETY: as in `get`.
+        (!ptr.is_null()).then(|| unsafe { &*ptr })
+    }
+
+    #[cold]
+    fn create() -> &'static Hub {
+        crate::stack::ensure_handler_for_this_thread();
+        let hub = Hub::new().unwrap_or_else(|err| panic!("grove: cannot create this thread's hub: {err}"));
+        let ptr = Box::into_raw(Box::new(hub));
+        CURRENT_HUB.with(|c| c.set(ptr));
+        // Registers the teardown; if TLS is already being destroyed the hub is leaked.
+        let _ = OWNER.try_with(|_| ());
+        // SAFETY: just allocated; freed only by `Owner::drop`.
+        let hub = unsafe { &*ptr };
+        hub.current.set(Rc::as_ptr(&hub.main));
+        hub
+    }
+
+    fn new() -> std::io::Result<Hub> {
+        let io = Poller::new()?;
+        let remote = Arc::new(handle::Remote::new(io.new_waker()?));
+        let first = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
+        let main = Rc::new(Task::new(first, None, State::Running));
+        main.key.set(MAIN_KEY);
+        Ok(Hub {
+            run_queue: RefCell::new(VecDeque::new()),
+            timers: RefCell::new(Timers::new()),
+            io,
+            remote,
+            stacks: RefCell::new(StackPool::new()),
+            tasks: RefCell::new(Slab::new()),
+            main,
+            current: Cell::new(ptr::null()),
+            now: Cell::new(Instant::now()),
+            turns_since_poll: Cell::new(0),
+            next_scope: Cell::new(1),
+            ids: Cell::new((first + 1, first + ID_BLOCK)),
+        })
+    }
+
+    fn teardown(&self) {
+        drop(self.remote.close());
+        let tasks: Vec<Rc<Task>> = self.tasks.borrow_mut().drain().collect();
+        for task in &tasks {
+            // SAFETY: context invariant: no task runs during teardown.
+            let context = unsafe { (*task.context.get()).take() };
+            if let Some(context) = context {
+                if context.started() {
+                    context.leak();
+                } else {
+                    let stack = context.into_stack();
+                    self.stacks.borrow_mut().release(stack);
+                }
+            }
+        }
+        drop(tasks);
+        let queued: Vec<Runnable> = self.run_queue.borrow_mut().drain(..).collect();
+        drop(queued);
+        let timers = self.timers.borrow_mut().drain();
+        drop(timers);
+    }
+
+    /// A fresh process-unique id.
+    pub(crate) fn next_id(&self) -> u64 {
+        let (next, end) = self.ids.get();
+        if next < end {
+            self.ids.set((next + 1, end));
+            return next;
+        }
+        let first = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
+        self.ids.set((first + 1, first + ID_BLOCK));
+        first
+    }
+
+    /// A fresh `with_timeout` scope id; inner scopes get larger ids.
+    pub(crate) fn next_scope(&self) -> u64 {
+        let scope = self.next_scope.get();
+        self.next_scope.set(scope + 1);
+        scope
+    }
+
+    // ---- who is running -------------------------------------------------
+
+    /// The running task, or `None` in hub context.
+    pub(crate) fn current(&self) -> Option<&Task> {
+        let ptr = self.current.get();
+        // SAFETY: `current` points at a live task: the main task (owned by
+        // the hub) or a running greenlet (owned by the registry).
+        (!ptr.is_null()).then(|| unsafe { &*ptr })
+    }
+
+    /// The running task as an `Rc`, or `None` in hub context.
+    pub(crate) fn current_rc(&self) -> Option<Rc<Task>> {
+        let ptr = self.current.get();
+        if ptr.is_null() {
+            return None;
+        }
+        // SAFETY: `ptr` came from `Rc::as_ptr` of a live task (see `current`);
+        // taking another strong count keeps the accounting balanced.
+        unsafe {
+            Rc::increment_strong_count(ptr);
+            Some(Rc::from_raw(ptr))
+        }
+    }
+
+    /// Whether the running code is the thread's own stack.
+    pub(crate) fn on_main(&self) -> bool {
+        ptr::eq(self.current.get(), Rc::as_ptr(&self.main))
+    }
+
+    /// An unparker for the current park episode of the running task.
+    ///
+    /// Panics at the caller when called in hub context, where nothing may block.
+    pub(crate) fn current_unparker(&self) -> Unparker {
+        match self.current_rc() {
+            Some(task) => {
+                let seq = task.seq.get();
+                Unparker { task, seq }
+            }
+            None => blocking_in_hub_context(),
+        }
+    }
+
+    pub(crate) fn task_by_key(&self, key: usize, id: u64) -> Option<Rc<Task>> {
+        if key == MAIN_KEY {
+            return (self.main.id == id).then(|| self.main.clone());
+        }
+        self.tasks.borrow().get(key).filter(|t| t.id == id).cloned()
+    }
+
+    // ---- time ---------------------------------------------------------------
+
+    /// The cached clock of this turn.
+    pub(crate) fn now(&self) -> Instant {
+        self.now.get()
+    }
+
+    /// Reads the clock into the cache.
+    pub(crate) fn refresh_now(&self) -> Instant {
+        let now = Instant::now();
+        self.now.set(now);
+        now
+    }
+
+    /// The clock to compute a deadline from: the thread's own stack may have
+    /// run for a long time since the hub last turned, so it reads the clock.
+    pub(crate) fn deadline_base(&self) -> Instant {
+        if self.on_main() {
+            self.refresh_now()
+        } else {
+            self.now()
+        }
+    }
+
+    /// `now + d` for a relative wait; `None` when it overflows (wait forever).
+    pub(crate) fn deadline_after(&self, d: Duration) -> Option<Instant> {
+        self.deadline_base().checked_add(d)
+    }
+
+    pub(crate) fn add_timer(&self, deadline: Instant, action: TimerAction) -> TimerKey {
+        self.timers.borrow_mut().insert(deadline, action)
+    }
+
+    pub(crate) fn cancel_timer(&self, key: TimerKey) {
+        let action = self.timers.borrow_mut().cancel(key);
+        drop(action);
+    }
+
+    // ---- scheduling ---------------------------------------------------------
+
+    pub(crate) fn schedule(&self, task: Rc<Task>) {
+        self.run_queue.borrow_mut().push_back(Runnable::Task(task));
+    }
+
+    /// Queues `f` to run in hub context behind everything already runnable.
+    pub(crate) fn schedule_call(&self, f: Box<dyn FnOnce()>) {
+        self.run_queue.borrow_mut().push_back(Runnable::Call(f));
+    }
+
+    /// Makes a parked task runnable so it notices a kill or timeout.
+    pub(crate) fn interrupt(&self, task: &Rc<Task>) {
+        if task.state.get() == State::Parked {
+            task.state.set(State::Runnable);
+            self.schedule(task.clone());
+        }
+    }
+
+    /// Requests that `task` be killed, without waiting.
+    pub(crate) fn kill_nowait(&self, task: &Rc<Task>) {
+        if !task.request_kill() {
+            return;
+        }
+        match task.state.get() {
+            State::New | State::Delayed => self.cancel_unstarted(task),
+            State::Parked => self.interrupt(task),
+            State::Runnable | State::Running | State::Dead => {}
+        }
+    }
+
+    /// Registers a freshly spawned greenlet and queues its start.
+    pub(crate) fn launch(&self, task: &Rc<Task>, context: Context, delay: Option<Duration>) {
+        // SAFETY: context invariant: the task has not been scheduled yet.
+        unsafe { *task.context.get() = Some(context) };
+        let key = self.tasks.borrow_mut().insert(task.clone());
+        task.key.set(key);
+        match delay {
+            None => {
+                task.state.set(State::New);
+                self.schedule(task.clone());
+            }
+            Some(delay) => {
+                task.state.set(State::Delayed);
+                if let Some(deadline) = self.deadline_after(delay) {
+                    self.add_timer(deadline, TimerAction::Start(task.clone()));
+                }
+            }
+        }
+    }
+
+    /// Kills a greenlet that never ran: its closure is dropped here, it never runs.
+    fn cancel_unstarted(&self, task: &Rc<Task>) {
+        // SAFETY: context invariant: the task has not started, so nothing runs on it.
+        let context = unsafe { (*task.context.get()).take() };
+        if let Some(context) = context {
+            let stack = context.into_stack();
+            self.stacks.borrow_mut().release(stack);
+        }
+        task.completion.borrow_mut().outcome = Some(Err(GreenletError::Killed));
+        self.retire(task);
+    }
+
+    /// Marks a task dead and queues its completion callbacks.
+    fn retire(&self, task: &Rc<Task>) {
+        task.state.set(State::Dead);
+        let key = task.key.replace(usize::MAX);
+        let registered = if key != usize::MAX { self.tasks.borrow_mut().try_remove(key) } else { None };
+        let completion = task.completion.borrow();
+        if !completion.joiners.is_empty() || !completion.links.is_empty() {
+            self.run_queue.borrow_mut().push_back(Runnable::Links(task.clone()));
+        }
+        drop(completion);
+        drop(registered);
+    }
+
+    // ---- parking ------------------------------------------------------------
+
+    /// Parks the running task until an unparker for this episode, a kill or a
+    /// timeout wakes it. Returns `false` without parking when the caller is
+    /// unwinding (a blocking call in a `Drop` during a panic must not switch
+    /// away mid-unwind). Unwinds with a cancellation when one is pending.
+    pub(crate) fn park(&self, on: WaitOn) -> bool {
+        if std::thread::panicking() {
+            return false;
+        }
+        let Some(task) = self.current() else { blocking_in_hub_context() };
+        raise_if_cancelled(task);
+        if task.notified.replace(false) {
+            task.seq.set(task.seq.get() + 1);
+            return true;
+        }
+        task.state.set(State::Parked);
+        task.waiting_on.set(on);
+        self.switch_out(task);
+        true
+    }
+
+    /// Puts the running task behind everything runnable and runs them.
+    pub(crate) fn yield_now(&self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let Some(task) = self.current_rc() else { blocking_in_hub_context() };
+        raise_if_cancelled(&task);
+        task.state.set(State::Runnable);
+        task.waiting_on.set(WaitOn::Yield);
+        let task_ref: *const Task = Rc::as_ptr(&task);
+        self.schedule(task);
+        // SAFETY: the run queue now holds a strong reference to the task.
+        self.switch_out(unsafe { &*task_ref });
+    }
+
+    fn switch_out(&self, task: &Task) {
+        if ptr::eq(task, Rc::as_ptr(&self.main)) {
+            self.run_until_main_runnable();
+        } else {
+            // SAFETY: `task` is the running greenlet (it is `current`), and its
+            // yielder was stored when it started, on its own stack.
+            unsafe { context::suspend(task.yielder.get()) };
+        }
+        task.seq.set(task.seq.get() + 1);
+        task.state.set(State::Running);
+        task.waiting_on.set(WaitOn::Nothing);
+        raise_if_cancelled(task);
+    }
+
+    // ---- the loop -----------------------------------------------------------
+
+    /// Runs the hub on the thread's own stack until the main task is popped
+    /// from the run queue.
+    fn run_until_main_runnable(&self) {
+        self.current.set(ptr::null());
+        loop {
+            let now = self.refresh_now();
+            self.fire_timers(now);
+            if self.run_queue.borrow().is_empty() {
+                if let Some(report) = self.stuck_report() {
+                    self.current.set(Rc::as_ptr(&self.main));
+                    self.main.state.set(State::Running);
+                    self.main.seq.set(self.main.seq.get() + 1);
+                    self.main.waiting_on.set(WaitOn::Nothing);
+                    panic!("{report}");
+                }
+                let next = self.timers.borrow_mut().next_deadline();
+                self.poll(next.map(|d| d.saturating_duration_since(now)));
+                self.turns_since_poll.set(0);
+                continue;
+            }
+            if self.turns_since_poll.get() >= POLL_EVERY_TURNS {
+                self.poll(Some(Duration::ZERO));
+                self.turns_since_poll.set(0);
+            }
+            self.turns_since_poll.set(self.turns_since_poll.get() + 1);
+            for _ in 0..TURN_BUDGET {
+                let next = self.run_queue.borrow_mut().pop_front();
+                match next {
+                    None => break,
+                    Some(Runnable::Task(task)) => {
+                        if Rc::ptr_eq(&task, &self.main) {
+                            self.current.set(Rc::as_ptr(&self.main));
+                            return;
+                        }
+                        self.resume(task);
+                    }
+                    Some(Runnable::Links(task)) => self.run_links(&task),
+                    Some(Runnable::Call(f)) => run_callback(f),
+                }
+            }
+        }
+    }
+
+    fn resume(&self, task: Rc<Task>) {
+        if task.state.get() == State::Dead {
+            return; // killed before it started
+        }
+        task.state.set(State::Running);
+        self.current.set(Rc::as_ptr(&task));
+        // SAFETY: context invariant: only the hub touches a task's context,
+        // and while the greenlet runs nothing else does.
+        let context = unsafe { (*task.context.get()).as_mut() };
+        let finished = context.expect("a live greenlet owns its context").resume();
+        self.current.set(ptr::null());
+        if finished {
+            // SAFETY: the greenlet finished; nothing runs on its context.
+            let context = unsafe { (*task.context.get()).take() }.expect("checked above");
+            let stack = context.into_stack();
+            self.stacks.borrow_mut().release(stack);
+            self.retire(&task);
+        }
+    }
+
+    fn run_links(&self, task: &Rc<Task>) {
+        let (joiners, links) = {
+            let mut completion = task.completion.borrow_mut();
+            (std::mem::take(&mut completion.joiners), std::mem::take(&mut completion.links))
+        };
+        for joiner in joiners {
+            joiner.unpark();
+        }
+        for link in links {
+            run_callback(link);
+        }
+    }
+
+    fn fire_timers(&self, now: Instant) {
+        loop {
+            let action = self.timers.borrow_mut().pop_due(now);
+            let Some(action) = action else { return };
+            match action {
+                TimerAction::Unpark(unparker) => {
+                    unparker.unpark();
+                }
+                TimerAction::Timeout { task, scope } => {
+                    if !task.is_dead() {
+                        task.request_timeout(scope);
+                        self.interrupt(&task);
+                    }
+                }
+                TimerAction::Start(task) => {
+                    if task.state.get() == State::Delayed {
+                        task.state.set(State::New);
+                        self.schedule(task);
+                    }
+                }
+            }
+        }
+    }
+
+    fn poll(&self, timeout: Option<Duration>) {
+        if self.io.poll(timeout) {
+            for job in self.remote.take_jobs() {
+                run_callback(job);
+            }
+        }
+    }
+
+    /// `None` if something could still wake the blocked thread stack;
+    /// otherwise the "would block forever" report.
+    fn stuck_report(&self) -> Option<String> {
+        if self.timers.borrow().len() > 0 || self.io.waiting() > 0 || Arc::strong_count(&self.remote) > 1 {
+            return None;
+        }
+        let mut report = format!(
+            "grove: would block forever: this thread's own stack is blocked on {} and nothing can wake it \
+             (no runnable greenlet, no pending timer, no greenlet waiting for I/O, no other Handle to this hub)",
+            self.main.waiting_on.get()
+        );
+        let tasks = self.tasks.borrow();
+        let parked: Vec<&Rc<Task>> = tasks.iter().map(|(_, t)| t).filter(|t| t.state.get() == State::Parked).collect();
+        if parked.is_empty() {
+            report.push_str("; no greenlet is parked");
+        } else {
+            let _ = write!(report, "; parked greenlets ({}):", parked.len());
+            for task in parked.iter().take(20) {
+                let _ = write!(report, "\n  greenlet {} waits on {}", task.describe(), task.waiting_on.get());
+            }
+            if parked.len() > 20 {
+                let _ = write!(report, "\n  ... and {} more", parked.len() - 20);
+            }
+        }
+        Some(report)
+    }
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("runnable", &self.run_queue.borrow().len())
+            .field("timers", &self.timers.borrow().len())
+            .field("greenlets", &self.tasks.borrow().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs a hub-context callback; a panic is reported, never propagated into the loop.
+fn run_callback(f: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        if !payload.is::<Cancelled>() {
+            eprintln!("grove: a hub callback panicked: {}", panic_message(payload.as_ref()));
+        }
+    }
+}
+
+#[cold]
+#[track_caller]
+fn blocking_in_hub_context() -> ! {
+    panic!(
+        "grove: blocking call inside a hub callback (a link, timer or Handle::call callback); \
+         hub callbacks must not block: spawn a greenlet from the callback instead"
+    )
+}

@@ -1,0 +1,78 @@
+//! gevent's model in Rust: stackful greenlets on a per-thread hub.
+//!
+//! grove runs plain synchronous code — `sleep(d)`, `stream.read(&mut buf)`,
+//! `queue.get()` — concurrently, by the hundred thousand, on one OS thread.
+//! Each greenlet has its own stack; when it would block, it parks and the
+//! thread's *hub* (a run queue, a timer heap and an epoll poller) runs the
+//! next greenlet that can make progress. There is no `async`, no function
+//! colouring and no `Send` bound: greenlets never leave their thread.
+//!
+//! # The idea
+//!
+//! * [`spawn`] starts a greenlet; it runs from the hub's next turn, in spawn
+//!   order. [`Greenlet::join`] waits for its value.
+//! * Blocking on a thread's own stack (in `fn main`) runs the hub until the
+//!   call can return, so no runtime or `#[main]` macro is needed.
+//! * [`Greenlet::kill`] and [`with_timeout`] cancel by *unwinding* the target
+//!   from the grove call it is blocked in: destructors run, nothing leaks.
+//! * A panicking greenlet never takes the hub down: its panic comes back
+//!   from `join` as [`GreenletError::Panicked`].
+//! * Other threads reach a hub through a [`Handle`].
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//!
+//! let start = Instant::now();
+//! let workers: Vec<_> = (0..100)
+//!     .map(|i| grove::spawn(move || {
+//!         grove::sleep(Duration::from_millis(50)); // all 100 sleep at once
+//!         i * 2
+//!     }))
+//!     .collect();
+//! let total: u64 = workers.into_iter().map(|g| g.join().unwrap()).sum();
+//! assert_eq!(total, 9900);
+//! assert!(start.elapsed() < Duration::from_secs(2));
+//!
+//! let slow = grove::with_timeout(Duration::from_millis(10), || grove::sleep(Duration::from_secs(60)));
+//! assert_eq!(slow, Err(grove::Timeout));
+//! ```
+//!
+//! # Platform
+//!
+//! Linux on x86_64 and aarch64. Greenlet stacks are fixed-size (60 KiB by
+//! default, see [`stack`]); a stack overflow aborts the process with a report
+//! that names the greenlet.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+#[cfg(panic = "abort")]
+compile_error!("grove cancels greenlets by unwinding: build with panic = \"unwind\"");
+
+mod cancel;
+mod context;
+mod greenlet;
+mod hub;
+mod sleep;
+mod timeout;
+
+pub mod stack;
+
+pub mod io {
+    //! Readiness of raw fds, for code that integrates its own sockets.
+    //!
+    //! grove's sockets are built on these; third-party code holding a raw fd
+    //! can use them to wait cooperatively.
+    pub use crate::hub::io::{wait_fd, Direction, Registration};
+}
+
+pub use cancel::is_cancellation;
+pub use greenlet::{
+    current_id, current_name, joinall, killall, spawn, spawn_later, Builder, Greenlet, GreenletError,
+    RemoteGreenlet,
+};
+pub use hub::{Handle, HubGone, POLL_EVERY_TURNS, TURN_BUDGET};
+pub use sleep::{sleep, yield_now};
+pub use timeout::{with_timeout, Timeout};

@@ -1,0 +1,52 @@
+//! Cooperative sleeping and yielding.
+
+use std::time::Duration;
+
+use crate::hub::{Hub, TimerAction, WaitOn};
+
+/// Suspends the current greenlet for `duration`; other greenlets run meanwhile.
+///
+/// `sleep(Duration::ZERO)` is [`yield_now`]. On a thread's own stack, the
+/// hub runs until the time has passed. `Duration::MAX` sleeps forever (a
+/// thread stack that does so with nothing else able to happen gets a "would
+/// block forever" panic instead of hanging).
+///
+/// Called while the current greenlet is unwinding (in a `Drop` during a
+/// panic or kill), `sleep` returns at once.
+///
+/// # Kill and timeout safety
+///
+/// A kill or `with_timeout` expiry ends the sleep early by unwinding.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let start = Instant::now();
+/// grove::sleep(Duration::from_millis(5));
+/// assert!(start.elapsed() >= Duration::from_millis(5));
+/// ```
+pub fn sleep(duration: Duration) {
+    if duration.is_zero() {
+        return yield_now();
+    }
+    let hub = Hub::get();
+    let unparker = hub.current_unparker();
+    let Some(deadline) = hub.deadline_after(duration) else {
+        hub.park(WaitOn::SleepForever);
+        return;
+    };
+    let timer = hub.add_timer(deadline, TimerAction::Unpark(unparker));
+    struct CancelTimer(crate::hub::TimerKey);
+    impl Drop for CancelTimer {
+        fn drop(&mut self) {
+            Hub::get().cancel_timer(self.0);
+        }
+    }
+    let _cancel = CancelTimer(timer);
+    hub.park(WaitOn::Sleep);
+}
+
+/// Lets every other runnable greenlet run once, then continues (gevent's
+/// `sleep(0)`). Never touches the timer heap.
+pub fn yield_now() {
+    Hub::get().yield_now();
+}

@@ -1,0 +1,76 @@
+//! Timeouts: bound how long a piece of blocking code may take.
+//!
+//! [`with_timeout`] runs a closure; if the duration passes while it is still
+//! running, the closure unwinds from whatever grove call it is blocked in (its
+//! destructors run) and `Err(Timeout)` is returned. A timeout that does not
+//! fire costs a timer insert and a cancel.
+//!
+//! Timeouts nest: each scope fires only for itself. When an outer scope
+//! expires, the unwinding passes through the inner scopes (they do not claim
+//! it) up to the outer one.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let r = grove::with_timeout(Duration::from_millis(10), || {
+//!     grove::sleep(Duration::from_secs(10));
+//!     "finished"
+//! });
+//! assert_eq!(r, Err(grove::Timeout));
+//!
+//! let r = grove::with_timeout(Duration::from_secs(10), || "quick");
+//! assert_eq!(r, Ok("quick"));
+//! ```
+//!
+//! The expiry only takes effect at a grove blocking call: a closure that
+//! computes without blocking runs to completion, and if it returns after the
+//! deadline without having blocked since, its value is returned.
+
+use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use crate::cancel::Cancelled;
+use crate::hub::task::Cancel;
+use crate::hub::{Hub, TimerAction};
+
+/// The error of a [`with_timeout`] whose duration passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timeout;
+
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out")
+    }
+}
+
+impl std::error::Error for Timeout {}
+
+/// Runs `f`; if `duration` passes first, `f` unwinds from the grove call it
+/// is blocked in and `Err(Timeout)` is returned.
+///
+/// `Duration::MAX` (or any duration that overflows the clock) means no
+/// timeout. In hub context (a link or timer callback), where nothing may
+/// block, `f` simply runs.
+///
+/// # Kill and timeout safety
+///
+/// A kill of the calling greenlet, or the expiry of an enclosing timeout,
+/// passes through: it is not turned into `Err(Timeout)`.
+pub fn with_timeout<T>(duration: Duration, f: impl FnOnce() -> T) -> Result<T, Timeout> {
+    let hub = Hub::get();
+    let Some(task) = hub.current_rc() else { return Ok(f()) };
+    let Some(deadline) = hub.deadline_after(duration) else { return Ok(f()) };
+    let scope = hub.next_scope();
+    let timer = hub.add_timer(deadline, TimerAction::Timeout { task: task.clone(), scope });
+    let result = catch_unwind(AssertUnwindSafe(f));
+    hub.cancel_timer(timer);
+    task.clear_timeout(scope);
+    match result {
+        Ok(value) => Ok(value),
+        Err(payload) => match payload.downcast_ref::<Cancelled>() {
+            Some(Cancelled(Cancel::Timeout(fired))) if *fired == scope => Err(Timeout),
+            _ => resume_unwind(payload),
+        },
+    }
+}
