@@ -71,7 +71,10 @@ impl ChildRun {
 /// The message line of a Rust panic report, if stderr holds one.
 fn panic_line(lines: &[String]) -> Option<String> {
     let at = lines.iter().rposition(|l| l.contains("panicked at"))?;
-    lines.get(at + 1).cloned().or_else(|| Some(lines[at].clone()))
+    lines
+        .get(at + 1)
+        .cloned()
+        .or_else(|| Some(lines[at].clone()))
 }
 
 /// Runs `argv` to completion (or until `timeout`), parsing its stdout records.

@@ -106,7 +106,11 @@ fn all_main(args: &[String]) -> Result<(), String> {
             }
             "--benches" => {
                 opts.benches = list(&value()?);
-                if let Some(b) = opts.benches.iter().find(|b| !subjects::BENCHES.contains(&b.as_str())) {
+                if let Some(b) = opts
+                    .benches
+                    .iter()
+                    .find(|b| !subjects::BENCHES.contains(&b.as_str()))
+                {
                     return Err(format!("unknown benchmark {b:?}"));
                 }
             }

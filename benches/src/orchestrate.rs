@@ -80,6 +80,8 @@ pub enum Runner {
     External(Vec<String>),
     /// Not runnable here; the reason is printed in the table.
     Unavailable(String),
+    /// Left out with `--subjects`.
+    NotSelected,
 }
 
 /// Options of `harness all`.
@@ -119,7 +121,7 @@ impl Options {
 
     fn runner(&self, col: Col) -> Runner {
         if !self.subjects.contains(&col) {
-            return Runner::Unavailable("not selected".into());
+            return Runner::NotSelected;
         }
         match col {
             Col::Grove => Runner::Child("grove"),
@@ -156,7 +158,7 @@ fn argv(runner: &Runner, bench: &str, n: usize, reps: usize) -> Option<Vec<Strin
             ]
         }
         Runner::External(prefix) => prefix.clone(),
-        Runner::Unavailable(_) => return None,
+        Runner::Unavailable(_) | Runner::NotSelected => return None,
     };
     argv.extend([bench.to_string(), n.to_string(), reps.to_string()]);
     Some(argv)
@@ -292,13 +294,22 @@ fn launch(opts: &Options, col: Col, bench: &str) -> Result<(ChildRun, usize), Ce
     let runner = opts.runner(col);
     let n = ((col.iterations(bench) as f64 * opts.scale) as usize).max(100);
     let Some(argv) = argv(&runner, bench, n, opts.reps) else {
-        let Runner::Unavailable(why) = runner else {
-            unreachable!()
-        };
-        return Err(Cell::Unavailable(why));
+        return Err(not_run(runner));
     };
-    say(&format!("{} {bench} (n = {n}, {} reps) …", col.title(), opts.reps));
+    say(&format!(
+        "{} {bench} (n = {n}, {} reps) …",
+        col.title(),
+        opts.reps
+    ));
     Ok((child::run(&argv, opts.timeout), n))
+}
+
+/// The cell of a column that is not run.
+fn not_run(runner: Runner) -> Cell {
+    match runner {
+        Runner::Unavailable(why) => Cell::Unavailable(why),
+        _ => Cell::Skipped,
+    }
 }
 
 fn time_cell(run: &ChildRun, metric: &str, n: usize) -> Cell {
@@ -321,16 +332,18 @@ fn time_cell(run: &ChildRun, metric: &str, n: usize) -> Cell {
 fn memory(opts: &Options, col: Col, count: usize) -> Cell {
     let runner = opts.runner(col);
     let Some(argv) = argv(&runner, "mem", count, 1) else {
-        let Runner::Unavailable(why) = runner else {
-            unreachable!()
-        };
-        return Cell::Unavailable(why);
+        return not_run(runner);
     };
-    say(&format!("{} memory @ {} …", col.title(), report::count(count)));
+    say(&format!(
+        "{} memory @ {} …",
+        col.title(),
+        report::count(count)
+    ));
     let run = child::run(&argv, opts.timeout);
     let cell = match run.mem {
         Some(m) if run.succeeded() => {
-            let per = |before: u64, after: u64| (after as f64 - before as f64) * 1024.0 / m.n as f64;
+            let per =
+                |before: u64, after: u64| (after as f64 - before as f64) * 1024.0 / m.n as f64;
             Cell::Mem {
                 rss: per(m.rss_before_kb, m.rss_after_kb),
                 pte: per(m.pte_before_kb, m.pte_after_kb),
@@ -343,6 +356,11 @@ fn memory(opts: &Options, col: Col, count: usize) -> Cell {
             run.failure()
         )),
     };
-    say(&format!("{} memory @ {}: {}", col.title(), report::count(count), cell.brief()));
+    say(&format!(
+        "{} memory @ {}: {}",
+        col.title(),
+        report::count(count),
+        cell.brief()
+    ));
     cell
 }

@@ -70,7 +70,7 @@ pub fn progress_every(n: usize) -> usize {
 
 /// Prints a `progress` record every [`progress_every`] tasks.
 pub fn progress(spawned: usize, n: usize) {
-    if spawned % progress_every(n) == 0 {
+    if spawned.is_multiple_of(progress_every(n)) {
         println!("progress {spawned}");
     }
 }

@@ -65,7 +65,12 @@ impl Cell {
         match self {
             Cell::Time { .. } => ns(self.value().unwrap_or(0.0)),
             Cell::Mem { rss, pte, .. } => {
-                format!("{} (RSS {} + PTE {})", bytes(rss + pte), bytes(*rss), bytes(*pte))
+                format!(
+                    "{} (RSS {} + PTE {})",
+                    bytes(rss + pte),
+                    bytes(*rss),
+                    bytes(*pte)
+                )
             }
             Cell::Failed(why) => format!("FAILED: {why}"),
             Cell::Unavailable(why) => why.clone(),
@@ -113,10 +118,7 @@ impl Row {
         let mark = |ok: bool| if ok { "✅" } else { "❌" };
         match self.target {
             Target::Switch => {
-                let mut s = format!(
-                    "≤ {SWITCH_TARGET_NS} ns {}",
-                    mark(g <= SWITCH_TARGET_NS)
-                );
+                let mut s = format!("≤ {SWITCH_TARGET_NS} ns {}", mark(g <= SWITCH_TARGET_NS));
                 if let Some(c) = self.cells[1].value() {
                     let r = g / c;
                     s += &format!(
@@ -155,12 +157,15 @@ fn cell_text(row: &Row, col: usize, notes: &mut Notes) -> String {
         Cell::Time { .. } | Cell::Mem { .. } => {
             let v = cell.value().unwrap_or(0.0);
             let mut s = row.show(v);
-            if let Cell::Mem { note: Some(note), .. } = cell {
+            if let Cell::Mem {
+                note: Some(note), ..
+            } = cell
+            {
                 s += &format!(" [{}]", notes.mark(note));
             }
             if col > 0 {
                 if let Some(g) = row.cells[0].value() {
-                    s += &format!(" ({:.2}×)", g / v);
+                    s += &format!(" ({})", ratio(g / v));
                 }
             }
             s
@@ -193,10 +198,10 @@ fn spread_text(cell: &Cell) -> String {
             n,
             reps,
         } => format!(
-            "{} ({}–{}; {reps}×{})",
+            "{} ({:.1}–{:.1}; {reps}×{})",
             ns(*median),
-            ns(*min),
-            ns(*max),
+            min,
+            max,
             count(*n)
         ),
         Cell::Mem { rss, pte, .. } => format!("RSS {} + PTE {}", bytes(*rss), bytes(*pte)),
@@ -207,7 +212,12 @@ fn spread_text(cell: &Cell) -> String {
 }
 
 /// Writes the whole report.
-pub fn write(out: &mut impl Write, opts: &Options, rows: &[Row], extra: &[String]) -> io::Result<()> {
+pub fn write(
+    out: &mut impl Write,
+    opts: &Options,
+    rows: &[Row],
+    extra: &[String],
+) -> io::Result<()> {
     let mut notes = Notes::default();
     let header: Vec<&str> = COLS.iter().map(|c| c.title()).collect();
 
@@ -255,7 +265,10 @@ pub fn write(out: &mut impl Write, opts: &Options, rows: &[Row], extra: &[String
         writeln!(out, "- {note}")?;
     }
 
-    writeln!(out, "\n### Spread (median (min–max; reps×iterations) / memory split)\n")?;
+    writeln!(
+        out,
+        "\n### Spread: median (min–max ns; repetitions × iterations), and the memory split\n"
+    )?;
     writeln!(out, "| benchmark | {} |", header.join(" | "))?;
     writeln!(out, "|---|{}", "---:|".repeat(COLS.len()))?;
     for row in rows {
@@ -273,7 +286,10 @@ fn machine() -> String {
         .find_map(|l| l.strip_prefix("model name"))
         .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
         .unwrap_or_else(|| "unknown CPU".to_string());
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpus = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let allowed = status
@@ -282,7 +298,7 @@ fn machine() -> String {
         .map(str::trim)
         .unwrap_or("?");
     format!(
-        "Machine: {model}; {cpus} CPU(s) usable; Linux {}; every process pinned to CPU(s) {allowed}.",
+        "Machine: {model}, {cpus} CPU(s), Linux {}; every measuring process ran on CPU(s) {allowed}.",
         kernel.trim()
     )
 }
@@ -293,6 +309,15 @@ pub fn ns(v: f64) -> String {
         format!("{:.2} µs", v / 1000.0)
     } else {
         format!("{v:.1} ns")
+    }
+}
+
+/// `0.52×`, with more digits when small.
+pub fn ratio(r: f64) -> String {
+    if r < 0.1 {
+        format!("{r:.3}×")
+    } else {
+        format!("{r:.2}×")
     }
 }
 
@@ -308,8 +333,8 @@ pub fn bytes(v: f64) -> String {
 /// `10k`, `1M`, `32,768`.
 pub fn count(n: usize) -> String {
     match n {
-        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
-        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n if n >= 1_000_000 && n.is_multiple_of(1_000_000) => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n.is_multiple_of(1_000) => format!("{}k", n / 1_000),
         n => count_exact(n),
     }
 }
@@ -319,7 +344,7 @@ pub fn count_exact(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

@@ -43,10 +43,7 @@ impl MapCount {
         if self.current != self.original {
             match set(self.original) {
                 Ok(()) => {
-                    eprintln!(
-                        "[harness] restored vm.max_map_count to {}",
-                        self.original
-                    );
+                    eprintln!("[harness] restored vm.max_map_count to {}", self.original);
                     self.current = self.original;
                 }
                 Err(e) => eprintln!("[harness] could not restore vm.max_map_count: {e}"),

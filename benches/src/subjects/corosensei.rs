@@ -30,7 +30,8 @@ fn spawn_join(n: usize) -> f64 {
     let mut stack = Some(DefaultStack::new(STACK_SIZE).expect("allocate a stack"));
     let start = Instant::now();
     for _ in 0..n {
-        let mut co = Coroutine::with_stack(stack.take().expect("stack"), |_: &Yielder<(), ()>, ()| {});
+        let mut co =
+            Coroutine::with_stack(stack.take().expect("stack"), |_: &Yielder<(), ()>, ()| {});
         black_box(co.resume(()));
         stack = Some(co.into_stack());
     }
@@ -39,8 +40,7 @@ fn spawn_join(n: usize) -> f64 {
 
 /// spawn+join driven from inside another coroutine.
 pub fn spawn_task(n: usize) -> f64 {
-    let mut outer =
-        Coroutine::new(move |_: &Yielder<(), ()>, ()| spawn_join(n));
+    let mut outer = Coroutine::new(move |_: &Yielder<(), ()>, ()| spawn_join(n));
     outer
         .resume(())
         .as_return()

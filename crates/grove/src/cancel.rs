@@ -41,9 +41,18 @@ pub fn is_cancellation(payload: &(dyn Any + Send)) -> bool {
 
 /// Unwinds if a kill or timeout is pending for `task` (and it is not
 /// already unwinding: a second unwind would abort the process).
+#[inline(always)]
 pub(crate) fn raise_if_cancelled(task: &Task) {
     let cancel = task.cancel.get();
-    if cancel != Cancel::None && !std::thread::panicking() {
+    if cancel != Cancel::None {
+        raise(cancel);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn raise(cancel: Cancel) {
+    if !std::thread::panicking() {
         std::panic::resume_unwind(Box::new(Cancelled(cancel)));
     }
 }

@@ -76,6 +76,7 @@ impl Context {
 /// `yielder` must be the `Yielder` of the context that is running right now
 /// on this thread (invariant 2 above); it lives on that context's stack for as
 /// long as the context exists.
+#[inline(always)]
 pub(crate) unsafe fn suspend(yielder: *const Yielder) {
     // SAFETY: by the caller's contract the yielder is alive and belongs to the
     // running context.

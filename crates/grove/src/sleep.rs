@@ -47,6 +47,7 @@ pub fn sleep(duration: Duration) {
 
 /// Lets every other runnable greenlet run once, then continues (gevent's
 /// `sleep(0)`). Never touches the timer heap.
+#[inline(always)]
 pub fn yield_now() {
     Hub::get().yield_now();
 }

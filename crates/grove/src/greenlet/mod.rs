@@ -386,7 +386,7 @@ impl Drop for JoinWait<'_> {
             Hub::get().cancel_timer(timer);
         }
         let unparker = &self.unparker;
-        self.task.completion.borrow_mut().joiners.retain(|j| !(Rc::ptr_eq(&j.task, &unparker.task) && j.seq == unparker.seq));
+        self.task.completion.borrow_mut().joiners.remove(unparker);
     }
 }
 

@@ -36,6 +36,7 @@
 
 pub(crate) mod handle;
 pub(crate) mod io;
+mod run_queue;
 pub(crate) mod task;
 pub(crate) mod timers;
 
@@ -59,6 +60,7 @@ use crate::stack::StackPool;
 pub use handle::{Handle, HubGone};
 pub(crate) use handle::RemoteUnparker;
 use io::Poller;
+use run_queue::RunQueue;
 pub(crate) use task::{State, Task, Unparker, WaitOn};
 pub(crate) use timers::TimerKey;
 use timers::Timers;
@@ -81,16 +83,21 @@ pub(crate) enum TimerAction {
     Start(Rc<Task>),
 }
 
-enum Runnable {
-    Task(Rc<Task>),
-    /// Wake the joiners and run the links of a task that died.
+/// Work that runs in hub context, queued in FIFO order with the tasks: each
+/// queued callback has a matching `callback_marker` entry in the run queue.
+/// (Keeping the run queue a queue of plain `Rc<Task>` keeps a switch cheap.)
+enum Callback {
+    /// Run the links of a task that died.
     Links(Rc<Task>),
     Call(Box<dyn FnOnce()>),
 }
 
 /// A per-thread event loop. See the module docs.
 pub(crate) struct Hub {
-    run_queue: RefCell<VecDeque<Runnable>>,
+    run_queue: RunQueue,
+    callbacks: RefCell<VecDeque<Callback>>,
+    /// Stands in the run queue for the next entry of `callbacks`.
+    callback_marker: Rc<Task>,
     timers: RefCell<Timers<TimerAction>>,
     pub(crate) io: Poller,
     pub(crate) remote: Arc<handle::Remote>,
@@ -178,7 +185,9 @@ impl Hub {
         let main = Rc::new(Task::new(first, None, State::Running));
         main.key.set(MAIN_KEY);
         Ok(Hub {
-            run_queue: RefCell::new(VecDeque::new()),
+            run_queue: RunQueue::default(),
+            callbacks: RefCell::new(VecDeque::new()),
+            callback_marker: Rc::new(Task::new(0, None, State::Runnable)),
             timers: RefCell::new(Timers::new()),
             io,
             remote,
@@ -209,8 +218,10 @@ impl Hub {
             }
         }
         drop(tasks);
-        let queued: Vec<Runnable> = self.run_queue.borrow_mut().drain(..).collect();
+        let queued = self.run_queue.take_all();
         drop(queued);
+        let callbacks: Vec<Callback> = self.callbacks.borrow_mut().drain(..).collect();
+        drop(callbacks);
         let timers = self.timers.borrow_mut().drain();
         drop(timers);
     }
@@ -237,6 +248,7 @@ impl Hub {
     // ---- who is running -------------------------------------------------
 
     /// The running task, or `None` in hub context.
+    #[inline(always)]
     pub(crate) fn current(&self) -> Option<&Task> {
         let ptr = self.current.get();
         // SAFETY: `current` points at a live task: the main task (owned by
@@ -245,6 +257,7 @@ impl Hub {
     }
 
     /// The running task as an `Rc`, or `None` in hub context.
+    #[inline(always)]
     pub(crate) fn current_rc(&self) -> Option<Rc<Task>> {
         let ptr = self.current.get();
         if ptr.is_null() {
@@ -323,13 +336,19 @@ impl Hub {
 
     // ---- scheduling ---------------------------------------------------------
 
+    #[inline]
     pub(crate) fn schedule(&self, task: Rc<Task>) {
-        self.run_queue.borrow_mut().push_back(Runnable::Task(task));
+        self.run_queue.push(task);
     }
 
     /// Queues `f` to run in hub context behind everything already runnable.
     pub(crate) fn schedule_call(&self, f: Box<dyn FnOnce()>) {
-        self.run_queue.borrow_mut().push_back(Runnable::Call(f));
+        self.queue_callback(Callback::Call(f));
+    }
+
+    fn queue_callback(&self, callback: Callback) {
+        self.callbacks.borrow_mut().push_back(callback);
+        self.run_queue.push(self.callback_marker.clone());
     }
 
     /// Makes a parked task runnable so it notices a kill or timeout.
@@ -389,11 +408,15 @@ impl Hub {
         task.state.set(State::Dead);
         let key = task.key.replace(usize::MAX);
         let registered = if key != usize::MAX { self.tasks.borrow_mut().try_remove(key) } else { None };
-        let completion = task.completion.borrow();
-        if !completion.joiners.is_empty() || !completion.links.is_empty() {
-            self.run_queue.borrow_mut().push_back(Runnable::Links(task.clone()));
-        }
+        // Joiners become runnable now, behind everything already runnable;
+        // links run as a hub callback queued at the same point.
+        let mut completion = task.completion.borrow_mut();
+        completion.joiners.wake_all();
+        let has_links = !completion.links.is_empty();
         drop(completion);
+        if has_links {
+            self.queue_callback(Callback::Links(task.clone()));
+        }
         drop(registered);
     }
 
@@ -403,6 +426,7 @@ impl Hub {
     /// timeout wakes it. Returns `false` without parking when the caller is
     /// unwinding (a blocking call in a `Drop` during a panic must not switch
     /// away mid-unwind). Unwinds with a cancellation when one is pending.
+    #[inline(always)]
     pub(crate) fn park(&self, on: WaitOn) -> bool {
         if std::thread::panicking() {
             return false;
@@ -420,6 +444,7 @@ impl Hub {
     }
 
     /// Puts the running task behind everything runnable and runs them.
+    #[inline(always)]
     pub(crate) fn yield_now(&self) {
         if std::thread::panicking() {
             return;
@@ -434,6 +459,7 @@ impl Hub {
         self.switch_out(unsafe { &*task_ref });
     }
 
+    #[inline(always)]
     fn switch_out(&self, task: &Task) {
         if ptr::eq(task, Rc::as_ptr(&self.main)) {
             self.run_until_main_runnable();
@@ -452,12 +478,13 @@ impl Hub {
 
     /// Runs the hub on the thread's own stack until the main task is popped
     /// from the run queue.
+    #[inline(never)]
     fn run_until_main_runnable(&self) {
         self.current.set(ptr::null());
         loop {
             let now = self.refresh_now();
             self.fire_timers(now);
-            if self.run_queue.borrow().is_empty() {
+            if self.run_queue.is_empty() {
                 if let Some(report) = self.stuck_report() {
                     self.current.set(Rc::as_ptr(&self.main));
                     self.main.state.set(State::Running);
@@ -476,23 +503,27 @@ impl Hub {
             }
             self.turns_since_poll.set(self.turns_since_poll.get() + 1);
             for _ in 0..TURN_BUDGET {
-                let next = self.run_queue.borrow_mut().pop_front();
-                match next {
-                    None => break,
-                    Some(Runnable::Task(task)) => {
-                        if Rc::ptr_eq(&task, &self.main) {
-                            self.current.set(Rc::as_ptr(&self.main));
-                            return;
-                        }
-                        self.resume(task);
-                    }
-                    Some(Runnable::Links(task)) => self.run_links(&task),
-                    Some(Runnable::Call(f)) => run_callback(f),
+                let next = self.run_queue.pop();
+                let Some(task) = next else { break };
+                if Rc::ptr_eq(&task, &self.main) {
+                    self.current.set(Rc::as_ptr(&self.main));
+                    return;
                 }
+                if Rc::ptr_eq(&task, &self.callback_marker) {
+                    let callback = self.callbacks.borrow_mut().pop_front();
+                    match callback {
+                        Some(Callback::Links(task)) => self.run_links(&task),
+                        Some(Callback::Call(f)) => run_callback(f),
+                        None => {}
+                    }
+                    continue;
+                }
+                self.resume(task);
             }
         }
     }
 
+    #[inline(always)]
     fn resume(&self, task: Rc<Task>) {
         if task.state.get() == State::Dead {
             return; // killed before it started
@@ -514,13 +545,7 @@ impl Hub {
     }
 
     fn run_links(&self, task: &Rc<Task>) {
-        let (joiners, links) = {
-            let mut completion = task.completion.borrow_mut();
-            (std::mem::take(&mut completion.joiners), std::mem::take(&mut completion.links))
-        };
-        for joiner in joiners {
-            joiner.unpark();
-        }
+        let links = std::mem::take(&mut task.completion.borrow_mut().links);
         for link in links {
             run_callback(link);
         }
@@ -589,7 +614,7 @@ impl Hub {
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hub")
-            .field("runnable", &self.run_queue.borrow().len())
+            .field("runnable", &self.run_queue.len())
             .field("timers", &self.timers.borrow().len())
             .field("greenlets", &self.tasks.borrow().len())
             .finish_non_exhaustive()

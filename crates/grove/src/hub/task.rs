@@ -80,8 +80,50 @@ pub(crate) struct Completion {
     pub(crate) outcome: Option<Outcome>,
     /// Set once `join` took the outcome.
     pub(crate) taken: bool,
-    pub(crate) joiners: Vec<Unparker>,
+    pub(crate) joiners: Joiners,
     pub(crate) links: Vec<Box<dyn FnOnce()>>,
+}
+
+/// Greenlets waiting for a task to die, in the order they began waiting.
+/// The first is stored inline: most greenlets have at most one joiner, and a
+/// spawn-and-join then allocates nothing here.
+#[derive(Default)]
+pub(crate) struct Joiners {
+    first: Option<Unparker>,
+    rest: Vec<Unparker>,
+}
+
+impl Joiners {
+    pub(crate) fn push(&mut self, unparker: Unparker) {
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(unparker);
+        } else {
+            self.rest.push(unparker);
+        }
+    }
+
+    /// Removes the waiter of `unparker`'s episode, if still present.
+    pub(crate) fn remove(&mut self, unparker: &Unparker) {
+        if self.first.as_ref().is_some_and(|j| j.same_episode(unparker)) {
+            self.first = None;
+        } else {
+            self.rest.retain(|j| !j.same_episode(unparker));
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none() && self.rest.is_empty()
+    }
+
+    /// Wakes every waiter, in order.
+    pub(crate) fn wake_all(&mut self) {
+        if let Some(first) = self.first.take() {
+            first.unpark();
+        }
+        for joiner in std::mem::take(&mut self.rest) {
+            joiner.unpark();
+        }
+    }
 }
 
 /// One schedulable context.
@@ -200,6 +242,11 @@ pub(crate) struct Unparker {
 }
 
 impl Unparker {
+    /// Whether both unparkers wake the same episode of the same task.
+    pub(crate) fn same_episode(&self, other: &Unparker) -> bool {
+        Rc::ptr_eq(&self.task, &other.task) && self.seq == other.seq
+    }
+
     /// Wakes the task if it is still in the episode this unparker was made
     /// for. Returns whether this call woke it (`false`: it had already been
     /// woken, moved on, or died).

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# grove's benchmarks against its peers, measured in the same run.
+#
+#   bash benches/run.sh [harness options]        (from the repository root)
+#
+# 1. installs what the peers need: Go from Debian (apt-get install golang-go)
+#    and gevent from PyPI into a venv under benches/target/venv; a peer whose
+#    install fails is shown as "n/a" in the table with the reason;
+# 2. builds the harness (cargo --release, its own workspace) and the Go peer
+#    (standard library only, offline);
+# 3. runs `harness all`, pinned to one CPU with taskset, which runs every
+#    measurement in a process of its own and prints one markdown table
+#    (also saved to benches/target/results.md). As root it raises
+#    vm.max_map_count for the peers of the 1M memory row and restores it.
+#
+# Harness options (see `benches/target/release/harness --help`), e.g.
+#   --quick                 a smoke run of about a minute
+#   --benches switch,spawn  only the timing rows
+#   --subjects grove,tokio  only some columns
+set -euo pipefail
+
+BENCHES="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+TARGET="$BENCHES/target"
+mkdir -p "$TARGET/go"
+log() { echo "[run.sh] $*" >&2; }
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# Put vm.max_map_count back even if the run is interrupted (the harness also
+# restores it itself when it finishes normally).
+MAP_COUNT_FILE=/proc/sys/vm/max_map_count
+MAP_COUNT_ORIG="$(cat "$MAP_COUNT_FILE" 2>/dev/null || true)"
+restore_map_count() {
+  if is_root && [ -n "$MAP_COUNT_ORIG" ] && [ "$(cat "$MAP_COUNT_FILE")" != "$MAP_COUNT_ORIG" ]; then
+    echo "$MAP_COUNT_ORIG" >"$MAP_COUNT_FILE" && log "restored vm.max_map_count to $MAP_COUNT_ORIG"
+  fi
+}
+trap restore_map_count EXIT
+
+# --- Go peer -----------------------------------------------------------------
+GO_ARGS=()
+if ! command -v go >/dev/null 2>&1; then
+  if is_root && command -v apt-get >/dev/null 2>&1; then
+    log "installing golang-go with apt-get (log: $TARGET/apt.log)"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go; } >"$TARGET/apt.log" 2>&1; then
+      log "apt-get install golang-go failed: $(tail -n 1 "$TARGET/apt.log")"
+    fi
+  fi
+fi
+if command -v go >/dev/null 2>&1; then
+  log "building the Go peer with $(go version)"
+  if (cd "$BENCHES/peers/go" && GO111MODULE=off GOFLAGS= go build -o "$TARGET/go/grove-bench-go" peer.go) 2>"$TARGET/go-build.log"; then
+    GO_ARGS=(--go "$TARGET/go/grove-bench-go")
+  else
+    GO_ARGS=(--no-go "go build failed: $(tail -n 1 "$TARGET/go-build.log")")
+  fi
+else
+  GO_ARGS=(--no-go "no Go toolchain: apt-get install golang-go failed or is not possible (not root / no apt); see benches/target/apt.log")
+fi
+
+# --- gevent peer -------------------------------------------------------------
+GEVENT_ARGS=()
+VENV="$TARGET/venv"
+PY=""
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import gevent' 2>/dev/null; then
+  PY="$VENV/bin/python"
+elif command -v python3 >/dev/null 2>&1; then
+  log "installing gevent from PyPI into $VENV (log: $TARGET/pip.log)"
+  if { python3 -m venv "$VENV" && "$VENV/bin/python" -m pip install -q gevent; } >"$TARGET/pip.log" 2>&1; then
+    PY="$VENV/bin/python"
+  elif python3 -m pip install -q gevent >>"$TARGET/pip.log" 2>&1 && python3 -c 'import gevent' 2>/dev/null; then
+    PY="$(command -v python3)"
+  else
+    log "installing gevent failed: $(tail -n 1 "$TARGET/pip.log")"
+  fi
+fi
+if [ -n "$PY" ]; then
+  GEVENT_ARGS=(--gevent "$PY")
+else
+  GEVENT_ARGS=(--no-gevent "gevent could not be installed (no python3, or pip failed; see benches/target/pip.log)")
+fi
+
+# --- harness -----------------------------------------------------------------
+log "building the harness (cargo build --release)"
+cargo build --release --quiet --manifest-path "$BENCHES/Cargo.toml"
+
+PIN=()
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -gt 1 ]; then
+  CPU=$(( $(nproc) - 1 ))
+  PIN=(taskset -c "$CPU")
+  log "pinning every measurement to CPU $CPU"
+fi
+
+versions() {
+  local lock="$BENCHES/Cargo.lock"
+  crate() { awk -v n="$1" '$0 == "name = \"" n "\"" { getline; gsub(/version = |"/, ""); print; exit }' "$lock"; }
+  echo "Versions: $(rustc --version | cut -d' ' -f1-2); corosensei $(crate corosensei), may $(crate may), tokio $(crate tokio)"\
+"; $(command -v go >/dev/null 2>&1 && go version | cut -d' ' -f3 || echo 'Go n/a')"\
+"; $([ -n "$PY" ] && "$PY" -c 'import sys, gevent, greenlet; print("CPython %d.%d.%d, gevent %s, greenlet %s" % (sys.version_info[:3] + (gevent.__version__, greenlet.__version__)))' || echo 'gevent n/a')."
+}
+
+{
+  echo "<!-- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$BENCHES" rev-parse --short HEAD 2>/dev/null || echo none) -->"
+  "${PIN[@]}" "$TARGET/release/harness" all "${GO_ARGS[@]}" "${GEVENT_ARGS[@]}" "$@"
+  echo
+  versions
+} | tee "$TARGET/results.md"
+log "table saved to $TARGET/results.md"

@@ -1,0 +1,51 @@
+//! The FIFO run queue.
+//!
+//! A `VecDeque` of tasks behind an `UnsafeCell` rather than a `RefCell`: the
+//! queue is touched on every switch, and a borrow flag costs a load and two
+//! stores there. Soundness rests on one rule, kept by this file alone: no
+//! method runs foreign code (no drop of a task, no callback) while it holds
+//! the inner reference, so no second reference can ever exist. Tasks are only
+//! moved in and out; growing the buffer moves them without dropping.
+
+use std::cell::UnsafeCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use super::task::Task;
+
+#[derive(Default)]
+pub(crate) struct RunQueue {
+    tasks: UnsafeCell<VecDeque<Rc<Task>>>,
+}
+
+impl RunQueue {
+    #[inline(always)]
+    pub(crate) fn push(&self, task: Rc<Task>) {
+        // SAFETY: see the module docs: the reference does not escape this
+        // call and push_back runs no foreign code.
+        unsafe { (*self.tasks.get()).push_back(task) }
+    }
+
+    #[inline(always)]
+    pub(crate) fn pop(&self) -> Option<Rc<Task>> {
+        // SAFETY: as in `push`; the popped task is dropped (if at all) by the caller.
+        unsafe { (*self.tasks.get()).pop_front() }
+    }
+
+    #[inline(always)]
+    pub(crate) fn is_empty(&self) -> bool {
+        // SAFETY: as in `push`.
+        unsafe { (*self.tasks.get()).is_empty() }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: as in `push`.
+        unsafe { (*self.tasks.get()).len() }
+    }
+
+    /// Empties the queue; the tasks are dropped by the caller, after this returns.
+    pub(crate) fn take_all(&self) -> VecDeque<Rc<Task>> {
+        // SAFETY: as in `push`.
+        unsafe { std::mem::take(&mut *self.tasks.get()) }
+    }
+}
