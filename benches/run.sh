@@ -14,7 +14,7 @@
 #    vm.max_map_count for the peers of the 1M memory row and restores it.
 #
 # Harness options (see `benches/target/release/harness --help`), e.g.
-#   --quick                 a smoke run of about a minute
+#   --quick                 a smoke run (about 15 s; no 1M row)
 #   --benches switch,spawn  only the timing rows
 #   --subjects grove,tokio  only some columns
 set -euo pipefail

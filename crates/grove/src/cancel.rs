@@ -43,7 +43,7 @@ pub fn is_cancellation(payload: &(dyn Any + Send)) -> bool {
 /// already unwinding: a second unwind would abort the process).
 #[inline(always)]
 pub(crate) fn raise_if_cancelled(task: &Task) {
-    let cancel = task.cancel.get();
+    let cancel = task.cancel();
     if cancel != Cancel::None {
         raise(cancel);
     }

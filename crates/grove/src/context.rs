@@ -31,14 +31,18 @@ pub(crate) struct Context {
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").field("started", &self.coroutine.started()).finish()
+        f.debug_struct("Context")
+            .field("started", &self.coroutine.started())
+            .finish()
     }
 }
 
 impl Context {
     /// Prepares `body` to run on `stack`; it starts at the first [`resume`](Self::resume).
     pub(crate) fn new(stack: Stack, body: impl FnOnce(&Yielder) + 'static) -> Self {
-        Context { coroutine: Coroutine::with_stack(stack, move |yielder: &Yielder, ()| body(yielder)) }
+        Context {
+            coroutine: Coroutine::with_stack(stack, move |yielder: &Yielder, ()| body(yielder)),
+        }
     }
 
     /// Runs the context until it suspends (`false`) or finishes (`true`).

@@ -70,8 +70,8 @@ pub mod io {
 
 pub use cancel::is_cancellation;
 pub use greenlet::{
-    current_id, current_name, joinall, killall, spawn, spawn_later, Builder, Greenlet, GreenletError,
-    RemoteGreenlet,
+    current_id, current_name, joinall, killall, spawn, spawn_later, Builder, Greenlet,
+    GreenletError, RemoteGreenlet,
 };
 pub use hub::{Handle, HubGone, POLL_EVERY_TURNS, TURN_BUDGET};
 pub use sleep::{sleep, yield_now};

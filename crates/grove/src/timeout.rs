@@ -59,10 +59,20 @@ impl std::error::Error for Timeout {}
 /// passes through: it is not turned into `Err(Timeout)`.
 pub fn with_timeout<T>(duration: Duration, f: impl FnOnce() -> T) -> Result<T, Timeout> {
     let hub = Hub::get();
-    let Some(task) = hub.current_rc() else { return Ok(f()) };
-    let Some(deadline) = hub.deadline_after(duration) else { return Ok(f()) };
+    let Some(task) = hub.current_rc() else {
+        return Ok(f());
+    };
+    let Some(deadline) = hub.deadline_after(duration) else {
+        return Ok(f());
+    };
     let scope = hub.next_scope();
-    let timer = hub.add_timer(deadline, TimerAction::Timeout { task: task.clone(), scope });
+    let timer = hub.add_timer(
+        deadline,
+        TimerAction::Timeout {
+            task: task.clone(),
+            scope,
+        },
+    );
     let result = catch_unwind(AssertUnwindSafe(f));
     hub.cancel_timer(timer);
     task.clear_timeout(scope);

@@ -51,11 +51,16 @@ fn yield_now_interleaves_deterministically() {
 #[test]
 fn sleepers_run_concurrently() {
     let start = Instant::now();
-    let gs: Vec<_> = (0..100).map(|_| grove::spawn(|| grove::sleep(Duration::from_millis(100)))).collect();
+    let gs: Vec<_> = (0..100)
+        .map(|_| grove::spawn(|| grove::sleep(Duration::from_millis(100))))
+        .collect();
     grove::joinall(&gs);
     let elapsed = start.elapsed();
     assert!(elapsed >= Duration::from_millis(100), "{elapsed:?}");
-    assert!(elapsed < Duration::from_millis(1000), "100 sleeps of 100 ms took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(1000),
+        "100 sleeps of 100 ms took {elapsed:?}"
+    );
 }
 
 #[test]
@@ -79,7 +84,9 @@ fn sleep_order_follows_deadlines() {
 fn panics_come_back_from_join() {
     let g = grove::spawn(|| -> u32 { panic!("boom") });
     match g.join() {
-        Err(GreenletError::Panicked(payload)) => assert_eq!(*payload.downcast::<&str>().unwrap(), "boom"),
+        Err(GreenletError::Panicked(payload)) => {
+            assert_eq!(*payload.downcast::<&str>().unwrap(), "boom")
+        }
         other => panic!("unexpected {other:?}"),
     }
     // The hub survives and keeps scheduling.
@@ -98,7 +105,10 @@ fn nested_spawn_and_join_inside_greenlets() {
 #[test]
 fn ids_names_and_current_id() {
     assert_eq!(grove::current_id(), None);
-    let g = grove::Builder::new().name("worker").spawn(grove::current_id).unwrap();
+    let g = grove::Builder::new()
+        .name("worker")
+        .spawn(grove::current_id)
+        .unwrap();
     let id = g.id();
     assert_eq!(g.name(), Some("worker"));
     assert_eq!(g.join().unwrap(), Some(id));

@@ -66,7 +66,10 @@ fn kill_while_joining_another_greenlet() {
     grove::yield_now();
     waiter.kill();
     assert_eq!(drops.count(), 1);
-    assert!(!sleeper.is_dead(), "killing the waiter leaves the target alone");
+    assert!(
+        !sleeper.is_dead(),
+        "killing the waiter leaves the target alone"
+    );
     sleeper.kill();
     assert!(matches!(sleeper.join(), Err(GreenletError::Killed)));
 }
@@ -130,7 +133,7 @@ fn swallowed_kill_with_normal_return_still_reports_killed() {
 
 #[test]
 fn blocking_in_drop_during_kill_does_not_abort() {
-    struct SleepsOnDrop(util::DropToken);
+    struct SleepsOnDrop(#[allow(dead_code)] util::DropToken);
     impl Drop for SleepsOnDrop {
         fn drop(&mut self) {
             // Unwinding: grove calls return at once instead of switching away.

@@ -22,7 +22,13 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 fn spawn_from_another_thread_through_a_handle() {
     let handle = grove::Handle::current();
     let remote = std::thread::spawn(move || {
-        let gs: Vec<_> = (0..10).map(|i| handle.spawn(move || (i, grove::current_id().is_some())).unwrap()).collect();
+        let gs: Vec<_> = (0..10)
+            .map(|i| {
+                handle
+                    .spawn(move || (i, grove::current_id().is_some()))
+                    .unwrap()
+            })
+            .collect();
         gs
     })
     .join()
@@ -68,7 +74,9 @@ fn remote_panics_and_kills_come_back() {
     let handle = rx.recv().unwrap();
     let p = handle.spawn(|| -> u8 { panic!("remote boom") }).unwrap();
     assert!(matches!(p.join(), Err(GreenletError::Panicked(_))));
-    let k = handle.spawn(|| grove::sleep(Duration::from_secs(3600))).unwrap();
+    let k = handle
+        .spawn(|| grove::sleep(Duration::from_secs(3600)))
+        .unwrap();
     assert!(!k.wait_timeout(Duration::from_millis(20)));
     k.kill();
     assert!(k.is_dead());
@@ -103,13 +111,19 @@ fn jobs_queued_on_a_dying_hub_report_killed() {
 
 #[test]
 fn would_block_forever_names_what_everyone_waits_on() {
-    let stuck = grove::Builder::new().name("stuck-worker").spawn(|| grove::sleep(Duration::MAX)).unwrap();
+    let stuck = grove::Builder::new()
+        .name("stuck-worker")
+        .spawn(|| grove::sleep(Duration::MAX))
+        .unwrap();
     let err = catch_unwind(AssertUnwindSafe(|| stuck.wait())).unwrap_err();
     let msg = panic_text(err);
     assert!(msg.contains("would block forever"), "{msg}");
     assert!(msg.contains("stuck-worker"), "{msg}");
     assert!(msg.contains("sleep(Duration::MAX)"), "{msg}");
-    assert!(msg.contains(&format!("join of greenlet #{}", stuck.id())), "{msg}");
+    assert!(
+        msg.contains(&format!("join of greenlet #{}", stuck.id())),
+        "{msg}"
+    );
     // The hub is still usable afterwards.
     stuck.kill();
     assert_eq!(grove::spawn(|| 3).join().unwrap(), 3);
@@ -152,20 +166,32 @@ fn an_idle_hub_sleeps_instead_of_spinning() {
     grove::sleep(Duration::from_secs(1));
     let cpu = util::cpu_time() - before;
     assert!(start.elapsed() >= Duration::from_secs(1));
-    assert!(cpu < Duration::from_millis(50), "an idle 1 s sleep used {cpu:?} of CPU");
+    assert!(
+        cpu < Duration::from_millis(50),
+        "an idle 1 s sleep used {cpu:?} of CPU"
+    );
 }
 
 #[test]
 fn zero_and_huge_stack_sizes_are_errors() {
-    let err = grove::Builder::new().stack_size(0).spawn(|| ()).unwrap_err();
+    let err = grove::Builder::new()
+        .stack_size(0)
+        .spawn(|| ())
+        .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("too small"), "{err}");
-    let err = grove::Builder::new().stack_size(usize::MAX).spawn(|| ()).unwrap_err();
+    let err = grove::Builder::new()
+        .stack_size(usize::MAX)
+        .spawn(|| ())
+        .unwrap_err();
     assert!(err.to_string().contains("too large"), "{err}");
     let big = grove::Builder::new().stack_size(8 << 20).spawn(|| {
         // Use a good part of a big stack.
         let buf = [1u8; 4 << 20];
-        std::hint::black_box(&buf).iter().map(|&b| b as usize).sum::<usize>()
+        std::hint::black_box(&buf)
+            .iter()
+            .map(|&b| b as usize)
+            .sum::<usize>()
     });
     assert_eq!(big.unwrap().join().unwrap(), 4 << 20);
 }
@@ -203,8 +229,12 @@ fn wait_fd_parks_until_a_pipe_is_readable() {
 fn wait_fd_times_out() {
     let (reader, _writer) = std::io::pipe().unwrap();
     let start = Instant::now();
-    let err = grove::io::wait_fd(reader.as_raw_fd(), grove::io::Direction::Read, Some(Duration::from_millis(30)))
-        .unwrap_err();
+    let err = grove::io::wait_fd(
+        reader.as_raw_fd(),
+        grove::io::Direction::Read,
+        Some(Duration::from_millis(30)),
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
     assert!(start.elapsed() >= Duration::from_millis(30));
 }
@@ -224,7 +254,10 @@ fn run_child(test: &str) -> (std::process::ExitStatus, String) {
         .env("GROVE_TEST_CHILD", "1")
         .output()
         .unwrap();
-    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -238,7 +271,10 @@ fn child_stack_overflow() {
         std::hint::black_box(&buf);
         recurse(depth + 1) + buf[3]
     }
-    let g = grove::Builder::new().name("deep-diver").spawn(|| recurse(0)).unwrap();
+    let g = grove::Builder::new()
+        .name("deep-diver")
+        .spawn(|| recurse(0))
+        .unwrap();
     let _ = g.join();
 }
 
@@ -246,7 +282,11 @@ fn child_stack_overflow() {
 fn a_stack_overflow_names_the_greenlet_and_aborts() {
     let (status, stderr) = run_child("child_stack_overflow");
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(status.signal(), Some(libc::SIGABRT), "status {status:?}, stderr: {stderr}");
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGABRT),
+        "status {status:?}, stderr: {stderr}"
+    );
     assert!(stderr.contains("stack overflow in greenlet"), "{stderr}");
     assert!(stderr.contains("'deep-diver'"), "{stderr}");
     assert!(stderr.contains("stack size 61376 bytes"), "{stderr}");
@@ -257,7 +297,12 @@ fn child_unjoined_panic() {
     if std::env::var_os("GROVE_TEST_CHILD").is_none() {
         return;
     }
-    drop(grove::Builder::new().name("lonely").spawn(|| panic!("nobody listens")).unwrap());
+    drop(
+        grove::Builder::new()
+            .name("lonely")
+            .spawn(|| panic!("nobody listens"))
+            .unwrap(),
+    );
     grove::sleep(Duration::from_millis(5));
 }
 
@@ -265,14 +310,23 @@ fn child_unjoined_panic() {
 fn an_unjoined_panic_is_reported_once_with_the_name() {
     let (status, stderr) = run_child("child_unjoined_panic");
     assert!(status.success(), "{stderr}");
-    assert_eq!(stderr.matches("panicked and nobody joined it").count(), 1, "{stderr}");
-    assert!(stderr.contains("'lonely'") && stderr.contains("nobody listens"), "{stderr}");
+    assert_eq!(
+        stderr.matches("panicked and nobody joined it").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("'lonely'") && stderr.contains("nobody listens"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn hubs_are_per_thread() {
     let here = grove::spawn(grove::current_id).join().unwrap().unwrap();
-    let there = std::thread::spawn(|| grove::spawn(grove::current_id).join().unwrap().unwrap()).join().unwrap();
+    let there = std::thread::spawn(|| grove::spawn(grove::current_id).join().unwrap().unwrap())
+        .join()
+        .unwrap();
     assert_ne!(here, there);
     // Many short-lived threads each with a hub: stacks are recycled process-wide.
     for _ in 0..50 {

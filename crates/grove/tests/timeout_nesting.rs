@@ -22,7 +22,11 @@ fn expires_and_unwinds_the_body() {
 #[test]
 fn a_quick_body_returns_its_value() {
     assert_eq!(grove::with_timeout(Duration::from_secs(5), || 3), Ok(3));
-    let g = grove::spawn(|| grove::with_timeout(Duration::from_secs(5), || grove::sleep(Duration::from_millis(1))));
+    let g = grove::spawn(|| {
+        grove::with_timeout(Duration::from_secs(5), || {
+            grove::sleep(Duration::from_millis(1))
+        })
+    });
     assert_eq!(g.join().unwrap(), Ok(()));
 }
 
@@ -30,7 +34,9 @@ fn a_quick_body_returns_its_value() {
 fn inner_timeout_fires_only_its_scope() {
     let g = grove::spawn(|| {
         grove::with_timeout(Duration::from_secs(5), || {
-            let inner = grove::with_timeout(Duration::from_millis(10), || grove::sleep(Duration::from_secs(3600)));
+            let inner = grove::with_timeout(Duration::from_millis(10), || {
+                grove::sleep(Duration::from_secs(3600))
+            });
             assert_eq!(inner, Err(Timeout));
             "outer finished"
         })
@@ -42,7 +48,9 @@ fn inner_timeout_fires_only_its_scope() {
 fn outer_timeout_passes_through_inner_scopes() {
     let start = Instant::now();
     let r = grove::with_timeout(Duration::from_millis(20), || {
-        let inner = grove::with_timeout(Duration::from_secs(60), || grove::sleep(Duration::from_secs(3600)));
+        let inner = grove::with_timeout(Duration::from_secs(60), || {
+            grove::sleep(Duration::from_secs(3600))
+        });
         unreachable!("the inner scope must not claim the outer expiry: {inner:?}");
     });
     assert_eq!(r, Err::<(), _>(Timeout));
@@ -67,7 +75,9 @@ fn both_expire_outer_wins() {
 #[test]
 fn a_kill_passes_through_with_timeout() {
     let g = grove::spawn(|| {
-        let _ = grove::with_timeout(Duration::from_secs(60), || grove::sleep(Duration::from_secs(3600)));
+        let _ = grove::with_timeout(Duration::from_secs(60), || {
+            grove::sleep(Duration::from_secs(3600))
+        });
         "not reached"
     });
     grove::yield_now();
@@ -83,7 +93,10 @@ fn panics_pass_through_with_timeout() {
 
 #[test]
 fn duration_max_means_no_timeout() {
-    assert_eq!(grove::with_timeout(Duration::MAX, || grove::sleep(Duration::from_millis(1))), Ok(()));
+    assert_eq!(
+        grove::with_timeout(Duration::MAX, || grove::sleep(Duration::from_millis(1))),
+        Ok(())
+    );
 }
 
 #[test]

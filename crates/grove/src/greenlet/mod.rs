@@ -55,9 +55,10 @@ pub enum GreenletError {
 impl fmt::Debug for GreenletError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GreenletError::Panicked(payload) => {
-                f.debug_tuple("Panicked").field(&panic_message(payload.as_ref())).finish()
-            }
+            GreenletError::Panicked(payload) => f
+                .debug_tuple("Panicked")
+                .field(&panic_message(payload.as_ref()))
+                .finish(),
             GreenletError::Killed => f.write_str("Killed"),
         }
     }
@@ -105,7 +106,10 @@ pub struct Greenlet<T> {
 
 impl<T> Clone for Greenlet<T> {
     fn clone(&self) -> Self {
-        Greenlet { task: self.task.clone(), _result: PhantomData }
+        Greenlet {
+            task: self.task.clone(),
+            _result: PhantomData,
+        }
     }
 }
 
@@ -113,7 +117,7 @@ impl<T> fmt::Debug for Greenlet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Greenlet")
             .field("id", &self.task.id)
-            .field("name", &self.task.name)
+            .field("name", &self.task.name())
             .field("state", &self.task.state.get())
             .finish()
     }
@@ -134,7 +138,9 @@ impl<T> fmt::Debug for Greenlet<T> {
 /// ```
 #[track_caller]
 pub fn spawn<T: 'static>(f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
-    Builder::new().spawn(f).unwrap_or_else(|err| panic!("grove::spawn: {err}"))
+    Builder::new()
+        .spawn(f)
+        .unwrap_or_else(|err| panic!("grove::spawn: {err}"))
 }
 
 /// Starts `f` as a greenlet after `delay` (gevent's `spawn_later`).
@@ -142,7 +148,9 @@ pub fn spawn<T: 'static>(f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
 /// Killing it before then means it never runs.
 #[track_caller]
 pub fn spawn_later<T: 'static>(delay: Duration, f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
-    Builder::new().spawn_later(delay, f).unwrap_or_else(|err| panic!("grove::spawn_later: {err}"))
+    Builder::new()
+        .spawn_later(delay, f)
+        .unwrap_or_else(|err| panic!("grove::spawn_later: {err}"))
 }
 
 /// Configures a greenlet before spawning it, like `std::thread::Builder`.
@@ -193,19 +201,30 @@ impl Builder {
     }
 
     /// Starts the greenlet after `delay`.
-    pub fn spawn_later<T: 'static>(self, delay: Duration, f: impl FnOnce() -> T + 'static) -> io::Result<Greenlet<T>> {
+    pub fn spawn_later<T: 'static>(
+        self,
+        delay: Duration,
+        f: impl FnOnce() -> T + 'static,
+    ) -> io::Result<Greenlet<T>> {
         self.launch(Some(delay), f)
     }
 
-    fn launch<T: 'static>(self, delay: Option<Duration>, f: impl FnOnce() -> T + 'static) -> io::Result<Greenlet<T>> {
+    fn launch<T: 'static>(
+        self,
+        delay: Option<Duration>,
+        f: impl FnOnce() -> T + 'static,
+    ) -> io::Result<Greenlet<T>> {
         let hub = Hub::get();
         let stack = hub.stacks.borrow_mut().acquire(self.stack_size)?;
-        let task = Rc::new(Task::new(hub.next_id(), self.name.map(String::into_boxed_str), State::New));
-        stack.write_header(task.id, task.name.as_deref());
+        let task = Rc::new(Task::new(hub.next_id(), self.name, State::New));
+        stack.write_header(task.id, task.name());
         let body_task = task.clone();
         let context = Context::new(stack, move |yielder| run_greenlet(body_task, yielder, f));
         hub.launch(&task, context, delay);
-        Ok(Greenlet { task, _result: PhantomData })
+        Ok(Greenlet {
+            task,
+            _result: PhantomData,
+        })
     }
 }
 
@@ -214,14 +233,14 @@ fn run_greenlet<T: 'static>(task: Rc<Task>, yielder: &Yielder, f: impl FnOnce() 
     task.yielder.set(yielder);
     let result = catch_unwind(AssertUnwindSafe(f));
     let outcome = match result {
-        Ok(value) if task.cancel.get() == Cancel::Kill => {
+        Ok(value) if task.cancel() == Cancel::Kill => {
             // The greenlet swallowed its kill and returned: it is still killed.
             // Its value is dropped here, in greenlet context.
             let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
             Err(GreenletError::Killed)
         }
         Ok(value) => Ok(Box::new(value) as Box<dyn Any>),
-        Err(payload) if is_cancellation(&*payload) || task.cancel.get() == Cancel::Kill => {
+        Err(payload) if is_cancellation(&*payload) || task.cancel() == Cancel::Kill => {
             Err(GreenletError::Killed)
         }
         Err(payload) => Err(GreenletError::Panicked(payload)),
@@ -248,12 +267,20 @@ impl<T: 'static> Greenlet<T> {
             return Err(GreenletError::Killed);
         }
         let mut completion = self.task.completion.borrow_mut();
-        if completion.taken {
-            panic!("grove: the result of greenlet {} was already taken by join on another handle", self.task.describe());
+        if self.task.taken.replace(true) {
+            panic!(
+                "grove: the result of greenlet {} was already taken by join on another handle",
+                self.task.describe()
+            );
         }
-        completion.taken = true;
-        match completion.outcome.take().expect("a dead greenlet has an outcome") {
-            Ok(value) => Ok(*value.downcast::<T>().expect("the outcome has the greenlet's type")),
+        match completion
+            .outcome
+            .take()
+            .expect("a dead greenlet has an outcome")
+        {
+            Ok(value) => Ok(*value
+                .downcast::<T>()
+                .expect("the outcome has the greenlet's type")),
             Err(err) => Err(err),
         }
     }
@@ -308,7 +335,10 @@ impl<T> Greenlet<T> {
     /// Usable in hub callbacks.
     pub fn kill_nowait(&self) {
         let hub = Hub::get();
-        if hub.current().is_some_and(|t| std::ptr::eq(t, Rc::as_ptr(&self.task))) {
+        if hub
+            .current()
+            .is_some_and(|t| std::ptr::eq(t, Rc::as_ptr(&self.task)))
+        {
             self.task.request_kill();
             crate::cancel::raise_if_cancelled(&self.task);
             return;
@@ -328,7 +358,7 @@ impl<T> Greenlet<T> {
 
     /// The name given with [`Builder::name`].
     pub fn name(&self) -> Option<&str> {
-        self.task.name.as_deref()
+        self.task.name()
     }
 
     /// Runs `f` in hub context once the greenlet has finished, however it
@@ -353,17 +383,31 @@ impl<T> Greenlet<T> {
             if self.task.is_dead() {
                 return true;
             }
-            if hub.current().is_some_and(|t| std::ptr::eq(t, Rc::as_ptr(&self.task))) {
-                panic!("grove: greenlet {} cannot wait for itself: it would wait forever", self.task.describe());
+            if hub
+                .current()
+                .is_some_and(|t| std::ptr::eq(t, Rc::as_ptr(&self.task)))
+            {
+                panic!(
+                    "grove: greenlet {} cannot wait for itself: it would wait forever",
+                    self.task.describe()
+                );
             }
             let unparker = hub.current_unparker();
             let deadline = deadline.flatten();
             if deadline.is_some_and(|d| hub.now() >= d) {
                 return false;
             }
-            self.task.completion.borrow_mut().joiners.push(unparker.clone());
+            self.task
+                .completion
+                .borrow_mut()
+                .joiners
+                .push(unparker.clone());
             let timer = deadline.map(|d| hub.add_timer(d, TimerAction::Unpark(unparker.clone())));
-            let guard = JoinWait { task: &self.task, unparker, timer };
+            let guard = JoinWait {
+                task: &self.task,
+                unparker,
+                timer,
+            };
             let parked = hub.park(WaitOn::Join(self.task.id));
             drop(guard);
             if !parked {
@@ -429,5 +473,5 @@ pub fn current_name() -> Option<String> {
     if hub.on_main() {
         return None;
     }
-    hub.current().and_then(|t| t.name.as_deref().map(str::to_owned))
+    hub.current().and_then(|t| t.name().map(str::to_owned))
 }

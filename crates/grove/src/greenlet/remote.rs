@@ -17,7 +17,7 @@ struct Slot<T> {
     outcome: Option<Result<T, GreenletError>>,
     taken: bool,
     /// Registry key and id of the greenlet once the hub started it.
-    started: Option<(usize, u64)>,
+    started: Option<(u32, u64)>,
     kill_requested: bool,
     waiters: Vec<RemoteUnparker>,
 }
@@ -69,7 +69,9 @@ pub struct RemoteGreenlet<T> {
 
 impl<T> fmt::Debug for RemoteGreenlet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RemoteGreenlet").field("is_dead", &self.is_dead()).finish_non_exhaustive()
+        f.debug_struct("RemoteGreenlet")
+            .field("is_dead", &self.is_dead())
+            .finish_non_exhaustive()
     }
 }
 
@@ -83,11 +85,22 @@ impl Handle {
         T: Send + 'static,
     {
         let shared = Arc::new(Shared {
-            slot: Mutex::new(Slot { outcome: None, taken: false, started: None, kill_requested: false, waiters: Vec::new() }),
+            slot: Mutex::new(Slot {
+                outcome: None,
+                taken: false,
+                started: None,
+                kill_requested: false,
+                waiters: Vec::new(),
+            }),
         });
-        let completer = Completer { shared: shared.clone() };
+        let completer = Completer {
+            shared: shared.clone(),
+        };
         self.push(Box::new(move || start(completer, f)))?;
-        Ok(RemoteGreenlet { shared, handle: self.clone() })
+        Ok(RemoteGreenlet {
+            shared,
+            handle: self.clone(),
+        })
     }
 }
 
@@ -99,7 +112,11 @@ fn start<T: Send + 'static>(completer: Completer<T>, f: impl FnOnce() -> T + 'st
     let greenlet = match super::Builder::new().spawn(f) {
         Ok(g) => g,
         Err(err) => {
-            completer.shared.complete(Err(GreenletError::Panicked(Box::new(format!("grove: cannot spawn: {err}")))));
+            completer
+                .shared
+                .complete(Err(GreenletError::Panicked(Box::new(format!(
+                    "grove: cannot spawn: {err}"
+                )))));
             return;
         }
     };
@@ -108,11 +125,13 @@ fn start<T: Send + 'static>(completer: Completer<T>, f: impl FnOnce() -> T + 'st
     greenlet.link(move || {
         let outcome = task.completion.borrow_mut().outcome.take();
         let outcome = match outcome {
-            Some(Ok(value)) => Ok(*value.downcast::<T>().expect("the outcome has the greenlet's type")),
+            Some(Ok(value)) => Ok(*value
+                .downcast::<T>()
+                .expect("the outcome has the greenlet's type")),
             Some(Err(err)) => Err(err),
             None => Err(GreenletError::Killed),
         };
-        task.completion.borrow_mut().taken = true;
+        task.taken.set(true);
         completer.shared.complete(outcome);
         drop(completer);
     });
@@ -130,7 +149,9 @@ impl<T: Send + 'static> RemoteGreenlet<T> {
         }
         let mut slot = self.shared.lock();
         slot.taken = true;
-        slot.outcome.take().expect("a finished remote greenlet has an outcome")
+        slot.outcome
+            .take()
+            .expect("a finished remote greenlet has an outcome")
     }
 }
 
@@ -200,7 +221,7 @@ impl<T> RemoteGreenlet<T> {
                 }
                 self.remove_waiter(&unparker);
             });
-            let parked = hub.park(WaitOn::Remote("join of a greenlet on another hub"));
+            let parked = hub.park(WaitOn::RemoteJoin);
             drop(guard);
             if !parked {
                 return self.is_dead();

@@ -33,13 +33,23 @@ pub(crate) struct Remote {
 
 impl fmt::Debug for Queue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Queue").field("open", &self.open).field("jobs", &self.jobs.len()).finish()
+        f.debug_struct("Queue")
+            .field("open", &self.open)
+            .field("jobs", &self.jobs.len())
+            .finish()
     }
 }
 
 impl Remote {
     pub(crate) fn new(waker: mio::Waker) -> Self {
-        Remote { queue: Mutex::new(Queue { open: true, jobs: Vec::new() }), rung: AtomicBool::new(false), waker }
+        Remote {
+            queue: Mutex::new(Queue {
+                open: true,
+                jobs: Vec::new(),
+            }),
+            rung: AtomicBool::new(false),
+            waker,
+        }
     }
 
     fn push(&self, job: Job) -> Result<(), Job> {
@@ -75,7 +85,9 @@ impl Remote {
 
 impl fmt::Debug for Remote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Remote").field("queue", &self.queue).finish_non_exhaustive()
+        f.debug_struct("Remote")
+            .field("queue", &self.queue)
+            .finish_non_exhaustive()
     }
 }
 
@@ -124,7 +136,9 @@ impl std::error::Error for HubGone {}
 impl Handle {
     /// A handle to the current thread's hub (creating the hub if needed).
     pub fn current() -> Handle {
-        Handle { remote: Hub::get().remote.clone() }
+        Handle {
+            remote: Hub::get().remote.clone(),
+        }
     }
 
     /// Runs `f` on the hub's thread, in hub context: `f` must not block
@@ -151,15 +165,20 @@ impl Handle {
 #[derive(Debug, Clone)]
 pub(crate) struct RemoteUnparker {
     handle: Handle,
-    key: usize,
+    key: u32,
     id: u64,
-    seq: u64,
+    seq: u32,
 }
 
 impl RemoteUnparker {
     pub(crate) fn from_local(unparker: &Unparker) -> Self {
         let task = &unparker.task;
-        RemoteUnparker { handle: Handle::current(), key: task.key.get(), id: task.id, seq: unparker.seq }
+        RemoteUnparker {
+            handle: Handle::current(),
+            key: task.key.get(),
+            id: task.id,
+            seq: unparker.seq,
+        }
     }
 
     /// Wakes the task from any thread. A task that moved on or died, or a hub

@@ -112,7 +112,9 @@ impl Poller {
                 continue;
             }
             let (key, generation) = split_token(token);
-            let Some(source) = sources.get_mut(key) else { continue };
+            let Some(source) = sources.get_mut(key) else {
+                continue;
+            };
             if source.generation != generation {
                 continue;
             }
@@ -166,7 +168,10 @@ impl Registration {
         }
         let generation = poller.next_generation.get().wrapping_add(1);
         poller.next_generation.set(generation);
-        let key = poller.sources.borrow_mut().insert(Source { generation, ..Source::default() });
+        let key = poller.sources.borrow_mut().insert(Source {
+            generation,
+            ..Source::default()
+        });
         let token = make_token(key, generation);
         let result = poller.poll.borrow().registry().register(
             &mut SourceFd(&fd),
@@ -181,7 +186,12 @@ impl Registration {
         // reports the current state once right after registration, but
         // assuming readiness costs only one extra attempt and never loses one.
         poller.sources.borrow_mut()[key].ready = READABLE | WRITABLE;
-        Ok(Registration { fd, key, generation, _not_send: std::marker::PhantomData })
+        Ok(Registration {
+            fd,
+            key,
+            generation,
+            _not_send: std::marker::PhantomData,
+        })
     }
 
     /// The registered fd.
@@ -223,8 +233,14 @@ impl Registration {
                 Direction::Write => source.writers.push(unparker.clone()),
             }
         }
-        let timer = deadline.map(|d| hub.add_timer(d, super::TimerAction::Unpark(unparker.clone())));
-        let waiting = WaitGuard { registration: self, direction, unparker: &unparker, timer };
+        let timer =
+            deadline.map(|d| hub.add_timer(d, super::TimerAction::Unpark(unparker.clone())));
+        let waiting = WaitGuard {
+            registration: self,
+            direction,
+            unparker: &unparker,
+            timer,
+        };
         let on = match direction {
             Direction::Read => WaitOn::Readable(self.fd),
             Direction::Write => WaitOn::Writable(self.fd),
@@ -242,7 +258,9 @@ impl Registration {
             return Ok(());
         }
         match deadline {
-            Some(d) if hub.refresh_now() >= d => Err(io::Error::new(io::ErrorKind::TimedOut, "I/O timed out")),
+            Some(d) if hub.refresh_now() >= d => {
+                Err(io::Error::new(io::ErrorKind::TimedOut, "I/O timed out"))
+            }
             _ => Ok(()),
         }
     }
@@ -269,7 +287,9 @@ impl Drop for WaitGuard<'_> {
             Direction::Read => &mut source.readers,
             Direction::Write => &mut source.writers,
         };
-        list.retain(|w| !(std::rc::Rc::ptr_eq(&w.task, &self.unparker.task) && w.seq == self.unparker.seq));
+        list.retain(|w| {
+            !(std::rc::Rc::ptr_eq(&w.task, &self.unparker.task) && w.seq == self.unparker.seq)
+        });
     }
 }
 
@@ -277,9 +297,16 @@ impl Drop for Registration {
     fn drop(&mut self) {
         let Some(hub) = Hub::try_get() else { return };
         let poller = &hub.io;
-        let _ = poller.poll.borrow().registry().deregister(&mut SourceFd(&self.fd));
+        let _ = poller
+            .poll
+            .borrow()
+            .registry()
+            .deregister(&mut SourceFd(&self.fd));
         let mut sources = poller.sources.borrow_mut();
-        if sources.get(self.key).is_some_and(|s| s.generation == self.generation) {
+        if sources
+            .get(self.key)
+            .is_some_and(|s| s.generation == self.generation)
+        {
             let source = sources.remove(self.key);
             drop(sources);
             // Anyone still parked here learns that the fd is gone when retrying.

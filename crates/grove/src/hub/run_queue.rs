@@ -13,6 +13,9 @@ use std::rc::Rc;
 
 use super::task::Task;
 
+/// Capacity an empty queue keeps; beyond it, the buffer is given back.
+const SHRINK_ABOVE: usize = 4096;
+
 #[derive(Default)]
 pub(crate) struct RunQueue {
     tasks: UnsafeCell<VecDeque<Rc<Task>>>,
@@ -29,7 +32,13 @@ impl RunQueue {
     #[inline(always)]
     pub(crate) fn pop(&self) -> Option<Rc<Task>> {
         // SAFETY: as in `push`; the popped task is dropped (if at all) by the caller.
-        unsafe { (*self.tasks.get()).pop_front() }
+        let tasks = unsafe { &mut *self.tasks.get() };
+        let task = tasks.pop_front();
+        if tasks.is_empty() && tasks.capacity() > SHRINK_ABOVE {
+            // A burst (a million spawns) must not pin its buffer forever.
+            tasks.shrink_to(SHRINK_ABOVE);
+        }
+        task
     }
 
     #[inline(always)]

@@ -1,7 +1,8 @@
 //! The timer heap: deadlines with O(log n) insert and O(1) cancellation.
 //!
-//! Live timers sit in a slab; the binary heap holds `(deadline, seq, key)`
-//! entries. Cancelling removes the slab entry only; the heap entry goes stale
+//! Live timers sit in a slab; the binary heap holds 16-byte `(deadline, seq,
+//! key)` entries, the deadline in nanoseconds since the heap was made (a
+//! million sleeping greenlets keep a million entries, so size matters). Cancelling removes the slab entry only; the heap entry goes stale
 //! and is skipped when it reaches the top (its `seq` no longer matches). When
 //! stale entries outnumber live ones the heap is rebuilt, so a program that
 //! keeps creating and cancelling far-away timeouts does not grow without bound.
@@ -14,46 +15,66 @@ use std::time::Instant;
 use slab::Slab;
 
 /// Identifies a timer for cancellation; stale keys are harmless.
+///
+/// `seq` tells a reused slab slot from the timer that used it before; it
+/// wraps after 2³² inserts, far beyond the life of any stale heap entry
+/// (stale entries are compacted away once they outnumber live ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TimerKey {
-    key: usize,
-    seq: u64,
+    key: u32,
+    seq: u32,
 }
 
 #[derive(Debug)]
 struct Entry<A> {
-    seq: u64,
+    seq: u32,
     action: A,
 }
+
+/// `(deadline in ns since epoch, seq, key)`: ordered by deadline, then
+/// insertion (seq), so equal deadlines fire in insertion order.
+type HeapEntry = Reverse<(u64, u32, u32)>;
 
 /// Timers carrying an action of type `A`.
 #[derive(Debug)]
 pub(crate) struct Timers<A> {
-    heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    epoch: Instant,
+    heap: BinaryHeap<HeapEntry>,
     live: Slab<Entry<A>>,
-    next_seq: u64,
+    next_seq: u32,
 }
 
 impl<A> Timers<A> {
     pub(crate) fn new() -> Self {
-        Timers { heap: BinaryHeap::new(), live: Slab::new(), next_seq: 0 }
+        Timers {
+            epoch: Instant::now(),
+            heap: BinaryHeap::new(),
+            live: Slab::new(),
+            next_seq: 0,
+        }
+    }
+
+    fn to_nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
     }
 
     pub(crate) fn insert(&mut self, deadline: Instant, action: A) -> TimerKey {
         let seq = self.next_seq;
-        self.next_seq += 1;
+        self.next_seq = seq.wrapping_add(1);
         let key = self.live.insert(Entry { seq, action });
-        self.heap.push(Reverse((deadline, seq, key)));
+        let key = u32::try_from(key).expect("fewer than 4 billion timers");
+        let at = self.to_nanos(deadline);
+        self.heap.push(Reverse((at, seq, key)));
         TimerKey { key, seq }
     }
 
     /// Removes a timer that has not fired; returns its action if it was live.
     pub(crate) fn cancel(&mut self, timer: TimerKey) -> Option<A> {
-        match self.live.get(timer.key) {
+        match self.live.get(timer.key as usize) {
             Some(entry) if entry.seq == timer.seq => {}
             _ => return None,
         }
-        let action = self.live.remove(timer.key).action;
+        let action = self.live.remove(timer.key as usize).action;
         if self.heap.len() > 64 && self.heap.len() > 2 * self.live.len() {
             self.compact();
         }
@@ -63,18 +84,21 @@ impl<A> Timers<A> {
     /// The earliest live deadline.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
         self.drop_stale_top();
-        self.heap.peek().map(|Reverse((deadline, _, _))| *deadline)
+        self.heap
+            .peek()
+            .map(|Reverse((at, _, _))| self.epoch + std::time::Duration::from_nanos(*at))
     }
 
     /// Removes and returns the action of the earliest timer due at `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<A> {
         self.drop_stale_top();
+        let now = self.to_nanos(now);
         match self.heap.peek() {
-            Some(Reverse((deadline, _, _))) if *deadline <= now => {}
+            Some(Reverse((at, _, _))) if *at <= now => {}
             _ => return None,
         }
         let Reverse((_, _, key)) = self.heap.pop().expect("peeked");
-        Some(self.live.remove(key).action)
+        Some(self.live.remove(key as usize).action)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -89,7 +113,7 @@ impl<A> Timers<A> {
 
     fn drop_stale_top(&mut self) {
         while let Some(Reverse((_, seq, key))) = self.heap.peek() {
-            if self.live.get(*key).is_some_and(|e| e.seq == *seq) {
+            if self.live.get(*key as usize).is_some_and(|e| e.seq == *seq) {
                 return;
             }
             self.heap.pop();
@@ -98,7 +122,9 @@ impl<A> Timers<A> {
 
     fn compact(&mut self) {
         let live = &self.live;
-        self.heap.retain(|Reverse((_, seq, key))| live.get(*key).is_some_and(|e| e.seq == *seq));
+        self.heap.retain(|Reverse((_, seq, key))| {
+            live.get(*key as usize).is_some_and(|e| e.seq == *seq)
+        });
     }
 }
 
@@ -145,7 +171,11 @@ mod tests {
             let k = timers.insert(t0 + Duration::from_secs(3600 + i), i);
             timers.cancel(k);
         }
-        assert!(timers.heap.len() <= 130, "heap kept {} stale entries", timers.heap.len());
+        assert!(
+            timers.heap.len() <= 130,
+            "heap kept {} stale entries",
+            timers.heap.len()
+        );
         assert_eq!(timers.next_deadline(), None);
     }
 

@@ -174,11 +174,13 @@ impl Stack {
 // header is 64 bytes; below `limit` lies the guard page.
 unsafe impl corosensei::stack::Stack for Stack {
     fn base(&self) -> corosensei::stack::StackPointer {
-        corosensei::stack::StackPointer::new(self.end() - HEADER_SIZE).expect("slot end is non-zero")
+        corosensei::stack::StackPointer::new(self.end() - HEADER_SIZE)
+            .expect("slot end is non-zero")
     }
 
     fn limit(&self) -> corosensei::stack::StackPointer {
-        corosensei::stack::StackPointer::new(self.start + page_size()).expect("slot start is non-zero")
+        corosensei::stack::StackPointer::new(self.start + page_size())
+            .expect("slot start is non-zero")
     }
 }
 
@@ -210,7 +212,13 @@ struct ClassPool {
 
 impl ClassPool {
     fn new(slot_size: usize) -> Self {
-        ClassPool { slot_size, warm: VecDeque::new(), cold: Vec::new(), chunks: Vec::new(), in_use: 0 }
+        ClassPool {
+            slot_size,
+            warm: VecDeque::new(),
+            cold: Vec::new(),
+            chunks: Vec::new(),
+            in_use: 0,
+        }
     }
 
     fn acquire(&mut self) -> io::Result<Stack> {
@@ -219,7 +227,10 @@ impl ClassPool {
             None => self.carve()?,
         };
         self.in_use += 1;
-        Ok(Stack { start, slot_size: self.slot_size })
+        Ok(Stack {
+            start,
+            slot_size: self.slot_size,
+        })
     }
 
     fn release(&mut self, stack: Stack) {
@@ -237,11 +248,14 @@ impl ClassPool {
     }
 
     fn carve(&mut self) -> io::Result<usize> {
-        if !self.chunks.last().is_some_and(|c| c.carved < c.slots) {
+        if self.chunks.last().is_none_or(|c| c.carved >= c.slots) {
             let chunk = self.new_chunk()?;
             self.chunks.push(chunk);
         }
-        let chunk = self.chunks.last_mut().expect("a chunk with room was just ensured");
+        let chunk = self
+            .chunks
+            .last_mut()
+            .expect("a chunk with room was just ensured");
         let start = chunk.base + chunk.carved * chunk.slot_size;
         install_guard(start)?;
         chunk.carved += 1;
@@ -269,7 +283,12 @@ impl ClassPool {
         let len = slots * self.slot_size;
         let base = reserve(len)?;
         overflow::register_chunk(base, len, self.slot_size);
-        Ok(Chunk { base, slot_size: self.slot_size, slots, carved: 0 })
+        Ok(Chunk {
+            base,
+            slot_size: self.slot_size,
+            slots,
+            carved: 0,
+        })
     }
 }
 
@@ -282,13 +301,19 @@ pub(crate) struct StackPool {
 
 impl StackPool {
     pub(crate) fn new() -> Self {
-        let default_slot = slot_size_for(DEFAULT_STACK_SIZE).expect("the default stack size is valid");
-        StackPool { default: ClassPool::new(default_slot), others: Vec::new() }
+        let default_slot =
+            slot_size_for(DEFAULT_STACK_SIZE).expect("the default stack size is valid");
+        StackPool {
+            default: ClassPool::new(default_slot),
+            others: Vec::new(),
+        }
     }
 
     /// A stack with at least `size` usable bytes (`None`: the default size).
     pub(crate) fn acquire(&mut self, size: Option<usize>) -> io::Result<Stack> {
-        let Some(size) = size else { return self.default.acquire() };
+        let Some(size) = size else {
+            return self.default.acquire();
+        };
         let slot_size = slot_size_for(size)?;
         self.class(slot_size).acquire()
     }
@@ -368,7 +393,10 @@ fn install_guard(start: usize) -> io::Result<()> {
         }
         let err = io::Error::last_os_error();
         if err.raw_os_error() != Some(libc::EINVAL) {
-            return Err(io::Error::new(err.kind(), format!("cannot install a stack guard page: {err}")));
+            return Err(io::Error::new(
+                err.kind(),
+                format!("cannot install a stack guard page: {err}"),
+            ));
         }
         GUARD_BY_MPROTECT.store(true, Ordering::Relaxed);
     }
@@ -386,7 +414,10 @@ fn install_guard(start: usize) -> io::Result<()> {
              `sysctl -w vm.max_map_count=N` or run fewer greenlets at once",
         ));
     }
-    Err(io::Error::new(err.kind(), format!("cannot install a stack guard page: {err}")))
+    Err(io::Error::new(
+        err.kind(),
+        format!("cannot install a stack guard page: {err}"),
+    ))
 }
 
 /// Gives the pages of `start..start + len` back to the kernel; they read as zero afterwards.
@@ -410,7 +441,10 @@ mod tests {
         assert!(slot_size_for(0).is_err());
         assert!(slot_size_for(usize::MAX).is_err());
         assert_eq!(slot_size_for(DEFAULT_STACK_SIZE).unwrap(), 64 * 1024);
-        assert_eq!(slot_size_for(MIN_STACK_SIZE + 1).unwrap(), MIN_STACK_SIZE + 2 * page_size());
+        assert_eq!(
+            slot_size_for(MIN_STACK_SIZE + 1).unwrap(),
+            MIN_STACK_SIZE + 2 * page_size()
+        );
     }
 
     #[test]
@@ -432,7 +466,9 @@ mod tests {
     #[test]
     fn warm_list_is_bounded() {
         let mut pool = StackPool::new();
-        let stacks: Vec<_> = (0..WARM_STACKS + 10).map(|_| pool.acquire(None).unwrap()).collect();
+        let stacks: Vec<_> = (0..WARM_STACKS + 10)
+            .map(|_| pool.acquire(None).unwrap())
+            .collect();
         for s in stacks {
             pool.release(s);
         }

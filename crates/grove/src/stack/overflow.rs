@@ -29,15 +29,19 @@ struct ChunkEntry {
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
-const EMPTY: ChunkEntry =
-    ChunkEntry { start: AtomicUsize::new(0), len: AtomicUsize::new(0), slot_size: AtomicUsize::new(0) };
+const EMPTY: ChunkEntry = ChunkEntry {
+    start: AtomicUsize::new(0),
+    len: AtomicUsize::new(0),
+    slot_size: AtomicUsize::new(0),
+};
 static CHUNKS: [ChunkEntry; MAX_CHUNKS] = [EMPTY; MAX_CHUNKS];
 /// Entries below this index are fully written (published with Release).
 static CHUNK_COUNT: AtomicUsize = AtomicUsize::new(0);
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
 
 /// The previous SIGSEGV and SIGBUS actions, written once before ours is installed.
-static mut PREVIOUS: [MaybeUninit<libc::sigaction>; 2] = [MaybeUninit::uninit(), MaybeUninit::uninit()];
+static mut PREVIOUS: [MaybeUninit<libc::sigaction>; 2] =
+    [MaybeUninit::uninit(), MaybeUninit::uninit()];
 static INSTALL: Once = Once::new();
 
 pub(super) fn register_chunk(start: usize, len: usize, slot_size: usize) {
@@ -189,7 +193,9 @@ fn report_overflow(slot_end: usize) -> ! {
             msg.push(b" '");
             // SAFETY: the name is owned by the greenlet's record, which outlives
             // the greenlet's execution on this stack.
-            msg.push(unsafe { std::slice::from_raw_parts(header.name_ptr, header.name_len.min(200)) });
+            msg.push(unsafe {
+                std::slice::from_raw_parts(header.name_ptr, header.name_len.min(200))
+            });
             msg.push(b"'");
         }
         msg.push(b" (stack size ");
@@ -212,7 +218,10 @@ struct Message {
 
 impl Message {
     fn new() -> Self {
-        Message { buf: [0; 512], len: 0 }
+        Message {
+            buf: [0; 512],
+            len: 0,
+        }
     }
 
     fn push(&mut self, bytes: &[u8]) {
