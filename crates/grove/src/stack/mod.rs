@@ -476,6 +476,19 @@ mod tests {
         assert_eq!(pool.default.cold.len(), 10);
     }
 
+    /// The fallback for kernels without MADV_GUARD_INSTALL still makes the
+    /// guard page inaccessible (it shows up as its own `---p` mapping).
+    #[test]
+    fn mprotect_fallback_guards_the_slot() {
+        GUARD_BY_MPROTECT.store(true, Ordering::Relaxed);
+        let mut pool = ClassPool::new(slot_size_for(MIN_STACK_SIZE).unwrap());
+        let stack = pool.acquire().unwrap();
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let guard = format!("{:x}-{:x} ---p", stack.start, stack.start + page_size());
+        assert!(maps.contains(&guard), "no guard mapping {guard} in\n{maps}");
+        pool.release(stack);
+    }
+
     #[test]
     fn other_sizes_get_their_own_pool() {
         let mut pool = StackPool::new();
