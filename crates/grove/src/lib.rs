@@ -57,6 +57,8 @@ mod greenlet;
 mod hub;
 mod sleep;
 mod timeout;
+#[allow(dead_code)] // used by the primitives of the next modules
+mod waitlist;
 
 pub mod stack;
 

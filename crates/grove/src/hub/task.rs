@@ -78,6 +78,51 @@ pub(crate) enum WaitOn {
     Writable(RawFd),
     /// The end of a greenlet on another thread's hub.
     RemoteJoin,
+    /// A coordination primitive.
+    Primitive(Primitive),
+}
+
+/// The coordination primitive a task waits on (one byte, so that `WaitOn`
+/// and with it every task record stay small).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)] // variants are used as their primitives land
+pub(crate) enum Primitive {
+    Event,
+    AsyncResult,
+    Semaphore,
+    Lock,
+    RLock,
+    Mutex,
+    QueueGet,
+    QueuePut,
+    QueueJoin,
+    ChannelGet,
+    ChannelPut,
+    PoolSlot,
+    GroupJoin,
+    /// `grove::wait` / `iwait` on several objects.
+    Any,
+}
+
+impl fmt::Display for Primitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Primitive::Event => "Event::wait",
+            Primitive::AsyncResult => "AsyncResult::get",
+            Primitive::Semaphore => "Semaphore::acquire",
+            Primitive::Lock => "Lock::acquire",
+            Primitive::RLock => "RLock::acquire",
+            Primitive::Mutex => "Mutex::lock",
+            Primitive::QueueGet => "a queue get",
+            Primitive::QueuePut => "a queue put (queue full)",
+            Primitive::QueueJoin => "JoinableQueue::join",
+            Primitive::ChannelGet => "Channel::get",
+            Primitive::ChannelPut => "Channel::put (waiting for a getter)",
+            Primitive::PoolSlot => "a free slot in a Pool",
+            Primitive::GroupJoin => "Group::join",
+            Primitive::Any => "grove::wait on several objects",
+        })
+    }
 }
 
 impl fmt::Display for WaitOn {
@@ -91,6 +136,7 @@ impl fmt::Display for WaitOn {
             WaitOn::Readable(fd) => write!(f, "fd {fd} to become readable"),
             WaitOn::Writable(fd) => write!(f, "fd {fd} to become writable"),
             WaitOn::RemoteJoin => f.write_str("join of a greenlet on another thread's hub"),
+            WaitOn::Primitive(p) => p.fmt(f),
         }
     }
 }

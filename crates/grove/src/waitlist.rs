@@ -1,0 +1,343 @@
+//! The wait-list under every hub-local primitive: a FIFO of parked greenlets.
+//!
+//! `Event`, `Semaphore`, `Lock`, the queues and `Pool` are thin layers over
+//! this one mechanism (gevent's `_abstract_linkable` + `_waiter`, tokio's
+//! `batch_semaphore`). A primitive checks its own condition; if it cannot
+//! proceed it calls [`WaitList::wait`], which parks the current greenlet (or
+//! drives the hub on a thread's own stack) until a [`notify_one`] or
+//! [`notify_all`] reaches it, its deadline passes, or it is cancelled.
+//!
+//! Guarantees:
+//!
+//! * **FIFO**: waiters are notified in the order they began waiting.
+//! * **No lost notification**: a notification is handed to one specific
+//!   waiter. If that waiter is killed or timed out before it runs, its exit
+//!   passes the notification on to the next waiter, so a semaphore permit or
+//!   a queue item is never stranded.
+//! * **No stale waiter**: however a wait ends (notified, deadline, kill,
+//!   timeout, unwinding), the waiter leaves the list.
+//!
+//! Nodes live in a slab owned by the list (never on a parked greenlet's
+//! stack, DESIGN.md rule 4) and are linked in arrival order, so removing a
+//! timed-out waiter from the middle is O(1).
+//!
+//! [`notify_one`]: WaitList::notify_one
+//! [`notify_all`]: WaitList::notify_all
+
+use std::cell::RefCell;
+use std::fmt;
+use std::time::Instant;
+
+use slab::Slab;
+
+use crate::hub::{Hub, TimerAction, TimerKey, Unparker, WaitOn};
+
+const NIL: usize = usize::MAX;
+
+/// How a [`WaitList::wait`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// A `notify_one`/`notify_all` reached this waiter.
+    Notified,
+    /// The deadline passed first.
+    TimedOut,
+    /// The caller is unwinding, so it could not park at all.
+    Unwinding,
+}
+
+struct Node {
+    prev: usize,
+    next: usize,
+    /// Still linked (waiting); false once notified.
+    linked: bool,
+    unparker: Unparker,
+}
+
+#[derive(Default)]
+struct Inner {
+    nodes: Slab<Node>,
+    head: usize,
+    tail: usize,
+    linked: usize,
+}
+
+/// A FIFO of parked greenlets of one hub. See the module docs.
+pub(crate) struct WaitList {
+    inner: RefCell<Inner>,
+}
+
+impl Default for WaitList {
+    fn default() -> Self {
+        WaitList::new()
+    }
+}
+
+impl fmt::Debug for WaitList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitList")
+            .field("waiting", &self.len())
+            .finish()
+    }
+}
+
+impl WaitList {
+    pub(crate) fn new() -> Self {
+        WaitList {
+            inner: RefCell::new(Inner {
+                nodes: Slab::new(),
+                head: NIL,
+                tail: NIL,
+                linked: 0,
+            }),
+        }
+    }
+
+    /// Greenlets waiting and not yet notified.
+    pub(crate) fn len(&self) -> usize {
+        self.inner.borrow().linked
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Parks the current greenlet until notified, `deadline` passes, or it
+    /// is cancelled (then it unwinds, leaving the list and passing on any
+    /// notification it had received).
+    ///
+    /// A deadline already in the past returns `TimedOut` without parking.
+    pub(crate) fn wait(&self, on: WaitOn, deadline: Option<Instant>) -> Wait {
+        let hub = Hub::get();
+        if deadline.is_some_and(|d| d <= hub.deadline_base()) {
+            return Wait::TimedOut;
+        }
+        let unparker = hub.current_unparker();
+        let key = self.inner.borrow_mut().push_back(unparker.clone());
+        let timer = deadline.map(|d| hub.add_timer(d, TimerAction::Unpark(unparker)));
+        let mut guard = Waiting {
+            list: self,
+            key,
+            timer,
+            done: false,
+        };
+        if !hub.park(on) {
+            guard.finish();
+            return Wait::Unwinding;
+        }
+        if guard.finish() {
+            Wait::Notified
+        } else {
+            Wait::TimedOut
+        }
+    }
+
+    /// Wakes the longest-waiting greenlet; returns whether there was one.
+    pub(crate) fn notify_one(&self) -> bool {
+        let unparker = self.inner.borrow_mut().pop_front();
+        match unparker {
+            Some(unparker) => {
+                unparker.unpark();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Wakes every waiting greenlet, in the order they began waiting;
+    /// returns how many.
+    pub(crate) fn notify_all(&self) -> usize {
+        let mut woken = 0;
+        while self.notify_one() {
+            woken += 1;
+        }
+        woken
+    }
+}
+
+impl Inner {
+    fn push_back(&mut self, unparker: Unparker) -> usize {
+        let key = self.nodes.insert(Node {
+            prev: self.tail,
+            next: NIL,
+            linked: true,
+            unparker,
+        });
+        if self.tail == NIL {
+            self.head = key;
+        } else {
+            self.nodes[self.tail].next = key;
+        }
+        self.tail = key;
+        self.linked += 1;
+        key
+    }
+
+    /// Unlinks the first waiter and marks it notified; the node stays until
+    /// its owner's `Waiting` guard removes it.
+    fn pop_front(&mut self) -> Option<Unparker> {
+        if self.head == NIL {
+            return None;
+        }
+        let key = self.head;
+        self.unlink(key);
+        Some(self.nodes[key].unparker.clone())
+    }
+
+    fn unlink(&mut self, key: usize) {
+        let (prev, next) = {
+            let node = &mut self.nodes[key];
+            debug_assert!(node.linked);
+            node.linked = false;
+            (node.prev, node.next)
+        };
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.nodes[prev].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.nodes[next].prev = prev;
+        }
+        self.linked -= 1;
+    }
+}
+
+/// Removes a waiter however its wait ends.
+struct Waiting<'a> {
+    list: &'a WaitList,
+    key: usize,
+    timer: Option<TimerKey>,
+    done: bool,
+}
+
+impl Waiting<'_> {
+    /// Leaves the list; returns whether this waiter had been notified.
+    fn finish(&mut self) -> bool {
+        self.done = true;
+        if let Some(timer) = self.timer.take() {
+            Hub::get().cancel_timer(timer);
+        }
+        let mut inner = self.list.inner.borrow_mut();
+        let linked = inner.nodes[self.key].linked;
+        if linked {
+            inner.unlink(self.key);
+        }
+        inner.nodes.remove(self.key);
+        !linked
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // Unwinding (kill or timeout) out of the park: a notification this
+        // waiter received but can no longer act on goes to the next one.
+        if self.finish() {
+            self.list.notify_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    #[test]
+    fn notifies_in_fifo_order() {
+        let list = Rc::new(WaitList::new());
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let gs: Vec<_> = (0..3)
+            .map(|i| {
+                let (list, log) = (list.clone(), log.clone());
+                crate::spawn(move || {
+                    assert_eq!(list.wait(WaitOn::Sleep, None), Wait::Notified);
+                    log.borrow_mut().push(i);
+                })
+            })
+            .collect();
+        crate::yield_now();
+        assert_eq!(list.len(), 3);
+        assert!(list.notify_one());
+        crate::yield_now();
+        assert_eq!(*log.borrow(), [0]);
+        assert_eq!(list.notify_all(), 2);
+        crate::joinall(&gs);
+        assert_eq!(*log.borrow(), [0, 1, 2]);
+        assert!(!list.notify_one());
+    }
+
+    #[test]
+    fn deadline_ends_the_wait_and_leaves_the_list() {
+        let list = WaitList::new();
+        let deadline = Instant::now() + Duration::from_millis(10);
+        assert_eq!(list.wait(WaitOn::Sleep, Some(deadline)), Wait::TimedOut);
+        assert!(list.is_empty());
+        assert_eq!(
+            list.wait(WaitOn::Sleep, Some(Instant::now())),
+            Wait::TimedOut
+        );
+    }
+
+    #[test]
+    fn a_notification_to_a_killed_waiter_passes_on() {
+        let list = Rc::new(WaitList::new());
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let gs: Vec<_> = (0..2)
+            .map(|i| {
+                let (list, got) = (list.clone(), got.clone());
+                crate::spawn(move || {
+                    list.wait(WaitOn::Sleep, None);
+                    got.borrow_mut().push(i);
+                })
+            })
+            .collect();
+        crate::yield_now();
+        // Notify the first waiter, then kill it before it runs.
+        assert!(list.notify_one());
+        gs[0].kill();
+        crate::joinall(&gs[1..]);
+        assert_eq!(
+            *got.borrow(),
+            [1],
+            "the second waiter received the notification"
+        );
+        assert!(list.is_empty());
+    }
+
+    #[test]
+    fn a_waiter_timed_out_in_the_middle_is_unlinked() {
+        let list = Rc::new(WaitList::new());
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let gs: Vec<_> = [None, Some(5u64), None]
+            .into_iter()
+            .enumerate()
+            .map(|(i, ms)| {
+                let (list, order) = (list.clone(), order.clone());
+                crate::spawn(move || {
+                    let deadline = ms.map(|ms| Instant::now() + Duration::from_millis(ms));
+                    let r = list.wait(WaitOn::Sleep, deadline);
+                    order.borrow_mut().push((i, r));
+                })
+            })
+            .collect();
+        crate::sleep(Duration::from_millis(20));
+        assert_eq!(list.len(), 2);
+        list.notify_all();
+        crate::joinall(&gs);
+        assert_eq!(
+            *order.borrow(),
+            [
+                (1, Wait::TimedOut),
+                (0, Wait::Notified),
+                (2, Wait::Notified)
+            ]
+        );
+    }
+}
