@@ -61,6 +61,7 @@ pub(crate) use handle::RemoteUnparker;
 pub use handle::{Handle, HubGone};
 use io::Poller;
 use run_queue::RunQueue;
+#[allow(unused_imports)] // Primitive: used as the primitives land
 pub(crate) use task::{Primitive, State, Task, Unparker, WaitOn};
 pub(crate) use timers::TimerKey;
 use timers::Timers;
