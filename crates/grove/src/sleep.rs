@@ -34,7 +34,7 @@ pub fn sleep(duration: Duration) {
         hub.park(WaitOn::SleepForever);
         return;
     };
-    let timer = hub.add_timer(deadline, TimerAction::Unpark(unparker));
+    let timer = hub.add_timer(deadline, TimerAction::unpark(unparker));
     struct CancelTimer(crate::hub::TimerKey);
     impl Drop for CancelTimer {
         fn drop(&mut self) {

@@ -65,15 +65,15 @@ pub fn with_timeout<T>(duration: Duration, f: impl FnOnce() -> T) -> Result<T, T
     let Some(deadline) = hub.deadline_after(duration) else {
         return Ok(f());
     };
-    let scope = hub.next_scope();
-    let timer = hub.add_timer(
-        deadline,
-        TimerAction::Timeout {
-            task: task.clone(),
-            scope,
-        },
-    );
+    let scope = task
+        .timeout_depth
+        .get()
+        .checked_add(1)
+        .expect("grove: more than 65535 nested with_timeout scopes");
+    task.timeout_depth.set(scope);
+    let timer = hub.add_timer(deadline, TimerAction::timeout(task.clone(), scope));
     let result = catch_unwind(AssertUnwindSafe(f));
+    task.timeout_depth.set(scope - 1);
     hub.cancel_timer(timer);
     task.clear_timeout(scope);
     match result {

@@ -113,7 +113,7 @@ impl WaitList {
         }
         let unparker = hub.current_unparker();
         let key = self.inner.borrow_mut().push_back(unparker.clone());
-        let timer = deadline.map(|d| hub.add_timer(d, TimerAction::Unpark(unparker)));
+        let timer = deadline.map(|d| hub.add_timer(d, TimerAction::unpark(unparker)));
         let mut guard = Waiting {
             list: self,
             key,

@@ -120,3 +120,38 @@ fn timeout_around_join_leaves_target_running() {
     assert_eq!(r, Err(Timeout));
     assert_eq!(target.join().unwrap(), 9);
 }
+
+#[test]
+fn sequential_scopes_at_the_same_depth_do_not_interfere() {
+    // A finished scope's expiry (pending but undelivered) must not hit the next scope.
+    for _ in 0..20 {
+        let r = grove::with_timeout(Duration::from_millis(1), || {
+            let until = Instant::now() + Duration::from_millis(3);
+            while Instant::now() < until {} // expires without parking
+            "returned"
+        });
+        assert_eq!(r, Ok("returned"));
+        let r = grove::with_timeout(Duration::from_secs(5), || {
+            grove::sleep(Duration::from_millis(2))
+        });
+        assert_eq!(r, Ok(()));
+    }
+}
+
+#[test]
+fn deep_nesting_unwinds_to_the_right_scope() {
+    fn nest(depth: u32) -> Result<u32, Timeout> {
+        if depth == 0 {
+            grove::sleep(Duration::from_secs(3600));
+            return Ok(0);
+        }
+        // Only the outermost scope (depth 50) has a short deadline.
+        let d = if depth == 50 {
+            Duration::from_millis(10)
+        } else {
+            Duration::from_secs(600)
+        };
+        grove::with_timeout(d, || nest(depth - 1).map(|v| v + 1)).and_then(|r| r)
+    }
+    assert_eq!(nest(50), Err(Timeout));
+}

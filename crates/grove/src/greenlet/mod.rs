@@ -402,7 +402,7 @@ impl<T> Greenlet<T> {
                 .borrow_mut()
                 .joiners
                 .push(unparker.clone());
-            let timer = deadline.map(|d| hub.add_timer(d, TimerAction::Unpark(unparker.clone())));
+            let timer = deadline.map(|d| hub.add_timer(d, TimerAction::unpark(unparker.clone())));
             let guard = JoinWait {
                 task: &self.task,
                 unparker,

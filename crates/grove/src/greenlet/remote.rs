@@ -214,7 +214,7 @@ impl<T> RemoteGreenlet<T> {
                 self.remove_waiter(&unparker);
                 return false;
             }
-            let timer = deadline.map(|d| hub.add_timer(d, TimerAction::Unpark(unparker.clone())));
+            let timer = deadline.map(|d| hub.add_timer(d, TimerAction::unpark(unparker.clone())));
             let guard = scopeguard(|| {
                 if let Some(timer) = timer {
                     Hub::get().cancel_timer(timer);

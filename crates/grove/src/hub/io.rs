@@ -234,7 +234,7 @@ impl Registration {
             }
         }
         let timer =
-            deadline.map(|d| hub.add_timer(d, super::TimerAction::Unpark(unparker.clone())));
+            deadline.map(|d| hub.add_timer(d, super::TimerAction::unpark(unparker.clone())));
         let waiting = WaitGuard {
             registration: self,
             direction,

@@ -74,14 +74,43 @@ pub const POLL_EVERY_TURNS: u32 = 4;
 /// Registry key of a thread's own stack.
 pub(crate) const MAIN_KEY: u32 = u32::MAX - 1;
 
-/// What a timer does when it fires.
-pub(crate) enum TimerAction {
+/// What a timer does when it fires, to which task. Sixteen bytes: a million
+/// sleeping greenlets hold a million of these.
+pub(crate) struct TimerAction {
+    task: Rc<Task>,
+    kind: TimerKind,
+}
+
+enum TimerKind {
     /// Wake a park episode (sleep, a `*_timeout` wait).
-    Unpark(Unparker),
-    /// Expire a `with_timeout` scope of a task.
-    Timeout { task: Rc<Task>, scope: u64 },
+    Unpark(u32),
+    /// Expire the `with_timeout` scope at this nesting depth.
+    Timeout(u16),
     /// Start a greenlet spawned with a delay.
-    Start(Rc<Task>),
+    Start,
+}
+
+impl TimerAction {
+    pub(crate) fn unpark(unparker: Unparker) -> Self {
+        TimerAction {
+            task: unparker.task,
+            kind: TimerKind::Unpark(unparker.seq),
+        }
+    }
+
+    pub(crate) fn timeout(task: Rc<Task>, depth: u16) -> Self {
+        TimerAction {
+            task,
+            kind: TimerKind::Timeout(depth),
+        }
+    }
+
+    fn start(task: Rc<Task>) -> Self {
+        TimerAction {
+            task,
+            kind: TimerKind::Start,
+        }
+    }
 }
 
 /// Work that runs in hub context, queued in FIFO order with the tasks: each
@@ -113,7 +142,6 @@ pub(crate) struct Hub {
     turns_since_poll: Cell<u32>,
     /// Run-queue entries left in the current turn.
     turn_left: Cell<usize>,
-    next_scope: Cell<u64>,
     ids: Cell<(u64, u64)>,
 }
 
@@ -202,7 +230,6 @@ impl Hub {
             now: Cell::new(Instant::now()),
             turns_since_poll: Cell::new(0),
             turn_left: Cell::new(0),
-            next_scope: Cell::new(1),
             ids: Cell::new((first + 1, first + ID_BLOCK)),
         })
     }
@@ -241,13 +268,6 @@ impl Hub {
         let first = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
         self.ids.set((first + 1, first + ID_BLOCK));
         first
-    }
-
-    /// A fresh `with_timeout` scope id; inner scopes get larger ids.
-    pub(crate) fn next_scope(&self) -> u64 {
-        let scope = self.next_scope.get();
-        self.next_scope.set(scope + 1);
-        scope
     }
 
     // ---- who is running -------------------------------------------------
@@ -395,7 +415,7 @@ impl Hub {
             Some(delay) => {
                 task.state.set(State::Delayed);
                 if let Some(deadline) = self.deadline_after(delay) {
-                    self.add_timer(deadline, TimerAction::Start(task.clone()));
+                    self.add_timer(deadline, TimerAction::start(task.clone()));
                 }
             }
         }
@@ -597,17 +617,18 @@ impl Hub {
         loop {
             let action = self.timers.borrow_mut().pop_due(now);
             let Some(action) = action else { return };
-            match action {
-                TimerAction::Unpark(unparker) => {
-                    unparker.unpark();
+            let TimerAction { task, kind } = action;
+            match kind {
+                TimerKind::Unpark(seq) => {
+                    Unparker { task, seq }.unpark();
                 }
-                TimerAction::Timeout { task, scope } => {
+                TimerKind::Timeout(depth) => {
                     if !task.is_dead() {
-                        task.request_timeout(scope);
+                        task.request_timeout(depth);
                         self.interrupt(&task);
                     }
                 }
-                TimerAction::Start(task) => {
+                TimerKind::Start => {
                     if task.state.get() == State::Delayed {
                         task.state.set(State::New);
                         self.schedule(task);

@@ -33,32 +33,34 @@ pub(crate) enum State {
 }
 
 /// A pending cancellation request. Kill beats every timeout; among timeouts
-/// the outermost scope (smallest id) wins, since unwinding to it also leaves
-/// every inner scope.
+/// the outermost scope (smallest nesting depth) wins, since unwinding to it
+/// also leaves every inner scope. A scope is named by its depth: at any
+/// moment a task has one live `with_timeout` scope per depth, and a scope's
+/// timer is cancelled when the scope ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cancel {
     None,
-    Timeout(u64),
+    Timeout(u16),
     Kill,
 }
 
 impl Cancel {
-    /// 0: none; `u64::MAX`: kill; otherwise a timeout scope (scopes count from 1).
+    /// 0: none; `u32::MAX`: kill; otherwise a timeout scope's depth (from 1).
     #[inline(always)]
-    fn encode(self) -> u64 {
+    fn encode(self) -> u32 {
         match self {
             Cancel::None => 0,
-            Cancel::Timeout(scope) => scope,
-            Cancel::Kill => u64::MAX,
+            Cancel::Timeout(depth) => u32::from(depth),
+            Cancel::Kill => u32::MAX,
         }
     }
 
     #[inline(always)]
-    fn decode(raw: u64) -> Cancel {
+    fn decode(raw: u32) -> Cancel {
         match raw {
             0 => Cancel::None,
-            u64::MAX => Cancel::Kill,
-            scope => Cancel::Timeout(scope),
+            u32::MAX => Cancel::Kill,
+            depth => Cancel::Timeout(depth as u16),
         }
     }
 }
@@ -245,7 +247,9 @@ pub(crate) struct Task {
     /// Set once `join` took the outcome.
     pub(crate) taken: Cell<bool>,
     /// The pending `Cancel`, encoded by `Cancel::encode`.
-    cancel: Cell<u64>,
+    cancel: Cell<u32>,
+    /// How many `with_timeout` scopes are open on this task.
+    pub(crate) timeout_depth: Cell<u16>,
     pub(crate) waiting_on: Cell<WaitOn>,
     /// Set when the greenlet starts; null for a thread's own stack.
     pub(crate) yielder: Cell<*const Yielder>,
@@ -268,6 +272,7 @@ impl Task {
             notified: Cell::new(false),
             taken: Cell::new(false),
             cancel: Cell::new(Cancel::None.encode()),
+            timeout_depth: Cell::new(0),
             waiting_on: Cell::new(WaitOn::Nothing),
             yielder: Cell::new(std::ptr::null()),
             context: UnsafeCell::new(None),
@@ -301,8 +306,8 @@ impl Task {
         true
     }
 
-    /// Records that timeout scope `scope` expired.
-    pub(crate) fn request_timeout(&self, scope: u64) {
+    /// Records that the timeout scope at depth `scope` expired.
+    pub(crate) fn request_timeout(&self, scope: u16) {
         let merged = match self.cancel() {
             Cancel::None => Cancel::Timeout(scope),
             Cancel::Timeout(other) => Cancel::Timeout(other.min(scope)),
@@ -312,7 +317,7 @@ impl Task {
     }
 
     /// Ends timeout scope `scope`: its pending expiry no longer applies.
-    pub(crate) fn clear_timeout(&self, scope: u64) {
+    pub(crate) fn clear_timeout(&self, scope: u16) {
         if self.cancel() == Cancel::Timeout(scope) {
             self.set_cancel(Cancel::None);
         }
