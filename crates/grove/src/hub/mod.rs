@@ -36,6 +36,7 @@
 
 pub(crate) mod handle;
 pub(crate) mod io;
+mod registry;
 mod run_queue;
 pub(crate) mod task;
 pub(crate) mod timers;
@@ -50,8 +51,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use slab::Slab;
-
 use crate::cancel::{raise_if_cancelled, Cancelled};
 use crate::context::{self, Context};
 use crate::greenlet::{panic_message, GreenletError};
@@ -60,6 +59,7 @@ use crate::stack::StackPool;
 pub(crate) use handle::RemoteUnparker;
 pub use handle::{Handle, HubGone};
 use io::Poller;
+use registry::Registry;
 use run_queue::RunQueue;
 #[allow(unused_imports)] // Primitive: used as the primitives land
 pub(crate) use task::{Primitive, State, Task, Unparker, WaitOn};
@@ -134,7 +134,7 @@ pub(crate) struct Hub {
     pub(crate) stacks: RefCell<StackPool>,
     /// Greenlets spawned and not yet dead. Holding them here keeps a greenlet
     /// alive while it waits, even when nothing else refers to it.
-    tasks: RefCell<Slab<Rc<Task>>>,
+    tasks: RefCell<Registry>,
     main: Rc<Task>,
     /// The running task; null while the hub itself runs.
     current: Cell<*const Task>,
@@ -224,7 +224,7 @@ impl Hub {
             io,
             remote,
             stacks: RefCell::new(StackPool::new()),
-            tasks: RefCell::new(Slab::new()),
+            tasks: RefCell::new(Registry::default()),
             main,
             current: Cell::new(ptr::null()),
             now: Cell::new(Instant::now()),
@@ -236,7 +236,7 @@ impl Hub {
 
     fn teardown(&self) {
         drop(self.remote.close());
-        let tasks: Vec<Rc<Task>> = self.tasks.borrow_mut().drain().collect();
+        let tasks: Vec<Rc<Task>> = self.tasks.borrow_mut().take_all();
         for task in &tasks {
             // SAFETY: context invariant: no task runs during teardown.
             let context = unsafe { (*task.context.get()).take() };
@@ -318,11 +318,7 @@ impl Hub {
         if key == MAIN_KEY {
             return (self.main.id == id).then(|| self.main.clone());
         }
-        self.tasks
-            .borrow()
-            .get(key as usize)
-            .filter(|t| t.id == id)
-            .cloned()
+        self.tasks.borrow().get(key).filter(|t| t.id == id).cloned()
     }
 
     // ---- time ---------------------------------------------------------------
@@ -405,8 +401,7 @@ impl Hub {
         // SAFETY: context invariant: the task has not been scheduled yet.
         unsafe { *task.context.get() = Some(context) };
         let key = self.tasks.borrow_mut().insert(task.clone());
-        task.key
-            .set(u32::try_from(key).expect("fewer than 4 billion live greenlets"));
+        task.key.set(key);
         match delay {
             None => {
                 task.state.set(State::New);
@@ -438,7 +433,7 @@ impl Hub {
         task.state.set(State::Dead);
         let key = task.key.replace(task::NO_KEY);
         let registered = if key != task::NO_KEY {
-            self.tasks.borrow_mut().try_remove(key as usize)
+            self.tasks.borrow_mut().remove(key)
         } else {
             None
         };
@@ -663,7 +658,6 @@ impl Hub {
         let tasks = self.tasks.borrow();
         let parked: Vec<&Rc<Task>> = tasks
             .iter()
-            .map(|(_, t)| t)
             .filter(|t| t.state.get() == State::Parked)
             .collect();
         if parked.is_empty() {
