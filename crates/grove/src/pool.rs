@@ -253,6 +253,11 @@ impl Inner {
             return Ok(Inner::stillborn(f));
         }
         match self.wait_slot(deadline) {
+            // The group may have failed or begun a kill while we waited.
+            Ended::Ready if self.doomed() => {
+                self.wake_slot_waiters();
+                Ok(Inner::stillborn(f))
+            }
             Ended::Ready => Ok(self.start(f)),
             Ended::TimedOut => Err(f),
             Ended::Unwinding if give_back_when_unwinding => Err(f),
@@ -550,6 +555,13 @@ impl Group {
         self.inner.kill(Hub::get().deadline_after(timeout))
     }
 
+    /// Asks every member to die, without waiting (gevent's
+    /// `kill(block=False)`); usable in hub callbacks. Greenlets spawned
+    /// afterwards run normally. A member calling it is not killed.
+    pub fn kill_nowait(&self) {
+        self.inner.kill_members_nowait(crate::current_id());
+    }
+
     /// Runs `f` over `items`, one greenlet per item, and returns the results
     /// in input order (gevent's `Group.map`).
     ///
@@ -828,6 +840,11 @@ impl Pool {
         self.group.kill_timeout(timeout)
     }
 
+    /// See [`Group::kill_nowait`].
+    pub fn kill_nowait(&self) {
+        self.group.kill_nowait();
+    }
+
     /// See [`Group::map`]; at most `size` items run at once.
     #[track_caller]
     pub fn map<I, R, F>(&self, f: F, items: I) -> Vec<R>
@@ -885,6 +902,27 @@ struct Shared<R> {
     done: RefCell<Done<R>>,
     /// The reader, waiting for any item to finish.
     reader: WaitList,
+    what: &'static str,
+}
+
+impl<R> Drop for Shared<R> {
+    /// An item's panic that nobody read is reported once, as the hub does
+    /// for a greenlet nobody joined.
+    fn drop(&mut self) {
+        let unread: Vec<(usize, Result<R, GreenletError>)> = match self.done.get_mut() {
+            Done::Ordered(map) => map.drain().collect(),
+            Done::Unordered(queue) => queue.drain(..).collect(),
+        };
+        for (index, result) in unread {
+            if let Err(GreenletError::Panicked(payload)) = result {
+                eprintln!(
+                    "grove: item {index} of {} panicked and its result was never read: {}",
+                    self.what,
+                    panic_message(payload.as_ref())
+                );
+            }
+        }
+    }
 }
 
 /// The lazy iterator of [`Group::imap`] and [`Group::imap_unordered`]
@@ -922,7 +960,8 @@ struct Shared<R> {
 /// the iterator never kills anything: items already started keep running
 /// in the group (their results are dropped), items not started never are.
 /// Kill the group to stop them. Called while unwinding, `next` cannot wait
-/// and ends the iteration (`None`).
+/// or panic: it yields results that are ready and otherwise ends the
+/// iteration (`None`).
 pub struct IMap<R, F, I> {
     inner: Rc<Inner>,
     f: Rc<F>,
@@ -970,6 +1009,7 @@ where
             shared: Rc::new(Shared {
                 done: RefCell::new(done),
                 reader: WaitList::new(),
+                what,
             }),
             started: 0,
             yielded: 0,
@@ -1079,6 +1119,9 @@ where
         loop {
             if let Some((index, result)) = self.take_ready() {
                 self.yielded += 1;
+                if result.is_err() && std::thread::panicking() {
+                    return None; // a second panic would abort
+                }
                 return Some(self.unwrap(index, result));
             }
             self.start_what_fits();
