@@ -60,6 +60,8 @@ mod timeout;
 #[allow(dead_code)] // used by the primitives of the next modules
 mod waitlist;
 
+pub mod local;
+pub mod pool;
 pub mod stack;
 
 pub mod io {

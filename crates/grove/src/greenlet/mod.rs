@@ -232,6 +232,8 @@ impl Builder {
 fn run_greenlet<T: 'static>(task: Rc<Task>, yielder: &Yielder, f: impl FnOnce() -> T) {
     task.yielder.set(yielder);
     let result = catch_unwind(AssertUnwindSafe(f));
+    // Greenlet-local values die with the greenlet, here on its own stack.
+    crate::local::drop_greenlet_locals(task.id);
     let outcome = match result {
         Ok(value) if task.cancel() == Cancel::Kill => {
             // The greenlet swallowed its kill and returned: it is still killed.
@@ -372,6 +374,12 @@ impl<T> Greenlet<T> {
         } else {
             self.task.completion.borrow_mut().links.push(Box::new(f));
         }
+    }
+
+    /// The greenlet's task record, for collections of greenlets of mixed
+    /// result types (`pool::Group`).
+    pub(crate) fn task(&self) -> &Rc<Task> {
+        &self.task
     }
 
     /// Waits until dead or `deadline` (`Some(None)`: never). Returns whether
