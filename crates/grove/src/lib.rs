@@ -57,6 +57,7 @@ mod greenlet;
 mod hub;
 mod sleep;
 mod timeout;
+mod waitlist_shared;
 #[allow(dead_code)] // used by the primitives of the next modules
 mod waitlist;
 
