@@ -152,9 +152,7 @@ impl<'a, S> SharedGuard<'a, S> {
         }
         let unparker = hub.current_unparker();
         let SharedGuard { list, mut guard } = self;
-        let key = guard
-            .queue
-            .push_back(RemoteUnparker::from_local(&unparker));
+        let key = guard.queue.push_back(RemoteUnparker::from_local(&unparker));
         drop(guard);
         let mut waiting = Waiting {
             list,
