@@ -84,6 +84,9 @@ impl std::error::Error for NotOwner {}
 
 /// Permits and their FIFO of waiters.
 ///
+/// (Guards are built lazily, `ok.then(|| Guard { .. })`: a guard built and
+/// dropped on failure would release a permit it never took.)
+///
 /// A release with waiters hands its permit to the first one (counted in
 /// `permits` until that waiter runs and takes it); the permits *available* to
 /// a newcomer exclude those promised ones, so nobody barges. A woken waiter
@@ -325,14 +328,14 @@ impl Semaphore {
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
         self.permits
             .acquire_timeout(timeout)
-            .then_some(SemaphoreGuard {
+            .then(|| SemaphoreGuard {
                 permits: &self.permits,
             })
     }
 
     /// [`try_acquire`](Semaphore::try_acquire) with a guard.
     pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
-        self.permits.try_acquire().then_some(SemaphoreGuard {
+        self.permits.try_acquire().then(|| SemaphoreGuard {
             permits: &self.permits,
         })
     }
@@ -446,14 +449,14 @@ impl BoundedSemaphore {
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
         self.permits
             .acquire_timeout(timeout)
-            .then_some(SemaphoreGuard {
+            .then(|| SemaphoreGuard {
                 permits: &self.permits,
             })
     }
 
     /// As [`Semaphore::try_acquire_guard`].
     pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
-        self.permits.try_acquire().then_some(SemaphoreGuard {
+        self.permits.try_acquire().then(|| SemaphoreGuard {
             permits: &self.permits,
         })
     }
@@ -599,14 +602,14 @@ impl Lock {
 
     /// [`acquire_timeout`](Lock::acquire_timeout) with a guard.
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
-        self.permits.acquire_timeout(timeout).then_some(LockGuard {
+        self.permits.acquire_timeout(timeout).then(|| LockGuard {
             permits: &self.permits,
         })
     }
 
     /// [`try_acquire`](Lock::try_acquire) with a guard.
     pub fn try_acquire_guard(&self) -> Option<LockGuard<'_>> {
-        self.permits.try_acquire().then_some(LockGuard {
+        self.permits.try_acquire().then(|| LockGuard {
             permits: &self.permits,
         })
     }
@@ -792,12 +795,12 @@ impl RLock {
     /// [`acquire_timeout`](RLock::acquire_timeout) with a guard.
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_>> {
         self.acquire_timeout(timeout)
-            .then_some(RLockGuard { lock: self })
+            .then(|| RLockGuard { lock: self })
     }
 
     /// [`try_acquire`](RLock::try_acquire) with a guard.
     pub fn try_acquire_guard(&self) -> Option<RLockGuard<'_>> {
-        self.try_acquire().then_some(RLockGuard { lock: self })
+        self.try_acquire().then(|| RLockGuard { lock: self })
     }
 
     /// Whether some greenlet holds the lock.
