@@ -69,7 +69,10 @@ fn lock_waiters_get_it_in_arrival_order() {
         .collect();
     grove::yield_now();
     drop(held);
-    assert!(!lock.try_acquire(), "handed to the first waiter: no barging");
+    assert!(
+        !lock.try_acquire(),
+        "handed to the first waiter: no barging"
+    );
     grove::joinall(&waiters);
     let expected: Vec<String> = (0..4)
         .flat_map(|i| [format!("in {i}"), format!("out {i}")])
@@ -229,7 +232,10 @@ fn a_killed_rlock_holder_releases_every_guarded_level() {
     grove::yield_now();
     let start = Instant::now();
     holder.kill();
-    assert!(waiter.join().unwrap(), "the waiter got it when the holder died");
+    assert!(
+        waiter.join().unwrap(),
+        "the waiter got it when the holder died"
+    );
     assert!(start.elapsed() < Duration::from_secs(10));
 }
 

@@ -32,7 +32,9 @@ fn acquire_timeout_returns_false_after_the_timeout() {
     assert!(!sem.acquire_timeout(Duration::ZERO));
     assert!(!sem.try_acquire());
     assert!(sem.try_acquire_guard().is_none());
-    assert!(sem.acquire_guard_timeout(Duration::from_millis(1)).is_none());
+    assert!(sem
+        .acquire_guard_timeout(Duration::from_millis(1))
+        .is_none());
 }
 
 #[test]
@@ -130,7 +132,10 @@ fn waiters_acquire_in_arrival_order_and_nobody_barges() {
         .collect();
     grove::yield_now();
     drop(first); // handed to waiter 0, which has not run yet
-    assert!(!sem.try_acquire(), "a newcomer cannot take a handed-off permit");
+    assert!(
+        !sem.try_acquire(),
+        "a newcomer cannot take a handed-off permit"
+    );
     assert!(!sem.acquire_timeout(Duration::ZERO));
     grove::joinall(&waiters);
     assert_eq!(log.take(), ["got 0", "got 1", "got 2", "got 3"]);
@@ -169,7 +174,10 @@ fn a_waiter_is_not_starved_by_greenlets_that_keep_reacquiring() {
     let r = grove::with_timeout(Duration::from_secs(10), || waiter.wait());
     assert_eq!(r, Ok(()), "the waiter got its turn");
     for g in spinners {
-        assert!(g.join().unwrap() < 10, "the waiter got it within a few rounds");
+        assert!(
+            g.join().unwrap() < 10,
+            "the waiter got it within a few rounds"
+        );
     }
 }
 
@@ -311,7 +319,9 @@ fn hub_callbacks_may_try_but_not_wait() {
     {
         let (sem, outcome) = (sem.clone(), outcome.clone());
         g.link(move || {
-            outcome.borrow_mut().push(format!("try: {}", sem.try_acquire()));
+            outcome
+                .borrow_mut()
+                .push(format!("try: {}", sem.try_acquire()));
             let r = catch_unwind(AssertUnwindSafe(|| sem.acquire()));
             outcome
                 .borrow_mut()
