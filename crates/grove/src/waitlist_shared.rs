@@ -49,7 +49,9 @@ struct Node {
     next: usize,
     /// Still linked (waiting); false once notified.
     linked: bool,
-    unparker: RemoteUnparker,
+    /// Taken when notified: the waiter's `Handle` clone is not kept alive
+    /// by a node that only waits for its owner to remove it.
+    unparker: Option<RemoteUnparker>,
 }
 
 /// The waiters, linked in arrival order inside a slab.
@@ -199,7 +201,7 @@ impl Queue {
             prev: self.tail,
             next: NIL,
             linked: true,
-            unparker,
+            unparker: Some(unparker),
         });
         if self.tail == NIL {
             self.head = key;
@@ -219,7 +221,7 @@ impl Queue {
         }
         let key = self.head;
         self.unlink(key);
-        Some(self.nodes[key].unparker.clone())
+        self.nodes[key].unparker.take()
     }
 
     fn unlink(&mut self, key: usize) {

@@ -305,3 +305,53 @@ fn a_remote_join_that_is_killed_or_times_out_leaves_no_stale_waiter() {
     assert_eq!(remote.join().unwrap(), "finished");
     hub.join().unwrap();
 }
+
+/// Regression: wake-ups queued by another thread that then let go of every
+/// `Handle` to this hub must still be delivered, not reported as "would
+/// block forever" while they sit in the hub's job queue.
+#[test]
+fn many_waiters_on_one_hub_all_wake_from_another_thread() {
+    for _ in 0..10 {
+        let result = AsyncResult::new();
+        let waiters: Vec<_> = (0..50)
+            .map(|i| {
+                let result = result.clone();
+                grove::spawn(move || result.get() + i)
+            })
+            .collect();
+        grove::yield_now();
+        let setter = {
+            let result = result.clone();
+            std::thread::spawn(move || result.set(1000u32).unwrap())
+        };
+        for (i, g) in waiters.into_iter().enumerate() {
+            assert_eq!(g.join().unwrap(), 1000 + i as u32);
+        }
+        setter.join().unwrap();
+    }
+}
+
+#[test]
+fn many_joiners_of_a_remote_greenlet_all_wake() {
+    let (tx, rx) = mpsc::channel();
+    let hub = std::thread::spawn(move || {
+        tx.send(grove::Handle::current()).unwrap();
+        grove::sleep(Duration::from_millis(200));
+    });
+    let handle = rx.recv().unwrap();
+    let remote = Rc::new(
+        handle
+            .spawn(|| grove::sleep(Duration::from_millis(20)))
+            .unwrap(),
+    );
+    drop(handle);
+    let joiners: Vec<_> = (0..20)
+        .map(|_| {
+            let remote = remote.clone();
+            grove::spawn(move || remote.wait())
+        })
+        .collect();
+    grove::joinall(&joiners);
+    assert!(remote.is_dead());
+    hub.join().unwrap();
+}

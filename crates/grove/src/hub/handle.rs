@@ -68,6 +68,16 @@ impl Remote {
         Ok(())
     }
 
+    /// Whether jobs are queued and not yet taken (hub side).
+    pub(crate) fn has_jobs(&self) -> bool {
+        !self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .jobs
+            .is_empty()
+    }
+
     /// Whether the hub still accepts jobs (false once its thread is ending).
     fn is_open(&self) -> bool {
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).open

@@ -634,6 +634,14 @@ impl Hub {
         {
             return None;
         }
+        // A job queued by a thread that has since dropped its Handle (a
+        // wake-up from an `AsyncResult::set`, a remote greenlet's end) can
+        // still wake us. Its push happened before that drop; the fence orders
+        // our read of the count (which saw the drop) before the queue check.
+        std::sync::atomic::fence(Ordering::Acquire);
+        if self.remote.has_jobs() {
+            return None;
+        }
         let mut report = format!(
             "grove: would block forever: this thread's own stack is blocked on {} and nothing can wake it \
              (no runnable greenlet, no pending timer, no greenlet waiting for I/O, no other Handle to this hub)",
