@@ -57,10 +57,12 @@ mod greenlet;
 mod hub;
 mod sleep;
 mod timeout;
-#[allow(dead_code)] // used by the primitives of the next modules
 mod waitlist;
+mod waitlist_shared;
 
+pub mod event;
 pub mod local;
+pub mod lock;
 pub mod pool;
 pub mod stack;
 

@@ -97,10 +97,6 @@ impl WaitList {
         self.inner.borrow().linked
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Parks the current greenlet until notified, `deadline` passes, or it
     /// is cancelled (then it unwinds, leaving the list and passing on any
     /// notification it had received).
@@ -278,7 +274,7 @@ mod tests {
         let list = WaitList::new();
         let deadline = Instant::now() + Duration::from_millis(10);
         assert_eq!(list.wait(WaitOn::Sleep, Some(deadline)), Wait::TimedOut);
-        assert!(list.is_empty());
+        assert_eq!(list.len(), 0);
         assert_eq!(
             list.wait(WaitOn::Sleep, Some(Instant::now())),
             Wait::TimedOut
@@ -308,7 +304,7 @@ mod tests {
             [1],
             "the second waiter received the notification"
         );
-        assert!(list.is_empty());
+        assert_eq!(list.len(), 0);
     }
 
     #[test]

@@ -3,15 +3,17 @@
 //! [`Handle::spawn`] queues a `Send` closure on a hub; the hub starts it as
 //! an ordinary greenlet and, when it dies, moves its outcome into a shared
 //! slot. The returned [`RemoteGreenlet`] is `Send + Sync`: any thread may
-//! join it. A joiner parks on its own thread's hub and is woken through that
-//! hub's `Handle` — the cross-thread wait-list in miniature.
+//! join it. The slot lives in a [`SharedWaitList`]: a joiner parks on its own
+//! thread's hub and is woken through that hub's `Handle`.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::GreenletError;
-use crate::hub::{Handle, Hub, HubGone, RemoteUnparker, TimerAction, WaitOn};
+use crate::hub::{Handle, Hub, HubGone, WaitOn};
+use crate::waitlist::Wait;
+use crate::waitlist_shared::{SharedGuard, SharedWaitList};
 
 struct Slot<T> {
     outcome: Option<Result<T, GreenletError>>,
@@ -19,30 +21,30 @@ struct Slot<T> {
     /// Registry key and id of the greenlet once the hub started it.
     started: Option<(u32, u64)>,
     kill_requested: bool,
-    waiters: Vec<RemoteUnparker>,
+}
+
+impl<T> Slot<T> {
+    fn finished(&self) -> bool {
+        self.outcome.is_some() || self.taken
+    }
 }
 
 struct Shared<T> {
-    slot: Mutex<Slot<T>>,
+    slot: SharedWaitList<Slot<T>>,
 }
 
 impl<T> Shared<T> {
-    fn lock(&self) -> MutexGuard<'_, Slot<T>> {
-        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> SharedGuard<'_, Slot<T>> {
+        self.slot.lock()
     }
 
     fn complete(&self, outcome: Result<T, GreenletError>) {
-        let waiters = {
-            let mut slot = self.lock();
-            if slot.outcome.is_some() || slot.taken {
-                return;
-            }
-            slot.outcome = Some(outcome);
-            std::mem::take(&mut slot.waiters)
-        };
-        for waiter in waiters {
-            waiter.unpark();
+        let mut slot = self.lock();
+        if slot.finished() {
+            return;
         }
+        slot.outcome = Some(outcome);
+        slot.notify_all();
     }
 }
 
@@ -85,12 +87,11 @@ impl Handle {
         T: Send + 'static,
     {
         let shared = Arc::new(Shared {
-            slot: Mutex::new(Slot {
+            slot: SharedWaitList::new(Slot {
                 outcome: None,
                 taken: false,
                 started: None,
                 kill_requested: false,
-                waiters: Vec::new(),
             }),
         });
         let completer = Completer {
@@ -169,8 +170,7 @@ impl<T> RemoteGreenlet<T> {
 
     /// Whether the greenlet has finished.
     pub fn is_dead(&self) -> bool {
-        let slot = self.shared.lock();
-        slot.outcome.is_some() || slot.taken
+        self.shared.lock().finished()
     }
 
     /// Asks the greenlet's hub to kill it, without waiting. A greenlet that
@@ -197,52 +197,20 @@ impl<T> RemoteGreenlet<T> {
         self.wait();
     }
 
-    fn wait_until(&self, deadline: Option<Option<std::time::Instant>>) -> bool {
-        let hub = Hub::get();
+    /// Waits until dead or `deadline` (`Some(None)`: never). Returns whether
+    /// the greenlet is dead.
+    fn wait_until(&self, deadline: Option<Option<Instant>>) -> bool {
+        let deadline = deadline.flatten();
+        let mut slot = self.shared.lock();
         loop {
-            let unparker = hub.current_unparker();
-            let remote = RemoteUnparker::from_local(&unparker);
-            {
-                let mut slot = self.shared.lock();
-                if slot.outcome.is_some() || slot.taken {
-                    return true;
-                }
-                slot.waiters.push(remote);
+            if slot.finished() {
+                return true;
             }
-            let deadline = deadline.flatten();
-            if deadline.is_some_and(|d| hub.now() >= d) {
-                self.remove_waiter(&unparker);
-                return false;
-            }
-            let timer = deadline.map(|d| hub.add_timer(d, TimerAction::unpark(unparker.clone())));
-            let guard = scopeguard(|| {
-                if let Some(timer) = timer {
-                    Hub::get().cancel_timer(timer);
-                }
-                self.remove_waiter(&unparker);
-            });
-            let parked = hub.park(WaitOn::RemoteJoin);
-            drop(guard);
-            if !parked {
-                return self.is_dead();
+            let (wait, relocked) = slot.wait(WaitOn::RemoteJoin, deadline);
+            slot = relocked;
+            if wait != Wait::Notified {
+                return slot.finished();
             }
         }
     }
-
-    fn remove_waiter(&self, unparker: &crate::hub::Unparker) {
-        self.shared.lock().waiters.retain(|w| !w.matches(unparker));
-    }
-}
-
-/// Runs `f` when dropped.
-fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
-    struct Guard<F: FnOnce()>(Option<F>);
-    impl<F: FnOnce()> Drop for Guard<F> {
-        fn drop(&mut self) {
-            if let Some(f) = self.0.take() {
-                f();
-            }
-        }
-    }
-    Guard(Some(f))
 }

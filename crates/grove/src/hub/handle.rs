@@ -68,6 +68,21 @@ impl Remote {
         Ok(())
     }
 
+    /// Whether jobs are queued and not yet taken (hub side).
+    pub(crate) fn has_jobs(&self) -> bool {
+        !self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .jobs
+            .is_empty()
+    }
+
+    /// Whether the hub still accepts jobs (false once its thread is ending).
+    fn is_open(&self) -> bool {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).open
+    }
+
     /// Takes the queued jobs (hub side).
     pub(crate) fn take_jobs(&self) -> Vec<Job> {
         self.rung.store(false, Ordering::Release);
@@ -183,17 +198,28 @@ impl RemoteUnparker {
 
     /// Wakes the task from any thread. A task that moved on or died, or a hub
     /// that is gone, makes this a no-op.
+    ///
+    /// On the task's own hub the wake-up is an ordinary local unpark (FIFO
+    /// with the other local wake-ups, no job, no eventfd); elsewhere it is a
+    /// job queued on the task's hub. A thread without a hub never gets one.
     pub(crate) fn unpark(&self) {
         let (key, id, seq) = (self.key, self.id, self.seq);
+        if let Some(hub) = Hub::try_get() {
+            if Arc::ptr_eq(&hub.remote, &self.handle.remote) {
+                // A closed hub is being torn down: nothing of it runs again.
+                if !hub.remote.is_open() {
+                    return;
+                }
+                if let Some(task) = hub.task_by_key(key, id) {
+                    Unparker { task, seq }.unpark();
+                }
+                return;
+            }
+        }
         let _ = self.handle.push(Box::new(move || {
             if let Some(task) = Hub::get().task_by_key(key, id) {
                 Unparker { task, seq }.unpark();
             }
         }));
-    }
-
-    /// Whether this unparker is for `unparker`'s episode.
-    pub(crate) fn matches(&self, unparker: &Unparker) -> bool {
-        self.id == unparker.task.id && self.seq == unparker.seq
     }
 }

@@ -61,7 +61,6 @@ pub use handle::{Handle, HubGone};
 use io::Poller;
 use registry::Registry;
 use run_queue::RunQueue;
-#[allow(unused_imports)] // Primitive: used as the primitives land
 pub(crate) use task::{Primitive, State, Task, Unparker, WaitOn};
 pub(crate) use timers::TimerKey;
 use timers::Timers;
@@ -648,6 +647,14 @@ impl Hub {
             || self.io.waiting() > 0
             || Arc::strong_count(&self.remote) > 1
         {
+            return None;
+        }
+        // A job queued by a thread that has since dropped its Handle (a
+        // wake-up from an `AsyncResult::set`, a remote greenlet's end) can
+        // still wake us. Its push happened before that drop; the fence orders
+        // our read of the count (which saw the drop) before the queue check.
+        std::sync::atomic::fence(Ordering::Acquire);
+        if self.remote.has_jobs() {
             return None;
         }
         let mut report = format!(

@@ -81,7 +81,6 @@ pub(crate) enum WaitOn {
     /// The end of a greenlet on another thread's hub.
     RemoteJoin,
     /// A coordination primitive.
-    #[allow(dead_code)] // used as the primitives land
     Primitive(Primitive),
 }
 

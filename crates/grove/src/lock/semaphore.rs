@@ -1,0 +1,471 @@
+//! The ownerless permit counters: `Semaphore`, `BoundedSemaphore` and `Lock`.
+
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::{OverRelease, Permits};
+use crate::hub::Primitive;
+
+// ---- Semaphore ------------------------------------------------------------------
+
+/// A counter of permits that greenlets acquire and release (gevent's
+/// `Semaphore`).
+///
+/// [`acquire`](Semaphore::acquire) takes a permit, waiting while there are
+/// none; [`release`](Semaphore::release) adds one, even beyond the initial
+/// count (use [`BoundedSemaphore`] to refuse that). Waiters are served in
+/// arrival order, and a released permit goes to the first of them (no
+/// barging). `Semaphore::new(0)` starts with no permits: a signal to wait for.
+///
+/// ```compile_fail
+/// let sem = grove::lock::Semaphore::new(1);
+/// std::thread::spawn(move || sem.release());
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use grove::lock::Semaphore;
+///
+/// let done = Semaphore::new(0);
+/// let worker = {
+///     let done = done.clone();
+///     grove::spawn(move || done.release())
+/// };
+/// done.acquire(); // waits for the worker's release
+/// assert_eq!(done.available(), 0);
+/// # worker.join().unwrap();
+/// ```
+///
+/// # Kill and timeout safety
+///
+/// A greenlet killed or timed out while waiting leaves the queue and never
+/// takes a permit; if a release had already handed it one, that permit goes
+/// to the next waiter or becomes available. A permit taken with
+/// [`acquire`](Semaphore::acquire) is the caller's to release: a greenlet
+/// killed while holding it keeps it forever (as in gevent), so prefer
+/// [`acquire_guard`](Semaphore::acquire_guard), whose guard releases it
+/// during the unwinding. While the calling greenlet is unwinding (in a `Drop`
+/// during a panic or kill), grove cannot park: the acquire forms take a free
+/// permit or return `false`/`None` at once, and `acquire_guard` panics if it
+/// would have to wait.
+#[derive(Clone)]
+pub struct Semaphore {
+    permits: Rc<Permits>,
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("available", &self.permits.available())
+            .field("waiting", &self.permits.waiters.len())
+            .finish()
+    }
+}
+
+/// A permit of a [`Semaphore`] or [`BoundedSemaphore`], released when dropped.
+#[must_use = "the permit is released as soon as the guard is dropped"]
+pub struct SemaphoreGuard<'a> {
+    permits: &'a Permits,
+}
+
+impl fmt::Debug for SemaphoreGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SemaphoreGuard").finish_non_exhaustive()
+    }
+}
+
+impl Drop for SemaphoreGuard<'_> {
+    fn drop(&mut self) {
+        self.permits.release();
+    }
+}
+
+impl Semaphore {
+    /// A semaphore with `permits` permits (0 is allowed).
+    pub fn new(permits: usize) -> Semaphore {
+        Semaphore {
+            permits: Rc::new(Permits::new(permits, Primitive::Semaphore)),
+        }
+    }
+
+    /// Takes a permit, waiting in line while none is available. Returns
+    /// `true`; `false` only when called while the greenlet is unwinding with
+    /// no permit available (it cannot wait then).
+    ///
+    /// # Panics
+    /// In hub context when it would have to wait.
+    pub fn acquire(&self) -> bool {
+        self.permits.acquire_until(None)
+    }
+
+    /// Like [`acquire`](Semaphore::acquire), giving up after `timeout`;
+    /// returns whether a permit was taken.
+    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        self.permits.acquire_timeout(timeout)
+    }
+
+    /// Takes a permit if one is available now (never behind earlier waiters).
+    pub fn try_acquire(&self) -> bool {
+        self.permits.try_acquire()
+    }
+
+    /// Returns a permit: the first waiter gets it, or it becomes available.
+    /// Never blocks.
+    ///
+    /// # Panics
+    /// If the count would overflow `usize`.
+    pub fn release(&self) {
+        self.permits.release();
+    }
+
+    /// Takes a permit, waiting as [`acquire`](Semaphore::acquire) does, and
+    /// returns a guard that releases it when dropped.
+    ///
+    /// # Panics
+    /// In hub context when it would have to wait; while the greenlet is
+    /// unwinding when no permit is available.
+    #[track_caller]
+    pub fn acquire_guard(&self) -> SemaphoreGuard<'_> {
+        self.permits.acquire_or_panic("Semaphore::acquire_guard");
+        SemaphoreGuard {
+            permits: &self.permits,
+        }
+    }
+
+    /// [`acquire_timeout`](Semaphore::acquire_timeout) with a guard.
+    pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
+        self.permits
+            .acquire_timeout(timeout)
+            .then(|| SemaphoreGuard {
+                permits: &self.permits,
+            })
+    }
+
+    /// [`try_acquire`](Semaphore::try_acquire) with a guard.
+    pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
+        self.permits.try_acquire().then(|| SemaphoreGuard {
+            permits: &self.permits,
+        })
+    }
+
+    /// Permits an `acquire` could take now without waiting.
+    pub fn available(&self) -> usize {
+        self.permits.available()
+    }
+
+    /// Whether an `acquire` would have to wait (no permit available).
+    pub fn locked(&self) -> bool {
+        self.permits.available() == 0
+    }
+}
+
+// ---- BoundedSemaphore -------------------------------------------------------
+
+/// A [`Semaphore`] that refuses to be released more often than acquired
+/// (gevent's `BoundedSemaphore`).
+///
+/// [`release`](BoundedSemaphore::release) beyond the initial count returns
+/// `Err(OverRelease)` and changes nothing — a bug made visible, never
+/// silently absorbed. Everything else is as for [`Semaphore`].
+///
+/// # Examples
+///
+/// ```
+/// use grove::lock::{BoundedSemaphore, OverRelease};
+///
+/// let sem = BoundedSemaphore::new(1);
+/// assert!(sem.try_acquire());
+/// assert!(!sem.try_acquire());
+/// assert_eq!(sem.release(), Ok(()));
+/// assert_eq!(sem.release(), Err(OverRelease));
+/// ```
+///
+/// # Kill and timeout safety
+///
+/// As for [`Semaphore`].
+#[derive(Clone)]
+pub struct BoundedSemaphore {
+    permits: Rc<Permits>,
+    bound: usize,
+}
+
+impl fmt::Debug for BoundedSemaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoundedSemaphore")
+            .field("available", &self.permits.available())
+            .field("bound", &self.bound)
+            .field("waiting", &self.permits.waiters.len())
+            .finish()
+    }
+}
+
+impl BoundedSemaphore {
+    /// A semaphore with `permits` permits, which is also its bound (a bound
+    /// of 0 is allowed: nothing can ever be acquired or released).
+    pub fn new(permits: usize) -> BoundedSemaphore {
+        BoundedSemaphore {
+            permits: Rc::new(Permits::new(permits, Primitive::Semaphore)),
+            bound: permits,
+        }
+    }
+
+    /// As [`Semaphore::acquire`].
+    ///
+    /// # Panics
+    /// In hub context when it would have to wait.
+    pub fn acquire(&self) -> bool {
+        self.permits.acquire_until(None)
+    }
+
+    /// As [`Semaphore::acquire_timeout`].
+    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        self.permits.acquire_timeout(timeout)
+    }
+
+    /// As [`Semaphore::try_acquire`].
+    pub fn try_acquire(&self) -> bool {
+        self.permits.try_acquire()
+    }
+
+    /// Returns a permit: the first waiter gets it, or it becomes available.
+    ///
+    /// # Errors
+    /// [`OverRelease`] if no permit is held (every permit is already
+    /// available or promised to a waiter); nothing changes then.
+    pub fn release(&self) -> Result<(), OverRelease> {
+        if self.permits.permits.get() >= self.bound {
+            return Err(OverRelease);
+        }
+        self.permits.release();
+        Ok(())
+    }
+
+    /// As [`Semaphore::acquire_guard`].
+    ///
+    /// # Panics
+    /// As [`Semaphore::acquire_guard`].
+    #[track_caller]
+    pub fn acquire_guard(&self) -> SemaphoreGuard<'_> {
+        self.permits
+            .acquire_or_panic("BoundedSemaphore::acquire_guard");
+        SemaphoreGuard {
+            permits: &self.permits,
+        }
+    }
+
+    /// As [`Semaphore::acquire_guard_timeout`].
+    pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
+        self.permits
+            .acquire_timeout(timeout)
+            .then(|| SemaphoreGuard {
+                permits: &self.permits,
+            })
+    }
+
+    /// As [`Semaphore::try_acquire_guard`].
+    pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
+        self.permits.try_acquire().then(|| SemaphoreGuard {
+            permits: &self.permits,
+        })
+    }
+
+    /// Permits an `acquire` could take now without waiting.
+    pub fn available(&self) -> usize {
+        self.permits.available()
+    }
+
+    /// The bound given to [`new`](BoundedSemaphore::new).
+    pub fn bound(&self) -> usize {
+        self.bound
+    }
+
+    /// Whether an `acquire` would have to wait.
+    pub fn locked(&self) -> bool {
+        self.permits.available() == 0
+    }
+}
+
+// ---- Lock -------------------------------------------------------------------------
+
+/// A mutual-exclusion lock without data (gevent's `Lock`): a bounded
+/// semaphore of one permit.
+///
+/// Any greenlet may release it (it has no owner, like `threading.Lock`);
+/// releasing it while unlocked is an error. For a lock that its holder may
+/// take again, use [`RLock`](super::RLock); to guard data, [`Mutex`](super::Mutex).
+///
+/// # Examples
+///
+/// ```
+/// use grove::lock::{Lock, OverRelease};
+///
+/// let lock = Lock::new();
+/// {
+///     let _held = lock.acquire_guard();
+///     assert!(lock.locked());
+///     assert!(!lock.try_acquire());
+/// }
+/// assert!(!lock.locked());
+/// assert_eq!(lock.release(), Err(OverRelease));
+/// ```
+///
+/// # Kill and timeout safety
+///
+/// As for [`Semaphore`]: a killed or timed-out waiter never takes the lock
+/// and never strands it; a greenlet killed while holding it through
+/// [`acquire`](Lock::acquire) leaves it locked, through
+/// [`acquire_guard`](Lock::acquire_guard) unlocks it as it unwinds.
+#[derive(Clone)]
+pub struct Lock {
+    permits: Rc<Permits>,
+}
+
+impl fmt::Debug for Lock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lock")
+            .field("locked", &self.locked())
+            .field("waiting", &self.permits.waiters.len())
+            .finish()
+    }
+}
+
+/// A held [`Lock`], unlocked when dropped.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct LockGuard<'a> {
+    permits: &'a Permits,
+}
+
+impl fmt::Debug for LockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockGuard").finish_non_exhaustive()
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        self.permits.release();
+    }
+}
+
+impl Default for Lock {
+    fn default() -> Self {
+        Lock::new()
+    }
+}
+
+impl Lock {
+    /// An unlocked lock.
+    pub fn new() -> Lock {
+        Lock {
+            permits: Rc::new(Permits::new(1, Primitive::Lock)),
+        }
+    }
+
+    /// Locks, waiting in line while it is locked. Returns `true`; `false`
+    /// only when called while the greenlet is unwinding and the lock is held
+    /// (it cannot wait then).
+    ///
+    /// # Panics
+    /// In hub context when it would have to wait.
+    pub fn acquire(&self) -> bool {
+        self.permits.acquire_until(None)
+    }
+
+    /// Like [`acquire`](Lock::acquire), giving up after `timeout`; returns
+    /// whether the lock was taken.
+    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        self.permits.acquire_timeout(timeout)
+    }
+
+    /// Locks if it is unlocked and nobody waits for it.
+    pub fn try_acquire(&self) -> bool {
+        self.permits.try_acquire()
+    }
+
+    /// Unlocks; the first waiter gets the lock.
+    ///
+    /// # Errors
+    /// [`OverRelease`] if the lock is not locked; nothing changes then.
+    pub fn release(&self) -> Result<(), OverRelease> {
+        if self.permits.permits.get() >= 1 {
+            return Err(OverRelease);
+        }
+        self.permits.release();
+        Ok(())
+    }
+
+    /// Locks as [`acquire`](Lock::acquire) does and returns a guard that
+    /// unlocks when dropped.
+    ///
+    /// # Panics
+    /// In hub context when it would have to wait; while the greenlet is
+    /// unwinding when the lock is held.
+    #[track_caller]
+    pub fn acquire_guard(&self) -> LockGuard<'_> {
+        self.permits.acquire_or_panic("Lock::acquire_guard");
+        LockGuard {
+            permits: &self.permits,
+        }
+    }
+
+    /// [`acquire_timeout`](Lock::acquire_timeout) with a guard.
+    pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
+        self.permits.acquire_timeout(timeout).then(|| LockGuard {
+            permits: &self.permits,
+        })
+    }
+
+    /// [`try_acquire`](Lock::try_acquire) with a guard.
+    pub fn try_acquire_guard(&self) -> Option<LockGuard<'_>> {
+        self.permits.try_acquire().then(|| LockGuard {
+            permits: &self.permits,
+        })
+    }
+
+    /// Whether the lock is held (or promised to a woken waiter).
+    pub fn locked(&self) -> bool {
+        self.permits.available() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_woken_waiter_killed_with_nobody_behind_frees_its_permit() {
+        let sem = Semaphore::new(0);
+        let waiter = {
+            let sem = sem.clone();
+            crate::spawn(move || sem.acquire())
+        };
+        crate::yield_now();
+        assert_eq!(sem.permits.in_wait.get(), 1);
+        sem.release(); // promised to the waiter
+        assert_eq!(sem.available(), 0, "no barging past the woken waiter");
+        assert!(!sem.try_acquire());
+        waiter.kill();
+        assert_eq!(sem.available(), 1, "the promise lapsed: the permit is free");
+        assert_eq!(sem.permits.in_wait.get(), 0);
+        assert!(sem.try_acquire());
+    }
+
+    #[test]
+    fn a_woken_waiter_killed_passes_its_permit_on() {
+        let sem = Semaphore::new(0);
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let sem = sem.clone();
+                crate::spawn(move || sem.acquire())
+            })
+            .collect();
+        crate::yield_now();
+        sem.release();
+        waiters[0].kill();
+        assert!(waiters[1].clone().join().unwrap());
+        assert_eq!(sem.available(), 0);
+        assert_eq!(sem.permits.permits.get(), 0);
+    }
+}

@@ -1,0 +1,436 @@
+//! The shared wait-list: a FIFO of parked greenlets of *any* hub, behind a mutex.
+//!
+//! The hub-local [`WaitList`](crate::waitlist::WaitList) serves every
+//! primitive whose handle is `!Send`. A primitive that other threads may
+//! touch — [`AsyncResult`](crate::event::AsyncResult), a joinable
+//! [`RemoteGreenlet`](crate::RemoteGreenlet), cross-thread channels later —
+//! uses this one instead: the primitive's own state `S` lives behind the same
+//! mutex as the waiters (a condition variable and its mutex in one), and each
+//! waiter is a [`RemoteUnparker`], so a notification made on any thread
+//! reaches the waiter's hub through its [`Handle`](crate::Handle) (or
+//! directly, when the notifier runs on that same hub).
+//!
+//! A waiter checks the state under the lock, and if it must wait, calls
+//! [`SharedGuard::wait`]: it registers, releases the lock, parks (or drives
+//! the hub on a thread's own stack), then re-takes the lock — as
+//! `Condvar::wait` does. Registering under the lock that guards the state
+//! means a notification can never slip between the check and the park.
+//!
+//! Guarantees, the same as the local list's:
+//!
+//! * **FIFO**: waiters are notified in the order they began waiting.
+//! * **No lost notification**: a notification goes to one specific waiter;
+//!   if that waiter is killed or timed out before it acts on it, its exit
+//!   passes the notification on to the next waiter.
+//! * **No stale waiter**: however a wait ends (notified, deadline, kill,
+//!   timeout, unwinding), the waiter leaves the list.
+//!
+//! A parked waiter's `RemoteUnparker` holds a clone of its hub's `Handle`,
+//! so that hub never reports "would block forever" while the waiter waits:
+//! another thread might still notify it.
+//!
+//! Lock order: the list's mutex may be held while pushing a wake-up onto a
+//! hub's job queue (a leaf lock), never the other way round.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use slab::Slab;
+
+use crate::hub::{Hub, RemoteUnparker, TimerAction, TimerKey, WaitOn};
+use crate::waitlist::Wait;
+
+const NIL: usize = usize::MAX;
+
+struct Node {
+    prev: usize,
+    next: usize,
+    /// Still linked (waiting); false once notified.
+    linked: bool,
+    /// Taken when notified: the waiter's `Handle` clone is not kept alive
+    /// by a node that only waits for its owner to remove it.
+    unparker: Option<RemoteUnparker>,
+}
+
+/// The waiters, linked in arrival order inside a slab.
+struct Queue {
+    nodes: Slab<Node>,
+    head: usize,
+    tail: usize,
+    linked: usize,
+}
+
+struct Inner<S> {
+    state: S,
+    queue: Queue,
+}
+
+/// A primitive's state `S` and its waiters, behind one mutex. See the module docs.
+pub(crate) struct SharedWaitList<S> {
+    inner: Mutex<Inner<S>>,
+}
+
+/// The locked state of a [`SharedWaitList`]; derefs to `S`.
+pub(crate) struct SharedGuard<'a, S> {
+    list: &'a SharedWaitList<S>,
+    guard: MutexGuard<'a, Inner<S>>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for SharedWaitList<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let locked = self.lock();
+        f.debug_struct("SharedWaitList")
+            .field("state", &*locked)
+            .field("waiting", &locked.len())
+            .finish()
+    }
+}
+
+impl<S> SharedWaitList<S> {
+    pub(crate) fn new(state: S) -> Self {
+        SharedWaitList {
+            inner: Mutex::new(Inner {
+                state,
+                queue: Queue {
+                    nodes: Slab::new(),
+                    head: NIL,
+                    tail: NIL,
+                    linked: 0,
+                },
+            }),
+        }
+    }
+
+    /// Locks the state and the waiters. A panic while the lock was held (a
+    /// user `Clone` impl, say) does not poison it: the list's own invariants
+    /// never span user code.
+    pub(crate) fn lock(&self) -> SharedGuard<'_, S> {
+        SharedGuard {
+            list: self,
+            guard: self.inner.lock().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+}
+
+impl<S> Deref for SharedGuard<'_, S> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        &self.guard.state
+    }
+}
+
+impl<S> DerefMut for SharedGuard<'_, S> {
+    fn deref_mut(&mut self) -> &mut S {
+        &mut self.guard.state
+    }
+}
+
+impl<'a, S> SharedGuard<'a, S> {
+    /// Waiters not yet notified.
+    pub(crate) fn len(&self) -> usize {
+        self.guard.queue.linked
+    }
+
+    /// Registers the current greenlet (or thread stack), unlocks, parks until
+    /// notified, `deadline` passes or it is cancelled, then locks again.
+    ///
+    /// A deadline already in the past returns `TimedOut` without parking;
+    /// a caller that is unwinding gets `Unwinding` without parking. A
+    /// cancellation unwinds out of here with the lock released, the waiter
+    /// removed and any notification it had received passed on.
+    ///
+    /// # Panics
+    /// In hub context, where nothing may block.
+    pub(crate) fn wait(self, on: WaitOn, deadline: Option<Instant>) -> (Wait, SharedGuard<'a, S>) {
+        let hub = Hub::get();
+        if deadline.is_some_and(|d| d <= hub.deadline_base()) {
+            return (Wait::TimedOut, self);
+        }
+        if std::thread::panicking() {
+            return (Wait::Unwinding, self);
+        }
+        let unparker = hub.current_unparker();
+        let SharedGuard { list, mut guard } = self;
+        let key = guard.queue.push_back(RemoteUnparker::from_local(&unparker));
+        drop(guard);
+        let mut waiting = Waiting {
+            list,
+            key,
+            timer: None,
+            done: false,
+        };
+        waiting.timer = deadline.map(|d| hub.add_timer(d, TimerAction::unpark(unparker)));
+        let parked = hub.park(on);
+        let mut relocked = list.lock();
+        let notified = waiting.finish(&mut relocked);
+        let wait = match (parked, notified) {
+            (false, _) => Wait::Unwinding,
+            (true, true) => Wait::Notified,
+            (true, false) => Wait::TimedOut,
+        };
+        (wait, relocked)
+    }
+
+    /// Wakes the longest-waiting waiter; returns whether there was one.
+    pub(crate) fn notify_one(&mut self) -> bool {
+        match self.guard.queue.pop_front() {
+            Some(unparker) => {
+                unparker.unpark();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Wakes every waiter, in the order they began waiting; returns how many.
+    pub(crate) fn notify_all(&mut self) -> usize {
+        let mut woken = 0;
+        while self.notify_one() {
+            woken += 1;
+        }
+        woken
+    }
+}
+
+impl Queue {
+    fn push_back(&mut self, unparker: RemoteUnparker) -> usize {
+        let key = self.nodes.insert(Node {
+            prev: self.tail,
+            next: NIL,
+            linked: true,
+            unparker: Some(unparker),
+        });
+        if self.tail == NIL {
+            self.head = key;
+        } else {
+            self.nodes[self.tail].next = key;
+        }
+        self.tail = key;
+        self.linked += 1;
+        key
+    }
+
+    /// Unlinks the first waiter and marks it notified; the node stays until
+    /// its owner's `Waiting` guard removes it.
+    fn pop_front(&mut self) -> Option<RemoteUnparker> {
+        if self.head == NIL {
+            return None;
+        }
+        let key = self.head;
+        self.unlink(key);
+        self.nodes[key].unparker.take()
+    }
+
+    fn unlink(&mut self, key: usize) {
+        let (prev, next) = {
+            let node = &mut self.nodes[key];
+            debug_assert!(node.linked);
+            node.linked = false;
+            (node.prev, node.next)
+        };
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.nodes[prev].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.nodes[next].prev = prev;
+        }
+        self.linked -= 1;
+    }
+
+    /// Removes a waiter's node; returns whether it had been notified.
+    fn remove(&mut self, key: usize) -> bool {
+        let linked = self.nodes[key].linked;
+        if linked {
+            self.unlink(key);
+        }
+        self.nodes.remove(key);
+        !linked
+    }
+}
+
+/// Removes a waiter however its wait ends (the node lives in the list's slab,
+/// never on the parked greenlet's stack).
+struct Waiting<'a, S> {
+    list: &'a SharedWaitList<S>,
+    key: usize,
+    timer: Option<TimerKey>,
+    done: bool,
+}
+
+impl<S> Waiting<'_, S> {
+    /// Leaves the list; returns whether this waiter had been notified.
+    fn finish(&mut self, locked: &mut SharedGuard<'_, S>) -> bool {
+        self.done = true;
+        if let Some(timer) = self.timer.take() {
+            Hub::get().cancel_timer(timer);
+        }
+        locked.guard.queue.remove(self.key)
+    }
+}
+
+impl<S> Drop for Waiting<'_, S> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // Unwinding (kill or timeout) out of the park: a notification this
+        // waiter received but can no longer act on goes to the next one.
+        let mut locked = self.list.lock();
+        if self.finish(&mut locked) {
+            locked.notify_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// Waits until `flag` is set; returns how the last wait ended.
+    fn wait_for(list: &SharedWaitList<bool>, deadline: Option<Instant>) -> Wait {
+        let mut locked = list.lock();
+        loop {
+            if *locked {
+                return Wait::Notified;
+            }
+            let (wait, relocked) = locked.wait(WaitOn::RemoteJoin, deadline);
+            locked = relocked;
+            if wait != Wait::Notified {
+                return wait;
+            }
+        }
+    }
+
+    #[test]
+    fn notifies_in_fifo_order() {
+        let list = Rc::new(SharedWaitList::new(0u32));
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let gs: Vec<_> = (0..3)
+            .map(|i| {
+                let (list, log) = (list.clone(), log.clone());
+                crate::spawn(move || {
+                    let (wait, _locked) = list.lock().wait(WaitOn::RemoteJoin, None);
+                    assert_eq!(wait, Wait::Notified);
+                    log.borrow_mut().push(i);
+                })
+            })
+            .collect();
+        crate::yield_now();
+        assert_eq!(list.lock().len(), 3);
+        assert!(list.lock().notify_one());
+        crate::yield_now();
+        assert_eq!(*log.borrow(), [0]);
+        assert_eq!(list.lock().notify_all(), 2);
+        crate::joinall(&gs);
+        assert_eq!(*log.borrow(), [0, 1, 2]);
+        assert!(!list.lock().notify_one());
+    }
+
+    #[test]
+    fn deadline_ends_the_wait_and_leaves_the_list() {
+        let list = SharedWaitList::new(false);
+        let deadline = Instant::now() + Duration::from_millis(10);
+        assert_eq!(wait_for(&list, Some(deadline)), Wait::TimedOut);
+        assert_eq!(list.lock().len(), 0);
+        assert!(list.lock().guard.queue.nodes.is_empty());
+        assert_eq!(wait_for(&list, Some(Instant::now())), Wait::TimedOut);
+    }
+
+    #[test]
+    fn a_notification_to_a_killed_waiter_passes_on() {
+        let list = Rc::new(SharedWaitList::new(()));
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let gs: Vec<_> = (0..2)
+            .map(|i| {
+                let (list, got) = (list.clone(), got.clone());
+                crate::spawn(move || {
+                    let (_, _locked) = list.lock().wait(WaitOn::RemoteJoin, None);
+                    got.borrow_mut().push(i);
+                })
+            })
+            .collect();
+        crate::yield_now();
+        assert!(list.lock().notify_one());
+        gs[0].kill();
+        crate::joinall(&gs[1..]);
+        assert_eq!(*got.borrow(), [1], "the second waiter got the notification");
+        assert!(list.lock().guard.queue.nodes.is_empty());
+    }
+
+    #[test]
+    fn a_waiter_timed_out_in_the_middle_is_unlinked() {
+        let list = Rc::new(SharedWaitList::new(()));
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let gs: Vec<_> = [None, Some(5u64), None]
+            .into_iter()
+            .enumerate()
+            .map(|(i, ms)| {
+                let (list, order) = (list.clone(), order.clone());
+                crate::spawn(move || {
+                    let deadline = ms.map(|ms| Instant::now() + Duration::from_millis(ms));
+                    let (wait, _locked) = list.lock().wait(WaitOn::RemoteJoin, deadline);
+                    order.borrow_mut().push((i, wait));
+                })
+            })
+            .collect();
+        crate::sleep(Duration::from_millis(20));
+        assert_eq!(list.lock().len(), 2);
+        list.lock().notify_all();
+        crate::joinall(&gs);
+        assert_eq!(
+            *order.borrow(),
+            [
+                (1, Wait::TimedOut),
+                (0, Wait::Notified),
+                (2, Wait::Notified)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_thread_without_a_hub_wakes_a_waiting_thread_stack() {
+        let list = Arc::new(SharedWaitList::new(false));
+        let list2 = list.clone();
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            let mut locked = list2.lock();
+            *locked = true;
+            locked.notify_all();
+            crate::hub::Hub::try_get().is_none()
+        });
+        assert_eq!(wait_for(&list, None), Wait::Notified);
+        assert!(setter.join().unwrap(), "the setter thread got no hub");
+    }
+
+    #[test]
+    fn unwinding_callers_do_not_park() {
+        struct WaitsOnDrop(Arc<SharedWaitList<bool>>, Rc<RefCell<Option<Wait>>>);
+        impl Drop for WaitsOnDrop {
+            fn drop(&mut self) {
+                let (wait, _) = self.0.lock().wait(WaitOn::RemoteJoin, None);
+                *self.1.borrow_mut() = Some(wait);
+            }
+        }
+        let seen = Rc::new(RefCell::new(None));
+        let list = Arc::new(SharedWaitList::new(false));
+        let guard = WaitsOnDrop(list.clone(), seen.clone());
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _guard = guard;
+            panic!("boom");
+        }));
+        assert!(r.is_err());
+        assert_eq!(*seen.borrow(), Some(Wait::Unwinding));
+        assert_eq!(list.lock().len(), 0);
+    }
+}
