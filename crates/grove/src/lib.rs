@@ -60,6 +60,7 @@ mod timeout;
 #[allow(dead_code)] // used by the primitives of the next modules
 mod waitlist;
 
+pub mod queue;
 pub mod stack;
 
 pub mod io {
