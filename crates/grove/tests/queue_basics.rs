@@ -9,8 +9,6 @@ use std::time::{Duration, Instant};
 use grove::queue::{Channel, JoinableQueue, LifoQueue, PriorityQueue, Queue};
 use util::Log;
 
-const LONG: Duration = Duration::from_secs(60);
-
 /// Spawns a greenlet that gets one item from `q` and logs `"{name} got {item}"`.
 fn getter(q: &Queue<u32>, log: &Log, name: &'static str) -> grove::Greenlet<()> {
     let (q, log) = (q.clone(), log.clone());

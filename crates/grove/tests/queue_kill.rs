@@ -331,3 +331,103 @@ fn a_channel_put_timeout_that_expires_after_a_getter_was_chosen_succeeds() {
     assert_eq!(putter.join().unwrap(), Ok(()));
     assert_eq!(getter.join().unwrap(), (1, 0));
 }
+
+#[test]
+fn chosen_getters_take_in_arrival_order_even_when_run_out_of_order() {
+    // `late` waits with a deadline that passes just before two items come:
+    // its timer queues it to run, then both it and `early` are chosen. The
+    // hub runs `late` first, but `early` still gets the first item.
+    let q = Queue::new();
+    let log = Log::new();
+    let early = getter(&q, &log, "early");
+    let late = {
+        let (q, log) = (q.clone(), log.clone());
+        grove::spawn(move || {
+            let item = q.get_timeout(Duration::from_millis(11)).unwrap();
+            log.push(format!("late got {item}"));
+        })
+    };
+    let putter = {
+        let q = q.clone();
+        grove::spawn(move || {
+            grove::sleep(Duration::from_millis(10));
+            q.put(1);
+            q.put(2);
+        })
+    };
+    grove::yield_now();
+    std::thread::sleep(Duration::from_millis(30)); // both timers are due
+    grove::joinall(&[early, late, putter]);
+    assert_eq!(log.take(), ["early got 1", "late got 2"]);
+}
+
+#[test]
+fn a_chosen_getter_killed_while_letting_an_earlier_one_go_first_passes_its_item_on() {
+    let q = Queue::new();
+    let log = Log::new();
+    let early = getter(&q, &log, "early");
+    let late = {
+        let (q, log) = (q.clone(), log.clone());
+        grove::spawn(move || {
+            let item = q.get_timeout(Duration::from_millis(11)).unwrap();
+            log.push(format!("late got {item}"));
+        })
+    };
+    let last = getter(&q, &log, "last");
+    let putter = {
+        let q = q.clone();
+        grove::spawn(move || {
+            grove::sleep(Duration::from_millis(10));
+            q.put(1);
+            q.put(2);
+        })
+    };
+    let killer = {
+        let late = late.clone();
+        grove::spawn(move || {
+            grove::sleep(Duration::from_millis(12));
+            late.kill(); // `late` is yielding to `early` right now
+        })
+    };
+    grove::yield_now();
+    std::thread::sleep(Duration::from_millis(30)); // all three timers are due
+    grove::joinall(&[early, last, putter, killer]);
+    assert!(late.is_dead());
+    assert_eq!(log.take(), ["early got 1", "last got 2"]);
+    assert_eq!(q.getters_waiting(), 0);
+}
+
+#[test]
+fn a_channel_putter_killed_after_a_getter_was_chosen_still_delivers() {
+    let chan = Channel::new();
+    let getter = {
+        let chan = chan.clone();
+        grove::spawn(move || chan.get())
+    };
+    grove::yield_now();
+    let putter = {
+        let chan = chan.clone();
+        grove::spawn(move || chan.put("promised"))
+    };
+    grove::yield_now(); // offered: the getter is chosen but has not run
+    putter.kill();
+    assert_eq!(getter.join().unwrap(), "promised");
+    assert!(chan.is_empty());
+}
+
+#[test]
+fn a_channel_put_timeout_of_zero_hands_over_to_a_waiting_getter() {
+    let chan = Channel::new();
+    let getter = {
+        let chan = chan.clone();
+        grove::spawn(move || chan.get())
+    };
+    grove::yield_now();
+    // The deadline has passed before the getter runs, but it was chosen for
+    // the item: the rendezvous has happened.
+    assert_eq!(chan.put_timeout("now", Duration::ZERO), Ok(()));
+    assert_eq!(getter.join().unwrap(), "now");
+    let err = chan.put_timeout("nobody", Duration::ZERO).unwrap_err();
+    assert_eq!(err.into_inner(), "nobody");
+    assert!(chan.is_empty());
+}

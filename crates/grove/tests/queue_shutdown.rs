@@ -235,3 +235,24 @@ fn a_plain_channel_get_after_shutdown_panics() {
     chan.shutdown();
     chan.get();
 }
+
+#[test]
+fn after_shutdown_a_newcomer_waits_for_an_item_left_beyond_the_promised_ones() {
+    let q = Queue::new();
+    let first = {
+        let q = q.clone();
+        grove::spawn(move || q.get_timeout(LONG))
+    };
+    grove::yield_now();
+    q.put(1); // promised to `first`, which has not run yet
+    q.put(2);
+    q.shutdown();
+    // Not drained: item 2 is there beyond the promised one. The newcomer
+    // may not overtake `first`, so it is "empty for now", not shut down...
+    let err = q.get_nowait().unwrap_err();
+    assert!(!err.is_shutdown());
+    // ...and a waiting get gets item 2 once `first` has taken item 1.
+    assert_eq!(q.get_timeout(LONG), Ok(2));
+    assert_eq!(first.join().unwrap(), Ok(1));
+    assert!(q.get_nowait().unwrap_err().is_shutdown());
+}

@@ -86,8 +86,9 @@ macro_rules! buffered_queue_api {
 
             /// Puts `item` if a slot is free for it now, without waiting.
             ///
-            /// A slot already promised to a waiting putter is not free:
-            /// `put_nowait` never overtakes a putter that waits.
+            /// It never overtakes a putter that waits: while another putter
+            /// waits, or has been promised a slot and not yet run, it fails
+            /// even if more slots are free.
             pub fn put_nowait(&self, item: T) -> Result<(), Full<T>> {
                 let done = self.core().put_now(item);
                 if done.is_ok() {
@@ -132,7 +133,8 @@ macro_rules! buffered_queue_api {
             ///
             /// `Duration::MAX` waits without limit. [`Empty::is_shutdown`]
             /// says whether the queue was shut down and drained or only
-            /// stayed empty.
+            /// stayed empty. An item promised to this getter just as its
+            /// time runs out is still returned.
             pub fn get_timeout(&self, timeout: Duration) -> Result<T, Empty> {
                 let deadline = Hub::get().deadline_after(timeout);
                 self.core().get_until(deadline)
@@ -141,8 +143,10 @@ macro_rules! buffered_queue_api {
             /// Takes an item if one is there for the caller now, without
             /// waiting.
             ///
-            /// An item already promised to a waiting getter is not there for
-            /// the caller: `get_nowait` never overtakes a getter that waits.
+            /// It never overtakes a getter that waits: while another getter
+            /// waits, or has been promised an item and not yet run, it fails
+            /// (with an `Empty` that is not `is_shutdown()`) even if the queue
+            /// holds more items.
             pub fn get_nowait(&self) -> Result<T, Empty> {
                 self.core().get_now()
             }

@@ -172,25 +172,21 @@ impl<B: Buffer> Core<B> {
 
     // ---- get ----------------------------------------------------------------
 
-    /// A get that does not wait: takes an item nobody else was promised.
+    /// A get that does not wait. It takes an item only when no other getter
+    /// waits or holds a promise (it never overtakes one). After a shutdown
+    /// it fails for good once every item left is claimed by earlier getters;
+    /// until then it reports "empty for now": waiting would bring an item.
     pub(super) fn get_now(&self) -> Result<B::Item, Empty> {
-        let shut_down = self.shut_down.get();
-        let may_take = if shut_down {
-            // Nobody waits any more: the chosen getters only keep theirs.
-            self.len() > self.getters.chosen()
-        } else {
-            self.getters.is_idle()
-        };
-        if may_take {
+        if self.getters.is_idle() {
             if let Some(item) = self.take() {
                 return Ok(item);
             }
         }
-        Err(if shut_down {
-            Empty::SHUT_DOWN
+        if self.shut_down.get() && self.len() <= self.getters.blocked() {
+            Err(Empty::SHUT_DOWN)
         } else {
-            Empty::EMPTY
-        })
+            Err(Empty::EMPTY)
+        }
     }
 
     /// A get that waits until `deadline` (`None`: without limit).

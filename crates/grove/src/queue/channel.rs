@@ -103,23 +103,20 @@ impl<T> Inner<T> {
         item
     }
 
+    /// As `Core::get_now`: never overtakes a getter that waits or holds a
+    /// promise; after a shutdown, fails for good once every offer left is
+    /// claimed by earlier getters.
     fn get_now(&self) -> Result<T, Empty> {
-        let shut_down = self.shut_down.get();
-        let may_take = if shut_down {
-            self.offers.borrow().len() > self.getters.chosen()
-        } else {
-            self.getters.is_idle()
-        };
-        if may_take {
+        if self.getters.is_idle() {
             if let Some(item) = self.take() {
                 return Ok(item);
             }
         }
-        Err(if shut_down {
-            Empty::SHUT_DOWN
+        if self.shut_down.get() && self.offers.borrow().len() <= self.getters.blocked() {
+            Err(Empty::SHUT_DOWN)
         } else {
-            Empty::NO_PUTTER
-        })
+            Err(Empty::NO_PUTTER)
+        }
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, Empty> {

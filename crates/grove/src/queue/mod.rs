@@ -62,9 +62,12 @@
 //!   shutdown as a value, pass `Duration::MAX` to `get_timeout`/`put_timeout`.
 //! * `JoinableQueue::task_done` called more often than items were put
 //!   panics at the caller, naming the mistake.
-//! * `len()` counts the items in the queue, including those already promised
-//!   to a waiting getter that has not run yet; such items are not available
-//!   to `get_nowait`.
+//! * Nobody barges: an item put while getters wait is promised to the one
+//!   that has waited longest, which takes it when it next runs. Until it
+//!   has, `get_nowait` fails even if the queue holds further items (they
+//!   are for the getters in line first), and `len()` still counts the
+//!   promised item. The same holds for the slots of a bounded queue and
+//!   `put_nowait`.
 
 #[macro_use]
 mod api;

@@ -13,8 +13,15 @@
 //! notification on to the next waiter (which inherits the reservation), and
 //! if there is none the count of chosen waiters drops by itself, so the unit
 //! is free again. A queue cannot lose an item or a slot this way.
+//!
+//! Chosen waiters take their units in the order they came even when the
+//! hub runs them in another order (a waiter whose deadline passed is already
+//! queued to run when it is chosen: the notification still wins, but it may
+//! run first). A chosen waiter that finds an earlier one still inside
+//! yields until that one has gone ahead.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::hub::{Primitive, WaitOn};
@@ -22,22 +29,25 @@ use crate::waitlist::{Wait, WaitList};
 
 pub(super) struct Side {
     list: WaitList,
-    /// Greenlets inside [`Side::wait`]: still waiting, or chosen and not
-    /// yet resumed. Chosen = `in_wait - list.len()`.
-    in_wait: Cell<usize>,
+    /// Arrival tickets of the greenlets inside [`Side::wait`] (still
+    /// waiting, or chosen and not yet resumed), oldest first.
+    /// Chosen = `inside.len() - list.len()`.
+    inside: RefCell<VecDeque<u64>>,
+    next_ticket: Cell<u64>,
 }
 
 impl Side {
     pub(super) fn new() -> Self {
         Side {
             list: WaitList::new(),
-            in_wait: Cell::new(0),
+            inside: RefCell::new(VecDeque::new()),
+            next_ticket: Cell::new(0),
         }
     }
 
     /// Greenlets blocked on this side (waiting, or chosen and about to run).
     pub(super) fn blocked(&self) -> usize {
-        self.in_wait.get()
+        self.inside.borrow().len()
     }
 
     /// Greenlets waiting with nothing promised to them yet.
@@ -47,12 +57,12 @@ impl Side {
 
     /// Waiters notified but not yet resumed; each holds one unit.
     pub(super) fn chosen(&self) -> usize {
-        self.in_wait.get() - self.list.len()
+        self.blocked() - self.list.len()
     }
 
     /// Nobody waits and nobody holds a reservation: a newcomer may go ahead.
     pub(super) fn is_idle(&self) -> bool {
-        self.in_wait.get() == 0
+        self.inside.borrow().is_empty()
     }
 
     /// Chooses waiters, oldest first, while `available` units exceed the
@@ -78,27 +88,51 @@ impl Side {
         deadline: Option<Instant>,
         on_cancel: &dyn Fn(),
     ) -> Wait {
-        self.in_wait.set(self.in_wait.get() + 1);
-        let mut guard = InWait {
+        let ticket = self.next_ticket.get();
+        self.next_ticket.set(ticket + 1);
+        self.inside.borrow_mut().push_back(ticket);
+        let mut guard = Inside {
             side: self,
+            ticket,
             on_cancel: Some(on_cancel),
         };
         let wait = self.list.wait(WaitOn::Primitive(on), deadline);
+        if wait == Wait::Notified {
+            // Let earlier chosen waiters, queued to run behind us, go first
+            // (a yield or two; bounded in case of a bug, never a hang).
+            let mut rounds = self.blocked() + 2;
+            while self.inside.borrow().front() != Some(&ticket) && rounds > 0 {
+                crate::yield_now();
+                rounds -= 1;
+            }
+            debug_assert!(
+                self.inside.borrow().front() == Some(&ticket),
+                "an earlier chosen waiter never ran"
+            );
+        }
         guard.on_cancel = None;
         wait
     }
 }
 
-/// Counts a greenlet out of `in_wait` however its wait ends.
-struct InWait<'a> {
+/// Takes a greenlet's ticket out of `inside` however its wait ends.
+struct Inside<'a> {
     side: &'a Side,
+    ticket: u64,
     /// `Some` until the wait returns normally.
     on_cancel: Option<&'a dyn Fn()>,
 }
 
-impl Drop for InWait<'_> {
+impl Drop for Inside<'_> {
     fn drop(&mut self) {
-        self.side.in_wait.set(self.side.in_wait.get() - 1);
+        {
+            let mut inside = self.side.inside.borrow_mut();
+            if inside.front() == Some(&self.ticket) {
+                inside.pop_front();
+            } else if let Ok(at) = inside.binary_search(&self.ticket) {
+                inside.remove(at);
+            }
+        }
         if let Some(on_cancel) = self.on_cancel {
             on_cancel();
         }
