@@ -351,3 +351,41 @@ pub(crate) trait HasCore {
     /// Called after every successful put (`JoinableQueue` counts tasks).
     fn on_put(&self) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain<B: Buffer<Item = u32>>(items: &[u32]) -> Vec<u32> {
+        let mut buffer = B::new();
+        for &i in items {
+            buffer.push(i);
+        }
+        assert_eq!(buffer.len(), items.len());
+        let mut out = Vec::new();
+        while let Some(&head) = buffer.peek() {
+            assert_eq!(buffer.pop(), Some(head), "peek shows what pop takes");
+            out.push(head);
+        }
+        out
+    }
+
+    #[test]
+    fn the_containers_differ_only_in_order() {
+        let items = [3, 1, 4, 1, 5];
+        assert_eq!(drain::<Fifo<u32>>(&items), [3, 1, 4, 1, 5]);
+        assert_eq!(drain::<Lifo<u32>>(&items), [5, 1, 4, 1, 3]);
+        assert_eq!(drain::<Smallest<u32>>(&items), [1, 1, 3, 4, 5]);
+    }
+
+    #[test]
+    fn debug_names_the_handle() {
+        let q = super::super::PriorityQueue::<u8>::bounded(2);
+        q.put(1);
+        assert_eq!(
+            format!("{q:?}"),
+            "PriorityQueue { len: 1, capacity: Some(2), getters_waiting: 0, \
+             putters_waiting: 0, shut_down: false }"
+        );
+    }
+}

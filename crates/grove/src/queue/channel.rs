@@ -66,6 +66,13 @@ use crate::waitlist::{Wait, WaitList};
 /// assert_eq!(putter.join().unwrap(), "delivered");
 /// assert!(chan.put_nowait("nobody is waiting").is_err());
 /// ```
+///
+/// A `Channel` belongs to its thread's hub: it is not `Send`.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<grove::queue::Channel<u32>>();
+/// ```
 pub struct Channel<T>(Rc<Inner<T>>);
 
 /// An item offered by a putter.

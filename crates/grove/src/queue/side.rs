@@ -97,21 +97,28 @@ impl Side {
             on_cancel: Some(on_cancel),
         };
         let wait = self.list.wait(WaitOn::Primitive(on), deadline);
-        if wait == Wait::Notified {
-            // Let earlier chosen waiters, queued to run behind us, go first
-            // (a yield or two; bounded in case of a bug, never a hang).
-            let mut rounds = self.blocked() + 2;
-            while self.inside.borrow().front() != Some(&ticket) && rounds > 0 {
-                crate::yield_now();
-                rounds -= 1;
-            }
-            debug_assert!(
-                self.inside.borrow().front() == Some(&ticket),
-                "an earlier chosen waiter never ran"
-            );
+        if wait == Wait::Notified && self.inside.borrow().front() != Some(&ticket) {
+            self.let_earlier_ones_go_first(ticket);
         }
         guard.on_cancel = None;
         wait
+    }
+
+    /// A chosen waiter found earlier chosen ones still inside (queued to run
+    /// behind it): yields until they have gone ahead (a yield or two;
+    /// bounded in case of a bug, never a hang).
+    #[cold]
+    #[inline(never)]
+    fn let_earlier_ones_go_first(&self, ticket: u64) {
+        let mut rounds = self.blocked() + 2;
+        while self.inside.borrow().front() != Some(&ticket) && rounds > 0 {
+            crate::yield_now();
+            rounds -= 1;
+        }
+        debug_assert!(
+            self.inside.borrow().front() == Some(&ticket),
+            "an earlier chosen waiter never ran"
+        );
     }
 }
 
@@ -136,5 +143,59 @@ impl Drop for Inside<'_> {
         if let Some(on_cancel) = self.on_cancel {
             on_cancel();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::rc::Rc;
+
+    #[test]
+    fn rebalance_chooses_oldest_waiters_for_the_units_not_yet_promised() {
+        let side = Rc::new(Side::new());
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let gs: Vec<_> = (0..3)
+            .map(|i| {
+                let (side, order) = (side.clone(), order.clone());
+                crate::spawn(move || {
+                    let wait = side.wait(Primitive::QueueGet, None, &|| {});
+                    order.borrow_mut().push((i, wait));
+                })
+            })
+            .collect();
+        crate::yield_now();
+        assert_eq!((side.blocked(), side.unserved(), side.chosen()), (3, 3, 0));
+        assert!(!side.is_idle());
+        side.rebalance(2);
+        assert_eq!((side.unserved(), side.chosen()), (1, 2));
+        side.rebalance(2); // nothing new to promise
+        assert_eq!(side.chosen(), 2);
+        crate::yield_now();
+        assert_eq!(*order.borrow(), [(0, Wait::Notified), (1, Wait::Notified)]);
+        assert_eq!((side.blocked(), side.chosen()), (1, 0));
+        side.wake_all();
+        crate::joinall(&gs);
+        assert!(side.is_idle());
+    }
+
+    #[test]
+    fn a_cancelled_chosen_waiter_runs_on_cancel_and_releases_its_promise() {
+        let side = Rc::new(Side::new());
+        let cancelled = Rc::new(Cell::new(0));
+        let g = {
+            let (side, cancelled) = (side.clone(), cancelled.clone());
+            crate::spawn(move || {
+                side.wait(Primitive::QueueGet, None, &|| {
+                    cancelled.set(cancelled.get() + 1);
+                });
+            })
+        };
+        crate::yield_now();
+        side.rebalance(1);
+        assert_eq!(side.chosen(), 1);
+        g.kill();
+        assert_eq!(cancelled.get(), 1);
+        assert_eq!((side.blocked(), side.chosen()), (0, 0));
     }
 }
