@@ -64,6 +64,7 @@ pub mod event;
 pub mod local;
 pub mod lock;
 pub mod pool;
+pub mod queue;
 pub mod stack;
 
 pub mod io {

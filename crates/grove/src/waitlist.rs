@@ -97,6 +97,10 @@ impl WaitList {
         self.inner.borrow().linked
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Parks the current greenlet until notified, `deadline` passes, or it
     /// is cancelled (then it unwinds, leaving the list and passing on any
     /// notification it had received).
