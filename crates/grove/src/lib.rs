@@ -39,6 +39,23 @@
 //! assert_eq!(slow, Err(grove::Timeout));
 //! ```
 //!
+//! # The toolbox
+//!
+//! | module | what | gevent |
+//! |---|---|---|
+//! | crate root | [`spawn`], [`Greenlet`], [`Builder`], [`sleep`], [`yield_now`], [`with_timeout`], [`Handle`] | `gevent`, `Greenlet`, `Timeout` |
+//! | [`event`] | `Event`, `AsyncResult` | `gevent.event` |
+//! | [`queue`] | `Queue`, `LifoQueue`, `PriorityQueue`, `JoinableQueue`, `Channel` | `gevent.queue` |
+//! | [`lock`] | `Semaphore`, `BoundedSemaphore`, `Lock`, `RLock`, `Mutex` | `gevent.lock` |
+//! | [`pool`] | `Group`, `Pool` with `map`, `imap`, `imap_unordered` | `gevent.pool` |
+//! | [`local`] | [`greenlet_local!`] | `gevent.local` |
+//! | [`io`] | raw fd readiness for code that owns its sockets | `gevent.socket.wait_read` |
+//! | [`stack`] | stack sizes | |
+//!
+//! Every blocking call has a bounded form (`*_timeout`, `*_nowait`, `try_*`),
+//! and every blocking type documents what happens when the waiting greenlet
+//! is killed or timed out ("Kill and timeout safety").
+//!
 //! # Platform
 //!
 //! Linux on x86_64 and aarch64. Greenlet stacks are fixed-size (60 KiB by
