@@ -57,6 +57,7 @@ mod greenlet;
 mod hub;
 mod sleep;
 mod timeout;
+mod wait;
 mod waitlist;
 mod waitlist_shared;
 
@@ -83,3 +84,4 @@ pub use greenlet::{
 pub use hub::{Handle, HubGone, POLL_EVERY_TURNS, TURN_BUDGET};
 pub use sleep::{sleep, yield_now};
 pub use timeout::{with_timeout, Timeout};
+pub use wait::{iwait, wait, IWait, Waitable};

@@ -40,6 +40,7 @@ mod registry;
 mod run_queue;
 pub(crate) mod task;
 pub(crate) mod timers;
+pub(crate) mod watch;
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -63,6 +64,7 @@ use registry::Registry;
 use run_queue::RunQueue;
 pub(crate) use task::{Primitive, State, Task, Unparker, WaitOn};
 pub(crate) use timers::TimerKey;
+pub(crate) use watch::{RemoteWatch, RemoteWatcher, Watch, Watcher, Watchers};
 use timers::Timers;
 
 /// Run-queue entries handled per turn before the clock is read again.
