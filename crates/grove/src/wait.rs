@@ -50,7 +50,7 @@
 //!     grove::spawn(move || {
 //!         grove::sleep(Duration::from_millis(10));
 //!         jobs.put("job");
-//!         grove::sleep(Duration::from_millis(3600_000));
+//!         grove::sleep(Duration::from_secs(3600));
 //!     })
 //! };
 //! let objects: [&dyn Waitable; 3] = [&worker, &stop, &jobs];
@@ -748,3 +748,130 @@ waitable_queue!(LifoQueue);
 waitable_queue!(PriorityQueue, Ord);
 waitable_queue!(JoinableQueue);
 waitable_queue!(Channel);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Watchers alive for `tracker`: local ones hold an `Rc` of it, remote
+    /// ones an `Arc` of its mailbox (`held` is the count of holders that
+    /// are not watchers).
+    fn watchers(tracker: &Rc<Tracker>, held: usize) -> (usize, usize) {
+        let remote = tracker
+            .mailbox
+            .get()
+            .map_or(0, |mailbox| Arc::strong_count(mailbox) - 1);
+        (Rc::strong_count(tracker) - held, remote)
+    }
+
+    struct Objects {
+        greenlet: Greenlet<()>,
+        event: Event,
+        result: AsyncResult<u8>,
+        queue: Queue<u8>,
+        channel: Channel<u8>,
+    }
+
+    impl Objects {
+        fn new() -> Self {
+            Objects {
+                greenlet: crate::spawn(|| crate::sleep(Duration::from_secs(60))),
+                event: Event::new(),
+                result: AsyncResult::new(),
+                queue: Queue::new(),
+                channel: Channel::new(),
+            }
+        }
+
+        fn all(&self) -> [&dyn Waitable; 5] {
+            [
+                &self.greenlet,
+                &self.event,
+                &self.result,
+                &self.queue,
+                &self.channel,
+            ]
+        }
+    }
+
+    #[test]
+    fn every_watcher_leaves_when_the_iteration_ends_or_is_dropped() {
+        let objects = Objects::new();
+        let all = objects.all();
+        let mut it = iwait(&all, Some(Duration::from_millis(20)));
+        let tracker = it.tracker.clone();
+        assert_eq!(watchers(&tracker, 2), (4, 1));
+        objects.event.set();
+        assert_eq!(it.next(), Some(1));
+        assert_eq!(
+            watchers(&tracker, 2),
+            (3, 1),
+            "a yielded object's watcher left"
+        );
+        assert_eq!(it.next(), None); // the timeout
+        assert_eq!(
+            watchers(&tracker, 2),
+            (0, 0),
+            "the end removed every watcher"
+        );
+        drop(it);
+        assert_eq!(Rc::strong_count(&tracker), 1);
+
+        let mut it = iwait(&all, None);
+        let tracker = it.tracker.clone();
+        assert_eq!(it.next(), Some(1)); // ready at the start: no watcher
+        assert_eq!(watchers(&tracker, 2), (3, 1));
+        drop(it);
+        assert_eq!(watchers(&tracker, 1), (0, 0));
+        objects.greenlet.kill();
+    }
+
+    #[test]
+    fn a_killed_or_timed_out_waiter_leaves_no_watcher() {
+        let objects = Rc::new(Objects::new());
+        let seen: Rc<RefCell<Vec<Rc<Tracker>>>> = Rc::default();
+        let waiter = {
+            let (objects, seen) = (objects.clone(), seen.clone());
+            crate::spawn(move || {
+                let all = objects.all();
+                let mut it = iwait(&all, None);
+                seen.borrow_mut().push(it.tracker.clone());
+                it.next()
+            })
+        };
+        crate::yield_now();
+        assert_eq!(watchers(&seen.borrow()[0], 2), (4, 1));
+        waiter.kill();
+        assert_eq!(watchers(&seen.borrow()[0], 1), (0, 0));
+
+        let r = crate::with_timeout(Duration::from_millis(10), || {
+            let all = objects.all();
+            let mut it = iwait(&all, None);
+            seen.borrow_mut().push(it.tracker.clone());
+            it.next()
+        });
+        assert_eq!(r, Err(crate::Timeout));
+        assert_eq!(watchers(&seen.borrow()[1], 1), (0, 0));
+        objects.greenlet.kill();
+    }
+
+    #[test]
+    fn the_waiter_is_armed_only_while_parked() {
+        let event = Event::new();
+        let result: AsyncResult<()> = AsyncResult::new();
+        let all: [&dyn Waitable; 2] = [&event, &result];
+        let mut it = iwait(&all, None);
+        let tracker = it.tracker.clone();
+        let setter = {
+            let event = event.clone();
+            crate::spawn(move || event.set())
+        };
+        assert_eq!(it.next(), Some(0));
+        assert!(tracker.state.borrow().waiter.is_none());
+        assert!(tracker.mailbox.get().unwrap().lock().waker.is_none());
+        result.set(()).unwrap();
+        assert_eq!(it.next(), Some(1));
+        setter.join().unwrap();
+    }
+}

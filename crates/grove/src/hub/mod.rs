@@ -64,8 +64,8 @@ use registry::Registry;
 use run_queue::RunQueue;
 pub(crate) use task::{Primitive, State, Task, Unparker, WaitOn};
 pub(crate) use timers::TimerKey;
-pub(crate) use watch::{RemoteWatch, RemoteWatcher, Watch, Watcher, Watchers};
 use timers::Timers;
+pub(crate) use watch::{RemoteWatch, RemoteWatcher, Watch, Watcher, Watchers};
 
 /// Run-queue entries handled per turn before the clock is read again.
 pub const TURN_BUDGET: usize = 64;

@@ -16,7 +16,7 @@
 //! [`RemoteWatcher`]s instead, under its own mutex: their target is `Send +
 //! Sync` and wakes the waiter through its hub's `Handle`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -66,10 +66,12 @@ impl Watcher {
 }
 
 /// The watchers of one hub-local primitive, in a slab: adding and removing
-/// are O(1), and an empty list costs a check per state change.
+/// are O(1), and an empty list costs one load per state change.
 #[derive(Default)]
 pub(crate) struct Watchers {
     slab: RefCell<Slab<Watcher>>,
+    /// `slab.len()`, readable without a `RefCell` borrow on the hot path.
+    len: Cell<usize>,
 }
 
 impl fmt::Debug for Watchers {
@@ -83,21 +85,39 @@ impl fmt::Debug for Watchers {
 impl Watchers {
     /// Adds a watcher; returns the key that removes it.
     pub(crate) fn add(&self, watcher: Watcher) -> usize {
-        self.slab.borrow_mut().insert(watcher)
+        let mut slab = self.slab.borrow_mut();
+        let key = slab.insert(watcher);
+        self.len.set(slab.len());
+        key
     }
 
     /// Removes the watcher added under `key` (a key already removed is ignored).
     pub(crate) fn remove(&self, key: usize) {
-        let removed = self.slab.borrow_mut().try_remove(key);
+        let removed = {
+            let mut slab = self.slab.borrow_mut();
+            let removed = slab.try_remove(key);
+            self.len.set(slab.len());
+            removed
+        };
         drop(removed);
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.slab.borrow().is_empty()
+        self.len.get() == 0
     }
 
     /// Tells every watcher that the object became ready. Watchers stay.
+    #[inline]
     pub(crate) fn fire(&self) {
+        if !self.is_empty() {
+            self.fire_all();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fire_all(&self) {
         for (_, watcher) in self.slab.borrow().iter() {
             watcher.fire();
         }

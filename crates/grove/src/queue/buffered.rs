@@ -171,6 +171,7 @@ impl<B: Buffer> Core<B> {
             || (self.shut_down.get() && len <= self.getters.blocked())
     }
 
+    #[inline]
     fn fire_watchers_if_ready(&self) {
         if !self.watchers.is_empty() && self.get_ready() {
             self.watchers.fire();

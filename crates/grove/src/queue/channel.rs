@@ -115,6 +115,7 @@ impl<T> Inner<T> {
             || (self.shut_down.get() && offered <= self.getters.blocked())
     }
 
+    #[inline]
     fn fire_watchers_if_ready(&self) {
         if !self.watchers.is_empty() && self.get_ready() {
             self.watchers.fire();
