@@ -18,6 +18,8 @@
 //! * A panicking greenlet never takes the hub down: its panic comes back
 //!   from `join` as [`GreenletError::Panicked`].
 //! * Other threads reach a hub through a [`Handle`].
+//! * [`wait()`] and [`iwait`] wait on many greenlets, events, results and
+//!   queues at once, reporting them in the order they become ready.
 //!
 //! # Example
 //!

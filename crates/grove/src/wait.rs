@@ -62,6 +62,33 @@
 //! assert_eq!(grove::wait(&objects, Some(Duration::from_millis(10)), None), []);
 //! worker.kill();
 //! ```
+//!
+//! # Choices worth knowing
+//!
+//! * **Indices, not objects.** gevent returns the objects; here a result
+//!   is an index into the slice, which works for mixed types without
+//!   downcasting: `objects[i]` gets the object back.
+//! * **A mixed slice needs a binding**: `let objects: [&dyn Waitable; 2] =
+//!   [&a, &b];` then `iwait(&objects, ..)`. A temporary array only lives
+//!   for one statement (inside a `for` head it lives for the whole loop).
+//! * **The timeout counts from the `iwait` call** (gevent: from the first
+//!   `next`), since the watchers subscribe there.
+//! * **Edges and levels.** A finished greenlet or a set `AsyncResult`
+//!   stays ready. An `Event` counts as ready if it was set during the wait
+//!   even if it was cleared before the waiter ran, as for [`Event::wait`].
+//!   A queue is checked again before it is reported, so the caller is not
+//!   told of an item another greenlet took first.
+//! * **Cost**: one watcher per object (a slab entry; for a greenlet an
+//!   entry in its joiner list), no greenlet and no allocation per object
+//!   beyond that; each readiness is O(1). An object is unsubscribed as soon
+//!   as it is yielded.
+//! * **Across threads**: while the objects include an `AsyncResult` or a
+//!   `RemoteGreenlet`, the hub cannot know that nothing will ever make one
+//!   ready (another thread might), so a wait that can never end hangs
+//!   instead of panicking with "would block forever", as
+//!   [`AsyncResult::get`] does. Bound such waits with a timeout.
+//! * A greenlet that passes its own handle never sees it ready: it cannot
+//!   finish while it waits.
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::VecDeque;
@@ -355,18 +382,7 @@ impl<W: Waitable> IWait<'_, W> {
     /// Takes the next recorded object that is still ready.
     fn take_ready(&mut self) -> Option<usize> {
         while let Some(index) = self.tracker.pop() {
-            let object = &self.objects[index];
-            if !object.confirm() {
-                // Ready no more (another greenlet got the item): keep
-                // watching it. If it was ready at the start it has no
-                // watcher yet.
-                self.tracker.forget(index);
-                if self.keys[index].is_none() {
-                    match object.watch(&self.slot(index)) {
-                        Some(key) => self.keys[index] = Some(key),
-                        None => self.tracker.record(index),
-                    }
-                }
+            if !self.still_ready(index) {
                 continue;
             }
             self.unwatch(index);
@@ -374,6 +390,25 @@ impl<W: Waitable> IWait<'_, W> {
             return Some(index);
         }
         None
+    }
+
+    /// Whether recorded object `index` is still ready. If not (another
+    /// greenlet got the queue's item), it is watched on: its next readiness
+    /// records it again.
+    fn still_ready(&mut self, index: usize) -> bool {
+        let object = &self.objects[index];
+        if object.confirm() {
+            return true;
+        }
+        if self.keys[index].is_none() {
+            // Ready when the iteration began, so not subscribed yet.
+            match object.watch(&self.slot(index)) {
+                Some(key) => self.keys[index] = Some(key),
+                None => return true,
+            }
+        }
+        self.tracker.forget(index);
+        false
     }
 
     /// Parks the caller until a watcher fires or the deadline passes.
@@ -645,7 +680,7 @@ impl<T> Sealed for Greenlet<T> {
             return None;
         }
         task.completion.borrow_mut().joiners.watch(slot.local());
-        Some(0)
+        Some(0) // unused: `unwatch` finds the watcher by identity
     }
     fn unwatch(&self, slot: &Slot, _key: usize) {
         self.task()

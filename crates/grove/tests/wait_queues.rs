@@ -233,3 +233,82 @@ fn of_many_waiters_on_one_item_only_those_that_can_get_it_are_told() {
         "the others found the queue empty again and kept waiting until their timeout"
     );
 }
+
+/// A small deterministic generator (no dependency needed).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+#[test]
+fn waiters_getters_and_kills_mixed_deliver_every_item_exactly_once() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    for seed in 0..8u64 {
+        let mut rng = Lcg(seed);
+        let q = Queue::bounded(4);
+        let stop = Event::new();
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let consumers: Vec<_> = (0..6)
+            .map(|c| {
+                let (q, stop, got) = (q.clone(), stop.clone(), got.clone());
+                grove::spawn(move || loop {
+                    if c % 2 == 0 {
+                        // Through grove::wait: a reported queue has an item
+                        // for this greenlet right now (no switch in between).
+                        let objects: [&dyn Waitable; 2] = [&q, &stop];
+                        match grove::wait(&objects, None, Some(1))[..] {
+                            [0] => got
+                                .borrow_mut()
+                                .push(q.get_nowait().expect("reported ready")),
+                            _ => return,
+                        }
+                    } else {
+                        match q.get_timeout(ms(2)) {
+                            Ok(item) => {
+                                got.borrow_mut().push(item);
+                                grove::sleep(ms(1)); // some work
+                            }
+                            Err(_) if stop.is_set() => return,
+                            Err(_) => {}
+                        }
+                    }
+                })
+            })
+            .collect();
+        let total = 200u32;
+        for item in 0..total {
+            q.put(item);
+            match rng.next(6) {
+                0 => grove::yield_now(),
+                1 => grove::sleep(ms(1)),
+                2 => {
+                    // Consumers 0 and 1 (one of each kind) always survive.
+                    let victim = &consumers[2 + rng.next(4) as usize];
+                    victim.kill_nowait();
+                }
+                _ => {}
+            }
+        }
+        // Whatever the surviving consumers did not take is still queued.
+        grove::sleep(ms(20));
+        stop.set();
+        for c in &consumers {
+            let _ = c.clone().join();
+        }
+        let mut all = got.borrow().clone();
+        while let Ok(item) = q.get_nowait() {
+            all.push(item);
+        }
+        all.sort_unstable();
+        assert_eq!(all, (0..total).collect::<Vec<_>>(), "seed {seed}");
+    }
+}
