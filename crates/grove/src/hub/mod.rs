@@ -40,6 +40,7 @@ mod registry;
 mod run_queue;
 pub(crate) mod task;
 pub(crate) mod timers;
+pub(crate) mod watch;
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -64,6 +65,7 @@ use run_queue::RunQueue;
 pub(crate) use task::{Primitive, State, Task, Unparker, WaitOn};
 pub(crate) use timers::TimerKey;
 use timers::Timers;
+pub(crate) use watch::{RemoteWatch, RemoteWatcher, Watch, Watcher, Watchers};
 
 /// Run-queue entries handled per turn before the clock is read again.
 pub const TURN_BUDGET: usize = 64;
