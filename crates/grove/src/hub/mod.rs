@@ -459,12 +459,21 @@ impl Hub {
     #[inline(always)]
     pub(crate) fn park(&self, on: WaitOn) -> bool {
         if std::thread::panicking() {
+            // The episode ends without parking: wake-ups already handed out
+            // for it (a cross-thread one may be queued) must not reach a
+            // later park.
+            if let Some(task) = self.current() {
+                end_episode(task);
+            }
             return false;
         }
         let Some(task) = self.current() else {
             blocking_in_hub_context()
         };
-        raise_if_cancelled(task);
+        if task.cancel() != task::Cancel::None {
+            end_episode(task);
+            raise_if_cancelled(task);
+        }
         if task.notified.replace(false) {
             task.seq.set(task.seq.get().wrapping_add(1));
             return true;
@@ -709,6 +718,12 @@ fn run_callback(f: impl FnOnce()) {
             );
         }
     }
+}
+
+/// Ends a task's park episode without a switch: its unparkers go stale.
+fn end_episode(task: &Task) {
+    task.seq.set(task.seq.get().wrapping_add(1));
+    task.notified.set(false);
 }
 
 #[cold]
