@@ -83,6 +83,7 @@ pub mod lock;
 pub mod pool;
 pub mod queue;
 pub mod stack;
+pub mod threadpool;
 
 pub mod io {
     //! Readiness of raw fds, for code that integrates its own sockets.
