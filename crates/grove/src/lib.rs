@@ -81,6 +81,7 @@ pub mod event;
 pub mod local;
 pub mod lock;
 pub mod pool;
+pub mod process;
 pub mod queue;
 pub mod stack;
 pub mod threadpool;

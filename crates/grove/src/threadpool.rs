@@ -52,7 +52,7 @@ use crate::timeout::Timeout;
 use crate::waitlist::Wait;
 use crate::waitlist_shared::SharedWaitList;
 
-type Job = Box<dyn FnOnce() + Send>;
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
 /// The environment variable that sizes the default pool.
 pub const SIZE_ENV: &str = "GROVE_THREADPOOL_SIZE";
@@ -352,15 +352,23 @@ impl ThreadPool {
     }
 
     /// Queues a fire-and-forget job (a panic in it is printed by the pool
-    /// thread's hook and otherwise ignored).
-    #[track_caller]
-    #[allow(dead_code)] // used by `process` (next)
-    pub(crate) fn execute(&self, f: impl FnOnce() + Send + 'static) {
-        self.submit(Box::new(f));
+    /// thread's hook and otherwise ignored). Never panics: if no thread runs
+    /// and none can be started, the job is handed back for the caller to run.
+    pub(crate) fn try_execute(&self, job: Job) -> Result<(), Job> {
+        self.try_submit(job).map_err(|(_, job)| job)
     }
 
     #[track_caller]
     fn submit(&self, job: Job) {
+        if let Err((err, job)) = self.try_submit(job) {
+            drop(job);
+            panic!("grove: cannot start a thread-pool thread: {err}");
+        }
+    }
+
+    /// Queues `job`, starting a thread if needed; fails only if no thread
+    /// runs and none can be started.
+    fn try_submit(&self, job: Job) -> Result<(), (std::io::Error, Job)> {
         let shared = &self.owner.shared;
         let mut state = shared.lock();
         // Start a thread when the queued jobs (with this one) outnumber the
@@ -371,10 +379,7 @@ impl ThreadPool {
                     state.threads += 1;
                     state.handles.push(handle);
                 }
-                Err(err) if state.threads == 0 => {
-                    drop(state);
-                    panic!("grove: cannot start a thread-pool thread: {err}");
-                }
+                Err(err) if state.threads == 0 => return Err((err, job)),
                 // The running threads will get to the job.
                 Err(_) => {}
             }
@@ -382,6 +387,7 @@ impl ThreadPool {
         state.queue.push_back(job);
         drop(state);
         shared.work.notify_one();
+        Ok(())
     }
 }
 
@@ -610,10 +616,11 @@ mod tests {
         let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for _ in 0..5 {
             let done = done.clone();
-            pool.execute(move || {
+            let job = move || {
                 std::thread::sleep(Duration::from_millis(5));
                 done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            });
+            };
+            assert!(pool.try_execute(Box::new(job)).is_ok());
         }
         drop(pool);
         assert_eq!(done.load(std::sync::atomic::Ordering::SeqCst), 5);
