@@ -83,6 +83,7 @@ pub mod lock;
 pub mod pool;
 pub mod process;
 pub mod queue;
+pub mod signal;
 pub mod stack;
 pub mod threadpool;
 
