@@ -22,7 +22,7 @@
 //!         grove::sleep(Duration::from_millis(10));
 //!     }
 //! });
-//! let out = Command::new("sh").args(["-c", "sleep 0.1; echo hello"]).output().unwrap();
+//! let out = Command::new("sh").args(["-c", "sleep 0.2; echo hello"]).output().unwrap();
 //! assert!(out.status.success());
 //! assert_eq!(out.stdout, b"hello\n");
 //! assert!(ticker.is_dead());
