@@ -28,16 +28,17 @@
 //! assert!(ticker.is_dead());
 //! ```
 
-use std::ffi::OsStr;
+mod command;
+mod pipe;
+
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::panic::resume_unwind;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use mio::unix::pipe::{Receiver, Sender};
-
+pub use command::Command;
+pub use pipe::{ChildStderr, ChildStdin, ChildStdout};
 pub use std::process::{ExitStatus, Output, Stdio};
 
 use crate::greenlet::{Greenlet, GreenletError};
@@ -46,247 +47,6 @@ use crate::hub::Hub;
 
 /// The longest pause between two `waitpid` polls when no pidfd is available.
 const MAX_POLL_INTERVAL: Duration = Duration::from_millis(50);
-
-/// A process builder, as [`std::process::Command`], whose children cooperate
-/// with the hub.
-///
-/// Every builder method has the meaning of its `std` twin, including the
-/// defaults: [`spawn`](Command::spawn) and [`status`](Command::status)
-/// inherit stdin, stdout and stderr; [`output`](Command::output) captures
-/// stdout and stderr and gives the child a null stdin. A `Command` can spawn
-/// any number of children.
-///
-/// # Examples
-///
-/// ```
-/// use grove::process::Command;
-///
-/// let status = Command::new("sh").args(["-c", "exit 3"]).status().unwrap();
-/// assert_eq!(status.code(), Some(3));
-///
-/// let out = Command::new("printenv").arg("GREETING").env("GREETING", "hi").output().unwrap();
-/// assert_eq!(out.stdout, b"hi\n");
-/// ```
-///
-/// # Kill and timeout safety
-///
-/// See [`output`](Command::output) and [`status`](Command::status): a
-/// greenlet killed or timed out in them unwinds at once, and the child,
-/// which nothing else could reach any more, is killed and reaped.
-pub struct Command {
-    std: std::process::Command,
-    stdin_set: bool,
-    stdout_set: bool,
-    stderr_set: bool,
-}
-
-impl fmt::Debug for Command {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.std, f)
-    }
-}
-
-impl Command {
-    /// A builder for running `program` (searched in `PATH` if it has no
-    /// slash), with no arguments, the parent's environment and working
-    /// directory.
-    pub fn new(program: impl AsRef<OsStr>) -> Command {
-        Command {
-            std: std::process::Command::new(program),
-            stdin_set: false,
-            stdout_set: false,
-            stderr_set: false,
-        }
-    }
-
-    /// Adds an argument.
-    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
-        self.std.arg(arg);
-        self
-    }
-
-    /// Adds arguments.
-    pub fn args<I, S>(&mut self, args: I) -> &mut Command
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        self.std.args(args);
-        self
-    }
-
-    /// Sets an environment variable for the child.
-    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Command {
-        self.std.env(key, value);
-        self
-    }
-
-    /// Sets environment variables for the child.
-    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<OsStr>,
-        V: AsRef<OsStr>,
-    {
-        self.std.envs(vars);
-        self
-    }
-
-    /// Removes an environment variable from the child's environment.
-    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
-        self.std.env_remove(key);
-        self
-    }
-
-    /// Gives the child an empty environment (plus what `env` adds later).
-    pub fn env_clear(&mut self) -> &mut Command {
-        self.std.env_clear();
-        self
-    }
-
-    /// Sets the child's working directory.
-    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
-        self.std.current_dir(dir);
-        self
-    }
-
-    /// Configures the child's stdin ([`Stdio::piped`] makes
-    /// [`Child::stdin`] a cooperative pipe).
-    pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
-        self.std.stdin(cfg);
-        self.stdin_set = true;
-        self
-    }
-
-    /// Configures the child's stdout ([`Stdio::piped`] makes
-    /// [`Child::stdout`] a cooperative pipe).
-    pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
-        self.std.stdout(cfg);
-        self.stdout_set = true;
-        self
-    }
-
-    /// Configures the child's stderr ([`Stdio::piped`] makes
-    /// [`Child::stderr`] a cooperative pipe).
-    pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
-        self.std.stderr(cfg);
-        self.stderr_set = true;
-        self
-    }
-
-    /// The program to run.
-    pub fn get_program(&self) -> &OsStr {
-        self.std.get_program()
-    }
-
-    /// The arguments given so far.
-    pub fn get_args(&self) -> std::process::CommandArgs<'_> {
-        self.std.get_args()
-    }
-
-    /// The environment changes given so far.
-    pub fn get_envs(&self) -> std::process::CommandEnvs<'_> {
-        self.std.get_envs()
-    }
-
-    /// The working directory, if one was set.
-    pub fn get_current_dir(&self) -> Option<&Path> {
-        self.std.get_current_dir()
-    }
-
-    /// The `std` builder inside.
-    pub fn as_std(&self) -> &std::process::Command {
-        &self.std
-    }
-
-    /// The `std` builder inside, for settings this type does not mirror
-    /// (`std::os::unix::process::CommandExt`: `uid`, `gid`,
-    /// `process_group`, `pre_exec`…). Configure stdio through this type's
-    /// own methods, so that [`output`](Command::output) knows which streams
-    /// it should capture.
-    pub fn as_std_mut(&mut self) -> &mut std::process::Command {
-        &mut self.std
-    }
-
-    /// Starts the child; by default it inherits stdin, stdout and stderr.
-    ///
-    /// Starting a process (`fork`/`exec`) does not block the hub for long;
-    /// everything after that — waiting, pipe I/O — is cooperative.
-    ///
-    /// # Errors
-    /// As [`std::process::Command::spawn`] (program not found, not
-    /// executable, …), or if the child's pipes or pidfd cannot be set up
-    /// (the child is then killed and reaped).
-    pub fn spawn(&mut self) -> io::Result<Child> {
-        Child::from_std(self.std.spawn()?)
-    }
-
-    /// Runs the child to completion, capturing its stdout and stderr (stdin
-    /// is null unless configured), and returns them with its exit status.
-    ///
-    /// stdout and stderr are read concurrently (stderr by a helper
-    /// greenlet), so a child that fills one pipe while the other is being
-    /// read cannot deadlock.
-    ///
-    /// # Errors
-    /// As [`spawn`](Command::spawn), and any I/O error reading the pipes.
-    ///
-    /// # Kill and timeout safety
-    /// A kill or `with_timeout` expiry unwinds out of here at once; the
-    /// child, which the caller could no longer reach, is killed (`SIGKILL`)
-    /// and reaped by a default-pool thread, so no process or zombie is left
-    /// behind.
-    pub fn output(&mut self) -> io::Result<Output> {
-        let child = self.spawn_with_defaults(Stdio::null, Stdio::piped, Stdio::piped)?;
-        child.wait_with_output()
-    }
-
-    /// Runs the child to completion (inheriting stdin, stdout and stderr by
-    /// default) and returns its exit status. A piped stdin is closed before
-    /// waiting, as with `std`.
-    ///
-    /// # Errors
-    /// As [`spawn`](Command::spawn) and [`Child::wait`].
-    ///
-    /// # Kill and timeout safety
-    /// As [`output`](Command::output): the child is killed and reaped.
-    pub fn status(&mut self) -> io::Result<ExitStatus> {
-        let child = self.spawn()?;
-        let mut guard = KillOnCancel(Some(child));
-        let status = guard.child().wait()?;
-        guard.0 = None;
-        Ok(status)
-    }
-
-    fn spawn_with_defaults(
-        &mut self,
-        stdin: fn() -> Stdio,
-        stdout: fn() -> Stdio,
-        stderr: fn() -> Stdio,
-    ) -> io::Result<Child> {
-        if !self.stdin_set {
-            self.std.stdin(stdin());
-        }
-        if !self.stdout_set {
-            self.std.stdout(stdout());
-        }
-        if !self.stderr_set {
-            self.std.stderr(stderr());
-        }
-        let spawned = self.std.spawn();
-        // Back to `spawn`'s defaults for the streams the user left unset.
-        if !self.stdin_set {
-            self.std.stdin(Stdio::inherit());
-        }
-        if !self.stdout_set {
-            self.std.stdout(Stdio::inherit());
-        }
-        if !self.stderr_set {
-            self.std.stderr(Stdio::inherit());
-        }
-        Child::from_std(spawned?)
-    }
-}
 
 /// A running or exited child process, as [`std::process::Child`], whose
 /// waits and pipes are cooperative.
@@ -413,7 +173,7 @@ impl ExitWatch {
     }
 }
 
-fn unwinding_error(what: &str) -> io::Error {
+pub(super) fn unwinding_error(what: &str) -> io::Error {
     // Not `Interrupted`: `read_to_end`, `write_all` and friends retry those.
     io::Error::other(format!(
         "grove: cannot wait for {what} while the greenlet is unwinding"
@@ -424,7 +184,7 @@ impl Child {
     /// Takes over a child started by `std` (its pipes become cooperative,
     /// its exit is watched through a pidfd). On error the child is killed
     /// and reaped.
-    fn from_std(mut std: std::process::Child) -> io::Result<Child> {
+    pub(super) fn from_std(mut std: std::process::Child) -> io::Result<Child> {
         let pipes = (|| {
             let stdin = std.stdin.take().map(ChildStdin::new).transpose()?;
             let stdout = std.stdout.take().map(ChildStdout::new).transpose()?;
@@ -576,10 +336,10 @@ impl Child {
 
 /// Kills and reaps a child that the caller can no longer reach, unless it
 /// was disarmed (set to `None`) after a normal end.
-struct KillOnCancel(Option<Child>);
+pub(super) struct KillOnCancel(pub(super) Option<Child>);
 
 impl KillOnCancel {
-    fn child(&mut self) -> &mut Child {
+    pub(super) fn child(&mut self) -> &mut Child {
         self.0.as_mut().expect("armed")
     }
 }
@@ -655,200 +415,6 @@ fn read_both(
     };
     Ok((out, err))
 }
-
-/// A non-blocking pipe end registered with the hub. `registration` is
-/// declared first: it is dropped (deregistered) before the fd is closed.
-struct Pipe<P> {
-    registration: Registration,
-    end: P,
-}
-
-impl<P: AsRawFd> Pipe<P> {
-    fn new(end: P, set_nonblocking: impl FnOnce(&P) -> io::Result<()>) -> io::Result<Pipe<P>> {
-        set_nonblocking(&end)?;
-        let registration = Registration::new(end.as_raw_fd())?;
-        Ok(Pipe { registration, end })
-    }
-
-    /// The one I/O loop: try; on `WouldBlock` forget the readiness, park
-    /// until the poller reports it again, retry.
-    fn io<R>(
-        &self,
-        direction: Direction,
-        mut op: impl FnMut(&P) -> io::Result<R>,
-    ) -> io::Result<R> {
-        loop {
-            if self.registration.is_ready(direction) {
-                match op(&self.end) {
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                        self.registration.clear_ready(direction);
-                    }
-                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                    result => return result,
-                }
-            }
-            if self.registration.wait(direction, None).is_err() {
-                return Err(unwinding_error("a child's pipe"));
-            }
-        }
-    }
-}
-
-impl<P: AsRawFd> fmt::Debug for Pipe<P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pipe")
-            .field("fd", &self.end.as_raw_fd())
-            .finish()
-    }
-}
-
-/// The parent's end of a child's stdin: a cooperative [`Write`]r.
-///
-/// Dropping it closes the pipe, so the child reads end of file.
-///
-/// # Kill and timeout safety
-///
-/// A greenlet killed or timed out while blocked in a write unwinds at once;
-/// bytes already accepted by the pipe stay written, the rest of that buffer
-/// is not (as with any partial write). Called while the greenlet is
-/// unwinding, a write that would block returns an error instead.
-#[derive(Debug)]
-pub struct ChildStdin {
-    pipe: Pipe<Sender>,
-}
-
-/// The parent's end of a child's stdout: a cooperative [`Read`]er.
-///
-/// # Kill and timeout safety
-///
-/// A greenlet killed or timed out while blocked in a read unwinds at once
-/// and no data is lost: nothing was read. Called while the greenlet is
-/// unwinding, a read that would block returns an error instead.
-#[derive(Debug)]
-pub struct ChildStdout {
-    pipe: Pipe<Receiver>,
-}
-
-/// The parent's end of a child's stderr: a cooperative [`Read`]er.
-///
-/// # Kill and timeout safety
-///
-/// As [`ChildStdout`].
-#[derive(Debug)]
-pub struct ChildStderr {
-    pipe: Pipe<Receiver>,
-}
-
-impl ChildStdin {
-    fn new(std: std::process::ChildStdin) -> io::Result<ChildStdin> {
-        let pipe = Pipe::new(Sender::from(std), |end| end.set_nonblocking(true))?;
-        Ok(ChildStdin { pipe })
-    }
-}
-
-impl ChildStdout {
-    fn new(std: std::process::ChildStdout) -> io::Result<ChildStdout> {
-        let pipe = Pipe::new(Receiver::from(std), |end| end.set_nonblocking(true))?;
-        Ok(ChildStdout { pipe })
-    }
-}
-
-impl ChildStderr {
-    fn new(std: std::process::ChildStderr) -> io::Result<ChildStderr> {
-        let pipe = Pipe::new(Receiver::from(std), |end| end.set_nonblocking(true))?;
-        Ok(ChildStderr { pipe })
-    }
-}
-
-impl Write for &ChildStdin {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pipe.io(Direction::Write, |mut end| end.write(buf))
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.pipe
-            .io(Direction::Write, |mut end| end.write_vectored(bufs))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Write for ChildStdin {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for ChildStdout {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.pipe.io(Direction::Read, |mut end| end.read(buf))
-    }
-}
-
-impl Read for ChildStderr {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.pipe.io(Direction::Read, |mut end| end.read(buf))
-    }
-}
-
-/// Hands a pipe end to another child (a shell pipeline, `a | b`): the fd is
-/// deregistered from the hub and made blocking again, as children expect.
-fn into_stdio<P: AsRawFd + Into<OwnedFd>>(
-    pipe: Pipe<P>,
-    set_blocking: impl FnOnce(&P) -> io::Result<()>,
-) -> Stdio {
-    let Pipe { registration, end } = pipe;
-    drop(registration);
-    // F_SETFL on an fd we own cannot fail.
-    let _ = set_blocking(&end);
-    Stdio::from(end.into())
-}
-
-impl From<ChildStdin> for Stdio {
-    fn from(stdin: ChildStdin) -> Stdio {
-        into_stdio(stdin.pipe, |end| end.set_nonblocking(false))
-    }
-}
-
-impl From<ChildStdout> for Stdio {
-    fn from(stdout: ChildStdout) -> Stdio {
-        into_stdio(stdout.pipe, |end| end.set_nonblocking(false))
-    }
-}
-
-impl From<ChildStderr> for Stdio {
-    fn from(stderr: ChildStderr) -> Stdio {
-        into_stdio(stderr.pipe, |end| end.set_nonblocking(false))
-    }
-}
-
-macro_rules! fd_traits {
-    ($($ty:ty),*) => {$(
-        impl AsFd for $ty {
-            fn as_fd(&self) -> BorrowedFd<'_> {
-                self.pipe.end.as_fd()
-            }
-        }
-
-        impl AsRawFd for $ty {
-            fn as_raw_fd(&self) -> RawFd {
-                self.pipe.end.as_raw_fd()
-            }
-        }
-    )*};
-}
-
-fd_traits!(ChildStdin, ChildStdout, ChildStderr);
 
 #[cfg(test)]
 mod tests {
