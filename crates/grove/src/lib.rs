@@ -84,8 +84,11 @@ pub mod event;
 pub mod local;
 pub mod lock;
 pub mod pool;
+pub mod process;
 pub mod queue;
+pub mod signal;
 pub mod stack;
+pub mod threadpool;
 
 pub mod io {
     //! Readiness of raw fds, for code that integrates its own sockets.

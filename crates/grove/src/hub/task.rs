@@ -103,6 +103,10 @@ pub(crate) enum Primitive {
     ChannelPut,
     PoolSlot,
     GroupJoin,
+    /// A job on a thread pool (`ThreadPool::apply`, `spawn_blocking`).
+    ThreadPoolJob,
+    /// A Unix signal (`grove::signal::Signals::wait`).
+    Signal,
     /// `grove::wait` / `iwait` on several objects.
     Any,
 }
@@ -123,6 +127,8 @@ impl fmt::Display for Primitive {
             Primitive::ChannelPut => "Channel::put (waiting for a getter)",
             Primitive::PoolSlot => "a free slot in a Pool",
             Primitive::GroupJoin => "Group::join",
+            Primitive::ThreadPoolJob => "a thread-pool job (ThreadPool::apply, spawn_blocking)",
+            Primitive::Signal => "a Unix signal (Signals::wait)",
             Primitive::Any => "grove::wait on several objects",
         })
     }
