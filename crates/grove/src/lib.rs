@@ -49,6 +49,7 @@
 //! | [`lock`] | `Semaphore`, `BoundedSemaphore`, `Lock`, `RLock`, `Mutex` | `gevent.lock` |
 //! | [`pool`] | `Group`, `Pool` with `map`, `imap`, `imap_unordered` | `gevent.pool` |
 //! | [`local`] | [`greenlet_local!`] | `gevent.local` |
+//! | [`net`] | `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`, `UnixDatagram`, `lookup_host` | `gevent.socket` |
 //! | [`io`] | raw fd readiness for code that owns its sockets | `gevent.socket.wait_read` |
 //! | [`stack`] | stack sizes | |
 //!
@@ -80,6 +81,7 @@ mod waitlist_shared;
 pub mod event;
 pub mod local;
 pub mod lock;
+pub mod net;
 pub mod pool;
 pub mod queue;
 pub mod stack;
