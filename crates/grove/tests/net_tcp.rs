@@ -541,3 +541,36 @@ fn host_names_resolve_through_lookup_host() {
     let ips = grove::net::lookup_host("localhost").unwrap();
     assert!(ips.iter().any(|ip| ip.is_loopback()), "{ips:?}");
 }
+
+#[test]
+fn connect_timeout_expires_against_a_full_backlog() {
+    // A listener that never accepts, with the smallest backlog: once its
+    // queue is full the kernel drops further SYNs and connects hang.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let mut connected = Vec::new();
+    for _ in 0..16 {
+        let start = Instant::now();
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+            Ok(stream) => connected.push(stream),
+            Err(err) => {
+                assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+                assert!(err.to_string().contains("timed out"), "{err}");
+                let waited = start.elapsed();
+                assert!(
+                    waited >= Duration::from_millis(90) && waited < Duration::from_secs(3),
+                    "{waited:?}"
+                );
+                // A with_timeout around a plain connect cancels it just as well.
+                let r = grove::with_timeout(Duration::from_millis(50), || TcpStream::connect(addr));
+                assert!(r.is_err());
+                return;
+            }
+        }
+    }
+    panic!("{} connects to a full backlog all succeeded", connected.len());
+}
