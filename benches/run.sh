@@ -16,6 +16,7 @@
 # Harness options (see `benches/target/release/harness --help`), e.g.
 #   --quick                 a smoke run (about 15 s; no 1M row)
 #   --benches switch,spawn  only the timing rows
+#   --benches queue,sem,event  only the coordination-primitive rows (issue 3)
 #   --subjects grove,tokio  only some columns
 set -euo pipefail
 

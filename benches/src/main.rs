@@ -25,14 +25,14 @@ use orchestrate::{external, Col, Options, Runner};
 const USAGE: &str = "\
 usage:
   harness all [options]
-  harness child <grove|corosensei|may|tokio> <switch|spawn|mem> <n> [reps]
+  harness child <grove|corosensei|may|tokio> <switch|spawn|mem|queue|sem|event> <n> [reps]
 
 options of `all`:
   --reps R              timed repetitions per cell, after one warm-up (default 5)
   --quick               a smoke run: 1/10 of the iterations, memory at 10k and 100k only
   --scale F             multiply every iteration count by F
   --mem-counts LIST     idle-task counts for the memory rows (default 10000,100000,1000000)
-  --benches LIST        any of switch,spawn,mem (default: all)
+  --benches LIST        any of switch,spawn,mem,queue,sem,event (default: all)
   --subjects LIST       any of grove,corosensei,may,tokio,go,gevent (default: all)
   --go PATH             the Go peer binary (default benches/target/go/grove-bench-go)
   --no-go REASON        show Go as not available, with REASON

@@ -66,6 +66,10 @@ impl Col {
             ("spawn", Col::Gevent) => 20_000,
             ("spawn", Col::May) => 50_000,
             ("spawn", _) => 200_000,
+            ("queue" | "event", Col::Gevent) => 50_000,
+            ("queue" | "event", _) => 1_000_000,
+            ("sem", Col::Gevent) => 500_000,
+            ("sem", _) => 5_000_000,
             _ => 1,
         }
     }
@@ -109,7 +113,10 @@ impl Options {
             reps: 5,
             scale: 1.0,
             mem_counts: vec![10_000, 100_000, 1_000_000],
-            benches: vec!["switch".into(), "spawn".into(), "mem".into()],
+            benches: crate::subjects::BENCHES
+                .iter()
+                .map(|b| b.to_string())
+                .collect(),
             subjects: COLS.to_vec(),
             go: external(&[go]),
             gevent: external(&[python, script]),
@@ -259,8 +266,118 @@ pub fn run_all(opts: &Options) {
         }
     }
 
+    // Issue 3: coordination primitives, two tasks (or one) on one scheduler.
+    for (bench, label, target) in PRIMITIVE_ROWS {
+        if has(bench) {
+            rows.push(primitive_row(opts, bench, label, target));
+        }
+    }
+
     let mut out = std::io::stdout().lock();
     let _ = report::write(&mut out, opts, &rows, &notes);
+}
+
+/// The coordination-primitive rows of issue 3: benchmark, label, target.
+const PRIMITIVE_ROWS: [(&str, &str, Target); 3] = [
+    (
+        "queue",
+        "queue ping-pong: round trip between two tasks",
+        Target::Queue,
+    ),
+    (
+        "sem",
+        "semaphore(1) uncontended acquire+release",
+        Target::Semaphore,
+    ),
+    (
+        "event",
+        "event set/wait ping-pong: round trip",
+        Target::Event,
+    ),
+];
+
+/// Why a column has no counterpart for a primitive benchmark, if it has none.
+fn not_applicable(col: Col, bench: &str) -> Option<&'static str> {
+    match (col, bench) {
+        (Col::Corosensei, "queue" | "sem" | "event") => {
+            Some("not applicable: raw coroutines have no scheduler, so there is nothing to wait on")
+        }
+        (Col::May, "event") => {
+            Some("not applicable: may has no resettable event (its SyncFlag never clears)")
+        }
+        _ => None,
+    }
+}
+
+/// Second forms a peer also measures for a primitive benchmark: (metric, what
+/// the table's cell measures, what this form measures). Shown as a footnote.
+fn variants(col: Col, bench: &str) -> &'static [(&'static str, &'static str, &'static str)] {
+    match (col, bench) {
+        (Col::Go, "queue") => &[(
+            "queue_unbuffered",
+            "two buffered channels (capacity 1)",
+            "two unbuffered channels",
+        )],
+        (Col::Go, "sem") => &[(
+            "sem_mutex",
+            "a `chan struct{}` of capacity 1 (send = acquire, receive = release)",
+            "`sync.Mutex` Lock+Unlock",
+        )],
+        _ => &[],
+    }
+}
+
+/// One row of issue 3's primitive benchmarks, all columns.
+fn primitive_row(opts: &Options, bench: &str, label: &str, target: Target) -> Row {
+    let mut row = Row::new(label, target);
+    for (i, col) in COLS.into_iter().enumerate() {
+        row.cells[i] = match not_applicable(col, bench) {
+            Some(why) if opts.subjects.contains(&col) => Cell::Unavailable(why.to_string()),
+            _ => {
+                let mut metrics = vec![bench];
+                metrics.extend(variants(col, bench).iter().map(|v| v.0));
+                let mut cells = timed_metrics(opts, col, bench, &metrics).into_iter();
+                let mut main = cells.next().unwrap_or(Cell::Skipped);
+                let extra: Vec<String> = variants(col, bench)
+                    .iter()
+                    .zip(cells)
+                    .filter_map(|(&(_, this, that), cell)| {
+                        let v = cell.value()?;
+                        let vs_grove = match row.cells[0].value() {
+                            Some(g) => format!(" (grove ÷ that: {})", report::ratio(g / v)),
+                            None => String::new(),
+                        };
+                        Some(format!(
+                            "{}: the cell is {this}; with {that}: {}{vs_grove}.",
+                            col.title(),
+                            report::ns(v)
+                        ))
+                    })
+                    .collect();
+                if main.value().is_some() && !extra.is_empty() {
+                    main.annotate(&extra.join(" "));
+                }
+                main
+            }
+        };
+    }
+    row
+}
+
+/// Starts `bench` of `col` once and reads every metric in `metrics` from it.
+fn timed_metrics(opts: &Options, col: Col, bench: &str, metrics: &[&str]) -> Vec<Cell> {
+    let (run, n) = match launch(opts, col, bench) {
+        Ok(x) => x,
+        Err(cell) => return vec![cell; metrics.len()],
+    };
+    let cells: Vec<Cell> = metrics.iter().map(|m| time_cell(&run, m, n)).collect();
+    let briefs: Vec<String> = metrics
+        .iter()
+        .zip(&cells)
+        .map(|(m, c)| format!("{m} {}", c.brief()))
+        .collect();
+    say(&format!("{} {bench}: {}", col.title(), briefs.join(", ")));
+    cells
 }
 
 fn timed(opts: &Options, col: Col, bench: &str, metric: &str) -> Cell {
@@ -323,6 +440,7 @@ fn time_cell(run: &ChildRun, metric: &str, n: usize) -> Cell {
                 max: v[v.len() - 1],
                 n,
                 reps: v.len(),
+                note: None,
             }
         }
         _ => Cell::Failed(run.failure()),

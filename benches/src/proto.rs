@@ -13,7 +13,11 @@
 //!
 //! Metrics: `switch` (round trip between two tasks), `spawn_task` (spawn+join of
 //! an empty task from inside a task), `spawn_main` (the same from the thread's
-//! own stack / main goroutine / main greenlet).
+//! own stack / main goroutine / main greenlet); issue 3's primitives: `queue`
+//! (queue ping-pong round trip between two tasks, two items), `sem`
+//! (uncontended acquire+release of a one-permit semaphore), `event` (event
+//! set/wait ping-pong round trip). The Go peer also reports `queue_unbuffered`
+//! and `sem_mutex`, second forms of its `queue` and `sem` cells.
 
 use std::time::Instant;
 

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use crate::orchestrate::{Options, COLS};
+use crate::orchestrate::{Col, Options, COLS};
 
 /// Targets from the project brief.
 pub const SWITCH_TARGET_NS: f64 = 25.0;
@@ -11,6 +11,10 @@ pub const SWITCH_TARGET_CORO_RATIO: f64 = 8.0;
 pub const SPAWN_TARGET_NS: f64 = 150.0;
 /// "4.5 KB" read strictly, as decimal kilobytes (4500 B, not 4.5 KiB = 4608 B).
 pub const MEMORY_TARGET_BYTES: f64 = 4500.0;
+/// Ratios closer to 1× than this are called out as "not a clear lead".
+pub const CLOSE: f64 = 0.05;
+/// Items a queue ping-pong round trip delivers: one each way.
+pub const ITEMS_PER_ROUND_TRIP: f64 = 2.0;
 
 /// What a row measures, which fixes its unit and its target.
 #[derive(Clone, Copy, Debug)]
@@ -18,6 +22,12 @@ pub enum Target {
     Switch,
     Spawn,
     Memory,
+    /// Queue ping-pong (issue 3): ahead of may, tokio and Go.
+    Queue,
+    /// Uncontended semaphore acquire+release (issue 3): no target, reported.
+    Semaphore,
+    /// Event set/wait round trip (issue 3): no target, reported.
+    Event,
 }
 
 /// One measured (or not measured) cell.
@@ -30,6 +40,7 @@ pub enum Cell {
         max: f64,
         n: usize,
         reps: usize,
+        note: Option<String>,
     },
     /// Bytes per idle task: resident set and page tables.
     Mem {
@@ -55,7 +66,7 @@ impl Cell {
     /// Attaches a footnote to the cell.
     pub fn annotate(&mut self, text: &str) {
         match self {
-            Cell::Mem { note, .. } => *note = Some(text.to_string()),
+            Cell::Mem { note, .. } | Cell::Time { note, .. } => *note = Some(text.to_string()),
             Cell::Failed(why) => *why = format!("{why}; {text}"),
             _ => {}
         }
@@ -101,14 +112,28 @@ impl Row {
         match self.target {
             Target::Switch | Target::Spawn => "ns/op",
             Target::Memory => "bytes/task, RSS+PTE",
+            Target::Queue => "ns per round trip · items/s",
+            Target::Semaphore => "ns per acquire+release",
+            Target::Event => "ns per round trip",
         }
     }
 
     fn show(&self, v: f64) -> String {
         match self.target {
-            Target::Switch | Target::Spawn => ns(v),
+            Target::Switch | Target::Spawn | Target::Semaphore | Target::Event => ns(v),
             Target::Memory => bytes(v),
+            Target::Queue => format!("{} · {}", ns(v), items_per_sec(v)),
         }
+    }
+
+    /// The fastest of the scheduler peers in `cols` that has a value:
+    /// (value, column title).
+    fn nearest(&self, cols: &[Col]) -> Option<(f64, &'static str)> {
+        COLS.iter()
+            .enumerate()
+            .filter(|(_, c)| cols.contains(c))
+            .filter_map(|(i, c)| self.cells[i].value().map(|v| (v, c.title())))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
     }
 
     /// The last column: does grove meet its target?
@@ -151,6 +176,50 @@ impl Row {
                 mark(g <= MEMORY_TARGET_BYTES),
                 bytes(g)
             ),
+            Target::Queue => {
+                // The three peers the issue names; a missing one is said so,
+                // never counted as beaten.
+                let named = [Col::May, Col::Tokio, Col::Go];
+                let missing: Vec<&str> = named
+                    .iter()
+                    .filter(|c| {
+                        let i = COLS.iter().position(|x| x == *c).unwrap_or(0);
+                        self.cells[i].value().is_none()
+                    })
+                    .map(|c| c.title())
+                    .collect();
+                let mut s = match self.nearest(&named) {
+                    Some((v, name)) => format!(
+                        "ahead of may, tokio and Go {} (nearest: {name}, {}{})",
+                        mark(g < v && missing.is_empty()),
+                        ratio(g / v),
+                        if (g / v - 1.0).abs() < CLOSE {
+                            "; within 5%: not a clear lead"
+                        } else {
+                            ""
+                        }
+                    ),
+                    None => "ahead of may, tokio and Go: no peer result".to_string(),
+                };
+                if !missing.is_empty() {
+                    s += &format!("; not measured: {}", missing.join(", "));
+                }
+                s
+            }
+            Target::Semaphore | Target::Event => {
+                match self.nearest(&[Col::May, Col::Tokio, Col::Go, Col::Gevent]) {
+                    Some((v, name)) => format!(
+                        "no target (reported only); nearest peer: {name}, {}{}",
+                        ratio(g / v),
+                        if (g / v - 1.0).abs() < CLOSE {
+                            ", within 5%"
+                        } else {
+                            ""
+                        }
+                    ),
+                    None => "no target (reported only)".to_string(),
+                }
+            }
         }
     }
 }
@@ -179,6 +248,9 @@ fn cell_text(row: &Row, col: usize, notes: &mut Notes) -> String {
             let v = cell.value().unwrap_or(0.0);
             let mut s = row.show(v);
             if let Cell::Mem {
+                note: Some(note), ..
+            }
+            | Cell::Time {
                 note: Some(note), ..
             } = cell
             {
@@ -218,6 +290,7 @@ fn spread_text(cell: &Cell) -> String {
             max,
             n,
             reps,
+            ..
         } => format!(
             "{} ({:.1}–{:.1}; {reps}×{})",
             ns(*median),
@@ -260,7 +333,9 @@ pub fn write(
     writeln!(
         out,
         "Targets for grove: switch ≤ {SWITCH_TARGET_NS} ns and ≤ {SWITCH_TARGET_CORO_RATIO}× corosensei raw; \
-         spawn+join < {SPAWN_TARGET_NS} ns and ahead of every scheduler peer (corosensei raw has no scheduler); memory ≤ 4.5 KB ({MEMORY_TARGET_BYTES} B) per idle greenlet.\n"
+         spawn+join < {SPAWN_TARGET_NS} ns and ahead of every scheduler peer (corosensei raw has no scheduler); memory ≤ 4.5 KB ({MEMORY_TARGET_BYTES} B) per idle greenlet; \
+         queue ping-pong ahead of may, tokio and Go (issue 3; items/s counts both items of a round trip); \
+         the semaphore and Event rows have no target and are reported side by side.\n"
     )?;
 
     writeln!(out, "| benchmark | {} | grove target |", header.join(" | "))?;
@@ -330,6 +405,17 @@ pub fn ns(v: f64) -> String {
         format!("{:.2} µs", v / 1000.0)
     } else {
         format!("{v:.1} ns")
+    }
+}
+
+/// Items per second of a queue ping-pong whose round trip takes `round_trip_ns`:
+/// `21.3 M items/s` / `412 k items/s`.
+pub fn items_per_sec(round_trip_ns: f64) -> String {
+    let per_sec = ITEMS_PER_ROUND_TRIP * 1e9 / round_trip_ns;
+    if per_sec >= 1e6 {
+        format!("{:.1} M items/s", per_sec / 1e6)
+    } else {
+        format!("{:.0} k items/s", per_sec / 1e3)
     }
 }
 

@@ -1,6 +1,6 @@
 """gevent peer of the grove benchmark harness.
 
-    python peer.py <switch|spawn|mem> <n> [reps]
+    python peer.py <switch|spawn|mem|queue|sem|event> <n> [reps]
 
 Output follows the harness protocol, one record per line:
 
@@ -15,6 +15,9 @@ import sys
 import time
 
 import gevent
+import gevent.event
+import gevent.lock
+import gevent.queue
 
 
 def emit(line):
@@ -88,6 +91,65 @@ def memory(n):
     os._exit(0)
 
 
+def queue_ping_pong(n):
+    """Two unbounded gevent.queue.Queue: A puts to q1 and gets from q2, B gets
+    from q1 and puts the item back on q2. One round trip moves two items."""
+    q1, q2 = gevent.queue.Queue(), gevent.queue.Queue()
+
+    def ping():
+        put, get = q1.put, q2.get
+        for i in range(n):
+            put(i)
+            get()
+
+    def pong():
+        put, get = q2.put, q1.get
+        for _ in range(n):
+            put(get())
+
+    start = time.perf_counter_ns()
+    gevent.joinall([gevent.spawn(ping), gevent.spawn(pong)])
+    return (time.perf_counter_ns() - start) / n
+
+
+def semaphore(n):
+    """Uncontended gevent.lock.BoundedSemaphore(1): acquire() + release() in a
+    loop inside a greenlet."""
+
+    def loop():
+        sem = gevent.lock.BoundedSemaphore(1)
+        acquire, release = sem.acquire, sem.release
+        start = time.perf_counter_ns()
+        for _ in range(n):
+            acquire()
+            release()
+        return (time.perf_counter_ns() - start) / n
+
+    return gevent.spawn(loop).get()
+
+
+def event_ping_pong(n):
+    """Two greenlets ping-pong through two gevent.event.Event: A sets e1,
+    waits for e2 and clears it; B waits for e1, clears it and sets e2."""
+    e1, e2 = gevent.event.Event(), gevent.event.Event()
+
+    def ping():
+        for _ in range(n):
+            e1.set()
+            e2.wait()
+            e2.clear()
+
+    def pong():
+        for _ in range(n):
+            e1.wait()
+            e1.clear()
+            e2.set()
+
+    start = time.perf_counter_ns()
+    gevent.joinall([gevent.spawn(ping), gevent.spawn(pong)])
+    return (time.perf_counter_ns() - start) / n
+
+
 def main():
     if len(sys.argv) < 3:
         sys.stderr.write(__doc__)
@@ -101,6 +163,12 @@ def main():
         repeat("spawn_main", reps, lambda: spawn_join(n))
     elif bench == "mem":
         memory(n)
+    elif bench == "queue":
+        repeat("queue", reps, lambda: queue_ping_pong(n))
+    elif bench == "sem":
+        repeat("sem", reps, lambda: semaphore(n))
+    elif bench == "event":
+        repeat("event", reps, lambda: event_ping_pong(n))
     else:
         emit("error unknown benchmark %s" % bench)
         sys.exit(2)

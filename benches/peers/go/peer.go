@@ -1,7 +1,7 @@
 // Go peer of the grove benchmark harness (standard library only; builds offline).
 //
 //	go build -o ../../target/go/grove-bench-go peer.go    (GO111MODULE=off)
-//	grove-bench-go <switch|spawn|mem> <n> [reps]
+//	grove-bench-go <switch|spawn|mem|queue|sem|event> <n> [reps]
 //
 // Output follows the harness protocol, one record per line:
 //
@@ -28,7 +28,7 @@ import (
 func main() {
 	runtime.GOMAXPROCS(1)
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: grove-bench-go <switch|spawn|mem> <n> [reps]")
+		fmt.Fprintln(os.Stderr, "usage: grove-bench-go <switch|spawn|mem|queue|sem|event> <n> [reps]")
 		os.Exit(2)
 	}
 	n, err := strconv.Atoi(os.Args[2])
@@ -54,6 +54,16 @@ func main() {
 		repeat("spawn_main", reps, func() float64 { return spawnJoin(n) })
 	case "mem":
 		memory(n)
+	case "queue":
+		// The table's cell: buffered channels of capacity 1 (a put never
+		// waits, as with grove's unbounded Queue); then unbuffered ones.
+		repeat("queue", reps, func() float64 { return queuePingPong(n, 1) })
+		repeat("queue_unbuffered", reps, func() float64 { return queuePingPong(n, 0) })
+	case "sem":
+		repeat("sem", reps, func() float64 { return chanSemaphore(n) })
+		repeat("sem_mutex", reps, func() float64 { return mutexLockUnlock(n) })
+	case "event":
+		repeat("event", reps, func() float64 { return eventPingPong(n) })
 	default:
 		fmt.Println("error unknown benchmark", os.Args[1])
 		os.Exit(2)
@@ -95,6 +105,82 @@ func spawnJoin(n int) float64 {
 		go func() { wg.Done() }()
 		wg.Wait()
 	}
+	return float64(time.Since(start).Nanoseconds()) / float64(n)
+}
+
+// queuePingPong: goroutine A sends to q1 and receives from q2, B receives
+// from q1 and sends the item back on q2; channels of the given capacity. One
+// round trip moves two items.
+func queuePingPong(n, capacity int) float64 {
+	q1 := make(chan int, capacity)
+	q2 := make(chan int, capacity)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	start := time.Now()
+	go func() {
+		for i := 0; i < n; i++ {
+			q1 <- i
+			<-q2
+		}
+		wg.Done()
+	}()
+	go func() {
+		for i := 0; i < n; i++ {
+			q2 <- <-q1
+		}
+		wg.Done()
+	}()
+	wg.Wait()
+	return float64(time.Since(start).Nanoseconds()) / float64(n)
+}
+
+// chanSemaphore: an uncontended semaphore of one permit in Go's idiom, a
+// chan struct{} of capacity 1: send = acquire, receive = release.
+func chanSemaphore(n int) float64 {
+	sem := make(chan struct{}, 1)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		<-sem
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(n)
+}
+
+// mutexLockUnlock: an uncontended sync.Mutex, Lock + Unlock.
+func mutexLockUnlock(n int) float64 {
+	var mu sync.Mutex
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		mu.Lock()
+		mu.Unlock()
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(n)
+}
+
+// eventPingPong: two goroutines signal each other through two chan struct{}
+// of capacity 1 (a signal sent before the receiver waits is kept, as a set
+// event's flag is): A signals e1 and waits on e2, B the mirror.
+func eventPingPong(n int) float64 {
+	e1 := make(chan struct{}, 1)
+	e2 := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	start := time.Now()
+	go func() {
+		for i := 0; i < n; i++ {
+			e1 <- struct{}{}
+			<-e2
+		}
+		wg.Done()
+	}()
+	go func() {
+		for i := 0; i < n; i++ {
+			<-e1
+			e2 <- struct{}{}
+		}
+		wg.Done()
+	}()
+	wg.Wait()
 	return float64(time.Since(start).Nanoseconds()) / float64(n)
 }
 

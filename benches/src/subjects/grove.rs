@@ -1,9 +1,14 @@
 //! grove: greenlets on this thread's hub, with production defaults.
 
 use std::cell::Cell;
+use std::hint::black_box;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+use grove::event::Event;
+use grove::lock::Semaphore;
+use grove::queue::Queue;
 
 use crate::proto::{self, per_op};
 
@@ -79,4 +84,75 @@ pub fn memory(n: usize) -> ! {
     });
     let _ = measurer.join();
     proto::fail(n, "the measuring greenlet ended without reporting")
+}
+
+/// Queue ping-pong: two unbounded `grove::queue::Queue`s; A puts to `q1` and
+/// gets from `q2`, B gets from `q1` and puts the item back on `q2`. One round
+/// trip moves two items.
+pub fn queue(n: usize) -> f64 {
+    let (q1, q2) = (Queue::<usize>::new(), Queue::<usize>::new());
+    let start = Instant::now();
+    let a = grove::spawn({
+        let (q1, q2) = (q1.clone(), q2.clone());
+        move || {
+            for i in 0..n {
+                q1.put(i);
+                black_box(q2.get());
+            }
+        }
+    });
+    let b = grove::spawn(move || {
+        for _ in 0..n {
+            let item = q1.get();
+            q2.put(item);
+        }
+    });
+    a.join().expect("ping greenlet");
+    b.join().expect("pong greenlet");
+    per_op(start, n)
+}
+
+/// Uncontended `Semaphore::new(1)`: `acquire()` + `release()` in a loop
+/// inside a greenlet.
+pub fn semaphore(n: usize) -> f64 {
+    grove::spawn(move || {
+        let sem = Semaphore::new(1);
+        let start = Instant::now();
+        for _ in 0..n {
+            let sem = black_box(&sem);
+            black_box(sem.acquire());
+            sem.release();
+        }
+        per_op(start, n)
+    })
+    .join()
+    .expect("semaphore greenlet")
+}
+
+/// Event ping-pong through two `Event`s: A sets `e1` and waits for `e2`
+/// (clearing it), B waits for `e1` (clearing it) and sets `e2`. One round
+/// trip is two set → wake-up hand-offs.
+pub fn event(n: usize) -> f64 {
+    let (e1, e2) = (Event::new(), Event::new());
+    let start = Instant::now();
+    let a = grove::spawn({
+        let (e1, e2) = (e1.clone(), e2.clone());
+        move || {
+            for _ in 0..n {
+                e1.set();
+                e2.wait();
+                e2.clear();
+            }
+        }
+    });
+    let b = grove::spawn(move || {
+        for _ in 0..n {
+            e1.wait();
+            e1.clear();
+            e2.set();
+        }
+    });
+    a.join().expect("ping greenlet");
+    b.join().expect("pong greenlet");
+    per_op(start, n)
 }

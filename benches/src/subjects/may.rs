@@ -1,12 +1,14 @@
 //! may: stackful coroutines on a work-stealing pool, configured to one worker
 //! so that it schedules on a single OS thread like grove's hub.
 
+use std::hint::black_box;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use may::go;
+use may::sync::{mpsc, Semphore};
 
 use crate::proto::{self, per_op};
 
@@ -83,4 +85,44 @@ pub fn memory(n: usize) -> ! {
     }
     std::thread::sleep(Duration::from_millis(50));
     proto::finish_memory(n, before, proto::status())
+}
+
+/// Queue ping-pong over two `may::sync::mpsc` channels (unbounded), between
+/// two coroutines; one round trip moves two items.
+pub fn queue(n: usize) -> f64 {
+    let (tx1, rx1) = mpsc::channel::<usize>();
+    let (tx2, rx2) = mpsc::channel::<usize>();
+    let start = Instant::now();
+    let a = go!(move || {
+        for i in 0..n {
+            tx1.send(i).expect("send to pong");
+            black_box(rx2.recv().expect("receive from pong"));
+        }
+    });
+    let b = go!(move || {
+        for _ in 0..n {
+            let item = rx1.recv().expect("receive from ping");
+            tx2.send(item).expect("send to ping");
+        }
+    });
+    a.join().expect("ping coroutine");
+    b.join().expect("pong coroutine");
+    per_op(start, n)
+}
+
+/// Uncontended `may::sync::Semphore::new(1)`: `wait()` + `post()` in a loop
+/// inside a coroutine.
+pub fn semaphore(n: usize) -> f64 {
+    go!(move || {
+        let sem = Semphore::new(1);
+        let start = Instant::now();
+        for _ in 0..n {
+            let sem = black_box(&sem);
+            sem.wait();
+            sem.post();
+        }
+        per_op(start, n)
+    })
+    .join()
+    .expect("semaphore coroutine")
 }

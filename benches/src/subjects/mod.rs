@@ -11,8 +11,9 @@ use crate::proto::repeat;
 
 /// Names accepted by `harness child`.
 pub const SUBJECTS: &[&str] = &["grove", "corosensei", "may", "tokio"];
-/// Benchmarks accepted by `harness child` (and by the Go and gevent peers).
-pub const BENCHES: &[&str] = &["switch", "spawn", "mem"];
+/// Benchmarks accepted by `harness child` (and by the Go and gevent peers):
+/// the runtime rows, then issue 3's coordination primitives.
+pub const BENCHES: &[&str] = &["switch", "spawn", "mem", "queue", "sem", "event"];
 
 /// Runs one benchmark of one subject in this process, printing protocol records.
 pub fn run(subject: &str, bench: &str, n: usize, reps: usize) -> Result<(), String> {
@@ -23,6 +24,9 @@ pub fn run(subject: &str, bench: &str, n: usize, reps: usize) -> Result<(), Stri
             repeat("spawn_main", reps, || grove::spawn_main(n));
         }
         ("grove", "mem") => grove::memory(n),
+        ("grove", "queue") => repeat("queue", reps, || grove::queue(n)),
+        ("grove", "sem") => repeat("sem", reps, || grove::semaphore(n)),
+        ("grove", "event") => repeat("event", reps, || grove::event(n)),
 
         ("corosensei", "switch") => repeat("switch", reps, || corosensei::switch(n)),
         ("corosensei", "spawn") => {
@@ -40,6 +44,8 @@ pub fn run(subject: &str, bench: &str, n: usize, reps: usize) -> Result<(), Stri
                     repeat("spawn_main", reps, || may::spawn_main(n));
                 }
                 "mem" => may::memory(n),
+                "queue" => repeat("queue", reps, || may::queue(n)),
+                "sem" => repeat("sem", reps, || may::semaphore(n)),
                 _ => return Err(format!("unknown benchmark {bench:?}")),
             }
         }
@@ -53,6 +59,9 @@ pub fn run(subject: &str, bench: &str, n: usize, reps: usize) -> Result<(), Stri
                     repeat("spawn_main", reps, || tokio::spawn_main(&rt, n));
                 }
                 "mem" => tokio::memory(&rt, n),
+                "queue" => repeat("queue", reps, || tokio::queue(&rt, n)),
+                "sem" => repeat("sem", reps, || tokio::semaphore(&rt, n)),
+                "event" => repeat("event", reps, || tokio::event(&rt, n)),
                 _ => return Err(format!("unknown benchmark {bench:?}")),
             }
         }

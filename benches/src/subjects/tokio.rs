@@ -1,11 +1,13 @@
 //! tokio: the current-thread runtime (one OS thread, like grove's hub), with
 //! every driver this build has enabled.
 
+use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::{Builder, Runtime};
+use tokio::sync::{mpsc, Notify, Semaphore};
 
 use crate::proto::{self, per_op};
 
@@ -76,5 +78,76 @@ pub fn memory(rt: &Runtime, n: usize) -> ! {
             tokio::task::yield_now().await;
         }
         proto::finish_memory(n, before, proto::status())
+    })
+}
+
+/// Queue ping-pong over two `tokio::sync::mpsc` unbounded channels, between
+/// two spawned tasks; one round trip moves two items.
+pub fn queue(rt: &Runtime, n: usize) -> f64 {
+    rt.block_on(async move {
+        let (tx1, mut rx1) = mpsc::unbounded_channel::<usize>();
+        let (tx2, mut rx2) = mpsc::unbounded_channel::<usize>();
+        let start = Instant::now();
+        let a = tokio::spawn(async move {
+            for i in 0..n {
+                tx1.send(i).expect("send to pong");
+                black_box(rx2.recv().await.expect("receive from pong"));
+            }
+        });
+        let b = tokio::spawn(async move {
+            for _ in 0..n {
+                let item = rx1.recv().await.expect("receive from ping");
+                tx2.send(item).expect("send to ping");
+            }
+        });
+        a.await.expect("ping task");
+        b.await.expect("pong task");
+        per_op(start, n)
+    })
+}
+
+/// Uncontended `tokio::sync::Semaphore::new(1)`: `acquire().await` and drop
+/// the permit, in a loop inside a spawned task.
+pub fn semaphore(rt: &Runtime, n: usize) -> f64 {
+    rt.block_on(async move {
+        tokio::spawn(async move {
+            let sem = Semaphore::new(1);
+            let start = Instant::now();
+            for _ in 0..n {
+                let permit = black_box(&sem).acquire().await.expect("semaphore open");
+                drop(black_box(permit));
+            }
+            per_op(start, n)
+        })
+        .await
+        .expect("semaphore task")
+    })
+}
+
+/// Event ping-pong through two `tokio::sync::Notify`s: A `notify_one`s the
+/// first and awaits the second, B the mirror. `notify_one` stores a permit
+/// when nobody waits, so no wake-up is lost.
+pub fn event(rt: &Runtime, n: usize) -> f64 {
+    rt.block_on(async move {
+        let (n1, n2) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let start = Instant::now();
+        let a = tokio::spawn({
+            let (n1, n2) = (n1.clone(), n2.clone());
+            async move {
+                for _ in 0..n {
+                    n1.notify_one();
+                    n2.notified().await;
+                }
+            }
+        });
+        let b = tokio::spawn(async move {
+            for _ in 0..n {
+                n1.notified().await;
+                n2.notify_one();
+            }
+        });
+        a.await.expect("ping task");
+        b.await.expect("pong task");
+        per_op(start, n)
     })
 }

@@ -18,6 +18,8 @@
 //! * A panicking greenlet never takes the hub down: its panic comes back
 //!   from `join` as [`GreenletError::Panicked`].
 //! * Other threads reach a hub through a [`Handle`].
+//! * [`wait()`] and [`iwait`] wait on many greenlets, events, results and
+//!   queues at once, reporting them in the order they become ready.
 //!
 //! # Example
 //!
@@ -75,6 +77,7 @@ mod greenlet;
 mod hub;
 mod sleep;
 mod timeout;
+mod wait;
 mod waitlist;
 mod waitlist_shared;
 
@@ -83,8 +86,11 @@ pub mod local;
 pub mod lock;
 pub mod net;
 pub mod pool;
+pub mod process;
 pub mod queue;
+pub mod signal;
 pub mod stack;
+pub mod threadpool;
 
 pub mod io {
     //! Readiness of raw fds, for code that integrates its own sockets.
@@ -102,3 +108,4 @@ pub use greenlet::{
 pub use hub::{Handle, HubGone, POLL_EVERY_TURNS, TURN_BUDGET};
 pub use sleep::{sleep, yield_now};
 pub use timeout::{with_timeout, Timeout};
+pub use wait::{iwait, wait, IWait, Waitable};

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::side::Side;
 use super::{Empty, Full};
-use crate::hub::Primitive;
+use crate::hub::{Primitive, Watcher, Watchers};
 use crate::waitlist::Wait;
 
 /// The container of a buffered queue: decides which item a get takes.
@@ -105,6 +105,8 @@ pub(crate) struct Core<B> {
     shut_down: Cell<bool>,
     getters: Side,
     putters: Side,
+    /// `grove::wait`'s watchers, fired whenever a get becomes possible.
+    watchers: Watchers,
 }
 
 impl<B: Buffer> Core<B> {
@@ -115,6 +117,7 @@ impl<B: Buffer> Core<B> {
             shut_down: Cell::new(false),
             getters: Side::new(),
             putters: Side::new(),
+            watchers: Watchers::default(),
         }
     }
 
@@ -150,10 +153,40 @@ impl<B: Buffer> Core<B> {
     }
 
     /// Chooses waiters for the items and slots nobody has been promised.
+    /// Runs after every change of the items or the getters, so it is also
+    /// where `grove::wait`'s watchers learn that a get became possible.
     fn rebalance(&self) {
         let len = self.len();
         self.getters.rebalance(len);
         self.putters.rebalance(self.capacity.saturating_sub(len));
+        self.fire_watchers_if_ready();
+    }
+
+    /// Whether `get_now` would not fail with "empty for now": an item is
+    /// there for a newcomer, or the queue is shut down and nothing is left
+    /// for it. `grove::wait`'s readiness; takes nothing.
+    pub(super) fn get_ready(&self) -> bool {
+        let len = self.len();
+        (self.getters.is_idle() && len > 0)
+            || (self.shut_down.get() && len <= self.getters.blocked())
+    }
+
+    #[inline]
+    fn fire_watchers_if_ready(&self) {
+        if !self.watchers.is_empty() && self.get_ready() {
+            self.watchers.fire();
+        }
+    }
+
+    /// Registers a `grove::wait` watcher, fired whenever a get becomes
+    /// possible; `None` (nothing registered) if one is possible now.
+    pub(super) fn watch(&self, watcher: Watcher) -> Option<usize> {
+        (!self.get_ready()).then(|| self.watchers.add(watcher))
+    }
+
+    /// Removes the watcher registered under `key`.
+    pub(super) fn unwatch(&self, key: usize) {
+        self.watchers.remove(key);
     }
 
     fn take(&self) -> Option<B::Item> {
@@ -265,6 +298,7 @@ impl<B: Buffer> Core<B> {
         }
         self.putters.wake_all();
         self.getters.wake_all();
+        self.fire_watchers_if_ready();
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::buffered::{Iter, Receive};
 use super::side::Side;
 use super::{Empty, Full};
-use crate::hub::{Hub, Primitive, WaitOn};
+use crate::hub::{Hub, Primitive, WaitOn, Watcher, Watchers};
 use crate::waitlist::{Wait, WaitList};
 
 /// A rendezvous between the greenlets of one thread (gevent's `Channel`): a
@@ -93,12 +93,33 @@ struct Inner<T> {
     /// Greenlets blocked in a put.
     putters: Cell<usize>,
     shut_down: Cell<bool>,
+    /// `grove::wait`'s watchers, fired whenever a get becomes possible.
+    watchers: Watchers,
 }
 
 impl<T> Inner<T> {
+    /// Runs after every change of the offers or the getters but a
+    /// withdrawal (see `settle`, `shutdown`), so it is also where
+    /// `grove::wait`'s watchers learn that a get became possible.
     fn rebalance(&self) {
         let offered = self.offers.borrow().len();
         self.getters.rebalance(offered);
+        self.fire_watchers_if_ready();
+    }
+
+    /// As `Core::get_ready`: whether `get_now` would not fail with "no
+    /// putter for now". Takes nothing.
+    fn get_ready(&self) -> bool {
+        let offered = self.offers.borrow().len();
+        (self.getters.is_idle() && offered > 0)
+            || (self.shut_down.get() && offered <= self.getters.blocked())
+    }
+
+    #[inline]
+    fn fire_watchers_if_ready(&self) {
+        if !self.watchers.is_empty() && self.get_ready() {
+            self.watchers.fire();
+        }
     }
 
     fn take(&self) -> Option<T> {
@@ -169,6 +190,8 @@ impl<T> Inner<T> {
             Some(at) if at < self.getters.chosen() => Ok(()),
             Some(at) => {
                 self.offers.borrow_mut().remove(at);
+                // After a shutdown, fewer offers can mean "nothing left".
+                self.fire_watchers_if_ready();
                 Err(offer.item.borrow_mut().take().expect("checked above"))
             }
             None => Err(offer.item.borrow_mut().take().expect("checked above")),
@@ -235,6 +258,7 @@ impl<T> Inner<T> {
         }
         self.withdraw_unpromised();
         self.getters.wake_all();
+        self.fire_watchers_if_ready();
     }
 
     /// After a shutdown: withdraws the offers whose putters still wait and
@@ -263,6 +287,7 @@ impl<T> Inner<T> {
         if self.shut_down.get() {
             // A putter whose chosen getter is gone must not wait forever.
             self.withdraw_unpromised();
+            self.fire_watchers_if_ready();
         }
     }
 }
@@ -298,6 +323,7 @@ impl<T> Channel<T> {
             getters: Side::new(),
             putters: Cell::new(0),
             shut_down: Cell::new(false),
+            watchers: Watchers::default(),
         }))
     }
 
@@ -428,6 +454,23 @@ impl<T> Channel<T> {
     /// down and drained. See [`Iter`].
     pub fn iter(&self) -> Iter<'_, T> {
         Iter::new(&*self.0)
+    }
+
+    /// Whether a `get_nowait` now would not fail with "no putter for now"
+    /// (`grove::wait`'s readiness; takes nothing).
+    pub(crate) fn get_ready(&self) -> bool {
+        self.0.get_ready()
+    }
+
+    /// Registers a `grove::wait` watcher, fired whenever a get becomes
+    /// possible; `None` (nothing registered) if one is possible now.
+    pub(crate) fn watch(&self, watcher: Watcher) -> Option<usize> {
+        (!self.0.get_ready()).then(|| self.0.watchers.add(watcher))
+    }
+
+    /// Removes the watcher registered under `key`.
+    pub(crate) fn unwatch(&self, key: usize) {
+        self.0.watchers.remove(key);
     }
 }
 
