@@ -10,7 +10,8 @@
 use std::time::Instant;
 
 /// A DNS label may hold 63 bytes: the resolver rejects this one itself.
-const IMPOSSIBLE: &str = "this-label-is-longer-than-sixty-three-characters-so-it-cannot-exist.invalid";
+const IMPOSSIBLE: &str =
+    "this-label-is-longer-than-sixty-three-characters-so-it-cannot-exist.invalid";
 
 fn main() {
     let mut names: Vec<String> = std::env::args().skip(1).collect();

@@ -55,7 +55,9 @@ fn tcp_hello_answers_http_requests() {
             let addr = addr.clone();
             std::thread::spawn(move || {
                 let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-                stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
                 write!(
                     stream,
                     "GET /{i} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: test\r\n\r\n"
@@ -70,7 +72,10 @@ fn tcp_hello_answers_http_requests() {
     for client in clients {
         let response = client.join().unwrap();
         assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
-        assert!(response.contains("\r\nContent-Length: 12\r\n"), "{response}");
+        assert!(
+            response.contains("\r\nContent-Length: 12\r\n"),
+            "{response}"
+        );
         assert!(response.ends_with("\r\n\r\nHello world!"), "{response}");
     }
 }
@@ -94,6 +99,9 @@ fn dns_lookup_resolves_names_concurrently() {
         "{text}"
     );
     for line in &lines[1..lines.len() - 1] {
-        assert!(!line.contains("error"), "names of /etc/hosts resolve: {text}");
+        assert!(
+            !line.contains("error"),
+            "names of /etc/hosts resolve: {text}"
+        );
     }
 }

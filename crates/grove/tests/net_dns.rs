@@ -21,7 +21,9 @@ fn localhost_resolves_to_a_loopback_address() {
     assert!(!ips.is_empty());
     assert!(ips.iter().all(IpAddr::is_loopback), "{ips:?}");
     let addrs: Vec<_> = ("localhost", 8080).to_socket_addrs().unwrap().collect();
-    assert!(addrs.iter().all(|a| a.port() == 8080 && a.ip().is_loopback()));
+    assert!(addrs
+        .iter()
+        .all(|a| a.port() == 8080 && a.ip().is_loopback()));
 }
 
 #[test]
@@ -49,7 +51,10 @@ fn a_literal_address_never_parks_and_a_name_does() {
     let _ = "[::1]:80".to_socket_addrs().unwrap();
     assert!(!ran.get(), "a literal is parsed in place, without waiting");
     lookup_host("localhost").unwrap();
-    assert!(ran.get(), "a host name waits for the pool; other greenlets ran");
+    assert!(
+        ran.get(),
+        "a host name waits for the pool; other greenlets ran"
+    );
     other.join().unwrap();
 }
 

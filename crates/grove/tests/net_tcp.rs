@@ -120,8 +120,8 @@ fn invalid_addresses_are_invalid_input() {
         let err = TcpStream::connect(bad).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad}: {err}");
     }
-    let err = TcpStream::connect_timeout(&"127.0.0.1:1".parse().unwrap(), Duration::ZERO)
-        .unwrap_err();
+    let err =
+        TcpStream::connect_timeout(&"127.0.0.1:1".parse().unwrap(), Duration::ZERO).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     let err = TcpStream::connect(&[][..]).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
@@ -317,7 +317,11 @@ fn one_greenlet_reads_while_another_writes_the_same_socket() {
 fn try_clone_shares_the_socket_and_its_settings() {
     let (client, server) = pair();
     let clone = client.try_clone().unwrap();
-    assert_eq!(clone.as_raw_fd(), client.as_raw_fd(), "one fd, registered once");
+    assert_eq!(
+        clone.as_raw_fd(),
+        client.as_raw_fd(),
+        "one fd, registered once"
+    );
     clone
         .set_read_timeout(Some(Duration::from_millis(30)))
         .unwrap();
@@ -335,7 +339,11 @@ fn try_clone_shares_the_socket_and_its_settings() {
     (&clone).read_exact(&mut one).unwrap(); // still open through the clone
     assert_eq!(&one, b"x");
     drop(clone);
-    assert_eq!((&server).read(&mut buf).unwrap(), 0, "closed with the last handle");
+    assert_eq!(
+        (&server).read(&mut buf).unwrap(),
+        0,
+        "closed with the last handle"
+    );
 }
 
 #[test]
@@ -572,5 +580,42 @@ fn connect_timeout_expires_against_a_full_backlog() {
             }
         }
     }
-    panic!("{} connects to a full backlog all succeeded", connected.len());
+    panic!(
+        "{} connects to a full backlog all succeeded",
+        connected.len()
+    );
+}
+
+#[test]
+fn a_read_while_unwinding_fails_at_once_instead_of_parking() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    struct ReadOnDrop(Rc<TcpStream>, Rc<Cell<Option<io::ErrorKind>>>);
+    impl Drop for ReadOnDrop {
+        fn drop(&mut self) {
+            let result = (&*self.0).read(&mut [0; 4]);
+            self.1.set(Some(
+                result.map_or_else(|e| e.kind(), |_| io::ErrorKind::Other),
+            ));
+        }
+    }
+
+    let (client, server) = pair();
+    let client = Rc::new(client);
+    let seen = Rc::new(Cell::new(None));
+    let victim = {
+        let guard = ReadOnDrop(client.clone(), seen.clone());
+        grove::spawn(move || {
+            let _guard = guard;
+            grove::sleep(Duration::MAX);
+        })
+    };
+    grove::sleep(Duration::from_millis(5));
+    victim.kill();
+    assert_eq!(seen.get(), Some(io::ErrorKind::Interrupted));
+    (&server).write_all(b"ok").unwrap();
+    let mut buf = [0; 2];
+    (&*client).read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ok");
 }

@@ -162,7 +162,9 @@ fn datagrams_by_path_and_connected() {
     let (n, from) = client.recv_from(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"connected");
     assert!(from.is_unnamed());
-    client.set_read_timeout(Some(Duration::from_millis(30))).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(30)))
+        .unwrap();
     assert_eq!(
         client.recv(&mut buf).unwrap_err().kind(),
         io::ErrorKind::TimedOut
@@ -232,7 +234,9 @@ fn send_to_a_full_unconnected_receiver_waits_for_room() {
 fn connect_to_a_full_backlog_waits_until_accepted() {
     let path = socket_path("backlog.sock");
     let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
-    socket.bind(&socket2::SockAddr::unix(&path).unwrap()).unwrap();
+    socket
+        .bind(&socket2::SockAddr::unix(&path).unwrap())
+        .unwrap();
     socket.listen(0).unwrap();
     let listener = UnixListener::from(std::os::unix::net::UnixListener::from(socket));
     let mut clients = Vec::new();

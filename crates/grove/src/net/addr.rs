@@ -76,23 +76,9 @@ fn resolve_blocking(host: &str) -> io::Result<Vec<IpAddr>> {
     Ok(ips)
 }
 
-/// Runs `f` on the thread pool; the calling greenlet waits.
+/// Runs `f` on the default thread pool; the calling greenlet waits.
 fn resolve_on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    // TEMPORARY until crate::threadpool lands: one OS thread per lookup.
-    use std::sync::{Arc, Mutex};
-    let done = crate::event::AsyncResult::new();
-    let slot = Arc::new(Mutex::new(None));
-    {
-        let done = done.clone();
-        let slot = slot.clone();
-        std::thread::spawn(move || {
-            *slot.lock().unwrap() = Some(f());
-            let _ = done.set(());
-        });
-    }
-    done.get();
-    let value = slot.lock().unwrap().take();
-    value.unwrap()
+    crate::threadpool::spawn_blocking(f)
 }
 
 /// Something that names one or more socket addresses: grove's twin of

@@ -394,7 +394,10 @@ macro_rules! socket_timeouts {
             ///
             /// # Errors
             /// `InvalidInput` for a zero duration, as `std`.
-            pub fn set_read_timeout(&self, timeout: Option<::std::time::Duration>) -> ::std::io::Result<()> {
+            pub fn set_read_timeout(
+                &self,
+                timeout: Option<::std::time::Duration>,
+            ) -> ::std::io::Result<()> {
                 self.inner.set_read_timeout(timeout)
             }
 
@@ -403,7 +406,10 @@ macro_rules! socket_timeouts {
             ///
             /// # Errors
             /// `InvalidInput` for a zero duration, as `std`.
-            pub fn set_write_timeout(&self, timeout: Option<::std::time::Duration>) -> ::std::io::Result<()> {
+            pub fn set_write_timeout(
+                &self,
+                timeout: Option<::std::time::Duration>,
+            ) -> ::std::io::Result<()> {
                 self.inner.set_write_timeout(timeout)
             }
 
@@ -439,7 +445,8 @@ macro_rules! stream_read_write {
 
         impl ::std::io::Write for &$ty {
             fn write(&mut self, buf: &[u8]) -> ::std::io::Result<usize> {
-                self.inner.write(|mut s| ::std::io::Write::write(&mut s, buf))
+                self.inner
+                    .write(|mut s| ::std::io::Write::write(&mut s, buf))
             }
 
             fn write_vectored(

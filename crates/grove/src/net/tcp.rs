@@ -124,9 +124,9 @@ impl TcpListener {
         let (socket, peer) = self.inner.io(Direction::Read, timeout, |listener| {
             SockRef::from(listener).accept4(ACCEPT_FLAGS)
         })?;
-        let peer = peer
-            .as_socket()
-            .ok_or_else(|| io::Error::other("grove: accepted a connection with a non-IP address"))?;
+        let peer = peer.as_socket().ok_or_else(|| {
+            io::Error::other("grove: accepted a connection with a non-IP address")
+        })?;
         let stream = TcpStream {
             inner: Evented::new(std::net::TcpStream::from(socket))?,
         };

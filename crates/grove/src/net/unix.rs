@@ -329,7 +329,8 @@ impl UnixDatagram {
         let path = path.as_ref();
         let first = self.inner.get().send_to(buf, path);
         match first {
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock && !self.inner.is_nonblocking() => {}
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock && !self.inner.is_nonblocking() => {
+            }
             done => return done,
         }
         let hub = crate::hub::Hub::get();
