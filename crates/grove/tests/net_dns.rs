@@ -37,7 +37,7 @@ fn unresolvable_names_fail_with_the_name_in_the_error() {
 }
 
 #[test]
-fn a_literal_address_never_parks_and_a_name_does() {
+fn a_literal_address_never_parks() {
     let ran = Rc::new(Cell::new(false));
     let other = {
         let ran = ran.clone();
