@@ -50,11 +50,8 @@ fn a_literal_address_never_parks() {
     assert_eq!(lookup_host("::1").unwrap().len(), 1);
     let _ = "[::1]:80".to_socket_addrs().unwrap();
     assert!(!ran.get(), "a literal is parsed in place, without waiting");
-    lookup_host("localhost").unwrap();
-    assert!(
-        ran.get(),
-        "a host name waits for the pool; other greenlets ran"
-    );
+    // (A host name goes to the pool; whether its caller parks depends on
+    // how fast the pool thread answers, so nothing is asserted about it.)
     other.join().unwrap();
 }
 
