@@ -619,3 +619,23 @@ fn a_read_while_unwinding_fails_at_once_instead_of_parking() {
     (&*client).read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"ok");
 }
+
+#[test]
+fn sockets_are_born_non_blocking_and_close_on_exec() {
+    fn cloexec(fd: &impl AsRawFd) -> bool {
+        // SAFETY: F_GETFD on an fd the caller keeps open.
+        let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+        assert!(flags >= 0);
+        flags & libc::FD_CLOEXEC != 0
+    }
+    let (listener, addr) = listener();
+    let client = TcpStream::connect(addr).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let udp = grove::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (ua, ub) = grove::net::UnixStream::pair().unwrap();
+    assert!(cloexec(&listener) && cloexec(&client) && cloexec(&server));
+    assert!(cloexec(&udp) && cloexec(&ua) && cloexec(&ub));
+    assert!(is_os_nonblocking(&listener) && is_os_nonblocking(&client));
+    assert!(is_os_nonblocking(&server) && is_os_nonblocking(&udp));
+    assert!(is_os_nonblocking(&ua) && is_os_nonblocking(&ub));
+}
