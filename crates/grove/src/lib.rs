@@ -51,6 +51,7 @@
 //! | [`lock`] | `Semaphore`, `BoundedSemaphore`, `Lock`, `RLock`, `Mutex` | `gevent.lock` |
 //! | [`pool`] | `Group`, `Pool` with `map`, `imap`, `imap_unordered` | `gevent.pool` |
 //! | [`local`] | [`greenlet_local!`] | `gevent.local` |
+//! | [`net`] | `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`, `UnixDatagram`, `lookup_host` | `gevent.socket` |
 //! | [`io`] | raw fd readiness for code that owns its sockets | `gevent.socket.wait_read` |
 //! | [`stack`] | stack sizes | |
 //!
@@ -83,6 +84,7 @@ mod waitlist_shared;
 pub mod event;
 pub mod local;
 pub mod lock;
+pub mod net;
 pub mod pool;
 pub mod process;
 pub mod queue;
