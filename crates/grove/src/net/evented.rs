@@ -166,8 +166,9 @@ impl<S: StdSocket> Evented<S> {
     /// `direction`, park until it is ready again, retry. Gives up with
     /// `TimedOut` once `timeout` has passed since the first wait. In
     /// non-blocking mode `op` runs once and `WouldBlock` is returned as is.
-    /// While the greenlet is unwinding, a wait fails at once with
-    /// `Interrupted` instead of parking.
+    /// While the greenlet is unwinding, a wait fails at once with an
+    /// `ErrorKind::Other` error instead of parking (not `Interrupted`, which
+    /// std's `read_exact`/`write_all` would retry forever).
     pub(crate) fn io<R>(
         &self,
         direction: Direction,

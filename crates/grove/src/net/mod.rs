@@ -56,7 +56,8 @@
 //! of it having transferred nothing in that call; the socket stays
 //! registered and usable by other greenlets. A blocking socket call made
 //! while the greenlet is already unwinding (in a `Drop` during a kill) does
-//! not park: it fails with `io::ErrorKind::Interrupted` if it would wait.
+//! not park: it fails with an `io::ErrorKind::Other` error if it would wait
+//! (not `Interrupted`, which std's `read_exact`/`write_all` retry forever).
 
 mod addr;
 pub(crate) mod evented;
@@ -86,7 +87,7 @@ use crate::hub::io::{wait_fd, Direction};
 /// use the socket's own methods).
 ///
 /// # Errors
-/// `TimedOut`; `Interrupted` if called while unwinding; `epoll_ctl`'s
+/// `TimedOut`; `Other` if called while unwinding; `epoll_ctl`'s
 /// errors (`PermissionDenied` for a regular file, which is always ready).
 ///
 /// # Kill and timeout safety

@@ -370,8 +370,7 @@ impl UnixDatagram {
 }
 
 fn unwinding() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Interrupted,
-        "grove: cannot wait for a socket while the greenlet is unwinding",
-    )
+    // Not `Interrupted`: std's `read_exact`/`write_all` retry that kind
+    // forever, which inside a `Drop` would spin instead of fail.
+    io::Error::other("grove: cannot wait for a socket while the greenlet is unwinding")
 }
