@@ -88,6 +88,7 @@ pub mod net;
 pub mod pool;
 pub mod process;
 pub mod queue;
+pub mod server;
 pub mod signal;
 pub mod stack;
 pub mod threadpool;

@@ -109,6 +109,10 @@ pub(crate) enum Primitive {
     Signal,
     /// `grove::wait` / `iwait` on several objects.
     Any,
+    /// A server's handlers finishing (`StreamServer::stop`).
+    ServerStop,
+    /// A server stopping (`StreamServer::serve_forever`).
+    ServeForever,
 }
 
 impl fmt::Display for Primitive {
@@ -130,6 +134,8 @@ impl fmt::Display for Primitive {
             Primitive::ThreadPoolJob => "a thread-pool job (ThreadPool::apply, spawn_blocking)",
             Primitive::Signal => "a Unix signal (Signals::wait)",
             Primitive::Any => "grove::wait on several objects",
+            Primitive::ServerStop => "a server's handlers finishing (server stop)",
+            Primitive::ServeForever => "a server to be stopped (serve_forever)",
         })
     }
 }

@@ -1,0 +1,382 @@
+//! [`DatagramServer`]: a receive loop spawning a handler greenlet per
+//! datagram (gevent's `gevent.server.DatagramServer`).
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use super::core::{Core, Handlers, Pace, State, DEFAULT_STOP_TIMEOUT};
+use crate::net::{ToSocketAddrs, UdpSocket};
+use crate::pool::{Group, Pool};
+
+/// The handler of a datagram server.
+type Handler = dyn Fn(&[u8], SocketAddr, &UdpSocket);
+
+/// The largest UDP payload (IPv4: 65,535 − 8 − 20), the default buffer.
+const MAX_DATAGRAM: usize = 65_507;
+
+/// A UDP server: a greenlet receives datagrams and spawns the handler in a
+/// new greenlet for each, with the datagram's bytes, the sender's address
+/// and the socket to reply on (gevent's `DatagramServer(address, handle)`).
+///
+/// It is built, started, served and stopped as a
+/// [`StreamServer`](super::StreamServer) is, and is a cheap `Clone` handle
+/// too. The handler replies with `socket.send_to(reply, peer)`; replies
+/// from many handlers at once share the socket (writers queue on it while
+/// the receive loop reads).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use grove::server::DatagramServer;
+///
+/// let server = DatagramServer::bind("127.0.0.1:0", |data, peer, socket| {
+///     socket.send_to(&data.to_ascii_uppercase(), peer).unwrap();
+/// })
+/// .unwrap();
+/// server.start();
+/// let addr = server.local_addr();
+/// let reply = grove::threadpool::spawn_blocking(move || {
+///     let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+///     client.send_to(b"hello", addr).unwrap();
+///     let mut buf = [0; 16];
+///     let (n, _) = client.recv_from(&mut buf).unwrap();
+///     buf[..n].to_vec()
+/// });
+/// assert_eq!(reply, b"HELLO");
+/// server.stop(Duration::from_secs(1));
+/// ```
+///
+/// # Backpressure, fairness, errors
+///
+/// With a [`Pool`] (see [`DatagramServerBuilder::pool_size`]) at most that
+/// many handlers run at once; while the pool is full, datagrams wait in the
+/// socket's receive buffer, and beyond its size the kernel drops them (UDP
+/// has no other backpressure). The receive loop yields to the other
+/// greenlets after 16 datagrams in a row. Errors that concern one datagram
+/// are skipped; others (`ENOBUFS`, `ENOMEM`, …) are logged at most once a
+/// second and backed off, 10 ms doubling to 1 s. A datagram longer than the
+/// buffer ([`max_datagram_size`](DatagramServerBuilder::max_datagram_size))
+/// is truncated, as `recv_from` does. A handler that panics is logged with
+/// the sender's address and the server keeps serving.
+///
+/// # Kill and timeout safety
+///
+/// As for [`StreamServer`](super::StreamServer): a killed `serve_forever`
+/// stops the server, an interrupted `stop` kills the remaining handlers at
+/// once, and kills and timeouts of handlers are not reported as panics.
+/// The socket is closed when the receive loop and the last handler (each
+/// holds a handle to it) are gone.
+pub struct DatagramServer {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    core: Rc<Core>,
+    socket: RefCell<Option<UdpSocket>>,
+    local_addr: SocketAddr,
+    handler: Rc<Handler>,
+    buffer_size: usize,
+}
+
+impl Clone for DatagramServer {
+    fn clone(&self) -> Self {
+        DatagramServer {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatagramServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.core.fmt(f)
+    }
+}
+
+impl DatagramServer {
+    /// A server receiving on `addr` (each resolved address tried in turn),
+    /// with the default options. It receives nothing until started.
+    ///
+    /// # Errors
+    /// As [`UdpSocket::bind`](crate::net::UdpSocket::bind).
+    pub fn bind<A, F>(addr: A, handler: F) -> io::Result<DatagramServer>
+    where
+        A: ToSocketAddrs,
+        F: Fn(&[u8], SocketAddr, &UdpSocket) + 'static,
+    {
+        DatagramServer::builder().bind(addr, handler)
+    }
+
+    /// A server receiving on `socket`, a grove socket you made. The socket
+    /// is put back in blocking mode if it was not.
+    ///
+    /// # Errors
+    /// The socket's `local_addr` error.
+    pub fn new<F>(socket: UdpSocket, handler: F) -> io::Result<DatagramServer>
+    where
+        F: Fn(&[u8], SocketAddr, &UdpSocket) + 'static,
+    {
+        DatagramServer::builder().socket(socket, handler)
+    }
+
+    /// A builder, to set socket options, the buffer size or a [`Pool`].
+    pub fn builder() -> DatagramServerBuilder {
+        DatagramServerBuilder::default()
+    }
+
+    /// The address the server receives on (still known after it stopped).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// Starts receiving in a background greenlet and returns at once; see
+    /// [`StreamServer::start`](super::StreamServer::start).
+    ///
+    /// # Panics
+    /// If the server was already started or was stopped, or if no stack
+    /// can be had.
+    #[track_caller]
+    pub fn start(&self) {
+        let inner = &self.inner;
+        inner.core.start(|| {
+            let socket = inner
+                .socket
+                .borrow_mut()
+                .take()
+                .expect("an idle server holds its socket");
+            let core = inner.core.clone();
+            let handler = inner.handler.clone();
+            let buffer_size = inner.buffer_size;
+            move || receive_loop(&core, socket, handler, buffer_size)
+        });
+    }
+
+    /// Starts the server unless it was started, then waits until it has
+    /// stopped; see [`StreamServer::serve_forever`](super::StreamServer::serve_forever).
+    #[track_caller]
+    pub fn serve_forever(&self) {
+        if std::thread::panicking() {
+            return;
+        }
+        self.inner.core.serve_forever(|| self.start());
+    }
+
+    /// Stops receiving, lets the running handlers finish for up to
+    /// `timeout`, kills the rest and returns once they are all gone; see
+    /// [`StreamServer::stop`](super::StreamServer::stop).
+    #[track_caller]
+    pub fn stop(&self, timeout: Duration) {
+        drop(self.inner.socket.borrow_mut().take());
+        self.inner.core.stop(timeout);
+    }
+
+    /// Whether the server is receiving (started, not stopped).
+    pub fn is_running(&self) -> bool {
+        self.inner.core.state() == State::Running
+    }
+
+    /// Whether the server was stopped and all its handlers are gone.
+    pub fn is_stopped(&self) -> bool {
+        self.inner.core.state() == State::Stopped
+    }
+
+    /// Handler greenlets spawned and not yet gone.
+    pub fn handler_count(&self) -> usize {
+        self.inner.core.handler_count()
+    }
+}
+
+/// The receiving greenlet's body: runs until killed by `stop`.
+fn receive_loop(core: &Rc<Core>, socket: UdpSocket, handler: Rc<Handler>, buffer_size: usize) {
+    let mut pace = Pace::default();
+    let mut buf = vec![0; buffer_size];
+    loop {
+        core.wait_available();
+        match socket.recv_from(&mut buf) {
+            Ok((n, peer)) => {
+                let data = buf[..n].to_vec();
+                let reply_on = socket.try_clone().expect("grove's try_clone never fails");
+                let handler = handler.clone();
+                match core.dispatch(peer, move |peer| handler(&data, peer, &reply_on)) {
+                    Ok(()) => pace.dispatched(),
+                    Err(err) => pace.failed(core, "spawning a handler", &err),
+                }
+            }
+            Err(err) => pace.failed(core, "recv_from", &err),
+        }
+    }
+}
+
+/// Options of a [`DatagramServer`]: the socket's (for servers that bind
+/// their own), the receive buffer, where handlers run, and the grace period
+/// of an interrupted `serve_forever`.
+///
+/// ```
+/// use grove::server::DatagramServer;
+///
+/// let server = DatagramServer::builder()
+///     .max_datagram_size(1500)
+///     .pool_size(64)
+///     .bind("127.0.0.1:0", |data, peer, socket| {
+///         let _ = socket.send_to(data, peer);
+///     })
+///     .unwrap();
+/// assert_ne!(server.local_addr().port(), 0);
+/// ```
+#[derive(Debug, Clone)]
+pub struct DatagramServerBuilder {
+    reuse_address: bool,
+    reuse_port: bool,
+    buffer_size: usize,
+    handlers: Handlers,
+    stop_timeout: Duration,
+}
+
+impl Default for DatagramServerBuilder {
+    fn default() -> Self {
+        DatagramServerBuilder {
+            reuse_address: false,
+            reuse_port: false,
+            buffer_size: MAX_DATAGRAM,
+            handlers: Handlers::default(),
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+        }
+    }
+}
+
+impl DatagramServerBuilder {
+    /// `SO_REUSEADDR` (default off, as `std`'s `UdpSocket::bind`).
+    pub fn reuse_address(mut self, on: bool) -> Self {
+        self.reuse_address = on;
+        self
+    }
+
+    /// `SO_REUSEPORT` (default off): several sockets with the option may
+    /// bind the same address; the kernel spreads datagrams over them by
+    /// sender.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// The receive buffer: longer datagrams are truncated to it (default
+    /// 65,507 bytes, the largest UDP payload over IPv4). Each handler gets
+    /// a copy of its datagram's bytes only.
+    ///
+    /// # Panics
+    /// If `size` is 0.
+    #[track_caller]
+    pub fn max_datagram_size(mut self, size: usize) -> Self {
+        assert!(
+            size > 0,
+            "grove::server::DatagramServerBuilder::max_datagram_size(0): \
+             a zero-byte buffer would truncate every datagram to nothing"
+        );
+        self.buffer_size = size;
+        self
+    }
+
+    /// Runs the handlers in a new [`Pool`] of `size`.
+    ///
+    /// # Panics
+    /// If `size` is 0, as [`Pool::new`].
+    #[track_caller]
+    pub fn pool_size(self, size: usize) -> Self {
+        self.pool(Pool::new(size))
+    }
+
+    /// Runs the handlers in `pool`; the server receives only while it has
+    /// a free slot.
+    pub fn pool(mut self, pool: Pool) -> Self {
+        self.handlers = Handlers::Pool(pool);
+        self
+    }
+
+    /// Runs the handlers in `group` (no cap).
+    pub fn group(mut self, group: Group) -> Self {
+        self.handlers = Handlers::Group(group);
+        self
+    }
+
+    /// The grace period of the stop that follows a killed or timed-out
+    /// `serve_forever` (default 1 s).
+    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
+        self.stop_timeout = timeout;
+        self
+    }
+
+    /// Binds a UDP socket on `addr` with these options (each resolved
+    /// address in turn) and makes the server.
+    ///
+    /// # Errors
+    /// The last address's error or the resolution error.
+    pub fn bind<A, F>(self, addr: A, handler: F) -> io::Result<DatagramServer>
+    where
+        A: ToSocketAddrs,
+        F: Fn(&[u8], SocketAddr, &UdpSocket) + 'static,
+    {
+        let mut last_err = None;
+        for addr in addr.to_socket_addrs()? {
+            match self.bind_udp(addr) {
+                Ok(socket) => return self.socket(socket, handler),
+                Err(err) => last_err = Some(err),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "could not resolve to any addresses",
+            )
+        }))
+    }
+
+    fn bind_udp(&self, addr: SocketAddr) -> io::Result<UdpSocket> {
+        let socket = Socket::new(
+            Domain::for_address(addr),
+            Type::DGRAM.nonblocking().cloexec(),
+            Some(Protocol::UDP),
+        )?;
+        if self.reuse_address {
+            socket.set_reuse_address(true)?;
+        }
+        if self.reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        socket.bind(&SockAddr::from(addr))?;
+        UdpSocket::from_std(socket.into())
+    }
+
+    /// Makes the server on a socket you made (the socket options above do
+    /// not apply).
+    ///
+    /// # Errors
+    /// The socket's `local_addr` error.
+    pub fn socket<F>(self, socket: UdpSocket, handler: F) -> io::Result<DatagramServer>
+    where
+        F: Fn(&[u8], SocketAddr, &UdpSocket) + 'static,
+    {
+        socket.set_nonblocking(false)?;
+        let local_addr = socket.local_addr()?;
+        let core = Core::new(
+            "DatagramServer",
+            local_addr.to_string(),
+            self.handlers,
+            self.stop_timeout,
+        );
+        Ok(DatagramServer {
+            inner: Rc::new(Inner {
+                core,
+                socket: RefCell::new(Some(socket)),
+                local_addr,
+                handler: Rc::new(handler),
+                buffer_size: self.buffer_size,
+            }),
+        })
+    }
+}

@@ -1,0 +1,482 @@
+//! [`StreamServer`]: an accept loop spawning a handler greenlet per
+//! connection (gevent's `gevent.server.StreamServer`).
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use super::core::{Core, Handlers, Pace, State, DEFAULT_STOP_TIMEOUT};
+use super::Listener;
+use crate::net::{TcpListener, ToSocketAddrs, UnixListener};
+use crate::pool::{Group, Pool};
+
+/// The default listen backlog (as grove's `TcpListener::bind`).
+const BACKLOG: i32 = 1024;
+
+/// The handler of a stream server, shared by all its connections.
+type Handler<L> = dyn Fn(<L as Listener>::Stream, <L as Listener>::Addr);
+
+/// A TCP (or Unix-socket) server: a greenlet accepts connections and
+/// spawns the handler in a new greenlet for each, with the connected
+/// stream and the peer's address (gevent's `StreamServer(listener, handle)`).
+///
+/// Build one with [`bind`](StreamServer::bind) (an address),
+/// [`new`](StreamServer::new) (a listener you made) or
+/// [`builder`](StreamServer::builder) (backlog, `SO_REUSEPORT`, a [`Pool`]
+/// cap, …); then either [`serve_forever`](StreamServer::serve_forever),
+/// which blocks the calling greenlet (or thread) until the server is
+/// stopped, or [`start`](StreamServer::start), which runs the accept loop
+/// in the background and returns. [`stop`](StreamServer::stop) stops it
+/// gracefully. A `StreamServer` is a cheap `Clone` handle: give a clone to
+/// the greenlet that will stop it (a signal handler, an admin endpoint).
+///
+/// The handler is any `Fn(TcpStream, SocketAddr) + 'static` closure; it
+/// runs in its own greenlet, so it reads and writes in plain blocking style.
+/// Dropping the stream closes the connection. To use a struct, call its
+/// method from the closure (`move |s, a| handler.handle(s, a)`).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::time::Duration;
+/// use grove::server::StreamServer;
+///
+/// let server = StreamServer::bind("127.0.0.1:0", |mut conn, _peer| {
+///     let mut buf = [0; 64];
+///     while let Ok(n @ 1..) = conn.read(&mut buf) {
+///         conn.write_all(&buf[..n]).unwrap();
+///     }
+/// })
+/// .unwrap();
+/// server.start();
+/// // A std client on a pool thread; the hub serves meanwhile.
+/// let addr = server.local_addr();
+/// let back = grove::threadpool::spawn_blocking(move || {
+///     let mut conn = std::net::TcpStream::connect(addr).unwrap();
+///     conn.write_all(b"hello").unwrap();
+///     let mut back = [0; 5];
+///     conn.read_exact(&mut back).unwrap();
+///     back
+/// });
+/// assert_eq!(&back, b"hello");
+/// server.stop(Duration::from_secs(1));
+/// assert!(std::net::TcpStream::connect(addr).is_err()); // the listener is closed
+/// ```
+///
+/// # Backpressure, fairness, errors
+///
+/// With a [`Pool`] (see [`StreamServerBuilder::pool_size`]), at most that
+/// many handlers run at once: while the pool is full, the server does not
+/// accept — new connections wait in the kernel's backlog, and beyond it
+/// clients' connects wait or fail. Without one, handlers run in a
+/// [`Group`] without a limit.
+///
+/// The accept loop yields to the other greenlets after 16 connections in a
+/// row, so a flood of connections does not starve the handlers it spawns.
+///
+/// An error that concerns one connection (`ECONNABORTED`, a peer that
+/// reset before it was accepted, …) is skipped. Any other accept error —
+/// `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM` — is logged on stderr (at most
+/// one line a second per server, with a count of the others) and the loop
+/// sleeps before trying again, 10 ms doubling to 1 s while the errors go on:
+/// the server never spins on an error and never dies of one. A handler that
+/// panics is logged with the peer's address (after the panic hook's own
+/// message) and the server keeps serving.
+///
+/// # Kill and timeout safety
+///
+/// A handler that is killed or times out unwinds like any greenlet; the
+/// server carries on. [`stop`](StreamServer::stop) kills the handlers still
+/// running when its grace period ends: they unwind from the grove call they
+/// are blocked in, so their destructors run (their streams close). Kills
+/// and timeouts pass through the handler's panic catching (see
+/// [`is_cancellation`](crate::is_cancellation)): they are not reported as
+/// panics.
+///
+/// A greenlet killed or timed out while in
+/// [`serve_forever`](StreamServer::serve_forever) stops the server: the
+/// listener is closed at once, and the handlers get the builder's
+/// [`stop_timeout`](StreamServerBuilder::stop_timeout) to finish in a new
+/// greenlet, then are killed. A greenlet killed or timed out while in
+/// [`stop`](StreamServer::stop) finishes the stop abruptly: the handlers
+/// still running are killed without waiting.
+pub struct StreamServer<L: Listener = TcpListener> {
+    inner: Rc<Inner<L>>,
+}
+
+struct Inner<L: Listener> {
+    core: Rc<Core>,
+    /// The listener until the server starts (the acceptor then owns it) or
+    /// stops.
+    listener: RefCell<Option<L>>,
+    local_addr: L::Addr,
+    handler: Rc<Handler<L>>,
+}
+
+impl<L: Listener> Clone for StreamServer<L> {
+    fn clone(&self) -> Self {
+        StreamServer {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<L: Listener> fmt::Debug for StreamServer<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.core.fmt(f)
+    }
+}
+
+impl StreamServer<TcpListener> {
+    /// A server listening on `addr` (each resolved address is tried in
+    /// turn), with the default options: backlog 1024, `SO_REUSEADDR`, no
+    /// pool. Port 0 picks a free port; see
+    /// [`local_addr`](StreamServer::local_addr). The server accepts nothing
+    /// until started.
+    ///
+    /// # Errors
+    /// As [`TcpListener::bind`](crate::net::TcpListener::bind).
+    pub fn bind<A, F>(addr: A, handler: F) -> io::Result<StreamServer<TcpListener>>
+    where
+        A: ToSocketAddrs,
+        F: Fn(crate::net::TcpStream, SocketAddr) + 'static,
+    {
+        StreamServer::builder().bind(addr, handler)
+    }
+
+    /// A builder, to set the listening socket's options or a [`Pool`].
+    pub fn builder() -> StreamServerBuilder {
+        StreamServerBuilder::default()
+    }
+}
+
+impl StreamServer<UnixListener> {
+    /// A server listening on the Unix socket `path` (which must not exist),
+    /// with the default options. The handler gets each
+    /// [`UnixStream`](crate::net::UnixStream) and its peer's (usually
+    /// unnamed) address.
+    ///
+    /// # Errors
+    /// As [`UnixListener::bind`](crate::net::UnixListener::bind).
+    pub fn bind_unix<P, F>(path: P, handler: F) -> io::Result<StreamServer<UnixListener>>
+    where
+        P: AsRef<Path>,
+        F: Fn(crate::net::UnixStream, std::os::unix::net::SocketAddr) + 'static,
+    {
+        StreamServer::builder().bind_unix(path, handler)
+    }
+}
+
+impl<L: Listener> StreamServer<L> {
+    /// A server accepting on `listener`, a grove listener you made (gevent's
+    /// `StreamServer(socket, handle)`), with no pool. The listener is put
+    /// back in blocking mode if it was not.
+    ///
+    /// # Errors
+    /// The listener's `local_addr` error.
+    pub fn new<F>(listener: L, handler: F) -> io::Result<StreamServer<L>>
+    where
+        F: Fn(L::Stream, L::Addr) + 'static,
+    {
+        StreamServer::builder().listener(listener, handler)
+    }
+
+    fn from_parts(
+        listener: L,
+        handler: Rc<Handler<L>>,
+        options: &StreamServerBuilder,
+    ) -> io::Result<StreamServer<L>> {
+        listener.make_blocking()?;
+        let local_addr = listener.local_addr()?;
+        let core = Core::new(
+            "StreamServer",
+            super::show_addr(&local_addr),
+            options.handlers.clone(),
+            options.stop_timeout,
+        );
+        Ok(StreamServer {
+            inner: Rc::new(Inner {
+                core,
+                listener: RefCell::new(Some(listener)),
+                local_addr,
+                handler,
+            }),
+        })
+    }
+
+    /// The address the server listens on (still known after it stopped).
+    pub fn local_addr(&self) -> L::Addr {
+        self.inner.local_addr.clone()
+    }
+
+    /// Starts accepting in a background greenlet and returns at once. The
+    /// greenlet runs from the hub's next turn, as a spawned one does; the
+    /// server runs until [`stop`](StreamServer::stop)ped, whether or not
+    /// handles to it remain.
+    ///
+    /// # Panics
+    /// If the server was already started or was stopped (a stopped
+    /// server's listener is closed), or if no stack can be had.
+    #[track_caller]
+    pub fn start(&self) {
+        let inner = &self.inner;
+        inner.core.start(|| {
+            let listener = inner
+                .listener
+                .borrow_mut()
+                .take()
+                .expect("an idle server holds its listener");
+            let core = inner.core.clone();
+            let handler = inner.handler.clone();
+            move || accept_loop(&core, listener, handler)
+        });
+    }
+
+    /// Starts the server unless it was started, then waits until it has
+    /// stopped — by a [`stop`](StreamServer::stop) from another greenlet
+    /// (or a handler), whose grace period is over. On a thread's own stack
+    /// (`fn main`) this runs the hub: the server and everything else.
+    /// Returns at once if the server was stopped, or if the caller is
+    /// unwinding.
+    ///
+    /// Killed or timed out while waiting, it stops the server (see *Kill
+    /// and timeout safety* above): `grove::with_timeout(d, ||
+    /// server.serve_forever())` serves for `d`.
+    #[track_caller]
+    pub fn serve_forever(&self) {
+        if std::thread::panicking() {
+            return;
+        }
+        self.inner.core.serve_forever(|| self.start());
+    }
+
+    /// Stops the server: closes the listener (new connections are refused),
+    /// lets the running handlers finish for up to `timeout`, kills those
+    /// still running then, and returns once they are all gone. gevent's
+    /// `stop(timeout)`; `Duration::ZERO` kills them at once.
+    ///
+    /// Called from one of the server's own handlers, the caller is neither
+    /// waited for nor killed (it returns from `stop` and finishes on its
+    /// own; `serve_forever` returns after it). Called again, or
+    /// concurrently, each call returns once the handlers are gone, killing
+    /// them at its own deadline. Called while unwinding, it closes the
+    /// listener and kills the handlers without waiting.
+    ///
+    /// # Panics
+    /// In hub context (link callbacks), where nothing may block.
+    #[track_caller]
+    pub fn stop(&self, timeout: Duration) {
+        drop(self.inner.listener.borrow_mut().take());
+        self.inner.core.stop(timeout);
+    }
+
+    /// Whether the server is accepting (started, not stopped).
+    pub fn is_running(&self) -> bool {
+        self.inner.core.state() == State::Running
+    }
+
+    /// Whether the server was stopped and all its handlers are gone.
+    pub fn is_stopped(&self) -> bool {
+        self.inner.core.state() == State::Stopped
+    }
+
+    /// Handler greenlets spawned and not yet gone (finished handlers leave
+    /// in a hub callback queued when they die).
+    pub fn handler_count(&self) -> usize {
+        self.inner.core.handler_count()
+    }
+}
+
+/// The acceptor greenlet's body: runs until killed by `stop`.
+fn accept_loop<L: Listener>(core: &Rc<Core>, listener: L, handler: Rc<Handler<L>>) {
+    let mut pace = Pace::default();
+    loop {
+        core.wait_available();
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                let handler = handler.clone();
+                match core.dispatch(peer, move |peer| handler(stream, peer)) {
+                    Ok(()) => pace.dispatched(),
+                    Err(err) => pace.failed(core, "spawning a handler", &err),
+                }
+            }
+            Err(err) => pace.failed(core, "accept", &err),
+        }
+    }
+}
+
+/// Options of a [`StreamServer`]: the listening socket's (for servers that
+/// bind their own), where handlers run, and the grace period of an
+/// interrupted [`serve_forever`](StreamServer::serve_forever).
+///
+/// ```
+/// use std::time::Duration;
+/// use grove::server::StreamServer;
+///
+/// let server = StreamServer::builder()
+///     .backlog(128)
+///     .reuse_port(true)   // several servers (threads, processes) on one port
+///     .pool_size(100)     // at most 100 connections served at once
+///     .stop_timeout(Duration::from_secs(5))
+///     .bind("127.0.0.1:0", |_conn, peer| println!("hello {peer}"))
+///     .unwrap();
+/// assert_ne!(server.local_addr().port(), 0);
+/// ```
+#[derive(Debug, Clone)]
+pub struct StreamServerBuilder {
+    backlog: i32,
+    reuse_address: bool,
+    reuse_port: bool,
+    handlers: Handlers,
+    stop_timeout: Duration,
+}
+
+impl Default for StreamServerBuilder {
+    fn default() -> Self {
+        StreamServerBuilder {
+            backlog: BACKLOG,
+            reuse_address: true,
+            reuse_port: false,
+            handlers: Handlers::default(),
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+        }
+    }
+}
+
+impl StreamServerBuilder {
+    /// The listen backlog: connections the kernel completes and queues
+    /// while the server does not accept them (default 1024; the kernel caps
+    /// it at `net.core.somaxconn`). Values above `i32::MAX` are capped.
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+        self
+    }
+
+    /// `SO_REUSEADDR` (default on, as `std` sets it): bind again at once to
+    /// a port whose previous server left connections in `TIME_WAIT`.
+    pub fn reuse_address(mut self, on: bool) -> Self {
+        self.reuse_address = on;
+        self
+    }
+
+    /// `SO_REUSEPORT` (default off): several sockets, each with the option,
+    /// may listen on the same address; the kernel spreads connections over
+    /// them — one server per thread (each thread has its own hub) or per
+    /// process. Not used for Unix sockets.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// Runs the handlers in a new [`Pool`] of `size`: at most `size`
+    /// connections are served at once (see *Backpressure* on
+    /// [`StreamServer`]).
+    ///
+    /// # Panics
+    /// If `size` is 0, as [`Pool::new`].
+    #[track_caller]
+    pub fn pool_size(self, size: usize) -> Self {
+        self.pool(Pool::new(size))
+    }
+
+    /// Runs the handlers in `pool` (which other code may share: its
+    /// greenlets count towards the cap). The server accepts only while the
+    /// pool has a free slot.
+    pub fn pool(mut self, pool: Pool) -> Self {
+        self.handlers = Handlers::Pool(pool);
+        self
+    }
+
+    /// Runs the handlers in `group` (no cap), so that other code can
+    /// `join` or `kill` them. [`stop`](StreamServer::stop) only waits for
+    /// and kills the server's own handlers.
+    pub fn group(mut self, group: Group) -> Self {
+        self.handlers = Handlers::Group(group);
+        self
+    }
+
+    /// The grace period the handlers get when the greenlet in
+    /// [`serve_forever`](StreamServer::serve_forever) is killed or times
+    /// out (default 1 s, as gevent's `stop_timeout`).
+    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
+        self.stop_timeout = timeout;
+        self
+    }
+
+    /// Binds a TCP listener on `addr` with these options (each resolved
+    /// address in turn, as [`TcpListener::bind`]) and makes the server.
+    ///
+    /// # Errors
+    /// The last address's error (`AddrInUse`, …) or the resolution error.
+    pub fn bind<A, F>(self, addr: A, handler: F) -> io::Result<StreamServer<TcpListener>>
+    where
+        A: ToSocketAddrs,
+        F: Fn(crate::net::TcpStream, SocketAddr) + 'static,
+    {
+        let mut last_err = None;
+        for addr in addr.to_socket_addrs()? {
+            match self.bind_tcp(addr) {
+                Ok(listener) => return self.listener(listener, handler),
+                Err(err) => last_err = Some(err),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "could not resolve to any addresses",
+            )
+        }))
+    }
+
+    fn bind_tcp(&self, addr: SocketAddr) -> io::Result<TcpListener> {
+        let socket = Socket::new(
+            Domain::for_address(addr),
+            Type::STREAM.nonblocking().cloexec(),
+            Some(Protocol::TCP),
+        )?;
+        socket.set_reuse_address(self.reuse_address)?;
+        if self.reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        socket.bind(&SockAddr::from(addr))?;
+        socket.listen(self.backlog)?;
+        TcpListener::from_std(socket.into())
+    }
+
+    /// Binds a Unix listener on `path` (with the backlog option) and makes
+    /// the server.
+    ///
+    /// # Errors
+    /// `AddrInUse` if `path` exists; the other errors of `bind`.
+    pub fn bind_unix<P, F>(self, path: P, handler: F) -> io::Result<StreamServer<UnixListener>>
+    where
+        P: AsRef<Path>,
+        F: Fn(crate::net::UnixStream, std::os::unix::net::SocketAddr) + 'static,
+    {
+        let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
+        socket.bind(&SockAddr::unix(path)?)?;
+        socket.listen(self.backlog)?;
+        let listener = UnixListener::from_std(socket.into())?;
+        self.listener(listener, handler)
+    }
+
+    /// Makes the server on a listener you made (the socket options above
+    /// do not apply; the pool and stop timeout do).
+    ///
+    /// # Errors
+    /// The listener's `local_addr` error.
+    pub fn listener<L, F>(self, listener: L, handler: F) -> io::Result<StreamServer<L>>
+    where
+        L: Listener,
+        F: Fn(L::Stream, L::Addr) + 'static,
+    {
+        StreamServer::from_parts(listener, Rc::new(handler), &self)
+    }
+}
