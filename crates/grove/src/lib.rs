@@ -46,13 +46,18 @@
 //! | module | what | gevent |
 //! |---|---|---|
 //! | crate root | [`spawn`], [`Greenlet`], [`Builder`], [`sleep`], [`yield_now`], [`with_timeout`], [`Handle`] | `gevent`, `Greenlet`, `Timeout` |
+//! | crate root | [`wait()`], [`iwait`]: the first of many greenlets, events, results, queues to be ready | `gevent.wait`, `gevent.iwait` |
 //! | [`event`] | `Event`, `AsyncResult` | `gevent.event` |
 //! | [`queue`] | `Queue`, `LifoQueue`, `PriorityQueue`, `JoinableQueue`, `Channel` | `gevent.queue` |
 //! | [`lock`] | `Semaphore`, `BoundedSemaphore`, `Lock`, `RLock`, `Mutex` | `gevent.lock` |
 //! | [`pool`] | `Group`, `Pool` with `map`, `imap`, `imap_unordered` | `gevent.pool` |
 //! | [`local`] | [`greenlet_local!`] | `gevent.local` |
-//! | [`net`] | `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`, `UnixDatagram`, `lookup_host` | `gevent.socket` |
+//! | [`net`] | `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`, `UnixDatagram`, `lookup_host`, `wait_readable`/`wait_writable` | `gevent.socket` |
 //! | [`io`] | raw fd readiness for code that owns its sockets | `gevent.socket.wait_read` |
+//! | [`server`] | `StreamServer`, `DatagramServer`: a handler greenlet per connection or datagram, `Pool` cap, graceful stop | `gevent.server` |
+//! | [`threadpool`] | `ThreadPool`, `spawn_blocking`: blocking or CPU-bound work on OS threads while the hub runs | `gevent.threadpool` |
+//! | [`process`] | `Command`, `Child` with cooperative `wait`, `output` and pipes | `gevent.subprocess` |
+//! | [`signal`] | `signal::on` (a handler greenlet per signal), `Signals`, `signal::wait` | `gevent.signal_handler` |
 //! | [`stack`] | stack sizes | |
 //!
 //! Every blocking call has a bounded form (`*_timeout`, `*_nowait`, `try_*`),
