@@ -564,29 +564,3 @@ fn bad_addresses_are_errors() {
 fn a_pool_of_size_zero_is_refused() {
     let _ = StreamServer::builder().pool_size(0);
 }
-
-#[test]
-fn many_connections_leave_no_fd_behind() {
-    fn open_fds() -> usize {
-        std::fs::read_dir("/proc/self/fd").unwrap().count()
-    }
-    let server = StreamServer::bind("127.0.0.1:0", echo).unwrap();
-    server.start();
-    let addr = server.local_addr();
-    let exchange = move |rounds: usize| {
-        for _ in 0..rounds {
-            let mut conn = std_connect(addr);
-            conn.write_all(b"x").unwrap();
-            let mut b = [0; 1];
-            conn.read_exact(&mut b).unwrap();
-        }
-    };
-    // Warm up (stacks), then measure.
-    wait_thread(std::thread::spawn(move || exchange(1)));
-    wait_until("handlers to finish", || server.handler_count() == 0);
-    let before = open_fds();
-    wait_thread(std::thread::spawn(move || exchange(300)));
-    wait_until("handlers to finish", || server.handler_count() == 0);
-    assert_eq!(open_fds(), before);
-    server.stop(Duration::from_secs(1));
-}
