@@ -150,6 +150,8 @@ impl Core {
             .name(format!("{} on {}", self.kind, self.addr))
             .spawn(body)
             .unwrap_or_else(|err| {
+                // The socket went with the loop's closure: the server is over.
+                self.state.set(State::Stopped);
                 panic!(
                     "grove::server: cannot spawn the accept loop of {} on {}: {err}",
                     self.kind, self.addr

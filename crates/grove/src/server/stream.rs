@@ -161,7 +161,8 @@ impl StreamServer<UnixListener> {
     /// A server listening on the Unix socket `path` (which must not exist),
     /// with the default options. The handler gets each
     /// [`UnixStream`](crate::net::UnixStream) and its peer's (usually
-    /// unnamed) address.
+    /// unnamed) address. As with `std`, the socket file stays when the
+    /// server stops: remove it yourself.
     ///
     /// # Errors
     /// As [`UnixListener::bind`](crate::net::UnixListener::bind).
@@ -260,7 +261,8 @@ impl<L: Listener> StreamServer<L> {
     /// Stops the server: closes the listener (new connections are refused),
     /// lets the running handlers finish for up to `timeout`, kills those
     /// still running then, and returns once they are all gone. gevent's
-    /// `stop(timeout)`; `Duration::ZERO` kills them at once.
+    /// `stop(timeout)`; `Duration::ZERO` kills them at once, `Duration::MAX`
+    /// waits for them without a limit.
     ///
     /// Called from one of the server's own handlers, the caller is neither
     /// waited for nor killed (it returns from `stop` and finishes on its
