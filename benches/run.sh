@@ -17,6 +17,8 @@
 #   --quick                 a smoke run (about 15 s; no 1M row)
 #   --benches switch,spawn  only the timing rows
 #   --benches queue,sem,event  only the coordination-primitive rows (issue 3)
+#   --benches echo,connmem  only the cooperative-I/O rows (issue 4): echo servers
+#                           on CPU 1, the load generator on CPU 0 (about 1¾ min)
 #   --subjects grove,tokio  only some columns
 set -euo pipefail
 
@@ -49,7 +51,7 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 if command -v go >/dev/null 2>&1; then
   log "building the Go peer with $(go version)"
-  if (cd "$BENCHES/peers/go" && GO111MODULE=off GOFLAGS= go build -o "$TARGET/go/grove-bench-go" peer.go) 2>"$TARGET/go-build.log"; then
+  if (cd "$BENCHES/peers/go" && GO111MODULE=off GOFLAGS= go build -o "$TARGET/go/grove-bench-go" peer.go echo.go) 2>"$TARGET/go-build.log"; then
     GO_ARGS=(--go "$TARGET/go/grove-bench-go")
   else
     GO_ARGS=(--no-go "go build failed: $(tail -n 1 "$TARGET/go-build.log")")

@@ -32,6 +32,8 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct ChildRun {
     pub reps: BTreeMap<String, Vec<f64>>,
+    /// `load` records (see `loadgen.rs`): their numbers, per metric.
+    pub load: BTreeMap<String, Vec<f64>>,
     pub mem: Option<MemRecord>,
     pub progress: usize,
     pub errors: Vec<String>,
@@ -81,6 +83,7 @@ fn panic_line(lines: &[String]) -> Option<String> {
 pub fn run(argv: &[String], timeout: Duration) -> ChildRun {
     let mut run = ChildRun {
         reps: BTreeMap::new(),
+        load: BTreeMap::new(),
         mem: None,
         progress: 0,
         errors: Vec::new(),
@@ -165,6 +168,13 @@ fn parse_line(line: &str, run: &mut ChildRun) {
             let value = words.next().and_then(|v| v.parse::<f64>().ok());
             if let (Some(metric), Some(value)) = (metric, value) {
                 run.reps.entry(metric.to_string()).or_default().push(value);
+            }
+        }
+        Some("load") => {
+            let metric = words.next();
+            let v: Vec<f64> = words.filter_map(|w| w.parse().ok()).collect();
+            if let Some(metric) = metric {
+                run.load.insert(metric.to_string(), v);
             }
         }
         Some("progress") => {

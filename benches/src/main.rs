@@ -4,21 +4,28 @@
 //! ```text
 //! harness all [options]                      run everything, print the markdown table
 //! harness child SUBJECT BENCH N [REPS]       one measurement in this process (used by `all`)
+//! harness serve SUBJECT PORT [LIFETIME_S]    an echo server on 127.0.0.1:PORT (used by `all`)
+//! harness load ADDR CONNS echo|idle [opts]   the echo load generator (used by `all`)
 //! ```
 //!
 //! `bash benches/run.sh` (from the repository root) installs the Go and gevent
 //! peers, builds everything and runs `harness all` pinned to one CPU.
 
 mod child;
+mod io_rows;
+mod loadgen;
 mod orchestrate;
 mod proto;
 mod report;
 mod subjects;
 mod sysctl;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+
+use loadgen::{LoadOpts, Mode};
 
 use orchestrate::{external, Col, Options, Runner};
 
@@ -26,13 +33,17 @@ const USAGE: &str = "\
 usage:
   harness all [options]
   harness child <grove|corosensei|may|tokio> <switch|spawn|mem|queue|sem|event> <n> [reps]
+  harness serve <grove|grove-spawn|may|tokio> <port> [lifetime_secs]
+  harness load <addr> <conns> <echo|idle> [--msg B] [--warmup S] [--secs S] [--reps R]
+               [--window W] [--connect-timeout S] [--server-pid PID]
 
 options of `all`:
   --reps R              timed repetitions per cell, after one warm-up (default 5)
   --quick               a smoke run: 1/10 of the iterations, memory at 10k and 100k only
   --scale F             multiply every iteration count by F
   --mem-counts LIST     idle-task counts for the memory rows (default 10000,100000,1000000)
-  --benches LIST        any of switch,spawn,mem,queue,sem,event (default: all)
+  --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem (default: all)
+                        (echo, connmem: issue 4's cooperative-I/O rows)
   --subjects LIST       any of grove,corosensei,may,tokio,go,gevent (default: all)
   --go PATH             the Go peer binary (default benches/target/go/grove-bench-go)
   --no-go REASON        show Go as not available, with REASON
@@ -41,6 +52,15 @@ options of `all`:
   --timeout SECS        time limit per measuring process (default 900)
   --map-count N         vm.max_map_count for the peers in memory rows above 100k tasks
                         (default 4194304; 0 never raises; needs root)
+  --echo-conns LIST     concurrent connections of the echo rows (default 1,100,10000)
+  --echo-rounds N       fresh server processes per echo cell, in rounds over the
+                        subjects (default 3; --quick: 1)
+  --echo-windows N      timed windows per echo process (default 5)
+  --echo-secs S         length of one timed echo window (default 0.25; --quick: 0.2)
+  --echo-warmup S       echo warm-up before the windows (default 0.25; --quick: 0.2)
+  --mem-conns N         idle connections of the connection-memory row (default 10000)
+  --server-cpu N        CPU the echo servers are pinned to (default: the last one)
+  --client-cpu N        CPU the load generator is pinned to (default 0)
 ";
 
 fn main() -> ExitCode {
@@ -48,6 +68,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("child") => child_main(&args[1..]),
         Some("all") => all_main(&args[1..]),
+        Some("serve") => serve_main(&args[1..]),
+        Some("load") => load_main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
@@ -96,6 +118,9 @@ fn all_main(args: &[String]) -> Result<(), String> {
             "--quick" => {
                 opts.scale = 0.1;
                 opts.mem_counts = vec![10_000, 100_000];
+                opts.io.rounds = 1;
+                opts.io.warmup = Duration::from_millis(200);
+                opts.io.secs = Duration::from_millis(200);
             }
             "--scale" => opts.scale = parse(&value()?)?,
             "--mem-counts" => {
@@ -109,7 +134,7 @@ fn all_main(args: &[String]) -> Result<(), String> {
                 if let Some(b) = opts
                     .benches
                     .iter()
-                    .find(|b| !subjects::BENCHES.contains(&b.as_str()))
+                    .find(|b| !orchestrate::all_benches().any(|x| x == b.as_str()))
                 {
                     return Err(format!("unknown benchmark {b:?}"));
                 }
@@ -131,13 +156,80 @@ fn all_main(args: &[String]) -> Result<(), String> {
             }
             "--timeout" => opts.timeout = Duration::from_secs(parse(&value()?)?),
             "--map-count" => opts.map_count = parse(&value()?)?,
+            "--echo-conns" => {
+                opts.io.conns = list(&value()?)
+                    .iter()
+                    .map(|s| parse(s))
+                    .collect::<Result<_, _>>()?
+            }
+            "--echo-rounds" => opts.io.rounds = parse(&value()?)?,
+            "--echo-windows" => opts.io.windows = parse(&value()?)?,
+            "--echo-secs" => opts.io.secs = Duration::from_secs_f64(parse(&value()?)?),
+            "--echo-warmup" => opts.io.warmup = Duration::from_secs_f64(parse(&value()?)?),
+            "--mem-conns" => opts.io.mem_conns = parse(&value()?)?,
+            "--server-cpu" => opts.io.server_cpu = Some(parse(&value()?)?),
+            "--client-cpu" => opts.io.client_cpu = Some(parse(&value()?)?),
             other => return Err(format!("unknown option {other:?}")),
         }
     }
-    if opts.reps == 0 {
-        return Err("--reps must be at least 1".into());
+    if opts.reps == 0 || opts.io.rounds == 0 || opts.io.windows == 0 {
+        return Err("--reps, --echo-rounds and --echo-windows must be at least 1".into());
     }
     orchestrate::run_all(&opts);
+    Ok(())
+}
+
+fn serve_main(args: &[String]) -> Result<(), String> {
+    let [subject, port, rest @ ..] = args else {
+        return Err("serve: expected SUBJECT PORT [LIFETIME_SECS]".into());
+    };
+    if !subjects::SERVERS.contains(&subject.as_str()) {
+        return Err(format!("no echo server for {subject:?}"));
+    }
+    let lifetime = match rest.first() {
+        Some(s) => Duration::from_secs(parse(s)?),
+        None => Duration::from_secs(300),
+    };
+    if let Err(e) = subjects::serve(subject, parse(port)?, lifetime) {
+        println!("error {}", e.replace('\n', " "));
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn load_main(args: &[String]) -> Result<(), String> {
+    let [addr, conns, mode, rest @ ..] = args else {
+        return Err("load: expected ADDR CONNS echo|idle [options]".into());
+    };
+    let addr: SocketAddr = addr.parse().map_err(|_| format!("bad address {addr:?}"))?;
+    let mode = match mode.as_str() {
+        "echo" => Mode::Echo,
+        "idle" => Mode::Idle,
+        other => return Err(format!("unknown load mode {other:?}")),
+    };
+    let mut opts = LoadOpts::new(addr, parse(conns)?, mode);
+    let mut it = rest.iter();
+    let secs = |v: &str| parse::<f64>(v).map(Duration::from_secs_f64);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--msg" => opts.msg = parse(value)?,
+            "--warmup" => opts.warmup = secs(value)?,
+            "--secs" => opts.secs = secs(value)?,
+            "--reps" => opts.reps = parse(value)?,
+            "--window" => opts.window = parse(value)?,
+            "--connect-timeout" => opts.connect_timeout = secs(value)?,
+            "--server-pid" => opts.server_pid = Some(parse(value)?),
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    if opts.conns == 0 || opts.msg == 0 || opts.reps == 0 || opts.window == 0 {
+        return Err("load: connections, message size, reps and window must be at least 1".into());
+    }
+    if let Err(e) = loadgen::run(&opts) {
+        println!("error {}", e.replace('\n', " "));
+        std::process::exit(1);
+    }
     Ok(())
 }
 

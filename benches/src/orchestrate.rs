@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::child::{self, ChildRun};
+use crate::io_rows::{self, IoOptions};
 use crate::report::{self, Cell, Row, Target};
 use crate::sysctl::MapCount;
 
@@ -102,6 +103,16 @@ pub struct Options {
     /// `vm.max_map_count` used for memory rows above `raise_above` tasks (0: never raise).
     pub map_count: u64,
     pub raise_above: usize,
+    /// Issue 4's cooperative-I/O rows.
+    pub io: IoOptions,
+}
+
+/// Every benchmark `--benches` accepts: the child benchmarks, then the I/O rows.
+pub fn all_benches() -> impl Iterator<Item = &'static str> {
+    crate::subjects::BENCHES
+        .iter()
+        .chain(io_rows::IO_BENCHES)
+        .copied()
 }
 
 impl Options {
@@ -113,20 +124,18 @@ impl Options {
             reps: 5,
             scale: 1.0,
             mem_counts: vec![10_000, 100_000, 1_000_000],
-            benches: crate::subjects::BENCHES
-                .iter()
-                .map(|b| b.to_string())
-                .collect(),
+            benches: all_benches().map(str::to_string).collect(),
             subjects: COLS.to_vec(),
             go: external(&[go]),
             gevent: external(&[python, script]),
             timeout: Duration::from_secs(900),
             map_count: 4_194_304,
             raise_above: 100_000,
+            io: IoOptions::default(),
         }
     }
 
-    fn runner(&self, col: Col) -> Runner {
+    pub fn runner(&self, col: Col) -> Runner {
         if !self.subjects.contains(&col) {
             return Runner::NotSelected;
         }
@@ -171,7 +180,7 @@ fn argv(runner: &Runner, bench: &str, n: usize, reps: usize) -> Option<Vec<Strin
     Some(argv)
 }
 
-fn say(msg: &str) {
+pub fn say(msg: &str) {
     eprintln!("[harness] {msg}");
     let _ = std::io::stderr().flush();
 }
@@ -271,6 +280,13 @@ pub fn run_all(opts: &Options) {
         if has(bench) {
             rows.push(primitive_row(opts, bench, label, target));
         }
+    }
+
+    // Issue 4: cooperative I/O, each cell a server process and the load generator.
+    if has("echo") || has("connmem") {
+        let (io, io_notes) = io_rows::rows(opts, has("echo"), has("connmem"));
+        rows.extend(io);
+        notes.extend(io_notes);
     }
 
     let mut out = std::io::stdout().lock();
@@ -465,6 +481,7 @@ fn memory(opts: &Options, col: Col, count: usize) -> Cell {
             Cell::Mem {
                 rss: per(m.rss_before_kb, m.rss_after_kb),
                 pte: per(m.pte_before_kb, m.pte_after_kb),
+                rss_only: false,
                 note: None,
             }
         }

@@ -11,6 +11,19 @@
 //! error <message>
 //! ```
 //!
+//! Issue 4's cooperative-I/O rows add, from the echo servers (`harness serve`,
+//! `grove-bench-go serve`, `peer.py serve`) and the load generator
+//! (`harness load`):
+//!
+//! ```text
+//! listening <port>               a server is accepting on 127.0.0.1:<port>
+//! rep echo <round_trips_per_s>   one kept timed window of the load generator (a rate, not ns/op)
+//! load echo <server> <client> <softirqd> <other> <server_us_per_rt> <windows_run> <worst_other>
+//!                                CPU time ÷ wall time over the kept windows (other: the
+//!                                rest of the machine, i.e. noise); see loadgen.rs
+//! mem <n> …                      as above, with n = connections, read from the server's /proc
+//! ```
+//!
 //! Metrics: `switch` (round trip between two tasks), `spawn_task` (spawn+join of
 //! an empty task from inside a task), `spawn_main` (the same from the thread's
 //! own stack / main goroutine / main greenlet); issue 3's primitives: `queue`
@@ -43,7 +56,12 @@ pub struct Status {
 
 /// Reads `VmRSS` and `VmPTE` from `/proc/self/status`.
 pub fn status() -> Status {
-    let text = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    status_of("/proc/self/status").expect("read /proc/self/status")
+}
+
+/// Reads `VmRSS` and `VmPTE` from a `/proc/<pid>/status` file.
+pub fn status_of(path: &str) -> Option<Status> {
+    let text = std::fs::read_to_string(path).ok()?;
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name))
@@ -51,10 +69,10 @@ pub fn status() -> Status {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    Status {
+    Some(Status {
         rss_kb: field("VmRSS:"),
         pte_kb: field("VmPTE:"),
-    }
+    })
 }
 
 /// Prints the `mem` record and ends the process at once, leaving the parked

@@ -28,6 +28,44 @@ pub enum Target {
     Semaphore,
     /// Event set/wait round trip (issue 3): no target, reported.
     Event,
+    /// Echo round trips per second (issue 4): ahead of tokio. Higher is better.
+    Echo,
+    /// Server VmRSS per idle connection (issue 4): no target, reported.
+    ConnMemory,
+}
+
+/// What the load generator saw around an echo cell (see `loadgen.rs`).
+#[derive(Clone, Copy, Debug)]
+pub struct Load {
+    /// CPU time ÷ wall time of the server, the client, the kernel's
+    /// `ksoftirqd` threads and everything else.
+    pub server: f64,
+    pub client: f64,
+    pub softirqd: f64,
+    pub other: f64,
+    /// Server CPU time per round trip, µs.
+    pub server_us: f64,
+    /// Timed windows run (the least disturbed `reps` were kept).
+    pub windows: usize,
+    /// The largest "other" share among the kept windows.
+    pub worst_other: f64,
+}
+
+impl Load {
+    pub fn from_record(v: &[f64]) -> Option<Load> {
+        match *v {
+            [server, client, softirqd, other, server_us, windows, worst_other] => Some(Load {
+                server,
+                client,
+                softirqd,
+                other,
+                server_us,
+                windows: windows as usize,
+                worst_other,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// One measured (or not measured) cell.
@@ -42,10 +80,26 @@ pub enum Cell {
         reps: usize,
         note: Option<String>,
     },
-    /// Bytes per idle task: resident set and page tables.
+    /// Round trips per second: `median` over the rounds (one fresh process
+    /// pair each) of each round's best window, the median of all `reps`
+    /// windows, their range, and what the load generator saw.
+    Rate {
+        median: f64,
+        windows_median: f64,
+        min: f64,
+        max: f64,
+        reps: usize,
+        /// The median of each round (one fresh process pair per round).
+        rounds: Vec<f64>,
+        load: Option<Box<Load>>,
+        note: Option<String>,
+    },
+    /// Bytes per idle task: resident set and page tables (`rss_only`: the
+    /// compared value is the resident set alone, page tables are shown aside).
     Mem {
         rss: f64,
         pte: f64,
+        rss_only: bool,
         note: Option<String>,
     },
     Failed(String),
@@ -54,11 +108,14 @@ pub enum Cell {
 }
 
 impl Cell {
-    /// The number compared across columns: median ns/op or RSS+PTE bytes.
+    /// The number compared across columns: median ns/op, median round
+    /// trips/s, or RSS(+PTE) bytes.
     pub fn value(&self) -> Option<f64> {
         match self {
-            Cell::Time { median, .. } => Some(*median),
-            Cell::Mem { rss, pte, .. } => Some(rss + pte),
+            Cell::Time { median, .. } | Cell::Rate { median, .. } => Some(*median),
+            Cell::Mem {
+                rss, pte, rss_only, ..
+            } => Some(if *rss_only { *rss } else { rss + pte }),
             _ => None,
         }
     }
@@ -66,7 +123,9 @@ impl Cell {
     /// Attaches a footnote to the cell.
     pub fn annotate(&mut self, text: &str) {
         match self {
-            Cell::Mem { note, .. } | Cell::Time { note, .. } => *note = Some(text.to_string()),
+            Cell::Mem { note, .. } | Cell::Time { note, .. } | Cell::Rate { note, .. } => {
+                *note = Some(text.to_string())
+            }
             Cell::Failed(why) => *why = format!("{why}; {text}"),
             _ => {}
         }
@@ -76,6 +135,15 @@ impl Cell {
     pub fn brief(&self) -> String {
         match self {
             Cell::Time { .. } => ns(self.value().unwrap_or(0.0)),
+            Cell::Rate { median, load, .. } => {
+                format!("{}{}", per_sec(*median), load_text(load.as_deref()))
+            }
+            Cell::Mem {
+                rss,
+                pte,
+                rss_only: true,
+                ..
+            } => format!("RSS {} (PTE {})", bytes(*rss), bytes(*pte)),
             Cell::Mem { rss, pte, .. } => {
                 format!(
                     "{} (RSS {} + PTE {})",
@@ -115,14 +183,17 @@ impl Row {
             Target::Queue => "ns per round trip · items/s",
             Target::Semaphore => "ns per acquire+release",
             Target::Event => "ns per round trip",
+            Target::Echo => "round trips/s",
+            Target::ConnMemory => "bytes/connection, VmRSS",
         }
     }
 
     fn show(&self, v: f64) -> String {
         match self.target {
             Target::Switch | Target::Spawn | Target::Semaphore | Target::Event => ns(v),
-            Target::Memory => bytes(v),
+            Target::Memory | Target::ConnMemory => bytes(v),
             Target::Queue => format!("{} · {}", ns(v), items_per_sec(v)),
+            Target::Echo => per_sec(v),
         }
     }
 
@@ -220,8 +291,42 @@ impl Row {
                     None => "no target (reported only)".to_string(),
                 }
             }
+            Target::Echo => match self.cells[tokio_index()].value() {
+                Some(t) => format!(
+                    "ahead of tokio {} (grove ÷ tokio: {}{}{})",
+                    mark(g > t && (g / t - 1.0).abs() >= CLOSE),
+                    ratio(g / t),
+                    match (&self.cells[0], &self.cells[tokio_index()]) {
+                        (Cell::Rate { rounds: a, .. }, Cell::Rate { rounds: b, .. })
+                            if a.len() > 1 && a.len() == b.len() =>
+                            format!(
+                                "; round by round: {}",
+                                a.iter()
+                                    .zip(b)
+                                    .map(|(x, y)| ratio(x / y))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        _ => String::new(),
+                    },
+                    if (g / t - 1.0).abs() < CLOSE {
+                        "; within 5%: not a clear lead"
+                    } else {
+                        ""
+                    }
+                ),
+                None => "ahead of tokio: no tokio result".to_string(),
+            },
+            Target::ConnMemory => match self.cells[tokio_index()].value() {
+                Some(t) => format!("no target (reported only); grove ÷ tokio: {}", ratio(g / t)),
+                None => "no target (reported only)".to_string(),
+            },
         }
     }
+}
+
+fn tokio_index() -> usize {
+    COLS.iter().position(|c| *c == Col::Tokio).unwrap_or(0)
 }
 
 /// Footnotes shared by the cells that need them.
@@ -244,13 +349,16 @@ impl Notes {
 fn cell_text(row: &Row, col: usize, notes: &mut Notes) -> String {
     let cell = &row.cells[col];
     match cell {
-        Cell::Time { .. } | Cell::Mem { .. } => {
+        Cell::Time { .. } | Cell::Mem { .. } | Cell::Rate { .. } => {
             let v = cell.value().unwrap_or(0.0);
             let mut s = row.show(v);
             if let Cell::Mem {
                 note: Some(note), ..
             }
             | Cell::Time {
+                note: Some(note), ..
+            }
+            | Cell::Rate {
                 note: Some(note), ..
             } = cell
             {
@@ -298,6 +406,34 @@ fn spread_text(cell: &Cell) -> String {
             max,
             count(*n)
         ),
+        Cell::Rate {
+            median,
+            windows_median,
+            min,
+            max,
+            reps,
+            rounds,
+            load,
+            ..
+        } => format!(
+            "{} (best per round: {}; all {reps} windows: median {}, {}–{}){}",
+            per_sec(*median),
+            rounds
+                .iter()
+                .map(|r| per_sec(*r))
+                .collect::<Vec<_>>()
+                .join(", "),
+            per_sec(*windows_median),
+            per_sec(*min),
+            per_sec(*max),
+            load_text(load.as_deref())
+        ),
+        Cell::Mem {
+            rss,
+            pte,
+            rss_only: true,
+            ..
+        } => format!("RSS {} (+ PTE {})", bytes(*rss), bytes(*pte)),
         Cell::Mem { rss, pte, .. } => format!("RSS {} + PTE {}", bytes(*rss), bytes(*pte)),
         Cell::Failed(_) => "failed".to_string(),
         Cell::Unavailable(_) => "n/a".to_string(),
@@ -335,7 +471,9 @@ pub fn write(
         "Targets for grove: switch ≤ {SWITCH_TARGET_NS} ns and ≤ {SWITCH_TARGET_CORO_RATIO}× corosensei raw; \
          spawn+join < {SPAWN_TARGET_NS} ns and ahead of every scheduler peer (corosensei raw has no scheduler); memory ≤ 4.5 KB ({MEMORY_TARGET_BYTES} B) per idle greenlet; \
          queue ping-pong ahead of may, tokio and Go (issue 3; items/s counts both items of a round trip); \
-         the semaphore and Event rows have no target and are reported side by side.\n"
+         the semaphore and Event rows have no target and are reported side by side; \
+         echo round trips/s ahead of tokio at every concurrency level (issue 4; there, above 1× \
+         means grove is ahead); server memory per idle connection has no target.\n"
     )?;
 
     writeln!(out, "| benchmark | {} | grove target |", header.join(" | "))?;
@@ -363,7 +501,8 @@ pub fn write(
 
     writeln!(
         out,
-        "\n### Spread: median (min–max ns; repetitions × iterations), and the memory split\n"
+        "\n### Spread: median (min–max ns; repetitions × iterations; for echo rows min–max \
+         round trips/s and the server/client CPU shares), and the memory split\n"
     )?;
     writeln!(out, "| benchmark | {} |", header.join(" | "))?;
     writeln!(out, "|---|{}", "---:|".repeat(COLS.len()))?;
@@ -416,6 +555,38 @@ pub fn items_per_sec(round_trip_ns: f64) -> String {
         format!("{:.1} M items/s", per_sec / 1e6)
     } else {
         format!("{:.0} k items/s", per_sec / 1e3)
+    }
+}
+
+/// `123.4 k/s` / `1.23 M/s`.
+pub fn per_sec(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2} M/s", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1} k/s", v / 1e3)
+    } else {
+        format!("{v:.0}/s")
+    }
+}
+
+/// `; server 4.1 µs CPU/rt; CPU server 100% · client 71% · other 2%`.
+fn load_text(load: Option<&Load>) -> String {
+    match load {
+        Some(l) => format!(
+            "; server {:.2} µs CPU/rt; CPU server {:.0}% · client {:.0}% · ksoftirqd {:.0}% · \
+             other {:.0}%{}",
+            l.server_us,
+            l.server * 100.0,
+            l.client * 100.0,
+            l.softirqd * 100.0,
+            l.other * 100.0,
+            if l.windows > 0 {
+                format!(" (kept from {} windows)", l.windows)
+            } else {
+                String::new()
+            }
+        ),
+        None => String::new(),
     }
 }
 

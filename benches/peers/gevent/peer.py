@@ -1,6 +1,7 @@
 """gevent peer of the grove benchmark harness.
 
     python peer.py <switch|spawn|mem|queue|sem|event> <n> [reps]
+    python peer.py serve <port> [lifetime_secs]     (issue 4's echo server)
 
 Output follows the harness protocol, one record per line:
 
@@ -150,7 +151,51 @@ def event_ping_pong(n):
     return (time.perf_counter_ns() - start) / n
 
 
+ECHO_BUFFER = 1024  # the read size of every echo handler, in every subject
+
+
+def serve(port, lifetime):
+    """Issue 4's echo server: gevent.server.StreamServer on 127.0.0.1:port,
+    one greenlet per connection reading up to 1 KiB and writing it back,
+    until EOF or an error. Serves until stdin is closed or lifetime passes."""
+    import resource
+    import threading
+
+    import gevent.server
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    def handle(sock, _address):
+        recv, sendall = sock.recv, sock.sendall
+        try:
+            while True:
+                data = recv(ECHO_BUFFER)
+                if not data:
+                    return
+                sendall(data)
+        except OSError:
+            return  # a reset by the client ends the connection quietly
+
+    def watch_stdin():
+        # An OS thread (gevent is not monkey-patched here), asleep in read().
+        sys.stdin.buffer.read()
+        os._exit(0)
+
+    server = gevent.server.StreamServer(("127.0.0.1", port), handle)
+    server.start()
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    emit("listening %d" % server.server_port)
+    gevent.sleep(lifetime)
+    sys.stderr.write("peer.py serve: lifetime of %d s is over\n" % lifetime)
+    os._exit(3)
+
+
 def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "serve":
+        serve(int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 300)
+        return
     if len(sys.argv) < 3:
         sys.stderr.write(__doc__)
         sys.exit(2)

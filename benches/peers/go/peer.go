@@ -1,7 +1,8 @@
 // Go peer of the grove benchmark harness (standard library only; builds offline).
 //
-//	go build -o ../../target/go/grove-bench-go peer.go    (GO111MODULE=off)
+//	go build -o ../../target/go/grove-bench-go peer.go echo.go    (GO111MODULE=off)
 //	grove-bench-go <switch|spawn|mem|queue|sem|event> <n> [reps]
+//	grove-bench-go serve <port> [lifetime_secs]                   (echo.go)
 //
 // Output follows the harness protocol, one record per line:
 //
@@ -27,6 +28,10 @@ import (
 
 func main() {
 	runtime.GOMAXPROCS(1)
+	if len(os.Args) >= 2 && os.Args[1] == "serve" {
+		serve(os.Args[2:])
+		return
+	}
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "usage: grove-bench-go <switch|spawn|mem|queue|sem|event> <n> [reps]")
 		os.Exit(2)

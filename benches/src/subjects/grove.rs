@@ -2,13 +2,17 @@
 
 use std::cell::Cell;
 use std::hint::black_box;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use grove::event::Event;
 use grove::lock::Semaphore;
+use grove::net::{TcpListener, TcpStream};
 use grove::queue::Queue;
+use grove::server::StreamServer;
 
 use crate::proto::{self, per_op};
 
@@ -155,4 +159,51 @@ pub fn event(n: usize) -> f64 {
     a.join().expect("ping greenlet");
     b.join().expect("pong greenlet");
     per_op(start, n)
+}
+
+/// The echo server of issue 4's rows: `grove::server::StreamServer` with its
+/// defaults (backlog 1024, no pool cap), serving forever from the main stack.
+/// Each connection's handler greenlet reads into a 1 KiB buffer on its stack
+/// and writes back what it read, until EOF or an error.
+pub fn echo_server(addr: SocketAddr) -> Result<(), String> {
+    let server = StreamServer::bind(addr, |stream, _peer| echo(stream))
+        .map_err(|e| format!("bind {addr}: {e}"))?;
+    server.start();
+    super::announce(server.local_addr().port());
+    server.serve_forever();
+    Err("the server stopped".into())
+}
+
+/// The same server as a plain accept loop in a greenlet that spawns one
+/// greenlet per connection (`grove::spawn`), the mechanism `StreamServer` is
+/// built on, without its handler group, panic catching or pacing
+/// (`harness serve grove-spawn`, for comparison by hand).
+pub fn echo_server_spawn(addr: SocketAddr) -> Result<(), String> {
+    let listener = TcpListener::bind(addr).map_err(|e| format!("bind {addr}: {e}"))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let acceptor = grove::spawn(move || loop {
+        match listener.accept() {
+            Ok((stream, _peer)) => drop(grove::spawn(move || echo(stream))),
+            Err(e) => {
+                eprintln!("grove echo server: accept: {e}");
+                grove::sleep(Duration::from_millis(10));
+            }
+        }
+    });
+    super::announce(port);
+    acceptor.join().map_err(|e| format!("accept loop: {e:?}"))
+}
+
+fn echo(mut stream: TcpStream) {
+    let mut buf = [0u8; super::ECHO_BUFFER];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }

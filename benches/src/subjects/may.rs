@@ -2,12 +2,15 @@
 //! so that it schedules on a single OS thread like grove's hub.
 
 use std::hint::black_box;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use may::go;
+use may::net::{TcpListener, TcpStream};
 use may::sync::{mpsc, Semphore};
 
 use crate::proto::{self, per_op};
@@ -125,4 +128,42 @@ pub fn semaphore(n: usize) -> f64 {
     })
     .join()
     .expect("semaphore coroutine")
+}
+
+/// The echo server of issue 4's rows: one worker (its own CPU pinning off, so
+/// the harness's `taskset` decides), an accept loop in a coroutine spawning
+/// a coroutine per connection (`go!`), each reading into a 1 KiB buffer and
+/// writing back what it read, until EOF or an error.
+pub fn echo_server(addr: SocketAddr) -> Result<(), String> {
+    may::config().set_worker_pin(false);
+    init();
+    let listener = TcpListener::bind(addr).map_err(|e| format!("bind {addr}: {e}"))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let acceptor = go!(move || loop {
+        match listener.accept() {
+            Ok((stream, _peer)) => drop(go!(move || echo(stream))),
+            Err(e) => {
+                eprintln!("may echo server: accept: {e}");
+                may::coroutine::sleep(Duration::from_millis(10));
+            }
+        }
+    });
+    super::announce(port);
+    acceptor
+        .join()
+        .map_err(|_| "accept loop panicked".to_string())
+}
+
+fn echo(mut stream: TcpStream) {
+    let mut buf = [0u8; super::ECHO_BUFFER];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }

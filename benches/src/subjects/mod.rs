@@ -7,6 +7,9 @@ pub mod grove;
 pub mod may;
 pub mod tokio;
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use crate::proto::repeat;
 
 /// Names accepted by `harness child`.
@@ -69,4 +72,48 @@ pub fn run(subject: &str, bench: &str, n: usize, reps: usize) -> Result<(), Stri
         _ => return Err(format!("unknown subject/benchmark {subject:?}/{bench:?}")),
     }
     Ok(())
+}
+
+/// Subjects that have an echo server (`harness serve`).
+/// (`grove-spawn`: grove's plain accept loop, for comparison by hand.)
+pub const SERVERS: &[&str] = &["grove", "grove-spawn", "may", "tokio"];
+
+/// Every echo handler reads into a buffer of this many bytes (as tokio's
+/// README echo server does), in every subject and peer.
+pub const ECHO_BUFFER: usize = 1024;
+
+/// Tells the harness the server is accepting.
+fn announce(port: u16) {
+    println!("listening {port}");
+}
+
+/// Runs `subject`'s echo server on 127.0.0.1:`port` until the harness closes
+/// this process's stdin, or `lifetime` passes, whichever comes first.
+pub fn serve(subject: &str, port: u16, lifetime: Duration) -> Result<(), String> {
+    let limit =
+        crate::loadgen::raise_nofile().map_err(|e| format!("raising RLIMIT_NOFILE: {e}"))?;
+    if limit < 10_064 {
+        eprintln!("harness serve: RLIMIT_NOFILE is only {limit}");
+    }
+    // The watchdogs: OS threads outside every scheduler, asleep until then.
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(0)
+    });
+    std::thread::spawn(move || {
+        std::thread::sleep(lifetime);
+        eprintln!(
+            "harness serve: lifetime of {} s is over",
+            lifetime.as_secs()
+        );
+        std::process::exit(3)
+    });
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    match subject {
+        "grove" => grove::echo_server(addr),
+        "grove-spawn" => grove::echo_server_spawn(addr),
+        "may" => may::echo_server(addr),
+        "tokio" => tokio::echo_server(&tokio::io_runtime(), addr),
+        _ => Err(format!("no echo server for {subject:?}")),
+    }
 }

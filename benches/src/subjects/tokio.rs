@@ -1,18 +1,35 @@
-//! tokio: the current-thread runtime (one OS thread, like grove's hub), with
-//! every driver this build has enabled.
+//! tokio: the current-thread runtime (one OS thread, like grove's hub); the
+//! timer driver for the task and primitive rows, every driver for the echo
+//! server.
 
 use std::hint::black_box;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::{mpsc, Notify, Semaphore};
 
 use crate::proto::{self, per_op};
 
-/// A current-thread runtime with all drivers on, as an application builds it.
+/// The current-thread runtime of the task and primitive rows: the timer
+/// driver only. (These rows were measured with `enable_all()` on a build
+/// without the `net` feature, which is the timer alone; the feature is on now
+/// for the echo server, and `enable_all()` would add an I/O driver that
+/// `yield_now` polls on every yield, changing those rows.)
 pub fn runtime() -> Runtime {
+    Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("build a tokio current-thread runtime")
+}
+
+/// The current-thread runtime of the echo server: every driver on, as a
+/// networked application builds it.
+pub fn io_runtime() -> Runtime {
     Builder::new_current_thread()
         .enable_all()
         .build()
@@ -150,4 +167,41 @@ pub fn event(rt: &Runtime, n: usize) -> f64 {
         b.await.expect("pong task");
         per_op(start, n)
     })
+}
+
+/// The echo server of issue 4's rows, as tokio's README writes it: an accept
+/// loop in `block_on` on the current-thread runtime, `tokio::spawn` per
+/// connection, each task reading into a 1 KiB buffer and writing back what
+/// it read, until EOF or an error.
+pub fn echo_server(rt: &Runtime, addr: SocketAddr) -> Result<(), String> {
+    rt.block_on(async move {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("bind {addr}: {e}"))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        super::announce(port);
+        loop {
+            match listener.accept().await {
+                Ok((stream, _peer)) => drop(tokio::spawn(echo(stream))),
+                Err(e) => {
+                    eprintln!("tokio echo server: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    })
+}
+
+async fn echo(mut stream: TcpStream) {
+    let mut buf = [0u8; super::ECHO_BUFFER];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
