@@ -639,3 +639,49 @@ fn sockets_are_born_non_blocking_and_close_on_exec() {
     assert!(is_os_nonblocking(&server) && is_os_nonblocking(&udp));
     assert!(is_os_nonblocking(&ua) && is_os_nonblocking(&ub));
 }
+
+#[test]
+fn a_short_read_then_end_of_file_is_seen_not_waited_for() {
+    // The peer's data and FIN are both queued before the first read: the
+    // short read clears read readiness, and the end of file must still be
+    // reported at once (the poller's read-closed bit is sticky).
+    for _ in 0..50 {
+        let (client, server) = pair();
+        (&server).write_all(b"hello").unwrap();
+        server.shutdown(std::net::Shutdown::Write).unwrap();
+        grove::sleep(Duration::from_millis(1)); // let the FIN event be polled
+        let r = grove::with_timeout(Duration::from_secs(5), || {
+            let mut buf = [0u8; 1024];
+            let n = (&client).read(&mut buf).unwrap();
+            assert_eq!(&buf[..n], b"hello");
+            (&client).read(&mut buf).unwrap()
+        });
+        assert_eq!(r, Ok(0), "end of file was lost after a short read");
+    }
+}
+
+#[test]
+fn a_short_read_then_more_data_wakes_the_reader() {
+    let (client, server) = pair();
+    let reader = grove::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            let n = (&client).read(&mut buf).unwrap();
+            if n == 0 {
+                return got;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+    });
+    for chunk in [&b"a"[..], b"bc", b"def"] {
+        (&server).write_all(chunk).unwrap();
+        grove::sleep(Duration::from_millis(2));
+    }
+    server.shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(
+        reader.wait_timeout(Duration::from_secs(5)),
+        "reader hung after short reads"
+    );
+    assert_eq!(reader.join().unwrap(), b"abcdef");
+}

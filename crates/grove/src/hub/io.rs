@@ -32,6 +32,10 @@ const EVENTS_CAPACITY: usize = 1024;
 
 const READABLE: u8 = 1;
 const WRITABLE: u8 = 2;
+/// The peer closed its write side, or the socket failed: reads return at
+/// once from now on. Sticky: `clear_ready` never clears it, so clearing
+/// read readiness early (after a short read) can never lose an end of file.
+const READ_CLOSED: u8 = 4;
 
 /// A readiness direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +123,9 @@ impl Poller {
                 continue;
             }
             let failed = event.is_error();
+            if event.is_read_closed() || failed {
+                source.ready |= READ_CLOSED;
+            }
             if event.is_readable() || event.is_read_closed() || failed {
                 source.ready |= READABLE;
                 for waiter in source.readers.drain(..) {
@@ -202,7 +209,11 @@ impl Registration {
     /// Whether the last operation in `direction` may succeed without waiting.
     pub fn is_ready(&self, direction: Direction) -> bool {
         let sources = Hub::get().io.sources.borrow();
-        sources[self.key].ready & direction.bit() != 0
+        let bits = match direction {
+            Direction::Read => READABLE | READ_CLOSED,
+            Direction::Write => WRITABLE,
+        };
+        sources[self.key].ready & bits != 0
     }
 
     /// Forgets readiness in `direction` after an operation returned `WouldBlock`.

@@ -157,6 +157,24 @@ impl<S: StdSocket> Evented<S> {
         self.io(Direction::Read, self.shared.read_timeout.get(), op)
     }
 
+    /// A stream read into a buffer of `len` bytes. A read that returns fewer
+    /// bytes than asked drained the socket's receive queue, so read readiness
+    /// is cleared at once: the next read parks until new data arrives instead
+    /// of making a `recv` that can only fail with `EAGAIN` (one system call
+    /// per round trip saved, as tokio does). An end of file is never lost:
+    /// the poller keeps a sticky read-closed bit that this does not clear.
+    pub(crate) fn read_stream(
+        &self,
+        len: usize,
+        mut op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let n = self.read(&mut op)?;
+        if n > 0 && n < len && !self.shared.nonblocking.get() {
+            self.shared.registration.clear_ready(Direction::Read);
+        }
+        Ok(n)
+    }
+
     /// Runs a write-side operation, honouring the write timeout.
     pub(crate) fn write<R>(&self, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
         self.io(Direction::Write, self.shared.write_timeout.get(), op)
@@ -432,15 +450,18 @@ macro_rules! stream_read_write {
     ($ty:ident) => {
         impl ::std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> ::std::io::Result<usize> {
-                self.inner.read(|mut s| ::std::io::Read::read(&mut s, buf))
+                let len = buf.len();
+                self.inner
+                    .read_stream(len, |mut s| ::std::io::Read::read(&mut s, buf))
             }
 
             fn read_vectored(
                 &mut self,
                 bufs: &mut [::std::io::IoSliceMut<'_>],
             ) -> ::std::io::Result<usize> {
+                let len = bufs.iter().map(|b| b.len()).sum();
                 self.inner
-                    .read(|mut s| ::std::io::Read::read_vectored(&mut s, bufs))
+                    .read_stream(len, |mut s| ::std::io::Read::read_vectored(&mut s, bufs))
             }
         }
 
