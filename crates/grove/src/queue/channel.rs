@@ -206,9 +206,10 @@ impl<T> State<T> {
         }
     }
 
-    /// A putter's wait ended however (`done`: normally): it leaves the
-    /// line. Returns how the put ended; an item withdrawn by a putter that
-    /// unwound comes back to be dropped after the borrow.
+    /// A putter's wait ended, however: it leaves the line. `Ok` if its item
+    /// was taken or is in a getter's hands (the rendezvous has happened);
+    /// otherwise its item comes back (to return in `Err`, or to be dropped
+    /// after the borrow by a putter that unwound).
     fn putter_leaves(&mut self, key: usize) -> Result<(), T> {
         match self.putters.remove(key) {
             (true, Some(Offer::Taken)) => Ok(()),
