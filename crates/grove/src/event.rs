@@ -38,7 +38,7 @@ use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::hub::{Hub, Primitive, WaitOn};
+use crate::hub::{Hub, Primitive, RemoteWatcher, WaitOn, Watcher, Watchers};
 use crate::timeout::Timeout;
 use crate::waitlist::{Wait, WaitList};
 use crate::waitlist_shared::{SharedGuard, SharedWaitList};
@@ -96,6 +96,8 @@ struct EventInner {
     /// killed waiter of an earlier `set` (after a `clear`) is not an event.
     sets: Cell<u64>,
     waiters: WaitList,
+    /// `grove::wait`'s watchers, fired by each `set` that raises the flag.
+    watchers: Watchers,
 }
 
 impl fmt::Debug for Event {
@@ -123,6 +125,7 @@ impl Event {
         }
         inner.sets.set(inner.sets.get() + 1);
         inner.waiters.notify_all();
+        inner.watchers.fire();
     }
 
     /// Lowers the flag: later waits block until the next [`set`](Event::set).
@@ -157,6 +160,17 @@ impl Event {
             return true;
         }
         self.wait_until(Hub::get().deadline_after(timeout))
+    }
+
+    /// Registers a `grove::wait` watcher, fired by the next `set` that
+    /// raises the flag; `None` (nothing registered) if the flag is up now.
+    pub(crate) fn watch(&self, watcher: Watcher) -> Option<usize> {
+        (!self.is_set()).then(|| self.inner.watchers.add(watcher))
+    }
+
+    /// Removes the watcher registered under `key`.
+    pub(crate) fn unwatch(&self, key: usize) {
+        self.inner.watchers.remove(key);
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
@@ -290,7 +304,9 @@ impl<T> AsyncResult<T> {
     /// and the stored value is unchanged.
     pub fn set(&self, value: T) -> Result<(), T> {
         self.inner.value.set(value)?;
-        self.inner.waiters.lock().notify_all();
+        let mut waiters = self.inner.waiters.lock();
+        waiters.notify_all();
+        waiters.fire_watchers();
         Ok(())
     }
 
@@ -317,6 +333,19 @@ impl<T> AsyncResult<T> {
             return true;
         }
         self.wait_until(Hub::get().deadline_after(timeout))
+    }
+
+    /// Registers a `grove::wait` watcher, fired (on the setter's thread) by
+    /// the `set`; `None` (nothing registered) if a value is set already.
+    /// Checked under the wait-list's lock, so a racing `set` is never missed.
+    pub(crate) fn watch(&self, watcher: RemoteWatcher) -> Option<usize> {
+        let mut locked = self.inner.waiters.lock();
+        (!self.is_ready()).then(|| locked.watch(watcher))
+    }
+
+    /// Removes the watcher registered under `key`.
+    pub(crate) fn unwatch(&self, key: usize) {
+        self.inner.waiters.lock().unwatch(key);
     }
 
     /// Waits until set, `deadline` passes, or the caller cannot park; returns

@@ -18,6 +18,8 @@
 //! * A panicking greenlet never takes the hub down: its panic comes back
 //!   from `join` as [`GreenletError::Panicked`].
 //! * Other threads reach a hub through a [`Handle`].
+//! * [`wait()`] and [`iwait`] wait on many greenlets, events, results and
+//!   queues at once, reporting them in the order they become ready.
 //!
 //! # Example
 //!
@@ -49,6 +51,7 @@
 //! | [`lock`] | `Semaphore`, `BoundedSemaphore`, `Lock`, `RLock`, `Mutex` | `gevent.lock` |
 //! | [`pool`] | `Group`, `Pool` with `map`, `imap`, `imap_unordered` | `gevent.pool` |
 //! | [`local`] | [`greenlet_local!`] | `gevent.local` |
+//! | [`net`] | `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`, `UnixDatagram`, `lookup_host` | `gevent.socket` |
 //! | [`io`] | raw fd readiness for code that owns its sockets | `gevent.socket.wait_read` |
 //! | [`stack`] | stack sizes | |
 //!
@@ -74,15 +77,20 @@ mod greenlet;
 mod hub;
 mod sleep;
 mod timeout;
+mod wait;
 mod waitlist;
 mod waitlist_shared;
 
 pub mod event;
 pub mod local;
 pub mod lock;
+pub mod net;
 pub mod pool;
+pub mod process;
 pub mod queue;
+pub mod signal;
 pub mod stack;
+pub mod threadpool;
 
 pub mod io {
     //! Readiness of raw fds, for code that integrates its own sockets.
@@ -100,3 +108,4 @@ pub use greenlet::{
 pub use hub::{Handle, HubGone, POLL_EVERY_TURNS, TURN_BUDGET};
 pub use sleep::{sleep, yield_now};
 pub use timeout::{with_timeout, Timeout};
+pub use wait::{iwait, wait, IWait, Waitable};

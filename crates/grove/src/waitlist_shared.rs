@@ -39,7 +39,7 @@ use std::time::Instant;
 
 use slab::Slab;
 
-use crate::hub::{Hub, RemoteUnparker, TimerAction, TimerKey, WaitOn};
+use crate::hub::{Hub, RemoteUnparker, RemoteWatcher, TimerAction, TimerKey, WaitOn};
 use crate::waitlist::Wait;
 
 const NIL: usize = usize::MAX;
@@ -65,6 +65,9 @@ struct Queue {
 struct Inner<S> {
     state: S,
     queue: Queue,
+    /// Watchers of `grove::wait`: told when the primitive becomes ready
+    /// ([`SharedGuard::fire_watchers`]), never handed a notification.
+    watchers: Slab<RemoteWatcher>,
 }
 
 /// A primitive's state `S` and its waiters, behind one mutex. See the module docs.
@@ -99,6 +102,7 @@ impl<S> SharedWaitList<S> {
                     tail: NIL,
                     linked: 0,
                 },
+                watchers: Slab::new(),
             }),
         }
     }
@@ -192,6 +196,26 @@ impl<'a, S> SharedGuard<'a, S> {
             woken += 1;
         }
         woken
+    }
+
+    /// Adds a watcher (see `hub::watch`); returns the key that removes it.
+    pub(crate) fn watch(&mut self, watcher: RemoteWatcher) -> usize {
+        self.guard.watchers.insert(watcher)
+    }
+
+    /// Removes the watcher added under `key` (a key already removed is ignored).
+    pub(crate) fn unwatch(&mut self, key: usize) {
+        let removed = self.guard.watchers.try_remove(key);
+        drop(removed);
+    }
+
+    /// Tells every watcher that the primitive became ready (under the lock,
+    /// so a watcher added after a readiness check cannot miss it). Watchers
+    /// stay until their owners remove them.
+    pub(crate) fn fire_watchers(&self) {
+        for (_, watcher) in self.guard.watchers.iter() {
+            watcher.fire();
+        }
     }
 }
 

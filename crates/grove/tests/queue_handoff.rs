@@ -158,6 +158,39 @@ fn a_slot_handed_to_a_putter_is_not_taken_by_a_put_nowait() {
 }
 
 #[test]
+fn a_slot_handed_to_a_putter_stays_its_own_when_an_unwinding_put_overfills() {
+    // A put made while unwinding cannot wait: with the only slot handed to
+    // a putter that has not run yet, its item goes in beyond the bound, and
+    // the putter still puts when it runs.
+    struct PutOnDrop(Queue<u32>);
+    impl Drop for PutOnDrop {
+        fn drop(&mut self) {
+            self.0.put(3);
+        }
+    }
+    let q = Queue::bounded(1);
+    q.put(1);
+    let putter = {
+        let q = q.clone();
+        grove::spawn(move || q.put(2))
+    };
+    let dying = {
+        let q = q.clone();
+        grove::spawn(move || {
+            let _guard = PutOnDrop(q);
+            grove::sleep(LONG);
+        })
+    };
+    grove::yield_now();
+    dying.kill_nowait(); // runs before the putter
+    assert_eq!(q.get(), 1); // the slot is the putter's
+    putter.join().unwrap();
+    assert!(dying.is_dead());
+    assert_eq!(q.len(), 2);
+    assert_eq!([q.get(), q.get()], [3, 2]);
+}
+
+#[test]
 fn lifo_and_priority_getters_pick_when_they_run() {
     // An item put while a getter waits goes to it, but a LIFO or priority
     // getter picks its item when it runs: a newer (or smaller) item put in

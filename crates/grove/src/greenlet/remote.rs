@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::GreenletError;
-use crate::hub::{Handle, Hub, HubGone, WaitOn};
+use crate::hub::{Handle, Hub, HubGone, RemoteWatcher, WaitOn};
 use crate::waitlist::Wait;
 use crate::waitlist_shared::{SharedGuard, SharedWaitList};
 
@@ -45,6 +45,7 @@ impl<T> Shared<T> {
         }
         slot.outcome = Some(outcome);
         slot.notify_all();
+        slot.fire_watchers();
     }
 }
 
@@ -171,6 +172,18 @@ impl<T> RemoteGreenlet<T> {
     /// Whether the greenlet has finished.
     pub fn is_dead(&self) -> bool {
         self.shared.lock().finished()
+    }
+
+    /// Registers a `grove::wait` watcher, fired when the greenlet finishes;
+    /// `None` (nothing registered) if it has finished already.
+    pub(crate) fn watch(&self, watcher: RemoteWatcher) -> Option<usize> {
+        let mut slot = self.shared.lock();
+        (!slot.finished()).then(|| slot.watch(watcher))
+    }
+
+    /// Removes the watcher registered under `key`.
+    pub(crate) fn unwatch(&self, key: usize) {
+        self.shared.lock().unwatch(key);
     }
 
     /// Asks the greenlet's hub to kill it, without waiting. A greenlet that

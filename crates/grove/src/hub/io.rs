@@ -249,8 +249,9 @@ impl Registration {
         let parked = hub.park(on);
         drop(waiting);
         if !parked {
-            return Err(io::Error::new(
-                io::ErrorKind::Interrupted,
+            // Not `Interrupted`: std's `read_to_end`/`write_all` retry that
+            // kind forever, which inside a `Drop` would spin instead of fail.
+            return Err(io::Error::other(
                 "grove: cannot wait for I/O while the greenlet is unwinding",
             ));
         }

@@ -40,6 +40,7 @@ mod registry;
 mod run_queue;
 pub(crate) mod task;
 pub(crate) mod timers;
+pub(crate) mod watch;
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -64,6 +65,7 @@ use run_queue::RunQueue;
 pub(crate) use task::{Primitive, State, Task, Unparker, WaitOn};
 pub(crate) use timers::TimerKey;
 use timers::Timers;
+pub(crate) use watch::{RemoteWatch, RemoteWatcher, Watch, Watcher, Watchers};
 
 /// Run-queue entries handled per turn before the clock is read again.
 pub const TURN_BUDGET: usize = 64;
@@ -457,12 +459,21 @@ impl Hub {
     #[inline(always)]
     pub(crate) fn park(&self, on: WaitOn) -> bool {
         if std::thread::panicking() {
+            // The episode ends without parking: wake-ups already handed out
+            // for it (a cross-thread one may be queued) must not reach a
+            // later park.
+            if let Some(task) = self.current() {
+                end_episode(task);
+            }
             return false;
         }
         let Some(task) = self.current() else {
             blocking_in_hub_context()
         };
-        raise_if_cancelled(task);
+        if task.cancel() != task::Cancel::None {
+            end_episode(task);
+            raise_if_cancelled(task);
+        }
         if task.notified.replace(false) {
             task.seq.set(task.seq.get().wrapping_add(1));
             return true;
@@ -707,6 +718,12 @@ fn run_callback(f: impl FnOnce()) {
             );
         }
     }
+}
+
+/// Ends a task's park episode without a switch: its unparkers go stale.
+fn end_episode(task: &Task) {
+    task.seq.set(task.seq.get().wrapping_add(1));
+    task.notified.set(false);
 }
 
 #[cold]

@@ -12,6 +12,7 @@ use std::fmt;
 use std::os::fd::RawFd;
 use std::rc::Rc;
 
+use super::watch::Watcher;
 use crate::context::{Context, Yielder};
 use crate::greenlet::GreenletError;
 
@@ -102,6 +103,10 @@ pub(crate) enum Primitive {
     ChannelPut,
     PoolSlot,
     GroupJoin,
+    /// A job on a thread pool (`ThreadPool::apply`, `spawn_blocking`).
+    ThreadPoolJob,
+    /// A Unix signal (`grove::signal::Signals::wait`).
+    Signal,
     /// `grove::wait` / `iwait` on several objects.
     Any,
 }
@@ -122,6 +127,8 @@ impl fmt::Display for Primitive {
             Primitive::ChannelPut => "Channel::put (waiting for a getter)",
             Primitive::PoolSlot => "a free slot in a Pool",
             Primitive::GroupJoin => "Group::join",
+            Primitive::ThreadPoolJob => "a thread-pool job (ThreadPool::apply, spawn_blocking)",
+            Primitive::Signal => "a Unix signal (Signals::wait)",
             Primitive::Any => "grove::wait on several objects",
         })
     }
@@ -185,13 +192,19 @@ impl<T> ThinVec<T> {
     }
 }
 
-/// Greenlets waiting for a task to die, in the order they began waiting.
-/// The first is stored inline: most greenlets have at most one joiner, and a
-/// spawn-and-join then allocates nothing here.
+/// Greenlets waiting for a task to die, in the order they began waiting,
+/// and the watchers of `grove::wait` told when it does. The first joiner is
+/// stored inline: most greenlets have at most one, and a spawn-and-join
+/// then allocates nothing here.
 #[derive(Default)]
 pub(crate) struct Joiners {
     first: Option<Unparker>,
-    rest: ThinVec<Unparker>,
+    rest: ThinVec<Joiner>,
+}
+
+enum Joiner {
+    Unpark(Unparker),
+    Watch(Watcher),
 }
 
 impl Joiners {
@@ -199,7 +212,7 @@ impl Joiners {
         if self.first.is_none() && self.rest.is_empty() {
             self.first = Some(unparker);
         } else {
-            self.rest.push(unparker);
+            self.rest.push(Joiner::Unpark(unparker));
         }
     }
 
@@ -212,17 +225,35 @@ impl Joiners {
         {
             self.first = None;
         } else {
-            self.rest.retain(|j| !j.same_episode(unparker));
+            self.rest
+                .retain(|j| !matches!(j, Joiner::Unpark(j) if j.same_episode(unparker)));
         }
     }
 
-    /// Wakes every waiter, in order.
+    /// Adds a watcher, fired when the task dies (it does not wake anyone by
+    /// itself and takes nothing).
+    pub(crate) fn watch(&mut self, watcher: Watcher) {
+        self.rest.push(Joiner::Watch(watcher));
+    }
+
+    /// Removes `watcher`, if still present (not yet fired).
+    pub(crate) fn unwatch(&mut self, watcher: &Watcher) {
+        self.rest
+            .retain(|j| !matches!(j, Joiner::Watch(w) if w.same(watcher)));
+    }
+
+    /// Wakes every waiter and fires every watcher, in order.
     pub(crate) fn wake_all(&mut self) {
         if let Some(first) = self.first.take() {
             first.unpark();
         }
         for joiner in self.rest.take() {
-            joiner.unpark();
+            match joiner {
+                Joiner::Unpark(unparker) => {
+                    unparker.unpark();
+                }
+                Joiner::Watch(watcher) => watcher.fire(),
+            }
         }
     }
 }

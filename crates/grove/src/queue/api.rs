@@ -216,6 +216,22 @@ macro_rules! buffered_queue_api {
             pub fn iter(&self) -> Iter<'_, T> {
                 Iter::new(self.core())
             }
+
+            /// Whether a `get_nowait` now would not fail with "empty for
+            /// now" (`grove::wait`'s readiness; takes nothing).
+            pub(crate) fn get_ready(&self) -> bool {
+                self.core().get_ready()
+            }
+
+            /// Registers a `grove::wait` watcher; `None` if ready now.
+            pub(crate) fn watch(&self, watcher: crate::hub::Watcher) -> Option<usize> {
+                self.core().watch(watcher)
+            }
+
+            /// Removes the watcher registered under `key`.
+            pub(crate) fn unwatch(&self, key: usize) {
+                self.core().unwatch(key)
+            }
         }
 
         impl<T> Clone for $name<T> {

@@ -28,6 +28,14 @@
 //! buffer; a claim or a slot passes to the next waiter, or lapses. No item
 //! or slot is lost.
 //!
+//! `grove::wait`'s watchers sit beside the lines, never in them: they are
+//! told (fired) whenever a newcomer's `get_nowait` may have become able not
+//! to fail with "empty for now" ([`Core::get_ready`]): an item went to the
+//! buffer, the getters' line emptied, an item came back from a cancelled
+//! getter, the queue was shut down. They take and reserve nothing; firing
+//! happens after the state's borrow is released, and costs one load when
+//! nobody watches.
+//!
 //! The wait path (push, park, take) is inlined into each `get`/`put` call
 //! so that after the stack switch the greenlet returns straight into the
 //! caller's code: every `ret` between the switch and the caller would
@@ -42,7 +50,7 @@ use std::time::Instant;
 
 use super::side::{wait_turn, Side};
 use super::{Empty, Full};
-use crate::hub::{Hub, Primitive, TimerAction, TimerKey, WaitOn};
+use crate::hub::{Hub, Primitive, TimerAction, TimerKey, WaitOn, Watcher, Watchers};
 
 /// What a container holds (a trait of its own, without the bounds the
 /// container's methods need, so that `Core<Smallest<T>>` is a type for any
@@ -167,6 +175,9 @@ pub(crate) struct Core<B: Holds> {
     state: RefCell<State<B>>,
     /// `usize::MAX` for an unbounded queue.
     capacity: usize,
+    /// `grove::wait`'s watchers, fired whenever a get may have become
+    /// possible (see the module docs).
+    watchers: Watchers,
 }
 
 struct State<B: Holds> {
@@ -196,17 +207,22 @@ impl<B: Buffer> State<B> {
     }
 
     /// Adds an item: the first waiting getter is served with it (or with a
-    /// claim on it), else it goes to the buffer.
+    /// claim on it), else it goes to the buffer. Returns whether it went
+    /// to the buffer unclaimed: only then may a get have become possible
+    /// (the caller tells the watchers; a hand-off never needs to).
     #[inline(always)]
-    fn push(&mut self, item: B::Item) {
+    fn push(&mut self, item: B::Item) -> bool {
         if !self.getters.has_waiting() {
             self.items.push(item);
+            true
         } else if B::HANDS_OFF {
             self.held += 1;
             self.getters.serve_first(Some(item));
+            false
         } else {
             self.items.push(item);
             self.getters.serve_first(None);
+            false
         }
     }
 
@@ -301,6 +317,15 @@ impl<B: Buffer> State<B> {
         }
     }
 
+    /// Whether a get that does not wait would not fail with "empty for
+    /// now": it takes an item (none in line, one in the buffer), or the
+    /// queue is shut down with nothing left for it. Exactly the cases in
+    /// which `Core::get_now` succeeds or fails for good.
+    fn get_ready(&self) -> bool {
+        (self.getters.is_idle() && self.items.len() > 0)
+            || (self.shut_down && self.len() <= self.getters.len())
+    }
+
     /// Why a get that cannot take an item now fails: after a shutdown,
     /// for good once every item left is promised to getters in line;
     /// otherwise "empty for now".
@@ -324,6 +349,7 @@ impl<B: Buffer> Core<B> {
                 putters: Side::new(),
             }),
             capacity,
+            watchers: Watchers::default(),
         }
     }
 
@@ -366,7 +392,46 @@ impl<B: Buffer> Core<B> {
 
     /// Puts without checking the bound or the shutdown flag.
     pub(super) fn push(&self, item: B::Item) {
-        self.state.borrow_mut().push(item);
+        if self.state.borrow_mut().push(item) {
+            self.notify_ready();
+        }
+    }
+
+    // ---- grove::wait ----------------------------------------------------------
+
+    /// Whether `get_now` would not fail with "empty for now" (`grove::wait`'s
+    /// readiness); takes nothing.
+    pub(super) fn get_ready(&self) -> bool {
+        self.state.borrow().get_ready()
+    }
+
+    /// Registers a `grove::wait` watcher, fired whenever a get may have
+    /// become possible; `None` (nothing registered) if one is possible now.
+    pub(super) fn watch(&self, watcher: Watcher) -> Option<usize> {
+        (!self.get_ready()).then(|| self.watchers.add(watcher))
+    }
+
+    /// Removes the watcher registered under `key`.
+    pub(super) fn unwatch(&self, key: usize) {
+        self.watchers.remove(key);
+    }
+
+    /// Called, with the state not borrowed, after any change that may have
+    /// made a get possible: fires the watchers if one is. One load when
+    /// nobody watches.
+    #[inline(always)]
+    fn notify_ready(&self) {
+        if !self.watchers.is_empty() {
+            self.fire_if_ready();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fire_if_ready(&self) {
+        if self.get_ready() {
+            self.watchers.fire();
+        }
     }
 
     // ---- get ----------------------------------------------------------------
@@ -436,6 +501,9 @@ impl<B: Buffer> Core<B> {
             debug_assert!(st.getters.is_served(key));
             key
         };
+        // After a shutdown, one more getter in line can leave nothing for
+        // a newcomer: a get now fails for good.
+        self.notify_ready();
         let guard = GetGuard {
             core: self,
             key,
@@ -487,19 +555,50 @@ impl<B: Buffer> Core<B> {
             drop(st);
             if !self.get_in_turn(key) {
                 guard.armed = false;
-                return self.get_now();
+                return self.get_left();
             }
             st = self.state.borrow_mut();
         }
         guard.armed = false;
-        let item = st.take_served(key, self.capacity);
-        let shut_down = st.shut_down;
-        drop(st);
+        match st.take_served(key, self.capacity) {
+            // Nobody watches (the usual case): nothing else to do.
+            Some(item) if self.watchers.is_empty() => Ok(item),
+            item => {
+                let shut_down = st.shut_down;
+                drop(st);
+                self.got_served(item, shut_down, deadline)
+            }
+        }
+    }
+
+    /// The end of `get_served` when watchers are registered or no item
+    /// came: the line may be empty now, with items put while the getter
+    /// was on its way, so the watchers are told.
+    #[cold]
+    #[inline(never)]
+    fn got_served(
+        &self,
+        item: Option<B::Item>,
+        shut_down: bool,
+        deadline: Option<Instant>,
+    ) -> Result<B::Item, Empty> {
+        self.notify_ready();
         match item {
             Some(item) => Ok(item),
             None if shut_down => Err(Empty::SHUT_DOWN),
             None => self.get_again(deadline),
         }
+    }
+
+    /// A getter whose deadline passed before it was served has left the
+    /// line: a get that does not wait, then the watchers are told (its
+    /// leaving may have freed an item for others).
+    #[cold]
+    #[inline(never)]
+    fn get_left(&self) -> Result<B::Item, Empty> {
+        let got = self.get_now();
+        self.notify_ready();
+        got
     }
 
     /// The getter woke not at the head of the line, or not served. If
@@ -534,6 +633,8 @@ impl<B: Buffer> Core<B> {
             Hub::get().cancel_timer(timer);
         }
         self.state.borrow_mut().getter_cancelled(key);
+        // Its item may be back in the buffer, the line empty.
+        self.notify_ready();
     }
 
     // ---- put ----------------------------------------------------------------
@@ -545,7 +646,11 @@ impl<B: Buffer> Core<B> {
             return Err(Full::shut_down(item));
         }
         if st.putters.is_idle() && st.len() < self.capacity {
-            st.push(item);
+            let buffered = st.push(item);
+            drop(st);
+            if buffered {
+                self.notify_ready();
+            }
             Ok(())
         } else {
             Err(Full::no_room(item))
@@ -561,7 +666,11 @@ impl<B: Buffer> Core<B> {
     ) -> Result<(), Full<B::Item>> {
         let mut st = self.state.borrow_mut();
         if !st.shut_down && st.putters.is_idle() && st.len() < self.capacity {
-            st.push(item);
+            let buffered = st.push(item);
+            drop(st);
+            if buffered {
+                self.notify_ready();
+            }
             return Ok(());
         }
         drop(st);
@@ -659,8 +768,14 @@ impl<B: Buffer> Core<B> {
         if st.shut_down {
             return Err(Full::shut_down(item));
         }
-        debug_assert!(st.len() < self.capacity, "a served putter found no slot");
-        st.push(item);
+        // The slot was free when it was handed over. A put made while
+        // unwinding (which cannot wait) may have gone beyond the bound since:
+        // the promise stands, this item goes in too.
+        let buffered = st.push(item);
+        drop(st);
+        if buffered {
+            self.notify_ready();
+        }
         Ok(())
     }
 
@@ -698,6 +813,8 @@ impl<B: Buffer> Core<B> {
         }
         st.putters.serve_all();
         st.getters.serve_all();
+        drop(st);
+        self.notify_ready();
     }
 }
 

@@ -15,6 +15,13 @@
 //! next waiting getter, or back on offer at the front: to its putter,
 //! which waits on (after a shutdown it is woken and gets its item back), or
 //! as an ownerless offer.
+//!
+//! `grove::wait`'s watchers sit beside the lines, as for the buffered
+//! queues: fired, after the borrow, whenever a newcomer's `get_nowait` may
+//! have become able not to fail with "no putter for now" (an offer made
+//! while no getter is in line, the getters' line emptied, an item back on
+//! offer from a cancelled getter, a shutdown, an offer withdrawn); they
+//! take and reserve nothing.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -24,7 +31,7 @@ use std::time::{Duration, Instant};
 use super::buffered::{Iter, Receive};
 use super::side::{wait_turn, Side};
 use super::{Empty, Full};
-use crate::hub::{Hub, Primitive, TimerAction, TimerKey, WaitOn};
+use crate::hub::{Hub, Primitive, TimerAction, TimerKey, WaitOn, Watcher, Watchers};
 
 /// A rendezvous between the greenlets of one thread (gevent's `Channel`): a
 /// queue with no room, where [`put`](Channel::put) waits until a getter has
@@ -104,6 +111,9 @@ const NO_PUTTER: usize = usize::MAX;
 
 struct Inner<T> {
     state: RefCell<State<T>>,
+    /// `grove::wait`'s watchers, fired whenever a get may have become
+    /// possible (see the module docs).
+    watchers: Watchers,
 }
 
 struct State<T> {
@@ -223,6 +233,21 @@ impl<T> State<T> {
         }
     }
 
+    /// As `State::get_ready` of the buffered queues: whether `get_now`
+    /// would not fail with "no putter for now" — it takes an offer (none
+    /// in line, `next_offer` finds one: before a shutdown any waiting
+    /// node, after it an ownerless one, and those always wait), or the
+    /// channel is shut down with nothing left for it.
+    fn get_ready(&self) -> bool {
+        let on_offer = if self.shut_down {
+            self.left > 0
+        } else {
+            self.putters.has_waiting()
+        };
+        (self.getters.is_idle() && on_offer)
+            || (self.shut_down && self.held + self.left <= self.getters.len())
+    }
+
     /// As `State::empty` of the buffered queues: after a shutdown, fails
     /// for good once every item left is promised to getters in line.
     fn empty(&self) -> Empty {
@@ -244,6 +269,30 @@ impl<T> State<T> {
 }
 
 impl<T> Inner<T> {
+    /// Whether `get_now` would not fail with "no putter for now"
+    /// (`grove::wait`'s readiness); takes nothing.
+    fn get_ready(&self) -> bool {
+        self.state.borrow().get_ready()
+    }
+
+    /// Called, with the state not borrowed, after any change that may have
+    /// made a get possible: fires the watchers if one is. One load when
+    /// nobody watches.
+    #[inline(always)]
+    fn notify_ready(&self) {
+        if !self.watchers.is_empty() {
+            self.fire_if_ready();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fire_if_ready(&self) {
+        if self.get_ready() {
+            self.watchers.fire();
+        }
+    }
+
     fn get_now(&self) -> Result<T, Empty> {
         let mut st = self.state.borrow_mut();
         if st.getters.is_idle() {
@@ -309,6 +358,9 @@ impl<T> Inner<T> {
             debug_assert!(st.getters.is_served(mine));
             mine
         };
+        // After a shutdown, one more getter in line can leave nothing for
+        // a newcomer: a get now fails for good.
+        self.notify_ready();
         let guard = GetGuard {
             inner: self,
             key: mine,
@@ -358,7 +410,7 @@ impl<T> Inner<T> {
             drop(st);
             if !self.get_in_turn(key) {
                 guard.armed = false;
-                return self.get_now();
+                return self.get_left();
             }
             st = self.state.borrow_mut();
         }
@@ -367,7 +419,12 @@ impl<T> Inner<T> {
             Some((item, putter)) => {
                 st.held -= 1;
                 st.taken(putter);
-                Ok(item)
+                if self.watchers.is_empty() {
+                    // Nobody watches (the usual case): nothing else to do.
+                    return Ok(item);
+                }
+                drop(st);
+                self.got_watched(item)
             }
             None => {
                 drop(st);
@@ -376,10 +433,28 @@ impl<T> Inner<T> {
         }
     }
 
-    /// A getter woken by the shutdown: takes what is left, or fails.
+    /// The end of `get_served` when watchers are registered: the line may
+    /// be empty now, with offers made while the getter was on its way, so
+    /// the watchers are told.
+    #[cold]
+    #[inline(never)]
+    fn got_watched(&self, item: T) -> Result<T, Empty> {
+        self.notify_ready();
+        Ok(item)
+    }
+
+    /// A getter woken by the shutdown, which has left the line: takes what
+    /// is left, or fails; then the watchers are told.
     #[cold]
     #[inline(never)]
     fn get_released(&self, deadline: Option<Instant>) -> Result<T, Empty> {
+        let got = self.take_released(deadline);
+        self.notify_ready();
+        got
+    }
+
+    /// See `get_released`.
+    fn take_released(&self, deadline: Option<Instant>) -> Result<T, Empty> {
         let mut st = self.state.borrow_mut();
         if let Some(key) = st.next_offer() {
             let (item, putter) = st.claim(key);
@@ -392,6 +467,17 @@ impl<T> Inner<T> {
         drop(st);
         debug_assert!(false, "a served getter found no item");
         self.get_until(deadline)
+    }
+
+    /// A getter whose deadline passed before it was served has left the
+    /// line: a get that does not wait, then the watchers are told (its
+    /// leaving may have freed an offer for others).
+    #[cold]
+    #[inline(never)]
+    fn get_left(&self) -> Result<T, Empty> {
+        let got = self.get_now();
+        self.notify_ready();
+        got
     }
 
     /// As `Core::get_in_turn`.
@@ -416,6 +502,8 @@ impl<T> Inner<T> {
             Hub::get().cancel_timer(timer);
         }
         self.state.borrow_mut().getter_cancelled(key);
+        // Its item may be back on offer, the line empty.
+        self.notify_ready();
     }
 
     fn put_now(&self, item: T) -> Result<(), Full<T>> {
@@ -454,11 +542,15 @@ impl<T> Inner<T> {
             // Into the first waiting getter's hands; wait for the take.
             let key = st.putters.push_served(task, None);
             st.hand_off(item, key);
+            drop(st);
             key
         } else {
-            st.putters.push_waiting(Some(task), Offer::Item(item))
+            let key = st.putters.push_waiting(Some(task), Offer::Item(item));
+            drop(st);
+            // On offer, not handed over: a get may have become possible.
+            self.notify_ready();
+            key
         };
-        drop(st);
         let timer = for_timer.map(|(d, unparker)| hub.add_timer(d, TimerAction::unpark(unparker)));
         let mut guard = PutGuard {
             inner: self,
@@ -477,6 +569,9 @@ impl<T> Inner<T> {
         let shut_down = st.shut_down;
         drop(st);
         left.map_err(|item| {
+            // Withdrawn. (Fewer offers never make a get possible as the
+            // state is kept now; told anyway, cheaply, off the fast path.)
+            self.notify_ready();
             if shut_down {
                 Full::shut_down(item)
             } else {
@@ -498,6 +593,8 @@ impl<T> Inner<T> {
         } else if leave && std::thread::panicking() {
             st.putters.push_waiting(None, Offer::Left(item));
             st.left += 1;
+            drop(st);
+            self.notify_ready();
             Ok(())
         } else {
             Err(Full::no_getter(item))
@@ -513,6 +610,8 @@ impl<T> Inner<T> {
         let left = self.state.borrow_mut().putter_leaves(key);
         // The put did not happen: its item is dropped here, after the borrow.
         drop(left);
+        // Withdrawn (see `put_until`).
+        self.notify_ready();
     }
 
     fn shutdown(&self) {
@@ -525,6 +624,8 @@ impl<T> Inner<T> {
             st.putters.wake(key);
         }
         st.getters.serve_all();
+        drop(st);
+        self.notify_ready();
     }
 }
 
@@ -580,6 +681,7 @@ impl<T> Channel<T> {
                 left: 0,
                 shut_down: false,
             }),
+            watchers: Watchers::default(),
         }))
     }
 
@@ -713,6 +815,23 @@ impl<T> Channel<T> {
     /// down and drained. See [`Iter`].
     pub fn iter(&self) -> Iter<'_, T> {
         Iter::new(&*self.0)
+    }
+
+    /// Whether a `get_nowait` now would not fail with "no putter for now"
+    /// (`grove::wait`'s readiness; takes nothing).
+    pub(crate) fn get_ready(&self) -> bool {
+        self.0.get_ready()
+    }
+
+    /// Registers a `grove::wait` watcher, fired whenever a get may have
+    /// become possible; `None` (nothing registered) if one is possible now.
+    pub(crate) fn watch(&self, watcher: Watcher) -> Option<usize> {
+        (!self.0.get_ready()).then(|| self.0.watchers.add(watcher))
+    }
+
+    /// Removes the watcher registered under `key`.
+    pub(crate) fn unwatch(&self, key: usize) {
+        self.0.watchers.remove(key);
     }
 }
 

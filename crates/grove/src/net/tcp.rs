@@ -1,0 +1,342 @@
+//! TCP: [`TcpListener`] and [`TcpStream`], cooperative twins of `std::net`'s.
+
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
+
+use super::addr::{each_addr, ToSocketAddrs};
+use super::evented::{check_timeout, socket_common, socket_timeouts, stream_read_write, Evented};
+use crate::hub::io::{Direction, Registration};
+use crate::hub::Hub;
+
+/// Backlog of the listening sockets grove creates (the kernel caps it at
+/// `net.core.somaxconn`).
+pub(crate) const BACKLOG: i32 = 1024;
+
+/// `accept4` flags: the new socket is born non-blocking and close-on-exec.
+pub(crate) const ACCEPT_FLAGS: libc::c_int = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+
+/// A TCP socket server, listening for connections: `std::net::TcpListener`
+/// whose `accept` parks only the calling greenlet.
+///
+/// The socket is created non-blocking and close-on-exec, with
+/// `SO_REUSEADDR` (as `std` sets it) and a backlog of 1024. Any number of
+/// greenlets may call `accept` on one listener (or its `try_clone`s); each
+/// connection goes to one of them.
+///
+/// A handle is `!Send`: the socket is registered with this thread's hub.
+/// To move it to another thread, convert it with
+/// [`into_std`](TcpListener::into_std) and back on the other side.
+///
+/// ```compile_fail
+/// let listener = grove::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// std::thread::spawn(move || drop(listener));
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use grove::net::{TcpListener, TcpStream};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = listener.local_addr().unwrap();
+/// let server = grove::spawn(move || {
+///     let (mut conn, _peer) = listener.accept().unwrap();
+///     conn.write_all(b"hello").unwrap();
+/// });
+/// let mut client = TcpStream::connect(addr).unwrap();
+/// let mut text = String::new();
+/// client.read_to_string(&mut text).unwrap();
+/// assert_eq!(text, "hello");
+/// server.join().unwrap();
+/// ```
+///
+/// # Errors
+///
+/// `accept` returns the kernel's errors as `io::Error`, including
+/// resource exhaustion (`EMFILE`, `ENFILE`, `ENOBUFS`): the caller decides
+/// how to back off. A failed accept leaves the listener usable.
+///
+/// # Kill and timeout safety
+///
+/// A greenlet killed or timed out while parked in `accept` unwinds without
+/// taking a connection: a connection that arrives meanwhile stays queued
+/// for the next `accept`. The listener stays usable.
+pub struct TcpListener {
+    inner: Evented<std::net::TcpListener>,
+}
+
+socket_common!(TcpListener, std::net::TcpListener, "TCP listener");
+
+impl TcpListener {
+    /// Creates a listener bound to `addr`, trying each resolved address in
+    /// turn until one binds (host names are resolved on the thread pool).
+    /// Port 0 asks the OS for a free port; see
+    /// [`local_addr`](TcpListener::local_addr).
+    ///
+    /// # Errors
+    /// The last address's error (`AddrInUse`, `AddrNotAvailable`, …), or
+    /// the resolution error.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        each_addr(&addr, |addr| {
+            let socket = Socket::new(
+                Domain::for_address(*addr),
+                Type::STREAM.nonblocking().cloexec(),
+                Some(Protocol::TCP),
+            )?;
+            socket.set_reuse_address(true)?;
+            socket.bind(&SockAddr::from(*addr))?;
+            socket.listen(BACKLOG)?;
+            Ok(TcpListener {
+                inner: Evented::new(std::net::TcpListener::from(socket))?,
+            })
+        })
+    }
+
+    /// The local address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get().local_addr()
+    }
+
+    /// Waits for a connection and returns it with the peer's address.
+    /// The new stream is non-blocking, close-on-exec and registered.
+    ///
+    /// # Errors
+    /// The kernel's (`EMFILE`, `ECONNABORTED`, …), or `WouldBlock` in
+    /// non-blocking mode when no connection is pending.
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        self.accept_inner(None)
+    }
+
+    /// [`accept`](TcpListener::accept), giving up with
+    /// `io::ErrorKind::TimedOut` when no connection arrives within `timeout`.
+    ///
+    /// # Errors
+    /// As `accept`, plus `TimedOut`.
+    pub fn accept_timeout(&self, timeout: Duration) -> io::Result<(TcpStream, SocketAddr)> {
+        self.accept_inner(Some(timeout))
+    }
+
+    fn accept_inner(&self, timeout: Option<Duration>) -> io::Result<(TcpStream, SocketAddr)> {
+        let (socket, peer) = self.inner.io(Direction::Read, timeout, |listener| {
+            SockRef::from(listener).accept4(ACCEPT_FLAGS)
+        })?;
+        let peer = peer.as_socket().ok_or_else(|| {
+            io::Error::other("grove: accepted a connection with a non-IP address")
+        })?;
+        let stream = TcpStream {
+            inner: Evented::new(std::net::TcpStream::from(socket))?,
+        };
+        Ok((stream, peer))
+    }
+
+    /// An endless iterator of [`accept`](TcpListener::accept)ed
+    /// connections (without their addresses), as `std`'s.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// Sets `IP_TTL` for the sockets accepted from now on.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.get().set_ttl(ttl)
+    }
+
+    /// The `IP_TTL` value.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.get().ttl()
+    }
+}
+
+/// The iterator of [`TcpListener::incoming`]: never returns `None`.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        Some(self.listener.accept().map(|(stream, _)| stream))
+    }
+}
+
+/// A TCP connection: `std::net::TcpStream` whose reads, writes and connects
+/// park only the calling greenlet.
+///
+/// `Read` and `Write` are implemented for `TcpStream` and `&TcpStream`, so
+/// one greenlet may read while another writes the same stream (through a
+/// shared reference or a [`try_clone`](TcpStream::try_clone)): readers and
+/// writers wait on separate lists. The socket is non-blocking and
+/// close-on-exec from birth; the blocking behaviour is grove's.
+///
+/// Timeouts work as in `std` (`set_read_timeout`, `set_write_timeout`):
+/// each bounds one blocking operation, which then fails with
+/// `io::ErrorKind::TimedOut`. A handle is `!Send`; see [`TcpListener`] on
+/// moving sockets between threads.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{BufRead, BufReader, Write};
+/// use grove::net::{TcpListener, TcpStream};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = listener.local_addr().unwrap();
+/// let echo = grove::spawn(move || {
+///     let (conn, _) = listener.accept().unwrap();
+///     let mut lines = BufReader::new(&conn);
+///     let mut line = String::new();
+///     lines.read_line(&mut line).unwrap();
+///     (&conn).write_all(line.as_bytes()).unwrap();
+/// });
+/// let stream = TcpStream::connect(("localhost", addr.port())).unwrap();
+/// (&stream).write_all(b"ping\n").unwrap();
+/// let mut reply = String::new();
+/// BufReader::new(&stream).read_line(&mut reply).unwrap();
+/// assert_eq!(reply, "ping\n");
+/// echo.join().unwrap();
+/// ```
+///
+/// # Kill and timeout safety
+///
+/// A greenlet killed or timed out (`with_timeout`) while parked in a read,
+/// write or connect unwinds out of it having transferred nothing in that
+/// call: bytes not yet read stay in the socket for the next read, and a
+/// write either happened completely for the bytes it reported or not at all.
+/// (A `write_all` interrupted between two writes has sent a prefix, as with
+/// any error.) The stream stays usable by other greenlets; a connect that is
+/// interrupted closes its half-made socket.
+pub struct TcpStream {
+    inner: Evented<std::net::TcpStream>,
+}
+
+socket_common!(TcpStream, std::net::TcpStream, "TCP stream");
+socket_timeouts!(TcpStream);
+stream_read_write!(TcpStream);
+
+impl TcpStream {
+    /// Opens a connection to `addr`, trying each resolved address in turn
+    /// until one connects; host names are resolved on the thread pool.
+    ///
+    /// # Errors
+    /// The last address's error (`ConnectionRefused`, …) or the resolution
+    /// error.
+    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        each_addr(&addr, |addr| connect_addr(addr, None))
+    }
+
+    /// Opens a connection to `addr`, failing with `TimedOut` if it is not
+    /// established within `timeout` (as `std`, one address, no resolution).
+    ///
+    /// # Errors
+    /// `InvalidInput` for a zero timeout, as `std`; the connect errors.
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        check_timeout(Some(timeout))?;
+        connect_addr(addr, Some(timeout))
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get().local_addr()
+    }
+
+    /// Shuts down the read half, the write half or both (for every handle of
+    /// the socket). Greenlets parked in a read wake to end of file.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.get().shutdown(how)
+    }
+
+    /// Reads without consuming: the next read returns the same bytes. Waits
+    /// like `read` (and honours the read timeout).
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(|s| s.peek(buf))
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm when `true`).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.get().set_nodelay(nodelay)
+    }
+
+    /// The `TCP_NODELAY` value.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.inner.get().nodelay()
+    }
+
+    /// Sets `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.get().set_ttl(ttl)
+    }
+
+    /// The `IP_TTL` value.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.get().ttl()
+    }
+}
+
+/// Connects one socket to `addr`, parking until the handshake completes.
+fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
+    let deadline = timeout.and_then(|t| Hub::get().deadline_after(t));
+    let socket = Socket::new(
+        Domain::for_address(*addr),
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
+    let in_progress = match socket.connect(&SockAddr::from(*addr)) {
+        Ok(()) => false,
+        Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => true,
+        Err(err) => return Err(err),
+    };
+    let stream = TcpStream {
+        inner: Evented::new(std::net::TcpStream::from(socket))?,
+    };
+    if in_progress {
+        finish_connect(stream.inner.registration(), deadline, addr, || {
+            if let Some(err) = stream.inner.get().take_error()? {
+                return Err(err);
+            }
+            match stream.inner.get().peer_addr() {
+                Ok(_) => Ok(true),
+                Err(err) if err.kind() == io::ErrorKind::NotConnected => Ok(false),
+                Err(err) => Err(err),
+            }
+        })?;
+    }
+    Ok(stream)
+}
+
+/// Parks until an in-progress connect completes: `done` checks it after each
+/// writability report (`Ok(false)`: not yet, a spurious wake-up).
+pub(crate) fn finish_connect(
+    registration: &Registration,
+    deadline: Option<Instant>,
+    addr: &dyn std::fmt::Display,
+    mut done: impl FnMut() -> io::Result<bool>,
+) -> io::Result<()> {
+    // Edge-triggered epoll reports the state at registration time with the
+    // next poll, so the optimistic initial readiness can be dropped.
+    registration.clear_ready(Direction::Write);
+    loop {
+        registration
+            .wait(Direction::Write, deadline)
+            .map_err(|err| match err.kind() {
+                io::ErrorKind::TimedOut => io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("grove: connection to {addr} timed out"),
+                ),
+                _ => err,
+            })?;
+        if done()? {
+            return Ok(());
+        }
+        registration.clear_ready(Direction::Write);
+    }
+}

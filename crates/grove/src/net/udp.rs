@@ -1,0 +1,161 @@
+//! UDP: [`UdpSocket`], the cooperative twin of `std::net::UdpSocket`.
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use super::addr::{each_addr, ToSocketAddrs};
+use super::evented::{socket_common, socket_timeouts, Evented};
+
+/// A UDP socket: `std::net::UdpSocket` whose sends and receives park only
+/// the calling greenlet.
+///
+/// Created non-blocking and close-on-exec. Any number of greenlets may
+/// receive on one socket (each datagram goes to one of them) while others
+/// send. `set_read_timeout` bounds each receive, `set_write_timeout` each
+/// send (`io::ErrorKind::TimedOut`). `!Send`, like every grove socket.
+///
+/// # Examples
+///
+/// ```
+/// use grove::net::UdpSocket;
+///
+/// let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// let addr = server.local_addr().unwrap();
+/// let echo = grove::spawn(move || {
+///     let mut buf = [0; 64];
+///     let (n, peer) = server.recv_from(&mut buf).unwrap();
+///     server.send_to(&buf[..n], peer).unwrap();
+/// });
+/// let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// client.connect(addr).unwrap();
+/// client.send(b"ping").unwrap();
+/// let mut buf = [0; 64];
+/// let n = client.recv(&mut buf).unwrap();
+/// assert_eq!(&buf[..n], b"ping");
+/// echo.join().unwrap();
+/// ```
+///
+/// # Kill and timeout safety
+///
+/// A greenlet killed or timed out while parked in a receive or send unwinds
+/// having received or sent nothing in that call: a datagram that arrives
+/// meanwhile stays queued for the next receive. The socket stays usable.
+pub struct UdpSocket {
+    inner: Evented<std::net::UdpSocket>,
+}
+
+socket_common!(UdpSocket, std::net::UdpSocket, "UDP socket");
+socket_timeouts!(UdpSocket);
+
+macro_rules! delegate {
+    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $argty:ty)*) -> $ret:ty;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(&self $(, $arg: $argty)*) -> $ret {
+            self.inner.get().$name($($arg),*)
+        }
+    )*};
+}
+
+impl UdpSocket {
+    /// Creates a socket bound to `addr`, trying each resolved address in
+    /// turn until one binds.
+    ///
+    /// # Errors
+    /// The last address's error or the resolution error.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        each_addr(&addr, |addr| {
+            let socket = Socket::new(
+                Domain::for_address(*addr),
+                Type::DGRAM.nonblocking().cloexec(),
+                Some(Protocol::UDP),
+            )?;
+            socket.bind(&SockAddr::from(*addr))?;
+            Ok(UdpSocket {
+                inner: Evented::new(std::net::UdpSocket::from(socket))?,
+            })
+        })
+    }
+
+    /// Receives one datagram, returning its length and sender. Bytes beyond
+    /// `buf`'s length are discarded, as in `std`.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner.read(|s| s.recv_from(buf))
+    }
+
+    /// Like [`recv_from`](UdpSocket::recv_from), leaving the datagram queued.
+    pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner.read(|s| s.peek_from(buf))
+    }
+
+    /// Sends `buf` to `addr` (its first resolved address, as `std`).
+    ///
+    /// # Errors
+    /// `InvalidInput` if `addr` resolves to nothing; the send's errors.
+    pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
+        let Some(addr) = addr.to_socket_addrs()?.next() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no addresses to send data to",
+            ));
+        };
+        self.inner.write(|s| s.send_to(buf, addr))
+    }
+
+    /// Connects the socket to `addr` (the first resolved address that
+    /// works): `send` and `recv` then talk to it alone.
+    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+        each_addr(&addr, |addr| self.inner.get().connect(addr))
+    }
+
+    /// Sends `buf` to the connected peer.
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(|s| s.send(buf))
+    }
+
+    /// Receives one datagram from the connected peer.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(|s| s.recv(buf))
+    }
+
+    /// Like [`recv`](UdpSocket::recv), leaving the datagram queued.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(|s| s.peek(buf))
+    }
+
+    delegate! {
+        /// The connected peer's address.
+        fn peer_addr(&self) -> io::Result<SocketAddr>;
+        /// The local address.
+        fn local_addr(&self) -> io::Result<SocketAddr>;
+        /// Sets `SO_BROADCAST`.
+        fn set_broadcast(&self, broadcast: bool) -> io::Result<()>;
+        /// The `SO_BROADCAST` value.
+        fn broadcast(&self) -> io::Result<bool>;
+        /// Sets `IP_MULTICAST_LOOP`.
+        fn set_multicast_loop_v4(&self, multicast_loop_v4: bool) -> io::Result<()>;
+        /// The `IP_MULTICAST_LOOP` value.
+        fn multicast_loop_v4(&self) -> io::Result<bool>;
+        /// Sets `IP_MULTICAST_TTL`.
+        fn set_multicast_ttl_v4(&self, multicast_ttl_v4: u32) -> io::Result<()>;
+        /// The `IP_MULTICAST_TTL` value.
+        fn multicast_ttl_v4(&self) -> io::Result<u32>;
+        /// Sets `IPV6_MULTICAST_LOOP`.
+        fn set_multicast_loop_v6(&self, multicast_loop_v6: bool) -> io::Result<()>;
+        /// The `IPV6_MULTICAST_LOOP` value.
+        fn multicast_loop_v6(&self) -> io::Result<bool>;
+        /// Sets `IP_TTL`.
+        fn set_ttl(&self, ttl: u32) -> io::Result<()>;
+        /// The `IP_TTL` value.
+        fn ttl(&self) -> io::Result<u32>;
+        /// Joins an IPv4 multicast group (`IP_ADD_MEMBERSHIP`).
+        fn join_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()>;
+        /// Joins an IPv6 multicast group (`IPV6_ADD_MEMBERSHIP`).
+        fn join_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()>;
+        /// Leaves an IPv4 multicast group.
+        fn leave_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()>;
+        /// Leaves an IPv6 multicast group.
+        fn leave_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()>;
+    }
+}

@@ -1,0 +1,376 @@
+//! Unix domain sockets: [`UnixListener`], [`UnixStream`] and
+//! [`UnixDatagram`], cooperative twins of `std::os::unix::net`'s.
+
+use std::io;
+use std::net::Shutdown;
+use std::os::unix::net::{self as stdnet, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+
+use super::evented::{socket_common, socket_timeouts, stream_read_write, Evented};
+use super::tcp::{finish_connect, ACCEPT_FLAGS, BACKLOG};
+use crate::hub::io::Direction;
+
+/// A Unix stream socket server: `std::os::unix::net::UnixListener` whose
+/// `accept` parks only the calling greenlet.
+///
+/// Created non-blocking and close-on-exec with a backlog of 1024. As with
+/// `std`, dropping the listener does not remove its socket file.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use grove::net::{UnixListener, UnixStream};
+///
+/// let dir = std::env::temp_dir().join(format!("grove-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("unix-listener.sock");
+/// let _ = std::fs::remove_file(&path);
+/// let listener = UnixListener::bind(&path).unwrap();
+/// let server = grove::spawn(move || {
+///     let (mut conn, _) = listener.accept().unwrap();
+///     conn.write_all(b"hi").unwrap();
+/// });
+/// let mut client = UnixStream::connect(&path).unwrap();
+/// let mut text = String::new();
+/// client.read_to_string(&mut text).unwrap();
+/// assert_eq!(text, "hi");
+/// server.join().unwrap();
+/// std::fs::remove_file(&path).unwrap();
+/// ```
+///
+/// # Kill and timeout safety
+///
+/// As [`TcpListener`](super::TcpListener): a greenlet unwinding out of
+/// `accept` takes no connection, and the listener stays usable.
+pub struct UnixListener {
+    inner: Evented<stdnet::UnixListener>,
+}
+
+socket_common!(UnixListener, stdnet::UnixListener, "Unix listener");
+
+impl UnixListener {
+    /// Creates a listener bound to the socket file `path`.
+    ///
+    /// # Errors
+    /// `AddrInUse` if the file exists; `InvalidInput` for a path too long
+    /// for a socket address.
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
+        let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
+        socket.bind(&SockAddr::unix(path)?)?;
+        socket.listen(BACKLOG)?;
+        Ok(UnixListener {
+            inner: Evented::new(stdnet::UnixListener::from(socket))?,
+        })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get().local_addr()
+    }
+
+    /// Waits for a connection and returns it with the peer's address.
+    ///
+    /// # Errors
+    /// The kernel's (`EMFILE`, …), or `WouldBlock` in non-blocking mode.
+    pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        self.accept_inner(None)
+    }
+
+    /// [`accept`](UnixListener::accept), giving up with `TimedOut` after `timeout`.
+    ///
+    /// # Errors
+    /// As `accept`, plus `TimedOut`.
+    pub fn accept_timeout(&self, timeout: Duration) -> io::Result<(UnixStream, SocketAddr)> {
+        self.accept_inner(Some(timeout))
+    }
+
+    fn accept_inner(&self, timeout: Option<Duration>) -> io::Result<(UnixStream, SocketAddr)> {
+        let (socket, peer) = self.inner.io(Direction::Read, timeout, |listener| {
+            SockRef::from(listener).accept4(ACCEPT_FLAGS)
+        })?;
+        let stream = UnixStream {
+            inner: Evented::new(stdnet::UnixStream::from(socket))?,
+        };
+        // Unnamed and abstract peers have no path; ask the socket then.
+        let peer = match peer.as_unix() {
+            Some(peer) => peer,
+            None => stream.peer_addr()?,
+        };
+        Ok((stream, peer))
+    }
+
+    /// An endless iterator of accepted connections, as `std`'s.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+}
+
+/// The iterator of [`UnixListener::incoming`]: never returns `None`.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a UnixListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<UnixStream>;
+
+    fn next(&mut self) -> Option<io::Result<UnixStream>> {
+        Some(self.listener.accept().map(|(stream, _)| stream))
+    }
+}
+
+/// A Unix stream connection: `std::os::unix::net::UnixStream` whose reads,
+/// writes and connects park only the calling greenlet.
+///
+/// `Read`/`Write` on `UnixStream` and `&UnixStream`; one greenlet may read
+/// while another writes. Timeouts as [`TcpStream`](super::TcpStream).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use grove::net::UnixStream;
+///
+/// let (mut a, mut b) = UnixStream::pair().unwrap();
+/// let writer = grove::spawn(move || a.write_all(b"over the pair").unwrap());
+/// let mut text = String::new();
+/// b.read_to_string(&mut text).unwrap(); // EOF when the writer drops `a`
+/// assert_eq!(text, "over the pair");
+/// writer.join().unwrap();
+/// ```
+///
+/// # Kill and timeout safety
+///
+/// As [`TcpStream`](super::TcpStream): an interrupted read or write has
+/// transferred nothing in that call, and the stream stays usable.
+pub struct UnixStream {
+    inner: Evented<stdnet::UnixStream>,
+}
+
+socket_common!(UnixStream, stdnet::UnixStream, "Unix stream");
+socket_timeouts!(UnixStream);
+stream_read_write!(UnixStream);
+
+impl UnixStream {
+    /// Connects to the socket file `path`.
+    ///
+    /// While the listener's backlog is full, the kernel refuses a
+    /// non-blocking connect with `EAGAIN` and offers no readiness event to
+    /// wait for; grove then retries with a backoff sleep (1 ms doubling to
+    /// 50 ms), parking only this greenlet.
+    ///
+    /// # Errors
+    /// `NotFound` / `ConnectionRefused` as `std`; `InvalidInput` for a path
+    /// too long for a socket address.
+    pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
+        let addr = SockAddr::unix(path.as_ref())?;
+        let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
+        let mut backoff = Duration::from_millis(1);
+        let in_progress = loop {
+            match socket.connect(&addr) {
+                Ok(()) => break false,
+                Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => break true,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    if std::thread::panicking() {
+                        return Err(unwinding());
+                    }
+                    crate::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_millis(50));
+                }
+                Err(err) => return Err(err),
+            }
+        };
+        let stream = UnixStream {
+            inner: Evented::new(stdnet::UnixStream::from(socket))?,
+        };
+        if in_progress {
+            let shown = path.as_ref().display();
+            finish_connect(stream.inner.registration(), None, &shown, || {
+                if let Some(err) = stream.inner.get().take_error()? {
+                    return Err(err);
+                }
+                match stream.inner.get().peer_addr() {
+                    Ok(_) => Ok(true),
+                    Err(err) if err.kind() == io::ErrorKind::NotConnected => Ok(false),
+                    Err(err) => Err(err),
+                }
+            })?;
+        }
+        Ok(stream)
+    }
+
+    /// A connected pair of unnamed sockets.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
+        Ok((
+            UnixStream {
+                inner: Evented::new(stdnet::UnixStream::from(a))?,
+            },
+            UnixStream {
+                inner: Evented::new(stdnet::UnixStream::from(b))?,
+            },
+        ))
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get().local_addr()
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get().peer_addr()
+    }
+
+    /// Shuts down the read half, the write half or both; greenlets parked
+    /// in a read wake to end of file.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.get().shutdown(how)
+    }
+}
+
+/// A Unix datagram socket: `std::os::unix::net::UnixDatagram` whose sends
+/// and receives park only the calling greenlet.
+///
+/// # Examples
+///
+/// ```
+/// use grove::net::UnixDatagram;
+///
+/// let (a, b) = UnixDatagram::pair().unwrap();
+/// let receiver = grove::spawn(move || {
+///     let mut buf = [0; 16];
+///     let n = b.recv(&mut buf).unwrap();
+///     buf[..n].to_vec()
+/// });
+/// a.send(b"datagram").unwrap();
+/// assert_eq!(receiver.join().unwrap(), b"datagram");
+/// ```
+///
+/// # Kill and timeout safety
+///
+/// As [`UdpSocket`](super::UdpSocket): an interrupted receive or send has
+/// transferred nothing, and the socket stays usable.
+pub struct UnixDatagram {
+    inner: Evented<stdnet::UnixDatagram>,
+}
+
+socket_common!(UnixDatagram, stdnet::UnixDatagram, "Unix datagram socket");
+socket_timeouts!(UnixDatagram);
+
+impl UnixDatagram {
+    /// Creates a socket bound to the file `path`.
+    ///
+    /// # Errors
+    /// `AddrInUse` if the file exists; `InvalidInput` for a path too long.
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
+        let socket = Self::socket()?;
+        socket.bind(&SockAddr::unix(path)?)?;
+        Self::register(socket)
+    }
+
+    /// Creates a socket bound to no address (it can send, and receive the
+    /// replies to a connected peer).
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        Self::register(Self::socket()?)
+    }
+
+    /// A connected pair of unnamed sockets.
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = Socket::pair(Domain::UNIX, Type::DGRAM.nonblocking().cloexec(), None)?;
+        Ok((Self::register(a)?, Self::register(b)?))
+    }
+
+    fn socket() -> io::Result<Socket> {
+        Socket::new(Domain::UNIX, Type::DGRAM.nonblocking().cloexec(), None)
+    }
+
+    fn register(socket: Socket) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            inner: Evented::new(stdnet::UnixDatagram::from(socket))?,
+        })
+    }
+
+    /// Connects the socket to the file `path`: `send` and `recv` then talk
+    /// to it alone.
+    pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
+        self.inner.get().connect(path)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get().local_addr()
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get().peer_addr()
+    }
+
+    /// Receives one datagram, returning its length and sender.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner.read(|s| s.recv_from(buf))
+    }
+
+    /// Receives one datagram from the connected peer.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(|s| s.recv(buf))
+    }
+
+    /// Sends `buf` to the socket file `path`. Waits while the receiver's
+    /// queue is full: the kernel signals no readiness for an unconnected
+    /// sender, so grove retries with a backoff sleep (1 ms doubling to
+    /// 50 ms), within the write timeout.
+    pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
+        let path = path.as_ref();
+        let first = self.inner.get().send_to(buf, path);
+        match first {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock && !self.inner.is_nonblocking() => {
+            }
+            done => return done,
+        }
+        let hub = crate::hub::Hub::get();
+        let deadline = self
+            .inner
+            .write_timeout()
+            .and_then(|t| hub.deadline_after(t));
+        let mut backoff = Duration::from_millis(1);
+        loop {
+            if std::thread::panicking() {
+                return Err(unwinding());
+            }
+            if deadline.is_some_and(|d| hub.refresh_now() >= d) {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "grove: socket write timed out",
+                ));
+            }
+            crate::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_millis(50));
+            match self.inner.get().send_to(buf, path) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                done => return done,
+            }
+        }
+    }
+
+    /// Sends `buf` to the connected peer.
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(|s| s.send(buf))
+    }
+
+    /// Shuts down the read half, the write half or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.get().shutdown(how)
+    }
+}
+
+fn unwinding() -> io::Error {
+    // Not `Interrupted`: std's `read_exact`/`write_all` retry that kind
+    // forever, which inside a `Drop` would spin instead of fail.
+    io::Error::other("grove: cannot wait for a socket while the greenlet is unwinding")
+}
