@@ -1,8 +1,11 @@
 //! The wait-list under every hub-local primitive: a FIFO of parked greenlets.
 //!
-//! `Event`, `Semaphore`, `Lock`, the queues and `Pool` are thin layers over
-//! this one mechanism (gevent's `_abstract_linkable` + `_waiter`, tokio's
-//! `batch_semaphore`). A primitive checks its own condition; if it cannot
+//! `Event`, `Semaphore`, `Lock`, `JoinableQueue::join` and `Pool` are thin
+//! layers over this one mechanism (gevent's `_abstract_linkable` +
+//! `_waiter`, tokio's `batch_semaphore`). The queues' getters and putters
+//! wait in its payload-carrying counterpart, `queue/side.rs`, which moves
+//! an item straight into a waiter's node (same FIFO and no-stale-waiter
+//! guarantees; a served waiter's item or claim is passed on by the queue). A primitive checks its own condition; if it cannot
 //! proceed it calls [`WaitList::wait`], which parks the current greenlet (or
 //! drives the hub on a thread's own stack) until a [`notify_one`] or
 //! [`notify_all`] reaches it, its deadline passes, or it is cancelled.
@@ -95,10 +98,6 @@ impl WaitList {
     /// Greenlets waiting and not yet notified.
     pub(crate) fn len(&self) -> usize {
         self.inner.borrow().linked
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Parks the current greenlet until notified, `deadline` passes, or it

@@ -54,6 +54,7 @@ macro_rules! buffered_queue_api {
             /// than lose it; if the queue is shut down it drops the item
             /// (it does not panic while panicking).
             #[track_caller]
+            #[inline(always)]
             pub fn put(&self, item: T) {
                 match self.core().put_until(item, None) {
                     Ok(()) => self.on_put(),
@@ -113,6 +114,7 @@ macro_rules! buffered_queue_api {
             /// wait nor return an item: it panics, and a panic during a
             /// panic aborts the process. Use `get_nowait` in destructors.
             #[track_caller]
+            #[inline(always)]
             pub fn get(&self) -> T {
                 match self.core().get_until(None) {
                     Ok(item) => item,

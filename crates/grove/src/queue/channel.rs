@@ -1,16 +1,37 @@
 //! `Channel`: a rendezvous — a put waits until a getter takes its item.
+//!
+//! Two [`Side`]s in one `RefCell`, as under the buffered queues. The
+//! putters' line holds the offers in arrival order: a waiting putter's node
+//! holds its item. A put that finds a getter waiting moves its item
+//! straight into that getter's node (with the key of the putter's node) and
+//! then waits, served, until the getter has run and taken it; a getter
+//! that finds a putter waiting takes its item and wakes it. Items left in
+//! the channel with nobody waiting for them (a `put_nowait` item whose
+//! getter died, a `put` made while unwinding) are ownerless offers in the
+//! same line, so every item is taken in offer order.
+//!
+//! If a served getter unwinds before it runs, its item shifts down the
+//! line of served getters (see `buffered.rs`); the last one goes to the
+//! next waiting getter, or back on offer at the front: to its putter,
+//! which waits on (after a shutdown it is woken and gets its item back), or
+//! as an ownerless offer.
+//!
+//! `grove::wait`'s watchers sit beside the lines, as for the buffered
+//! queues: fired, after the borrow, whenever a newcomer's `get_nowait` may
+//! have become able not to fail with "no putter for now" (an offer made
+//! while no getter is in line, the getters' line emptied, an item back on
+//! offer from a cancelled getter, a shutdown, an offer withdrawn); they
+//! take and reserve nothing.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::buffered::{Iter, Receive};
-use super::side::Side;
+use super::side::{wait_turn, Side};
 use super::{Empty, Full};
-use crate::hub::{Hub, Primitive, WaitOn, Watcher, Watchers};
-use crate::waitlist::{Wait, WaitList};
+use crate::hub::{Hub, Primitive, TimerAction, TimerKey, WaitOn, Watcher, Watchers};
 
 /// A rendezvous between the greenlets of one thread (gevent's `Channel`): a
 /// queue with no room, where [`put`](Channel::put) waits until a getter has
@@ -75,143 +96,425 @@ use crate::waitlist::{Wait, WaitList};
 /// ```
 pub struct Channel<T>(Rc<Inner<T>>);
 
-/// An item offered by a putter.
-struct Offer<T> {
-    /// `Some` while the offer is in `Inner::offers`; taken by the getter (or
-    /// by the putter once it has withdrawn the offer).
-    item: RefCell<Option<T>>,
-    /// The putter, waiting for a getter to take the item. One waiter at
-    /// most, so the wait-list's hand-on of notifications never misfires.
-    putter: WaitList,
+/// What a node of the putters' line holds.
+enum Offer<T> {
+    /// The item of a putter that waits.
+    Item(T),
+    /// An item left with nobody waiting for it (no owner).
+    Left(T),
+    /// Taken by a getter: the putter may return.
+    Taken,
 }
 
+/// No putter waits for the item (a getter's payload).
+const NO_PUTTER: usize = usize::MAX;
+
 struct Inner<T> {
-    /// Offers in putter arrival order; the first `getters.chosen()` are
-    /// promised to the getters chosen.
-    offers: RefCell<VecDeque<Rc<Offer<T>>>>,
-    getters: Side,
-    /// Greenlets blocked in a put.
-    putters: Cell<usize>,
-    shut_down: Cell<bool>,
-    /// `grove::wait`'s watchers, fired whenever a get becomes possible.
+    state: RefCell<State<T>>,
+    /// `grove::wait`'s watchers, fired whenever a get may have become
+    /// possible (see the module docs).
     watchers: Watchers,
 }
 
-impl<T> Inner<T> {
-    /// Runs after every change of the offers or the getters but a
-    /// withdrawal (see `settle`, `shutdown`), so it is also where
-    /// `grove::wait`'s watchers learn that a get became possible.
-    fn rebalance(&self) {
-        let offered = self.offers.borrow().len();
-        self.getters.rebalance(offered);
-        self.fire_watchers_if_ready();
+struct State<T> {
+    /// A served getter holds its item and the key of the putter waiting
+    /// for the take (`NO_PUTTER`: none).
+    getters: Side<(T, usize)>,
+    /// Offers, oldest first: waiting nodes are on offer; a served node's
+    /// item is in a getter's hands (no payload) or was taken (`Taken`).
+    putters: Side<Offer<T>>,
+    /// Items in served getters' hands.
+    held: usize,
+    /// `Offer::Left` nodes in `putters`.
+    left: usize,
+    shut_down: bool,
+}
+
+impl<T> State<T> {
+    /// The oldest offer a getter may take: the first on offer; after a
+    /// shutdown, the first left one (the putters that wait are taking
+    /// theirs back).
+    #[inline(always)]
+    fn next_offer(&self) -> Option<usize> {
+        let first = self.putters.first_waiting()?;
+        if !self.shut_down {
+            return Some(first);
+        }
+        self.putters
+            .find_waiting(|offer| matches!(offer, Offer::Left(_)))
     }
 
-    /// As `Core::get_ready`: whether `get_now` would not fail with "no
-    /// putter for now". Takes nothing.
+    /// Takes offer `key` (from `next_offer`) for a getter: its item and
+    /// the putter to tell when it is taken.
+    #[inline(always)]
+    fn claim(&mut self, key: usize) -> (T, usize) {
+        match self.putters.take_payload(key) {
+            Some(Offer::Item(item)) => {
+                let served = self.putters.mark_first_served(None);
+                debug_assert_eq!(served, key);
+                (item, key)
+            }
+            Some(Offer::Left(item)) => {
+                self.putters.remove(key);
+                self.left -= 1;
+                (item, NO_PUTTER)
+            }
+            _ => unreachable!("an offer on the line holds its item"),
+        }
+    }
+
+    /// The item of putter `putter` has been taken: it may return.
+    #[inline(always)]
+    fn taken(&mut self, putter: usize) {
+        if putter != NO_PUTTER {
+            self.putters.set_payload(putter, Offer::Taken);
+            self.putters.wake(putter);
+        }
+    }
+
+    /// Hands `item` (of putter `putter`) to the first waiting getter.
+    #[inline(always)]
+    fn hand_off(&mut self, item: T, putter: usize) {
+        self.held += 1;
+        self.getters.serve_first(Some((item, putter)));
+    }
+
+    /// A getter unwound out of its wait: whatever it held passes on.
+    #[cold]
+    #[inline(never)]
+    fn getter_cancelled(&mut self, key: usize) {
+        let carry = match self.getters.take_payload(key) {
+            Some(held) => self.getters.shift_after(key, held),
+            None => None,
+        };
+        self.getters.remove(key);
+        let Some((item, putter)) = carry else { return };
+        if self.getters.has_waiting() {
+            self.getters.serve_first(Some((item, putter)));
+            return;
+        }
+        self.held -= 1;
+        if putter == NO_PUTTER {
+            self.putters.insert_first_waiting(Offer::Left(item));
+            self.left += 1;
+        } else {
+            // Back on offer, at the front: the putter waits on. After a
+            // shutdown it takes its item back.
+            self.putters.unserve(putter, Offer::Item(item));
+            if self.shut_down {
+                self.putters.wake(putter);
+            }
+        }
+    }
+
+    /// A putter whose item is in a getter's hands leaves: the getter keeps
+    /// the item, nobody waits for the take.
+    #[cold]
+    fn forget_putter(&mut self, key: usize) {
+        if let Some(held) = self.getters.find_served_mut(|&(_, putter)| putter == key) {
+            held.1 = NO_PUTTER;
+        }
+    }
+
+    /// A putter's wait ended, however: it leaves the line. `Ok` if its item
+    /// was taken or is in a getter's hands (the rendezvous has happened);
+    /// otherwise its item comes back (to return in `Err`, or to be dropped
+    /// after the borrow by a putter that unwound).
+    fn putter_leaves(&mut self, key: usize) -> Result<(), T> {
+        match self.putters.remove(key) {
+            (true, Some(Offer::Taken)) => Ok(()),
+            // In a getter's hands: the rendezvous has happened.
+            (true, None) => {
+                self.forget_putter(key);
+                Ok(())
+            }
+            (false, Some(Offer::Item(item))) => Err(item),
+            _ => unreachable!("a putter's node is on offer, handed or taken"),
+        }
+    }
+
+    /// As `State::get_ready` of the buffered queues: whether `get_now`
+    /// would not fail with "no putter for now" — it takes an offer (none
+    /// in line, `next_offer` finds one: before a shutdown any waiting
+    /// node, after it an ownerless one, and those always wait), or the
+    /// channel is shut down with nothing left for it.
     fn get_ready(&self) -> bool {
-        let offered = self.offers.borrow().len();
-        (self.getters.is_idle() && offered > 0)
-            || (self.shut_down.get() && offered <= self.getters.blocked())
+        let on_offer = if self.shut_down {
+            self.left > 0
+        } else {
+            self.putters.has_waiting()
+        };
+        (self.getters.is_idle() && on_offer)
+            || (self.shut_down && self.held + self.left <= self.getters.len())
     }
 
-    #[inline]
-    fn fire_watchers_if_ready(&self) {
-        if !self.watchers.is_empty() && self.get_ready() {
+    /// As `State::empty` of the buffered queues: after a shutdown, fails
+    /// for good once every item left is promised to getters in line.
+    fn empty(&self) -> Empty {
+        if self.shut_down && self.held + self.left <= self.getters.len() {
+            Empty::SHUT_DOWN
+        } else {
+            Empty::NO_PUTTER
+        }
+    }
+
+    fn len(&self) -> usize {
+        let on_offer = if self.shut_down {
+            self.left
+        } else {
+            self.putters.waiting()
+        };
+        self.held + on_offer
+    }
+}
+
+impl<T> Inner<T> {
+    /// Whether `get_now` would not fail with "no putter for now"
+    /// (`grove::wait`'s readiness); takes nothing.
+    fn get_ready(&self) -> bool {
+        self.state.borrow().get_ready()
+    }
+
+    /// Called, with the state not borrowed, after any change that may have
+    /// made a get possible: fires the watchers if one is. One load when
+    /// nobody watches.
+    #[inline(always)]
+    fn notify_ready(&self) {
+        if !self.watchers.is_empty() {
+            self.fire_if_ready();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fire_if_ready(&self) {
+        if self.get_ready() {
             self.watchers.fire();
         }
     }
 
-    fn take(&self) -> Option<T> {
-        let offer = self.offers.borrow_mut().pop_front()?;
-        let item = offer.item.borrow_mut().take();
-        debug_assert!(item.is_some(), "an offer in the list holds its item");
-        offer.putter.notify_one();
-        self.rebalance();
-        item
-    }
-
-    /// As `Core::get_now`: never overtakes a getter that waits or holds a
-    /// promise; after a shutdown, fails for good once every offer left is
-    /// claimed by earlier getters.
     fn get_now(&self) -> Result<T, Empty> {
-        if self.getters.is_idle() {
-            if let Some(item) = self.take() {
+        let mut st = self.state.borrow_mut();
+        if st.getters.is_idle() {
+            if let Some(key) = st.next_offer() {
+                let (item, putter) = st.claim(key);
+                st.taken(putter);
                 return Ok(item);
             }
         }
-        if self.shut_down.get() && self.offers.borrow().len() <= self.getters.blocked() {
-            Err(Empty::SHUT_DOWN)
-        } else {
-            Err(Empty::NO_PUTTER)
-        }
+        Err(st.empty())
     }
 
+    #[inline(always)]
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, Empty> {
-        match self.get_now() {
-            Err(err) if !err.is_shutdown() => {}
-            done => return done,
+        let mut st = self.state.borrow_mut();
+        if st.getters.is_idle() && !st.shut_down {
+            if let Some(key) = st.putters.first_waiting() {
+                let (item, putter) = st.claim(key);
+                st.taken(putter);
+                return Ok(item);
+            }
+            drop(st);
+        } else {
+            drop(st);
+            if let Some(done) = self.get_crowded(deadline) {
+                return done;
+            }
         }
-        loop {
-            match self
-                .getters
-                .wait(Primitive::ChannelGet, deadline, &|| self.getter_cancelled())
-            {
-                Wait::Notified => {
-                    if let Some(item) = self.take() {
-                        return Ok(item);
-                    }
-                    if self.shut_down.get() {
-                        return Err(Empty::SHUT_DOWN);
-                    }
-                    debug_assert!(false, "a chosen getter found no offer");
+        self.get_wait(deadline)
+    }
+
+    /// A get that found getters in line or the channel shut down. `None`:
+    /// wait in line.
+    #[cold]
+    #[inline(never)]
+    fn get_crowded(&self, deadline: Option<Instant>) -> Option<Result<T, Empty>> {
+        let mut st = self.state.borrow_mut();
+        if st.getters.is_idle() {
+            if let Some(key) = st.next_offer() {
+                let (item, putter) = st.claim(key);
+                st.taken(putter);
+                return Some(Ok(item));
+            }
+        }
+        let err = st.empty();
+        if err.is_shutdown() {
+            return Some(Err(err));
+        }
+        let key = st.next_offer()?;
+        drop(st);
+        // An offer is free, but getters served earlier have not run yet:
+        // claim it now, take it once they have gone.
+        let hub = Hub::get();
+        if deadline.is_some_and(|d| d <= hub.deadline_base()) || std::thread::panicking() {
+            return Some(Err(err));
+        }
+        let task = hub.current_unparker().task;
+        let mine = {
+            let mut st = self.state.borrow_mut();
+            let mine = st.getters.push(task);
+            let (item, putter) = st.claim(key);
+            st.hand_off(item, putter);
+            debug_assert!(st.getters.is_served(mine));
+            mine
+        };
+        // After a shutdown, one more getter in line can leave nothing for
+        // a newcomer: a get now fails for good.
+        self.notify_ready();
+        let guard = GetGuard {
+            inner: self,
+            key: mine,
+            timer: None,
+            armed: true,
+        };
+        Some(self.get_served(guard, deadline))
+    }
+
+    #[inline(always)]
+    fn get_wait(&self, deadline: Option<Instant>) -> Result<T, Empty> {
+        let hub = Hub::get();
+        if deadline.is_some_and(|d| d <= hub.deadline_base()) {
+            return self.get_now();
+        }
+        let unparker = hub.current_unparker();
+        let (task, for_timer) = match deadline {
+            None => (unparker.task, None),
+            Some(d) => (unparker.task.clone(), Some((d, unparker))),
+        };
+        let key = self.state.borrow_mut().getters.push(task);
+        let timer = for_timer.map(|(d, unparker)| hub.add_timer(d, TimerAction::unpark(unparker)));
+        let guard = GetGuard {
+            inner: self,
+            key,
+            timer,
+            armed: true,
+        };
+        // Called while unwinding, `park` returns at once: the getter is not
+        // served, and `get_in_turn` takes it out of the line again.
+        hub.park(WaitOn::Primitive(Primitive::ChannelGet));
+        self.get_served(guard, deadline)
+    }
+
+    #[inline(always)]
+    fn get_served(
+        &self,
+        mut guard: GetGuard<'_, T>,
+        deadline: Option<Instant>,
+    ) -> Result<T, Empty> {
+        if let Some(timer) = guard.timer.take() {
+            Hub::get().cancel_timer(timer);
+        }
+        let key = guard.key;
+        let mut st = self.state.borrow_mut();
+        if !st.getters.is_served_head(key) {
+            drop(st);
+            if !self.get_in_turn(key) {
+                guard.armed = false;
+                return self.get_left();
+            }
+            st = self.state.borrow_mut();
+        }
+        guard.armed = false;
+        match st.getters.pop_head(key) {
+            Some((item, putter)) => {
+                st.held -= 1;
+                st.taken(putter);
+                if self.watchers.is_empty() {
+                    // Nobody watches (the usual case): nothing else to do.
+                    return Ok(item);
                 }
-                Wait::TimedOut | Wait::Unwinding => return self.get_now(),
+                drop(st);
+                self.got_watched(item)
+            }
+            None => {
+                drop(st);
+                self.get_released(deadline)
             }
         }
     }
 
-    /// Where `offer` is in the list, if it is.
-    fn position(&self, offer: &Rc<Offer<T>>) -> Option<usize> {
-        self.offers
-            .borrow()
-            .iter()
-            .position(|o| Rc::ptr_eq(o, offer))
+    /// The end of `get_served` when watchers are registered: the line may
+    /// be empty now, with offers made while the getter was on its way, so
+    /// the watchers are told.
+    #[cold]
+    #[inline(never)]
+    fn got_watched(&self, item: T) -> Result<T, Empty> {
+        self.notify_ready();
+        Ok(item)
     }
 
-    /// After a putter stopped waiting: `Ok` if its item was taken or a
-    /// getter has been chosen to take it; otherwise withdraws the offer
-    /// and returns the item.
-    fn settle(&self, offer: &Rc<Offer<T>>) -> Result<(), T> {
-        if offer.item.borrow().is_none() {
-            return Ok(());
+    /// A getter woken by the shutdown, which has left the line: takes what
+    /// is left, or fails; then the watchers are told.
+    #[cold]
+    #[inline(never)]
+    fn get_released(&self, deadline: Option<Instant>) -> Result<T, Empty> {
+        let got = self.take_released(deadline);
+        self.notify_ready();
+        got
+    }
+
+    /// See `get_released`.
+    fn take_released(&self, deadline: Option<Instant>) -> Result<T, Empty> {
+        let mut st = self.state.borrow_mut();
+        if let Some(key) = st.next_offer() {
+            let (item, putter) = st.claim(key);
+            st.taken(putter);
+            return Ok(item);
         }
-        match self.position(offer) {
-            Some(at) if at < self.getters.chosen() => Ok(()),
-            Some(at) => {
-                self.offers.borrow_mut().remove(at);
-                // After a shutdown, fewer offers can mean "nothing left".
-                self.fire_watchers_if_ready();
-                Err(offer.item.borrow_mut().take().expect("checked above"))
-            }
-            None => Err(offer.item.borrow_mut().take().expect("checked above")),
+        if st.shut_down {
+            return Err(Empty::SHUT_DOWN);
         }
+        drop(st);
+        debug_assert!(false, "a served getter found no item");
+        self.get_until(deadline)
+    }
+
+    /// A getter whose deadline passed before it was served has left the
+    /// line: a get that does not wait, then the watchers are told (its
+    /// leaving may have freed an offer for others).
+    #[cold]
+    #[inline(never)]
+    fn get_left(&self) -> Result<T, Empty> {
+        let got = self.get_now();
+        self.notify_ready();
+        got
+    }
+
+    /// As `Core::get_in_turn`.
+    #[cold]
+    #[inline(never)]
+    fn get_in_turn(&self, key: usize) -> bool {
+        let mut st = self.state.borrow_mut();
+        if !st.getters.is_served(key) {
+            st.getters.remove(key);
+            return false;
+        }
+        let blocked = st.getters.len();
+        drop(st);
+        wait_turn(blocked, &|| self.state.borrow().getters.is_head(key));
+        true
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn getter_unwound(&self, key: usize, timer: Option<TimerKey>) {
+        if let Some(timer) = timer {
+            Hub::get().cancel_timer(timer);
+        }
+        self.state.borrow_mut().getter_cancelled(key);
+        // Its item may be back on offer, the line empty.
+        self.notify_ready();
     }
 
     fn put_now(&self, item: T) -> Result<(), Full<T>> {
-        if self.shut_down.get() {
+        let mut st = self.state.borrow_mut();
+        if st.shut_down {
             return Err(Full::shut_down(item));
         }
-        // Only a getter with nothing promised to it can take a new item
-        // (and while one waits, every earlier offer is promised already).
-        if self.getters.unserved() == 0 {
+        if !st.getters.has_waiting() {
             return Err(Full::no_getter(item));
         }
-        self.offers.borrow_mut().push_back(Rc::new(Offer {
-            item: RefCell::new(Some(item)),
-            putter: WaitList::new(),
-        }));
-        self.rebalance();
+        st.hand_off(item, NO_PUTTER);
         Ok(())
     }
 
@@ -219,32 +522,57 @@ impl<T> Inner<T> {
     /// passes. If the caller is unwinding (so cannot wait), `leave` decides
     /// between leaving the item in the channel for a getter and taking it
     /// back.
+    #[inline(always)]
     fn put_until(&self, item: T, deadline: Option<Instant>, leave: bool) -> Result<(), Full<T>> {
-        if self.shut_down.get() {
+        let hub = Hub::get();
+        let mut st = self.state.borrow_mut();
+        if st.shut_down {
             return Err(Full::shut_down(item));
         }
-        let offer = Rc::new(Offer {
-            item: RefCell::new(Some(item)),
-            putter: WaitList::new(),
-        });
-        self.offers.borrow_mut().push_back(offer.clone());
-        self.rebalance();
-        self.putters.set(self.putters.get() + 1);
-        let mut guard = Withdraw {
+        if deadline.is_some_and(|d| d <= hub.deadline_base()) || std::thread::panicking() {
+            drop(st);
+            return self.put_cannot_wait(item, leave);
+        }
+        let unparker = hub.current_unparker();
+        let (task, for_timer) = match deadline {
+            None => (unparker.task, None),
+            Some(d) => (unparker.task.clone(), Some((d, unparker))),
+        };
+        let key = if st.getters.has_waiting() {
+            // Into the first waiting getter's hands; wait for the take.
+            let key = st.putters.push_served(task, None);
+            st.hand_off(item, key);
+            drop(st);
+            key
+        } else {
+            let key = st.putters.push_waiting(Some(task), Offer::Item(item));
+            drop(st);
+            // On offer, not handed over: a get may have become possible.
+            self.notify_ready();
+            key
+        };
+        let timer = for_timer.map(|(d, unparker)| hub.add_timer(d, TimerAction::unpark(unparker)));
+        let mut guard = PutGuard {
             inner: self,
-            offer: &offer,
+            key,
+            timer,
             armed: true,
         };
-        // Only a take or a shutdown notifies the offer's putter.
-        let on = WaitOn::Primitive(Primitive::ChannelPut);
-        let unwinding = offer.putter.wait(on, deadline) == Wait::Unwinding;
-        guard.armed = false;
-        drop(guard);
-        if unwinding && leave {
-            return Ok(());
+        // Only a take, a shutdown or the deadline wakes the putter.
+        hub.park(WaitOn::Primitive(Primitive::ChannelPut));
+        if let Some(timer) = guard.timer.take() {
+            hub.cancel_timer(timer);
         }
-        self.settle(&offer).map_err(|item| {
-            if self.shut_down.get() {
+        guard.armed = false;
+        let mut st = self.state.borrow_mut();
+        let left = st.putter_leaves(key);
+        let shut_down = st.shut_down;
+        drop(st);
+        left.map_err(|item| {
+            // Withdrawn. (Fewer offers never make a get possible as the
+            // state is kept now; told anyway, cheaply, off the fast path.)
+            self.notify_ready();
+            if shut_down {
                 Full::shut_down(item)
             } else {
                 Full::no_getter(item)
@@ -252,59 +580,86 @@ impl<T> Inner<T> {
         })
     }
 
+    /// A put whose deadline has passed, or made while unwinding: hands the
+    /// item to a waiting getter if there is one; otherwise leaves it in the
+    /// channel (`leave`, unwinding) or gives it back.
+    #[cold]
+    #[inline(never)]
+    fn put_cannot_wait(&self, item: T, leave: bool) -> Result<(), Full<T>> {
+        let mut st = self.state.borrow_mut();
+        if st.getters.has_waiting() {
+            st.hand_off(item, NO_PUTTER);
+            Ok(())
+        } else if leave && std::thread::panicking() {
+            st.putters.push_waiting(None, Offer::Left(item));
+            st.left += 1;
+            drop(st);
+            self.notify_ready();
+            Ok(())
+        } else {
+            Err(Full::no_getter(item))
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn putter_unwound(&self, key: usize, timer: Option<TimerKey>) {
+        if let Some(timer) = timer {
+            Hub::get().cancel_timer(timer);
+        }
+        let left = self.state.borrow_mut().putter_leaves(key);
+        // The put did not happen: its item is dropped here, after the borrow.
+        drop(left);
+        // Withdrawn (see `put_until`).
+        self.notify_ready();
+    }
+
     fn shutdown(&self) {
-        if self.shut_down.replace(true) {
+        let mut st = self.state.borrow_mut();
+        if std::mem::replace(&mut st.shut_down, true) {
             return;
         }
-        self.withdraw_unpromised();
-        self.getters.wake_all();
-        self.fire_watchers_if_ready();
-    }
-
-    /// After a shutdown: withdraws the offers whose putters still wait and
-    /// no getter was chosen for; they wake and get their items back. Offers
-    /// left by `put_nowait` stay for the getters to drain.
-    fn withdraw_unpromised(&self) {
-        let chosen = self.getters.chosen();
-        let withdrawn: Vec<Rc<Offer<T>>> = {
-            let mut offers = self.offers.borrow_mut();
-            let from = chosen.min(offers.len());
-            let tail: Vec<_> = offers.drain(from..).collect();
-            let (waiting, left): (Vec<_>, Vec<_>) =
-                tail.into_iter().partition(|o| !o.putter.is_empty());
-            offers.extend(left);
-            waiting
-        };
-        for offer in withdrawn {
-            offer.putter.notify_one();
+        // Putters whose item is still on offer take it back.
+        for key in st.putters.waiting_keys() {
+            st.putters.wake(key);
         }
-    }
-
-    /// A getter's wait ended by unwinding: its promise, if any, has passed
-    /// on or lapsed.
-    fn getter_cancelled(&self) {
-        self.rebalance();
-        if self.shut_down.get() {
-            // A putter whose chosen getter is gone must not wait forever.
-            self.withdraw_unpromised();
-            self.fire_watchers_if_ready();
-        }
+        st.getters.serve_all();
+        drop(st);
+        self.notify_ready();
     }
 }
 
-/// Withdraws a killed putter's offer, unless a getter was chosen for it.
-struct Withdraw<'a, T> {
+/// Takes a getter out of the line if its wait unwinds.
+struct GetGuard<'a, T> {
     inner: &'a Inner<T>,
-    offer: &'a Rc<Offer<T>>,
+    key: usize,
+    timer: Option<TimerKey>,
     armed: bool,
 }
 
-impl<T> Drop for Withdraw<'_, T> {
+impl<T> Drop for GetGuard<'_, T> {
+    #[inline(always)]
     fn drop(&mut self) {
-        self.inner.putters.set(self.inner.putters.get() - 1);
         if self.armed {
-            // The put did not happen: the item is dropped here.
-            drop(self.inner.settle(self.offer));
+            self.inner.getter_unwound(self.key, self.timer.take());
+        }
+    }
+}
+
+/// Takes a putter out of the line if its wait unwinds: it withdraws its
+/// item, unless a getter has it already.
+struct PutGuard<'a, T> {
+    inner: &'a Inner<T>,
+    key: usize,
+    timer: Option<TimerKey>,
+    armed: bool,
+}
+
+impl<T> Drop for PutGuard<'_, T> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.armed {
+            self.inner.putter_unwound(self.key, self.timer.take());
         }
     }
 }
@@ -319,10 +674,13 @@ impl<T> Channel<T> {
     /// Creates a channel.
     pub fn new() -> Self {
         Channel(Rc::new(Inner {
-            offers: RefCell::new(VecDeque::new()),
-            getters: Side::new(),
-            putters: Cell::new(0),
-            shut_down: Cell::new(false),
+            state: RefCell::new(State {
+                getters: Side::new(),
+                putters: Side::new(),
+                held: 0,
+                left: 0,
+                shut_down: false,
+            }),
             watchers: Watchers::default(),
         }))
     }
@@ -342,6 +700,7 @@ impl<T> Channel<T> {
     /// for the next getter and returns (on a shut-down channel it drops the
     /// item; it does not panic while panicking).
     #[track_caller]
+    #[inline(always)]
     pub fn put(&self, item: T) {
         if let Err(err) = self.0.put_until(item, None, true) {
             if !std::thread::panicking() {
@@ -382,6 +741,7 @@ impl<T> Channel<T> {
     /// with no item there, it cannot wait and panics (which aborts): use
     /// `get_nowait` in destructors.
     #[track_caller]
+    #[inline(always)]
     pub fn get(&self) -> T {
         match self.0.get_until(None) {
             Ok(item) => item,
@@ -412,7 +772,7 @@ impl<T> Channel<T> {
     /// The number of items offered and not yet taken (by waiting putters,
     /// or left by `put_nowait` for a chosen getter).
     pub fn len(&self) -> usize {
-        self.0.offers.borrow().len()
+        self.0.state.borrow().len()
     }
 
     /// Whether no item is on offer.
@@ -423,18 +783,19 @@ impl<T> Channel<T> {
     /// Whether a put would have to wait: no getter is waiting with nothing
     /// promised to it (so `put_nowait` would fail).
     pub fn is_full(&self) -> bool {
-        self.0.getters.unserved() == 0
+        !self.0.state.borrow().getters.has_waiting()
     }
 
     /// Greenlets blocked in a get: waiting, or already given an item and
     /// about to run.
     pub fn getters_waiting(&self) -> usize {
-        self.0.getters.blocked()
+        self.0.state.borrow().getters.len()
     }
 
     /// Greenlets blocked in a put, waiting for a getter to take their item.
     pub fn putters_waiting(&self) -> usize {
-        self.0.putters.get()
+        let st = self.0.state.borrow();
+        st.putters.len() - st.left
     }
 
     /// Shuts the channel down: from now on every put fails; blocked putters
@@ -447,7 +808,7 @@ impl<T> Channel<T> {
 
     /// Whether [`shutdown`](Self::shutdown) was called.
     pub fn is_shutdown(&self) -> bool {
-        self.0.shut_down.get()
+        self.0.state.borrow().shut_down
     }
 
     /// An iterator taking items by blocking get until the channel is shut
@@ -462,8 +823,8 @@ impl<T> Channel<T> {
         self.0.get_ready()
     }
 
-    /// Registers a `grove::wait` watcher, fired whenever a get becomes
-    /// possible; `None` (nothing registered) if one is possible now.
+    /// Registers a `grove::wait` watcher, fired whenever a get may have
+    /// become possible; `None` (nothing registered) if one is possible now.
     pub(crate) fn watch(&self, watcher: Watcher) -> Option<usize> {
         (!self.0.get_ready()).then(|| self.0.watchers.add(watcher))
     }

@@ -76,6 +76,8 @@ mod channel;
 mod error;
 mod joinable;
 mod kinds;
+#[cfg(test)]
+mod ready_tests;
 mod side;
 
 pub use self::buffered::Iter;

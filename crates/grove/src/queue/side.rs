@@ -1,201 +1,497 @@
-//! One side of a queue — its getters or its putters: a wait-list plus the
-//! number of waiters already *chosen*.
+//! One side of a queue — its getters or its putters: a FIFO line of blocked
+//! greenlets, each in a node that can receive a *hand-off*.
 //!
-//! A waiter is chosen when it is notified: from then on one unit (an item
-//! for a getter, a free slot for a putter) is reserved for it until it runs
-//! and takes it. Newcomers go ahead only when the side is idle (nobody
-//! waiting, nobody chosen), so nobody barges past a waiter; and
-//! [`Side::rebalance`] chooses waiters, oldest first, while there are more
-//! units than chosen waiters.
+//! A waiter is *served* when the other side gives it what it waits for,
+//! oldest waiter first: an item moved straight into its node (a FIFO
+//! queue's or a channel's getter), or a bare claim on a unit kept
+//! elsewhere (a free slot for a putter; an item left in the buffer for a
+//! LIFO or priority getter, which picks the item when it runs). Serving
+//! makes the waiter runnable; it wakes with the item in hand, and leaves
+//! without re-checking anything. (A channel's putters use the same line
+//! the other way round: a waiting node holds the item on offer.) Served waiters are always the oldest in
+//! the line (a prefix), and they leave it in arrival order even when the
+//! hub runs them in another order (a waiter whose deadline passed is
+//! already queued to run when it is served: the hand-off still wins): a
+//! served waiter that finds an older one still in the line yields until
+//! that one has gone ([`Side::is_head`]).
 //!
-//! The reservation is a count, not a record: if a chosen waiter is killed or
-//! timed out by unwinding before it runs, the wait-list passes its
-//! notification on to the next waiter (which inherits the reservation), and
-//! if there is none the count of chosen waiters drops by itself, so the unit
-//! is free again. A queue cannot lose an item or a slot this way.
+//! The line keeps no record of *why* a node was served beyond its payload,
+//! so the owner decides what a cancelled served waiter gives back: its item
+//! shifts down the served prefix ([`Side::shift_after`]) and the last one
+//! goes to the next waiter or back to the front of the buffer, its claim
+//! passes to the next waiter or lapses (see `buffered.rs`). Nothing is lost
+//! that way.
 //!
-//! Chosen waiters take their units in the order they came even when the
-//! hub runs them in another order (a waiter whose deadline passed is already
-//! queued to run when it is chosen: the notification still wins, but it may
-//! run first). A chosen waiter that finds an earlier one still inside
-//! yields until that one has gone ahead.
+//! Nodes live in an arena owned by the line (never on a parked greenlet's
+//! stack, DESIGN.md rule 4) and are linked in arrival order, so a waiter
+//! that times out in the middle leaves in O(1). The line holds no borrow
+//! flag of its own: its owner keeps it inside its one `RefCell`, with
+//! everything else it guards, so a get or put takes one borrow at a time.
+//!
+//! This is the queues' counterpart of [`WaitList`](crate::waitlist::WaitList):
+//! same FIFO and same "no stale waiter" guarantees, plus a payload per node,
+//! served nodes kept in line until they leave, and no forwarding of its own
+//! (the owner re-serves, since only it knows what a node carried).
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
-use std::time::Instant;
+use std::rc::Rc;
 
-use crate::hub::{Primitive, WaitOn};
-use crate::waitlist::{Wait, WaitList};
+use crate::hub::{Hub, State, Task};
 
-pub(super) struct Side {
-    list: WaitList,
-    /// Arrival tickets of the greenlets inside [`Side::wait`] (still
-    /// waiting, or chosen and not yet resumed), oldest first.
-    /// Chosen = `inside.len() - list.len()`.
-    inside: RefCell<VecDeque<u64>>,
-    next_ticket: Cell<u64>,
+const NIL: usize = usize::MAX;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mark {
+    /// A free slot of the arena (linked through `next`).
+    Vacant,
+    Waiting,
+    Served,
 }
 
-impl Side {
+struct Node<P> {
+    prev: usize,
+    next: usize,
+    mark: Mark,
+    /// What a hand-off moved into the node (`None`: a bare claim, or not
+    /// served yet).
+    payload: Option<P>,
+    /// The waiter; taken when serving it schedules it.
+    task: Option<Rc<Task>>,
+}
+
+/// A FIFO line of blocked greenlets. See the module docs.
+///
+/// The nodes live in an arena (a `Vec` with a free list threaded through
+/// `next`), so joining and leaving the line allocate nothing once it has
+/// grown to its usual length.
+pub(super) struct Side<P> {
+    nodes: Vec<Node<P>>,
+    /// First vacant slot of the arena.
+    free: usize,
+    /// Nodes in the line.
+    len: usize,
+    head: usize,
+    tail: usize,
+    /// The oldest waiter not served yet (`NIL`: none); every node before it
+    /// is served, every node from it on is not.
+    first_waiting: usize,
+    waiting: usize,
+}
+
+impl<P> Side<P> {
     pub(super) fn new() -> Self {
         Side {
-            list: WaitList::new(),
-            inside: RefCell::new(VecDeque::new()),
-            next_ticket: Cell::new(0),
+            nodes: Vec::new(),
+            free: NIL,
+            len: 0,
+            head: NIL,
+            tail: NIL,
+            first_waiting: NIL,
+            waiting: 0,
         }
     }
 
-    /// Greenlets blocked on this side (waiting, or chosen and about to run).
-    pub(super) fn blocked(&self) -> usize {
-        self.inside.borrow().len()
+    /// Greenlets in the line (waiting, or served and about to run).
+    #[inline(always)]
+    pub(super) fn len(&self) -> usize {
+        self.len
     }
 
-    /// Greenlets waiting with nothing promised to them yet.
-    pub(super) fn unserved(&self) -> usize {
-        self.list.len()
-    }
-
-    /// Waiters notified but not yet resumed; each holds one unit.
-    pub(super) fn chosen(&self) -> usize {
-        self.blocked() - self.list.len()
-    }
-
-    /// Nobody waits and nobody holds a reservation: a newcomer may go ahead.
+    /// Nobody waits and nobody served is still in the line.
+    #[inline(always)]
     pub(super) fn is_idle(&self) -> bool {
-        self.inside.borrow().is_empty()
+        self.head == NIL
     }
 
-    /// Chooses waiters, oldest first, while `available` units exceed the
-    /// units already promised.
-    pub(super) fn rebalance(&self, available: usize) {
-        while !self.list.is_empty() && available > self.chosen() {
-            self.list.notify_one();
-        }
+    /// Waiters not served yet.
+    #[inline(always)]
+    pub(super) fn waiting(&self) -> usize {
+        self.waiting
     }
 
-    /// Wakes every waiter (shutdown).
-    pub(super) fn wake_all(&self) {
-        self.list.notify_all();
+    #[inline(always)]
+    pub(super) fn has_waiting(&self) -> bool {
+        self.first_waiting != NIL
     }
 
-    /// Waits on this side. `Notified` means a unit is reserved for the
-    /// caller (or the queue was shut down). If the wait ends by unwinding
-    /// (kill, `with_timeout`), `on_cancel` runs after the wait-list has
-    /// passed on any notification, so the owner can re-check its balance.
-    pub(super) fn wait(
-        &self,
-        on: Primitive,
-        deadline: Option<Instant>,
-        on_cancel: &dyn Fn(),
-    ) -> Wait {
-        let ticket = self.next_ticket.get();
-        self.next_ticket.set(ticket + 1);
-        self.inside.borrow_mut().push_back(ticket);
-        let mut guard = Inside {
-            side: self,
-            ticket,
-            on_cancel: Some(on_cancel),
+    /// Served waiters still in the line.
+    #[inline(always)]
+    pub(super) fn served(&self) -> usize {
+        self.len - self.waiting
+    }
+
+    /// Puts the current greenlet (`task`) at the end of the line; returns
+    /// its key.
+    #[inline(always)]
+    pub(super) fn push(&mut self, task: Rc<Task>) -> usize {
+        self.push_node(Some(task), Mark::Waiting, None)
+    }
+
+    /// Puts a node already served with `payload` at the end of the line
+    /// (only while nobody waits unserved, so the served stay a prefix).
+    pub(super) fn push_served(&mut self, task: Rc<Task>, payload: Option<P>) -> usize {
+        debug_assert!(!self.has_waiting());
+        self.push_node(Some(task), Mark::Served, payload)
+    }
+
+    /// Puts a waiting node with `payload` and an optional owner at the end
+    /// of the line.
+    pub(super) fn push_waiting(&mut self, task: Option<Rc<Task>>, payload: P) -> usize {
+        self.push_node(task, Mark::Waiting, Some(payload))
+    }
+
+    #[inline(always)]
+    fn push_node(&mut self, task: Option<Rc<Task>>, mark: Mark, payload: Option<P>) -> usize {
+        let prev = self.tail;
+        let key = self.free;
+        let key = if key != NIL {
+            let node = &mut self.nodes[key];
+            debug_assert_eq!(node.mark, Mark::Vacant);
+            self.free = node.next;
+            node.prev = prev;
+            node.next = NIL;
+            node.mark = mark;
+            node.payload = payload;
+            node.task = task;
+            key
+        } else {
+            self.grow(prev, mark, payload, task)
         };
-        let wait = self.list.wait(WaitOn::Primitive(on), deadline);
-        if wait == Wait::Notified && self.inside.borrow().front() != Some(&ticket) {
-            self.let_earlier_ones_go_first(ticket);
+        if prev == NIL {
+            self.head = key;
+        } else {
+            self.nodes[prev].next = key;
         }
-        guard.on_cancel = None;
-        wait
+        self.tail = key;
+        if mark == Mark::Waiting {
+            if self.first_waiting == NIL {
+                self.first_waiting = key;
+            }
+            self.waiting += 1;
+        }
+        self.len += 1;
+        key
     }
 
-    /// A chosen waiter found earlier chosen ones still inside (queued to run
-    /// behind it): yields until they have gone ahead (a yield or two;
-    /// bounded in case of a bug, never a hang).
     #[cold]
     #[inline(never)]
-    fn let_earlier_ones_go_first(&self, ticket: u64) {
-        let mut rounds = self.blocked() + 2;
-        while self.inside.borrow().front() != Some(&ticket) && rounds > 0 {
-            crate::yield_now();
-            rounds -= 1;
-        }
-        debug_assert!(
-            self.inside.borrow().front() == Some(&ticket),
-            "an earlier chosen waiter never ran"
-        );
+    fn grow(
+        &mut self,
+        prev: usize,
+        mark: Mark,
+        payload: Option<P>,
+        task: Option<Rc<Task>>,
+    ) -> usize {
+        self.nodes.push(Node {
+            prev,
+            next: NIL,
+            mark,
+            payload,
+            task,
+        });
+        self.nodes.len() - 1
     }
-}
 
-/// Takes a greenlet's ticket out of `inside` however its wait ends.
-struct Inside<'a> {
-    side: &'a Side,
-    ticket: u64,
-    /// `Some` until the wait returns normally.
-    on_cancel: Option<&'a dyn Fn()>,
-}
-
-impl Drop for Inside<'_> {
-    fn drop(&mut self) {
-        {
-            let mut inside = self.side.inside.borrow_mut();
-            if inside.front() == Some(&self.ticket) {
-                inside.pop_front();
-            } else if let Ok(at) = inside.binary_search(&self.ticket) {
-                inside.remove(at);
+    /// Puts an ownerless waiting node with `payload` just before the first
+    /// waiting one: it becomes the oldest waiting.
+    pub(super) fn insert_first_waiting(&mut self, payload: P) -> usize {
+        let before = self.first_waiting;
+        let key = self.push_waiting(None, payload);
+        if before != NIL {
+            // Linked at the tail: move it just before `before`.
+            self.unlink(key);
+            let prev = self.nodes[before].prev;
+            let node = &mut self.nodes[key];
+            node.prev = prev;
+            node.next = before;
+            self.nodes[before].prev = key;
+            if prev == NIL {
+                self.head = key;
+            } else {
+                self.nodes[prev].next = key;
             }
+            self.first_waiting = key;
         }
-        if let Some(on_cancel) = self.on_cancel {
-            on_cancel();
+        key
+    }
+
+    /// Unlinks `key` without touching the counters or the mark.
+    fn unlink(&mut self, key: usize) {
+        let Node { prev, next, .. } = self.nodes[key];
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.nodes[prev].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.nodes[next].prev = prev;
         }
     }
+
+    /// Serves the oldest waiter with `payload` and makes it runnable (if it
+    /// is parked; one already queued by its deadline or a kill finds itself
+    /// served when it runs). There must be a waiter.
+    #[inline(always)]
+    pub(super) fn serve_first(&mut self, payload: Option<P>) {
+        let key = self.mark_first_served(payload);
+        self.wake(key);
+    }
+
+    /// Serves the oldest waiter with `payload` without waking it; returns
+    /// its key. There must be a waiter.
+    #[inline(always)]
+    pub(super) fn mark_first_served(&mut self, payload: Option<P>) -> usize {
+        let key = self.first_waiting;
+        let node = &mut self.nodes[key];
+        debug_assert_eq!(node.mark, Mark::Waiting);
+        node.mark = Mark::Served;
+        node.payload = payload;
+        self.first_waiting = node.next;
+        self.waiting -= 1;
+        key
+    }
+
+    /// Makes `key`'s owner runnable if it is parked.
+    #[inline(always)]
+    pub(super) fn wake(&mut self, key: usize) {
+        let node = &mut self.nodes[key];
+        if node
+            .task
+            .as_ref()
+            .is_some_and(|t| t.state.get() == State::Parked)
+        {
+            let task = node.task.take().expect("checked above");
+            task.state.set(State::Runnable);
+            Hub::get().schedule(task);
+        }
+    }
+
+    /// The last served node, `key`, goes back to waiting with `payload`:
+    /// it becomes the oldest waiting.
+    pub(super) fn unserve(&mut self, key: usize, payload: P) {
+        let node = &mut self.nodes[key];
+        debug_assert_eq!(node.mark, Mark::Served);
+        debug_assert_eq!(node.next, self.first_waiting, "not the last served");
+        node.mark = Mark::Waiting;
+        node.payload = Some(payload);
+        self.first_waiting = key;
+        self.waiting += 1;
+    }
+
+    /// The oldest waiting node.
+    #[inline(always)]
+    pub(super) fn first_waiting(&self) -> Option<usize> {
+        (self.first_waiting != NIL).then_some(self.first_waiting)
+    }
+
+    /// The oldest waiting node whose payload satisfies `pred`.
+    pub(super) fn find_waiting(&self, pred: impl Fn(&P) -> bool) -> Option<usize> {
+        let mut at = self.first_waiting;
+        while at != NIL {
+            let node = &self.nodes[at];
+            if node.payload.as_ref().is_some_and(&pred) {
+                return Some(at);
+            }
+            at = node.next;
+        }
+        None
+    }
+
+    /// The keys of the waiting nodes, oldest first.
+    pub(super) fn waiting_keys(&self) -> Vec<usize> {
+        let mut keys = Vec::with_capacity(self.waiting);
+        let mut at = self.first_waiting;
+        while at != NIL {
+            keys.push(at);
+            at = self.nodes[at].next;
+        }
+        keys
+    }
+
+    /// The payload of the oldest served node that satisfies `pred`.
+    pub(super) fn find_served_mut(&mut self, pred: impl Fn(&P) -> bool) -> Option<&mut P> {
+        let mut at = self.head;
+        while at != NIL && self.nodes[at].mark == Mark::Served {
+            if self.nodes[at].payload.as_ref().is_some_and(&pred) {
+                return self.nodes[at].payload.as_mut();
+            }
+            at = self.nodes[at].next;
+        }
+        None
+    }
+
+    /// Sets the payload of `key`'s node.
+    pub(super) fn set_payload(&mut self, key: usize, payload: P) {
+        self.nodes[key].payload = Some(payload);
+    }
+
+    /// Serves every waiter, oldest first, with nothing (shutdown).
+    pub(super) fn serve_all(&mut self) {
+        while self.has_waiting() {
+            self.serve_first(None);
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn is_served(&self, key: usize) -> bool {
+        self.nodes[key].mark == Mark::Served
+    }
+
+    /// Whether `key` is the oldest in the line.
+    #[inline(always)]
+    pub(super) fn is_head(&self, key: usize) -> bool {
+        self.head == key
+    }
+
+    /// Whether `key` is the oldest in the line and served: it may leave
+    /// with [`pop_head`](Self::pop_head).
+    #[inline(always)]
+    pub(super) fn is_served_head(&self, key: usize) -> bool {
+        self.head == key && self.nodes[key].mark == Mark::Served
+    }
+
+    /// Takes the payload out of `key`'s node.
+    pub(super) fn take_payload(&mut self, key: usize) -> Option<P> {
+        self.nodes[key].payload.take()
+    }
+
+    /// The payload of the oldest node, if it holds one.
+    pub(super) fn head_payload(&self) -> Option<&P> {
+        self.nodes.get(self.head)?.payload.as_ref()
+    }
+
+    /// Frees `key`'s slot; returns its payload. Its task, if still there,
+    /// is dropped here: the waiter itself is leaving, so that is never the
+    /// last reference (the hub holds a running task) and no foreign code
+    /// runs.
+    #[inline(always)]
+    fn vacate(&mut self, key: usize) -> Option<P> {
+        let node = &mut self.nodes[key];
+        node.mark = Mark::Vacant;
+        node.next = self.free;
+        node.task = None;
+        self.free = key;
+        self.len -= 1;
+        node.payload.take()
+    }
+
+    /// The served head `key` leaves the line (see
+    /// [`is_served_head`](Self::is_served_head)); returns its payload.
+    #[inline(always)]
+    pub(super) fn pop_head(&mut self, key: usize) -> Option<P> {
+        debug_assert!(self.is_served_head(key));
+        let next = self.nodes[key].next;
+        self.head = next;
+        if next == NIL {
+            self.tail = NIL;
+        } else {
+            self.nodes[next].prev = NIL;
+        }
+        self.vacate(key)
+    }
+
+    /// Takes `key` out of the line, wherever it is; returns whether it had
+    /// been served, and its payload.
+    pub(super) fn remove(&mut self, key: usize) -> (bool, Option<P>) {
+        let Node { next, mark, .. } = self.nodes[key];
+        debug_assert_ne!(mark, Mark::Vacant);
+        self.unlink(key);
+        let served = mark == Mark::Served;
+        if !served {
+            if self.first_waiting == key {
+                self.first_waiting = next;
+            }
+            self.waiting -= 1;
+        }
+        (served, self.vacate(key))
+    }
+
+    /// A served node before `key` leaves the line and its payload, `carry`,
+    /// must go on in order: each later served node holding a payload takes
+    /// the one of the node before it, the first holding none takes what is
+    /// carried and ends the shift. Returns what is still carried past the
+    /// last served node.
+    #[cold]
+    pub(super) fn shift_after(&mut self, key: usize, mut carry: P) -> Option<P> {
+        let mut at = self.nodes[key].next;
+        while at != NIL && self.nodes[at].mark == Mark::Served {
+            let node = &mut self.nodes[at];
+            match node.payload.as_mut() {
+                Some(held) => carry = std::mem::replace(held, carry),
+                None => {
+                    node.payload = Some(carry);
+                    return None;
+                }
+            }
+            at = node.next;
+        }
+        Some(carry)
+    }
+}
+
+/// A served waiter found older served ones still in the line (queued to
+/// run behind it): yields until they have gone ahead (a yield or two;
+/// bounded in case of a bug, never a hang). May unwind (kill, timeout):
+/// the caller's guard is still armed.
+#[cold]
+#[inline(never)]
+pub(super) fn wait_turn(blocked: usize, is_head: &dyn Fn() -> bool) {
+    let mut rounds = blocked + 2;
+    while !is_head() && rounds > 0 {
+        crate::yield_now();
+        rounds -= 1;
+    }
+    debug_assert!(is_head(), "an older served waiter never ran");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::rc::Rc;
 
     #[test]
-    fn rebalance_chooses_oldest_waiters_for_the_units_not_yet_promised() {
-        let side = Rc::new(Side::new());
-        let order = Rc::new(RefCell::new(Vec::new()));
-        let gs: Vec<_> = (0..3)
-            .map(|i| {
-                let (side, order) = (side.clone(), order.clone());
-                crate::spawn(move || {
-                    let wait = side.wait(Primitive::QueueGet, None, &|| {});
-                    order.borrow_mut().push((i, wait));
-                })
-            })
-            .collect();
-        crate::yield_now();
-        assert_eq!((side.blocked(), side.unserved(), side.chosen()), (3, 3, 0));
-        assert!(!side.is_idle());
-        side.rebalance(2);
-        assert_eq!((side.unserved(), side.chosen()), (1, 2));
-        side.rebalance(2); // nothing new to promise
-        assert_eq!(side.chosen(), 2);
-        crate::yield_now();
-        assert_eq!(*order.borrow(), [(0, Wait::Notified), (1, Wait::Notified)]);
-        assert_eq!((side.blocked(), side.chosen()), (1, 0));
-        side.wake_all();
-        crate::joinall(&gs);
-        assert!(side.is_idle());
+    fn shift_after_moves_payloads_down_the_served_prefix() {
+        let mut side: Side<u32> = Side::new();
+        let task = || Rc::new(Task::new(0, None, State::Runnable));
+        let keys: Vec<usize> = (0..4).map(|_| side.push(task())).collect();
+        side.serve_first(Some(10));
+        side.serve_first(Some(11));
+        side.serve_first(None);
+        assert_eq!((side.served(), side.waiting()), (3, 1));
+        // The first leaves holding 10: 11's node gets 10, the claim-only
+        // node gets 11, and nothing is left over.
+        assert_eq!(side.take_payload(keys[0]), Some(10));
+        assert_eq!(side.shift_after(keys[0], 10), None);
+        assert_eq!(side.remove(keys[0]), (true, None));
+        assert_eq!(side.head_payload(), Some(&10));
+        assert_eq!(side.remove(keys[2]), (true, Some(11)));
+        // Past the served prefix the carried payload comes back.
+        assert_eq!(side.shift_after(keys[1], 12), Some(12));
+        assert!(side.is_head(keys[1]));
+        assert!(!side.is_served(keys[3]));
     }
 
     #[test]
-    fn a_cancelled_chosen_waiter_runs_on_cancel_and_releases_its_promise() {
-        let side = Rc::new(Side::new());
-        let cancelled = Rc::new(Cell::new(0));
-        let g = {
-            let (side, cancelled) = (side.clone(), cancelled.clone());
-            crate::spawn(move || {
-                side.wait(Primitive::QueueGet, None, &|| {
-                    cancelled.set(cancelled.get() + 1);
-                });
-            })
-        };
-        crate::yield_now();
-        side.rebalance(1);
-        assert_eq!(side.chosen(), 1);
-        g.kill();
-        assert_eq!(cancelled.get(), 1);
-        assert_eq!((side.blocked(), side.chosen()), (0, 0));
+    fn offers_go_back_to_the_front_of_the_waiting_part() {
+        let mut side: Side<&str> = Side::new();
+        let task = || Rc::new(Task::new(0, None, State::Runnable));
+        let a = side.push_waiting(Some(task()), "a");
+        let b = side.push_waiting(Some(task()), "b");
+        assert_eq!(side.take_payload(a), Some("a"));
+        assert_eq!(side.mark_first_served(None), a);
+        assert_eq!(side.first_waiting(), Some(b));
+        // `a`'s item comes back: it is the oldest on offer again.
+        side.unserve(a, "a");
+        assert_eq!((side.first_waiting(), side.waiting()), (Some(a), 2));
+        // An ownerless offer older than both goes in front of them.
+        assert_eq!(side.take_payload(a), Some("a"));
+        side.mark_first_served(None);
+        let left = side.insert_first_waiting("left");
+        assert_eq!(side.first_waiting(), Some(left));
+        assert_eq!(side.find_waiting(|&p| p == "b"), Some(b));
+        assert_eq!(side.waiting_keys(), [left, b]);
+        assert_eq!(side.remove(a), (true, None));
+        assert!(side.is_head(left));
+        assert_eq!((side.len(), side.served()), (2, 0));
     }
 }
