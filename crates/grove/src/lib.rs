@@ -80,6 +80,7 @@ mod cancel;
 mod context;
 mod greenlet;
 mod hub;
+mod line;
 mod sleep;
 mod timeout;
 mod wait;

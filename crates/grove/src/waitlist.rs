@@ -31,11 +31,8 @@ use std::cell::RefCell;
 use std::fmt;
 use std::time::Instant;
 
-use slab::Slab;
-
 use crate::hub::{Hub, TimerAction, TimerKey, Unparker, WaitOn};
-
-const NIL: usize = usize::MAX;
+use crate::line::Line;
 
 /// How a [`WaitList::wait`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,25 +45,9 @@ pub(crate) enum Wait {
     Unwinding,
 }
 
-struct Node {
-    prev: usize,
-    next: usize,
-    /// Still linked (waiting); false once notified.
-    linked: bool,
-    unparker: Unparker,
-}
-
-#[derive(Default)]
-struct Inner {
-    nodes: Slab<Node>,
-    head: usize,
-    tail: usize,
-    linked: usize,
-}
-
 /// A FIFO of parked greenlets of one hub. See the module docs.
 pub(crate) struct WaitList {
-    inner: RefCell<Inner>,
+    inner: RefCell<Line<Unparker>>,
 }
 
 impl Default for WaitList {
@@ -86,18 +67,13 @@ impl fmt::Debug for WaitList {
 impl WaitList {
     pub(crate) fn new() -> Self {
         WaitList {
-            inner: RefCell::new(Inner {
-                nodes: Slab::new(),
-                head: NIL,
-                tail: NIL,
-                linked: 0,
-            }),
+            inner: RefCell::new(Line::default()),
         }
     }
 
     /// Greenlets waiting and not yet notified.
     pub(crate) fn len(&self) -> usize {
-        self.inner.borrow().linked
+        self.inner.borrow().len()
     }
 
     /// Parks the current greenlet until notified, `deadline` passes, or it
@@ -132,7 +108,7 @@ impl WaitList {
 
     /// Wakes the longest-waiting greenlet; returns whether there was one.
     pub(crate) fn notify_one(&self) -> bool {
-        let unparker = self.inner.borrow_mut().pop_front();
+        let unparker = self.inner.borrow_mut().pop_front().map(|u| u.clone());
         match unparker {
             Some(unparker) => {
                 unparker.unpark();
@@ -153,56 +129,6 @@ impl WaitList {
     }
 }
 
-impl Inner {
-    fn push_back(&mut self, unparker: Unparker) -> usize {
-        let key = self.nodes.insert(Node {
-            prev: self.tail,
-            next: NIL,
-            linked: true,
-            unparker,
-        });
-        if self.tail == NIL {
-            self.head = key;
-        } else {
-            self.nodes[self.tail].next = key;
-        }
-        self.tail = key;
-        self.linked += 1;
-        key
-    }
-
-    /// Unlinks the first waiter and marks it notified; the node stays until
-    /// its owner's `Waiting` guard removes it.
-    fn pop_front(&mut self) -> Option<Unparker> {
-        if self.head == NIL {
-            return None;
-        }
-        let key = self.head;
-        self.unlink(key);
-        Some(self.nodes[key].unparker.clone())
-    }
-
-    fn unlink(&mut self, key: usize) {
-        let (prev, next) = {
-            let node = &mut self.nodes[key];
-            debug_assert!(node.linked);
-            node.linked = false;
-            (node.prev, node.next)
-        };
-        if prev == NIL {
-            self.head = next;
-        } else {
-            self.nodes[prev].next = next;
-        }
-        if next == NIL {
-            self.tail = prev;
-        } else {
-            self.nodes[next].prev = prev;
-        }
-        self.linked -= 1;
-    }
-}
-
 /// Removes a waiter however its wait ends.
 struct Waiting<'a> {
     list: &'a WaitList,
@@ -218,13 +144,8 @@ impl Waiting<'_> {
         if let Some(timer) = self.timer.take() {
             Hub::get().cancel_timer(timer);
         }
-        let mut inner = self.list.inner.borrow_mut();
-        let linked = inner.nodes[self.key].linked;
-        if linked {
-            inner.unlink(self.key);
-        }
-        inner.nodes.remove(self.key);
-        !linked
+        let (_, notified) = self.list.inner.borrow_mut().remove(self.key);
+        notified
     }
 }
 

@@ -40,31 +40,15 @@ use std::time::Instant;
 use slab::Slab;
 
 use crate::hub::{Hub, RemoteUnparker, RemoteWatcher, TimerAction, TimerKey, WaitOn};
+use crate::line::Line;
 use crate::waitlist::Wait;
-
-const NIL: usize = usize::MAX;
-
-struct Node {
-    prev: usize,
-    next: usize,
-    /// Still linked (waiting); false once notified.
-    linked: bool,
-    /// Taken when notified: the waiter's `Handle` clone is not kept alive
-    /// by a node that only waits for its owner to remove it.
-    unparker: Option<RemoteUnparker>,
-}
-
-/// The waiters, linked in arrival order inside a slab.
-struct Queue {
-    nodes: Slab<Node>,
-    head: usize,
-    tail: usize,
-    linked: usize,
-}
 
 struct Inner<S> {
     state: S,
-    queue: Queue,
+    /// The waiters in arrival order. A notified waiter's unparker is taken
+    /// at once, so a node that only waits for its owner to remove it keeps
+    /// no `Handle` clone alive.
+    queue: Line<Option<RemoteUnparker>>,
     /// Watchers of `grove::wait`: told when the primitive becomes ready
     /// ([`SharedGuard::fire_watchers`]), never handed a notification.
     watchers: Slab<RemoteWatcher>,
@@ -96,12 +80,7 @@ impl<S> SharedWaitList<S> {
         SharedWaitList {
             inner: Mutex::new(Inner {
                 state,
-                queue: Queue {
-                    nodes: Slab::new(),
-                    head: NIL,
-                    tail: NIL,
-                    linked: 0,
-                },
+                queue: Line::default(),
                 watchers: Slab::new(),
             }),
         }
@@ -135,7 +114,7 @@ impl<S> DerefMut for SharedGuard<'_, S> {
 impl<'a, S> SharedGuard<'a, S> {
     /// Waiters not yet notified.
     pub(crate) fn len(&self) -> usize {
-        self.guard.queue.linked
+        self.guard.queue.len()
     }
 
     /// Registers the current greenlet (or thread stack), unlocks, parks until
@@ -158,7 +137,9 @@ impl<'a, S> SharedGuard<'a, S> {
         }
         let unparker = hub.current_unparker();
         let SharedGuard { list, mut guard } = self;
-        let key = guard.queue.push_back(RemoteUnparker::from_local(&unparker));
+        let key = guard
+            .queue
+            .push_back(Some(RemoteUnparker::from_local(&unparker)));
         drop(guard);
         let mut waiting = Waiting {
             list,
@@ -180,7 +161,7 @@ impl<'a, S> SharedGuard<'a, S> {
 
     /// Wakes the longest-waiting waiter; returns whether there was one.
     pub(crate) fn notify_one(&mut self) -> bool {
-        match self.guard.queue.pop_front() {
+        match self.guard.queue.pop_front().and_then(Option::take) {
             Some(unparker) => {
                 unparker.unpark();
                 true
@@ -219,66 +200,6 @@ impl<'a, S> SharedGuard<'a, S> {
     }
 }
 
-impl Queue {
-    fn push_back(&mut self, unparker: RemoteUnparker) -> usize {
-        let key = self.nodes.insert(Node {
-            prev: self.tail,
-            next: NIL,
-            linked: true,
-            unparker: Some(unparker),
-        });
-        if self.tail == NIL {
-            self.head = key;
-        } else {
-            self.nodes[self.tail].next = key;
-        }
-        self.tail = key;
-        self.linked += 1;
-        key
-    }
-
-    /// Unlinks the first waiter and marks it notified; the node stays until
-    /// its owner's `Waiting` guard removes it.
-    fn pop_front(&mut self) -> Option<RemoteUnparker> {
-        if self.head == NIL {
-            return None;
-        }
-        let key = self.head;
-        self.unlink(key);
-        self.nodes[key].unparker.take()
-    }
-
-    fn unlink(&mut self, key: usize) {
-        let (prev, next) = {
-            let node = &mut self.nodes[key];
-            debug_assert!(node.linked);
-            node.linked = false;
-            (node.prev, node.next)
-        };
-        if prev == NIL {
-            self.head = next;
-        } else {
-            self.nodes[prev].next = next;
-        }
-        if next == NIL {
-            self.tail = prev;
-        } else {
-            self.nodes[next].prev = prev;
-        }
-        self.linked -= 1;
-    }
-
-    /// Removes a waiter's node; returns whether it had been notified.
-    fn remove(&mut self, key: usize) -> bool {
-        let linked = self.nodes[key].linked;
-        if linked {
-            self.unlink(key);
-        }
-        self.nodes.remove(key);
-        !linked
-    }
-}
-
 /// Removes a waiter however its wait ends (the node lives in the list's slab,
 /// never on the parked greenlet's stack).
 struct Waiting<'a, S> {
@@ -295,7 +216,7 @@ impl<S> Waiting<'_, S> {
         if let Some(timer) = self.timer.take() {
             Hub::get().cancel_timer(timer);
         }
-        locked.guard.queue.remove(self.key)
+        locked.guard.queue.remove(self.key).1
     }
 }
 
@@ -367,7 +288,7 @@ mod tests {
         let deadline = Instant::now() + Duration::from_millis(10);
         assert_eq!(wait_for(&list, Some(deadline)), Wait::TimedOut);
         assert_eq!(list.lock().len(), 0);
-        assert!(list.lock().guard.queue.nodes.is_empty());
+        assert!(list.lock().guard.queue.has_no_nodes());
         assert_eq!(wait_for(&list, Some(Instant::now())), Wait::TimedOut);
     }
 
@@ -389,7 +310,7 @@ mod tests {
         gs[0].kill();
         crate::joinall(&gs[1..]);
         assert_eq!(*got.borrow(), [1], "the second waiter got the notification");
-        assert!(list.lock().guard.queue.nodes.is_empty());
+        assert!(list.lock().guard.queue.has_no_nodes());
     }
 
     #[test]
