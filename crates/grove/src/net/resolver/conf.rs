@@ -242,7 +242,10 @@ mod tests {
         let conf = ResolverConfig::parse("");
         assert_eq!(conf.nameservers(), ["127.0.0.1:53".parse().unwrap()]);
         assert_eq!(conf.timeout(), Duration::from_secs(5));
-        assert_eq!((conf.attempts(), conf.ndots(), conf.rotate()), (2, 1, false));
+        assert_eq!(
+            (conf.attempts(), conf.ndots(), conf.rotate()),
+            (2, 1, false)
+        );
         assert!(conf.search_domains().is_empty());
     }
 

@@ -178,7 +178,12 @@ fn tcp_round(server: SocketAddr, p: &Pending, deadline: Instant) -> Outcome {
         stream.read_exact(&mut len)?;
         let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
         stream.read_exact(&mut body)?;
-        let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidData, format!("{server} over TCP: {why}"));
+        let bad = |why: &str| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{server} over TCP: {why}"),
+            )
+        };
         let msg = Message::from_vec(&body).map_err(|err| bad(&err.to_string()))?;
         if msg.message_type() != MessageType::Response
             || msg.id() != p.id

@@ -254,10 +254,7 @@ impl Resolver {
                     return Err(if nxdomain {
                         not_found(&name.to_string())
                     } else {
-                        io::Error::new(
-                            io::ErrorKind::NotFound,
-                            format!("{name} has no address"),
-                        )
+                        io::Error::new(io::ErrorKind::NotFound, format!("{name} has no address"))
                     });
                 }
             }
@@ -273,6 +270,7 @@ fn not_found(name: &str) -> io::Error {
 /// The A and AAAA records for `name` in `msg`, following its CNAME chain.
 fn addresses(msg: &Message, name: &Name, out: &mut Vec<IpAddr>) {
     let mut target = name.clone();
+    let before = out.len();
     for _ in 0..MAX_CNAME_CHAIN {
         let mut alias = None;
         for record in msg.answers().iter().filter(|r| *r.name() == target) {
@@ -290,7 +288,7 @@ fn addresses(msg: &Message, name: &Name, out: &mut Vec<IpAddr>) {
             }
         }
         match alias {
-            Some(next) if out.is_empty() => target = next,
+            Some(next) if out.len() == before => target = next,
             _ => return,
         }
     }
@@ -352,7 +350,11 @@ pub fn resolver_kind() -> ResolverKind {
             };
             // Only the first reader stores (and so only it warned); a
             // concurrent `set_resolver` wins.
-            let value = if kind == ResolverKind::Thread { KIND_THREAD } else { KIND_NATIVE };
+            let value = if kind == ResolverKind::Thread {
+                KIND_THREAD
+            } else {
+                KIND_NATIVE
+            };
             let _ = KIND.compare_exchange(KIND_UNSET, value, Ordering::Relaxed, Ordering::Relaxed);
             kind
         }
@@ -380,7 +382,9 @@ fn stamps() -> [Option<SystemTime>; 2] {
 /// changed (checked at most every [`RECHECK_EVERY`]).
 fn system() -> io::Result<Arc<Resolver>> {
     // The lock is never held across a park: it only guards the swap.
-    let mut cached = SYSTEM.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut cached = SYSTEM
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let now = Instant::now();
     if let Some(sys) = cached.as_mut() {
         if now.duration_since(sys.checked) < RECHECK_EVERY {
@@ -416,13 +420,20 @@ mod tests {
     }
 
     fn names(r: &Resolver, host: &str) -> Vec<String> {
-        r.candidates(host).unwrap().iter().map(Name::to_string).collect()
+        r.candidates(host)
+            .unwrap()
+            .iter()
+            .map(Name::to_string)
+            .collect()
     }
 
     #[test]
     fn search_order_follows_ndots() {
         let r = resolver("search a.example b.example\n");
-        assert_eq!(names(&r, "web"), ["web.a.example.", "web.b.example.", "web."]);
+        assert_eq!(
+            names(&r, "web"),
+            ["web.a.example.", "web.b.example.", "web."]
+        );
         assert_eq!(
             names(&r, "web.corp"),
             ["web.corp.", "web.corp.a.example.", "web.corp.b.example."]
@@ -446,13 +457,30 @@ mod tests {
     #[test]
     fn special_names_stay_local() {
         let r = resolver("nameserver 192.0.2.1\n");
-        assert!(r.lookup_ip("LocalHost.").unwrap().iter().all(IpAddr::is_loopback));
-        assert!(r.lookup_ip("app.localhost").unwrap().iter().all(IpAddr::is_loopback));
+        assert!(r
+            .lookup_ip("LocalHost.")
+            .unwrap()
+            .iter()
+            .all(IpAddr::is_loopback));
+        assert!(r
+            .lookup_ip("app.localhost")
+            .unwrap()
+            .iter()
+            .all(IpAddr::is_loopback));
         let err = r.lookup_ip("x.invalid").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
-        assert_eq!(r.lookup_ip("192.0.2.7").unwrap(), ["192.0.2.7".parse::<IpAddr>().unwrap()]);
-        let r = Resolver::new(ResolverConfig::default(), Hosts::parse("10.0.0.1 localhost\n"));
-        assert_eq!(r.lookup_ip("localhost").unwrap(), ["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            r.lookup_ip("192.0.2.7").unwrap(),
+            ["192.0.2.7".parse::<IpAddr>().unwrap()]
+        );
+        let r = Resolver::new(
+            ResolverConfig::default(),
+            Hosts::parse("10.0.0.1 localhost\n"),
+        );
+        assert_eq!(
+            r.lookup_ip("localhost").unwrap(),
+            ["10.0.0.1".parse::<IpAddr>().unwrap()]
+        );
     }
 
     #[test]
