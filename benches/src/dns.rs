@@ -39,7 +39,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::loadgen::{clock_ticks, cpu_ticks, machine_busy_ticks};
+use crate::loadgen::{clock_ticks, cpu_ticks};
 use crate::orchestrate::{say, Options, Runner};
 use crate::report;
 
@@ -113,8 +113,9 @@ struct Measured {
     cpu_per_query: Vec<f64>,
     /// Server CPU time ÷ wall time.
     server_share: Vec<f64>,
-    /// Whole-machine busy time ÷ (wall time × CPUs).
-    machine_busy: Vec<f64>,
+    /// CPU time of everything else on the server's CPUs ÷ wall time
+    /// (a shared machine's noise; with every CPU, dnsperf counts here too).
+    others: Vec<f64>,
     lost: u64,
     miss: Option<Latency>,
     error: Option<String>,
@@ -427,21 +428,21 @@ fn run(
                 if m.error.is_some() {
                     continue;
                 }
-                match window(d, p, *addr, &queries, client_cpu) {
+                match window(d, p, *addr, &queries, client_cpu, &cpu_list(&s.cpus)) {
                     Ok(w) => {
                         say(&format!(
-                            "dns: {} round {}: {} ({:.2} µs server CPU per query, server {:.0}%, machine {:.0}% busy)",
+                            "dns: {} round {}: {} ({:.2} µs server CPU per query, server {:.0}%, others on its CPUs {:.0}%)",
                             s.title,
                             round + 1,
                             report::per_sec(w.qps),
                             w.cpu_per_query * 1e6,
                             w.server_share * 100.0,
-                            w.machine_busy * 100.0
+                            w.others * 100.0
                         ));
                         m.qps.push(w.qps);
                         m.cpu_per_query.push(w.cpu_per_query);
                         m.server_share.push(w.server_share);
-                        m.machine_busy.push(w.machine_busy);
+                        m.others.push(w.others);
                         m.lost += w.lost;
                     }
                     Err(e) => {
@@ -487,7 +488,7 @@ struct Window {
     qps: f64,
     cpu_per_query: f64,
     server_share: f64,
-    machine_busy: f64,
+    others: f64,
     lost: u64,
 }
 
@@ -498,11 +499,12 @@ fn window(
     addr: SocketAddr,
     queries: &Path,
     client_cpu: usize,
+    server_cpus: &[usize],
 ) -> Result<Window, String> {
     let stat = format!("/proc/{}/stat", server.pid());
     let ticks = clock_ticks();
     let cpu0 = cpu_ticks(&stat);
-    let busy0 = machine_busy_ticks();
+    let busy0 = busy_ticks(server_cpus);
     let start = Instant::now();
     let output = Command::new("taskset")
         .arg("-c")
@@ -520,7 +522,7 @@ fn window(
         .map_err(|e| format!("dnsperf: {e}"))?;
     let wall = start.elapsed().as_secs_f64();
     let cpu1 = cpu_ticks(&stat);
-    let busy1 = machine_busy_ticks();
+    let busy1 = busy_ticks(server_cpus);
     if let Some(why) = server.exited() {
         return Err(why);
     }
@@ -547,9 +549,44 @@ fn window(
         qps,
         cpu_per_query: server_secs / completed.max(1.0),
         server_share: server_secs / wall,
-        machine_busy: (busy1.saturating_sub(busy0)) as f64 / ticks / (wall * cpus_online() as f64),
+        others: (busy1.saturating_sub(busy0) as f64 / ticks - server_secs).max(0.0) / wall,
         lost,
     })
+}
+
+/// `"1"` → `[1]`, `"0-3"` → `[0, 1, 2, 3]` (a `taskset -c` list).
+fn cpu_list(spec: &str) -> Vec<usize> {
+    spec.split(',')
+        .flat_map(|part| {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            let (a, b) = (a.parse().unwrap_or(0), b.parse().unwrap_or(0));
+            a..=b
+        })
+        .collect()
+}
+
+/// Busy time (all but idle and iowait) of the given CPUs, in clock ticks,
+/// from `/proc/stat`.
+fn busy_ticks(cpus: &[usize]) -> u64 {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(' ')?;
+            let n: usize = name.strip_prefix("cpu")?.parse().ok()?;
+            cpus.contains(&n).then_some(rest)
+        })
+        .map(|rest| {
+            let v: Vec<u64> = rest
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            // user nice system idle iowait irq softirq steal
+            [0, 1, 2, 5, 6, 7]
+                .iter()
+                .filter_map(|&i| v.get(i))
+                .sum::<u64>()
+        })
+        .sum()
 }
 
 /// Runs `f` on a thread of its own pinned to `cpu` (this harness itself
@@ -672,7 +709,8 @@ fn write_section(
          on CPU {client_cpu}). Cached hits: `dnsperf -c {DNSPERF_CLIENTS} -q {DNSPERF_OUTSTANDING} -l {}` on CPU \
          {client_cpu} over {HIT_NAMES} pre-warmed names, {} windows per subject interleaved over the subjects, \
          median shown; servers on CPU {server_cpu} unless noted. Server CPU per hit is the server's \
-         utime+stime over the window ÷ queries answered. Miss path: {} A queries for fresh names, one at a \
+         utime+stime over the window ÷ queries answered; on a shared machine it is the steadier figure, \
+         since hits/s also depends on how much of its CPU the server got (the next row). Miss path: {} A queries for fresh names, one at a \
          time, from a client on CPU {client_cpu}.\n",
         d.secs,
         d.rounds,
@@ -704,11 +742,11 @@ fn write_section(
         ("server CPU per cached hit", &|_, m| {
             median(&m.cpu_per_query).map(|v| format!("{:.2} µs", v * 1e6))
         }),
-        ("server CPU use / machine busy", &|_, m| {
+        ("server CPU use / everything else on its CPUs", &|_, m| {
             Some(format!(
                 "{:.0}% / {:.0}%",
                 median(&m.server_share)? * 100.0,
-                median(&m.machine_busy)? * 100.0
+                median(&m.others)? * 100.0
             ))
         }),
         ("miss latency, median", &|_, m| {

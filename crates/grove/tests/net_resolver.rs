@@ -410,6 +410,13 @@ fn a_lookup_can_be_timed_out_by_its_caller() {
 fn lookup_host_uses_the_native_resolver_for_the_system_files() {
     // /etc/hosts names `localhost` on every system this runs on; the
     // native path answers it (or the RFC 6761 rule does) without a thread.
+    if std::env::var_os("GROVE_RESOLVER").is_none() {
+        assert_eq!(
+            grove::net::resolver::resolver_kind(),
+            grove::net::resolver::ResolverKind::Native,
+            "the feature's default"
+        );
+    }
     let ips = grove::net::lookup_host("localhost").unwrap();
     assert!(ips.iter().all(IpAddr::is_loopback), "{ips:?}");
     let err = grove::net::lookup_host("nothing.invalid").unwrap_err();
