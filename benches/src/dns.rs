@@ -835,7 +835,11 @@ fn versions(subjects: &[Subject]) -> String {
     let mut v = vec![
         first_line(&["dnsmasq", "--version"], |l| {
             l.starts_with("Dnsmasq version")
-        }),
+        })
+        .split("  ")
+        .next()
+        .unwrap_or_default()
+        .replace("Dnsmasq version", "dnsmasq"),
         first_line(&["dnsperf", "-h"], |l| l.starts_with("Version")).replace("Version", "dnsperf"),
     ];
     let python = subjects.iter().find_map(|s| {

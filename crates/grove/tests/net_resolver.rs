@@ -422,3 +422,92 @@ fn lookup_host_uses_the_native_resolver_for_the_system_files() {
     let err = grove::net::lookup_host("nothing.invalid").unwrap_err();
     assert!(err.to_string().contains("nothing.invalid"), "{err}");
 }
+
+/// dnsmasq (Debian's dnsmasq-base) on a random port, killed on drop.
+struct Dnsmasq {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_dnsmasq(records: &[String]) -> Dnsmasq {
+    let port = loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            break port;
+        }
+    };
+    let child = std::process::Command::new("dnsmasq")
+        .args([
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--pid-file=",
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--local-ttl=60",
+        ])
+        .arg(format!("--port={port}"))
+        .args(records)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dnsmasq is needed by this test (apt-get install dnsmasq-base)");
+    Dnsmasq {
+        child,
+        addr: ([127, 0, 0, 1], port).into(),
+    }
+}
+
+#[test]
+fn against_a_real_server_dnsmasq() {
+    let mut records: Vec<String> = vec![
+        "--address=/wild.grove.test/192.0.2.44".into(),
+        "--host-record=both.grove.test,192.0.2.45,2001:db8::45".into(),
+        "--cname=alias.grove.test,both.grove.test".into(),
+    ];
+    // 120 A records: more than our 1232-byte EDNS size, so UDP says TC.
+    records.extend((1..=120).map(|i| {
+        format!(
+            "--host-record=big.grove.test,10.0.{}.{}",
+            i / 100,
+            i % 100 + 1
+        )
+    }));
+    let dnsmasq = start_dnsmasq(&records);
+    let r = resolver(&[dnsmasq.addr], 500, 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while r.lookup_ip("both.grove.test").is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "dnsmasq did not answer on {}",
+            dnsmasq.addr
+        );
+        grove::sleep(Duration::from_millis(50));
+    }
+    let r = resolver(&[dnsmasq.addr], 5000, 1);
+    assert_eq!(
+        r.lookup_ip("both.grove.test").unwrap(),
+        [ip("192.0.2.45"), ip("2001:db8::45")]
+    );
+    assert_eq!(
+        r.lookup_ip("alias.grove.test").unwrap(),
+        [ip("192.0.2.45"), ip("2001:db8::45")]
+    );
+    assert_eq!(
+        r.lookup_ip("x.y.wild.grove.test").unwrap(),
+        [ip("192.0.2.44")]
+    );
+    let big = r.lookup_ip("big.grove.test").unwrap();
+    assert_eq!(big.len(), 120, "the whole answer, over TCP");
+    let err = r.lookup_ip("nothing.other.test").unwrap_err();
+    assert_ne!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+}
