@@ -797,19 +797,44 @@ fn write_section(
         let _ = writeln!(out, "- Every window, in order: {}.", spread.join("; "));
     }
     let _ = writeln!(out, "- Versions: {}.", versions(subjects));
+    // Both measures: hits/s as the issue states the target, and its
+    // machine-independent twin, server CPU per hit (dnsperf can be the limit,
+    // and on a shared machine the server may not get its whole CPU).
+    let cpu = |i: usize| measured.get(i).and_then(|m| median(&m.cpu_per_query));
+    let verdict = |r: f64, need: f64| if r > need { "met" } else { "not met" };
     if let (Some(g), Some(m), Some(p)) = (
         grove_qps,
         measured.get(2).and_then(|m| median(&m.qps)),
         measured.get(3).and_then(|m| median(&m.qps)),
     ) {
-        let _ = writeln!(
-            out,
-            "- Targets (grove-dns on one core): ahead of dnsmasq — {} ({}); at least 30× the Python original — {} ({}).",
+        let mut line = format!(
+            "- Targets (grove-dns on one core): ahead of dnsmasq — hits/s {} ({})",
             report::ratio(g / m),
-            if g > m { "met" } else { "not met" },
-            report::ratio(g / p),
-            if g >= 30.0 * p { "met" } else { "not met" },
+            verdict(g / m, 1.0)
         );
+        if let (Some(gc), Some(mc)) = (cpu(0), cpu(2)) {
+            let _ = write!(
+                line,
+                ", CPU per hit {} less ({})",
+                report::ratio(mc / gc),
+                verdict(mc / gc, 1.0)
+            );
+        }
+        let _ = write!(
+            line,
+            "; at least 30× the Python original — hits/s {} ({})",
+            report::ratio(g / p),
+            verdict(g / p, 30.0 - 1e-9)
+        );
+        if let (Some(gc), Some(pc)) = (cpu(0), cpu(3)) {
+            let _ = write!(
+                line,
+                ", CPU per hit {} less ({})",
+                report::ratio(pc / gc),
+                verdict(pc / gc, 30.0 - 1e-9)
+            );
+        }
+        let _ = writeln!(out, "{line}.");
     }
     let _ = writeln!(out);
 }
