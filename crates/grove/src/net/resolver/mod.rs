@@ -483,6 +483,27 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever the files hold, parsing never panics and the results
+        /// stay within glibc's bounds.
+        #[test]
+        fn any_file_text_parses(text in "(?s).{0,400}") {
+            let conf = ResolverConfig::parse(&text);
+            proptest::prop_assert!(!conf.nameservers().is_empty() && conf.nameservers().len() <= 3);
+            proptest::prop_assert!(conf.search_domains().len() <= 6);
+            proptest::prop_assert!((1..=5).contains(&conf.attempts()));
+            let _ = Hosts::parse(&text);
+        }
+
+        /// Any host name gives an answer or an error — never a panic —
+        /// without the network for special and invalid names.
+        #[test]
+        fn any_name_is_handled(name in "[a-zA-Z0-9.\\-_ ]{0,80}\\.invalid") {
+            let r = resolver("nameserver 192.0.2.1\n");
+            proptest::prop_assert!(r.lookup_ip(&name).is_err());
+        }
+    }
+
     #[test]
     fn switch_round_trips() {
         // Only this test touches the process-wide switch in this binary.
