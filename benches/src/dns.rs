@@ -116,6 +116,8 @@ struct Measured {
     /// CPU time of everything else on the server's CPUs ÷ wall time
     /// (a shared machine's noise; with every CPU, dnsperf counts here too).
     others: Vec<f64>,
+    /// CPUs the server may run on.
+    ncpus: usize,
     lost: u64,
     miss: Option<Latency>,
     error: Option<String>,
@@ -381,7 +383,13 @@ fn run(
         .collect();
     std::fs::write(&queries, text).map_err(|e| format!("cannot write the query file: {e}"))?;
 
-    let mut measured: Vec<Measured> = subjects.iter().map(|_| Measured::default()).collect();
+    let mut measured: Vec<Measured> = subjects
+        .iter()
+        .map(|s| Measured {
+            ncpus: cpu_list(&s.cpus).len(),
+            ..Measured::default()
+        })
+        .collect();
     let mut servers: Vec<Option<(Proc, SocketAddr)>> = Vec::new();
     for (i, (s, m)) in subjects.iter().zip(measured.iter_mut()).enumerate() {
         let argv = match &s.argv {
@@ -742,13 +750,19 @@ fn write_section(
         ("server CPU per cached hit", &|_, m| {
             median(&m.cpu_per_query).map(|v| format!("{:.2} µs", v * 1e6))
         }),
-        ("server CPU use / everything else on its CPUs", &|_, m| {
-            Some(format!(
-                "{:.0}% / {:.0}%",
-                median(&m.server_share)? * 100.0,
-                median(&m.others)? * 100.0
-            ))
-        }),
+        (
+            "server / everything else / idle, on the server's CPUs",
+            &|_, m| {
+                let (server, others) = (median(&m.server_share)?, median(&m.others)?);
+                let idle = (m.ncpus as f64 - server - others).max(0.0);
+                Some(format!(
+                    "{:.0}% / {:.0}% / {:.0}%",
+                    server * 100.0,
+                    others * 100.0,
+                    idle * 100.0
+                ))
+            },
+        ),
         ("miss latency, median", &|_, m| {
             m.miss.map(|l| format!("{:.0} µs", l.median_us))
         }),
@@ -796,6 +810,12 @@ fn write_section(
     if !spread.is_empty() {
         let _ = writeln!(out, "- Every window, in order: {}.", spread.join("; "));
     }
+    let _ = writeln!(
+        out,
+        "- CPU shares are of one CPU (100% = a whole CPU). Idle time on a server's CPUs during a window \
+         means the server was waiting for queries: dnsperf, not the server, set the pace, and hits/s \
+         understates the server; server CPU per hit does not depend on it."
+    );
     let _ = writeln!(out, "- Versions: {}.", versions(subjects));
     // Both measures: hits/s as the issue states the target, and its
     // machine-independent twin, server CPU per hit (dnsperf can be the limit,
