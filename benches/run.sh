@@ -19,6 +19,9 @@
 #   --benches queue,sem,event  only the coordination-primitive rows (issue 3)
 #   --benches echo,connmem  only the cooperative-I/O rows (issue 4): echo servers
 #                           on CPU 1, the load generator on CPU 0 (about 1¾ min)
+#   --benches dns           only the DNS forwarders (issue 6): grove-dns, dnsmasq and
+#                           the original gevent proxy behind one dnsmasq upstream,
+#                           dnsperf on CPU 0 (about 1 min; needs dnsmasq, dnsperf)
 #   --subjects grove,tokio  only some columns
 set -euo pipefail
 
@@ -64,13 +67,14 @@ fi
 GEVENT_ARGS=()
 VENV="$TARGET/venv"
 PY=""
-if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import gevent' 2>/dev/null; then
+# dnslib is for the DNS section's port of the original gevent DNS proxy.
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import gevent, dnslib' 2>/dev/null; then
   PY="$VENV/bin/python"
 elif command -v python3 >/dev/null 2>&1; then
-  log "installing gevent from PyPI into $VENV (log: $TARGET/pip.log)"
-  if { python3 -m venv "$VENV" && "$VENV/bin/python" -m pip install -q gevent; } >"$TARGET/pip.log" 2>&1; then
+  log "installing gevent and dnslib from PyPI into $VENV (log: $TARGET/pip.log)"
+  if { python3 -m venv "$VENV" && "$VENV/bin/python" -m pip install -q gevent dnslib; } >"$TARGET/pip.log" 2>&1; then
     PY="$VENV/bin/python"
-  elif python3 -m pip install -q gevent >>"$TARGET/pip.log" 2>&1 && python3 -c 'import gevent' 2>/dev/null; then
+  elif python3 -m pip install -q gevent dnslib >>"$TARGET/pip.log" 2>&1 && python3 -c 'import gevent, dnslib' 2>/dev/null; then
     PY="$(command -v python3)"
   else
     log "installing gevent failed: $(tail -n 1 "$TARGET/pip.log")"
@@ -80,6 +84,31 @@ if [ -n "$PY" ]; then
   GEVENT_ARGS=(--gevent "$PY")
 else
   GEVENT_ARGS=(--no-gevent "gevent could not be installed (no python3, or pip failed; see benches/target/pip.log)")
+fi
+
+# --- grove-dns (the DNS section's subject) ------------------------------------
+DNS_ARGS=()
+ROOT="$(cd "$BENCHES/.." && pwd)"
+# Only when the dns section is selected: a cold release build takes minutes.
+want_dns() {
+  local prev=""
+  for arg in "$@"; do
+    if [ "$prev" = "--benches" ]; then [[ ",$arg," == *",dns,"* ]]; return; fi
+    prev="$arg"
+  done
+  return 0
+}
+if ! want_dns "$@"; then
+  :
+elif [ -f "$ROOT/apps/grove-dns/Cargo.toml" ]; then
+  log "building grove-dns (cargo build --release -p grove-dns)"
+  if cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p grove-dns 2>"$TARGET/grove-dns-build.log"; then
+    DNS_ARGS=(--grove-dns "${CARGO_TARGET_DIR:-$ROOT/target}/release/grove-dns")
+  else
+    DNS_ARGS=(--no-grove-dns "cargo build -p grove-dns failed: $(tail -n 1 "$TARGET/grove-dns-build.log")")
+  fi
+else
+  DNS_ARGS=(--no-grove-dns "not built: apps/grove-dns is not in this checkout")
 fi
 
 # --- harness -----------------------------------------------------------------
@@ -103,7 +132,7 @@ versions() {
 
 {
   echo "<!-- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$BENCHES" rev-parse --short HEAD 2>/dev/null || echo none) -->"
-  "${PIN[@]}" "$TARGET/release/harness" all "${GO_ARGS[@]}" "${GEVENT_ARGS[@]}" "$@"
+  "${PIN[@]}" "$TARGET/release/harness" all "${GO_ARGS[@]}" "${GEVENT_ARGS[@]}" "${DNS_ARGS[@]}" "$@"
   echo
   versions
 } | tee "$TARGET/results.md"

@@ -12,6 +12,7 @@
 //! peers, builds everything and runs `harness all` pinned to one CPU.
 
 mod child;
+mod dns;
 mod io_rows;
 mod loadgen;
 mod orchestrate;
@@ -42,8 +43,9 @@ options of `all`:
   --quick               a smoke run: 1/10 of the iterations, memory at 10k and 100k only
   --scale F             multiply every iteration count by F
   --mem-counts LIST     idle-task counts for the memory rows (default 10000,100000,1000000)
-  --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem (default: all)
-                        (echo, connmem: issue 4's cooperative-I/O rows)
+  --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem,dns (default: all)
+                        (echo, connmem: issue 4's cooperative-I/O rows; dns: issue 6's
+                        forwarders, a table of its own)
   --subjects LIST       any of grove,corosensei,may,tokio,go,gevent (default: all)
   --go PATH             the Go peer binary (default benches/target/go/grove-bench-go)
   --no-go REASON        show Go as not available, with REASON
@@ -61,6 +63,12 @@ options of `all`:
   --mem-conns N         idle connections of the connection-memory row (default 10000)
   --server-cpu N        CPU the echo servers are pinned to (default: the last one)
   --client-cpu N        CPU the load generator is pinned to (default 0)
+  --dns-secs S          length of one dnsperf window of the dns section (default 4; --quick: 1)
+  --dns-rounds N        dnsperf windows per dns subject (default 3; --quick: 1)
+  --dns-misses N        fresh names asked per subject on the miss path (default 400)
+  --dns-threads N       threads of the multi-core grove-dns column (default: CPUs)
+  --grove-dns PATH      the grove-dns binary (default target/release/grove-dns)
+  --no-grove-dns REASON show grove-dns as not available, with REASON
 ";
 
 fn main() -> ExitCode {
@@ -121,6 +129,8 @@ fn all_main(args: &[String]) -> Result<(), String> {
                 opts.io.rounds = 1;
                 opts.io.warmup = Duration::from_millis(200);
                 opts.io.secs = Duration::from_millis(200);
+                opts.dns.secs = 1.0;
+                opts.dns.rounds = 1;
             }
             "--scale" => opts.scale = parse(&value()?)?,
             "--mem-counts" => {
@@ -167,13 +177,27 @@ fn all_main(args: &[String]) -> Result<(), String> {
             "--echo-secs" => opts.io.secs = Duration::from_secs_f64(parse(&value()?)?),
             "--echo-warmup" => opts.io.warmup = Duration::from_secs_f64(parse(&value()?)?),
             "--mem-conns" => opts.io.mem_conns = parse(&value()?)?,
-            "--server-cpu" => opts.io.server_cpu = Some(parse(&value()?)?),
-            "--client-cpu" => opts.io.client_cpu = Some(parse(&value()?)?),
+            "--server-cpu" => {
+                opts.io.server_cpu = Some(parse(&value()?)?);
+                opts.dns.server_cpu = opts.io.server_cpu;
+            }
+            "--client-cpu" => {
+                opts.io.client_cpu = Some(parse(&value()?)?);
+                opts.dns.client_cpu = opts.io.client_cpu;
+            }
+            "--dns-secs" => opts.dns.secs = parse(&value()?)?,
+            "--dns-rounds" => opts.dns.rounds = parse(&value()?)?,
+            "--dns-misses" => opts.dns.misses = parse(&value()?)?,
+            "--dns-threads" => opts.dns.threads = parse(&value()?)?,
+            "--grove-dns" => opts.dns.grove_dns = Ok(PathBuf::from(value()?)),
+            "--no-grove-dns" => opts.dns.grove_dns = Err(value()?),
             other => return Err(format!("unknown option {other:?}")),
         }
     }
-    if opts.reps == 0 || opts.io.rounds == 0 || opts.io.windows == 0 {
-        return Err("--reps, --echo-rounds and --echo-windows must be at least 1".into());
+    if opts.reps == 0 || opts.io.rounds == 0 || opts.io.windows == 0 || opts.dns.rounds == 0 {
+        return Err(
+            "--reps, --echo-rounds, --echo-windows and --dns-rounds must be at least 1".into(),
+        );
     }
     orchestrate::run_all(&opts);
     Ok(())

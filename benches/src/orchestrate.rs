@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::child::{self, ChildRun};
+use crate::dns::{self, DnsOptions};
 use crate::io_rows::{self, IoOptions};
 use crate::report::{self, Cell, Row, Target};
 use crate::sysctl::MapCount;
@@ -105,6 +106,9 @@ pub struct Options {
     pub raise_above: usize,
     /// Issue 4's cooperative-I/O rows.
     pub io: IoOptions,
+    /// Issue 6's DNS section (its own table).
+    pub dns: DnsOptions,
+    pub benches_dir: PathBuf,
 }
 
 /// Every benchmark `--benches` accepts: the child benchmarks, then the I/O rows.
@@ -112,6 +116,7 @@ pub fn all_benches() -> impl Iterator<Item = &'static str> {
     crate::subjects::BENCHES
         .iter()
         .chain(io_rows::IO_BENCHES)
+        .chain(dns::DNS_BENCHES)
         .copied()
 }
 
@@ -132,6 +137,8 @@ impl Options {
             map_count: 4_194_304,
             raise_above: 100_000,
             io: IoOptions::default(),
+            dns: DnsOptions::new(&benches_dir),
+            benches_dir,
         }
     }
 
@@ -289,8 +296,16 @@ pub fn run_all(opts: &Options) {
         notes.extend(io_notes);
     }
 
+    // Issue 6: DNS forwarders, a table of their own after the main one.
+    let dns = has("dns").then(|| dns::section(opts));
+
     let mut out = std::io::stdout().lock();
-    let _ = report::write(&mut out, opts, &rows, &notes);
+    if !rows.is_empty() || dns.is_none() {
+        let _ = report::write(&mut out, opts, &rows, &notes);
+    }
+    if let Some(section) = dns {
+        let _ = writeln!(out, "\n{section}");
+    }
 }
 
 /// The coordination-primitive rows of issue 3: benchmark, label, target.

@@ -53,6 +53,7 @@
 //! | [`pool`] | `Group`, `Pool` with `map`, `imap`, `imap_unordered` | `gevent.pool` |
 //! | [`local`] | [`greenlet_local!`] | `gevent.local` |
 //! | [`net`] | `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`, `UnixDatagram`, `lookup_host`, `wait_readable`/`wait_writable` | `gevent.socket` |
+//! | `net::resolver` (feature `dns-resolver`) | `Resolver`: `/etc/hosts` and DNS over grove sockets, behind `lookup_host` | `gevent.resolver.ares`, `gevent.resolver.dnspython` |
 //! | [`io`] | raw fd readiness for code that owns its sockets | `gevent.socket.wait_read` |
 //! | [`server`] | `StreamServer`, `DatagramServer`: a handler greenlet per connection or datagram, `Pool` cap, graceful stop | `gevent.server` |
 //! | [`threadpool`] | `ThreadPool`, `spawn_blocking`: blocking or CPU-bound work on OS threads while the hub runs | `gevent.threadpool` |
@@ -63,6 +64,13 @@
 //! Every blocking call has a bounded form (`*_timeout`, `*_nowait`, `try_*`),
 //! and every blocking type documents what happens when the waiting greenlet
 //! is killed or timed out ("Kill and timeout safety").
+//!
+//! # Features
+//!
+//! * `dns-resolver` (off by default): `net::resolver`, a cooperative stub
+//!   resolver (hosts file, `resolv.conf`, DNS over grove's UDP and TCP
+//!   sockets) that [`net::lookup_host`] then uses instead of `getaddrinfo`
+//!   on the thread pool; `GROVE_RESOLVER=thread` switches back at run time.
 //!
 //! # Platform
 //!

@@ -2,8 +2,10 @@
 //! does not block the hub.
 //!
 //! `getaddrinfo` blocks its thread, so a host name is resolved on the thread
-//! pool while the calling greenlet waits and the hub keeps running. A
-//! literal IP address is parsed in place and never leaves the greenlet.
+//! pool while the calling greenlet waits and the hub keeps running — or,
+//! with the `dns-resolver` feature, by grove's own resolver in the calling
+//! greenlet (`grove::net::resolver`). A literal IP address is parsed in place
+//! and never leaves the greenlet.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -16,6 +18,12 @@ use std::vec;
 /// DNS, …) on grove's thread pool; the calling greenlet waits, every other
 /// greenlet keeps running. A literal address (`"127.0.0.1"`, `"::1"`,
 /// `"[::1]"`) is returned as is without touching the pool.
+///
+/// With the `dns-resolver` feature, host names go instead to grove's own
+/// stub resolver (`/etc/hosts`, then DNS per `/etc/resolv.conf`, over
+/// grove sockets in the calling greenlet, no thread); `GROVE_RESOLVER=thread`
+/// or `grove::net::resolver::set_resolver` switches back to `getaddrinfo`.
+/// See `grove::net::resolver`.
 ///
 /// # Errors
 /// A name that does not resolve gives an error naming it, with the
@@ -40,9 +48,7 @@ pub fn lookup_host(host: &str) -> io::Result<Vec<IpAddr>> {
     if let Some(ip) = parse_ip(host) {
         return Ok(vec![ip]);
     }
-    let name = host.to_owned();
-    let resolved = resolve_on_pool(move || resolve_blocking(&name));
-    let ips = resolved.map_err(|err| {
+    let ips = resolve_name(host).map_err(|err| {
         io::Error::new(
             err.kind(),
             format!("cannot resolve host name {host:?}: {err}"),
@@ -55,6 +61,17 @@ pub fn lookup_host(host: &str) -> io::Result<Vec<IpAddr>> {
         ));
     }
     Ok(ips)
+}
+
+/// The native resolver when it is built in and chosen, else `getaddrinfo`
+/// on the pool.
+fn resolve_name(host: &str) -> io::Result<Vec<IpAddr>> {
+    #[cfg(feature = "dns-resolver")]
+    if super::resolver::resolver_kind() == super::resolver::ResolverKind::Native {
+        return super::resolver::lookup_system(host);
+    }
+    let name = host.to_owned();
+    resolve_on_pool(move || resolve_blocking(&name))
 }
 
 fn parse_ip(host: &str) -> Option<IpAddr> {

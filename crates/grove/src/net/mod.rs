@@ -12,7 +12,9 @@
 //! serves thousands of connections with plain blocking-style code.
 //!
 //! Host names are resolved by [`lookup_host`] on grove's thread pool
-//! (`getaddrinfo` blocks its thread, never the hub); every constructor that
+//! (`getaddrinfo` blocks its thread, never the hub), or with the
+//! `dns-resolver` feature by grove's own resolver (`resolver`, `/etc/hosts`
+//! and DNS over grove sockets, no thread); every constructor that
 //! takes an address takes grove's [`ToSocketAddrs`]. Code holding a raw fd
 //! of its own can wait for it with [`wait_readable`] / [`wait_writable`].
 //!
@@ -61,6 +63,8 @@
 
 mod addr;
 pub(crate) mod evented;
+#[cfg(feature = "dns-resolver")]
+pub mod resolver;
 mod tcp;
 mod udp;
 mod unix;
