@@ -131,8 +131,9 @@ pub fn tour(server: SocketAddr) {
     show("nowhere.example", b"\x07nowhere\x07example\x00");
     show("nowhere.example", b"\x07nowhere\x07example\x00");
     println!(
-        "demo: the 2nd and 3rd come from the cache (names are case-insensitive), as does the \
-         2nd NXDOMAIN (negative caching).\n\
+        "demo: answers in tens of microseconds came from the cache: repeats, the same name in \
+         other letter case, the repeated NXDOMAIN (negative caching), and after a restart \
+         everything asked before.\n\
          demo: try `dig @{} -p {port} anything.grove.test`; Ctrl-C stops and saves the cache \
          (SIGHUP prints stats).",
         server.ip()

@@ -176,7 +176,7 @@ pub fn run(config: Config, on_ready: Option<Box<dyn FnOnce(SocketAddr)>>) -> Res
     }
 
     let signal = stop.wait().map_err(|e| e.to_string())?;
-    log!("{signal:?}: shutting down");
+    log!("{signal}: shutting down");
     if let Some(ticker) = ticker {
         ticker.kill();
     }
