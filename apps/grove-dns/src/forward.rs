@@ -160,13 +160,10 @@ impl Forwarder {
                 self.log_reject(why, packet.len(), transport);
                 return Fast::Drop;
             }
-            Err(Reject::Answer { rcode, why }) => {
+            Err(reject @ Reject::Answer { why, .. }) => {
                 stats.count_error();
                 self.log_reject(why, packet.len(), transport);
-                // Echo the question only if it could be read.
-                let mut key = KeyBuf::new();
-                let parsed = wire::parse_query(packet, &mut key).ok();
-                wire::write_error(packet, parsed.as_ref(), rcode, out);
+                wire::write_reject(packet, &reject, out);
                 return if out.is_empty() {
                     Fast::Drop
                 } else {
@@ -242,7 +239,7 @@ impl Forwarder {
             Some(entry) => entry.write_answer(&query, Instant::now(), limit, out),
             None => {
                 stats.count_servfail();
-                wire::write_error(packet, Some(&query), rcode::SERVFAIL, out);
+                wire::write_error(packet, Some(&query), rcode::SERVFAIL.into(), out);
             }
         }
     }

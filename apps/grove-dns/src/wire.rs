@@ -54,6 +54,8 @@ pub mod rcode {
     pub const NOTIMP: u8 = 4;
     /// The server refuses to answer.
     pub const REFUSED: u8 = 5;
+    /// The EDNS version is not supported (extended rcode, RFC 6891).
+    pub const BADVERS: u16 = 16;
 }
 
 const FLAG_QR: u16 = 0x8000;
@@ -269,10 +271,14 @@ pub enum Reject {
     Drop(&'static str),
     /// Answer with this rcode (FORMERR, NOTIMP, REFUSED).
     Answer {
-        /// The rcode to answer with.
-        rcode: u8,
+        /// The rcode to answer with (12 bits: BADVERS needs the OPT record).
+        rcode: u16,
         /// Why, for the log.
         why: &'static str,
+        /// Where the question ends, if it could be read (it is echoed).
+        question_end: Option<usize>,
+        /// The client's OPT record, if it was read (one is sent back).
+        edns: Option<Edns>,
     },
 }
 
@@ -376,7 +382,7 @@ fn read_record(buf: &[u8], at: usize) -> Result<Record, WireError> {
 ///
 /// # Errors
 /// A [`Reject`] saying whether to drop the packet or answer it with an
-/// error rcode (see [`write_error`]).
+/// error rcode (see [`write_reject`]).
 pub fn parse_query<'a>(packet: &'a [u8], key: &mut KeyBuf) -> Result<Query<'a>, Reject> {
     if packet.len() < HEADER_LEN {
         return Err(Reject::Drop("shorter than a DNS header"));
@@ -385,16 +391,15 @@ pub fn parse_query<'a>(packet: &'a [u8], key: &mut KeyBuf) -> Result<Query<'a>, 
     if flags & FLAG_QR != 0 {
         return Err(Reject::Drop("a response, not a query"));
     }
-    let formerr = |why| Reject::Answer {
-        rcode: rcode::FORMERR,
+    // Errors found before the question is read echo no question; later
+    // ones echo it, and those after the OPT record answer with one.
+    let reject = |rcode, why, question_end, edns| Reject::Answer {
+        rcode,
         why,
+        question_end,
+        edns,
     };
-    if (flags >> 11) & 0xF != 0 {
-        return Err(Reject::Answer {
-            rcode: rcode::NOTIMP,
-            why: "opcode other than QUERY",
-        });
-    }
+    let formerr = |why| reject(rcode::FORMERR.into(), why, None, None);
     if get_u16(packet, 4) != 1 {
         return Err(formerr("question count is not 1"));
     }
@@ -406,23 +411,16 @@ pub fn parse_query<'a>(packet: &'a [u8], key: &mut KeyBuf) -> Result<Query<'a>, 
     let qtype = get_u16(packet, qname_end);
     let qclass = get_u16(packet, qname_end + 2);
     let question_end = qname_end + 4;
-    if matches!(qtype, 0 | TYPE_OPT | 251 | 252) {
-        // OPT is not a question type; IXFR/AXFR are zone transfers, which
-        // a forwarding cache does not proxy.
-        return Err(Reject::Answer {
-            rcode: rcode::REFUSED,
-            why: "unsupported question type",
-        });
-    }
     let others = get_u16(packet, 6) as usize + get_u16(packet, 8) as usize;
     let additional = get_u16(packet, 10) as usize;
     let mut at = question_end;
     let mut edns = None;
+    let bad_record = |why| reject(rcode::FORMERR.into(), why, Some(question_end), None);
     for i in 0..others + additional {
-        let record = read_record(packet, at).map_err(|_| formerr("malformed record"))?;
+        let record = read_record(packet, at).map_err(|_| bad_record("malformed record"))?;
         if record.rtype == TYPE_OPT {
             if i < others || edns.is_some() || packet[record.start] != 0 {
-                return Err(formerr("misplaced or repeated OPT record"));
+                return Err(bad_record("misplaced or repeated OPT record"));
             }
             let ttl = get_u32(packet, record.ttl_at);
             edns = Some(Edns {
@@ -434,13 +432,33 @@ pub fn parse_query<'a>(packet: &'a [u8], key: &mut KeyBuf) -> Result<Query<'a>, 
         at = record.end;
     }
     if at != packet.len() {
-        return Err(formerr("trailing bytes after the last record"));
+        return Err(bad_record("trailing bytes after the last record"));
     }
     if let Some(Edns { version: 1.., .. }) = edns {
-        return Err(Reject::Answer {
-            rcode: rcode::FORMERR,
-            why: "unsupported EDNS version",
-        });
+        return Err(reject(
+            rcode::BADVERS,
+            "unsupported EDNS version",
+            Some(question_end),
+            edns,
+        ));
+    }
+    if (flags >> 11) & 0xF != 0 {
+        return Err(reject(
+            rcode::NOTIMP.into(),
+            "opcode other than QUERY",
+            Some(question_end),
+            edns,
+        ));
+    }
+    if matches!(qtype, 0 | TYPE_OPT | 251 | 252) {
+        // OPT is not a question type; IXFR/AXFR are zone transfers, which
+        // a forwarding cache does not proxy.
+        return Err(reject(
+            rcode::REFUSED.into(),
+            "unsupported question type",
+            Some(question_end),
+            edns,
+        ));
     }
     let dnssec_ok = edns.is_some_and(|e| e.dnssec_ok);
     let tail = key.len;
@@ -458,35 +476,78 @@ pub fn parse_query<'a>(packet: &'a [u8], key: &mut KeyBuf) -> Result<Query<'a>, 
     })
 }
 
-/// Appends an OPT record advertising [`EDNS_PAYLOAD`].
-fn push_opt(out: &mut Vec<u8>, dnssec_ok: bool) {
+/// Appends an OPT record advertising [`EDNS_PAYLOAD`], with the upper 8
+/// bits of a 12-bit rcode.
+fn push_opt(out: &mut Vec<u8>, dnssec_ok: bool, extended_rcode: u8) {
     let payload = EDNS_PAYLOAD.to_be_bytes();
     let flags = if dnssec_ok { 0x80 } else { 0 };
-    out.extend_from_slice(&[0, 0, 41, payload[0], payload[1], 0, 0, flags, 0, 0, 0]);
+    out.extend_from_slice(&[
+        0,
+        0,
+        41,
+        payload[0],
+        payload[1],
+        extended_rcode,
+        0,
+        flags,
+        0,
+        0,
+        0,
+    ]);
 }
 
 /// Writes an error answer to `packet` into `out`: same id and opcode, RD
 /// copied, the question echoed when it could be read, an OPT record when
 /// the client sent one. Writes nothing if the packet has no header.
-pub fn write_error(packet: &[u8], query: Option<&Query<'_>>, rcode: u8, out: &mut Vec<u8>) {
+pub fn write_error(packet: &[u8], query: Option<&Query<'_>>, rcode: u16, out: &mut Vec<u8>) {
+    write_error_parts(
+        packet,
+        query.map(|q| q.question),
+        query.and_then(|q| q.edns),
+        rcode,
+        out,
+    );
+}
+
+/// Writes the error answer a [`Reject::Answer`] calls for into `out`
+/// (nothing for [`Reject::Drop`]).
+pub fn write_reject(packet: &[u8], reject: &Reject, out: &mut Vec<u8>) {
+    out.clear();
+    if let Reject::Answer {
+        rcode,
+        question_end,
+        edns,
+        ..
+    } = *reject
+    {
+        let question = question_end.and_then(|end| packet.get(HEADER_LEN..end));
+        write_error_parts(packet, question, edns, rcode, out);
+    }
+}
+
+fn write_error_parts(
+    packet: &[u8],
+    question: Option<&[u8]>,
+    edns: Option<Edns>,
+    rcode: u16,
+    out: &mut Vec<u8>,
+) {
     out.clear();
     if packet.len() < HEADER_LEN {
         return;
     }
     let flags = get_u16(packet, 2);
-    let reply_flags = FLAG_QR | (flags & (0x7800 | FLAG_RD | FLAG_CD)) | FLAG_RA | rcode as u16;
+    let reply_flags = FLAG_QR | (flags & (0x7800 | FLAG_RD | FLAG_CD)) | FLAG_RA | (rcode & 0xF);
     out.extend_from_slice(&packet[..2]);
     out.extend_from_slice(&reply_flags.to_be_bytes());
-    match query {
-        Some(q) => {
-            let arcount = u16::from(q.edns.is_some());
-            out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, arcount as u8]);
-            out.extend_from_slice(q.question);
-            if let Some(edns) = q.edns {
-                push_opt(out, edns.dnssec_ok);
-            }
-        }
-        None => out.extend_from_slice(&[0; 8]),
+    let qdcount = u8::from(question.is_some());
+    let arcount = u8::from(edns.is_some());
+    out.extend_from_slice(&[0, qdcount, 0, 0, 0, 0, 0, arcount]);
+    if let Some(question) = question {
+        out.extend_from_slice(question);
+    }
+    if let Some(edns) = edns {
+        push_opt(out, edns.dnssec_ok, (rcode >> 4) as u8);
     }
 }
 
@@ -518,7 +579,7 @@ pub fn write_upstream_query(
     out.extend_from_slice(&qtype.to_be_bytes());
     out.extend_from_slice(&qclass.to_be_bytes());
     if let Some(dnssec_ok) = edns {
-        push_opt(out, dnssec_ok);
+        push_opt(out, dnssec_ok, 0);
     }
 }
 
@@ -684,7 +745,7 @@ pub fn write_answer(
     if let Some(edns) = query.edns {
         let arcount = get_u16(out, 10) + 1;
         put_u16(out, 10, arcount);
-        push_opt(out, edns.dnssec_ok);
+        push_opt(out, edns.dnssec_ok, 0);
     }
 }
 
@@ -741,10 +802,7 @@ mod tests {
         two[5] = 2;
         assert!(matches!(
             parse_query(&two, &mut key),
-            Err(Reject::Answer {
-                rcode: rcode::FORMERR,
-                ..
-            })
+            Err(Reject::Answer { rcode: r, .. }) if r == u16::from(rcode::FORMERR)
         ));
         let long_label = [&[64u8][..], &[b'a'; 64], &[0]].concat();
         let q = build_query(1, &long_label, 1, 1, None);
@@ -756,11 +814,25 @@ mod tests {
         notify[2] |= 4 << 3;
         assert!(matches!(
             parse_query(&notify, &mut key),
-            Err(Reject::Answer {
-                rcode: rcode::NOTIMP,
-                ..
-            })
+            Err(Reject::Answer { rcode: r, .. }) if r == u16::from(rcode::NOTIMP)
         ));
+    }
+
+    #[test]
+    fn unknown_edns_version_gets_badvers() {
+        let mut q = build_query(3, b"\x01a\x00", 1, 1, Some(false));
+        let opt_version = q.len() - 5;
+        q[opt_version] = 1;
+        let mut key = KeyBuf::new();
+        let reject = parse_query(&q, &mut key).unwrap_err();
+        let mut out = Vec::new();
+        write_reject(&q, &reject, &mut out);
+        let shape = walk_response(&out).unwrap();
+        assert_eq!(shape.rcode, 0);
+        assert_eq!(
+            shape.extended_rcode, 1,
+            "BADVERS = 16 = extended 1, rcode 0"
+        );
     }
 
     #[test]
@@ -769,12 +841,12 @@ mod tests {
         let mut key = KeyBuf::new();
         let parsed = parse_query(&q, &mut key).unwrap();
         let mut out = Vec::new();
-        write_error(&q, Some(&parsed), rcode::SERVFAIL, &mut out);
+        write_error(&q, Some(&parsed), rcode::SERVFAIL.into(), &mut out);
         let shape = walk_response(&out).unwrap();
         assert_eq!(shape.rcode, rcode::SERVFAIL);
         assert_eq!(&out[..2], &[0xBE, 0xEF]);
         assert!(shape.opt.is_some());
-        write_error(&q, None, rcode::FORMERR, &mut out);
+        write_error(&q, None, rcode::FORMERR.into(), &mut out);
         assert_eq!(out.len(), HEADER_LEN);
     }
 
@@ -835,8 +907,8 @@ mod tests {
             let mut key = KeyBuf::new();
             let mut out = Vec::new();
             match parse_query(&bytes, &mut key) {
-                Ok(q) => write_error(&bytes, Some(&q), rcode::SERVFAIL, &mut out),
-                Err(_) => write_error(&bytes, None, rcode::FORMERR, &mut out),
+                Ok(q) => write_error(&bytes, Some(&q), rcode::SERVFAIL.into(), &mut out),
+                Err(reject) => write_reject(&bytes, &reject, &mut out),
             }
             let _ = walk_response(&bytes);
         }

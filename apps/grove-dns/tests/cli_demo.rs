@@ -36,33 +36,80 @@ fn demo_runs_self_contained_and_shows_cache_hits() {
     let text = lines.join("\n");
     let answers: Vec<&String> = lines.iter().filter(|l| l.contains("-> ")).collect();
     assert_eq!(answers.len(), 5, "{text}");
-    assert!(answers[..3].iter().all(|l| l.contains("192.0.2.") && l.contains("TTL")), "{text}");
-    assert!(answers[3..].iter().all(|l| l.contains("Non-Existent Domain")), "{text}");
-    let port = text.split(" -p ").nth(1).unwrap().split(' ').next().unwrap().to_string();
+    assert!(
+        answers[..3]
+            .iter()
+            .all(|l| l.contains("192.0.2.") && l.contains("TTL")),
+        "{text}"
+    );
+    assert!(
+        answers[3..]
+            .iter()
+            .all(|l| l.contains("Non-Existent Domain")),
+        "{text}"
+    );
+    let port = text
+        .split(" -p ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
     let server = format!("127.0.0.1:{port}").parse().unwrap();
     assert_eq!(dig_answers(server, "anything.grove.test", &[]).len(), 1);
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(child.wait().unwrap().success(), "{stderr}");
     assert!(stderr.contains("cache saved to redb file"), "{stderr}");
-    assert!(dir.join("grove-dns/cache.redb").exists(), "default store under $XDG_CACHE_HOME");
+    assert!(
+        dir.join("grove-dns/cache.redb").exists(),
+        "default store under $XDG_CACHE_HOME"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn help_reads_well_and_bad_arguments_say_why() {
-    let help = Command::new(grove_dns_bin()).arg("--help").output().unwrap();
+    let help = Command::new(grove_dns_bin())
+        .arg("--help")
+        .output()
+        .unwrap();
     assert!(help.status.success());
     let text = String::from_utf8(help.stdout).unwrap();
-    for flag in ["--listen", "--upstream ", "--upstreams", "--redis", "--store", "--min-ttl", "--max-ttl", "--demo", "EXAMPLES"] {
+    for flag in [
+        "--listen",
+        "--upstream ",
+        "--upstreams",
+        "--redis",
+        "--store",
+        "--min-ttl",
+        "--max-ttl",
+        "--demo",
+        "EXAMPLES",
+    ] {
         assert!(text.contains(flag), "--help lacks {flag}:\n{text}");
     }
-    let bad = Command::new(grove_dns_bin()).args(["--upstream", "nonsense"]).output().unwrap();
+    let bad = Command::new(grove_dns_bin())
+        .args(["--upstream", "nonsense"])
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not an IP address"));
     let ttl = Command::new(grove_dns_bin())
-        .args(["--upstream", "127.0.0.2", "--no-store", "--min-ttl", "10", "--max-ttl", "5"])
+        .args([
+            "--upstream",
+            "127.0.0.2",
+            "--no-store",
+            "--min-ttl",
+            "10",
+            "--max-ttl",
+            "5",
+        ])
         .output()
         .unwrap();
     assert_eq!(ttl.status.code(), Some(2));
@@ -74,13 +121,24 @@ fn upstreams_file_and_several_threads() {
     let upstream = TestUpstream::start(Mode::Normal);
     let dir = util::temp_dir("upstreams-file");
     let file = dir.join("ip");
-    std::fs::write(&file, format!("# the original's ip file\n{}\n", upstream.addr)).unwrap();
+    std::fs::write(
+        &file,
+        format!("# the original's ip file\n{}\n", upstream.addr),
+    )
+    .unwrap();
     let dns = GroveDns::start(&["--upstreams", file.to_str().unwrap(), "--threads", "2"]);
     for i in 0..40 {
-        assert_eq!(dig_answers(dns.addr, &format!("t{}.threads.test", i % 10), &[]).len(), 1);
+        assert_eq!(
+            dig_answers(dns.addr, &format!("t{}.threads.test", i % 10), &[]).len(),
+            1
+        );
     }
     // Threads share the cache: each name was fetched once (or, when two
     // threads missed it at the same moment, twice at most).
-    assert!(upstream.queries() >= 10 && upstream.queries() <= 20, "{}", upstream.queries());
+    assert!(
+        upstream.queries() >= 10 && upstream.queries() <= 20,
+        "{}",
+        upstream.queries()
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

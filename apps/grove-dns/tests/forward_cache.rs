@@ -13,15 +13,25 @@ fn answers_come_back_and_repeat_from_cache_with_lower_ttl() {
     let dns = GroveDns::start(&["--upstream", &upstream.addr.to_string()]);
     let first = dig_answers(dns.addr, "www.example.org", &[]);
     let expected = util::address_for(&util::wire_name("www.example.org"));
-    let expected = format!("{}.{}.{}.{}", expected[0], expected[1], expected[2], expected[3]);
+    let expected = format!(
+        "{}.{}.{}.{}",
+        expected[0], expected[1], expected[2], expected[3]
+    );
     assert_eq!(first, vec![(300, "A".to_string(), expected.clone())]);
     assert_eq!(upstream.queries(), 1);
 
     std::thread::sleep(Duration::from_millis(1100));
     let second = dig_answers(dns.addr, "WWW.Example.ORG", &[]);
-    assert_eq!(upstream.queries(), 1, "the second query must come from the cache");
+    assert_eq!(
+        upstream.queries(),
+        1,
+        "the second query must come from the cache"
+    );
     assert_eq!(second.len(), 1);
-    assert!(second[0].0 < 300 && second[0].0 >= 290, "TTL decremented: {second:?}");
+    assert!(
+        second[0].0 < 300 && second[0].0 >= 290,
+        "TTL decremented: {second:?}"
+    );
     assert_eq!(second[0].2, expected);
 }
 
@@ -43,8 +53,15 @@ for i, name in enumerate(["Mixed.Case.test", "mixed.case.test", "MIXED.CASE.TEST
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
-    assert!(lines.iter().all(|l| l.starts_with("NOERROR 10.0.")), "{out}");
-    assert_eq!(upstream.queries(), 1, "one upstream query for three spellings");
+    assert!(
+        lines.iter().all(|l| l.starts_with("NOERROR 10.0.")),
+        "{out}"
+    );
+    assert_eq!(
+        upstream.queries(),
+        1,
+        "one upstream query for three spellings"
+    );
 }
 
 #[test]
@@ -64,7 +81,14 @@ fn ttl_expiry_asks_upstream_again() {
 fn min_and_max_ttl_clamp() {
     let upstream = TestUpstream::start(Mode::Normal);
     upstream.set_ttl(1);
-    let dns = GroveDns::start(&["--upstream", &upstream.addr.to_string(), "--min-ttl", "60", "--max-ttl", "100"]);
+    let dns = GroveDns::start(&[
+        "--upstream",
+        &upstream.addr.to_string(),
+        "--min-ttl",
+        "60",
+        "--max-ttl",
+        "100",
+    ]);
     assert_eq!(dig_answers(dns.addr, "low.test", &[])[0].0, 60);
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(dig_answers(dns.addr, "low.test", &[])[0].0, 58);

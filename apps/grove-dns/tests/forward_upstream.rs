@@ -19,7 +19,9 @@ fn hundred_concurrent_identical_queries_make_one_upstream_query() {
     let clients: Vec<(UdpSocket, u16)> = (0..100u16)
         .map(|i| {
             let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-            socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            socket
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
             let id = 0x1000 + i * 7;
             let q = wire::build_query(id, &util::wire_name("same.name.test"), 1, 1, None);
             socket.send_to(&q, dns.addr).unwrap();
@@ -32,13 +34,21 @@ fn hundred_concurrent_identical_queries_make_one_upstream_query() {
         let n = socket.recv(&mut buf).expect("every client gets an answer");
         let shape = wire::walk_response(&buf[..n]).unwrap();
         assert_eq!(shape.answers, 1);
-        assert_eq!(wire::get_u16(&buf, 0), *id, "each answer carries its client's id");
+        assert_eq!(
+            wire::get_u16(&buf, 0),
+            *id,
+            "each answer carries its client's id"
+        );
         ids.insert(*id);
     }
     assert_eq!(ids.len(), 100);
     assert_eq!(upstream.queries(), 1, "exactly one upstream query");
     dns.signal("HUP");
-    assert!(dns.wait_log("coalesced=99", Duration::from_secs(5)), "{}", dns.log());
+    assert!(
+        dns.wait_log("coalesced=99", Duration::from_secs(5)),
+        "{}",
+        dns.log()
+    );
 }
 
 #[test]
@@ -61,11 +71,22 @@ fn failover_to_the_second_upstream_when_the_first_is_silent() {
     }
     assert_eq!(good.queries(), 6);
     // After three failures in a row the silent one is passed over.
-    assert!(silent.queries() <= 3, "silent upstream asked {} times", silent.queries());
-    assert!(dns.wait_log("passing it over", Duration::from_secs(2)), "{}", dns.log());
+    assert!(
+        silent.queries() <= 3,
+        "silent upstream asked {} times",
+        silent.queries()
+    );
+    assert!(
+        dns.wait_log("passing it over", Duration::from_secs(2)),
+        "{}",
+        dns.log()
+    );
     let start = Instant::now();
     assert_eq!(dig_answers(dns.addr, "fast.after.skip.test", &[]).len(), 1);
-    assert!(start.elapsed() < Duration::from_millis(350), "skipped upstream still waited for");
+    assert!(
+        start.elapsed() < Duration::from_millis(350),
+        "skipped upstream still waited for"
+    );
 }
 
 #[test]
@@ -82,12 +103,45 @@ fn silence_gives_servfail_in_bounded_time() {
     let start = Instant::now();
     assert_eq!(dig_status(dns.addr, "nobody.home.test", &[]), "SERVFAIL");
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(900) && took < Duration::from_millis(2500), "{took:?}");
-    assert!(silent.queries() >= 3, "retried within the deadline: {}", silent.queries());
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
+        "{took:?}"
+    );
+    assert!(
+        silent.queries() >= 3,
+        "retried within the deadline: {}",
+        silent.queries()
+    );
     // SERVFAIL is not cached: the next query asks again.
     let before = silent.queries();
     assert_eq!(dig_status(dns.addr, "nobody.home.test", &[]), "SERVFAIL");
     assert!(silent.queries() > before);
+}
+
+#[test]
+fn unreachable_upstream_fails_fast_and_the_next_one_answers() {
+    let closed = util::free_port();
+    let good = TestUpstream::start(Mode::Normal);
+    let dns = GroveDns::start(&["--upstream", &format!("127.0.0.1:{closed}")]);
+    let start = Instant::now();
+    assert_eq!(dig_status(dns.addr, "refused.test", &[]), "SERVFAIL");
+    assert!(
+        start.elapsed() < Duration::from_millis(900),
+        "ICMP port unreachable ends the wait: {:?}",
+        start.elapsed()
+    );
+    drop(dns);
+    let dns = GroveDns::start(&[
+        "--upstream",
+        &format!("127.0.0.1:{closed}"),
+        "--upstream",
+        &good.addr.to_string(),
+    ]);
+    for i in 0..4 {
+        let start = Instant::now();
+        assert_eq!(dig_answers(dns.addr, &format!("r{i}.test"), &[]).len(), 1);
+        assert!(start.elapsed() < Duration::from_millis(900));
+    }
 }
 
 #[test]
@@ -105,7 +159,7 @@ fn truncated_answers_are_fetched_over_tcp() {
 
 #[test]
 fn forged_answers_are_ignored() {
-    for mode in [Mode::WrongId, Mode::WrongQuestion] {
+    for mode in [Mode::WrongId, Mode::WrongQuestion, Mode::Garbage] {
         let upstream = TestUpstream::start(mode);
         let dns = GroveDns::start(&[
             "--upstream",
@@ -115,11 +169,23 @@ fn forged_answers_are_ignored() {
             "--timeout",
             "700",
         ]);
-        assert_eq!(dig_status(dns.addr, "victim.test", &[]), "SERVFAIL", "{mode:?}");
-        assert!(dns.wait_log("does not answer our query", Duration::from_secs(2)), "{}", dns.log());
+        assert_eq!(
+            dig_status(dns.addr, "victim.test", &[]),
+            "SERVFAIL",
+            "{mode:?}"
+        );
+        assert!(
+            dns.wait_log("does not answer our query", Duration::from_secs(2)),
+            "{}",
+            dns.log()
+        );
         // Nothing was cached: once the upstream behaves, the real answer comes.
         upstream.set_mode(Mode::Normal);
-        assert_eq!(dig_answers(dns.addr, "victim.test", &[]).len(), 1, "{mode:?}");
+        assert_eq!(
+            dig_answers(dns.addr, "victim.test", &[]).len(),
+            1,
+            "{mode:?}"
+        );
     }
 }
 
@@ -190,10 +256,20 @@ fn malformed_packets_get_formerr_or_nothing_and_the_server_carries_on() {
     tcp.write_all(&[0, 5, 1, 2, 3, 4, 5]).unwrap();
     drop(tcp);
     for i in 0..500u16 {
-        let q = wire::build_query(i.wrapping_mul(7919), &util::wire_name(&format!("r{}.flood.test", i % 3)), 1, 1, None);
+        let q = wire::build_query(
+            i.wrapping_mul(7919),
+            &util::wire_name(&format!("r{}.flood.test", i % 3)),
+            1,
+            1,
+            None,
+        );
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.send_to(&q, dns.addr).unwrap();
     }
     assert_eq!(dig_answers(dns.addr, "still.alive.test", &[]).len(), 1);
-    assert!(dns.log().contains("bad "), "malformed packets are logged: {}", dns.log());
+    assert!(
+        dns.log().contains("bad "),
+        "malformed packets are logged: {}",
+        dns.log()
+    );
 }

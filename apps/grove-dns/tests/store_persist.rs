@@ -12,7 +12,12 @@ fn redb_cache_is_warm_after_restart() {
     let dir = util::temp_dir("redb-warm");
     let store = dir.join("cache.redb");
     let upstream = TestUpstream::start(Mode::Normal);
-    let args = ["--upstream", &upstream.addr.to_string(), "--store", store.to_str().unwrap()];
+    let args = [
+        "--upstream",
+        &upstream.addr.to_string(),
+        "--store",
+        store.to_str().unwrap(),
+    ];
     let dns = GroveDns::start(&args);
     assert_eq!(dig_answers(dns.addr, "kept.test", &[])[0].0, 300);
     assert_eq!(util::dig_status(dns.addr, "nxkept.test", &[]), "NXDOMAIN");
@@ -25,7 +30,10 @@ fn redb_cache_is_warm_after_restart() {
     assert!(dns.log().contains("2 live entries loaded"), "{}", dns.log());
     let answers = dig_answers(dns.addr, "kept.test", &[]);
     assert_eq!(answers.len(), 1);
-    assert!(answers[0].0 < 300, "the TTL kept counting down across the restart: {answers:?}");
+    assert!(
+        answers[0].0 < 300,
+        "the TTL kept counting down across the restart: {answers:?}"
+    );
     assert_eq!(util::dig_status(dns.addr, "nxkept.test", &[]), "NXDOMAIN");
     assert_eq!(upstream.queries(), 2, "served from the reloaded cache");
     drop(dns);
@@ -36,11 +44,24 @@ fn redb_cache_is_warm_after_restart() {
 fn corrupt_store_file_is_set_aside() {
     let dir = util::temp_dir("redb-corrupt");
     let store = dir.join("cache.redb");
-    std::fs::write(&store, b"this is not a redb file, it is a test of what happens then".repeat(100)).unwrap();
+    std::fs::write(
+        &store,
+        b"this is not a redb file, it is a test of what happens then".repeat(100),
+    )
+    .unwrap();
     let upstream = TestUpstream::start(Mode::Normal);
-    let args = ["--upstream", &upstream.addr.to_string(), "--store", store.to_str().unwrap()];
+    let args = [
+        "--upstream",
+        &upstream.addr.to_string(),
+        "--store",
+        store.to_str().unwrap(),
+    ];
     let dns = GroveDns::start(&args);
-    assert!(dns.log().contains("cannot read the cache file"), "{}", dns.log());
+    assert!(
+        dns.log().contains("cannot read the cache file"),
+        "{}",
+        dns.log()
+    );
     let aside: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -64,19 +85,33 @@ fn redis_cache_is_shared_and_warm_after_restart() {
     let args = ["--upstream", &upstream.addr.to_string(), "--redis", &url];
     let first = GroveDns::start(&args);
     assert_eq!(dig_answers(first.addr, "shared.test", &[]).len(), 1);
-    assert_eq!(util::dig_status(first.addr, "nxshared.test", &[]), "NXDOMAIN");
+    assert_eq!(
+        util::dig_status(first.addr, "nxshared.test", &[]),
+        "NXDOMAIN"
+    );
     std::thread::sleep(Duration::from_millis(500)); // write-behind
-    // A second instance, running beside the first, starts warm.
+                                                    // A second instance, running beside the first, starts warm.
     let second = GroveDns::start(&args);
-    assert!(second.log().contains("2 live entries loaded"), "{}", second.log());
+    assert!(
+        second.log().contains("2 live entries loaded"),
+        "{}",
+        second.log()
+    );
     assert_eq!(dig_answers(second.addr, "shared.test", &[]).len(), 1);
-    assert_eq!(util::dig_status(second.addr, "nxshared.test", &[]), "NXDOMAIN");
+    assert_eq!(
+        util::dig_status(second.addr, "nxshared.test", &[]),
+        "NXDOMAIN"
+    );
     assert_eq!(upstream.queries(), 2);
     // And after a restart.
     first.stop();
     second.stop();
     let third = GroveDns::start(&args);
-    assert!(third.log().contains("2 live entries loaded"), "{}", third.log());
+    assert!(
+        third.log().contains("2 live entries loaded"),
+        "{}",
+        third.log()
+    );
     assert_eq!(dig_answers(third.addr, "shared.test", &[]).len(), 1);
     assert_eq!(upstream.queries(), 2);
 }
@@ -91,17 +126,28 @@ fn redis_going_away_mid_run_keeps_serving_and_reconnects() {
     assert_eq!(dig_answers(dns.addr, "before.test", &[]).len(), 1);
     drop(redis); // killed
     for i in 0..5 {
-        assert_eq!(dig_answers(dns.addr, &format!("during{i}.test"), &[]).len(), 1);
+        assert_eq!(
+            dig_answers(dns.addr, &format!("during{i}.test"), &[]).len(),
+            1
+        );
     }
     assert!(
         dns.wait_log("serving without persistence", Duration::from_secs(5)),
         "{}",
         dns.log()
     );
-    assert_eq!(dig_answers(dns.addr, "before.test", &[]).len(), 1, "memory cache intact");
+    assert_eq!(
+        dig_answers(dns.addr, "before.test", &[]).len(),
+        1,
+        "memory cache intact"
+    );
     // Redis comes back on the same port: the pending entries are written.
     let redis = util::start_redis(port);
-    assert!(dns.wait_log("is back: writing", Duration::from_secs(10)), "{}", dns.log());
+    assert!(
+        dns.wait_log("is back: writing", Duration::from_secs(10)),
+        "{}",
+        dns.log()
+    );
     std::thread::sleep(Duration::from_millis(300));
     let other = GroveDns::start(&["--upstream", &upstream.addr.to_string(), "--redis", &url]);
     // The five written while Redis was gone (and "before", if Redis died

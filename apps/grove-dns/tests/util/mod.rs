@@ -26,6 +26,8 @@ pub enum Mode {
     WrongId,
     /// Answers about another name.
     WrongQuestion,
+    /// Answers with the right id followed by bytes that are not DNS.
+    Garbage,
 }
 
 struct State {
@@ -63,11 +65,14 @@ impl TestUpstream {
         });
         {
             let state = state.clone();
-            udp.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+            udp.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
             std::thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 while !state.stop.load(Ordering::SeqCst) {
-                    let Ok((n, peer)) = udp.recv_from(&mut buf) else { continue };
+                    let Ok((n, peer)) = udp.recv_from(&mut buf) else {
+                        continue;
+                    };
                     state.udp_queries.fetch_add(1, Ordering::SeqCst);
                     let packet = buf[..n].to_vec();
                     let delay = state.delay_ms.load(Ordering::SeqCst);
@@ -125,7 +130,9 @@ impl TestUpstream {
         self.state.ttl.store(ttl, Ordering::SeqCst);
     }
     pub fn set_delay(&self, delay: Duration) {
-        self.state.delay_ms.store(delay.as_millis() as u32, Ordering::SeqCst);
+        self.state
+            .delay_ms
+            .store(delay.as_millis() as u32, Ordering::SeqCst);
     }
     pub fn udp_queries(&self) -> usize {
         self.state.udp_queries.load(Ordering::SeqCst)
@@ -146,7 +153,9 @@ impl Drop for TestUpstream {
 
 /// The address the test upstream gives `name` (lowercase wire form).
 pub fn address_for(name: &[u8]) -> [u8; 4] {
-    let h = name.iter().fold(0u32, |h, &b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let h = name
+        .iter()
+        .fold(0u32, |h, &b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
     [10, 0, (h >> 8) as u8, h as u8]
 }
 
@@ -161,6 +170,11 @@ fn answer(state: &State, packet: &[u8], tcp: bool) -> Option<Vec<u8>> {
         Mode::Silent => return None,
         Mode::WrongId => id = id.wrapping_add(1),
         Mode::WrongQuestion => question[1] ^= 0x01,
+        Mode::Garbage => {
+            let mut junk = id.to_be_bytes().to_vec();
+            junk.extend_from_slice(b"\x81\x80HTTP/1.1 400 Bad Request\r\n\r\n");
+            return Some(junk);
+        }
         _ => {}
     }
     let nx = name.get(1..3) == Some(b"nx");
@@ -271,10 +285,18 @@ impl GroveDns {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "grove-dns exited with {status}; log:\n{}", self.log());
+                assert!(
+                    status.success(),
+                    "grove-dns exited with {status}; log:\n{}",
+                    self.log()
+                );
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(15), "grove-dns did not stop; log:\n{}", self.log());
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "grove-dns did not stop; log:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         std::thread::sleep(Duration::from_millis(50)); // let the reader thread drain
@@ -304,7 +326,10 @@ pub fn require(tool: &str, package: &str) {
         .map(|o| o.status.success())
         .unwrap_or(false)
         || Path::new(tool).exists();
-    assert!(found, "this test needs `{tool}`: install the Debian package {package}");
+    assert!(
+        found,
+        "this test needs `{tool}`: install the Debian package {package}"
+    );
 }
 
 /// Runs dig against `server` and returns its stdout.
@@ -347,7 +372,9 @@ pub fn dig_status(server: SocketAddr, name: &str, extra: &[&str]) -> String {
 
 /// Runs a dnspython script with `SERVER` and `PORT` defined.
 pub fn dnspython(server: SocketAddr, script: &str) -> String {
-    let check = Command::new("python3").args(["-c", "import dns.message, dns.query"]).output();
+    let check = Command::new("python3")
+        .args(["-c", "import dns.message, dns.query"])
+        .output();
     assert!(
         check.map(|o| o.status.success()).unwrap_or(false),
         "this test needs dnspython: `pip install dnspython` (or the Debian package python3-dnspython)"
@@ -357,7 +384,10 @@ pub fn dnspython(server: SocketAddr, script: &str) -> String {
         server.ip().to_string(),
         server.port()
     );
-    let output = Command::new("python3").args(["-c", &program]).output().unwrap();
+    let output = Command::new("python3")
+        .args(["-c", &program])
+        .output()
+        .unwrap();
     assert!(
         output.status.success(),
         "dnspython script failed: {}",
@@ -422,7 +452,10 @@ pub fn free_port() -> u16 {
 pub fn wait_tcp(port: u16, what: &str) {
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(10), "{what} did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what} did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -460,7 +493,16 @@ pub fn start_redis(port: u16) -> Daemon {
     require("redis-server", "redis-server");
     let port = if port == 0 { free_port() } else { port };
     let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
