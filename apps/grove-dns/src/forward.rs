@@ -30,6 +30,13 @@
 //! assert_eq!(out[3] & 0xF, wire::rcode::SERVFAIL);
 //! assert_eq!(&out[..2], &[0, 7]);
 //! ```
+//!
+//! # Kill and timeout safety
+//!
+//! `answer_fast` never parks. `answer_miss` parks on upstream sockets or on
+//! the query in flight it joined; killed there, it unwinds having written
+//! nothing, and as a leader it releases its waiters (see [`Coalescer`]). A
+//! miss greenlet killed by shutdown sends nothing; the client retries.
 
 use std::cell::Cell;
 use std::fmt;

@@ -13,6 +13,36 @@
 //! With several threads, each binds its own sockets to the same addresses
 //! with `SO_REUSEPORT` and the kernel spreads clients across them.
 //!
+//! ```
+//! use std::{rc::Rc, sync::Arc, time::Duration};
+//! use grove_dns::cache::{Cache, TtlPolicy};
+//! use grove_dns::forward::{Forwarder, Shared};
+//! use grove_dns::server::{bind_all, Servers};
+//! use grove_dns::{demo, stats::Stats, wire};
+//!
+//! let shared = Shared {
+//!     cache: Arc::new(Cache::new(1000, 1)),
+//!     stats: Arc::new(Stats::default()),
+//!     store: None,
+//!     ttl: TtlPolicy::default(),
+//!     timeout: Duration::from_secs(2),
+//! };
+//! let upstream = demo::start_upstream().unwrap();
+//! let forwarder = Rc::new(Forwarder::new(shared, vec![upstream], Duration::from_secs(1), 100));
+//! let mut sockets = bind_all(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
+//! let addr = sockets[0][0].udp.local_addr().unwrap();
+//! let servers = Servers::start(forwarder, sockets.remove(0), 10).unwrap();
+//!
+//! let client = grove::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+//! client.connect(addr).unwrap();
+//! client.send(&wire::build_query(77, b"\x02hi\x05grove\x04test\x00", 1, 1, None)).unwrap();
+//! let mut buf = [0u8; 512];
+//! let n = client.recv(&mut buf).unwrap();
+//! assert_eq!(wire::get_u16(&buf, 0), 77);
+//! assert_eq!(wire::walk_response(&buf[..n]).unwrap().answers, 1);
+//! servers.stop(Duration::from_millis(100));
+//! ```
+//!
 //! # Kill and timeout safety
 //!
 //! [`Servers::stop`] kills the receive loops (they unwind out of their

@@ -12,16 +12,23 @@
 //! [`SKIP_FOR`] (tried only when no other is left). An answer with TC set
 //! is fetched again over TCP from the same server.
 //!
-//! ```no_run
+//! ```
 //! use std::time::{Duration, Instant};
-//! use grove_dns::{stats::Stats, upstream::Upstreams};
+//! use grove_dns::{demo, stats::Stats, upstream::Upstreams, wire};
 //!
-//! let upstreams = Upstreams::new(vec!["9.9.9.9:53".parse().unwrap()], Duration::from_secs(1));
+//! // A silent upstream first, then a working one: the query fails over.
+//! let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+//! let upstreams = Upstreams::new(
+//!     vec![silent.local_addr().unwrap(), demo::start_upstream().unwrap()],
+//!     Duration::from_millis(100),
+//! );
 //! let deadline = Instant::now() + Duration::from_secs(3);
+//! let stats = Stats::default();
 //! let answer = upstreams
-//!     .resolve(b"\x07example\x03com\x00", 1, 1, false, None, deadline, &Stats::default())
+//!     .resolve(b"\x02hi\x05grove\x04test\x00", 1, 1, false, Some(false), deadline, &stats)
 //!     .expect("an answer");
-//! assert_eq!(&answer[12..25], b"\x07example\x03com\x00");
+//! assert_eq!(wire::walk_response(&answer).unwrap().answers, 1);
+//! assert_eq!(stats.snapshot().upstream_failures, 1);
 //! ```
 //!
 //! # Kill and timeout safety
