@@ -15,7 +15,7 @@
 //! * [`forward`]: the query path from packet to answer, without sockets;
 //! * [`server`]: UDP receive loops and TCP servers on every `--listen`;
 //! * [`store`]: persistence in redb or Redis, written behind from a thread;
-//! * [`stats`], [`config`], [`log`], [`demo`], [`fuzzing`].
+//! * [`stats`], [`config`], [`log`](mod@log), [`demo`], [`fuzzing`].
 //!
 //! [`run`] is the whole program; `main.rs` only parses the command line.
 //!
