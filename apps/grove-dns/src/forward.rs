@@ -19,6 +19,7 @@
 //!     cache: Arc::new(Cache::new(100, 1)),
 //!     stats: Arc::new(Stats::default()),
 //!     store: None,
+//!     shared_store: None,
 //!     ttl: TtlPolicy::default(),
 //!     timeout: Duration::from_millis(200),
 //! };
@@ -51,7 +52,7 @@ use crate::cache::{Cache, Entry, TtlPolicy};
 use crate::coalesce::Coalescer;
 use crate::log::Limiter;
 use crate::stats::Stats;
-use crate::store::StoreWriter;
+use crate::store::{SharedReader, StoreWriter};
 use crate::upstream::Upstreams;
 use crate::wire::{self, rcode, KeyBuf, Reject, MAX_MESSAGE};
 
@@ -64,6 +65,8 @@ pub struct Shared {
     pub stats: Arc<Stats>,
     /// Where new entries are persisted, if anywhere.
     pub store: Option<StoreWriter>,
+    /// Where other instances' entries can be looked up on a miss (Redis).
+    pub shared_store: Option<SharedReader>,
     /// TTL clamping.
     pub ttl: TtlPolicy,
     /// How long a client waits in all before SERVFAIL.
@@ -215,6 +218,9 @@ impl Forwarder {
         stats.count_miss();
         let deadline = start + self.shared.timeout;
         let (entry, coalesced) = self.inflight.run(key.as_bytes(), self.shared.timeout, || {
+            if let Some(entry) = self.shared_lookup(&key) {
+                return Some(entry);
+            }
             let answer = self.upstreams.resolve(
                 key.name(),
                 query.qtype,
@@ -249,6 +255,19 @@ impl Forwarder {
                 wire::write_error(packet, Some(&query), rcode::SERVFAIL.into(), out);
             }
         }
+    }
+
+    /// Asks the shared store (off the hub) whether another instance has
+    /// cached `key`; a found entry is cached here too.
+    fn shared_lookup(&self, key: &KeyBuf) -> Option<Arc<Entry>> {
+        let reader = self.shared.shared_store.clone()?;
+        let lookup_key = key.as_bytes().to_vec();
+        let entry = Arc::new(grove::threadpool::spawn_blocking(move || {
+            reader.get(&lookup_key)
+        })?);
+        self.shared.cache.insert(key.as_bytes(), entry.clone());
+        self.shared.stats.count_shared_hit();
+        Some(entry)
     }
 
     /// Runs [`answer_miss`](Forwarder::answer_miss) in a new greenlet and

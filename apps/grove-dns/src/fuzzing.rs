@@ -26,6 +26,7 @@ thread_local! {
             cache: Arc::new(Cache::new(64, 1)),
             stats: Arc::new(Stats::default()),
             store: None,
+            shared_store: None,
             ttl: TtlPolicy { min_ttl: 5, max_ttl: 3600 },
             timeout: Duration::from_millis(1),
         };

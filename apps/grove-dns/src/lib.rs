@@ -100,6 +100,7 @@ pub fn run(config: Config, on_ready: Option<Box<dyn FnOnce(SocketAddr)>>) -> Res
         cache: cache.clone(),
         stats: stats.clone(),
         store: store.as_ref().map(|s| s.writer()),
+        shared_store: store.as_ref().and_then(|s| s.shared_reader()),
         ttl: config.ttl,
         timeout: config.timeout,
     };

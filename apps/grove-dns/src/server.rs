@@ -24,6 +24,7 @@
 //!     cache: Arc::new(Cache::new(1000, 1)),
 //!     stats: Arc::new(Stats::default()),
 //!     store: None,
+//!     shared_store: None,
 //!     ttl: TtlPolicy::default(),
 //!     timeout: Duration::from_secs(2),
 //! };

@@ -26,6 +26,7 @@ pub struct Stats {
     hits: AtomicU64,
     misses: AtomicU64,
     coalesced: AtomicU64,
+    shared_hits: AtomicU64,
     upstream_queries: AtomicU64,
     upstream_failures: AtomicU64,
     upstream_micros: AtomicU64,
@@ -47,6 +48,8 @@ pub struct Snapshot {
     pub misses: u64,
     /// Misses that waited for an identical query already in flight.
     pub coalesced: u64,
+    /// Misses answered from the store shared with other instances.
+    pub shared_hits: u64,
     /// Queries sent upstream (over UDP or TCP).
     pub upstream_queries: u64,
     /// Upstream attempts that timed out or failed.
@@ -83,6 +86,10 @@ impl Stats {
     /// Counts a miss that joined a query in flight.
     pub fn count_coalesced(&self) {
         self.coalesced.fetch_add(1, Relaxed);
+    }
+    /// Counts a miss answered from the shared store.
+    pub fn count_shared_hit(&self) {
+        self.shared_hits.fetch_add(1, Relaxed);
     }
     /// Counts an upstream attempt that got no usable answer.
     pub fn count_upstream_failure(&self) {
@@ -122,6 +129,7 @@ impl Stats {
             hits: self.hits.load(Relaxed),
             misses: self.misses.load(Relaxed),
             coalesced: self.coalesced.load(Relaxed),
+            shared_hits: self.shared_hits.load(Relaxed),
             upstream_queries: self.upstream_queries.load(Relaxed),
             upstream_failures: self.upstream_failures.load(Relaxed),
             upstream_micros: self.upstream_micros.load(Relaxed),
@@ -148,13 +156,14 @@ impl Stats {
             100.0 * s.hits as f64 / s.queries as f64
         };
         format!(
-            "stats: queries={} hits={} ({hit_rate:.1}%) misses={} coalesced={} upstream={} \
+            "stats: queries={} hits={} ({hit_rate:.1}%) misses={} coalesced={} shared_hits={} upstream={} \
              upstream_failures={} upstream_latency_avg={avg_ms:.2}ms upstream_latency_max={:.2}ms \
              servfail={} formerr={} dropped={} tcp={} cache_entries={cache_entries}",
             s.queries,
             s.hits,
             s.misses,
             s.coalesced,
+            s.shared_hits,
             s.upstream_queries,
             s.upstream_failures,
             s.upstream_max_micros as f64 / 1000.0,

@@ -19,6 +19,10 @@
 //!   the newest entries pending (up to [`MAX_PENDING`]) and reconnects
 //!   every [`RETRY_EVERY`], writing them when Redis is back.
 //!
+//! With Redis, several instances share one cache: each loads it at start,
+//! and a miss asks Redis ([`SharedReader`], off the hub) before going
+//! upstream.
+//!
 //! Entries are stored by cache key in [`Entry::to_bytes`] form (the wire
 //! answer, when it was stored, its lifetime); Redis expires them itself
 //! (`SET … EX`), redb entries past their lifetime are deleted at the next
@@ -54,7 +58,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -114,6 +118,7 @@ impl StoreWriter {
 /// An open store: the writer thread and the handle to feed it.
 pub struct Store {
     writer: StoreWriter,
+    reader: Option<SharedReader>,
     thread: Option<JoinHandle<()>>,
     description: String,
 }
@@ -128,6 +133,12 @@ impl Store {
     /// A handle for the serving threads.
     pub fn writer(&self) -> StoreWriter {
         self.writer.clone()
+    }
+
+    /// For a store other instances write to as well (Redis): a handle to
+    /// look up what they cached since this one started.
+    pub fn shared_reader(&self) -> Option<SharedReader> {
+        self.reader.clone()
     }
 
     /// What the store is (`redb file /…/cache.redb`, `redis redis://…`).
@@ -165,6 +176,7 @@ pub type Loaded = Vec<(Box<[u8]>, Entry)>;
 /// # Errors
 /// Only a Redis URL that cannot be parsed (a configuration mistake).
 pub fn open(config: &StoreConfig, capacity: usize) -> Result<(Store, Loaded), String> {
+    let mut reader = None;
     let (backend, loaded, healthy, description): (Box<dyn Backend>, Loaded, bool, String) =
         match config {
             StoreConfig::None => (Box::new(Nowhere), Vec::new(), true, "memory only".into()),
@@ -177,6 +189,13 @@ pub fn open(config: &StoreConfig, capacity: usize) -> Result<(Store, Loaded), St
             }
             StoreConfig::Redis(url) => {
                 let mut redis = RedisStore::new(url)?;
+                reader = Some(SharedReader {
+                    inner: Arc::new(ReaderInner {
+                        client: redis.client.clone(),
+                        conn: Mutex::new(None),
+                        retry_at: Mutex::new(None),
+                    }),
+                });
                 let description = format!("redis {url}");
                 match redis.connect().and_then(|()| redis.load(capacity)) {
                     Ok(loaded) => (Box::new(redis), loaded, true, description),
@@ -204,6 +223,7 @@ pub fn open(config: &StoreConfig, capacity: usize) -> Result<(Store, Loaded), St
     Ok((
         Store {
             writer: StoreWriter { tx, overflow },
+            reader,
             thread: Some(thread),
             description,
         },
@@ -546,5 +566,78 @@ impl Backend for RedisStore {
             return Ok(());
         }
         self.connect()
+    }
+}
+
+/// How long a shared lookup may take before the miss goes upstream.
+const LOOKUP_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// Looks entries up in a store shared with other instances (Redis), so a
+/// miss here can be a hit there. Blocking: call [`get`](SharedReader::get)
+/// through `grove::threadpool::spawn_blocking`. One connection; a lookup
+/// that finds it busy does not wait for it (the miss goes upstream), and
+/// after a failure lookups are skipped for [`RETRY_EVERY`].
+#[derive(Clone)]
+pub struct SharedReader {
+    inner: Arc<ReaderInner>,
+}
+
+struct ReaderInner {
+    client: redis::Client,
+    conn: Mutex<Option<redis::Connection>>,
+    retry_at: Mutex<Option<Instant>>,
+}
+
+impl fmt::Debug for SharedReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedReader")
+    }
+}
+
+impl SharedReader {
+    /// The live entry another instance stored under `key`, if any.
+    pub fn get(&self, key: &[u8]) -> Option<Entry> {
+        let inner = &self.inner;
+        if let Some(at) = *inner.retry_at.lock().unwrap_or_else(|p| p.into_inner()) {
+            if Instant::now() < at {
+                return None;
+            }
+        }
+        let Ok(mut conn) = inner.conn.try_lock() else {
+            return None;
+        };
+        let result = (|| {
+            if conn.is_none() {
+                let c = inner
+                    .client
+                    .get_connection_with_timeout(LOOKUP_TIMEOUT)
+                    .map_err(|e| e.to_string())?;
+                c.set_read_timeout(Some(LOOKUP_TIMEOUT))
+                    .map_err(|e| e.to_string())?;
+                c.set_write_timeout(Some(LOOKUP_TIMEOUT))
+                    .map_err(|e| e.to_string())?;
+                *conn = Some(c);
+            }
+            let mut full_key = REDIS_PREFIX.to_vec();
+            full_key.extend_from_slice(key);
+            let value: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(full_key)
+                .query(conn.as_mut().expect("connected above"))
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(value)
+        })();
+        let mut retry_at = inner.retry_at.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(value) => {
+                *retry_at = None;
+                value.and_then(|v| Entry::from_bytes(&v, Instant::now(), unix_now()))
+            }
+            Err(_) => {
+                // The writer thread says so in the log; lookups just pause.
+                *conn = None;
+                *retry_at = Some(Instant::now() + RETRY_EVERY);
+                None
+            }
+        }
     }
 }

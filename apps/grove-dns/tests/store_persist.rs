@@ -103,17 +103,34 @@ fn redis_cache_is_shared_and_warm_after_restart() {
         "NXDOMAIN"
     );
     assert_eq!(upstream.queries(), 2);
+    // Live: what one resolves now, the other finds in Redis on its miss.
+    assert_eq!(dig_answers(first.addr, "later.test", &[]).len(), 1);
+    assert_eq!(upstream.queries(), 3);
+    std::thread::sleep(Duration::from_millis(500)); // write-behind
+    let later = dig_answers(second.addr, "later.test", &[]);
+    assert_eq!(later.len(), 1);
+    assert_eq!(
+        upstream.queries(),
+        3,
+        "the second instance found it in Redis"
+    );
+    second.signal("HUP");
+    assert!(
+        second.wait_log("shared_hits=1", Duration::from_secs(5)),
+        "{}",
+        second.log()
+    );
     // And after a restart.
     first.stop();
     second.stop();
     let third = GroveDns::start(&args);
     assert!(
-        third.log().contains("2 live entries loaded"),
+        third.log().contains("3 live entries loaded"),
         "{}",
         third.log()
     );
     assert_eq!(dig_answers(third.addr, "shared.test", &[]).len(), 1);
-    assert_eq!(upstream.queries(), 2);
+    assert_eq!(upstream.queries(), 3);
 }
 
 #[test]
