@@ -98,7 +98,12 @@ fn toy_answer(packet: &[u8], out: &mut Vec<u8>) -> bool {
 pub fn tour(server: SocketAddr) {
     let port = server.port();
     let show = |name: &str, wire_name: &[u8]| {
-        let Ok(client) = UdpSocket::bind("127.0.0.1:0") else {
+        let local = if server.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        };
+        let Ok(client) = UdpSocket::bind(local) else {
             return;
         };
         let start = Instant::now();

@@ -91,7 +91,11 @@ fn min_and_max_ttl_clamp() {
     ]);
     assert_eq!(dig_answers(dns.addr, "low.test", &[])[0].0, 60);
     std::thread::sleep(Duration::from_millis(2100));
-    assert_eq!(dig_answers(dns.addr, "low.test", &[])[0].0, 58);
+    let ttl = dig_answers(dns.addr, "low.test", &[])[0].0;
+    assert!(
+        (57..=58).contains(&ttl),
+        "60 minus the seconds since: {ttl}"
+    );
     assert_eq!(upstream.queries(), 1, "min-ttl keeps it cached");
     upstream.set_ttl(5000);
     assert_eq!(dig_answers(dns.addr, "high.test", &[])[0].0, 100);

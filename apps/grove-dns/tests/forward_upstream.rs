@@ -61,7 +61,7 @@ fn failover_to_the_second_upstream_when_the_first_is_silent() {
         "--upstream",
         &good.addr.to_string(),
         "--upstream-timeout",
-        "400",
+        "1200",
     ]);
     // Round-robin: every other query starts at the silent one.
     for i in 0..6 {
@@ -84,7 +84,7 @@ fn failover_to_the_second_upstream_when_the_first_is_silent() {
     let start = Instant::now();
     assert_eq!(dig_answers(dns.addr, "fast.after.skip.test", &[]).len(), 1);
     assert!(
-        start.elapsed() < Duration::from_millis(350),
+        start.elapsed() < Duration::from_millis(1000),
         "skipped upstream still waited for"
     );
 }
@@ -122,25 +122,25 @@ fn silence_gives_servfail_in_bounded_time() {
 fn unreachable_upstream_fails_fast_and_the_next_one_answers() {
     let closed = util::free_port();
     let good = TestUpstream::start(Mode::Normal);
-    let dns = GroveDns::start(&["--upstream", &format!("127.0.0.1:{closed}")]);
+    // Timeouts far above the bound asserted: only the ICMP error can be fast.
+    let slow = ["--upstream-timeout", "2500", "--timeout", "2800"];
+    let dns =
+        GroveDns::start(&[&["--upstream", &format!("127.0.0.1:{closed}")][..], &slow].concat());
     let start = Instant::now();
     assert_eq!(dig_status(dns.addr, "refused.test", &[]), "SERVFAIL");
     assert!(
-        start.elapsed() < Duration::from_millis(900),
+        start.elapsed() < Duration::from_millis(1500),
         "ICMP port unreachable ends the wait: {:?}",
         start.elapsed()
     );
     drop(dns);
-    let dns = GroveDns::start(&[
-        "--upstream",
-        &format!("127.0.0.1:{closed}"),
-        "--upstream",
-        &good.addr.to_string(),
-    ]);
+    let closed = format!("127.0.0.1:{closed}");
+    let good = good.addr.to_string();
+    let dns = GroveDns::start(&[&["--upstream", &closed, "--upstream", &good][..], &slow].concat());
     for i in 0..4 {
         let start = Instant::now();
         assert_eq!(dig_answers(dns.addr, &format!("r{i}.test"), &[]).len(), 1);
-        assert!(start.elapsed() < Duration::from_millis(900));
+        assert!(start.elapsed() < Duration::from_millis(1500));
     }
 }
 
