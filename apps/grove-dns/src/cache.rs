@@ -267,6 +267,7 @@ pub struct Cache {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
     capacity_per_shard: usize,
+    bytes_per_shard: usize,
 }
 
 impl fmt::Debug for Cache {
@@ -280,14 +281,22 @@ impl fmt::Debug for Cache {
 
 impl Cache {
     /// A cache holding at most `capacity` entries (at least 1) in `shards`
-    /// independently locked parts (1 for a single thread).
+    /// independently locked parts (1 for a single thread), with no bound
+    /// on their bytes.
     pub fn new(capacity: usize, shards: usize) -> Cache {
+        Cache::with_memory(capacity, usize::MAX, shards)
+    }
+
+    /// A cache holding at most `capacity` entries and about `max_bytes`
+    /// bytes of answers, keys and bookkeeping (whichever bound is reached
+    /// first evicts), in `shards` parts.
+    pub fn with_memory(capacity: usize, max_bytes: usize, shards: usize) -> Cache {
         let shards = shards.clamp(1, 256);
-        let capacity_per_shard = capacity.max(1).div_ceil(shards);
         Cache {
             shards: (0..shards).map(|_| Mutex::new(Shard::new())).collect(),
             hasher: RandomState::new(),
-            capacity_per_shard,
+            capacity_per_shard: capacity.max(1).div_ceil(shards),
+            bytes_per_shard: (max_bytes / shards).max(1),
         }
     }
 
@@ -328,7 +337,8 @@ impl Cache {
         if entry.lifetime == 0 {
             return;
         }
-        self.shard(key).insert(key, entry, self.capacity_per_shard);
+        self.shard(key)
+            .insert(key, entry, self.capacity_per_shard, self.bytes_per_shard);
     }
 
     /// How many entries are held (expired ones included until touched).
@@ -348,6 +358,14 @@ impl Cache {
     pub fn capacity(&self) -> usize {
         self.capacity_per_shard * self.shards.len()
     }
+
+    /// The bytes accounted to the entries held.
+    pub fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).bytes)
+            .sum()
+    }
 }
 
 const NIL: usize = usize::MAX;
@@ -361,6 +379,7 @@ struct Node {
 
 /// A map plus an intrusive LRU list over a slab (head: most recent).
 struct Shard {
+    bytes: usize,
     map: HashMap<Box<[u8]>, usize>,
     nodes: slab::Slab<Node>,
     head: usize,
@@ -370,6 +389,7 @@ struct Shard {
 impl Shard {
     fn new() -> Shard {
         Shard {
+            bytes: 0,
             map: HashMap::new(),
             nodes: slab::Slab::new(),
             head: NIL,
@@ -404,6 +424,7 @@ impl Shard {
     fn remove(&mut self, index: usize) {
         self.unlink(index);
         let node = self.nodes.remove(index);
+        self.bytes -= cost(&node.key, &node.entry);
         self.map.remove(&node.key);
     }
 
@@ -426,17 +447,16 @@ impl Shard {
         Some(self.nodes[index].entry.clone())
     }
 
-    fn insert(&mut self, key: &[u8], entry: Arc<Entry>, capacity: usize) {
+    fn insert(&mut self, key: &[u8], entry: Arc<Entry>, capacity: usize, max_bytes: usize) {
         if let Some(&index) = self.map.get(key) {
-            self.nodes[index].entry = entry;
-            if self.head != index {
-                self.unlink(index);
-                self.push_front(index);
-            }
-            return;
+            self.remove(index);
         }
-        while self.map.len() >= capacity && self.tail != NIL {
+        let bytes = cost(key, &entry);
+        while (self.map.len() >= capacity || self.bytes + bytes > max_bytes) && self.tail != NIL {
             self.remove(self.tail);
+        }
+        if bytes > max_bytes {
+            return;
         }
         let key: Box<[u8]> = key.into();
         let index = self.nodes.insert(Node {
@@ -447,7 +467,14 @@ impl Shard {
         });
         self.push_front(index);
         self.map.insert(key, index);
+        self.bytes += bytes;
     }
+}
+
+/// What an entry is accounted for: its answer, its TTL offsets, its key
+/// (held twice) and the map, slab and `Arc` bookkeeping around them.
+fn cost(key: &[u8], entry: &Entry) -> usize {
+    entry.wire.len() + entry.ttl_offsets.len() * 2 + key.len() * 2 + 160
 }
 
 #[cfg(test)]
@@ -555,6 +582,16 @@ mod tests {
                 cache.insert(&[k], entry(100, now));
                 proptest::prop_assert!(cache.len() <= cache.capacity());
                 proptest::prop_assert!(cache.get(&[k], now).is_some());
+            }
+        }
+
+        #[test]
+        fn never_over_bytes(max in 200usize..2000, keys in proptest::collection::vec(0u8..50, 0..200)) {
+            let now = Instant::now();
+            let cache = Cache::with_memory(1000, max, 1);
+            for k in keys {
+                cache.insert(&[k], entry(100, now));
+                proptest::prop_assert!(cache.bytes() <= max);
             }
         }
 

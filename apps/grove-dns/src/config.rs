@@ -63,6 +63,10 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub cache_size: usize,
 
+    /// Most memory for cached answers, whatever their number.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub cache_memory: usize,
+
     /// Raise every cached TTL to at least this.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub min_ttl: u32,
@@ -134,6 +138,8 @@ pub struct Config {
     pub timeout: Duration,
     /// Cache capacity in entries.
     pub cache_size: usize,
+    /// Cache capacity in bytes.
+    pub cache_bytes: usize,
     /// TTL clamping.
     pub ttl: TtlPolicy,
     /// The store.
@@ -158,6 +164,7 @@ impl Config {
             upstream_timeout: Duration::from_millis(1000),
             timeout: Duration::from_millis(4000),
             cache_size: 100_000,
+            cache_bytes: 256 << 20,
             ttl: TtlPolicy::default(),
             store: StoreConfig::None,
             stats_interval: None,
@@ -232,6 +239,7 @@ impl Config {
             upstream_timeout: Duration::from_millis(cli.upstream_timeout),
             timeout: Duration::from_millis(cli.timeout),
             cache_size: cli.cache_size.max(1),
+            cache_bytes: cli.cache_memory.max(1).saturating_mul(1 << 20),
             ttl: TtlPolicy {
                 min_ttl: cli.min_ttl,
                 max_ttl: cli.max_ttl,

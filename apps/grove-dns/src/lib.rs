@@ -67,8 +67,9 @@ use crate::stats::Stats;
 /// use, a bad Redis URL).
 pub fn run(config: Config, on_ready: Option<Box<dyn FnOnce(SocketAddr)>>) -> Result<(), String> {
     let stats = Arc::new(Stats::default());
-    let cache = Arc::new(Cache::new(
+    let cache = Arc::new(Cache::with_memory(
         config.cache_size,
+        config.cache_bytes,
         if config.threads == 1 {
             1
         } else {
@@ -152,9 +153,10 @@ pub fn run(config: Config, on_ready: Option<Box<dyn FnOnce(SocketAddr)>>) -> Res
         log!("listening on {addr} (udp, tcp)");
     }
     log!(
-        "forwarding to {} with a cache of {} entries on {} thread{}",
+        "forwarding to {} with a cache of {} entries / {} MiB on {} thread{}",
         upstreams.join(", "),
         cache.capacity(),
+        config.cache_bytes >> 20,
         config.threads,
         if config.threads == 1 { "" } else { "s" }
     );
