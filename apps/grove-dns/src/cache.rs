@@ -547,6 +547,32 @@ mod tests {
     }
 
     #[test]
+    fn opt_record_is_removed_wherever_it_is() {
+        let now = Instant::now();
+        let policy = TtlPolicy::default();
+        let opt = [0u8, 0, 41, 4, 208, 0, 0, 0, 0, 0, 0];
+        let glue = [0xC0u8, 12, 0, 1, 0, 1, 0, 0, 0, 50, 0, 4, 10, 0, 0, 2];
+        // OPT last: cut off in place.
+        let mut last = response(b"\x01a\x00", 300, None);
+        last[11] = 2;
+        last.extend_from_slice(&glue);
+        last.extend_from_slice(&opt);
+        let e = Entry::from_response(&last, &policy, now).unwrap();
+        assert_eq!(e.wire.len(), last.len() - opt.len());
+        assert_eq!(e.lifetime(), 50);
+        // OPT before another record: re-encoded without it.
+        let mut middle = response(b"\x01a\x00", 300, None);
+        middle[11] = 2;
+        middle.extend_from_slice(&opt);
+        middle.extend_from_slice(&glue);
+        let e = Entry::from_response(&middle, &policy, now).unwrap();
+        let shape = wire::walk_response(&e.wire).unwrap();
+        assert!(shape.opt.is_none());
+        assert_eq!(shape.ttl_offsets.len(), 2);
+        assert_eq!(e.lifetime(), 50);
+    }
+
+    #[test]
     fn expiry_and_lru() {
         let now = Instant::now();
         let cache = Cache::new(2, 1);

@@ -95,6 +95,11 @@ fn toy_answer(packet: &[u8], out: &mut Vec<u8>) -> bool {
 
 /// Queries `server` a few times, printing what a newcomer should see:
 /// a miss, the same name from cache, a negative answer.
+///
+/// # Kill and timeout safety
+///
+/// Parks in socket calls (each answer waited for at most 5 s); killed
+/// there, it unwinds with its socket closed, having printed what it had.
 pub fn tour(server: SocketAddr) {
     let port = server.port();
     let show = |name: &str, wire_name: &[u8]| {

@@ -65,6 +65,12 @@ use crate::stats::Stats;
 /// # Errors
 /// A message for the user when the server cannot start (an address in
 /// use, a bad Redis URL).
+///
+/// # Kill and timeout safety
+///
+/// Meant to own its thread until a signal: killed while serving, it
+/// unwinds without flushing the store (entries already handed to the
+/// writer thread are still written by it while the process lives).
 pub fn run(config: Config, on_ready: Option<Box<dyn FnOnce(SocketAddr)>>) -> Result<(), String> {
     let stats = Arc::new(Stats::default());
     let cache = Arc::new(Cache::with_memory(
