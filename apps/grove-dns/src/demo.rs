@@ -22,11 +22,13 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use grove::net::UdpSocket;
 use hickory_proto::op::Message;
 
+use crate::stats::Stats;
 use crate::wire::{self, KeyBuf};
 
 const ZONE: &[u8] = b"\x05grove\x04test\x00";
@@ -100,9 +102,10 @@ fn toy_answer(packet: &[u8], out: &mut Vec<u8>) -> bool {
 ///
 /// Parks in socket calls (each answer waited for at most 5 s); killed
 /// there, it unwinds with its socket closed, having printed what it had.
-pub fn tour(server: SocketAddr) {
+pub fn tour(server: SocketAddr, stats: Arc<Stats>) {
     let port = server.port();
     let show = |name: &str, wire_name: &[u8]| {
+        let hits_before = stats.snapshot().hits;
         let local = if server.is_ipv4() {
             "0.0.0.0:0"
         } else {
@@ -128,8 +131,13 @@ pub fn tour(server: SocketAddr) {
             Ok(Err(e)) => format!("unreadable answer: {e}"),
             Err(e) => format!("no answer: {e}"),
         };
+        let source = if stats.snapshot().hits > hits_before {
+            "cache"
+        } else {
+            "upstream"
+        };
         println!(
-            "  dig @{} -p {port} {name:<22} -> {answer:<22} in {:.3} ms",
+            "  dig @{} -p {port} {name:<18} -> {answer:<22} from {source:<8} in {:.3} ms",
             server.ip(),
             elapsed.as_secs_f64() * 1000.0
         );
@@ -141,9 +149,8 @@ pub fn tour(server: SocketAddr) {
     show("nowhere.example", b"\x07nowhere\x07example\x00");
     show("nowhere.example", b"\x07nowhere\x07example\x00");
     println!(
-        "demo: answers in tens of microseconds came from the cache: repeats, the same name in \
-         other letter case, the repeated NXDOMAIN (negative caching), and after a restart \
-         everything asked before.\n\
+        "demo: the cache answers repeats, the same name in other letter case, the repeated \
+         NXDOMAIN (negative caching) and, after a restart, everything asked before.\n\
          demo: try `dig @{} -p {port} anything.grove.test`; Ctrl-C stops and saves the cache \
          (SIGHUP prints stats).",
         server.ip()

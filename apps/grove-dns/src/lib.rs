@@ -57,10 +57,14 @@ use crate::forward::{Forwarder, Shared};
 use crate::server::Servers;
 use crate::stats::Stats;
 
+/// What [`run`] calls once it serves: the first listen address, the counters.
+pub type OnReady = Box<dyn FnOnce(SocketAddr, Arc<Stats>)>;
+
 /// Runs the forwarder with `config` on this thread's hub (plus
 /// `config.threads - 1` more serving threads) until SIGINT or SIGTERM,
 /// then flushes the store. `on_ready` runs in a greenlet once the sockets
-/// are bound, with the first listen address (the demo's tour uses it).
+/// are bound, with the first listen address and the counters (the demo's
+/// tour uses them).
 ///
 /// # Errors
 /// A message for the user when the server cannot start (an address in
@@ -71,7 +75,7 @@ use crate::stats::Stats;
 /// Meant to own its thread until a signal: killed while serving, it
 /// unwinds without flushing the store (entries already handed to the
 /// writer thread are still written by it while the process lives).
-pub fn run(config: Config, on_ready: Option<Box<dyn FnOnce(SocketAddr)>>) -> Result<(), String> {
+pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
     let stats = Arc::new(Stats::default());
     let cache = Arc::new(Cache::with_memory(
         config.cache_size,
@@ -181,7 +185,8 @@ pub fn run(config: Config, on_ready: Option<Box<dyn FnOnce(SocketAddr)>>) -> Res
     });
     let stop = Signals::new(&[Signal::INT, Signal::TERM]).map_err(|e| e.to_string())?;
     if let (Some(on_ready), Some(&first)) = (on_ready, bound.first()) {
-        grove::spawn(move || on_ready(first));
+        let stats = stats.clone();
+        grove::spawn(move || on_ready(first, stats));
     }
 
     let signal = stop.wait().map_err(|e| e.to_string())?;

@@ -34,7 +34,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let on_ready: Option<Box<dyn FnOnce(std::net::SocketAddr)>> = if cli.demo {
+    let on_ready: Option<grove_dns::OnReady> = if cli.demo {
         Some(Box::new(grove_dns::demo::tour))
     } else {
         None
