@@ -38,79 +38,125 @@ pub struct Cli {
     #[arg(
         long = "listen",
         value_name = "ADDR:PORT",
-        default_value = "127.0.0.1:5353"
+        default_value = "127.0.0.1:5353",
+        help_heading = "Serving"
     )]
     pub listen: Vec<SocketAddr>,
 
     /// Upstream server, port 53 unless given (repeatable; used round-robin).
-    #[arg(long = "upstream", value_name = "ADDR[:PORT]", value_parser = parse_upstream)]
+    #[arg(long = "upstream", value_name = "ADDR[:PORT]", value_parser = parse_upstream, help_heading = "Upstreams")]
     pub upstream: Vec<SocketAddr>,
 
     /// File with one upstream per line ('#' starts a comment). Without
     /// --upstream or --upstreams, the nameservers of /etc/resolv.conf.
-    #[arg(long = "upstreams", value_name = "FILE")]
+    #[arg(long = "upstreams", value_name = "FILE", help_heading = "Upstreams")]
     pub upstreams_file: Option<PathBuf>,
 
     /// How long to wait for one upstream before trying the next.
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 1000,
+        help_heading = "Upstreams"
+    )]
     pub upstream_timeout: u64,
 
     /// How long a client may wait in all before it gets SERVFAIL.
-    #[arg(long, value_name = "MS", default_value_t = 4000)]
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 4000,
+        help_heading = "Upstreams"
+    )]
     pub timeout: u64,
 
     /// Most entries kept in the cache (least recently used go first).
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100_000,
+        help_heading = "Cache"
+    )]
     pub cache_size: usize,
 
     /// Most memory for cached answers, whatever their number.
-    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 256,
+        help_heading = "Cache"
+    )]
     pub cache_memory: usize,
 
     /// Raise every cached TTL to at least this.
-    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    #[arg(long, value_name = "SECS", default_value_t = 0, help_heading = "Cache")]
     pub min_ttl: u32,
 
     /// Lower every cached TTL to at most this.
-    #[arg(long, value_name = "SECS", default_value_t = 86_400)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 86_400,
+        help_heading = "Cache"
+    )]
     pub max_ttl: u32,
 
     /// The cache's store file (redb). Default: grove-dns/cache.redb under
     /// $XDG_CACHE_HOME or ~/.cache.
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["redis", "no_store"])]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["redis", "no_store"], help_heading = "Persistence")]
     pub store: Option<PathBuf>,
 
     /// Keep the cache in Redis instead (several instances may share it),
     /// e.g. redis://127.0.0.1:6379/0.
-    #[arg(long, value_name = "URL", conflicts_with = "no_store")]
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "no_store",
+        help_heading = "Persistence"
+    )]
     pub redis: Option<String>,
 
     /// Keep the cache in memory only.
-    #[arg(long)]
+    #[arg(long, help_heading = "Persistence")]
     pub no_store: bool,
 
     /// Seconds between stats lines on stderr (0: only on SIGHUP).
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 60,
+        help_heading = "Operation"
+    )]
     pub stats_interval: u64,
 
     /// Serving threads, each with its own hub and SO_REUSEPORT sockets,
     /// sharing one cache.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Serving")]
     pub threads: usize,
 
     /// Most upstream queries in flight per thread; misses beyond it are
     /// dropped (the client retries).
-    #[arg(long, value_name = "N", default_value_t = 4096)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4096,
+        help_heading = "Serving"
+    )]
     pub max_inflight: usize,
 
     /// Most TCP connections served at once per listen address and thread.
-    #[arg(long, value_name = "N", default_value_t = 512)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 512,
+        help_heading = "Serving"
+    )]
     pub max_tcp: usize,
 
     /// Start a toy upstream on loopback serving *.grove.test (everything
     /// else NXDOMAIN), forward to it, and show a few queries: a
     /// self-contained tour.
-    #[arg(long, conflicts_with_all = ["upstream", "upstreams_file"])]
+    #[arg(long, conflicts_with_all = ["upstream", "upstreams_file"], help_heading = "Operation")]
     pub demo: bool,
 }
 
