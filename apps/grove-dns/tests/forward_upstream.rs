@@ -273,3 +273,45 @@ fn malformed_packets_get_formerr_or_nothing_and_the_server_carries_on() {
         dns.log()
     );
 }
+
+#[test]
+fn misses_beyond_the_inflight_limit_are_dropped_not_queued() {
+    let upstream = TestUpstream::start(Mode::Normal);
+    upstream.set_delay(Duration::from_millis(500));
+    let dns = GroveDns::start(&[
+        "--upstream",
+        &upstream.addr.to_string(),
+        "--max-inflight",
+        "4",
+    ]);
+    // A flood of distinct names (random ids too): four go upstream, the
+    // rest are dropped at once.
+    let sockets: Vec<UdpSocket> = (0..30u16)
+        .map(|i| {
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let q = wire::build_query(
+                i.wrapping_mul(40503),
+                &util::wire_name(&format!("f{i}.flood.test")),
+                1,
+                1,
+                None,
+            );
+            socket.send_to(&q, dns.addr).unwrap();
+            socket
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(upstream.queries(), 4);
+    let answered = sockets
+        .iter()
+        .filter(|s| {
+            s.set_nonblocking(true).unwrap();
+            s.recv(&mut [0u8; 512]).is_ok()
+        })
+        .count();
+    assert_eq!(answered, 4);
+    assert!(dns.log().contains("dropping new misses"), "{}", dns.log());
+    // Once they are answered, new misses go through again.
+    upstream.set_delay(Duration::ZERO);
+    assert_eq!(dig_answers(dns.addr, "after.flood.test", &[]).len(), 1);
+}

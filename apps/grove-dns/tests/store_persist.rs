@@ -41,6 +41,31 @@ fn redb_cache_is_warm_after_restart() {
 }
 
 #[test]
+fn a_store_file_in_use_leaves_the_second_instance_memory_only() {
+    let dir = util::temp_dir("redb-busy");
+    let store = dir.join("cache.redb");
+    let upstream = TestUpstream::start(Mode::Normal);
+    let args = [
+        "--upstream",
+        &upstream.addr.to_string(),
+        "--store",
+        store.to_str().unwrap(),
+    ];
+    let first = GroveDns::start(&args);
+    let second = GroveDns::start(&args);
+    assert!(
+        second.log().contains("is in use by another grove-dns"),
+        "{}",
+        second.log()
+    );
+    assert_eq!(dig_answers(second.addr, "busy.test", &[]).len(), 1);
+    assert_eq!(dig_answers(first.addr, "busy.test", &[]).len(), 1);
+    second.stop();
+    first.stop();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn corrupt_store_file_is_set_aside() {
     let dir = util::temp_dir("redb-corrupt");
     let store = dir.join("cache.redb");
