@@ -37,11 +37,12 @@
 //! there unwinds, closing its sockets. A late answer then arrives at a
 //! closed port and is dropped by the kernel.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use grove::net::{TcpStream, UdpSocket};
@@ -84,6 +85,40 @@ pub struct Upstreams {
     attempt_timeout: Duration,
     ids: IdGen,
     mismatch_log: Limiter,
+    /// Receive buffers for answers of any size, reused across misses.
+    spare: Rc<RefCell<Vec<Vec<u8>>>>,
+}
+
+/// Most receive buffers kept for reuse.
+const SPARE_BUFFERS: usize = 16;
+
+/// A receive buffer on loan from [`Upstreams::spare`], given back on drop
+/// (also when the greenlet using it is killed).
+struct Buffer {
+    buf: Vec<u8>,
+    home: Rc<RefCell<Vec<Vec<u8>>>>,
+}
+
+impl std::ops::Deref for Buffer {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl std::ops::DerefMut for Buffer {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.buf
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        let mut spare = self.home.borrow_mut();
+        if spare.len() < SPARE_BUFFERS {
+            spare.push(std::mem::take(&mut self.buf));
+        }
+    }
 }
 
 impl fmt::Debug for Upstreams {
@@ -141,6 +176,19 @@ impl Upstreams {
                 counter: Cell::new(0),
             },
             mismatch_log: Limiter::new(Duration::from_secs(5)),
+            spare: Rc::new(RefCell::new(Vec::new())),
+        }
+    }
+
+    fn buffer(&self) -> Buffer {
+        let buf = self
+            .spare
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| vec![0u8; MAX_MESSAGE]);
+        Buffer {
+            buf,
+            home: self.spare.clone(),
         }
     }
 
@@ -280,7 +328,7 @@ impl Upstreams {
         let socket = UdpSocket::bind(local).map_err(Failure::Io)?;
         socket.connect(addr).map_err(Failure::Io)?;
         socket.send(query).map_err(io_failure)?;
-        let mut buf = vec![0u8; MAX_MESSAGE];
+        let mut buf = self.buffer();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -290,8 +338,7 @@ impl Upstreams {
             let n = socket.recv(&mut buf).map_err(io_failure)?;
             let packet = &buf[..n];
             if wire::response_matches(query, packet) && wire::walk_response(packet).is_ok() {
-                buf.truncate(n);
-                return Ok(buf);
+                return Ok(packet.to_vec());
             }
             // A stray or forged datagram: ignore it and keep waiting for
             // the real answer.
