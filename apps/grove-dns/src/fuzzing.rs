@@ -105,6 +105,34 @@ mod tests {
         }
 
         #[test]
+        fn mutated_answers(flips in proptest::collection::vec((0usize..120, proptest::num::u8::ANY), 0..6), cut in 0usize..130) {
+            // NXDOMAIN with an SOA, then an OPT record: every walker path.
+            let mut p = wire::build_query(3, b"\x01a\x04test\x00", 1, 1, None);
+            p[2] |= 0x80;
+            p[3] |= 3;
+            p[9] = 1;
+            p[11] = 1;
+            p.extend_from_slice(&[0xC0, 14, 0, 6, 0, 1, 0, 0, 0, 60, 0, 24, 0xC0, 14, 0xC0, 14]);
+            for v in [1u32, 2, 3, 4, 30] {
+                p.extend_from_slice(&v.to_be_bytes());
+            }
+            p.extend_from_slice(&[0, 0, 41, 4, 208, 0, 0, 0, 0, 0, 0]);
+            proptest::prop_assert_eq!(
+                Entry::from_response(&p, &TtlPolicy::default(), Instant::now()).map(|e| e.lifetime()),
+                Ok(30)
+            );
+            handle_packet(&p);
+            for (at, v) in flips {
+                if let Some(b) = p.get_mut(at) {
+                    *b = v;
+                }
+            }
+            handle_packet(&p);
+            p.truncate(cut);
+            handle_packet(&p);
+        }
+
+        #[test]
         fn mutated_queries(flips in proptest::collection::vec((0usize..40, proptest::num::u8::ANY), 0..6)) {
             let mut q = wire::build_query(3, b"\x01a\x04test\x00", 1, 1, Some(true));
             for (at, v) in flips {
