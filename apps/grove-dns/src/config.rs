@@ -247,7 +247,11 @@ impl Config {
                 return Err("no --upstream given and /etc/resolv.conf lists no nameserver".into());
             }
         }
-        if cli.listen.iter().any(|l| upstreams.contains(l)) {
+        if cli
+            .listen
+            .iter()
+            .any(|l| upstreams.iter().any(|u| is_self(*u, *l)))
+        {
             return Err(
                 "an upstream is one of our own listen addresses (a forwarding loop)".into(),
             );
@@ -298,6 +302,16 @@ impl Config {
             max_tcp: cli.max_tcp.max(1),
         })
     }
+}
+
+/// Whether sending to `upstream` would reach a server listening on
+/// `listen` (this one): the same address, or a loopback address on the
+/// port of a wildcard listener.
+pub fn is_self(upstream: SocketAddr, listen: SocketAddr) -> bool {
+    upstream == listen
+        || (upstream.port() == listen.port()
+            && listen.ip().is_unspecified()
+            && (upstream.ip().is_loopback() || upstream.ip().is_unspecified()))
 }
 
 /// Parses `ADDR[:PORT]` (IPv6 with a port in brackets); the port defaults
@@ -393,6 +407,18 @@ mod tests {
         let config = Config::from_cli(&cli, None).unwrap();
         assert_eq!(config.listen, vec!["127.0.0.1:5353".parse().unwrap()]);
         assert_eq!(config.store, StoreConfig::None);
+        assert!(is_self(
+            "127.0.0.1:53".parse().unwrap(),
+            "0.0.0.0:53".parse().unwrap()
+        ));
+        assert!(!is_self(
+            "127.0.0.1:53".parse().unwrap(),
+            "0.0.0.0:5353".parse().unwrap()
+        ));
+        assert!(!is_self(
+            "10.0.0.1:53".parse().unwrap(),
+            "0.0.0.0:53".parse().unwrap()
+        ));
         let bad = Cli::try_parse_from(["grove-dns", "--upstream", "127.0.0.1:5353", "--no-store"])
             .unwrap();
         assert!(Config::from_cli(&bad, None).is_err());

@@ -123,9 +123,13 @@ pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
         .filter_map(|s| s.udp.local_addr().ok())
         .collect();
     for addr in &bound {
-        if config.upstreams.contains(addr) {
+        if let Some(upstream) = config
+            .upstreams
+            .iter()
+            .find(|u| config::is_self(**u, *addr))
+        {
             return Err(format!(
-                "upstream {addr} is our own listen address (a forwarding loop)"
+                "upstream {upstream} is our own listen address {addr} (a forwarding loop)"
             ));
         }
     }
