@@ -1,0 +1,273 @@
+//! Sockets and serving loops: UDP and TCP on every listen address.
+//!
+//! UDP is served by one receive loop per address and thread, not by a
+//! greenlet per datagram: a cache hit is answered inside the loop (receive,
+//! look up, patch, send — no spawn, no allocation), and only a miss gets a
+//! greenlet of its own ([`Forwarder::spawn_miss`]). The loop yields to the
+//! other greenlets every [`UDP_BURST`] datagrams so misses and TCP keep
+//! moving under a flood of hits. TCP (RFC 7766: 2-byte length framing,
+//! several queries per connection, answered in order) uses grove's
+//! [`StreamServer`] with a [`Pool`](grove::pool::Pool) cap and an idle
+//! timeout.
+//!
+//! With several threads, each binds its own sockets to the same addresses
+//! with `SO_REUSEPORT` and the kernel spreads clients across them.
+//!
+//! ```
+//! use std::{rc::Rc, sync::Arc, time::Duration};
+//! use grove_dns::cache::{Cache, TtlPolicy};
+//! use grove_dns::forward::{Forwarder, Shared};
+//! use grove_dns::server::{bind_all, Servers};
+//! use grove_dns::{demo, stats::Stats, wire};
+//!
+//! let shared = Shared {
+//!     cache: Arc::new(Cache::new(1000, 1)),
+//!     stats: Arc::new(Stats::default()),
+//!     store: None,
+//!     shared_store: None,
+//!     ttl: TtlPolicy::default(),
+//!     timeout: Duration::from_secs(2),
+//! };
+//! let upstream = demo::start_upstream().unwrap();
+//! let forwarder = Rc::new(Forwarder::new(shared, vec![upstream], Duration::from_secs(1), 100));
+//! let mut sockets = bind_all(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
+//! let addr = sockets[0][0].udp.local_addr().unwrap();
+//! let servers = Servers::start(forwarder, sockets.remove(0), 10).unwrap();
+//!
+//! let client = grove::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+//! client.connect(addr).unwrap();
+//! client.send(&wire::build_query(77, b"\x02hi\x05grove\x04test\x00", 1, 1, None)).unwrap();
+//! let mut buf = [0u8; 512];
+//! let n = client.recv(&mut buf).unwrap();
+//! assert_eq!(wire::get_u16(&buf, 0), 77);
+//! assert_eq!(wire::walk_response(&buf[..n]).unwrap().answers, 1);
+//! servers.stop(Duration::from_millis(100));
+//! ```
+//!
+//! # Kill and timeout safety
+//!
+//! [`Servers::stop`] kills the receive loops (they unwind out of their
+//! receive; a datagram being answered is finished or dropped) and stops
+//! the TCP servers gracefully.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use grove::net::{TcpListener, TcpStream, UdpSocket};
+use grove::server::StreamServer;
+use grove::Greenlet;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::forward::{Fast, Forwarder, Transport};
+use crate::log::Limiter;
+use crate::wire::MAX_MESSAGE;
+
+/// Datagrams the receive loop handles before yielding.
+pub const UDP_BURST: usize = 32;
+/// How long a TCP connection may sit idle between queries.
+pub const TCP_IDLE: Duration = Duration::from_secs(10);
+
+/// One listen address's sockets for one thread (plain `std` sockets, so
+/// they can be bound on one thread and served on another).
+#[derive(Debug)]
+pub struct Sockets {
+    /// The UDP socket.
+    pub udp: std::net::UdpSocket,
+    /// The TCP listener (same address and port).
+    pub tcp: std::net::TcpListener,
+}
+
+fn udp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_port(reuse_port)?;
+    // Room for bursts; the kernel caps it at net.core.rmem_max.
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+fn tcp_listener(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(reuse_port)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Binds UDP and TCP on every address for every thread: `result[t][i]` is
+/// thread `t`'s sockets for `listen[i]`. Port 0 picks a port free for both
+/// UDP and TCP.
+///
+/// # Errors
+/// The first bind that fails, naming the address.
+pub fn bind_all(listen: &[SocketAddr], threads: usize) -> io::Result<Vec<Vec<Sockets>>> {
+    let reuse_port = threads > 1;
+    let mut per_thread: Vec<Vec<Sockets>> = (0..threads).map(|_| Vec::new()).collect();
+    for &wanted in listen {
+        let name = |e: io::Error, proto: &str, addr: SocketAddr| {
+            io::Error::new(e.kind(), format!("cannot listen on {addr} ({proto}): {e}"))
+        };
+        let mut tries = 0;
+        let first = loop {
+            tries += 1;
+            let udp = udp_socket(wanted, reuse_port).map_err(|e| name(e, "udp", wanted))?;
+            let addr = udp.local_addr()?;
+            match tcp_listener(addr, reuse_port) {
+                Ok(tcp) => break Sockets { udp, tcp },
+                // The port the kernel picked for UDP is taken for TCP.
+                Err(e)
+                    if wanted.port() == 0 && tries < 20 && e.kind() == io::ErrorKind::AddrInUse => {
+                }
+                Err(e) => return Err(name(e, "tcp", addr)),
+            }
+        };
+        let addr = first.udp.local_addr()?;
+        per_thread[0].push(first);
+        for sockets in per_thread.iter_mut().skip(1) {
+            sockets.push(Sockets {
+                udp: udp_socket(addr, true).map_err(|e| name(e, "udp", addr))?,
+                tcp: tcp_listener(addr, true).map_err(|e| name(e, "tcp", addr))?,
+            });
+        }
+    }
+    Ok(per_thread)
+}
+
+/// The servers running on one thread.
+#[derive(Debug)]
+pub struct Servers {
+    udp_loops: Vec<Greenlet<()>>,
+    tcp: Vec<StreamServer<TcpListener>>,
+}
+
+impl Servers {
+    /// Starts serving `sockets` with `forwarder` on this thread's hub (at
+    /// most `max_tcp` TCP connections per address).
+    ///
+    /// # Errors
+    /// If a socket cannot be registered with the hub.
+    pub fn start(
+        forwarder: Rc<Forwarder>,
+        sockets: Vec<Sockets>,
+        max_tcp: usize,
+    ) -> io::Result<Servers> {
+        let mut servers = Servers {
+            udp_loops: Vec::new(),
+            tcp: Vec::new(),
+        };
+        for Sockets { udp, tcp } in sockets {
+            let udp = Rc::new(UdpSocket::from_std(udp)?);
+            let fwd = forwarder.clone();
+            servers.udp_loops.push(
+                grove::Builder::new()
+                    .name("dns-udp")
+                    .spawn(move || udp_loop(&udp, &fwd))?,
+            );
+            let fwd = forwarder.clone();
+            let server = StreamServer::builder()
+                .pool_size(max_tcp)
+                .stop_timeout(Duration::from_secs(1))
+                .listener(TcpListener::from_std(tcp)?, move |conn, _peer| {
+                    tcp_connection(&conn, &fwd)
+                })?;
+            server.start();
+            servers.tcp.push(server);
+        }
+        Ok(servers)
+    }
+
+    /// Stops receiving: kills the UDP loops, stops the TCP servers (their
+    /// connections get `grace` to finish).
+    pub fn stop(&self, grace: Duration) {
+        for udp in &self.udp_loops {
+            udp.kill();
+        }
+        for tcp in &self.tcp {
+            tcp.stop(grace);
+        }
+    }
+}
+
+fn udp_loop(socket: &Rc<UdpSocket>, forwarder: &Rc<Forwarder>) {
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    let mut out = Vec::with_capacity(MAX_MESSAGE);
+    let errors = Limiter::new(Duration::from_secs(5));
+    let mut burst = 0;
+    loop {
+        burst += 1;
+        if burst == UDP_BURST {
+            burst = 0;
+            grove::yield_now();
+        }
+        let (n, peer) = match socket.recv_from(&mut buf) {
+            Ok(received) => received,
+            Err(e) => {
+                if errors.admit().is_some() {
+                    crate::log!("udp receive failed: {e}");
+                }
+                // Errors here are transient (ENOMEM, ENOBUFS); do not spin.
+                grove::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        match forwarder.answer_fast(&buf[..n], &mut out, Transport::Udp) {
+            Fast::Reply => {
+                if let Err(e) = socket.send_to(&out, peer) {
+                    if errors.admit().is_some() {
+                        crate::log!("udp send to {peer} failed: {e}");
+                    }
+                }
+            }
+            Fast::Drop => {}
+            Fast::Miss => forwarder.spawn_miss(&buf[..n], peer, socket),
+        }
+    }
+}
+
+fn tcp_connection(conn: &TcpStream, forwarder: &Forwarder) {
+    let _ = conn.set_nodelay(true);
+    if conn.set_read_timeout(Some(TCP_IDLE)).is_err()
+        || conn.set_write_timeout(Some(TCP_IDLE)).is_err()
+    {
+        return;
+    }
+    let mut reader = conn;
+    let mut writer = conn;
+    let mut packet = Vec::new();
+    let mut out = Vec::new();
+    let mut frame = Vec::new();
+    loop {
+        let mut len = [0u8; 2];
+        if reader.read_exact(&mut len).is_err() {
+            return; // closed, idle too long, or reset
+        }
+        packet.resize(u16::from_be_bytes(len) as usize, 0);
+        if reader.read_exact(&mut packet).is_err() {
+            return;
+        }
+        forwarder.shared().stats.count_tcp();
+        match forwarder.answer_fast(&packet, &mut out, Transport::Tcp) {
+            Fast::Reply => {}
+            Fast::Drop => return,
+            Fast::Miss => forwarder.answer_miss(&packet, &mut out, Transport::Tcp),
+        }
+        if out.is_empty() {
+            continue;
+        }
+        frame.clear();
+        frame.extend_from_slice(&(out.len() as u16).to_be_bytes());
+        frame.extend_from_slice(&out);
+        if writer.write_all(&frame).is_err() {
+            return;
+        }
+    }
+}
