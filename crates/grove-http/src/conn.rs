@@ -478,7 +478,9 @@ where
                 linger_on_close = true;
             }
         }
-        if !c.body_done() {
+        // A response that streams the request body back reads it itself.
+        let echoes = matches!(&response.body().kind, Kind::Incoming(i) if i.seq == c.seq);
+        if !c.body_done() && !echoes {
             // The handler left (part of) the body unread.
             let drainable = match c.body {
                 BodyState::Length(n) => n <= cfg.drain_limit as u64,
@@ -690,6 +692,11 @@ fn send_response<S: Transport + 'static>(
     };
 
     let mut c = conn.borrow_mut();
+    if matches!(body.kind, Kind::Incoming(_)) && !is_head && delimit != Delimit::None {
+        // Streaming the request body back: the client may wait for its
+        // 100 Continue, which must precede this response's head.
+        c.send_continue()?;
+    }
     write_head_framed(&mut c.wbuf, status, &parts.headers, head_length, delimit, keep_alive, version);
     if is_head || delimit == Delimit::None {
         return Ok(Sent::Done {
