@@ -166,9 +166,7 @@ impl Body {
             }
         }
         let mut out = Vec::new();
-        let n = (&mut self)
-            .take(limit as u64 + 1)
-            .read_to_end(&mut out)?;
+        let n = (&mut self).take(limit as u64 + 1).read_to_end(&mut out)?;
         if n > limit {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap};
 use http::{Method, Response, StatusCode, Version};
 
-use crate::body::{BodySource, Body, Incoming, Kind};
+use crate::body::{Body, BodySource, Incoming, Kind};
 use crate::chunked::{write_chunk_head, ChunkError, ChunkedDecoder};
 use crate::config::Config;
 use crate::date;
@@ -130,7 +130,10 @@ impl<S: Transport> Conn<S> {
                     .max(READ_BUF_INITIAL)
                     .min(self.max_head + READ_BUF_INITIAL);
                 if grown <= self.rbuf.len() {
-                    return Err(io::Error::new(io::ErrorKind::OutOfMemory, "read buffer full"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::OutOfMemory,
+                        "read buffer full",
+                    ));
                 }
                 self.rbuf.resize(grown, 0);
             }
@@ -145,7 +148,8 @@ impl<S: Transport> Conn<S> {
     fn send_continue(&mut self) -> io::Result<()> {
         if self.expect_continue {
             self.expect_continue = false;
-            self.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            self.wbuf
+                .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
             self.flush()?;
         }
         Ok(())
@@ -172,7 +176,9 @@ impl<S: Transport> Conn<S> {
         let n = match &mut self.body {
             BodyState::Done => 0,
             BodyState::Length(remaining) => {
-                let want = usize::try_from(*remaining).unwrap_or(usize::MAX).min(buf.len());
+                let want = usize::try_from(*remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(buf.len());
                 let n = if self.start < self.end {
                     let n = want.min(self.end - self.start);
                     buf[..n].copy_from_slice(&self.rbuf[self.start..self.start + n]);
@@ -199,7 +205,9 @@ impl<S: Transport> Conn<S> {
             }
             BodyState::Chunked(_) => loop {
                 if self.start < self.end {
-                    let BodyState::Chunked(decoder) = &mut self.body else { unreachable!() };
+                    let BodyState::Chunked(decoder) = &mut self.body else {
+                        unreachable!()
+                    };
                     let input = &self.rbuf[self.start..self.end];
                     match decoder.decode(input, buf) {
                         Ok((consumed, produced)) => {
@@ -240,7 +248,10 @@ impl<S: Transport> Conn<S> {
     }
 
     fn fail_io(&mut self, e: io::Error) -> io::Error {
-        let kind = if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) {
+        let kind = if matches!(
+            e.kind(),
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+        ) {
             BodyError::TimedOut
         } else {
             BodyError::Io
@@ -250,15 +261,22 @@ impl<S: Transport> Conn<S> {
 }
 
 fn eof() -> io::Error {
-    io::Error::new(io::ErrorKind::UnexpectedEof, "client closed the connection mid-body")
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "client closed the connection mid-body",
+    )
 }
 
 fn body_error(err: BodyError) -> io::Error {
     match err {
         BodyError::TooLarge => io::Error::new(io::ErrorKind::InvalidData, "request body too large"),
         BodyError::Malformed(e) => io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
-        BodyError::TimedOut => io::Error::new(io::ErrorKind::TimedOut, "request body read timed out"),
-        BodyError::Io => io::Error::new(io::ErrorKind::ConnectionAborted, "request body unavailable"),
+        BodyError::TimedOut => {
+            io::Error::new(io::ErrorKind::TimedOut, "request body read timed out")
+        }
+        BodyError::Io => {
+            io::Error::new(io::ErrorKind::ConnectionAborted, "request body unavailable")
+        }
     }
 }
 
@@ -385,7 +403,13 @@ fn read_head<S: Transport>(
         match read {
             Ok(0) => return Ok(None),
             Ok(_) => {}
-            Err(e) if !idle && matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
+            Err(e)
+                if !idle
+                    && matches!(
+                        e.kind(),
+                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                    ) =>
+            {
                 return Err(HeadError::Timeout)
             }
             Err(_) => return Ok(None),
@@ -447,19 +471,23 @@ where
         target: head.target,
     };
 
-    let (mut response, mut keep_alive) = match catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
-        Ok(response) => (response, keep_alive),
-        Err(payload) if grove::is_cancellation(&*payload) => resume_unwind(payload),
-        Err(payload) => {
-            eprintln!(
-                "grove-http: the handler panicked on {} {}: {}",
-                head_info.method(),
-                head_info.target(),
-                panic_message(&*payload)
-            );
-            (error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error"), false)
-        }
-    };
+    let (mut response, mut keep_alive) =
+        match catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
+            Ok(response) => (response, keep_alive),
+            Err(payload) if grove::is_cancellation(&*payload) => resume_unwind(payload),
+            Err(payload) => {
+                eprintln!(
+                    "grove-http: the handler panicked on {} {}: {}",
+                    head_info.method(),
+                    head_info.target(),
+                    panic_message(&*payload)
+                );
+                (
+                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error"),
+                    false,
+                )
+            }
+        };
 
     let mut linger_on_close = false;
     {
@@ -469,9 +497,14 @@ where
             Some(BodyError::Io) => return After::Close { linger: false },
             Some(err) => {
                 let (status, why) = match err {
-                    BodyError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+                    BodyError::TooLarge => {
+                        (StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+                    }
                     BodyError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed chunked body"),
-                    _ => (StatusCode::REQUEST_TIMEOUT, "request body not received in time"),
+                    _ => (
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request body not received in time",
+                    ),
                 };
                 response = error_response(status, why);
                 keep_alive = false;
@@ -503,10 +536,21 @@ where
 
     let sent = send_response(conn, response, version, is_head, keep_alive, scratch);
     let (status, bytes, keep_alive) = match sent {
-        Ok(Sent::Done { status, bytes, keep_alive: k }) => (status, bytes, keep_alive && k),
+        Ok(Sent::Done {
+            status,
+            bytes,
+            keep_alive: k,
+        }) => (status, bytes, keep_alive && k),
         Ok(Sent::Upgrade(status, f)) => {
             if let Some(log) = &cfg.access_log {
-                log.log(peer, head_info.method(), &head_info.target(), version, status, 0);
+                log.log(
+                    peer,
+                    head_info.method(),
+                    &head_info.target(),
+                    version,
+                    status,
+                    0,
+                );
             }
             run_upgrade(conn, f);
             return After::Close { linger: false };
@@ -514,7 +558,14 @@ where
         Err(_) => return After::Close { linger: false },
     };
     if let Some(log) = &cfg.access_log {
-        log.log(peer, head_info.method(), &head_info.target(), version, status, bytes);
+        log.log(
+            peer,
+            head_info.method(),
+            &head_info.target(),
+            version,
+            status,
+            bytes,
+        );
     }
     if !keep_alive {
         return After::Close {
@@ -697,7 +748,15 @@ fn send_response<S: Transport + 'static>(
         // 100 Continue, which must precede this response's head.
         c.send_continue()?;
     }
-    write_head_framed(&mut c.wbuf, status, &parts.headers, head_length, delimit, keep_alive, version);
+    write_head_framed(
+        &mut c.wbuf,
+        status,
+        &parts.headers,
+        head_length,
+        delimit,
+        keep_alive,
+        version,
+    );
     if is_head || delimit == Delimit::None {
         return Ok(Sent::Done {
             status,
@@ -729,7 +788,9 @@ fn send_response<S: Transport + 'static>(
     let mut sent: u64 = 0;
     loop {
         let want = match delimit {
-            Delimit::Length(n) => usize::try_from(n - sent).unwrap_or(usize::MAX).min(scratch.len()),
+            Delimit::Length(n) => usize::try_from(n - sent)
+                .unwrap_or(usize::MAX)
+                .min(scratch.len()),
             _ => scratch.len(),
         };
         if want == 0 {
@@ -758,7 +819,10 @@ fn send_response<S: Transport + 'static>(
             if let Delimit::Length(len) = delimit {
                 if sent < len {
                     c.flush()?;
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "response body ended early"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "response body ended early",
+                    ));
                 }
             }
             break;

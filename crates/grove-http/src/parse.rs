@@ -85,7 +85,10 @@ pub(crate) struct Head {
 
 /// Parses the head at the start of `buf`: `Ok(Some((head, len)))` when it
 /// is complete (`len` bytes), `Ok(None)` when more bytes are needed.
-pub(crate) fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<(Head, usize)>, HeadError> {
+pub(crate) fn parse_head(
+    buf: &[u8],
+    limits: &HeadLimits,
+) -> Result<Option<(Head, usize)>, HeadError> {
     let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
     let slots = &mut storage[..limits.max_headers.clamp(1, MAX_HEADERS_CAP)];
     let mut req = httparse::Request::new(&mut []);
@@ -127,10 +130,15 @@ pub(crate) fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<(Head
     }
     let raw = Bytes::copy_from_slice(&buf[..len]);
 
-    let method = Method::from_bytes(method.as_bytes()).map_err(|_| HeadError::Bad("invalid method"))?;
+    let method =
+        Method::from_bytes(method.as_bytes()).map_err(|_| HeadError::Bad("invalid method"))?;
     let uri = Uri::from_maybe_shared(raw.slice(target_range.clone()))
         .map_err(|_| HeadError::Bad("invalid request target"))?;
-    let version = if minor == 1 { Version::HTTP_11 } else { Version::HTTP_10 };
+    let version = if minor == 1 {
+        Version::HTTP_11
+    } else {
+        Version::HTTP_10
+    };
 
     let mut headers = HeaderMap::with_capacity(req.headers.len());
     let mut content_length: Option<u64> = None;
@@ -193,9 +201,15 @@ pub(crate) fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<(Head
         (false, Some(n)) => Framing::Length(n),
     };
     if version == Version::HTTP_11 && hosts != 1 {
-        return Err(HeadError::Bad("an HTTP/1.1 request needs exactly one Host header"));
+        return Err(HeadError::Bad(
+            "an HTTP/1.1 request needs exactly one Host header",
+        ));
     }
-    let keep_alive = if version == Version::HTTP_11 { !close } else { keep_alive_token && !close };
+    let keep_alive = if version == Version::HTTP_11 {
+        !close
+    } else {
+        keep_alive_token && !close
+    };
 
     let mut request = Request::new(Body::empty());
     *request.method_mut() = method;
@@ -220,7 +234,10 @@ pub(crate) fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<(Head
 /// line is 414, an overlong head 431.
 fn check_partial(buf: &[u8], limits: &HeadLimits) -> Result<(), HeadError> {
     // httparse skips empty lines before the request line; so do we.
-    let skip = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    let skip = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
     let line = &buf[skip..];
     match memchr(b'\n', line) {
         None if line.len() > limits.max_line => Err(HeadError::UriTooLong),
@@ -305,33 +322,65 @@ mod tests {
         let ka = |s: &[u8]| parse(s).unwrap().unwrap().0.keep_alive;
         assert!(!ka(b"GET / HTTP/1.0\r\n\r\n"));
         assert!(ka(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
-        assert!(!ka(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, close\r\n\r\n"));
+        assert!(!ka(
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, close\r\n\r\n"
+        ));
     }
 
     #[test]
     fn framing_errors() {
         let err = |s: &[u8]| parse(s).unwrap_err();
-        assert!(matches!(err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n"), HeadError::Bad(_)));
+        assert!(matches!(
+            err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n"),
+            HeadError::Bad(_)
+        ));
         assert!(matches!(err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"), HeadError::Bad(_)));
-        assert!(matches!(err(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), HeadError::Bad(_)));
+        assert!(matches!(
+            err(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            HeadError::Bad(_)
+        ));
         assert!(matches!(err(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"), HeadError::Bad(_)));
-        assert!(matches!(err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n"), HeadError::Bad(_)));
-        assert!(matches!(err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\n"), HeadError::Bad(_)));
-        assert!(matches!(err(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), HeadError::Bad(_)));
+        assert!(matches!(
+            err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n"),
+            HeadError::Bad(_)
+        ));
+        assert!(matches!(
+            err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\n"),
+            HeadError::Bad(_)
+        ));
+        assert!(matches!(
+            err(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            HeadError::Bad(_)
+        ));
         assert!(matches!(err(b"GET / HTTP/1.1\r\n\r\n"), HeadError::Bad(_)));
-        assert_eq!(err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n"), HeadError::BodyTooLarge);
-        assert_eq!(err(b"GET / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n"), HeadError::Expectation);
+        assert_eq!(
+            err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n"),
+            HeadError::BodyTooLarge
+        );
+        assert_eq!(
+            err(b"GET / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n"),
+            HeadError::Expectation
+        );
         assert_eq!(err(b"GET / HTTP/2.0\r\n\r\n"), HeadError::Version);
         assert!(matches!(err(b"GET / FOO\r\n\r\n"), HeadError::Bad(_)));
-        let (chunked, _) = parse(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n").unwrap().unwrap();
+        let (chunked, _) =
+            parse(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n")
+                .unwrap()
+                .unwrap();
         assert_eq!(chunked.framing, Framing::Chunked);
     }
 
     #[test]
     fn size_limits() {
         let long_line = format!("GET /{} HTTP/1.1\r\n", "a".repeat(100));
-        assert_eq!(parse(&long_line.as_bytes()[..80]).unwrap_err(), HeadError::UriTooLong);
-        assert_eq!(parse(long_line.as_bytes()).unwrap_err(), HeadError::UriTooLong);
+        assert_eq!(
+            parse(&long_line.as_bytes()[..80]).unwrap_err(),
+            HeadError::UriTooLong
+        );
+        assert_eq!(
+            parse(long_line.as_bytes()).unwrap_err(),
+            HeadError::UriTooLong
+        );
         let big = format!("GET / HTTP/1.1\r\nHost: x\r\nA: {}\r\n", "b".repeat(300));
         assert_eq!(parse(big.as_bytes()).unwrap_err(), HeadError::HeadTooLarge);
         let many: String = (0..9).map(|i| format!("H{i}: v\r\n")).collect();
@@ -341,9 +390,15 @@ mod tests {
 
     #[test]
     fn expect_continue_needs_a_body() {
-        let (h, _) = parse(b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n").unwrap().unwrap();
+        let (h, _) = parse(
+            b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
         assert!(h.expect_continue);
-        let (h, _) = parse(b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n").unwrap().unwrap();
+        let (h, _) = parse(b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(!h.expect_continue);
     }
 }

@@ -57,9 +57,16 @@ where
     }
 }
 
+/// The stack of TLS connections unless set: rustls' handshake needs more
+/// than grove's 60 KiB default (in debug builds especially).
+#[cfg(feature = "tls")]
+const TLS_STACK_SIZE: usize = 256 * 1024;
+
 /// A server's connections' shared state (per thread).
 struct Shared {
     config: Config,
+    /// Connections run in greenlets of their own with this stack size.
+    stack_size: Option<usize>,
     stopping: Cell<bool>,
     /// Live connections: a handle to shut an idle one down on stop.
     conns: RefCell<Slab<Entry>>,
@@ -101,6 +108,55 @@ impl ConnHooks for Ctx<'_> {
                 entry.idle = idle;
             }
         }
+    }
+}
+
+/// Serves one accepted TCP connection (TLS first if configured).
+fn serve_tcp<H: Handler>(shared: &Shared, handler: &H, stream: TcpStream, peer: SocketAddr) {
+    // Responses are written whole; Nagle would only delay them.
+    let _ = stream.set_nodelay(true);
+    let Ok(handle) = stream.try_clone() else {
+        return;
+    };
+    let key = shared.conns.borrow_mut().insert(Entry {
+        stream: handle,
+        idle: false,
+    });
+    let _registered = Registered(shared, key);
+    let ctx = Ctx {
+        shared,
+        key: Some(key),
+    };
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &shared.config.tls {
+        if let Ok(stream) = crate::tls::accept(stream, tls, shared.config.tls_handshake_timeout) {
+            conn::serve(stream, Some(peer), &ctx, handler);
+        }
+        return;
+    }
+    conn::serve(stream, Some(peer), &ctx, handler);
+}
+
+/// Runs `f` in a greenlet with a stack of `size` bytes and waits for it;
+/// a kill of the caller (the server's connection greenlet) is passed on.
+fn with_stack(size: usize, f: impl FnOnce() + 'static) {
+    struct KillOnDrop(grove::Greenlet<()>);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            self.0.kill_nowait();
+        }
+    }
+    match grove::Builder::new()
+        .name("grove-http connection".to_owned())
+        .stack_size(size)
+        .spawn(f)
+    {
+        Ok(greenlet) => {
+            let guard = KillOnDrop(greenlet.clone());
+            let _ = greenlet.join();
+            drop(guard);
+        }
+        Err(e) => eprintln!("grove-http: no stack of {size} bytes for a connection: {e}"),
     }
 }
 
@@ -318,39 +374,28 @@ impl ServerBuilder {
         if let Some(size) = self.pool_size {
             builder = builder.pool_size(size);
         }
+        #[cfg(feature = "tls")]
+        let tls_stack = self.config.tls.as_ref().map(|_| TLS_STACK_SIZE);
+        #[cfg(not(feature = "tls"))]
+        let tls_stack = None;
         let shared = Rc::new(Shared {
+            stack_size: self.stack_size.or(tls_stack),
             config: self.config,
             stopping: Cell::new(false),
             conns: RefCell::new(Slab::new()),
         });
         let for_conns = shared.clone();
         let accept = move |stream: TcpStream, peer: SocketAddr| {
-            let shared = &*for_conns;
-            if shared.stopping.get() {
+            if for_conns.stopping.get() {
                 return;
             }
-            // Responses are written whole; Nagle would only delay them.
-            let _ = stream.set_nodelay(true);
-            let Ok(handle) = stream.try_clone() else { return };
-            let key = shared.conns.borrow_mut().insert(Entry {
-                stream: handle,
-                idle: false,
-            });
-            let _registered = Registered(shared, key);
-            let ctx = Ctx {
-                shared,
-                key: Some(key),
-            };
-            #[cfg(feature = "tls")]
-            if let Some(tls) = &shared.config.tls {
-                if let Ok(stream) =
-                    crate::tls::accept(stream, tls, shared.config.tls_handshake_timeout)
-                {
-                    conn::serve(stream, Some(peer), &ctx, &*handler);
+            match for_conns.stack_size {
+                None => serve_tcp(&for_conns, &*handler, stream, peer),
+                Some(size) => {
+                    let (shared, handler) = (for_conns.clone(), handler.clone());
+                    with_stack(size, move || serve_tcp(&shared, &*handler, stream, peer));
                 }
-                return;
             }
-            conn::serve(stream, Some(peer), &ctx, &*handler);
         };
         (builder, shared, accept)
     }
@@ -388,13 +433,21 @@ impl ServerBuilder {
     /// threads.stop(Duration::from_secs(1));
     /// ```
     #[track_caller]
-    pub fn serve_threads<A, H, F>(self, addr: A, threads: usize, factory: F) -> io::Result<ServerThreads>
+    pub fn serve_threads<A, H, F>(
+        self,
+        addr: A,
+        threads: usize,
+        factory: F,
+    ) -> io::Result<ServerThreads>
     where
         A: ToSocketAddrs,
         H: Handler,
         F: Fn() -> H + Send + Sync + 'static,
     {
-        assert!(threads > 0, "grove-http: serve_threads needs at least one thread");
+        assert!(
+            threads > 0,
+            "grove-http: serve_threads needs at least one thread"
+        );
         let mut last_err = None;
         let mut listeners = Vec::new();
         for candidate in addr.to_socket_addrs()? {
@@ -447,8 +500,8 @@ fn serve_thread<H: Handler>(
     factory: &dyn Fn() -> H,
     stop: &AsyncResult<Duration>,
 ) {
-    let server = TcpListener::from_std(listener)
-        .and_then(|listener| builder.listener(listener, factory()));
+    let server =
+        TcpListener::from_std(listener).and_then(|listener| builder.listener(listener, factory()));
     match server {
         Ok(server) => {
             server.start();
@@ -461,7 +514,11 @@ fn serve_thread<H: Handler>(
 
 /// `n` listeners on `addr` with `SO_REUSEPORT` (the first one picks the
 /// port if `addr`'s is 0).
-fn bind_reuseport(addr: SocketAddr, backlog: u32, n: usize) -> io::Result<Vec<std::net::TcpListener>> {
+fn bind_reuseport(
+    addr: SocketAddr,
+    backlog: u32,
+    n: usize,
+) -> io::Result<Vec<std::net::TcpListener>> {
     use socket2::{Domain, Protocol, Socket, Type};
     let mut out: Vec<std::net::TcpListener> = Vec::with_capacity(n);
     let mut addr = addr;
