@@ -101,12 +101,31 @@ impl<S: Transport> Conn<S> {
         Ok(())
     }
 
+    /// Writes out the write buffer. Written bytes leave the buffer as they
+    /// go, so a flush cut short by a kill or timeout (the handler's
+    /// `with_timeout` around a body read that flushes) never sends a byte
+    /// twice.
     fn flush(&mut self) -> io::Result<()> {
-        if !self.wbuf.is_empty() {
-            let io = self.io.as_mut().ok_or(io::ErrorKind::NotConnected)?;
-            let r = io.write_all(&self.wbuf);
-            self.wbuf.clear();
-            r?;
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let io = self.io.as_mut().ok_or(io::ErrorKind::NotConnected)?;
+        while !self.wbuf.is_empty() {
+            match io.write(&self.wbuf) {
+                Ok(n) if n == self.wbuf.len() => self.wbuf.clear(),
+                Ok(0) => {
+                    self.wbuf.clear();
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                Ok(n) => {
+                    self.wbuf.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.wbuf.clear();
+                    return Err(e);
+                }
+            }
         }
         Ok(())
     }
