@@ -549,9 +549,6 @@ where
             keep_alive = false;
         }
     }
-    if has_close_token(response.headers()) {
-        keep_alive = false;
-    }
 
     let sent = send_response(conn, response, version, is_head, keep_alive, scratch);
     let (status, bytes, keep_alive) = match sent {
@@ -636,12 +633,12 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     }
 }
 
-fn has_close_token(headers: &HeaderMap) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|v| {
-        v.as_bytes()
-            .split(|&b| b == b',')
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
-    })
+/// Whether a `Connection` header value has the `close` token.
+fn is_close(value: &header::HeaderValue) -> bool {
+    value
+        .as_bytes()
+        .split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 /// A plain-text error response that closes the connection.
@@ -767,7 +764,7 @@ fn send_response<S: Transport + 'static>(
         // 100 Continue, which must precede this response's head.
         c.send_continue()?;
     }
-    write_head_framed(
+    keep_alive &= write_head_framed(
         &mut c.wbuf,
         status,
         &parts.headers,
@@ -922,12 +919,13 @@ fn write_head(
         Some(n) => Delimit::Length(n),
         None => Delimit::None,
     };
-    write_head_framed(out, status, headers, length, delimit, keep_alive, version);
+    let _ = write_head_framed(out, status, headers, length, delimit, keep_alive, version);
 }
 
 /// Serializes a response head: status line, the handler's headers (minus
 /// framing ones, which the server owns), `Server`, `Date`, framing and
-/// connection headers.
+/// connection headers. Returns whether the connection stays open: false
+/// if it was to close or the handler's headers say `Connection: close`.
 fn write_head_framed(
     out: &mut Vec<u8>,
     status: StatusCode,
@@ -936,7 +934,7 @@ fn write_head_framed(
     delimit: Delimit,
     keep_alive: bool,
     version: Version,
-) {
+) -> bool {
     if status == StatusCode::OK {
         out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
     } else {
@@ -948,6 +946,7 @@ fn write_head_framed(
     }
     let mut has_server = false;
     let mut has_date = false;
+    let mut handler_closes = false;
     for (name, value) in headers {
         if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
             continue;
@@ -956,6 +955,8 @@ fn write_head_framed(
             has_server = true;
         } else if name == header::DATE {
             has_date = true;
+        } else if name == header::CONNECTION && is_close(value) {
+            handler_closes = true;
         }
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
@@ -977,7 +978,7 @@ fn write_head_framed(
         }
         _ => {}
     }
-    if status != StatusCode::SWITCHING_PROTOCOLS {
+    if status != StatusCode::SWITCHING_PROTOCOLS && !handler_closes {
         if !keep_alive {
             out.extend_from_slice(b"Connection: close\r\n");
         } else if version == Version::HTTP_10 {
@@ -985,4 +986,5 @@ fn write_head_framed(
         }
     }
     out.extend_from_slice(b"\r\n");
+    keep_alive && !handler_closes
 }

@@ -269,3 +269,26 @@ print("ok")
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_handler_can_close_the_connection() {
+    let s = serve(Server::builder(), || {
+        |_req: Request<Body>| {
+            Response::builder()
+                .header("connection", "close")
+                .body(Body::from("bye"))
+                .unwrap()
+        }
+    });
+    let mut conn = connect(s.local_addr());
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut conn);
+    assert_eq!(reply.matches("HTTP/1.1 200 OK").count(), 1, "{reply}");
+    assert_eq!(
+        reply.matches("connection: close").count() + reply.matches("Connection: close").count(),
+        1,
+        "{reply}"
+    );
+    assert!(reply.ends_with("bye"));
+}
