@@ -45,9 +45,25 @@ pub(crate) trait ConnHooks {
     fn config(&self) -> &Config;
     /// Whether the server is stopping: finish the current request, close.
     fn stopping(&self) -> bool;
-    /// The connection is (`true`) or stops being (`false`) idle between
-    /// requests, where a stopping server may close it at once.
-    fn set_idle(&self, idle: bool);
+    /// The connection is about to wait for (more of) a request head, or
+    /// has one. Returns whether the hooks enforce the head and keep-alive
+    /// timeouts themselves (the server's reaper: no timer per wait); if
+    /// not, the connection bounds its reads with socket timeouts.
+    fn head_wait(&self, wait: HeadWait) -> bool;
+    /// Whether the reaper cut off this connection's partial head.
+    fn head_expired(&self) -> bool;
+}
+
+/// What a connection is waiting for, for [`ConnHooks::head_wait`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeadWait {
+    /// Between requests (or before the first one): nothing received yet.
+    /// A stopping server may close the connection at once.
+    Idle { first: bool },
+    /// Part of a head has arrived; the rest must come in time.
+    Partial,
+    /// A whole head is in: the connection is busy with a request.
+    Done,
 }
 
 #[derive(Debug)]
@@ -93,10 +109,10 @@ impl<S: Transport> Conn<S> {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection upgraded"))
     }
 
-    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
-        if self.read_timeout != Some(timeout) {
-            self.io()?.set_read_timeout(Some(timeout))?;
-            self.read_timeout = Some(timeout);
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        if self.read_timeout != timeout {
+            self.io()?.set_read_timeout(timeout)?;
+            self.read_timeout = timeout;
         }
         Ok(())
     }
@@ -206,7 +222,7 @@ impl<S: Transport> Conn<S> {
                 } else {
                     self.flush()?;
                     let timeout = self.body_timeout;
-                    self.set_read_timeout(timeout)?;
+                    self.set_read_timeout(Some(timeout))?;
                     // Straight into the caller's buffer: no copy.
                     match self.io()?.read(&mut buf[..want]) {
                         Ok(0) => return Err(self.fail_body(BodyError::Io, eof())),
@@ -247,7 +263,7 @@ impl<S: Transport> Conn<S> {
                     }
                 } else {
                     let timeout = self.body_timeout;
-                    self.set_read_timeout(timeout)?;
+                    self.set_read_timeout(Some(timeout))?;
                     match self.fill() {
                         Ok(0) => return Err(self.fail_body(BodyError::Io, eof())),
                         Ok(_) => {}
@@ -388,24 +404,13 @@ fn read_head<S: Transport>(
     let mut c = conn.borrow_mut();
     let mut deadline: Option<Instant> = None;
     loop {
-        let timeout = if c.start < c.end {
+        if c.start < c.end {
             if let Some((head, len)) = parse_head(&c.rbuf[c.start..c.end], &cfg.limits)? {
                 c.start += len;
+                hooks.head_wait(HeadWait::Done);
                 return Ok(Some(head));
             }
-            // A partial head: the whole head must arrive within head_timeout.
-            let now = Instant::now();
-            let deadline = *deadline.get_or_insert(now + cfg.head_timeout);
-            let left = deadline.saturating_duration_since(now);
-            if left.is_zero() {
-                return Err(HeadError::Timeout);
-            }
-            left
-        } else if first {
-            cfg.head_timeout
-        } else {
-            cfg.keep_alive_timeout
-        };
+        }
         let idle = c.start == c.end;
         if idle {
             // Answer what was pipelined before waiting; then, if stopping,
@@ -413,25 +418,50 @@ fn read_head<S: Transport>(
             if c.flush().is_err() || hooks.stopping() {
                 return Ok(None);
             }
-            hooks.set_idle(true);
         }
-        let read = c.set_read_timeout(timeout).and_then(|()| c.fill());
-        if idle {
-            hooks.set_idle(false);
-        }
-        match read {
-            Ok(0) => return Ok(None),
-            Ok(_) => {}
-            Err(e)
-                if !idle
-                    && matches!(
-                        e.kind(),
-                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-                    ) =>
-            {
-                return Err(HeadError::Timeout)
+        let wait = if idle {
+            HeadWait::Idle { first }
+        } else {
+            HeadWait::Partial
+        };
+        let timeout = if hooks.head_wait(wait) {
+            None
+        } else if idle {
+            Some(if first {
+                cfg.head_timeout
+            } else {
+                cfg.keep_alive_timeout
+            })
+        } else {
+            // A partial head: the whole head must arrive within head_timeout.
+            let now = Instant::now();
+            let deadline = *deadline.get_or_insert(now + cfg.head_timeout);
+            let left = deadline.saturating_duration_since(now);
+            if left.is_zero() {
+                return Err(HeadError::Timeout);
             }
-            Err(_) => return Ok(None),
+            Some(left)
+        };
+        match c.set_read_timeout(timeout).and_then(|()| c.fill()) {
+            Ok(n) if n > 0 => {}
+            Ok(_) => {
+                return if hooks.head_expired() {
+                    Err(HeadError::Timeout)
+                } else {
+                    Ok(None)
+                }
+            }
+            Err(e) => {
+                let timed_out = matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                );
+                return if hooks.head_expired() || (timed_out && !idle) {
+                    Err(HeadError::Timeout)
+                } else {
+                    Ok(None)
+                };
+            }
         }
     }
 }

@@ -71,7 +71,12 @@ impl ConnHooks for Hooks {
     fn stopping(&self) -> bool {
         false
     }
-    fn set_idle(&self, _: bool) {}
+    fn head_wait(&self, _: conn::HeadWait) -> bool {
+        false
+    }
+    fn head_expired(&self) -> bool {
+        false
+    }
 }
 
 /// Runs `input` through a connection, as if a client sent it (in reads of

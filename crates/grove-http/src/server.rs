@@ -18,7 +18,7 @@ use slab::Slab;
 
 use crate::body::Body;
 use crate::config::{Config, ServerBuilder};
-use crate::conn::{self, ConnHooks};
+use crate::conn::{self, ConnHooks, HeadWait};
 use crate::transport::Transport;
 
 /// What answers requests: any `Fn(Request<Body>) -> Response<Body>`, or a
@@ -68,13 +68,59 @@ struct Shared {
     /// Connections run in greenlets of their own with this stack size.
     stack_size: Option<usize>,
     stopping: Cell<bool>,
-    /// Live connections: a handle to shut an idle one down on stop.
+    /// Live connections: a handle to shut one down (on stop, or when its
+    /// head or keep-alive time is up), and what it waits for.
     conns: RefCell<Slab<Entry>>,
+    reaper: Reaper,
+}
+
+/// Enforces the head and keep-alive timeouts of all connections with one
+/// greenlet that wakes every `interval`, instead of a timer per wait: the
+/// hot path of a kept-alive connection arms no timer at all. A timeout
+/// fires between its duration and one interval later.
+struct Reaper {
+    interval: Duration,
+    /// Intervals elapsed since the server started.
+    tick: Cell<u64>,
+    head_ticks: u64,
+    keep_alive_ticks: u64,
+    /// Set when a connection registers, so that the reaper sleeps (instead
+    /// of ticking) while there are none.
+    wake: grove::event::Event,
+    greenlet: RefCell<Option<grove::Greenlet<()>>>,
+}
+
+impl Reaper {
+    fn new(config: &Config) -> Reaper {
+        let shortest = config.head_timeout.min(config.keep_alive_timeout);
+        let interval = (shortest / 8).clamp(Duration::from_millis(5), Duration::from_millis(500));
+        let ticks = |d: Duration| d.as_nanos().div_ceil(interval.as_nanos()) as u64;
+        Reaper {
+            interval,
+            tick: Cell::new(0),
+            head_ticks: ticks(config.head_timeout),
+            keep_alive_ticks: ticks(config.keep_alive_timeout),
+            wake: grove::event::Event::new(),
+            greenlet: RefCell::new(None),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Busy with a request (or in a TLS handshake, bounded on its own).
+    Busy,
+    /// Waiting for a request since `since`, for at most `limit` ticks.
+    Idle { since: u64, limit: u64 },
+    /// Part of a head arrived at `since`.
+    Partial { since: u64 },
 }
 
 struct Entry {
     stream: TcpStream,
-    idle: bool,
+    phase: Phase,
+    /// The reaper cut off a partial head (the connection answers 408).
+    expired: bool,
 }
 
 impl Shared {
@@ -82,9 +128,42 @@ impl Shared {
     /// close now (their parked read sees the shutdown at once).
     fn begin_stop(&self) {
         self.stopping.set(true);
+        if let Some(reaper) = self.reaper.greenlet.borrow_mut().take() {
+            reaper.kill_nowait();
+        }
         for (_, entry) in self.conns.borrow().iter() {
-            if entry.idle {
+            if let Phase::Idle { .. } = entry.phase {
                 let _ = entry.stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    /// The reaper greenlet's body.
+    fn reap(&self) {
+        let reaper = &self.reaper;
+        loop {
+            if self.conns.borrow().is_empty() {
+                reaper.wake.clear();
+                reaper.wake.wait();
+            }
+            grove::sleep(reaper.interval);
+            let now = reaper.tick.get() + 1;
+            reaper.tick.set(now);
+            for (_, entry) in self.conns.borrow_mut().iter_mut() {
+                match entry.phase {
+                    Phase::Idle { since, limit } if now - since > limit => {
+                        // Idle too long: close quietly.
+                        entry.phase = Phase::Busy;
+                        let _ = entry.stream.shutdown(Shutdown::Both);
+                    }
+                    Phase::Partial { since } if now - since > reaper.head_ticks => {
+                        // Slowloris: the connection's read ends, it answers 408.
+                        entry.phase = Phase::Busy;
+                        entry.expired = true;
+                        let _ = entry.stream.shutdown(Shutdown::Read);
+                    }
+                    _ => {}
+                }
             }
         }
     }
@@ -102,12 +181,40 @@ impl ConnHooks for Ctx<'_> {
     fn stopping(&self) -> bool {
         self.shared.stopping.get()
     }
-    fn set_idle(&self, idle: bool) {
-        if let Some(key) = self.key {
-            if let Some(entry) = self.shared.conns.borrow_mut().get_mut(key) {
-                entry.idle = idle;
-            }
+    fn head_wait(&self, wait: HeadWait) -> bool {
+        let Some(key) = self.key else { return false };
+        let reaper = &self.shared.reaper;
+        if reaper.greenlet.borrow().is_none() {
+            return false; // not started, or stopping: socket timeouts
         }
+        let mut conns = self.shared.conns.borrow_mut();
+        let Some(entry) = conns.get_mut(key) else {
+            return false;
+        };
+        let now = reaper.tick.get();
+        entry.phase = match (wait, entry.phase) {
+            (HeadWait::Idle { first }, _) => Phase::Idle {
+                since: now,
+                limit: if first {
+                    reaper.head_ticks
+                } else {
+                    reaper.keep_alive_ticks
+                },
+            },
+            // The head's time runs from its first byte.
+            (HeadWait::Partial, Phase::Partial { since }) => Phase::Partial { since },
+            (HeadWait::Partial, _) => Phase::Partial { since: now },
+            (HeadWait::Done, _) => {
+                entry.expired = false;
+                Phase::Busy
+            }
+        };
+        true
+    }
+    fn head_expired(&self) -> bool {
+        self.key
+            .and_then(|key| self.shared.conns.borrow().get(key).map(|e| e.expired))
+            .unwrap_or(false)
     }
 }
 
@@ -118,10 +225,17 @@ fn serve_tcp<H: Handler>(shared: &Shared, handler: &H, stream: TcpStream, peer: 
     let Ok(handle) = stream.try_clone() else {
         return;
     };
-    let key = shared.conns.borrow_mut().insert(Entry {
-        stream: handle,
-        idle: false,
-    });
+    let key = {
+        let mut conns = shared.conns.borrow_mut();
+        if conns.is_empty() {
+            shared.reaper.wake.set();
+        }
+        conns.insert(Entry {
+            stream: handle,
+            phase: Phase::Busy,
+            expired: false,
+        })
+    };
     let _registered = Registered(shared, key);
     let ctx = Ctx {
         shared,
@@ -267,6 +381,12 @@ impl Server {
     #[track_caller]
     pub fn start(&self) {
         self.inner.server.start();
+        let shared = self.inner.shared.clone();
+        let reaper = grove::Builder::new()
+            .name(format!("grove-http reaper on {}", self.local_addr()))
+            .spawn(move || shared.reap());
+        // Without a reaper (no stack), connections use socket timeouts.
+        *self.inner.shared.reaper.greenlet.borrow_mut() = reaper.ok();
     }
 
     /// Starts the server unless started, then waits until it is stopped.
@@ -279,6 +399,12 @@ impl Server {
             }
         }
         let _guard = StopOnExit(&self.inner.shared);
+        if !self.inner.server.is_running()
+            && !self.inner.server.is_stopped()
+            && !self.inner.shared.stopping.get()
+        {
+            self.start();
+        }
         self.inner.server.serve_forever();
     }
 
@@ -379,6 +505,7 @@ impl ServerBuilder {
         #[cfg(not(feature = "tls"))]
         let tls_stack = None;
         let shared = Rc::new(Shared {
+            reaper: Reaper::new(&self.config),
             stack_size: self.stack_size.or(tls_stack),
             config: self.config,
             stopping: Cell::new(false),
