@@ -15,7 +15,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap};
 use http::{Method, Response, StatusCode, Version};
 
@@ -85,6 +85,8 @@ enum BodyError {
 struct Conn<S> {
     io: Option<S>,
     rbuf: Vec<u8>,
+    /// Storage of the heads handed to handlers (see `parse_head`).
+    head_buf: BytesMut,
     start: usize,
     end: usize,
     wbuf: Vec<u8>,
@@ -346,6 +348,7 @@ where
     let conn = Rc::new(RefCell::new(Conn {
         io: Some(io),
         rbuf: Vec::new(),
+        head_buf: BytesMut::new(),
         start: 0,
         end: 0,
         wbuf: Vec::new(),
@@ -405,7 +408,10 @@ fn read_head<S: Transport>(
     let mut deadline: Option<Instant> = None;
     loop {
         if c.start < c.end {
-            if let Some((head, len)) = parse_head(&c.rbuf[c.start..c.end], &cfg.limits)? {
+            let c = &mut *c;
+            if let Some((head, len)) =
+                parse_head(&c.rbuf[c.start..c.end], &cfg.limits, &mut c.head_buf)?
+            {
                 c.start += len;
                 hooks.head_wait(HeadWait::Done);
                 return Ok(Some(head));

@@ -6,7 +6,7 @@
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode, Uri, Version};
 
@@ -88,6 +88,7 @@ pub(crate) struct Head {
 pub(crate) fn parse_head(
     buf: &[u8],
     limits: &HeadLimits,
+    raw_buf: &mut BytesMut,
 ) -> Result<Option<(Head, usize)>, HeadError> {
     let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
     let slots = &mut storage[..limits.max_headers.clamp(1, MAX_HEADERS_CAP)];
@@ -128,7 +129,12 @@ pub(crate) fn parse_head(
     if target_range.end + 10 - method_range.start > limits.max_line {
         return Err(HeadError::UriTooLong);
     }
-    let raw = Bytes::copy_from_slice(&buf[..len]);
+    // The head's bytes go to the connection's head buffer, whose storage
+    // is reclaimed once the previous request's headers are dropped: no
+    // allocation per request in the steady state.
+    raw_buf.reserve(len.max(1024));
+    raw_buf.extend_from_slice(&buf[..len]);
+    let raw = raw_buf.split().freeze();
 
     let method =
         Method::from_bytes(method.as_bytes()).map_err(|_| HeadError::Bad("invalid method"))?;
@@ -291,7 +297,7 @@ mod tests {
     };
 
     fn parse(s: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
-        parse_head(s, &LIMITS)
+        parse_head(s, &LIMITS, &mut BytesMut::new())
     }
 
     #[test]
