@@ -124,6 +124,14 @@ impl AccessLog {
 /// All responses are HTTP/1.1 and carry `Server: grove-http` and `Date`
 /// unless the handler set them.
 ///
+/// The head and keep-alive timeouts of a started server's connections are
+/// enforced by one *reaper* greenlet per server (per thread), which wakes
+/// every eighth of the shorter of the two (at least 5 ms, at most 500 ms)
+/// while there are connections: a request on a kept-alive connection arms
+/// no timer, and a timeout fires up to one such interval late. Body reads
+/// and response writes are bounded per operation by socket timeouts, whose
+/// timer is armed only when the operation actually waits.
+///
 /// # Examples
 ///
 /// ```
