@@ -85,13 +85,44 @@ pub(crate) struct Head {
 
 /// Parses the head at the start of `buf`: `Ok(Some((head, len)))` when it
 /// is complete (`len` bytes), `Ok(None)` when more bytes are needed.
+///
+/// Most requests have few headers: they are parsed with a small array of
+/// header slots (a small stack frame, so that the thousands of connection
+/// stacks touch fewer pages); a request with more is parsed again with
+/// room for the configured maximum.
 pub(crate) fn parse_head(
     buf: &[u8],
     limits: &HeadLimits,
     raw_buf: &mut BytesMut,
 ) -> Result<Option<(Head, usize)>, HeadError> {
-    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
-    let slots = &mut storage[..limits.max_headers.clamp(1, MAX_HEADERS_CAP)];
+    match parse_head_with::<FEW_HEADERS>(buf, limits, raw_buf) {
+        Err(HeadError::HeadTooLarge) if limits.max_headers > FEW_HEADERS => {
+            parse_head_many(buf, limits, raw_buf)
+        }
+        other => other,
+    }
+}
+
+/// Header slots of the first parse attempt.
+const FEW_HEADERS: usize = 24;
+
+#[inline(never)]
+#[cold]
+fn parse_head_many(
+    buf: &[u8],
+    limits: &HeadLimits,
+    raw_buf: &mut BytesMut,
+) -> Result<Option<(Head, usize)>, HeadError> {
+    parse_head_with::<MAX_HEADERS_CAP>(buf, limits, raw_buf)
+}
+
+fn parse_head_with<const N: usize>(
+    buf: &[u8],
+    limits: &HeadLimits,
+    raw_buf: &mut BytesMut,
+) -> Result<Option<(Head, usize)>, HeadError> {
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; N];
+    let slots = &mut storage[..limits.max_headers.clamp(1, N)];
     let mut req = httparse::Request::new(&mut []);
     let len = match req.parse_with_uninit_headers(buf, slots) {
         Ok(httparse::Status::Complete(len)) => len,
@@ -392,6 +423,27 @@ mod tests {
         let many: String = (0..9).map(|i| format!("H{i}: v\r\n")).collect();
         let many = format!("GET / HTTP/1.1\r\n{many}\r\n");
         assert_eq!(parse(many.as_bytes()).unwrap_err(), HeadError::HeadTooLarge);
+    }
+
+    #[test]
+    fn many_headers_take_the_second_attempt() {
+        let limits = HeadLimits {
+            max_headers: 100,
+            max_head: 8192,
+            ..LIMITS
+        };
+        let many: String = (0..90).map(|i| format!("H{i}: v\r\n")).collect();
+        let req = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
+        let (head, _) = parse_head(req.as_bytes(), &limits, &mut BytesMut::new())
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.request.headers().len(), 91);
+        let too_many: String = (0..100).map(|i| format!("H{i}: v\r\n")).collect();
+        let req = format!("GET / HTTP/1.1\r\nHost: x\r\n{too_many}\r\n");
+        assert_eq!(
+            parse_head(req.as_bytes(), &limits, &mut BytesMut::new()).unwrap_err(),
+            HeadError::HeadTooLarge
+        );
     }
 
     #[test]
