@@ -38,24 +38,28 @@ fn slowloris_head_is_cut_off_with_408() {
     let mut conn = connect(s.local_addr());
     let started = Instant::now();
     conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
-    // One header line every 100 ms: each read makes progress, but the
-    // whole head would take 5 s.
-    for i in 0..50 {
-        std::thread::sleep(Duration::from_millis(100));
-        if conn.write_all(format!("X-{i}: y\r\n").as_bytes()).is_err() {
-            break;
+    // One header line every 100 ms from another thread: each read makes
+    // progress, but the whole head would take 5 s.
+    let mut writer = conn.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        for i in 0..50 {
+            std::thread::sleep(Duration::from_millis(100));
+            if writer
+                .write_all(format!("X-{i}: y\r\n").as_bytes())
+                .is_err()
+            {
+                break;
+            }
         }
-    }
+    });
     let reply = read_to_close(&mut conn);
+    let elapsed = started.elapsed();
     assert_eq!(status(&reply), 408, "{reply}");
     assert!(reply.contains("Connection: close"));
-    // Cut off near the 0.5 s deadline, long before the 5 s of trickling
-    // ended (the trickle loop stops once writes fail).
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    // Cut off near the 0.5 s deadline, long before the trickle's 5 s.
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    drop(conn);
+    trickle.join().unwrap();
     still_serves(s.local_addr());
 }
 
