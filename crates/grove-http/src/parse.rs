@@ -177,7 +177,11 @@ fn parse_head_with<const N: usize>(
         Version::HTTP_10
     };
 
-    let mut headers = HeaderMap::with_capacity(req.headers.len());
+    // Built in place: the request's own (empty, unallocated) map grows to
+    // the header count once, and no map is dropped.
+    let mut request = Request::new(Body::empty());
+    let headers: &mut HeaderMap = request.headers_mut();
+    headers.reserve(req.headers.len());
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
     let mut transfer_encoding = false;
@@ -248,11 +252,9 @@ fn parse_head_with<const N: usize>(
         keep_alive_token && !close
     };
 
-    let mut request = Request::new(Body::empty());
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     *request.version_mut() = version;
-    *request.headers_mut() = headers;
     Ok(Some((
         Head {
             request,

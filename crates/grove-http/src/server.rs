@@ -88,6 +88,8 @@ struct Reaper {
     /// of ticking) while there are none.
     wake: grove::event::Event,
     greenlet: RefCell<Option<grove::Greenlet<()>>>,
+    /// Whether the greenlet is there to enforce the timeouts.
+    running: Cell<bool>,
 }
 
 impl Reaper {
@@ -102,6 +104,7 @@ impl Reaper {
             keep_alive_ticks: ticks(config.keep_alive_timeout),
             wake: grove::event::Event::new(),
             greenlet: RefCell::new(None),
+            running: Cell::new(false),
         }
     }
 }
@@ -118,9 +121,14 @@ enum Phase {
 
 struct Entry {
     stream: TcpStream,
-    phase: Phase,
+    state: Rc<ConnState>,
+}
+
+/// What a connection waits for, shared by its greenlet and the reaper.
+struct ConnState {
+    phase: Cell<Phase>,
     /// The reaper cut off a partial head (the connection answers 408).
-    expired: bool,
+    expired: Cell<bool>,
 }
 
 impl Shared {
@@ -128,11 +136,12 @@ impl Shared {
     /// close now (their parked read sees the shutdown at once).
     fn begin_stop(&self) {
         self.stopping.set(true);
+        self.reaper.running.set(false);
         if let Some(reaper) = self.reaper.greenlet.borrow_mut().take() {
             reaper.kill_nowait();
         }
         for (_, entry) in self.conns.borrow().iter() {
-            if let Phase::Idle { .. } = entry.phase {
+            if let Phase::Idle { .. } = entry.state.phase.get() {
                 let _ = entry.stream.shutdown(Shutdown::Both);
             }
         }
@@ -149,17 +158,18 @@ impl Shared {
             grove::sleep(reaper.interval);
             let now = reaper.tick.get() + 1;
             reaper.tick.set(now);
-            for (_, entry) in self.conns.borrow_mut().iter_mut() {
-                match entry.phase {
+            for (_, entry) in self.conns.borrow().iter() {
+                let state = &entry.state;
+                match state.phase.get() {
                     Phase::Idle { since, limit } if now - since > limit => {
                         // Idle too long: close quietly.
-                        entry.phase = Phase::Busy;
+                        state.phase.set(Phase::Busy);
                         let _ = entry.stream.shutdown(Shutdown::Both);
                     }
                     Phase::Partial { since } if now - since > reaper.head_ticks => {
                         // Slowloris: the connection's read ends, it answers 408.
-                        entry.phase = Phase::Busy;
-                        entry.expired = true;
+                        state.phase.set(Phase::Busy);
+                        state.expired.set(true);
                         let _ = entry.stream.shutdown(Shutdown::Read);
                     }
                     _ => {}
@@ -171,7 +181,8 @@ impl Shared {
 
 struct Ctx<'a> {
     shared: &'a Shared,
-    key: Option<usize>,
+    /// `None` for connections not accepted by the server (no reaper).
+    state: Option<&'a ConnState>,
 }
 
 impl ConnHooks for Ctx<'_> {
@@ -182,17 +193,15 @@ impl ConnHooks for Ctx<'_> {
         self.shared.stopping.get()
     }
     fn head_wait(&self, wait: HeadWait) -> bool {
-        let Some(key) = self.key else { return false };
-        let reaper = &self.shared.reaper;
-        if reaper.greenlet.borrow().is_none() {
-            return false; // not started, or stopping: socket timeouts
-        }
-        let mut conns = self.shared.conns.borrow_mut();
-        let Some(entry) = conns.get_mut(key) else {
+        let Some(state) = self.state else {
             return false;
         };
+        let reaper = &self.shared.reaper;
+        if !reaper.running.get() {
+            return false; // not started, or stopping: socket timeouts
+        }
         let now = reaper.tick.get();
-        entry.phase = match (wait, entry.phase) {
+        let phase = match (wait, state.phase.get()) {
             (HeadWait::Idle { first }, _) => Phase::Idle {
                 since: now,
                 limit: if first {
@@ -205,16 +214,15 @@ impl ConnHooks for Ctx<'_> {
             (HeadWait::Partial, Phase::Partial { since }) => Phase::Partial { since },
             (HeadWait::Partial, _) => Phase::Partial { since: now },
             (HeadWait::Done, _) => {
-                entry.expired = false;
+                state.expired.set(false);
                 Phase::Busy
             }
         };
+        state.phase.set(phase);
         true
     }
     fn head_expired(&self) -> bool {
-        self.key
-            .and_then(|key| self.shared.conns.borrow().get(key).map(|e| e.expired))
-            .unwrap_or(false)
+        self.state.is_some_and(|state| state.expired.get())
     }
 }
 
@@ -225,6 +233,10 @@ fn serve_tcp<H: Handler>(shared: &Shared, handler: &H, stream: TcpStream, peer: 
     let Ok(handle) = stream.try_clone() else {
         return;
     };
+    let state = Rc::new(ConnState {
+        phase: Cell::new(Phase::Busy),
+        expired: Cell::new(false),
+    });
     let key = {
         let mut conns = shared.conns.borrow_mut();
         if conns.is_empty() {
@@ -232,14 +244,13 @@ fn serve_tcp<H: Handler>(shared: &Shared, handler: &H, stream: TcpStream, peer: 
         }
         conns.insert(Entry {
             stream: handle,
-            phase: Phase::Busy,
-            expired: false,
+            state: state.clone(),
         })
     };
     let _registered = Registered(shared, key);
     let ctx = Ctx {
         shared,
-        key: Some(key),
+        state: Some(&state),
     };
     #[cfg(feature = "tls")]
     if let Some(tls) = &shared.config.tls {
@@ -386,7 +397,9 @@ impl Server {
             .name(format!("grove-http reaper on {}", self.local_addr()))
             .spawn(move || shared.reap());
         // Without a reaper (no stack), connections use socket timeouts.
-        *self.inner.shared.reaper.greenlet.borrow_mut() = reaper.ok();
+        let reaper = reaper.ok();
+        self.inner.shared.reaper.running.set(reaper.is_some());
+        *self.inner.shared.reaper.greenlet.borrow_mut() = reaper;
     }
 
     /// Starts the server unless started, then waits until it is stopped.
@@ -439,7 +452,7 @@ impl Server {
     pub fn serve_connection(&self, io: impl Transport + 'static, peer: Option<SocketAddr>) {
         let ctx = Ctx {
             shared: &self.inner.shared,
-            key: None,
+            state: None,
         };
         if ctx.shared.stopping.get() {
             return;
