@@ -398,6 +398,7 @@ where
 
 /// Reads until a whole head is buffered. `Ok(None)`: the connection is
 /// over (closed, idle too long, server stopping, I/O error).
+#[inline(always)]
 fn read_head<S: Transport>(
     conn: &RefCell<Conn<S>>,
     hooks: &dyn ConnHooks,

@@ -90,6 +90,7 @@ pub(crate) struct Head {
 /// header slots (a small stack frame, so that the thousands of connection
 /// stacks touch fewer pages); a request with more is parsed again with
 /// room for the configured maximum.
+#[inline(always)]
 pub(crate) fn parse_head(
     buf: &[u8],
     limits: &HeadLimits,
@@ -116,6 +117,7 @@ fn parse_head_many(
     parse_head_with::<MAX_HEADERS_CAP>(buf, limits, raw_buf)
 }
 
+#[inline(always)]
 fn parse_head_with<const N: usize>(
     buf: &[u8],
     limits: &HeadLimits,
