@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap};
-use http::{Method, Response, StatusCode, Version};
+use http::{Method, Request, Response, StatusCode, Version};
 
 use crate::body::{Body, BodySource, Incoming, Kind};
 use crate::chunked::{write_chunk_head, ChunkError, ChunkedDecoder};
@@ -363,9 +363,11 @@ where
         max_head: cfg.limits.max_head,
     }));
     let mut scratch = Vec::new();
+    // Where each request is built by the parser and taken by the handler.
+    let mut slot: Option<Request<Body>> = None;
     let mut first = true;
     let after = loop {
-        let head = match read_head(&conn, hooks, first) {
+        let head = match read_head(&conn, hooks, first, &mut slot) {
             Ok(Some(head)) => head,
             Ok(None) => break After::Close { linger: false },
             Err(err) => {
@@ -379,7 +381,7 @@ where
             }
         };
         first = false;
-        match handle(&conn, hooks, handler, head, peer, &mut scratch) {
+        match handle(&conn, hooks, handler, head, &mut slot, peer, &mut scratch) {
             After::KeepAlive => continue,
             close => break close,
         }
@@ -403,6 +405,7 @@ fn read_head<S: Transport>(
     conn: &RefCell<Conn<S>>,
     hooks: &dyn ConnHooks,
     first: bool,
+    slot: &mut Option<Request<Body>>,
 ) -> Result<Option<Head>, HeadError> {
     let cfg = hooks.config();
     let mut c = conn.borrow_mut();
@@ -410,10 +413,10 @@ fn read_head<S: Transport>(
     loop {
         if c.start < c.end {
             let c = &mut *c;
-            if let Some((head, len)) =
-                parse_head(&c.rbuf[c.start..c.end], &cfg.limits, &mut c.head_buf)?
+            if let Some(head) =
+                parse_head(&c.rbuf[c.start..c.end], &cfg.limits, &mut c.head_buf, slot)?
             {
-                c.start += len;
+                c.start += head.len;
                 hooks.head_wait(HeadWait::Done);
                 return Ok(Some(head));
             }
@@ -479,6 +482,7 @@ fn handle<S, H>(
     hooks: &dyn ConnHooks,
     handler: &H,
     head: Head,
+    slot: &mut Option<Request<Body>>,
     peer: Option<SocketAddr>,
     scratch: &mut Vec<u8>,
 ) -> After
@@ -488,12 +492,14 @@ where
 {
     let cfg = hooks.config();
     let Head {
-        mut request,
         framing,
         keep_alive,
         expect_continue,
         ..
     } = head;
+    let Some(request) = slot.as_mut() else {
+        return After::Close { linger: false };
+    };
     let version = request.version();
     let is_head = request.method() == Method::HEAD;
     {
@@ -527,23 +533,24 @@ where
         target: head.target,
     };
 
-    let (mut response, mut keep_alive) =
-        match catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
-            Ok(response) => (response, keep_alive),
-            Err(payload) if grove::is_cancellation(&*payload) => resume_unwind(payload),
-            Err(payload) => {
-                eprintln!(
-                    "grove-http: the handler panicked on {} {}: {}",
-                    head_info.method(),
-                    head_info.target(),
-                    panic_message(&*payload)
-                );
-                (
-                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error"),
-                    false,
-                )
-            }
-        };
+    let (mut response, mut keep_alive) = match catch_unwind(AssertUnwindSafe(|| {
+        handler.call(slot.take().expect("the parser left a request"))
+    })) {
+        Ok(response) => (response, keep_alive),
+        Err(payload) if grove::is_cancellation(&*payload) => resume_unwind(payload),
+        Err(payload) => {
+            eprintln!(
+                "grove-http: the handler panicked on {} {}: {}",
+                head_info.method(),
+                head_info.target(),
+                panic_message(&*payload)
+            );
+            (
+                error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error"),
+                false,
+            )
+        }
+    };
 
     let mut linger_on_close = false;
     {

@@ -70,10 +70,12 @@ impl HeadError {
     }
 }
 
-/// A parsed head: the request (empty body) and what the connection needs.
+/// A parsed head: what the connection needs besides the request itself
+/// (which `parse_head` builds in the caller's slot).
 #[derive(Debug)]
 pub(crate) struct Head {
-    pub(crate) request: Request<Body>,
+    /// Bytes of the head, consumed from the input.
+    pub(crate) len: usize,
     pub(crate) framing: Framing,
     pub(crate) keep_alive: bool,
     pub(crate) expect_continue: bool,
@@ -83,8 +85,10 @@ pub(crate) struct Head {
     pub(crate) target: Range<usize>,
 }
 
-/// Parses the head at the start of `buf`: `Ok(Some((head, len)))` when it
-/// is complete (`len` bytes), `Ok(None)` when more bytes are needed.
+/// Parses the head at the start of `buf`: `Ok(Some(head))` when it is
+/// complete (the request, with an empty body, is then in `slot`: built in
+/// place, it is not moved around on its way to the handler), `Ok(None)`
+/// when more bytes are needed.
 ///
 /// Most requests have few headers: they are parsed with a small array of
 /// header slots (a small stack frame, so that the thousands of connection
@@ -95,10 +99,11 @@ pub(crate) fn parse_head(
     buf: &[u8],
     limits: &HeadLimits,
     raw_buf: &mut BytesMut,
-) -> Result<Option<(Head, usize)>, HeadError> {
-    match parse_head_with::<FEW_HEADERS>(buf, limits, raw_buf) {
+    slot: &mut Option<Request<Body>>,
+) -> Result<Option<Head>, HeadError> {
+    match parse_head_with::<FEW_HEADERS>(buf, limits, raw_buf, slot) {
         Err(HeadError::HeadTooLarge) if limits.max_headers > FEW_HEADERS => {
-            parse_head_many(buf, limits, raw_buf)
+            parse_head_many(buf, limits, raw_buf, slot)
         }
         other => other,
     }
@@ -113,8 +118,9 @@ fn parse_head_many(
     buf: &[u8],
     limits: &HeadLimits,
     raw_buf: &mut BytesMut,
-) -> Result<Option<(Head, usize)>, HeadError> {
-    parse_head_with::<MAX_HEADERS_CAP>(buf, limits, raw_buf)
+    slot: &mut Option<Request<Body>>,
+) -> Result<Option<Head>, HeadError> {
+    parse_head_with::<MAX_HEADERS_CAP>(buf, limits, raw_buf, slot)
 }
 
 #[inline(always)]
@@ -122,7 +128,8 @@ fn parse_head_with<const N: usize>(
     buf: &[u8],
     limits: &HeadLimits,
     raw_buf: &mut BytesMut,
-) -> Result<Option<(Head, usize)>, HeadError> {
+    slot: &mut Option<Request<Body>>,
+) -> Result<Option<Head>, HeadError> {
     let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; N];
     let slots = &mut storage[..limits.max_headers.clamp(1, N)];
     let mut req = httparse::Request::new(&mut []);
@@ -181,7 +188,10 @@ fn parse_head_with<const N: usize>(
 
     // Built in place: the request's own (empty, unallocated) map grows to
     // the header count once, and no map is dropped.
-    let mut request = Request::new(Body::empty());
+    let request = slot.insert(Request::new(Body::empty()));
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = version;
     let headers: &mut HeaderMap = request.headers_mut();
     headers.reserve(req.headers.len());
     let mut content_length: Option<u64> = None;
@@ -254,21 +264,15 @@ fn parse_head_with<const N: usize>(
         keep_alive_token && !close
     };
 
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = version;
-    Ok(Some((
-        Head {
-            request,
-            framing,
-            keep_alive,
-            expect_continue: expect_continue && framing != Framing::None,
-            raw,
-            method: method_range,
-            target: target_range,
-        },
+    Ok(Some(Head {
         len,
-    )))
+        framing,
+        keep_alive,
+        expect_continue: expect_continue && framing != Framing::None,
+        raw,
+        method: method_range,
+        target: target_range,
+    }))
 }
 
 /// Limits of a head still arriving (or malformed): an overlong request
@@ -331,16 +335,25 @@ mod tests {
         max_body: 1000,
     };
 
-    fn parse(s: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
-        parse_head(s, &LIMITS, &mut BytesMut::new())
+    /// The head, its length, and the request.
+    #[derive(Debug)]
+    struct Parsed(Head, usize, Request<Body>);
+
+    fn parse(s: &[u8]) -> Result<Option<Parsed>, HeadError> {
+        let mut slot = None;
+        Ok(
+            parse_head(s, &LIMITS, &mut BytesMut::new(), &mut slot)?.map(|head| {
+                let len = head.len;
+                Parsed(head, len, slot.take().unwrap())
+            }),
+        )
     }
 
     #[test]
     fn parses_a_request() {
         let input = b"POST /a/b?c=d HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-Bin: \xff\xfe\r\n\r\nhello";
-        let (head, len) = parse(input).unwrap().unwrap();
+        let Parsed(head, len, req) = parse(input).unwrap().unwrap();
         assert_eq!(len, input.len() - 5);
-        let req = &head.request;
         assert_eq!(req.method(), Method::POST);
         assert_eq!(req.uri().path(), "/a/b");
         assert_eq!(req.uri().query(), Some("c=d"));
@@ -404,7 +417,7 @@ mod tests {
         );
         assert_eq!(err(b"GET / HTTP/2.0\r\n\r\n"), HeadError::Version);
         assert!(matches!(err(b"GET / FOO\r\n\r\n"), HeadError::Bad(_)));
-        let (chunked, _) =
+        let Parsed(chunked, ..) =
             parse(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n")
                 .unwrap()
                 .unwrap();
@@ -438,27 +451,28 @@ mod tests {
         };
         let many: String = (0..90).map(|i| format!("H{i}: v\r\n")).collect();
         let req = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
-        let (head, _) = parse_head(req.as_bytes(), &limits, &mut BytesMut::new())
+        let mut slot = None;
+        parse_head(req.as_bytes(), &limits, &mut BytesMut::new(), &mut slot)
             .unwrap()
             .unwrap();
-        assert_eq!(head.request.headers().len(), 91);
+        assert_eq!(slot.unwrap().headers().len(), 91);
         let too_many: String = (0..100).map(|i| format!("H{i}: v\r\n")).collect();
         let req = format!("GET / HTTP/1.1\r\nHost: x\r\n{too_many}\r\n");
         assert_eq!(
-            parse_head(req.as_bytes(), &limits, &mut BytesMut::new()).unwrap_err(),
+            parse_head(req.as_bytes(), &limits, &mut BytesMut::new(), &mut None).unwrap_err(),
             HeadError::HeadTooLarge
         );
     }
 
     #[test]
     fn expect_continue_needs_a_body() {
-        let (h, _) = parse(
+        let Parsed(h, ..) = parse(
             b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
         )
         .unwrap()
         .unwrap();
         assert!(h.expect_continue);
-        let (h, _) = parse(b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n")
+        let Parsed(h, ..) = parse(b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n")
             .unwrap()
             .unwrap();
         assert!(!h.expect_continue);
