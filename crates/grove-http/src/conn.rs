@@ -52,6 +52,9 @@ pub(crate) trait ConnHooks {
     fn head_wait(&self, wait: HeadWait) -> bool;
     /// Whether the reaper cut off this connection's partial head.
     fn head_expired(&self) -> bool;
+    /// Whether this thread's cached `Date` line is kept current (by a
+    /// running reaper), so that writing a response need not read the clock.
+    fn date_is_fresh(&self) -> bool;
 }
 
 /// What a connection is waiting for, for [`ConnHooks::head_wait`].
@@ -594,7 +597,15 @@ where
         }
     }
 
-    let sent = send_response(conn, response, version, is_head, keep_alive, scratch);
+    let sent = send_response(
+        conn,
+        hooks.date_is_fresh(),
+        response,
+        version,
+        is_head,
+        keep_alive,
+        scratch,
+    );
     let (status, bytes, keep_alive) = match sent {
         Ok(Sent::Done {
             status,
@@ -741,8 +752,10 @@ enum Delimit {
     Close,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn send_response<S: Transport + 'static>(
     conn: &RefCell<Conn<S>>,
+    date_fresh: bool,
     response: Response<Body>,
     version: Version,
     is_head: bool,
@@ -809,6 +822,7 @@ fn send_response<S: Transport + 'static>(
         c.send_continue()?;
     }
     keep_alive &= write_head_framed(
+        date_fresh,
         &mut c.wbuf,
         status,
         &parts.headers,
@@ -963,14 +977,18 @@ fn write_head(
         Some(n) => Delimit::Length(n),
         None => Delimit::None,
     };
-    let _ = write_head_framed(out, status, headers, length, delimit, keep_alive, version);
+    let _ = write_head_framed(
+        false, out, status, headers, length, delimit, keep_alive, version,
+    );
 }
 
 /// Serializes a response head: status line, the handler's headers (minus
 /// framing ones, which the server owns), `Server`, `Date`, framing and
 /// connection headers. Returns whether the connection stays open: false
 /// if it was to close or the handler's headers say `Connection: close`.
+#[allow(clippy::too_many_arguments)]
 fn write_head_framed(
+    date_fresh: bool,
     out: &mut Vec<u8>,
     status: StatusCode,
     headers: &HeaderMap,
@@ -1011,7 +1029,7 @@ fn write_head_framed(
         out.extend_from_slice(b"Server: grove-http\r\n");
     }
     if !has_date {
-        date::write_date_line(out);
+        date::write_date_line(out, date_fresh);
     }
     match (delimit, length) {
         (Delimit::Chunked, _) => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),

@@ -77,6 +77,9 @@ impl ConnHooks for Hooks {
     fn head_expired(&self) -> bool {
         false
     }
+    fn date_is_fresh(&self) -> bool {
+        false
+    }
 }
 
 /// Runs `input` through a connection, as if a client sent it (in reads of

@@ -90,6 +90,9 @@ struct Reaper {
     greenlet: RefCell<Option<grove::Greenlet<()>>>,
     /// Whether the greenlet is there to enforce the timeouts.
     running: Cell<bool>,
+    /// Whether the reaper is ticking and refreshes this thread's cached
+    /// `Date` line on each tick (so responses need not read the clock).
+    date_fresh: Cell<bool>,
 }
 
 impl Reaper {
@@ -105,6 +108,7 @@ impl Reaper {
             wake: grove::event::Event::new(),
             greenlet: RefCell::new(None),
             running: Cell::new(false),
+            date_fresh: Cell::new(false),
         }
     }
 }
@@ -137,6 +141,7 @@ impl Shared {
     fn begin_stop(&self) {
         self.stopping.set(true);
         self.reaper.running.set(false);
+        self.reaper.date_fresh.set(false);
         if let Some(reaper) = self.reaper.greenlet.borrow_mut().take() {
             reaper.kill_nowait();
         }
@@ -150,12 +155,26 @@ impl Shared {
     /// The reaper greenlet's body.
     fn reap(&self) {
         let reaper = &self.reaper;
+        // Not fresh while the reaper sleeps without connections (or dies).
+        struct NotFresh<'a>(&'a Cell<bool>);
+        impl Drop for NotFresh<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        let _not_fresh = NotFresh(&reaper.date_fresh);
         loop {
             if self.conns.borrow().is_empty() {
+                reaper.date_fresh.set(false);
                 reaper.wake.clear();
                 reaper.wake.wait();
             }
+            crate::date::refresh();
+            reaper
+                .date_fresh
+                .set(reaper.interval <= Duration::from_millis(500));
             grove::sleep(reaper.interval);
+            crate::date::refresh();
             let now = reaper.tick.get() + 1;
             reaper.tick.set(now);
             for (_, entry) in self.conns.borrow().iter() {
@@ -223,6 +242,9 @@ impl ConnHooks for Ctx<'_> {
     }
     fn head_expired(&self) -> bool {
         self.state.is_some_and(|state| state.expired.get())
+    }
+    fn date_is_fresh(&self) -> bool {
+        self.shared.reaper.date_fresh.get()
     }
 }
 

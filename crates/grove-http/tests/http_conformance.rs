@@ -233,13 +233,15 @@ fn non_utf8_header_values_are_served() {
 fn python_http_client_talks_to_the_server() {
     let s = start();
     let script = r#"
-import http.client, sys
+import http.client, sys, time, email.utils
 port = int(sys.argv[1])
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
 c.request("GET", "/py?q=1")
 r = c.getresponse()
 assert r.status == 200, r.status
 assert r.read() == b"GET /py?q=1 HTTP/1.1 0"
+date = email.utils.parsedate_to_datetime(r.getheader("date")).timestamp()
+assert abs(date - time.time()) < 3, (r.getheader("date"), time.time())
 sock = c.sock
 c.request("POST", "/echo", body=b"z" * 70000)
 r = c.getresponse()
