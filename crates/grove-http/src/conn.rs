@@ -997,36 +997,42 @@ fn write_head_framed(
     keep_alive: bool,
     version: Version,
 ) -> bool {
-    if status == StatusCode::OK {
-        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
-    } else {
-        out.extend_from_slice(b"HTTP/1.1 ");
-        out.extend_from_slice(status.as_str().as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    let mut has_server = false;
+    out.reserve(128);
     let mut has_date = false;
     let mut handler_closes = false;
-    for (name, value) in headers {
-        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
-            continue;
+    if status == StatusCode::OK && headers.is_empty() {
+        // The common case in one copy.
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\nServer: grove-http\r\n");
+    } else {
+        let mut has_server = false;
+        if status == StatusCode::OK {
+            out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+        } else {
+            out.extend_from_slice(b"HTTP/1.1 ");
+            out.extend_from_slice(status.as_str().as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
-        if name == header::SERVER {
-            has_server = true;
-        } else if name == header::DATE {
-            has_date = true;
-        } else if name == header::CONNECTION && is_close(value) {
-            handler_closes = true;
+        for (name, value) in headers {
+            if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+                continue;
+            }
+            if name == header::SERVER {
+                has_server = true;
+            } else if name == header::DATE {
+                has_date = true;
+            } else if name == header::CONNECTION && is_close(value) {
+                handler_closes = true;
+            }
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    if !has_server {
-        out.extend_from_slice(b"Server: grove-http\r\n");
+        if !has_server {
+            out.extend_from_slice(b"Server: grove-http\r\n");
+        }
     }
     if !has_date {
         date::write_date_line(out, date_fresh);
@@ -1034,9 +1040,16 @@ fn write_head_framed(
     match (delimit, length) {
         (Delimit::Chunked, _) => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         (_, Some(n)) => {
-            out.extend_from_slice(b"Content-Length: ");
-            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-            out.extend_from_slice(b"\r\n");
+            // One copy: "Content-Length: <digits>\r\n".
+            const PREFIX: &[u8] = b"Content-Length: ";
+            let mut line = [0u8; PREFIX.len() + 20 + 2];
+            let mut digits = itoa::Buffer::new();
+            let digits = digits.format(n).as_bytes();
+            let end = PREFIX.len() + digits.len();
+            line[..PREFIX.len()].copy_from_slice(PREFIX);
+            line[PREFIX.len()..end].copy_from_slice(digits);
+            line[end..end + 2].copy_from_slice(b"\r\n");
+            out.extend_from_slice(&line[..end + 2]);
         }
         _ => {}
     }
