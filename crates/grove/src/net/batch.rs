@@ -491,3 +491,71 @@ pub(crate) fn send(fd: RawFd, batch: &mut SendBatch) -> io::Result<usize> {
     }
     Ok(sent)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    #[should_panic(expected = "at least one slot")]
+    fn a_batch_without_slots_is_refused() {
+        RecvBatch::new(0, 512);
+    }
+
+    #[test]
+    #[should_panic(expected = "at least one byte")]
+    fn a_batch_of_empty_slots_is_refused() {
+        RecvBatch::new(4, 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "overflows")]
+    fn an_overflowing_batch_is_refused() {
+        RecvBatch::new(usize::MAX, 2);
+    }
+
+    #[test]
+    fn send_batch_reuses_its_buffers() {
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let mut batch = SendBatch::with_capacity(4, 64);
+        for round in 0..3 {
+            for i in 0..4u8 {
+                batch.push(&[round, i], addr);
+            }
+            assert_eq!(batch.len(), 4);
+            let (bytes, entries) = (batch.bytes.as_ptr(), batch.entries.as_ptr());
+            batch.advance(3);
+            assert_eq!(batch.len(), 1);
+            assert_eq!(&batch.bytes[batch.entries[batch.head].start..], [round, 3]);
+            batch.advance(1);
+            assert!(batch.is_empty());
+            // Emptied, not freed: the next round writes into the same memory.
+            assert_eq!(
+                (batch.bytes.as_ptr(), batch.entries.as_ptr()),
+                (bytes, entries)
+            );
+            assert!(batch.bytes.capacity() >= 64 && batch.entries.capacity() >= 4);
+        }
+    }
+
+    /// An error held back from a receive that returned datagrams comes
+    /// first on the next receive, before the queued datagrams.
+    #[test]
+    fn a_held_back_error_comes_with_the_next_receive() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        socket
+            .send_to(b"queued", socket.local_addr().unwrap())
+            .unwrap();
+        let mut batch = RecvBatch::new(4, 16);
+        batch.pending = Some(io::Error::from(io::ErrorKind::ConnectionRefused));
+        let err = recv(socket.as_raw_fd(), &mut batch).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        assert!(batch.is_empty());
+        assert_eq!(recv(socket.as_raw_fd(), &mut batch).unwrap(), 1);
+        assert_eq!(batch.get(0).unwrap().data(), b"queued");
+        let err = recv(socket.as_raw_fd(), &mut batch).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    }
+}
