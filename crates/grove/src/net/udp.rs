@@ -155,9 +155,10 @@ impl UdpSocket {
     /// `TimedOut` after the write timeout and `WouldBlock` in non-blocking
     /// mode, sending nothing and leaving the batch as it was. Any other
     /// error is the first queued datagram's own (`EMSGSIZE` for one that is
-    /// too long, an address of the wrong family, an unreachable network):
-    /// that datagram is removed from the batch, so a retry sends the next
-    /// ones. When a datagram fails after others were sent in the same call,
+    /// too long, an address of the wrong family, an unreachable network) or
+    /// the socket's pending one (`ConnectionRefused` on a connected socket
+    /// whose peer refused an earlier datagram): that datagram is removed
+    /// from the batch, unsent, so a retry goes on with the next ones. When a datagram fails after others were sent in the same call,
     /// the call returns their count and the failing one reports its error
     /// on the next call.
     ///
