@@ -52,7 +52,7 @@
 //! | [`lock`] | `Semaphore`, `BoundedSemaphore`, `Lock`, `RLock`, `Mutex` | `gevent.lock` |
 //! | [`pool`] | `Group`, `Pool` with `map`, `imap`, `imap_unordered` | `gevent.pool` |
 //! | [`local`] | [`greenlet_local!`] | `gevent.local` |
-//! | [`net`] | `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`, `UnixDatagram`, `lookup_host`, `wait_readable`/`wait_writable` | `gevent.socket` |
+//! | [`net`] | `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`, `UnixDatagram`, `lookup_host`, `wait_readable`/`wait_writable`, batched UDP (`RecvBatch`, `SendBatch`) | `gevent.socket` |
 //! | `net::resolver` (feature `dns-resolver`) | `Resolver`: `/etc/hosts` and DNS over grove sockets, behind `lookup_host` | `gevent.resolver.ares`, `gevent.resolver.dnspython` |
 //! | [`io`] | raw fd readiness for code that owns its sockets | `gevent.socket.wait_read` |
 //! | [`server`] | `StreamServer`, `DatagramServer`: a handler greenlet per connection or datagram, `Pool` cap, graceful stop | `gevent.server` |

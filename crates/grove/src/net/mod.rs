@@ -11,6 +11,10 @@
 //! While one greenlet waits, the hub runs the others, so one OS thread
 //! serves thousands of connections with plain blocking-style code.
 //!
+//! A busy UDP server can move many datagrams per system call with
+//! [`UdpSocket::recv_batch`] and [`UdpSocket::send_batch`] (`recvmmsg` /
+//! `sendmmsg`, reusable [`RecvBatch`] / [`SendBatch`] buffers).
+//!
 //! Host names are resolved by [`lookup_host`] on grove's thread pool
 //! (`getaddrinfo` blocks its thread, never the hub), or with the
 //! `dns-resolver` feature by grove's own resolver (`resolver`, `/etc/hosts`
@@ -62,6 +66,7 @@
 //! (not `Interrupted`, which std's `read_exact`/`write_all` retry forever).
 
 mod addr;
+mod batch;
 pub(crate) mod evented;
 #[cfg(feature = "dns-resolver")]
 pub mod resolver;
@@ -74,6 +79,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 pub use addr::{lookup_host, ToSocketAddrs};
+pub use batch::{Datagram, RecvBatch, RecvBatchIter, SendBatch};
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{Incoming as UnixIncoming, UnixDatagram, UnixListener, UnixStream};
