@@ -195,6 +195,27 @@ impl Forwarder {
         }
     }
 
+    /// Answers a datagram that was longer than the receive buffer (only its
+    /// start is in `prefix`): FORMERR under the query's id, counted and
+    /// logged like any malformed query.
+    pub fn answer_oversized(&self, prefix: &[u8], out: &mut Vec<u8>, transport: Transport) -> Fast {
+        let stats = &self.shared.stats;
+        stats.count_query();
+        stats.count_error();
+        self.log_reject(
+            "query longer than the receive buffer",
+            prefix.len(),
+            transport,
+        );
+        out.clear();
+        wire::write_error(prefix, None, rcode::FORMERR.into(), out);
+        if out.is_empty() {
+            Fast::Drop
+        } else {
+            Fast::Reply
+        }
+    }
+
     /// Answers a query that [`answer_fast`](Forwarder::answer_fast) did
     /// not: waits for the same query in flight or asks upstream, caches the
     /// answer, and writes it (or SERVFAIL when no upstream answered within

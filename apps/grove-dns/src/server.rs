@@ -2,7 +2,8 @@
 //!
 //! UDP is served by one receive loop per address and thread, not by a
 //! greenlet per datagram: a cache hit is answered inside the loop (receive,
-//! look up, patch, send — no spawn, no allocation), and only a miss gets a
+//! look up, patch, send — no spawn, no allocation; datagrams are received
+//! and answered in batches, `recvmmsg`/`sendmmsg`), and only a miss gets a
 //! greenlet of its own ([`Forwarder::spawn_miss`]). The loop yields to the
 //! other greenlets every [`UDP_BURST`] datagrams so misses and TCP keep
 //! moving under a flood of hits. TCP (RFC 7766: 2-byte length framing,
@@ -55,7 +56,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use grove::net::{TcpListener, TcpStream, UdpSocket};
+use grove::net::{RecvBatch, SendBatch, TcpListener, TcpStream, UdpSocket};
 use grove::server::StreamServer;
 use grove::Greenlet;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -64,8 +65,12 @@ use crate::forward::{Fast, Forwarder, Transport};
 use crate::log::Limiter;
 use crate::wire::MAX_MESSAGE;
 
-/// Datagrams the receive loop handles before yielding.
+/// Datagrams the receive loop takes in one system call (and handles
+/// before yielding).
 pub const UDP_BURST: usize = 32;
+/// The longest UDP query the receive loop reads whole; a longer one is
+/// answered FORMERR.
+pub const UDP_QUERY_MAX: usize = 4096;
 /// How long a TCP connection may sit idle between queries.
 pub const TCP_IDLE: Duration = Duration::from_secs(10);
 
@@ -198,37 +203,49 @@ impl Servers {
 }
 
 fn udp_loop(socket: &Rc<UdpSocket>, forwarder: &Rc<Forwarder>) {
-    let mut buf = vec![0u8; MAX_MESSAGE];
+    // One recvmmsg takes up to UDP_BURST queued datagrams and one sendmmsg
+    // answers the hits among them: under load that saves two system calls
+    // per query (benches/udp-batch: -11% CPU per hit under dnsperf, -31%
+    // with a full queue). Slots of UDP_QUERY_MAX bytes: no sane query is
+    // longer, and one that is arrives cut and flagged, and gets FORMERR.
+    let mut rx = RecvBatch::new(UDP_BURST, UDP_QUERY_MAX);
+    let mut tx = SendBatch::with_capacity(UDP_BURST, UDP_BURST * 512);
     let mut out = Vec::with_capacity(MAX_MESSAGE);
     let errors = Limiter::new(Duration::from_secs(5));
-    let mut burst = 0;
     loop {
-        burst += 1;
-        if burst == UDP_BURST {
-            burst = 0;
-            grove::yield_now();
+        if let Err(e) = socket.recv_batch(&mut rx) {
+            if errors.admit().is_some() {
+                crate::log!("udp receive failed: {e}");
+            }
+            // Errors here are transient (ENOMEM, ENOBUFS); do not spin.
+            grove::sleep(Duration::from_millis(10));
+            continue;
         }
-        let (n, peer) = match socket.recv_from(&mut buf) {
-            Ok(received) => received,
-            Err(e) => {
+        for datagram in &rx {
+            let answer = if datagram.is_truncated() {
+                forwarder.answer_oversized(datagram.data(), &mut out, Transport::Udp)
+            } else {
+                forwarder.answer_fast(datagram.data(), &mut out, Transport::Udp)
+            };
+            match answer {
+                Fast::Reply => tx.push(&out, datagram.addr()),
+                Fast::Drop => {}
+                Fast::Miss => forwarder.spawn_miss(datagram.data(), datagram.addr(), socket),
+            }
+        }
+        while !tx.is_empty() {
+            // An error belongs to one datagram (dropped from the batch);
+            // the rest are still sent.
+            if let Err(e) = socket.send_batch(&mut tx) {
                 if errors.admit().is_some() {
-                    crate::log!("udp receive failed: {e}");
-                }
-                // Errors here are transient (ENOMEM, ENOBUFS); do not spin.
-                grove::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        match forwarder.answer_fast(&buf[..n], &mut out, Transport::Udp) {
-            Fast::Reply => {
-                if let Err(e) = socket.send_to(&out, peer) {
-                    if errors.admit().is_some() {
-                        crate::log!("udp send to {peer} failed: {e}");
-                    }
+                    crate::log!("udp send failed: {e}");
                 }
             }
-            Fast::Drop => {}
-            Fast::Miss => forwarder.spawn_miss(&buf[..n], peer, socket),
+        }
+        // A full batch means more may be queued: let misses and TCP run
+        // before taking the next one.
+        if rx.len() == UDP_BURST {
+            grove::yield_now();
         }
     }
 }

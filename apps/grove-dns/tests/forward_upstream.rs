@@ -250,6 +250,10 @@ fn malformed_packets_get_formerr_or_nothing_and_the_server_carries_on() {
             assert_ne!(reply[3] & 0xF, 0, "an error rcode");
         }
     }
+    // Longer than the receive slot: cut by the kernel, answered FORMERR.
+    let reply = util::udp_exchange(dns.addr, &oversized, wait).expect("FORMERR when oversized");
+    assert_eq!(&reply[..2], &oversized[..2]);
+    assert_eq!(reply[3] & 0xF, wire::rcode::FORMERR);
     // Flood of random ids and junk on TCP too, then a normal query.
     let mut tcp = std::net::TcpStream::connect(dns.addr).unwrap();
     use std::io::Write;
