@@ -477,7 +477,7 @@ pub fn clock_ticks() -> f64 {
 }
 
 /// utime + stime of a process (all its threads), in clock ticks.
-fn cpu_ticks(stat_path: &str) -> u64 {
+pub fn cpu_ticks(stat_path: &str) -> u64 {
     let text = std::fs::read_to_string(stat_path).unwrap_or_default();
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
@@ -504,7 +504,7 @@ pub fn machine_busy_ticks() -> u64 {
 }
 
 /// The `/proc/<pid>/stat` paths of the kernel's `ksoftirqd/N` threads.
-fn softirq_threads() -> Vec<String> {
+pub fn softirq_threads() -> Vec<String> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };

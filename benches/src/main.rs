@@ -6,12 +6,15 @@
 //! harness child SUBJECT BENCH N [REPS]       one measurement in this process (used by `all`)
 //! harness serve SUBJECT PORT [LIFETIME_S]    an echo server on 127.0.0.1:PORT (used by `all`)
 //! harness load ADDR CONNS echo|idle [opts]   the echo load generator (used by `all`)
+//! harness serve-http SUBJECT PORT [LIFETIME_S]  a hello-world HTTP server (used by `all`)
 //! ```
 //!
 //! `bash benches/run.sh` (from the repository root) installs the Go and gevent
 //! peers, builds everything and runs `harness all` pinned to one CPU.
 
 mod child;
+mod http_rows;
+mod http_servers;
 mod io_rows;
 mod loadgen;
 mod orchestrate;
@@ -34,6 +37,7 @@ usage:
   harness all [options]
   harness child <grove|corosensei|may|tokio> <switch|spawn|mem|queue|sem|event> <n> [reps]
   harness serve <grove|grove-spawn|may|tokio> <port> [lifetime_secs]
+  harness serve-http <hyper|may_minihttp> <port> [lifetime_secs]
   harness load <addr> <conns> <echo|idle> [--msg B] [--warmup S] [--secs S] [--reps R]
                [--window W] [--connect-timeout S] [--server-pid PID]
 
@@ -42,8 +46,8 @@ options of `all`:
   --quick               a smoke run: 1/10 of the iterations, memory at 10k and 100k only
   --scale F             multiply every iteration count by F
   --mem-counts LIST     idle-task counts for the memory rows (default 10000,100000,1000000)
-  --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem (default: all)
-                        (echo, connmem: issue 4's cooperative-I/O rows)
+  --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem,http (default: all)
+                        (echo, connmem: issue 4's cooperative-I/O rows; http: issue 5's)
   --subjects LIST       any of grove,corosensei,may,tokio,go,gevent (default: all)
   --go PATH             the Go peer binary (default benches/target/go/grove-bench-go)
   --no-go REASON        show Go as not available, with REASON
@@ -61,6 +65,16 @@ options of `all`:
   --mem-conns N         idle connections of the connection-memory row (default 10000)
   --server-cpu N        CPU the echo servers are pinned to (default: the last one)
   --client-cpu N        CPU the load generator is pinned to (default 0)
+  --http-conns LIST     wrk connections of the HTTP rows (default 64,1024)
+  --http-rounds N       fresh server processes per HTTP cell, in rounds (default 3; --quick: 1)
+  --http-secs S         length of the timed wrk run, whole seconds (default 5; --quick: 2)
+  --http-warmup S       length of the warm-up wrk run (default 1)
+  --grove-http PATH     grove-http's hello_http example binary (run.sh builds it)
+  --no-grove-http WHY   show grove-http as not available, with WHY
+  --wrk PATH            the wrk to run (default: wrk from PATH)
+  --http-csv PATH       also write the HTTP medians as CSV (run.sh: target/http.csv)
+  (--subjects selects the HTTP servers too: grove = both grove-http rows, tokio = hyper,
+   may = may_minihttp, go, gevent)
 ";
 
 fn main() -> ExitCode {
@@ -70,6 +84,7 @@ fn main() -> ExitCode {
         Some("all") => all_main(&args[1..]),
         Some("serve") => serve_main(&args[1..]),
         Some("load") => load_main(&args[1..]),
+        Some("serve-http") => serve_http_main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
@@ -121,6 +136,8 @@ fn all_main(args: &[String]) -> Result<(), String> {
                 opts.io.rounds = 1;
                 opts.io.warmup = Duration::from_millis(200);
                 opts.io.secs = Duration::from_millis(200);
+                opts.http.rounds = 1;
+                opts.http.secs = 2;
             }
             "--scale" => opts.scale = parse(&value()?)?,
             "--mem-counts" => {
@@ -169,11 +186,26 @@ fn all_main(args: &[String]) -> Result<(), String> {
             "--mem-conns" => opts.io.mem_conns = parse(&value()?)?,
             "--server-cpu" => opts.io.server_cpu = Some(parse(&value()?)?),
             "--client-cpu" => opts.io.client_cpu = Some(parse(&value()?)?),
+            "--http-conns" => {
+                opts.http.conns = list(&value()?)
+                    .iter()
+                    .map(|s| parse(s))
+                    .collect::<Result<_, _>>()?
+            }
+            "--http-rounds" => opts.http.rounds = parse(&value()?)?,
+            "--http-secs" => opts.http.secs = parse(&value()?)?,
+            "--http-warmup" => opts.http.warmup = parse(&value()?)?,
+            "--grove-http" => opts.http.grove_http = Ok(PathBuf::from(value()?)),
+            "--no-grove-http" => opts.http.grove_http = Err(value()?),
+            "--wrk" => opts.http.wrk = value()?,
+            "--http-csv" => opts.http.csv = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown option {other:?}")),
         }
     }
-    if opts.reps == 0 || opts.io.rounds == 0 || opts.io.windows == 0 {
-        return Err("--reps, --echo-rounds and --echo-windows must be at least 1".into());
+    if opts.reps == 0 || opts.io.rounds == 0 || opts.io.windows == 0 || opts.http.rounds == 0 {
+        return Err(
+            "--reps, --echo-rounds, --echo-windows and --http-rounds must be at least 1".into(),
+        );
     }
     orchestrate::run_all(&opts);
     Ok(())
@@ -191,6 +223,24 @@ fn serve_main(args: &[String]) -> Result<(), String> {
         None => Duration::from_secs(300),
     };
     if let Err(e) = subjects::serve(subject, parse(port)?, lifetime) {
+        println!("error {}", e.replace('\n', " "));
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn serve_http_main(args: &[String]) -> Result<(), String> {
+    let [subject, port, rest @ ..] = args else {
+        return Err("serve-http: expected SUBJECT PORT [LIFETIME_SECS]".into());
+    };
+    if !http_servers::HTTP_SERVERS.contains(&subject.as_str()) {
+        return Err(format!("no HTTP server for {subject:?}"));
+    }
+    let lifetime = match rest.first() {
+        Some(s) => Duration::from_secs(parse(s)?),
+        None => Duration::from_secs(300),
+    };
+    if let Err(e) = http_servers::serve(subject, parse(port)?, lifetime) {
         println!("error {}", e.replace('\n', " "));
         std::process::exit(1);
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::child::{self, ChildRun};
+use crate::http_rows::{self, HttpOptions};
 use crate::io_rows::{self, IoOptions};
 use crate::report::{self, Cell, Row, Target};
 use crate::sysctl::MapCount;
@@ -105,6 +106,8 @@ pub struct Options {
     pub raise_above: usize,
     /// Issue 4's cooperative-I/O rows.
     pub io: IoOptions,
+    /// Issue 5's HTTP rows.
+    pub http: HttpOptions,
 }
 
 /// Every benchmark `--benches` accepts: the child benchmarks, then the I/O rows.
@@ -112,6 +115,7 @@ pub fn all_benches() -> impl Iterator<Item = &'static str> {
     crate::subjects::BENCHES
         .iter()
         .chain(io_rows::IO_BENCHES)
+        .chain(&["http"])
         .copied()
 }
 
@@ -132,6 +136,7 @@ impl Options {
             map_count: 4_194_304,
             raise_above: 100_000,
             io: IoOptions::default(),
+            http: HttpOptions::default(),
         }
     }
 
@@ -290,7 +295,17 @@ pub fn run_all(opts: &Options) {
     }
 
     let mut out = std::io::stdout().lock();
-    let _ = report::write(&mut out, opts, &rows, &notes);
+    if !rows.is_empty() || !has("http") {
+        let _ = report::write(&mut out, opts, &rows, &notes);
+    }
+
+    // Issue 5: HTTP servers under wrk, a section of its own.
+    if has("http") {
+        if !rows.is_empty() {
+            let _ = writeln!(out);
+        }
+        let _ = http_rows::run(opts, &mut out);
+    }
 }
 
 /// The coordination-primitive rows of issue 3: benchmark, label, target.
