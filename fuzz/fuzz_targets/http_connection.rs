@@ -59,7 +59,9 @@ fn check_responses(mut out: &[u8]) -> Result<(), String> {
                 .collect::<Vec<_>>()
         };
         let lengths = get("content-length");
-        let chunked = get("transfer-encoding").iter().any(|v| v.contains("chunked"));
+        let chunked = get("transfer-encoding")
+            .iter()
+            .any(|v| v.contains("chunked"));
         let close = get("connection").iter().any(|v| v.contains("close"));
         if lengths.len() > 1 {
             return Err("several Content-Length headers".into());
@@ -79,13 +81,15 @@ fn check_responses(mut out: &[u8]) -> Result<(), String> {
         // fuzzing handler's bodies never start like a status line (a method
         // token cannot hold '/'), nor do the server's error bodies, and the
         // in-memory stream never fails a write, so a body is never cut off.
-        let bodiless =
-            code == 204 || code == 304 || out.is_empty() || out.starts_with(b"HTTP/1.");
+        let bodiless = code == 204 || code == 304 || out.is_empty() || out.starts_with(b"HTTP/1.");
         if !bodiless {
             if chunked {
                 out = skip_chunked(out)?;
             } else if let Some(len) = lengths.first() {
-                let len: usize = len.trim().parse().map_err(|_| format!("Content-Length {len:?}"))?;
+                let len: usize = len
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("Content-Length {len:?}"))?;
                 if out.len() < len {
                     return Err(format!("body of {} bytes, Content-Length {len}", out.len()));
                 }

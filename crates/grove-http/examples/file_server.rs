@@ -180,10 +180,9 @@ impl FileService {
                     .expect("valid response");
             }
             Some(Range::Bytes { start, end }) => {
-                rsp = rsp.status(StatusCode::PARTIAL_CONTENT).header(
-                    header::CONTENT_RANGE,
-                    format!("bytes {start}-{end}/{len}"),
-                );
+                rsp = rsp
+                    .status(StatusCode::PARTIAL_CONTENT)
+                    .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"));
                 (start, end - start + 1)
             }
         };
@@ -431,7 +430,10 @@ fn escape_href(name: &str) -> String {
 fn error(status: StatusCode, msg: &'static str) -> Response<Body> {
     Response::builder()
         .status(status)
-        .header(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))
+        .header(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )
         .body(Body::from(msg))
         .expect("valid response")
 }

@@ -110,7 +110,14 @@ fn curl(server: &Server, args: &[&str], path: &str) -> Reply {
         .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(&text)));
     let head = String::from_utf8(text[..end].to_vec()).unwrap();
     let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
@@ -234,7 +241,10 @@ fn path_traversal_is_refused() {
             r.status,
             String::from_utf8_lossy(&r.body)
         );
-        assert!(!r.body.windows(6).any(|w| w == b"secret"), "{path} leaked the file");
+        assert!(
+            !r.body.windows(6).any(|w| w == b"secret"),
+            "{path} leaked the file"
+        );
     }
     // A `..` that stays inside the root is still refused, never resolved.
     let r = curl(&server, &["--path-as-is"], "/sub/../data.txt");
@@ -292,8 +302,14 @@ fn range_parsing() {
 
 #[test]
 fn content_types() {
-    assert_eq!(content_type(Path::new("a.HTML")), "text/html; charset=utf-8");
+    assert_eq!(
+        content_type(Path::new("a.HTML")),
+        "text/html; charset=utf-8"
+    );
     assert_eq!(content_type(Path::new("a.png")), "image/png");
     assert_eq!(content_type(Path::new("a.wasm")), "application/wasm");
-    assert_eq!(content_type(Path::new("Makefile")), "application/octet-stream");
+    assert_eq!(
+        content_type(Path::new("Makefile")),
+        "application/octet-stream"
+    );
 }

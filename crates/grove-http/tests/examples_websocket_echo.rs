@@ -17,8 +17,10 @@ use tungstenite::{Message, WebSocket};
 mod websocket_echo;
 
 fn serve() -> Server {
-    let server =
-        Server::bind("127.0.0.1:0", |req: Request<Body>| websocket_echo::respond(&req)).unwrap();
+    let server = Server::bind("127.0.0.1:0", |req: Request<Body>| {
+        websocket_echo::respond(&req)
+    })
+    .unwrap();
     server.start();
     server
 }
@@ -26,7 +28,9 @@ fn serve() -> Server {
 fn connect(server: &Server) -> WebSocket<grove::net::TcpStream> {
     let addr = server.local_addr();
     let stream = grove::net::TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let (ws, rsp) = tungstenite::client(format!("ws://{addr}/echo"), stream).unwrap();
     assert_eq!(rsp.status(), 101);
     ws
@@ -107,7 +111,8 @@ fn plain_requests_and_bad_handshakes() {
     let server = serve();
     let ask = |request: &str| {
         let mut conn = grove::net::TcpStream::connect(server.local_addr()).unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         conn.write_all(request.as_bytes()).unwrap();
         let mut reply = String::new();
         conn.read_to_string(&mut reply).unwrap();
@@ -123,11 +128,13 @@ fn plain_requests_and_bad_handshakes() {
          GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
-    assert!(bad.contains("HTTP/1.1 200"), "the connection stayed HTTP: {bad}");
-    // Another protocol: 426.
-    let other = ask(
-        "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade, close\r\nUpgrade: h2c\r\n\r\n",
+    assert!(
+        bad.contains("HTTP/1.1 200"),
+        "the connection stayed HTTP: {bad}"
     );
+    // Another protocol: 426.
+    let other =
+        ask("GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade, close\r\nUpgrade: h2c\r\n\r\n");
     assert!(other.starts_with("HTTP/1.1 426"), "{other}");
     server.stop(Duration::from_secs(1));
 }
