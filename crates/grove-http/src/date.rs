@@ -1,0 +1,141 @@
+//! Dates: the `Date` header line (IMF-fixdate, cached per second and per
+//! thread) and the access log's timestamp.
+
+use std::cell::RefCell;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n`
+pub(crate) const DATE_LINE_LEN: usize = 6 + 29 + 2;
+
+struct Cache {
+    secs: u64,
+    line: [u8; DATE_LINE_LEN],
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = const { RefCell::new(Cache { secs: u64::MAX, line: [0; DATE_LINE_LEN] }) };
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Appends the `Date` header line for the current second.
+pub(crate) fn write_date_line(out: &mut Vec<u8>) {
+    let secs = now_secs();
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.secs != secs {
+            cache.secs = secs;
+            let mut line = [0u8; DATE_LINE_LEN];
+            line[..6].copy_from_slice(b"Date: ");
+            line[6..35].copy_from_slice(&imf_fixdate(secs));
+            line[35..].copy_from_slice(b"\r\n");
+            cache.line = line;
+        }
+        out.extend_from_slice(&cache.line);
+    });
+}
+
+/// Broken-down UTC time.
+struct Civil {
+    year: u64,
+    month: usize, // 1..=12
+    day: u64,
+    hour: u64,
+    min: u64,
+    sec: u64,
+    weekday: usize, // 0 = Sunday
+}
+
+const DAYS: [&[u8; 3]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat"];
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+fn civil(secs: u64) -> Civil {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    Civil {
+        year,
+        month: month as usize,
+        day,
+        hour: rem / 3600,
+        min: rem / 60 % 60,
+        sec: rem % 60,
+        weekday: ((days + 4) % 7) as usize, // 1970-01-01 was a Thursday
+    }
+}
+
+fn two(out: &mut [u8], n: u64) {
+    out[0] = b'0' + (n / 10 % 10) as u8;
+    out[1] = b'0' + (n % 10) as u8;
+}
+
+fn four(out: &mut [u8], n: u64) {
+    two(&mut out[..2], n / 100);
+    two(&mut out[2..], n % 100);
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 §5.6.7).
+pub(crate) fn imf_fixdate(secs: u64) -> [u8; 29] {
+    let c = civil(secs);
+    let mut b = *b"Sun, 00 Jan 0000 00:00:00 GMT";
+    b[..3].copy_from_slice(DAYS[c.weekday]);
+    two(&mut b[5..7], c.day);
+    b[8..11].copy_from_slice(MONTHS[c.month - 1]);
+    four(&mut b[12..16], c.year);
+    two(&mut b[17..19], c.hour);
+    two(&mut b[20..22], c.min);
+    two(&mut b[23..25], c.sec);
+    b
+}
+
+/// `[10/Oct/2000:13:55:36 +0000]`, the common log format's timestamp.
+pub(crate) fn clf_now() -> [u8; 28] {
+    let c = civil(now_secs());
+    let mut b = *b"[00/Jan/0000:00:00:00 +0000]";
+    two(&mut b[1..3], c.day);
+    b[4..7].copy_from_slice(MONTHS[c.month - 1]);
+    four(&mut b[8..12], c.year);
+    two(&mut b[13..15], c.hour);
+    two(&mut b[16..18], c.min);
+    two(&mut b[19..21], c.sec);
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_dates() {
+        assert_eq!(&imf_fixdate(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(&imf_fixdate(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(&imf_fixdate(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(&imf_fixdate(4_102_444_799), b"Thu, 31 Dec 2099 23:59:59 GMT");
+    }
+
+    #[test]
+    fn date_line_is_cached_and_well_formed() {
+        let mut out = Vec::new();
+        write_date_line(&mut out);
+        write_date_line(&mut out);
+        assert_eq!(out.len(), 2 * DATE_LINE_LEN);
+        assert!(out.starts_with(b"Date: ") && out.ends_with(b" GMT\r\n"));
+        let clf = clf_now();
+        assert!(clf.starts_with(b"[") && clf.ends_with(b" +0000]"));
+    }
+}
