@@ -762,7 +762,7 @@ fn write_section(
                     let rel = |f: fn(&Sample) -> f64, show: &dyn Fn(f64) -> String| {
                         let v = cell.median(f).expect("samples");
                         match grove.median(f) {
-                            Some(g) if i != 0 => format!("{} ({:.2}×)", show(v), g / v),
+                            Some(g) if i >= 2 => format!("{} ({:.2}×)", show(v), g / v),
                             _ => show(v),
                         }
                     };
