@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 
 def main():
@@ -50,6 +51,9 @@ def main():
         ax.grid(axis="y", alpha=0.3)
         if key == "cpu_us_per_req":
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(ticker.ScalarFormatter())
+            ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+            ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.legend(fontsize=8)
     fig.suptitle("Hello world over keep-alive HTTP/1.1: wrk -t1 on CPU 0, server on CPU 1")
     fig.tight_layout()
