@@ -31,7 +31,11 @@ fn main() -> ExitCode {
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         let parsed = match arg.as_str() {
-            "--port" => value("--port").and_then(|v| v.parse().map(|p| port = p).map_err(|e| format!("--port: {e}"))),
+            "--port" => value("--port").and_then(|v| {
+                v.parse()
+                    .map(|p| port = p)
+                    .map_err(|e| format!("--port: {e}"))
+            }),
             "--threads" => value("--threads").and_then(|v| match v.parse() {
                 Ok(n) if n > 0 => {
                     threads = n;
@@ -58,7 +62,10 @@ fn main() -> ExitCode {
         Server::builder()
             .serve_threads(addr.as_str(), threads, || hello)
             .map(|servers| {
-                eprintln!("hello_http: listening on http://{} ({threads} threads)", servers.local_addr());
+                eprintln!(
+                    "hello_http: listening on http://{} ({threads} threads)",
+                    servers.local_addr()
+                );
                 servers.join();
             })
     };

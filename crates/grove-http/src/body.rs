@@ -29,6 +29,16 @@ use crate::upgrade::Upgraded;
 /// an upgrade callback ([`on_upgrade`](Body::on_upgrade), with status 101).
 /// A request's body may be returned as the response's: it is streamed back.
 ///
+/// # Kill and timeout safety
+///
+/// Reading a request body parks the greenlet until the client sends more
+/// (each read bounded by the server's
+/// [`read_timeout`](crate::ServerBuilder::read_timeout), after which it
+/// fails with `TimedOut` and the response becomes `408`). A kill or a
+/// `grove::with_timeout` expiring while parked unwinds out of the read
+/// having consumed nothing: the body stays consistent and can be read
+/// again, or left to the server to drain or refuse.
+///
 /// # Examples
 ///
 /// ```
@@ -166,9 +176,7 @@ impl Body {
             }
         }
         let mut out = Vec::new();
-        let n = (&mut self)
-            .take(limit as u64 + 1)
-            .read_to_end(&mut out)?;
+        let n = (&mut self).take(limit as u64 + 1).read_to_end(&mut out)?;
         if n > limit {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,

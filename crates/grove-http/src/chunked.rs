@@ -255,7 +255,11 @@ mod tests {
 
     /// Decodes `input` fed in pieces of `step` bytes through an output
     /// buffer of `out_len` bytes.
-    fn decode_all(input: &[u8], step: usize, out_len: usize) -> Result<(Vec<u8>, usize), ChunkError> {
+    fn decode_all(
+        input: &[u8],
+        step: usize,
+        out_len: usize,
+    ) -> Result<(Vec<u8>, usize), ChunkError> {
         let mut dec = ChunkedDecoder::new(1024);
         let mut body = Vec::new();
         let mut pending: Vec<u8> = Vec::new();
@@ -304,15 +308,20 @@ mod tests {
 
     #[test]
     fn decodes_a_simple_body() {
-        let (body, left) = decode_all(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nGET", 100, 100).unwrap();
+        let (body, left) =
+            decode_all(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nGET", 100, 100).unwrap();
         assert_eq!(body, b"hello world");
         assert_eq!(left, 3); // the next request is not consumed
     }
 
     #[test]
     fn accepts_extensions_trailers_and_uppercase_hex() {
-        let (body, _) =
-            decode_all(b"A;x=1\r\n0123456789\r\n0;last\r\nT: v\r\nU: w\r\n\r\n", 3, 4).unwrap();
+        let (body, _) = decode_all(
+            b"A;x=1\r\n0123456789\r\n0;last\r\nT: v\r\nU: w\r\n\r\n",
+            3,
+            4,
+        )
+        .unwrap();
         assert_eq!(body, b"0123456789");
     }
 

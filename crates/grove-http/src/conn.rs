@@ -15,11 +15,11 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap};
-use http::{Method, Response, StatusCode, Version};
+use http::{Method, Request, Response, StatusCode, Version};
 
-use crate::body::{BodySource, Body, Incoming, Kind};
+use crate::body::{Body, BodySource, Incoming, Kind};
 use crate::chunked::{write_chunk_head, ChunkError, ChunkedDecoder};
 use crate::config::Config;
 use crate::date;
@@ -45,9 +45,28 @@ pub(crate) trait ConnHooks {
     fn config(&self) -> &Config;
     /// Whether the server is stopping: finish the current request, close.
     fn stopping(&self) -> bool;
-    /// The connection is (`true`) or stops being (`false`) idle between
-    /// requests, where a stopping server may close it at once.
-    fn set_idle(&self, idle: bool);
+    /// The connection is about to wait for (more of) a request head, or
+    /// has one. Returns whether the hooks enforce the head and keep-alive
+    /// timeouts themselves (the server's reaper: no timer per wait); if
+    /// not, the connection bounds its reads with socket timeouts.
+    fn head_wait(&self, wait: HeadWait) -> bool;
+    /// Whether the reaper cut off this connection's partial head.
+    fn head_expired(&self) -> bool;
+    /// Whether this thread's cached `Date` line is kept current (by a
+    /// running reaper), so that writing a response need not read the clock.
+    fn date_is_fresh(&self) -> bool;
+}
+
+/// What a connection is waiting for, for [`ConnHooks::head_wait`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeadWait {
+    /// Between requests (or before the first one): nothing received yet.
+    /// A stopping server may close the connection at once.
+    Idle { first: bool },
+    /// Part of a head has arrived; the rest must come in time.
+    Partial,
+    /// A whole head is in: the connection is busy with a request.
+    Done,
 }
 
 #[derive(Debug)]
@@ -69,6 +88,8 @@ enum BodyError {
 struct Conn<S> {
     io: Option<S>,
     rbuf: Vec<u8>,
+    /// Storage of the heads handed to handlers (see `parse_head`).
+    head_buf: BytesMut,
     start: usize,
     end: usize,
     wbuf: Vec<u8>,
@@ -93,20 +114,39 @@ impl<S: Transport> Conn<S> {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection upgraded"))
     }
 
-    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
-        if self.read_timeout != Some(timeout) {
-            self.io()?.set_read_timeout(Some(timeout))?;
-            self.read_timeout = Some(timeout);
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        if self.read_timeout != timeout {
+            self.io()?.set_read_timeout(timeout)?;
+            self.read_timeout = timeout;
         }
         Ok(())
     }
 
+    /// Writes out the write buffer. Written bytes leave the buffer as they
+    /// go, so a flush cut short by a kill or timeout (the handler's
+    /// `with_timeout` around a body read that flushes) never sends a byte
+    /// twice.
     fn flush(&mut self) -> io::Result<()> {
-        if !self.wbuf.is_empty() {
-            let io = self.io.as_mut().ok_or(io::ErrorKind::NotConnected)?;
-            let r = io.write_all(&self.wbuf);
-            self.wbuf.clear();
-            r?;
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let io = self.io.as_mut().ok_or(io::ErrorKind::NotConnected)?;
+        while !self.wbuf.is_empty() {
+            match io.write(&self.wbuf) {
+                Ok(n) if n == self.wbuf.len() => self.wbuf.clear(),
+                Ok(0) => {
+                    self.wbuf.clear();
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                Ok(n) => {
+                    self.wbuf.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.wbuf.clear();
+                    return Err(e);
+                }
+            }
         }
         Ok(())
     }
@@ -130,7 +170,10 @@ impl<S: Transport> Conn<S> {
                     .max(READ_BUF_INITIAL)
                     .min(self.max_head + READ_BUF_INITIAL);
                 if grown <= self.rbuf.len() {
-                    return Err(io::Error::new(io::ErrorKind::OutOfMemory, "read buffer full"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::OutOfMemory,
+                        "read buffer full",
+                    ));
                 }
                 self.rbuf.resize(grown, 0);
             }
@@ -145,7 +188,8 @@ impl<S: Transport> Conn<S> {
     fn send_continue(&mut self) -> io::Result<()> {
         if self.expect_continue {
             self.expect_continue = false;
-            self.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            self.wbuf
+                .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
             self.flush()?;
         }
         Ok(())
@@ -172,7 +216,9 @@ impl<S: Transport> Conn<S> {
         let n = match &mut self.body {
             BodyState::Done => 0,
             BodyState::Length(remaining) => {
-                let want = usize::try_from(*remaining).unwrap_or(usize::MAX).min(buf.len());
+                let want = usize::try_from(*remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(buf.len());
                 let n = if self.start < self.end {
                     let n = want.min(self.end - self.start);
                     buf[..n].copy_from_slice(&self.rbuf[self.start..self.start + n]);
@@ -181,7 +227,7 @@ impl<S: Transport> Conn<S> {
                 } else {
                     self.flush()?;
                     let timeout = self.body_timeout;
-                    self.set_read_timeout(timeout)?;
+                    self.set_read_timeout(Some(timeout))?;
                     // Straight into the caller's buffer: no copy.
                     match self.io()?.read(&mut buf[..want]) {
                         Ok(0) => return Err(self.fail_body(BodyError::Io, eof())),
@@ -199,7 +245,9 @@ impl<S: Transport> Conn<S> {
             }
             BodyState::Chunked(_) => loop {
                 if self.start < self.end {
-                    let BodyState::Chunked(decoder) = &mut self.body else { unreachable!() };
+                    let BodyState::Chunked(decoder) = &mut self.body else {
+                        unreachable!()
+                    };
                     let input = &self.rbuf[self.start..self.end];
                     match decoder.decode(input, buf) {
                         Ok((consumed, produced)) => {
@@ -220,7 +268,7 @@ impl<S: Transport> Conn<S> {
                     }
                 } else {
                     let timeout = self.body_timeout;
-                    self.set_read_timeout(timeout)?;
+                    self.set_read_timeout(Some(timeout))?;
                     match self.fill() {
                         Ok(0) => return Err(self.fail_body(BodyError::Io, eof())),
                         Ok(_) => {}
@@ -240,7 +288,10 @@ impl<S: Transport> Conn<S> {
     }
 
     fn fail_io(&mut self, e: io::Error) -> io::Error {
-        let kind = if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) {
+        let kind = if matches!(
+            e.kind(),
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+        ) {
             BodyError::TimedOut
         } else {
             BodyError::Io
@@ -250,15 +301,22 @@ impl<S: Transport> Conn<S> {
 }
 
 fn eof() -> io::Error {
-    io::Error::new(io::ErrorKind::UnexpectedEof, "client closed the connection mid-body")
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "client closed the connection mid-body",
+    )
 }
 
 fn body_error(err: BodyError) -> io::Error {
     match err {
         BodyError::TooLarge => io::Error::new(io::ErrorKind::InvalidData, "request body too large"),
         BodyError::Malformed(e) => io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
-        BodyError::TimedOut => io::Error::new(io::ErrorKind::TimedOut, "request body read timed out"),
-        BodyError::Io => io::Error::new(io::ErrorKind::ConnectionAborted, "request body unavailable"),
+        BodyError::TimedOut => {
+            io::Error::new(io::ErrorKind::TimedOut, "request body read timed out")
+        }
+        BodyError::Io => {
+            io::Error::new(io::ErrorKind::ConnectionAborted, "request body unavailable")
+        }
     }
 }
 
@@ -293,6 +351,7 @@ where
     let conn = Rc::new(RefCell::new(Conn {
         io: Some(io),
         rbuf: Vec::new(),
+        head_buf: BytesMut::new(),
         start: 0,
         end: 0,
         wbuf: Vec::new(),
@@ -307,9 +366,11 @@ where
         max_head: cfg.limits.max_head,
     }));
     let mut scratch = Vec::new();
+    // Where each request is built by the parser and taken by the handler.
+    let mut slot: Option<Request<Body>> = None;
     let mut first = true;
     let after = loop {
-        let head = match read_head(&conn, hooks, first) {
+        let head = match read_head(&conn, hooks, first, &mut slot) {
             Ok(Some(head)) => head,
             Ok(None) => break After::Close { linger: false },
             Err(err) => {
@@ -323,7 +384,7 @@ where
             }
         };
         first = false;
-        match handle(&conn, hooks, handler, head, peer, &mut scratch) {
+        match handle(&conn, hooks, handler, head, &mut slot, peer, &mut scratch) {
             After::KeepAlive => continue,
             close => break close,
         }
@@ -342,33 +403,27 @@ where
 
 /// Reads until a whole head is buffered. `Ok(None)`: the connection is
 /// over (closed, idle too long, server stopping, I/O error).
+#[inline(always)]
 fn read_head<S: Transport>(
     conn: &RefCell<Conn<S>>,
     hooks: &dyn ConnHooks,
     first: bool,
+    slot: &mut Option<Request<Body>>,
 ) -> Result<Option<Head>, HeadError> {
     let cfg = hooks.config();
     let mut c = conn.borrow_mut();
     let mut deadline: Option<Instant> = None;
     loop {
-        let timeout = if c.start < c.end {
-            if let Some((head, len)) = parse_head(&c.rbuf[c.start..c.end], &cfg.limits)? {
-                c.start += len;
+        if c.start < c.end {
+            let c = &mut *c;
+            if let Some(head) =
+                parse_head(&c.rbuf[c.start..c.end], &cfg.limits, &mut c.head_buf, slot)?
+            {
+                c.start += head.len;
+                hooks.head_wait(HeadWait::Done);
                 return Ok(Some(head));
             }
-            // A partial head: the whole head must arrive within head_timeout.
-            let now = Instant::now();
-            let deadline = *deadline.get_or_insert(now + cfg.head_timeout);
-            let left = deadline.saturating_duration_since(now);
-            if left.is_zero() {
-                return Err(HeadError::Timeout);
-            }
-            left
-        } else if first {
-            cfg.head_timeout
-        } else {
-            cfg.keep_alive_timeout
-        };
+        }
         let idle = c.start == c.end;
         if idle {
             // Answer what was pipelined before waiting; then, if stopping,
@@ -376,19 +431,50 @@ fn read_head<S: Transport>(
             if c.flush().is_err() || hooks.stopping() {
                 return Ok(None);
             }
-            hooks.set_idle(true);
         }
-        let read = c.set_read_timeout(timeout).and_then(|()| c.fill());
-        if idle {
-            hooks.set_idle(false);
-        }
-        match read {
-            Ok(0) => return Ok(None),
-            Ok(_) => {}
-            Err(e) if !idle && matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
-                return Err(HeadError::Timeout)
+        let wait = if idle {
+            HeadWait::Idle { first }
+        } else {
+            HeadWait::Partial
+        };
+        let timeout = if hooks.head_wait(wait) {
+            None
+        } else if idle {
+            Some(if first {
+                cfg.head_timeout
+            } else {
+                cfg.keep_alive_timeout
+            })
+        } else {
+            // A partial head: the whole head must arrive within head_timeout.
+            let now = Instant::now();
+            let deadline = *deadline.get_or_insert(now + cfg.head_timeout);
+            let left = deadline.saturating_duration_since(now);
+            if left.is_zero() {
+                return Err(HeadError::Timeout);
             }
-            Err(_) => return Ok(None),
+            Some(left)
+        };
+        match c.set_read_timeout(timeout).and_then(|()| c.fill()) {
+            Ok(n) if n > 0 => {}
+            Ok(_) => {
+                return if hooks.head_expired() {
+                    Err(HeadError::Timeout)
+                } else {
+                    Ok(None)
+                }
+            }
+            Err(e) => {
+                let timed_out = matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                );
+                return if hooks.head_expired() || (timed_out && !idle) {
+                    Err(HeadError::Timeout)
+                } else {
+                    Ok(None)
+                };
+            }
         }
     }
 }
@@ -399,6 +485,7 @@ fn handle<S, H>(
     hooks: &dyn ConnHooks,
     handler: &H,
     head: Head,
+    slot: &mut Option<Request<Body>>,
     peer: Option<SocketAddr>,
     scratch: &mut Vec<u8>,
 ) -> After
@@ -408,12 +495,14 @@ where
 {
     let cfg = hooks.config();
     let Head {
-        mut request,
         framing,
         keep_alive,
         expect_continue,
         ..
     } = head;
+    let Some(request) = slot.as_mut() else {
+        return After::Close { linger: false };
+    };
     let version = request.version();
     let is_head = request.method() == Method::HEAD;
     {
@@ -447,7 +536,9 @@ where
         target: head.target,
     };
 
-    let (mut response, mut keep_alive) = match catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
+    let (mut response, mut keep_alive) = match catch_unwind(AssertUnwindSafe(|| {
+        handler.call(slot.take().expect("the parser left a request"))
+    })) {
         Ok(response) => (response, keep_alive),
         Err(payload) if grove::is_cancellation(&*payload) => resume_unwind(payload),
         Err(payload) => {
@@ -457,7 +548,10 @@ where
                 head_info.target(),
                 panic_message(&*payload)
             );
-            (error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error"), false)
+            (
+                error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error"),
+                false,
+            )
         }
     };
 
@@ -469,9 +563,14 @@ where
             Some(BodyError::Io) => return After::Close { linger: false },
             Some(err) => {
                 let (status, why) = match err {
-                    BodyError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+                    BodyError::TooLarge => {
+                        (StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+                    }
                     BodyError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed chunked body"),
-                    _ => (StatusCode::REQUEST_TIMEOUT, "request body not received in time"),
+                    _ => (
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request body not received in time",
+                    ),
                 };
                 response = error_response(status, why);
                 keep_alive = false;
@@ -497,16 +596,32 @@ where
             keep_alive = false;
         }
     }
-    if has_close_token(response.headers()) {
-        keep_alive = false;
-    }
 
-    let sent = send_response(conn, response, version, is_head, keep_alive, scratch);
+    let sent = send_response(
+        conn,
+        hooks.date_is_fresh(),
+        response,
+        version,
+        is_head,
+        keep_alive,
+        scratch,
+    );
     let (status, bytes, keep_alive) = match sent {
-        Ok(Sent::Done { status, bytes, keep_alive: k }) => (status, bytes, keep_alive && k),
+        Ok(Sent::Done {
+            status,
+            bytes,
+            keep_alive: k,
+        }) => (status, bytes, keep_alive && k),
         Ok(Sent::Upgrade(status, f)) => {
             if let Some(log) = &cfg.access_log {
-                log.log(peer, head_info.method(), &head_info.target(), version, status, 0);
+                log.log(
+                    peer,
+                    head_info.method(),
+                    &head_info.target(),
+                    version,
+                    status,
+                    0,
+                );
             }
             run_upgrade(conn, f);
             return After::Close { linger: false };
@@ -514,7 +629,14 @@ where
         Err(_) => return After::Close { linger: false },
     };
     if let Some(log) = &cfg.access_log {
-        log.log(peer, head_info.method(), &head_info.target(), version, status, bytes);
+        log.log(
+            peer,
+            head_info.method(),
+            &head_info.target(),
+            version,
+            status,
+            bytes,
+        );
     }
     if !keep_alive {
         return After::Close {
@@ -566,12 +688,12 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     }
 }
 
-fn has_close_token(headers: &HeaderMap) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|v| {
-        v.as_bytes()
-            .split(|&b| b == b',')
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
-    })
+/// Whether a `Connection` header value has the `close` token.
+fn is_close(value: &header::HeaderValue) -> bool {
+    value
+        .as_bytes()
+        .split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 /// A plain-text error response that closes the connection.
@@ -630,8 +752,10 @@ enum Delimit {
     Close,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn send_response<S: Transport + 'static>(
     conn: &RefCell<Conn<S>>,
+    date_fresh: bool,
     response: Response<Body>,
     version: Version,
     is_head: bool,
@@ -697,7 +821,16 @@ fn send_response<S: Transport + 'static>(
         // 100 Continue, which must precede this response's head.
         c.send_continue()?;
     }
-    write_head_framed(&mut c.wbuf, status, &parts.headers, head_length, delimit, keep_alive, version);
+    keep_alive &= write_head_framed(
+        date_fresh,
+        &mut c.wbuf,
+        status,
+        &parts.headers,
+        head_length,
+        delimit,
+        keep_alive,
+        version,
+    );
     if is_head || delimit == Delimit::None {
         return Ok(Sent::Done {
             status,
@@ -729,7 +862,9 @@ fn send_response<S: Transport + 'static>(
     let mut sent: u64 = 0;
     loop {
         let want = match delimit {
-            Delimit::Length(n) => usize::try_from(n - sent).unwrap_or(usize::MAX).min(scratch.len()),
+            Delimit::Length(n) => usize::try_from(n - sent)
+                .unwrap_or(usize::MAX)
+                .min(scratch.len()),
             _ => scratch.len(),
         };
         if want == 0 {
@@ -758,7 +893,10 @@ fn send_response<S: Transport + 'static>(
             if let Delimit::Length(len) = delimit {
                 if sent < len {
                     c.flush()?;
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "response body ended early"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "response body ended early",
+                    ));
                 }
             }
             break;
@@ -839,13 +977,18 @@ fn write_head(
         Some(n) => Delimit::Length(n),
         None => Delimit::None,
     };
-    write_head_framed(out, status, headers, length, delimit, keep_alive, version);
+    let _ = write_head_framed(
+        false, out, status, headers, length, delimit, keep_alive, version,
+    );
 }
 
 /// Serializes a response head: status line, the handler's headers (minus
 /// framing ones, which the server owns), `Server`, `Date`, framing and
-/// connection headers.
+/// connection headers. Returns whether the connection stays open: false
+/// if it was to close or the handler's headers say `Connection: close`.
+#[allow(clippy::too_many_arguments)]
 fn write_head_framed(
+    date_fresh: bool,
     out: &mut Vec<u8>,
     status: StatusCode,
     headers: &HeaderMap,
@@ -853,48 +996,64 @@ fn write_head_framed(
     delimit: Delimit,
     keep_alive: bool,
     version: Version,
-) {
-    if status == StatusCode::OK {
-        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
-    } else {
-        out.extend_from_slice(b"HTTP/1.1 ");
-        out.extend_from_slice(status.as_str().as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    let mut has_server = false;
+) -> bool {
+    out.reserve(128);
     let mut has_date = false;
-    for (name, value) in headers {
-        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
-            continue;
+    let mut handler_closes = false;
+    if status == StatusCode::OK && headers.is_empty() {
+        // The common case in one copy.
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\nServer: grove-http\r\n");
+    } else {
+        let mut has_server = false;
+        if status == StatusCode::OK {
+            out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+        } else {
+            out.extend_from_slice(b"HTTP/1.1 ");
+            out.extend_from_slice(status.as_str().as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
-        if name == header::SERVER {
-            has_server = true;
-        } else if name == header::DATE {
-            has_date = true;
+        for (name, value) in headers {
+            if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+                continue;
+            }
+            if name == header::SERVER {
+                has_server = true;
+            } else if name == header::DATE {
+                has_date = true;
+            } else if name == header::CONNECTION && is_close(value) {
+                handler_closes = true;
+            }
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    if !has_server {
-        out.extend_from_slice(b"Server: grove-http\r\n");
+        if !has_server {
+            out.extend_from_slice(b"Server: grove-http\r\n");
+        }
     }
     if !has_date {
-        date::write_date_line(out);
+        date::write_date_line(out, date_fresh);
     }
     match (delimit, length) {
         (Delimit::Chunked, _) => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         (_, Some(n)) => {
-            out.extend_from_slice(b"Content-Length: ");
-            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-            out.extend_from_slice(b"\r\n");
+            // One copy: "Content-Length: <digits>\r\n".
+            const PREFIX: &[u8] = b"Content-Length: ";
+            let mut line = [0u8; PREFIX.len() + 20 + 2];
+            let mut digits = itoa::Buffer::new();
+            let digits = digits.format(n).as_bytes();
+            let end = PREFIX.len() + digits.len();
+            line[..PREFIX.len()].copy_from_slice(PREFIX);
+            line[PREFIX.len()..end].copy_from_slice(digits);
+            line[end..end + 2].copy_from_slice(b"\r\n");
+            out.extend_from_slice(&line[..end + 2]);
         }
         _ => {}
     }
-    if status != StatusCode::SWITCHING_PROTOCOLS {
+    if status != StatusCode::SWITCHING_PROTOCOLS && !handler_closes {
         if !keep_alive {
             out.extend_from_slice(b"Connection: close\r\n");
         } else if version == Version::HTTP_10 {
@@ -902,4 +1061,5 @@ fn write_head_framed(
         }
     }
     out.extend_from_slice(b"\r\n");
+    keep_alive && !handler_closes
 }

@@ -22,21 +22,34 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Appends the `Date` header line for the current second.
-pub(crate) fn write_date_line(out: &mut Vec<u8>) {
-    let secs = now_secs();
+/// Appends the `Date` header line for the current second. With `fresh`,
+/// the caller knows the cache is kept current by [`refresh`] (a server's
+/// reaper ticks at least twice a second), so the clock is not read.
+pub(crate) fn write_date_line(out: &mut Vec<u8>, fresh: bool) {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if cache.secs != secs {
-            cache.secs = secs;
-            let mut line = [0u8; DATE_LINE_LEN];
-            line[..6].copy_from_slice(b"Date: ");
-            line[6..35].copy_from_slice(&imf_fixdate(secs));
-            line[35..].copy_from_slice(b"\r\n");
-            cache.line = line;
+        if !fresh || cache.secs == u64::MAX {
+            update(&mut cache, now_secs());
         }
         out.extend_from_slice(&cache.line);
     });
+}
+
+/// Brings this thread's cached `Date` line up to the current second.
+pub(crate) fn refresh() {
+    let secs = now_secs();
+    CACHE.with(|cache| update(&mut cache.borrow_mut(), secs));
+}
+
+fn update(cache: &mut Cache, secs: u64) {
+    if cache.secs != secs {
+        cache.secs = secs;
+        let mut line = [0u8; DATE_LINE_LEN];
+        line[..6].copy_from_slice(b"Date: ");
+        line[6..35].copy_from_slice(&imf_fixdate(secs));
+        line[35..].copy_from_slice(b"\r\n");
+        cache.line = line;
+    }
 }
 
 /// Broken-down UTC time.
@@ -125,14 +138,18 @@ mod tests {
         assert_eq!(&imf_fixdate(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(&imf_fixdate(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(&imf_fixdate(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
-        assert_eq!(&imf_fixdate(4_102_444_799), b"Thu, 31 Dec 2099 23:59:59 GMT");
+        assert_eq!(
+            &imf_fixdate(4_102_444_799),
+            b"Thu, 31 Dec 2099 23:59:59 GMT"
+        );
     }
 
     #[test]
     fn date_line_is_cached_and_well_formed() {
         let mut out = Vec::new();
-        write_date_line(&mut out);
-        write_date_line(&mut out);
+        write_date_line(&mut out, false);
+        refresh();
+        write_date_line(&mut out, true);
         assert_eq!(out.len(), 2 * DATE_LINE_LEN);
         assert!(out.starts_with(b"Date: ") && out.ends_with(b" GMT\r\n"));
         let clf = clf_now();

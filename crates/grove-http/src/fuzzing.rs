@@ -71,7 +71,15 @@ impl ConnHooks for Hooks {
     fn stopping(&self) -> bool {
         false
     }
-    fn set_idle(&self, _: bool) {}
+    fn head_wait(&self, _: conn::HeadWait) -> bool {
+        false
+    }
+    fn head_expired(&self) -> bool {
+        false
+    }
+    fn date_is_fresh(&self) -> bool {
+        false
+    }
 }
 
 /// Runs `input` through a connection, as if a client sent it (in reads of
@@ -120,5 +128,63 @@ fn handler(mut req: Request<Body>) -> Response<Body> {
         Response::new(Body::from_chunks(vec![text.clone(), text]))
     } else {
         Response::new(Body::from(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_connection;
+    use proptest::prelude::*;
+
+    fn count(haystack: &[u8], needle: &[u8]) -> usize {
+        haystack
+            .windows(needle.len())
+            .filter(|w| *w == needle)
+            .count()
+    }
+
+    #[test]
+    fn pipelined_requests_byte_by_byte() {
+        let input = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /chunked HTTP/1.1\r\nHost: x\r\n\r\nHEAD /h HTTP/1.1\r\nHost: x\r\n\r\n";
+        for pieces in [&[][..], &[1], &[1, 7, 3], &[200]] {
+            let out = run_connection(input, pieces);
+            assert_eq!(
+                count(&out, b"HTTP/1.1 200 OK\r\n"),
+                4,
+                "{}",
+                String::from_utf8_lossy(&out)
+            );
+            assert_eq!(count(&out, b"GET /a 1 0 true\n"), 1);
+            assert_eq!(count(&out, b"POST /b 2 3 true\n"), 1);
+            assert_eq!(count(&out, b"GET /chunked 1 0 true\n"), 2);
+            assert!(
+                !out.windows(7).any(|w| w == b"HEAD /h"),
+                "a HEAD response has no body"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_input_gets_one_error_response() {
+        let out = run_connection(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nGET / HTTP/1.1\r\n\r\n", &[]);
+        assert!(out.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+        assert_eq!(count(&out, b"HTTP/1.1"), 1);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..600), pieces in proptest::collection::vec(any::<u8>(), 0..4)) {
+            let out = run_connection(&input, &pieces);
+            prop_assert!(out.is_empty() || out.starts_with(b"HTTP/1.1 "));
+        }
+
+        #[test]
+        fn mutated_requests_never_panic(flip in 0usize..120, byte: u8, pieces in proptest::collection::vec(1u8..40, 0..4)) {
+            let mut input = b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: y\r\n\r\n".to_vec();
+            let i = flip % input.len();
+            input[i] = byte;
+            let out = run_connection(&input, &pieces);
+            prop_assert!(out.is_empty() || out.starts_with(b"HTTP/1.1 "));
+        }
     }
 }

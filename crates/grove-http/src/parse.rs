@@ -6,7 +6,7 @@
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode, Uri, Version};
 
@@ -70,10 +70,12 @@ impl HeadError {
     }
 }
 
-/// A parsed head: the request (empty body) and what the connection needs.
+/// A parsed head: what the connection needs besides the request itself
+/// (which `parse_head` builds in the caller's slot).
 #[derive(Debug)]
 pub(crate) struct Head {
-    pub(crate) request: Request<Body>,
+    /// Bytes of the head, consumed from the input.
+    pub(crate) len: usize,
     pub(crate) framing: Framing,
     pub(crate) keep_alive: bool,
     pub(crate) expect_continue: bool,
@@ -83,11 +85,53 @@ pub(crate) struct Head {
     pub(crate) target: Range<usize>,
 }
 
-/// Parses the head at the start of `buf`: `Ok(Some((head, len)))` when it
-/// is complete (`len` bytes), `Ok(None)` when more bytes are needed.
-pub(crate) fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<(Head, usize)>, HeadError> {
-    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
-    let slots = &mut storage[..limits.max_headers.clamp(1, MAX_HEADERS_CAP)];
+/// Parses the head at the start of `buf`: `Ok(Some(head))` when it is
+/// complete (the request, with an empty body, is then in `slot`: built in
+/// place, it is not moved around on its way to the handler), `Ok(None)`
+/// when more bytes are needed.
+///
+/// Most requests have few headers: they are parsed with a small array of
+/// header slots (a small stack frame, so that the thousands of connection
+/// stacks touch fewer pages); a request with more is parsed again with
+/// room for the configured maximum.
+#[inline(always)]
+pub(crate) fn parse_head(
+    buf: &[u8],
+    limits: &HeadLimits,
+    raw_buf: &mut BytesMut,
+    slot: &mut Option<Request<Body>>,
+) -> Result<Option<Head>, HeadError> {
+    match parse_head_with::<FEW_HEADERS>(buf, limits, raw_buf, slot) {
+        Err(HeadError::HeadTooLarge) if limits.max_headers > FEW_HEADERS => {
+            parse_head_many(buf, limits, raw_buf, slot)
+        }
+        other => other,
+    }
+}
+
+/// Header slots of the first parse attempt.
+const FEW_HEADERS: usize = 24;
+
+#[inline(never)]
+#[cold]
+fn parse_head_many(
+    buf: &[u8],
+    limits: &HeadLimits,
+    raw_buf: &mut BytesMut,
+    slot: &mut Option<Request<Body>>,
+) -> Result<Option<Head>, HeadError> {
+    parse_head_with::<MAX_HEADERS_CAP>(buf, limits, raw_buf, slot)
+}
+
+#[inline(always)]
+fn parse_head_with<const N: usize>(
+    buf: &[u8],
+    limits: &HeadLimits,
+    raw_buf: &mut BytesMut,
+    slot: &mut Option<Request<Body>>,
+) -> Result<Option<Head>, HeadError> {
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; N];
+    let slots = &mut storage[..limits.max_headers.clamp(1, N)];
     let mut req = httparse::Request::new(&mut []);
     let len = match req.parse_with_uninit_headers(buf, slots) {
         Ok(httparse::Status::Complete(len)) => len,
@@ -125,14 +169,31 @@ pub(crate) fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<(Head
     if target_range.end + 10 - method_range.start > limits.max_line {
         return Err(HeadError::UriTooLong);
     }
-    let raw = Bytes::copy_from_slice(&buf[..len]);
+    // The head's bytes go to the connection's head buffer, whose storage
+    // is reclaimed once the previous request's headers are dropped: no
+    // allocation per request in the steady state.
+    raw_buf.reserve(len.max(1024));
+    raw_buf.extend_from_slice(&buf[..len]);
+    let raw = raw_buf.split().freeze();
 
-    let method = Method::from_bytes(method.as_bytes()).map_err(|_| HeadError::Bad("invalid method"))?;
+    let method =
+        Method::from_bytes(method.as_bytes()).map_err(|_| HeadError::Bad("invalid method"))?;
     let uri = Uri::from_maybe_shared(raw.slice(target_range.clone()))
         .map_err(|_| HeadError::Bad("invalid request target"))?;
-    let version = if minor == 1 { Version::HTTP_11 } else { Version::HTTP_10 };
+    let version = if minor == 1 {
+        Version::HTTP_11
+    } else {
+        Version::HTTP_10
+    };
 
-    let mut headers = HeaderMap::with_capacity(req.headers.len());
+    // Built in place: the request's own (empty, unallocated) map grows to
+    // the header count once, and no map is dropped.
+    let request = slot.insert(Request::new(Body::empty()));
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = version;
+    let headers: &mut HeaderMap = request.headers_mut();
+    headers.reserve(req.headers.len());
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
     let mut transfer_encoding = false;
@@ -193,34 +254,35 @@ pub(crate) fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<(Head
         (false, Some(n)) => Framing::Length(n),
     };
     if version == Version::HTTP_11 && hosts != 1 {
-        return Err(HeadError::Bad("an HTTP/1.1 request needs exactly one Host header"));
+        return Err(HeadError::Bad(
+            "an HTTP/1.1 request needs exactly one Host header",
+        ));
     }
-    let keep_alive = if version == Version::HTTP_11 { !close } else { keep_alive_token && !close };
+    let keep_alive = if version == Version::HTTP_11 {
+        !close
+    } else {
+        keep_alive_token && !close
+    };
 
-    let mut request = Request::new(Body::empty());
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = version;
-    *request.headers_mut() = headers;
-    Ok(Some((
-        Head {
-            request,
-            framing,
-            keep_alive,
-            expect_continue: expect_continue && framing != Framing::None,
-            raw,
-            method: method_range,
-            target: target_range,
-        },
+    Ok(Some(Head {
         len,
-    )))
+        framing,
+        keep_alive,
+        expect_continue: expect_continue && framing != Framing::None,
+        raw,
+        method: method_range,
+        target: target_range,
+    }))
 }
 
 /// Limits of a head still arriving (or malformed): an overlong request
 /// line is 414, an overlong head 431.
 fn check_partial(buf: &[u8], limits: &HeadLimits) -> Result<(), HeadError> {
     // httparse skips empty lines before the request line; so do we.
-    let skip = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    let skip = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
     let line = &buf[skip..];
     match memchr(b'\n', line) {
         None if line.len() > limits.max_line => Err(HeadError::UriTooLong),
@@ -273,16 +335,25 @@ mod tests {
         max_body: 1000,
     };
 
-    fn parse(s: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
-        parse_head(s, &LIMITS)
+    /// The head, its length, and the request.
+    #[derive(Debug)]
+    struct Parsed(Head, usize, Request<Body>);
+
+    fn parse(s: &[u8]) -> Result<Option<Parsed>, HeadError> {
+        let mut slot = None;
+        Ok(
+            parse_head(s, &LIMITS, &mut BytesMut::new(), &mut slot)?.map(|head| {
+                let len = head.len;
+                Parsed(head, len, slot.take().unwrap())
+            }),
+        )
     }
 
     #[test]
     fn parses_a_request() {
         let input = b"POST /a/b?c=d HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-Bin: \xff\xfe\r\n\r\nhello";
-        let (head, len) = parse(input).unwrap().unwrap();
+        let Parsed(head, len, req) = parse(input).unwrap().unwrap();
         assert_eq!(len, input.len() - 5);
-        let req = &head.request;
         assert_eq!(req.method(), Method::POST);
         assert_eq!(req.uri().path(), "/a/b");
         assert_eq!(req.uri().query(), Some("c=d"));
@@ -305,33 +376,65 @@ mod tests {
         let ka = |s: &[u8]| parse(s).unwrap().unwrap().0.keep_alive;
         assert!(!ka(b"GET / HTTP/1.0\r\n\r\n"));
         assert!(ka(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
-        assert!(!ka(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, close\r\n\r\n"));
+        assert!(!ka(
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, close\r\n\r\n"
+        ));
     }
 
     #[test]
     fn framing_errors() {
         let err = |s: &[u8]| parse(s).unwrap_err();
-        assert!(matches!(err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n"), HeadError::Bad(_)));
+        assert!(matches!(
+            err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n"),
+            HeadError::Bad(_)
+        ));
         assert!(matches!(err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"), HeadError::Bad(_)));
-        assert!(matches!(err(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), HeadError::Bad(_)));
+        assert!(matches!(
+            err(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            HeadError::Bad(_)
+        ));
         assert!(matches!(err(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"), HeadError::Bad(_)));
-        assert!(matches!(err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n"), HeadError::Bad(_)));
-        assert!(matches!(err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\n"), HeadError::Bad(_)));
-        assert!(matches!(err(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), HeadError::Bad(_)));
+        assert!(matches!(
+            err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n"),
+            HeadError::Bad(_)
+        ));
+        assert!(matches!(
+            err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\n"),
+            HeadError::Bad(_)
+        ));
+        assert!(matches!(
+            err(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            HeadError::Bad(_)
+        ));
         assert!(matches!(err(b"GET / HTTP/1.1\r\n\r\n"), HeadError::Bad(_)));
-        assert_eq!(err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n"), HeadError::BodyTooLarge);
-        assert_eq!(err(b"GET / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n"), HeadError::Expectation);
+        assert_eq!(
+            err(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n"),
+            HeadError::BodyTooLarge
+        );
+        assert_eq!(
+            err(b"GET / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n"),
+            HeadError::Expectation
+        );
         assert_eq!(err(b"GET / HTTP/2.0\r\n\r\n"), HeadError::Version);
         assert!(matches!(err(b"GET / FOO\r\n\r\n"), HeadError::Bad(_)));
-        let (chunked, _) = parse(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n").unwrap().unwrap();
+        let Parsed(chunked, ..) =
+            parse(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n")
+                .unwrap()
+                .unwrap();
         assert_eq!(chunked.framing, Framing::Chunked);
     }
 
     #[test]
     fn size_limits() {
         let long_line = format!("GET /{} HTTP/1.1\r\n", "a".repeat(100));
-        assert_eq!(parse(&long_line.as_bytes()[..80]).unwrap_err(), HeadError::UriTooLong);
-        assert_eq!(parse(long_line.as_bytes()).unwrap_err(), HeadError::UriTooLong);
+        assert_eq!(
+            parse(&long_line.as_bytes()[..80]).unwrap_err(),
+            HeadError::UriTooLong
+        );
+        assert_eq!(
+            parse(long_line.as_bytes()).unwrap_err(),
+            HeadError::UriTooLong
+        );
         let big = format!("GET / HTTP/1.1\r\nHost: x\r\nA: {}\r\n", "b".repeat(300));
         assert_eq!(parse(big.as_bytes()).unwrap_err(), HeadError::HeadTooLarge);
         let many: String = (0..9).map(|i| format!("H{i}: v\r\n")).collect();
@@ -340,10 +443,38 @@ mod tests {
     }
 
     #[test]
+    fn many_headers_take_the_second_attempt() {
+        let limits = HeadLimits {
+            max_headers: 100,
+            max_head: 8192,
+            ..LIMITS
+        };
+        let many: String = (0..90).map(|i| format!("H{i}: v\r\n")).collect();
+        let req = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
+        let mut slot = None;
+        parse_head(req.as_bytes(), &limits, &mut BytesMut::new(), &mut slot)
+            .unwrap()
+            .unwrap();
+        assert_eq!(slot.unwrap().headers().len(), 91);
+        let too_many: String = (0..100).map(|i| format!("H{i}: v\r\n")).collect();
+        let req = format!("GET / HTTP/1.1\r\nHost: x\r\n{too_many}\r\n");
+        assert_eq!(
+            parse_head(req.as_bytes(), &limits, &mut BytesMut::new(), &mut None).unwrap_err(),
+            HeadError::HeadTooLarge
+        );
+    }
+
+    #[test]
     fn expect_continue_needs_a_body() {
-        let (h, _) = parse(b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n").unwrap().unwrap();
+        let Parsed(h, ..) = parse(
+            b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
         assert!(h.expect_continue);
-        let (h, _) = parse(b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n").unwrap().unwrap();
+        let Parsed(h, ..) = parse(b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(!h.expect_continue);
     }
 }

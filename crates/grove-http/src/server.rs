@@ -18,7 +18,7 @@ use slab::Slab;
 
 use crate::body::Body;
 use crate::config::{Config, ServerBuilder};
-use crate::conn::{self, ConnHooks};
+use crate::conn::{self, ConnHooks, HeadWait};
 use crate::transport::Transport;
 
 /// What answers requests: any `Fn(Request<Body>) -> Response<Body>`, or a
@@ -57,17 +57,82 @@ where
     }
 }
 
+/// The stack of TLS connections unless set: rustls' handshake needs more
+/// than grove's 60 KiB default (in debug builds especially).
+#[cfg(feature = "tls")]
+const TLS_STACK_SIZE: usize = 256 * 1024;
+
 /// A server's connections' shared state (per thread).
 struct Shared {
     config: Config,
+    /// Connections run in greenlets of their own with this stack size.
+    stack_size: Option<usize>,
     stopping: Cell<bool>,
-    /// Live connections: a handle to shut an idle one down on stop.
+    /// Live connections: a handle to shut one down (on stop, or when its
+    /// head or keep-alive time is up), and what it waits for.
     conns: RefCell<Slab<Entry>>,
+    reaper: Reaper,
+}
+
+/// Enforces the head and keep-alive timeouts of all connections with one
+/// greenlet that wakes every `interval`, instead of a timer per wait: the
+/// hot path of a kept-alive connection arms no timer at all. A timeout
+/// fires between its duration and one interval later.
+struct Reaper {
+    interval: Duration,
+    /// Intervals elapsed since the server started.
+    tick: Cell<u64>,
+    head_ticks: u64,
+    keep_alive_ticks: u64,
+    /// Set when a connection registers, so that the reaper sleeps (instead
+    /// of ticking) while there are none.
+    wake: grove::event::Event,
+    greenlet: RefCell<Option<grove::Greenlet<()>>>,
+    /// Whether the greenlet is there to enforce the timeouts.
+    running: Cell<bool>,
+    /// Whether the reaper is ticking and refreshes this thread's cached
+    /// `Date` line on each tick (so responses need not read the clock).
+    date_fresh: Cell<bool>,
+}
+
+impl Reaper {
+    fn new(config: &Config) -> Reaper {
+        let shortest = config.head_timeout.min(config.keep_alive_timeout);
+        let interval = (shortest / 8).clamp(Duration::from_millis(5), Duration::from_millis(500));
+        let ticks = |d: Duration| d.as_nanos().div_ceil(interval.as_nanos()) as u64;
+        Reaper {
+            interval,
+            tick: Cell::new(0),
+            head_ticks: ticks(config.head_timeout),
+            keep_alive_ticks: ticks(config.keep_alive_timeout),
+            wake: grove::event::Event::new(),
+            greenlet: RefCell::new(None),
+            running: Cell::new(false),
+            date_fresh: Cell::new(false),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Busy with a request (or in a TLS handshake, bounded on its own).
+    Busy,
+    /// Waiting for a request since `since`, for at most `limit` ticks.
+    Idle { since: u64, limit: u64 },
+    /// Part of a head arrived at `since`.
+    Partial { since: u64 },
 }
 
 struct Entry {
     stream: TcpStream,
-    idle: bool,
+    state: Rc<ConnState>,
+}
+
+/// What a connection waits for, shared by its greenlet and the reaper.
+struct ConnState {
+    phase: Cell<Phase>,
+    /// The reaper cut off a partial head (the connection answers 408).
+    expired: Cell<bool>,
 }
 
 impl Shared {
@@ -75,9 +140,59 @@ impl Shared {
     /// close now (their parked read sees the shutdown at once).
     fn begin_stop(&self) {
         self.stopping.set(true);
+        self.reaper.running.set(false);
+        self.reaper.date_fresh.set(false);
+        if let Some(reaper) = self.reaper.greenlet.borrow_mut().take() {
+            reaper.kill_nowait();
+        }
         for (_, entry) in self.conns.borrow().iter() {
-            if entry.idle {
+            if let Phase::Idle { .. } = entry.state.phase.get() {
                 let _ = entry.stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    /// The reaper greenlet's body.
+    fn reap(&self) {
+        let reaper = &self.reaper;
+        // Not fresh while the reaper sleeps without connections (or dies).
+        struct NotFresh<'a>(&'a Cell<bool>);
+        impl Drop for NotFresh<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        let _not_fresh = NotFresh(&reaper.date_fresh);
+        loop {
+            if self.conns.borrow().is_empty() {
+                reaper.date_fresh.set(false);
+                reaper.wake.clear();
+                reaper.wake.wait();
+            }
+            crate::date::refresh();
+            reaper
+                .date_fresh
+                .set(reaper.interval <= Duration::from_millis(500));
+            grove::sleep(reaper.interval);
+            crate::date::refresh();
+            let now = reaper.tick.get() + 1;
+            reaper.tick.set(now);
+            for (_, entry) in self.conns.borrow().iter() {
+                let state = &entry.state;
+                match state.phase.get() {
+                    Phase::Idle { since, limit } if now - since > limit => {
+                        // Idle too long: close quietly.
+                        state.phase.set(Phase::Busy);
+                        let _ = entry.stream.shutdown(Shutdown::Both);
+                    }
+                    Phase::Partial { since } if now - since > reaper.head_ticks => {
+                        // Slowloris: the connection's read ends, it answers 408.
+                        state.phase.set(Phase::Busy);
+                        state.expired.set(true);
+                        let _ = entry.stream.shutdown(Shutdown::Read);
+                    }
+                    _ => {}
+                }
             }
         }
     }
@@ -85,7 +200,8 @@ impl Shared {
 
 struct Ctx<'a> {
     shared: &'a Shared,
-    key: Option<usize>,
+    /// `None` for connections not accepted by the server (no reaper).
+    state: Option<&'a ConnState>,
 }
 
 impl ConnHooks for Ctx<'_> {
@@ -95,12 +211,99 @@ impl ConnHooks for Ctx<'_> {
     fn stopping(&self) -> bool {
         self.shared.stopping.get()
     }
-    fn set_idle(&self, idle: bool) {
-        if let Some(key) = self.key {
-            if let Some(entry) = self.shared.conns.borrow_mut().get_mut(key) {
-                entry.idle = idle;
-            }
+    fn head_wait(&self, wait: HeadWait) -> bool {
+        let Some(state) = self.state else {
+            return false;
+        };
+        let reaper = &self.shared.reaper;
+        if !reaper.running.get() {
+            return false; // not started, or stopping: socket timeouts
         }
+        let now = reaper.tick.get();
+        let phase = match (wait, state.phase.get()) {
+            (HeadWait::Idle { first }, _) => Phase::Idle {
+                since: now,
+                limit: if first {
+                    reaper.head_ticks
+                } else {
+                    reaper.keep_alive_ticks
+                },
+            },
+            // The head's time runs from its first byte.
+            (HeadWait::Partial, Phase::Partial { since }) => Phase::Partial { since },
+            (HeadWait::Partial, _) => Phase::Partial { since: now },
+            (HeadWait::Done, _) => {
+                state.expired.set(false);
+                Phase::Busy
+            }
+        };
+        state.phase.set(phase);
+        true
+    }
+    fn head_expired(&self) -> bool {
+        self.state.is_some_and(|state| state.expired.get())
+    }
+    fn date_is_fresh(&self) -> bool {
+        self.shared.reaper.date_fresh.get()
+    }
+}
+
+/// Serves one accepted TCP connection (TLS first if configured).
+fn serve_tcp<H: Handler>(shared: &Shared, handler: &H, stream: TcpStream, peer: SocketAddr) {
+    // Responses are written whole; Nagle would only delay them.
+    let _ = stream.set_nodelay(true);
+    let Ok(handle) = stream.try_clone() else {
+        return;
+    };
+    let state = Rc::new(ConnState {
+        phase: Cell::new(Phase::Busy),
+        expired: Cell::new(false),
+    });
+    let key = {
+        let mut conns = shared.conns.borrow_mut();
+        if conns.is_empty() {
+            shared.reaper.wake.set();
+        }
+        conns.insert(Entry {
+            stream: handle,
+            state: state.clone(),
+        })
+    };
+    let _registered = Registered(shared, key);
+    let ctx = Ctx {
+        shared,
+        state: Some(&state),
+    };
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &shared.config.tls {
+        if let Ok(stream) = crate::tls::accept(stream, tls, shared.config.tls_handshake_timeout) {
+            conn::serve(stream, Some(peer), &ctx, handler);
+        }
+        return;
+    }
+    conn::serve(stream, Some(peer), &ctx, handler);
+}
+
+/// Runs `f` in a greenlet with a stack of `size` bytes and waits for it;
+/// a kill of the caller (the server's connection greenlet) is passed on.
+fn with_stack(size: usize, f: impl FnOnce() + 'static) {
+    struct KillOnDrop(grove::Greenlet<()>);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            self.0.kill_nowait();
+        }
+    }
+    match grove::Builder::new()
+        .name("grove-http connection".to_owned())
+        .stack_size(size)
+        .spawn(f)
+    {
+        Ok(greenlet) => {
+            let guard = KillOnDrop(greenlet.clone());
+            let _ = greenlet.join();
+            drop(guard);
+        }
+        Err(e) => eprintln!("grove-http: no stack of {size} bytes for a connection: {e}"),
     }
 }
 
@@ -211,6 +414,14 @@ impl Server {
     #[track_caller]
     pub fn start(&self) {
         self.inner.server.start();
+        let shared = self.inner.shared.clone();
+        let reaper = grove::Builder::new()
+            .name(format!("grove-http reaper on {}", self.local_addr()))
+            .spawn(move || shared.reap());
+        // Without a reaper (no stack), connections use socket timeouts.
+        let reaper = reaper.ok();
+        self.inner.shared.reaper.running.set(reaper.is_some());
+        *self.inner.shared.reaper.greenlet.borrow_mut() = reaper;
     }
 
     /// Starts the server unless started, then waits until it is stopped.
@@ -223,6 +434,12 @@ impl Server {
             }
         }
         let _guard = StopOnExit(&self.inner.shared);
+        if !self.inner.server.is_running()
+            && !self.inner.server.is_stopped()
+            && !self.inner.shared.stopping.get()
+        {
+            self.start();
+        }
         self.inner.server.serve_forever();
     }
 
@@ -257,7 +474,7 @@ impl Server {
     pub fn serve_connection(&self, io: impl Transport + 'static, peer: Option<SocketAddr>) {
         let ctx = Ctx {
             shared: &self.inner.shared,
-            key: None,
+            state: None,
         };
         if ctx.shared.stopping.get() {
             return;
@@ -318,39 +535,29 @@ impl ServerBuilder {
         if let Some(size) = self.pool_size {
             builder = builder.pool_size(size);
         }
+        #[cfg(feature = "tls")]
+        let tls_stack = self.config.tls.as_ref().map(|_| TLS_STACK_SIZE);
+        #[cfg(not(feature = "tls"))]
+        let tls_stack = None;
         let shared = Rc::new(Shared {
+            reaper: Reaper::new(&self.config),
+            stack_size: self.stack_size.or(tls_stack),
             config: self.config,
             stopping: Cell::new(false),
             conns: RefCell::new(Slab::new()),
         });
         let for_conns = shared.clone();
         let accept = move |stream: TcpStream, peer: SocketAddr| {
-            let shared = &*for_conns;
-            if shared.stopping.get() {
+            if for_conns.stopping.get() {
                 return;
             }
-            // Responses are written whole; Nagle would only delay them.
-            let _ = stream.set_nodelay(true);
-            let Ok(handle) = stream.try_clone() else { return };
-            let key = shared.conns.borrow_mut().insert(Entry {
-                stream: handle,
-                idle: false,
-            });
-            let _registered = Registered(shared, key);
-            let ctx = Ctx {
-                shared,
-                key: Some(key),
-            };
-            #[cfg(feature = "tls")]
-            if let Some(tls) = &shared.config.tls {
-                if let Ok(stream) =
-                    crate::tls::accept(stream, tls, shared.config.tls_handshake_timeout)
-                {
-                    conn::serve(stream, Some(peer), &ctx, &*handler);
+            match for_conns.stack_size {
+                None => serve_tcp(&for_conns, &*handler, stream, peer),
+                Some(size) => {
+                    let (shared, handler) = (for_conns.clone(), handler.clone());
+                    with_stack(size, move || serve_tcp(&shared, &*handler, stream, peer));
                 }
-                return;
             }
-            conn::serve(stream, Some(peer), &ctx, &*handler);
         };
         (builder, shared, accept)
     }
@@ -388,13 +595,21 @@ impl ServerBuilder {
     /// threads.stop(Duration::from_secs(1));
     /// ```
     #[track_caller]
-    pub fn serve_threads<A, H, F>(self, addr: A, threads: usize, factory: F) -> io::Result<ServerThreads>
+    pub fn serve_threads<A, H, F>(
+        self,
+        addr: A,
+        threads: usize,
+        factory: F,
+    ) -> io::Result<ServerThreads>
     where
         A: ToSocketAddrs,
         H: Handler,
         F: Fn() -> H + Send + Sync + 'static,
     {
-        assert!(threads > 0, "grove-http: serve_threads needs at least one thread");
+        assert!(
+            threads > 0,
+            "grove-http: serve_threads needs at least one thread"
+        );
         let mut last_err = None;
         let mut listeners = Vec::new();
         for candidate in addr.to_socket_addrs()? {
@@ -447,8 +662,8 @@ fn serve_thread<H: Handler>(
     factory: &dyn Fn() -> H,
     stop: &AsyncResult<Duration>,
 ) {
-    let server = TcpListener::from_std(listener)
-        .and_then(|listener| builder.listener(listener, factory()));
+    let server =
+        TcpListener::from_std(listener).and_then(|listener| builder.listener(listener, factory()));
     match server {
         Ok(server) => {
             server.start();
@@ -461,7 +676,11 @@ fn serve_thread<H: Handler>(
 
 /// `n` listeners on `addr` with `SO_REUSEPORT` (the first one picks the
 /// port if `addr`'s is 0).
-fn bind_reuseport(addr: SocketAddr, backlog: u32, n: usize) -> io::Result<Vec<std::net::TcpListener>> {
+fn bind_reuseport(
+    addr: SocketAddr,
+    backlog: u32,
+    n: usize,
+) -> io::Result<Vec<std::net::TcpListener>> {
     use socket2::{Domain, Protocol, Socket, Type};
     let mut out: Vec<std::net::TcpListener> = Vec::with_capacity(n);
     let mut addr = addr;

@@ -16,21 +16,31 @@ use crate::transport::Transport;
 pub type TlsStream = StreamOwned<ServerConnection, TcpStream>;
 
 /// Completes the server side of a handshake within `timeout`.
-pub(crate) fn accept(stream: TcpStream, config: &Arc<ServerConfig>, timeout: Duration) -> io::Result<TlsStream> {
+pub(crate) fn accept(
+    stream: TcpStream,
+    config: &Arc<ServerConfig>,
+    timeout: Duration,
+) -> io::Result<TlsStream> {
     let conn = ServerConnection::new(config.clone()).map_err(io::Error::other)?;
     let mut tls = StreamOwned::new(conn, stream);
     let done = grove::with_timeout(timeout, || -> io::Result<()> {
         while tls.conn.is_handshaking() {
             let (read, wrote) = tls.conn.complete_io(&mut tls.sock)?;
             if read == 0 && wrote == 0 && tls.conn.is_handshaking() {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "TLS handshake: peer went away"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "TLS handshake: peer went away",
+                ));
             }
         }
         Ok(())
     });
     match done {
         Ok(r) => r.map(|()| tls),
-        Err(grove::Timeout) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
+        Err(grove::Timeout) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "TLS handshake timed out",
+        )),
     }
 }
 

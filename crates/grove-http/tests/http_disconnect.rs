@@ -13,7 +13,10 @@ use grove_http::{Body, Server};
 use util::*;
 
 fn get(addr: SocketAddr, path: &str) -> String {
-    exchange(addr, format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+    exchange(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
 }
 
 #[test]
@@ -40,10 +43,14 @@ fn clients_that_vanish_mid_body_or_mid_response_leak_nothing() {
     let before = fd_count();
     for _ in 0..50 {
         let mut conn = connect(addr);
-        conn.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\npartial body").unwrap();
+        conn.write_all(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\npartial body",
+        )
+        .unwrap();
         drop(conn);
         let mut conn = connect(addr);
-        conn.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        conn.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
         let mut buf = [0; 1000];
         conn.read_exact(&mut buf).unwrap();
         drop(conn);
@@ -55,8 +62,13 @@ fn clients_that_vanish_mid_body_or_mid_response_leak_nothing() {
     assert_eq!(fd_count(), before, "fds leaked");
     let errors = errors.lock().unwrap();
     assert_eq!(errors.len(), 50);
-    assert!(errors.iter().all(|k| *k == std::io::ErrorKind::UnexpectedEof || *k == std::io::ErrorKind::ConnectionReset), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .all(|k| *k == std::io::ErrorKind::UnexpectedEof
+                || *k == std::io::ErrorKind::ConnectionReset),
+        "{errors:?}"
+    );
     drop(errors);
     assert_eq!(status(&get(addr, "/")), 200);
 }
-

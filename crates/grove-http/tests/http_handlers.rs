@@ -20,7 +20,9 @@ fn app(mut req: Request<Body>) -> Response<Body> {
             "first chunk"
         }))),
         "/timeout" => {
-            let r = grove::with_timeout(Duration::from_millis(50), || grove::sleep(Duration::from_secs(30)));
+            let r = grove::with_timeout(Duration::from_millis(50), || {
+                grove::sleep(Duration::from_secs(30))
+            });
             assert_eq!(r, Err(grove::Timeout));
             let mut response = Response::new(Body::from("gave up"));
             *response.status_mut() = StatusCode::GATEWAY_TIMEOUT;
@@ -44,7 +46,10 @@ fn app(mut req: Request<Body>) -> Response<Body> {
 }
 
 fn get(addr: SocketAddr, path: &str) -> String {
-    exchange(addr, format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+    exchange(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
 }
 
 #[test]
@@ -57,7 +62,10 @@ fn a_panicking_handler_gets_500_and_the_server_carries_on() {
     // After response bytes went out, a panic can only cut the response short.
     let reply = get(s.local_addr(), "/panic-mid-body");
     assert_eq!(status(&reply), 200);
-    assert!(reply.contains("first chunk") && !reply.ends_with("0\r\n\r\n"), "{reply}");
+    assert!(
+        reply.contains("first chunk") && !reply.ends_with("0\r\n\r\n"),
+        "{reply}"
+    );
     assert_eq!(status(&get(s.local_addr(), "/")), 200);
 }
 
@@ -90,11 +98,13 @@ fn stop_is_graceful_and_closes_idle_connections_at_once() {
     let addr = s.local_addr();
     // An idle kept-alive connection.
     let mut idle = connect(addr);
-    idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     read_response(&mut idle);
     // A request in progress.
     let mut busy = connect(addr);
-    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     std::thread::sleep(Duration::from_millis(100));
     let started = Instant::now();
     let stopper = std::thread::spawn(move || s.stop(Duration::from_secs(10)));
@@ -107,14 +117,19 @@ fn stop_is_graceful_and_closes_idle_connections_at_once() {
     assert!(reply.contains("Connection: close"));
     stopper.join().unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(std::net::TcpStream::connect(addr).is_err(), "still listening");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "still listening"
+    );
 }
 
 #[test]
 fn stop_kills_requests_that_outlive_the_grace_period() {
     let s = serve(Server::builder(), || app);
     let mut stuck = connect(s.local_addr());
-    stuck.write_all(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    stuck
+        .write_all(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     std::thread::sleep(Duration::from_millis(100));
     let started = Instant::now();
     s.stop(Duration::from_millis(200));
@@ -124,7 +139,10 @@ fn stop_kills_requests_that_outlive_the_grace_period() {
 }
 
 fn raise_fd_limit(want: u64) {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit/setrlimit read and write the struct we pass.
     unsafe {
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
@@ -134,7 +152,11 @@ fn raise_fd_limit(want: u64) {
         }
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
     }
-    assert!(limit.rlim_cur >= want, "this test needs {want} fds; the hard limit is {}", limit.rlim_max);
+    assert!(
+        limit.rlim_cur >= want,
+        "this test needs {want} fds; the hard limit is {}",
+        limit.rlim_max
+    );
 }
 
 #[test]
@@ -149,12 +171,18 @@ fn a_thousand_concurrent_keep_alive_clients() {
             let connected = connected.clone();
             grove::spawn(move || {
                 let mut conn = grove::net::TcpStream::connect(addr).unwrap();
-                conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                conn.set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
                 connected.wait();
                 let mut answers = 0;
                 for round in 0..3 {
                     let body = format!("{i}-{round}");
-                    write!(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+                    write!(
+                        conn,
+                        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .unwrap();
                     let expected = format!("ok {}", body.len());
                     let mut reply = Vec::new();
                     let mut buf = [0; 512];
@@ -200,6 +228,9 @@ fn the_access_log_uses_the_common_log_format() {
     let lines: Vec<&str> = log.lines().collect();
     assert_eq!(lines.len(), 2, "{log}");
     assert!(lines[0].starts_with("127.0.0.1 - - ["), "{log}");
-    assert!(lines[0].contains(" +0000] \"GET /some/path?x=1 HTTP/1.1\" 200 4"), "{log}");
+    assert!(
+        lines[0].contains(" +0000] \"GET /some/path?x=1 HTTP/1.1\" 200 4"),
+        "{log}"
+    );
     assert!(lines[1].ends_with("\"-\" 400 -"), "{log}");
 }

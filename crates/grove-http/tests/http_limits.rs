@@ -24,7 +24,10 @@ fn start(builder: ServerBuilder) -> grove_http::ServerThreads {
 }
 
 fn still_serves(addr: std::net::SocketAddr) {
-    let reply = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let reply = exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(status(&reply), 200, "{reply}");
     assert!(reply.ends_with("read 0"));
 }
@@ -35,20 +38,28 @@ fn slowloris_head_is_cut_off_with_408() {
     let mut conn = connect(s.local_addr());
     let started = Instant::now();
     conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
-    // One header line every 100 ms: each read makes progress, but the
-    // whole head would take 5 s.
-    for i in 0..50 {
-        std::thread::sleep(Duration::from_millis(100));
-        if conn.write_all(format!("X-{i}: y\r\n").as_bytes()).is_err() {
-            break;
+    // One header line every 100 ms from another thread: each read makes
+    // progress, but the whole head would take 5 s.
+    let mut writer = conn.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        for i in 0..50 {
+            std::thread::sleep(Duration::from_millis(100));
+            if writer
+                .write_all(format!("X-{i}: y\r\n").as_bytes())
+                .is_err()
+            {
+                break;
+            }
         }
-    }
+    });
     let reply = read_to_close(&mut conn);
+    let elapsed = started.elapsed();
     assert_eq!(status(&reply), 408, "{reply}");
     assert!(reply.contains("Connection: close"));
-    // Cut off near the 0.5 s deadline, long before the 5 s of trickling
-    // ended (the trickle loop stops once writes fail).
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    // Cut off near the 0.5 s deadline, long before the trickle's 5 s.
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    drop(conn);
+    trickle.join().unwrap();
     still_serves(s.local_addr());
 }
 
@@ -66,7 +77,8 @@ fn silent_and_idle_connections_are_closed() {
     assert!(started.elapsed() < Duration::from_secs(10));
     // Kept alive after one request, then idle: closed.
     let mut idle = connect(s.local_addr());
-    idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let (head, _) = read_response(&mut idle);
     assert!(!head.contains("Connection: close"));
     let started = Instant::now();
@@ -82,7 +94,8 @@ fn oversized_request_line_gets_414() {
     assert_eq!(status(&reply), 414, "{reply}");
     // Also while the line is still arriving (no newline yet).
     let mut conn = connect(s.local_addr());
-    conn.write_all(format!("GET /{}", "a".repeat(20_000)).as_bytes()).unwrap();
+    conn.write_all(format!("GET /{}", "a".repeat(20_000)).as_bytes())
+        .unwrap();
     assert_eq!(status(&read_to_close(&mut conn)), 414);
     still_serves(s.local_addr());
 }
@@ -90,7 +103,10 @@ fn oversized_request_line_gets_414() {
 #[test]
 fn oversized_headers_get_431() {
     let s = start(Server::builder().max_head_size(4096));
-    let request = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "b".repeat(5000));
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(5000)
+    );
     assert_eq!(status(&exchange(s.local_addr(), request.as_bytes())), 431);
     // A head that never ends: refused once it passes the limit.
     let mut conn = connect(s.local_addr());
@@ -118,7 +134,10 @@ fn too_many_headers_get_431() {
 #[test]
 fn too_large_bodies_get_413() {
     let s = start(Server::builder().max_body_size(1000));
-    let reply = exchange(s.local_addr(), b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n");
+    let reply = exchange(
+        s.local_addr(),
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n",
+    );
     assert_eq!(status(&reply), 413, "{reply}");
     // Chunked: found out while the handler reads.
     let mut request = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
@@ -158,18 +177,31 @@ fn ambiguous_framing_gets_400() {
 #[test]
 fn invalid_chunk_sizes_get_400() {
     let s = start(Server::builder());
-    for body in [&b"zz\r\nabc\r\n0\r\n\r\n"[..], b"3\nabc\r\n0\r\n\r\n", b"3\r\nabcX\r\n0\r\n\r\n", b"fffffffffffffffff\r\n"] {
-        let mut request = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for body in [
+        &b"zz\r\nabc\r\n0\r\n\r\n"[..],
+        b"3\nabc\r\n0\r\n\r\n",
+        b"3\r\nabcX\r\n0\r\n\r\n",
+        b"fffffffffffffffff\r\n",
+    ] {
+        let mut request =
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         request.extend_from_slice(body);
         let reply = exchange(s.local_addr(), &request);
-        assert_eq!(status(&reply), 400, "{:?} -> {reply}", String::from_utf8_lossy(body));
+        assert_eq!(
+            status(&reply),
+            400,
+            "{:?} -> {reply}",
+            String::from_utf8_lossy(body)
+        );
     }
     still_serves(s.local_addr());
 }
 
 #[test]
 fn an_ignored_small_body_is_drained_and_the_connection_kept() {
-    let s = serve(Server::builder(), || |_req: Request<Body>| Response::new(Body::from("ignored")));
+    let s = serve(Server::builder(), || {
+        |_req: Request<Body>| Response::new(Body::from("ignored"))
+    });
     let mut conn = connect(s.local_addr());
     conn.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloPOST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     for _ in 0..3 {
@@ -179,7 +211,8 @@ fn an_ignored_small_body_is_drained_and_the_connection_kept() {
     }
     // A large ignored body: answered, then closed.
     let mut conn = connect(s.local_addr());
-    conn.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n").unwrap();
+    conn.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
+        .unwrap();
     let reply = read_to_close(&mut conn);
     assert!(reply.contains("Connection: close"));
     assert!(reply.ends_with("ignored"));
@@ -188,6 +221,15 @@ fn an_ignored_small_body_is_drained_and_the_connection_kept() {
 #[test]
 fn unsupported_version_gets_505() {
     let s = start(Server::builder());
-    assert_eq!(status(&exchange(s.local_addr(), b"GET / HTTP/2.0\r\n\r\n")), 505);
-    assert_eq!(status(&exchange(s.local_addr(), b"GET / HTTP/1.1\r\nHost: x\r\nExpect: x\r\n\r\n")), 417);
+    assert_eq!(
+        status(&exchange(s.local_addr(), b"GET / HTTP/2.0\r\n\r\n")),
+        505
+    );
+    assert_eq!(
+        status(&exchange(
+            s.local_addr(),
+            b"GET / HTTP/1.1\r\nHost: x\r\nExpect: x\r\n\r\n"
+        )),
+        417
+    );
 }

@@ -23,7 +23,8 @@ where
 /// Connects with a generous read timeout (a hung server fails the test).
 pub fn connect(addr: SocketAddr) -> TcpStream {
     let conn = TcpStream::connect(addr).expect("connect");
-    conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     conn
 }
 
@@ -43,7 +44,10 @@ pub fn read_to_close(conn: &mut TcpStream) -> String {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(e) => panic!("reading the response: {e} (got so far: {:?})", String::from_utf8_lossy(&out)),
+            Err(e) => panic!(
+                "reading the response: {e} (got so far: {:?})",
+                String::from_utf8_lossy(&out)
+            ),
         }
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -56,13 +60,22 @@ pub fn read_response(conn: &mut TcpStream) -> (String, String) {
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         let n = conn.read(&mut byte).expect("reading a response head");
-        assert_eq!(n, 1, "connection closed mid-head: {:?}", String::from_utf8_lossy(&head));
+        assert_eq!(
+            n,
+            1,
+            "connection closed mid-head: {:?}",
+            String::from_utf8_lossy(&head)
+        );
         head.push(byte[0]);
     }
     let head = String::from_utf8(head).unwrap();
     let len = head
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse::<usize>().unwrap()))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(|v| v.trim().parse::<usize>().unwrap())
+        })
         .unwrap_or(0);
     let mut body = vec![0; len];
     conn.read_exact(&mut body).unwrap();
