@@ -119,7 +119,7 @@ fi
 
 # --- harness -----------------------------------------------------------------
 log "building the harness (cargo build --release)"
-cargo build --release --quiet --manifest-path "$BENCHES/Cargo.toml"
+cargo build --release --quiet --manifest-path "$BENCHES/Cargo.toml" --target-dir "$TARGET"
 
 PIN=()
 if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -gt 1 ]; then
