@@ -137,7 +137,12 @@ impl FileService {
             }
             let index = path.join("index.html");
             if index.is_file() {
-                return self.file(req, &index, head);
+                // The index may itself be a symlink out of the root.
+                return match fs::canonicalize(&index) {
+                    Ok(real) if real.starts_with(&self.root) => self.file(req, &real, head),
+                    Ok(_) => error(StatusCode::FORBIDDEN, "forbidden\n"),
+                    Err(e) => io_error(&e),
+                };
             }
             return listing(&path, url_path);
         }

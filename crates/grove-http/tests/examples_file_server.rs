@@ -21,7 +21,8 @@ use file_server::{content_type, parse_range, FileService, Range};
 /// A scratch directory tree, removed on drop:
 /// `outside.txt` beside `root/`, which holds `data.txt` (1,000 bytes),
 /// `big.bin` (3 MiB), `a b.txt`, `sub/index.html`, `empty.txt`, `plain/`
-/// (no index) and `escape` (a symlink to `../outside.txt`).
+/// (no index), `escape` (a symlink to `../outside.txt`) and `trap/` (whose
+/// `index.html` is such a symlink).
 struct Tree {
     base: PathBuf,
 }
@@ -44,6 +45,8 @@ impl Tree {
         fs::write(root.join("sub/index.html"), "<p>index</p>").unwrap();
         fs::write(root.join("plain/x<y>.css"), "body{}").unwrap();
         std::os::unix::fs::symlink(base.join("outside.txt"), root.join("escape")).unwrap();
+        fs::create_dir_all(root.join("trap")).unwrap();
+        std::os::unix::fs::symlink(base.join("outside.txt"), root.join("trap/index.html")).unwrap();
         Tree { base }
     }
 
@@ -232,6 +235,7 @@ fn path_traversal_is_refused() {
         "/sub%2f..%2f..%2foutside.txt",
         "/..%5coutside.txt",
         "/escape",
+        "/trap/",
         "/data.txt%00.html",
     ] {
         let r = curl(&server, &["--path-as-is"], path);
