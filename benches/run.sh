@@ -22,6 +22,10 @@
 #   --benches dns           only the DNS forwarders (issue 6): grove-dns, dnsmasq and
 #                           the original gevent proxy behind one dnsmasq upstream,
 #                           dnsperf on CPU 0 (about 1 min; needs dnsmasq, dnsperf)
+#   --benches http          only issue 5's HTTP rows: hello_http (grove-http),
+#                           hyper, may_minihttp, Go net/http, gevent pywsgi under
+#                           wrk -t1 at 64 and 1,024 connections (about 5 min);
+#                           also plots target/http.png (matplotlib in the venv)
 #   --subjects grove,tokio  only some columns
 set -euo pipefail
 
@@ -54,7 +58,7 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 if command -v go >/dev/null 2>&1; then
   log "building the Go peer with $(go version)"
-  if (cd "$BENCHES/peers/go" && GO111MODULE=off GOFLAGS= go build -o "$TARGET/go/grove-bench-go" peer.go echo.go) 2>"$TARGET/go-build.log"; then
+  if (cd "$BENCHES/peers/go" && GO111MODULE=off GOFLAGS= go build -o "$TARGET/go/grove-bench-go" peer.go echo.go http.go) 2>"$TARGET/go-build.log"; then
     GO_ARGS=(--go "$TARGET/go/grove-bench-go")
   else
     GO_ARGS=(--no-go "go build failed: $(tail -n 1 "$TARGET/go-build.log")")
@@ -109,11 +113,40 @@ elif [ -f "$ROOT/apps/grove-dns/Cargo.toml" ]; then
   fi
 else
   DNS_ARGS=(--no-grove-dns "not built: apps/grove-dns is not in this checkout")
+# --- grove-http (issue 5's HTTP rows) ------------------------------------------
+# Built from the repository's own workspace, as a user would build it; only
+# when the HTTP rows are selected (no --benches, or a --benches list naming http).
+wants_http() {
+  local prev="" a
+  for a in "$@"; do
+    case "$prev" in --benches) [[ ",$a," == *",http,"* ]] && return 0 || return 1 ;; esac
+    prev="$a"
+  done
+  return 0
+}
+HTTP_ARGS=()
+if wants_http "$@"; then
+  ROOT="$(cd "$BENCHES/.." && pwd)"
+  command -v wrk >/dev/null 2>&1 || log "wrk is missing: apt-get install wrk (the HTTP rows will show n/a)"
+  if [ -f "$ROOT/crates/grove-http/examples/hello_http.rs" ]; then
+    log "building grove-http's hello_http example (cargo build --release -p grove-http --example hello_http)"
+    HELLO="$(cd "$ROOT" && cargo build --release -p grove-http --example hello_http --message-format=json 2>"$TARGET/grove-http-build.log" \
+      | sed -n 's/.*"executable":"\([^"]*\/hello_http\)".*/\1/p' | tail -n 1)" || true
+    if [ -n "$HELLO" ] && [ -x "$HELLO" ]; then
+      HTTP_ARGS=(--grove-http "$HELLO")
+    else
+      HTTP_ARGS=(--no-grove-http "n/a: not built (cargo build failed: $(grep -m1 '^error' "$TARGET/grove-http-build.log" || tail -n 1 "$TARGET/grove-http-build.log"))")
+    fi
+  else
+    HTTP_ARGS=(--no-grove-http "n/a: not built (crates/grove-http/examples/hello_http.rs is not in this checkout)")
+  fi
+  HTTP_ARGS+=(--http-csv "$TARGET/http.csv")
+  rm -f "$TARGET/http.csv"
 fi
 
 # --- harness -----------------------------------------------------------------
 log "building the harness (cargo build --release)"
-cargo build --release --quiet --manifest-path "$BENCHES/Cargo.toml"
+cargo build --release --quiet --manifest-path "$BENCHES/Cargo.toml" --target-dir "$TARGET"
 
 PIN=()
 if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -gt 1 ]; then
@@ -132,8 +165,21 @@ versions() {
 
 {
   echo "<!-- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$BENCHES" rev-parse --short HEAD 2>/dev/null || echo none) -->"
-  "${PIN[@]}" "$TARGET/release/harness" all "${GO_ARGS[@]}" "${GEVENT_ARGS[@]}" "${DNS_ARGS[@]}" "$@"
+  "${PIN[@]}" "$TARGET/release/harness" all "${GO_ARGS[@]}" "${GEVENT_ARGS[@]}" "${HTTP_ARGS[@]}" "${DNS_ARGS[@]}" "$@"
   echo
   versions
 } | tee "$TARGET/results.md"
 log "table saved to $TARGET/results.md"
+
+# --- the HTTP plot --------------------------------------------------------------
+if [ -s "$TARGET/http.csv" ]; then
+  if [ -n "$PY" ] && ! "$PY" -c 'import matplotlib' 2>/dev/null; then
+    log "installing matplotlib from PyPI into $VENV for the HTTP plot"
+    "$PY" -m pip install -q matplotlib >>"$TARGET/pip.log" 2>&1 || log "pip install matplotlib failed (see $TARGET/pip.log)"
+  fi
+  if [ -n "$PY" ] && "$PY" "$BENCHES/plot_http.py" "$TARGET/http.csv" "$TARGET/http.png"; then
+    log "HTTP plot saved to $TARGET/http.png (docs/img/http.png is a copy of it)"
+  else
+    log "no HTTP plot: matplotlib is not available"
+  fi
+fi

@@ -504,7 +504,7 @@ pub fn machine_busy_ticks() -> u64 {
 }
 
 /// The `/proc/<pid>/stat` paths of the kernel's `ksoftirqd/N` threads.
-fn softirq_threads() -> Vec<String> {
+pub fn softirq_threads() -> Vec<String> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };

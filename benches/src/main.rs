@@ -6,6 +6,7 @@
 //! harness child SUBJECT BENCH N [REPS]       one measurement in this process (used by `all`)
 //! harness serve SUBJECT PORT [LIFETIME_S]    an echo server on 127.0.0.1:PORT (used by `all`)
 //! harness load ADDR CONNS echo|idle [opts]   the echo load generator (used by `all`)
+//! harness serve-http SUBJECT PORT [LIFETIME_S]  a hello-world HTTP server (used by `all`)
 //! ```
 //!
 //! `bash benches/run.sh` (from the repository root) installs the Go and gevent
@@ -13,6 +14,8 @@
 
 mod child;
 mod dns;
+mod http_rows;
+mod http_servers;
 mod io_rows;
 mod loadgen;
 mod orchestrate;
@@ -35,6 +38,7 @@ usage:
   harness all [options]
   harness child <grove|corosensei|may|tokio> <switch|spawn|mem|queue|sem|event> <n> [reps]
   harness serve <grove|grove-spawn|may|tokio> <port> [lifetime_secs]
+  harness serve-http <hyper|may_minihttp> <port> [lifetime_secs]
   harness load <addr> <conns> <echo|idle> [--msg B] [--warmup S] [--secs S] [--reps R]
                [--window W] [--connect-timeout S] [--server-pid PID]
 
@@ -43,9 +47,10 @@ options of `all`:
   --quick               a smoke run: 1/10 of the iterations, memory at 10k and 100k only
   --scale F             multiply every iteration count by F
   --mem-counts LIST     idle-task counts for the memory rows (default 10000,100000,1000000)
-  --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem,dns (default: all)
-                        (echo, connmem: issue 4's cooperative-I/O rows; dns: issue 6's
-                        forwarders, a table of its own)
+  --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem,http,dns
+                        (default: all; echo, connmem: issue 4's cooperative-I/O rows;
+                        http: issue 5's servers and dns: issue 6's forwarders, each a
+                        table of its own)
   --subjects LIST       any of grove,corosensei,may,tokio,go,gevent (default: all)
   --go PATH             the Go peer binary (default benches/target/go/grove-bench-go)
   --no-go REASON        show Go as not available, with REASON
@@ -69,6 +74,16 @@ options of `all`:
   --dns-threads N       threads of the multi-core grove-dns column (default: CPUs)
   --grove-dns PATH      the grove-dns binary (default target/release/grove-dns)
   --no-grove-dns REASON show grove-dns as not available, with REASON
+  --http-conns LIST     wrk connections of the HTTP rows (default 64,1024)
+  --http-rounds N       fresh server processes per HTTP cell, in rounds (default 3; --quick: 1)
+  --http-secs S         length of the timed wrk run, whole seconds (default 5; --quick: 2)
+  --http-warmup S       length of the warm-up wrk run (default 1)
+  --grove-http PATH     grove-http's hello_http example binary (run.sh builds it)
+  --no-grove-http WHY   show grove-http as not available, with WHY
+  --wrk PATH            the wrk to run (default: wrk from PATH)
+  --http-csv PATH       also write the HTTP medians as CSV (run.sh: target/http.csv)
+  (--subjects selects the HTTP servers too: grove = both grove-http rows, tokio = hyper,
+   may = may_minihttp, go, gevent)
 ";
 
 fn main() -> ExitCode {
@@ -78,6 +93,7 @@ fn main() -> ExitCode {
         Some("all") => all_main(&args[1..]),
         Some("serve") => serve_main(&args[1..]),
         Some("load") => load_main(&args[1..]),
+        Some("serve-http") => serve_http_main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
@@ -131,6 +147,8 @@ fn all_main(args: &[String]) -> Result<(), String> {
                 opts.io.secs = Duration::from_millis(200);
                 opts.dns.secs = 1.0;
                 opts.dns.rounds = 1;
+                opts.http.rounds = 1;
+                opts.http.secs = 2;
             }
             "--scale" => opts.scale = parse(&value()?)?,
             "--mem-counts" => {
@@ -191,12 +209,32 @@ fn all_main(args: &[String]) -> Result<(), String> {
             "--dns-threads" => opts.dns.threads = parse(&value()?)?,
             "--grove-dns" => opts.dns.grove_dns = Ok(PathBuf::from(value()?)),
             "--no-grove-dns" => opts.dns.grove_dns = Err(value()?),
+            "--http-conns" => {
+                opts.http.conns = list(&value()?)
+                    .iter()
+                    .map(|s| parse(s))
+                    .collect::<Result<_, _>>()?
+            }
+            "--http-rounds" => opts.http.rounds = parse(&value()?)?,
+            "--http-secs" => opts.http.secs = parse(&value()?)?,
+            "--http-warmup" => opts.http.warmup = parse(&value()?)?,
+            "--grove-http" => opts.http.grove_http = Ok(PathBuf::from(value()?)),
+            "--no-grove-http" => opts.http.grove_http = Err(value()?),
+            "--wrk" => opts.http.wrk = value()?,
+            "--http-csv" => opts.http.csv = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown option {other:?}")),
         }
     }
-    if opts.reps == 0 || opts.io.rounds == 0 || opts.io.windows == 0 || opts.dns.rounds == 0 {
+    if opts.reps == 0
+        || opts.io.rounds == 0
+        || opts.io.windows == 0
+        || opts.dns.rounds == 0
+        || opts.http.rounds == 0
+    {
         return Err(
-            "--reps, --echo-rounds, --echo-windows and --dns-rounds must be at least 1".into(),
+            "--reps, --echo-rounds, --echo-windows, --dns-rounds and --http-rounds \
+                    must be at least 1"
+                .into(),
         );
     }
     orchestrate::run_all(&opts);
@@ -215,6 +253,24 @@ fn serve_main(args: &[String]) -> Result<(), String> {
         None => Duration::from_secs(300),
     };
     if let Err(e) = subjects::serve(subject, parse(port)?, lifetime) {
+        println!("error {}", e.replace('\n', " "));
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn serve_http_main(args: &[String]) -> Result<(), String> {
+    let [subject, port, rest @ ..] = args else {
+        return Err("serve-http: expected SUBJECT PORT [LIFETIME_SECS]".into());
+    };
+    if !http_servers::HTTP_SERVERS.contains(&subject.as_str()) {
+        return Err(format!("no HTTP server for {subject:?}"));
+    }
+    let lifetime = match rest.first() {
+        Some(s) => Duration::from_secs(parse(s)?),
+        None => Duration::from_secs(300),
+    };
+    if let Err(e) = http_servers::serve(subject, parse(port)?, lifetime) {
         println!("error {}", e.replace('\n', " "));
         std::process::exit(1);
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::child::{self, ChildRun};
 use crate::dns::{self, DnsOptions};
+use crate::http_rows::{self, HttpOptions};
 use crate::io_rows::{self, IoOptions};
 use crate::report::{self, Cell, Row, Target};
 use crate::sysctl::MapCount;
@@ -108,6 +109,8 @@ pub struct Options {
     pub io: IoOptions,
     /// Issue 6's DNS section (its own table).
     pub dns: DnsOptions,
+    /// Issue 5's HTTP rows.
+    pub http: HttpOptions,
     pub benches_dir: PathBuf,
 }
 
@@ -117,6 +120,7 @@ pub fn all_benches() -> impl Iterator<Item = &'static str> {
         .iter()
         .chain(io_rows::IO_BENCHES)
         .chain(dns::DNS_BENCHES)
+        .chain(&["http"])
         .copied()
 }
 
@@ -138,6 +142,7 @@ impl Options {
             raise_above: 100_000,
             io: IoOptions::default(),
             dns: DnsOptions::new(&benches_dir),
+            http: HttpOptions::default(),
             benches_dir,
         }
     }
@@ -296,14 +301,22 @@ pub fn run_all(opts: &Options) {
         notes.extend(io_notes);
     }
 
-    // Issue 6: DNS forwarders, a table of their own after the main one.
-    let dns = has("dns").then(|| dns::section(opts));
-
     let mut out = std::io::stdout().lock();
-    if !rows.is_empty() || dns.is_none() {
+    if !rows.is_empty() || !(has("http") || has("dns")) {
         let _ = report::write(&mut out, opts, &rows, &notes);
     }
-    if let Some(section) = dns {
+
+    // Issue 5: HTTP servers under wrk, a section of its own.
+    if has("http") {
+        if !rows.is_empty() {
+            let _ = writeln!(out);
+        }
+        let _ = http_rows::run(opts, &mut out);
+    }
+
+    // Issue 6: DNS forwarders, a table of their own after the others.
+    if has("dns") {
+        let section = dns::section(opts);
         let _ = writeln!(out, "\n{section}");
     }
 }

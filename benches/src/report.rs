@@ -514,7 +514,7 @@ pub fn write(
 }
 
 /// CPU model, CPU count, kernel and the CPUs this process may run on.
-fn machine() -> String {
+pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()

@@ -2,6 +2,7 @@
 
     python peer.py <switch|spawn|mem|queue|sem|event> <n> [reps]
     python peer.py serve <port> [lifetime_secs]     (issue 4's echo server)
+    python peer.py serve-http <port> [lifetime_secs]  (issue 5's HTTP server)
 
 Output follows the harness protocol, one record per line:
 
@@ -192,9 +193,58 @@ def serve(port, lifetime):
     os._exit(3)
 
 
+HELLO = b"Hello world!\r\n"
+
+
+def serve_http(port, lifetime):
+    """Issue 5's HTTP server: gevent.pywsgi.WSGIServer on 127.0.0.1:port
+    answering every request with HELLO (keep-alive, pywsgi's defaults, no
+    access log). Serves until stdin is closed or lifetime passes."""
+    import resource
+    import socket
+    import threading
+
+    import gevent.pywsgi
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(HELLO)))]
+
+    def app(_environ, start_response):
+        start_response("200 OK", headers)
+        return [HELLO]
+
+    def watch_stdin():
+        sys.stdin.buffer.read()
+        os._exit(0)
+
+    class Server(gevent.pywsgi.WSGIServer):
+        # pywsgi sends a response's head and body with two send() calls;
+        # with Nagle's algorithm on, the second waits for the client's
+        # delayed ACK (~40 ms on Linux): 22 req/s on one connection, 1.3k
+        # at 64. TCP_NODELAY, as Go's net/http and the hyper peer have,
+        # measures pywsgi itself instead of that stall.
+        def handle(self, sock, address):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().handle(sock, address)
+
+    server = Server(("127.0.0.1", port), app, log=None)
+    server.start()
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    emit("listening %d" % server.server_port)
+    gevent.sleep(lifetime)
+    sys.stderr.write("peer.py serve-http: lifetime of %d s is over\n" % lifetime)
+    os._exit(3)
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "serve":
         serve(int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 300)
+        return
+    if len(sys.argv) >= 3 and sys.argv[1] == "serve-http":
+        serve_http(int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 300)
         return
     if len(sys.argv) < 3:
         sys.stderr.write(__doc__)

@@ -3,6 +3,7 @@
 //	go build -o ../../target/go/grove-bench-go peer.go echo.go    (GO111MODULE=off)
 //	grove-bench-go <switch|spawn|mem|queue|sem|event> <n> [reps]
 //	grove-bench-go serve <port> [lifetime_secs]                   (echo.go)
+//	grove-bench-go serve-http <port> [lifetime_secs]              (http.go)
 //
 // Output follows the harness protocol, one record per line:
 //
@@ -30,6 +31,10 @@ func main() {
 	runtime.GOMAXPROCS(1)
 	if len(os.Args) >= 2 && os.Args[1] == "serve" {
 		serve(os.Args[2:])
+		return
+	}
+	if len(os.Args) >= 2 && os.Args[1] == "serve-http" {
+		serveHTTP(os.Args[2:])
 		return
 	}
 	if len(os.Args) < 3 {

@@ -1,0 +1,319 @@
+//! The `file_server` example against curl: whole files, single byte ranges
+//! (206 / 416), HEAD, Content-Type, directories, and path traversal refused.
+//!
+//! The example's `FileService` is compiled into this test (`#[path]`) and
+//! served in-process on a free port; curl runs as a child through
+//! `grove::process::Command`, so this thread's hub keeps serving meanwhile.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use grove_http::http::Request;
+use grove_http::{Body, Server};
+
+#[path = "../examples/file_server.rs"]
+#[allow(dead_code)]
+mod file_server;
+
+use file_server::{content_type, parse_range, FileService, Range};
+
+/// A scratch directory tree, removed on drop:
+/// `outside.txt` beside `root/`, which holds `data.txt` (1,000 bytes),
+/// `big.bin` (3 MiB), `a b.txt`, `sub/index.html`, `empty.txt`, `plain/`
+/// (no index), `escape` (a symlink to `../outside.txt`) and `trap/` (whose
+/// `index.html` is such a symlink).
+struct Tree {
+    base: PathBuf,
+}
+
+impl Tree {
+    fn new(name: &str) -> Tree {
+        let base = std::env::temp_dir().join(format!(
+            "grove-http-file-server-{name}-{}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&base);
+        let root = base.join("root");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::create_dir_all(root.join("plain")).unwrap();
+        fs::write(base.join("outside.txt"), "secret").unwrap();
+        fs::write(root.join("data.txt"), data(1000)).unwrap();
+        fs::write(root.join("big.bin"), data(3 << 20)).unwrap();
+        fs::write(root.join("a b.txt"), "spaced").unwrap();
+        fs::write(root.join("empty.txt"), "").unwrap();
+        fs::write(root.join("sub/index.html"), "<p>index</p>").unwrap();
+        fs::write(root.join("plain/x<y>.css"), "body{}").unwrap();
+        std::os::unix::fs::symlink(base.join("outside.txt"), root.join("escape")).unwrap();
+        fs::create_dir_all(root.join("trap")).unwrap();
+        std::os::unix::fs::symlink(base.join("outside.txt"), root.join("trap/index.html")).unwrap();
+        Tree { base }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.base.join("root")
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.base);
+    }
+}
+
+/// `n` bytes of a pattern that makes offsets visible.
+fn data(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+/// The file service on a free port of 127.0.0.1, served by this thread's hub.
+fn serve(root: &Path) -> Server {
+    let files = FileService::new(root).unwrap();
+    let server =
+        Server::bind("127.0.0.1:0", move |req: Request<Body>| files.respond(&req)).unwrap();
+    server.start();
+    server
+}
+
+/// What curl saw: status, headers (lower-case names), body.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Runs `curl -sS -i ARGS URL` (cooperatively) and splits its output.
+fn curl(server: &Server, args: &[&str], path: &str) -> Reply {
+    let url = format!("http://{}{path}", server.local_addr());
+    let out = grove::process::Command::new("curl")
+        .args(["-sS", "-i", "--max-time", "20"])
+        .args(args)
+        .arg(&url)
+        .output()
+        .unwrap_or_else(|e| panic!("curl is required for this test (apt-get install curl): {e}"));
+    assert!(
+        out.status.success(),
+        "curl {args:?} {url} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = out.stdout;
+    let end = text
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(&text)));
+    let head = String::from_utf8(text[..end].to_vec()).unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: text[end + 4..].to_vec(),
+    }
+}
+
+#[test]
+fn whole_file_with_type_and_length() {
+    let tree = Tree::new("whole");
+    let server = serve(&tree.root());
+    let r = curl(&server, &[], "/data.txt");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, data(1000));
+    assert_eq!(r.header("content-length"), Some("1000"));
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+
+    let r = curl(&server, &[], "/a%20b.txt");
+    assert_eq!((r.status, r.body.as_slice()), (200, b"spaced".as_slice()));
+    let r = curl(&server, &[], "/empty.txt");
+    assert_eq!((r.status, r.header("content-length")), (200, Some("0")));
+    let r = curl(&server, &[], "/nope.txt");
+    assert_eq!(r.status, 404);
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn byte_ranges() {
+    let tree = Tree::new("ranges");
+    let server = serve(&tree.root());
+    let whole = data(1000);
+
+    let r = curl(&server, &["-r", "0-99"], "/data.txt");
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("content-range"), Some("bytes 0-99/1000"));
+    assert_eq!(r.header("content-length"), Some("100"));
+    assert_eq!(r.body, &whole[..100]);
+
+    let r = curl(&server, &["-r", "990-"], "/data.txt");
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("content-range"), Some("bytes 990-999/1000"));
+    assert_eq!(r.body, &whole[990..]);
+
+    let r = curl(&server, &["-r", "-10"], "/data.txt");
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("content-range"), Some("bytes 990-999/1000"));
+    assert_eq!(r.body, &whole[990..]);
+
+    // An end past the file is clipped to it.
+    let r = curl(&server, &["-r", "500-5000"], "/data.txt");
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("content-range"), Some("bytes 500-999/1000"));
+    assert_eq!(r.body, &whole[500..]);
+
+    // Nothing of the range is in the file: 416 with the length.
+    let r = curl(&server, &["-r", "1000-1010"], "/data.txt");
+    assert_eq!(r.status, 416);
+    assert_eq!(r.header("content-range"), Some("bytes */1000"));
+    let r = curl(&server, &["-r", "0-0"], "/empty.txt");
+    assert_eq!(r.status, 416);
+
+    // Several ranges are not served partially: the whole file, 200.
+    let r = curl(&server, &["-r", "0-1,5-6"], "/data.txt");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, whole);
+
+    // A range in the middle of a large file, streamed from an offset.
+    let big = data(3 << 20);
+    let r = curl(&server, &["-r", "2000000-2099999"], "/big.bin");
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, &big[2_000_000..2_100_000]);
+    let r = curl(&server, &[], "/big.bin");
+    assert_eq!(r.status, 200);
+    assert!(r.body == big, "the 3 MiB file came back different");
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn head_has_headers_and_no_body() {
+    let tree = Tree::new("head");
+    let server = serve(&tree.root());
+    let r = curl(&server, &["-I"], "/data.txt");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("1000"));
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert!(r.body.is_empty());
+    let r = curl(&server, &["-I", "-r", "10-19"], "/data.txt");
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("content-length"), Some("10"));
+    assert!(r.body.is_empty());
+    // Only GET and HEAD.
+    let r = curl(&server, &["-X", "POST", "-d", "x"], "/data.txt");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn path_traversal_is_refused() {
+    let tree = Tree::new("traversal");
+    let server = serve(&tree.root());
+    for path in [
+        "/../outside.txt",
+        "/sub/../../outside.txt",
+        "/%2e%2e/outside.txt",
+        "/%2E%2E%2Foutside.txt",
+        "/sub%2f..%2f..%2foutside.txt",
+        "/..%5coutside.txt",
+        "/escape",
+        "/trap/",
+        "/data.txt%00.html",
+    ] {
+        let r = curl(&server, &["--path-as-is"], path);
+        assert!(
+            r.status == 403 || r.status == 400,
+            "{path}: status {} body {:?}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+        assert!(
+            !r.body.windows(6).any(|w| w == b"secret"),
+            "{path} leaked the file"
+        );
+    }
+    // A `..` that stays inside the root is still refused, never resolved.
+    let r = curl(&server, &["--path-as-is"], "/sub/../data.txt");
+    assert_eq!(r.status, 403);
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn directories() {
+    let tree = Tree::new("dirs");
+    let server = serve(&tree.root());
+    let r = curl(&server, &[], "/sub");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/sub/"));
+    let r = curl(&server, &[], "/sub/");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"<p>index</p>");
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let r = curl(&server, &[], "/plain/");
+    assert_eq!(r.status, 200);
+    let page = String::from_utf8(r.body).unwrap();
+    // The name is escaped in the text and percent-encoded in the link.
+    assert!(page.contains("x&lt;y&gt;.css"), "{page}");
+    assert!(page.contains("href=\"x%3Cy%3E.css\""), "{page}");
+    let r = curl(&server, &[], "/plain/x%3Cy%3E.css");
+    assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn range_parsing() {
+    let b = |start, end| Range::Bytes { start, end };
+    assert_eq!(parse_range("bytes=0-99", 1000), b(0, 99));
+    assert_eq!(parse_range("bytes=990-", 1000), b(990, 999));
+    assert_eq!(parse_range("bytes=-10", 1000), b(990, 999));
+    assert_eq!(parse_range("bytes=-5000", 1000), b(0, 999));
+    assert_eq!(parse_range("bytes=5-4000", 1000), b(5, 999));
+    assert_eq!(parse_range("bytes=1000-", 1000), Range::Unsatisfiable);
+    assert_eq!(parse_range("bytes=-0", 1000), Range::Unsatisfiable);
+    assert_eq!(parse_range("bytes=0-", 0), Range::Unsatisfiable);
+    assert_eq!(parse_range("bytes=-1", 0), Range::Unsatisfiable);
+    for ignored in [
+        "bytes=9-3",
+        "bytes=0-1,4-5",
+        "items=0-1",
+        "bytes=x-1",
+        "bytes=-",
+        "bytes=1",
+        "bytes=+1-2",
+        "bytes=99999999999999999999999-",
+    ] {
+        assert_eq!(parse_range(ignored, 1000), Range::Ignore, "{ignored}");
+    }
+}
+
+#[test]
+fn content_types() {
+    assert_eq!(
+        content_type(Path::new("a.HTML")),
+        "text/html; charset=utf-8"
+    );
+    assert_eq!(content_type(Path::new("a.png")), "image/png");
+    assert_eq!(content_type(Path::new("a.wasm")), "application/wasm");
+    assert_eq!(
+        content_type(Path::new("Makefile")),
+        "application/octet-stream"
+    );
+}
