@@ -585,6 +585,7 @@ impl Hub {
                 }
                 continue;
             }
+            self.run_queue.prefetch_next();
             self.resume(task);
         }
         false
