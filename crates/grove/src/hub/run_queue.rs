@@ -41,10 +41,12 @@ impl RunQueue {
         task
     }
 
-    /// Starts loading what resuming the next entries will touch: the stack
-    /// of the first (its record was prefetched one resume earlier, as the
-    /// second) and the record of the second. Called before each resume, so
-    /// the loads overlap the running greenlet's work.
+    /// Starts loading what resuming later entries will touch: the stack of
+    /// the second entry (reading its yielder pointer, in its record, which
+    /// was prefetched one resume earlier as the third) and the record of
+    /// the third. Called before each resume, so every load has one whole
+    /// greenlet run to complete; the first entry's stack was prefetched by
+    /// the previous call.
     #[inline(always)]
     pub(crate) fn prefetch_next(&self) {
         // SAFETY: as in `push`; only `Cell` reads and cache hints happen
