@@ -77,11 +77,11 @@ impl Context {
 /// Asks the CPU to start loading the cache line at `addr` (and, on a TLB
 /// miss, the page's translation) without waiting for it.
 ///
-/// The hub calls this for the greenlet it will resume next, and for the
-/// records the poller will touch next: with thousands of connections each
-/// wake-up touches a stack page and records that have long left the cache,
-/// and a miss taken while the previous greenlet makes its system calls is a
-/// miss the next one does not wait for. A hint only: any address is fine,
+/// The hub calls this for the stacks and task records of greenlets it will
+/// resume soon, and the poller for the records it will touch next: with
+/// thousands of connections each wake-up touches a stack page and records
+/// that have long left the cache, and a miss taken while another greenlet
+/// makes its system calls is a miss the resumed one does not wait for. A hint only: any address is fine,
 /// nothing is read, and an unmapped one is ignored.
 #[inline(always)]
 pub(crate) fn prefetch<T>(addr: *const T) {

@@ -23,9 +23,9 @@
 //!    second greenlet queued behind it and the task record of the third:
 //!    with thousands of connections those have left the cache (and the TLB)
 //!    since their last turn, and a load started a whole greenlet run ahead
-//!    (its system calls included) is one the greenlet does not wait for. (At 10,000 echo
-//!    connections the miss on the resumed stack alone was 5% of the server's
-//!    CPU time; see docs/BENCHMARKS.md.)
+//!    (its system calls included) is one the greenlet does not wait for.
+//!    (At 10,000 echo connections the miss on the resumed stack alone was 5%
+//!    of the server's CPU time; see docs/BENCHMARKS.md.)
 //!
 //! A busy hub therefore polls the OS at most once per
 //! `POLL_EVERY_TURNS × TURN_BUDGET` = 256 switches, and reads the clock once

@@ -327,9 +327,11 @@ impl Task {
     /// Starts loading this record into the cache (see [`prefetch`]).
     #[inline(always)]
     pub(crate) fn prefetch_record(&self) {
-        // The `Rc` counts sit just before the record; both are touched on a
-        // wake-up and a resume.
-        let start = (self as *const Task).cast::<u8>().wrapping_sub(16);
+        // The `Rc`'s two counts sit just before the record; both are touched
+        // on a wake-up and a resume.
+        let start = (self as *const Task)
+            .cast::<u8>()
+            .wrapping_sub(2 * size_of::<usize>());
         let end = (self as *const Task)
             .cast::<u8>()
             .wrapping_add(size_of::<Task>() - 1);
