@@ -104,6 +104,41 @@ fn read_timeout_and_nonblocking() {
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
 }
 
+/// Greenlets parked on the same socket wake in the order they parked,
+/// whether their wait was the first of the socket's list or a later one,
+/// and a killed waiter (first or later) leaves the list without disturbing
+/// the others.
+#[test]
+fn parked_receivers_wake_in_the_order_they_parked() {
+    let (socket, addr) = bound();
+    let socket = std::rc::Rc::new(socket);
+    let got = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let receivers: Vec<_> = ["a", "b", "c", "d", "e"]
+        .into_iter()
+        .map(|name| {
+            let socket = socket.clone();
+            let got = got.clone();
+            grove::spawn(move || {
+                let mut buf = [0; 8];
+                let n = socket.recv(&mut buf).unwrap();
+                got.borrow_mut()
+                    .push(format!("{name}:{}", String::from_utf8_lossy(&buf[..n])));
+            })
+        })
+        .collect();
+    grove::yield_now(); // every receiver starts and parks, in spawn order
+    receivers[0].kill(); // the inline first waiter
+    receivers[2].kill(); // one in the overflow list
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for msg in ["1", "2", "3"] {
+        sender.send_to(msg.as_bytes(), addr).unwrap();
+    }
+    for r in receivers {
+        let _ = r.join();
+    }
+    assert_eq!(*got.borrow(), ["b:1", "d:2", "e:3"]);
+}
+
 #[test]
 fn killed_receiver_loses_no_datagram() {
     let (socket, addr) = bound();
