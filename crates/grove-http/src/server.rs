@@ -65,8 +65,6 @@ const TLS_STACK_SIZE: usize = 256 * 1024;
 /// A server's connections' shared state (per thread).
 struct Shared {
     config: Config,
-    /// Connections run in greenlets of their own with this stack size.
-    stack_size: Option<usize>,
     stopping: Cell<bool>,
     /// Live connections: a handle to shut one down (on stop, or when its
     /// head or keep-alive time is up), and what it waits for.
@@ -282,29 +280,6 @@ fn serve_tcp<H: Handler>(shared: &Shared, handler: &H, stream: TcpStream, peer: 
         return;
     }
     conn::serve(stream, Some(peer), &ctx, handler);
-}
-
-/// Runs `f` in a greenlet with a stack of `size` bytes and waits for it;
-/// a kill of the caller (the server's connection greenlet) is passed on.
-fn with_stack(size: usize, f: impl FnOnce() + 'static) {
-    struct KillOnDrop(grove::Greenlet<()>);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            self.0.kill_nowait();
-        }
-    }
-    match grove::Builder::new()
-        .name("grove-http connection".to_owned())
-        .stack_size(size)
-        .spawn(f)
-    {
-        Ok(greenlet) => {
-            let guard = KillOnDrop(greenlet.clone());
-            let _ = greenlet.join();
-            drop(guard);
-        }
-        Err(e) => eprintln!("grove-http: no stack of {size} bytes for a connection: {e}"),
-    }
 }
 
 /// Removes a connection from the registry when its greenlet ends.
@@ -539,9 +514,12 @@ impl ServerBuilder {
         let tls_stack = self.config.tls.as_ref().map(|_| TLS_STACK_SIZE);
         #[cfg(not(feature = "tls"))]
         let tls_stack = None;
+        if let Some(size) = self.stack_size.or(tls_stack) {
+            // Each connection's greenlet gets this stack.
+            builder = builder.stack_size(size);
+        }
         let shared = Rc::new(Shared {
             reaper: Reaper::new(&self.config),
-            stack_size: self.stack_size.or(tls_stack),
             config: self.config,
             stopping: Cell::new(false),
             conns: RefCell::new(Slab::new()),
@@ -551,13 +529,7 @@ impl ServerBuilder {
             if for_conns.stopping.get() {
                 return;
             }
-            match for_conns.stack_size {
-                None => serve_tcp(&for_conns, &*handler, stream, peer),
-                Some(size) => {
-                    let (shared, handler) = (for_conns.clone(), handler.clone());
-                    with_stack(size, move || serve_tcp(&shared, &*handler, stream, peer));
-                }
-            }
+            serve_tcp(&for_conns, &*handler, stream, peer);
         };
         (builder, shared, accept)
     }
@@ -569,7 +541,8 @@ impl ServerBuilder {
     /// serve until [`ServerThreads::stop`].
     ///
     /// # Errors
-    /// Resolving or binding `addr`, or spawning a thread.
+    /// Resolving or binding `addr`, spawning a thread; `InvalidInput` for a
+    /// [`stack_size`](Self::stack_size) grove refuses.
     ///
     /// # Panics
     /// If `threads` is 0.
@@ -610,6 +583,16 @@ impl ServerBuilder {
             threads > 0,
             "grove-http: serve_threads needs at least one thread"
         );
+        if let Some(size) = self.stack_size {
+            // Each thread's server would refuse it: refuse it here, once.
+            let valid = grove::stack::MIN_STACK_SIZE..=grove::stack::MAX_STACK_SIZE;
+            if !valid.contains(&size) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("grove-http: a stack size of {size} bytes is outside {valid:?}"),
+                ));
+            }
+        }
         let mut last_err = None;
         let mut listeners = Vec::new();
         for candidate in addr.to_socket_addrs()? {
