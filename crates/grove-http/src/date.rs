@@ -7,13 +7,20 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// `Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n`
 pub(crate) const DATE_LINE_LEN: usize = 6 + 29 + 2;
 
+/// The start of the most common response head, which the cache keeps in
+/// front of its `Date` line so that both go out in one copy.
+const OK_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nServer: grove-http\r\n";
+
 struct Cache {
     secs: u64,
-    line: [u8; DATE_LINE_LEN],
+    /// `OK_HEAD` followed by the `Date` line.
+    line: [u8; OK_HEAD.len() + DATE_LINE_LEN],
 }
 
 thread_local! {
-    static CACHE: RefCell<Cache> = const { RefCell::new(Cache { secs: u64::MAX, line: [0; DATE_LINE_LEN] }) };
+    static CACHE: RefCell<Cache> = const {
+        RefCell::new(Cache { secs: u64::MAX, line: [0; OK_HEAD.len() + DATE_LINE_LEN] })
+    };
 }
 
 fn now_secs() -> u64 {
@@ -26,12 +33,22 @@ fn now_secs() -> u64 {
 /// the caller knows the cache is kept current by [`refresh`] (a server's
 /// reaper ticks at least twice a second), so the clock is not read.
 pub(crate) fn write_date_line(out: &mut Vec<u8>, fresh: bool) {
+    with_cache(fresh, |line| out.extend_from_slice(&line[OK_HEAD.len()..]));
+}
+
+/// Appends `HTTP/1.1 200 OK`, `Server: grove-http` and the `Date` line
+/// (see [`write_date_line`]).
+pub(crate) fn write_ok_head(out: &mut Vec<u8>, fresh: bool) {
+    with_cache(fresh, |line| out.extend_from_slice(line));
+}
+
+fn with_cache(fresh: bool, f: impl FnOnce(&[u8; OK_HEAD.len() + DATE_LINE_LEN])) {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if !fresh || cache.secs == u64::MAX {
             update(&mut cache, now_secs());
         }
-        out.extend_from_slice(&cache.line);
+        f(&cache.line);
     });
 }
 
@@ -44,11 +61,12 @@ pub(crate) fn refresh() {
 fn update(cache: &mut Cache, secs: u64) {
     if cache.secs != secs {
         cache.secs = secs;
-        let mut line = [0u8; DATE_LINE_LEN];
-        line[..6].copy_from_slice(b"Date: ");
-        line[6..35].copy_from_slice(&imf_fixdate(secs));
-        line[35..].copy_from_slice(b"\r\n");
-        cache.line = line;
+        let line = &mut cache.line;
+        let (head, date) = line.split_at_mut(OK_HEAD.len());
+        head.copy_from_slice(OK_HEAD);
+        date[..6].copy_from_slice(b"Date: ");
+        date[6..35].copy_from_slice(&imf_fixdate(secs));
+        date[35..].copy_from_slice(b"\r\n");
     }
 }
 
@@ -152,6 +170,10 @@ mod tests {
         write_date_line(&mut out, true);
         assert_eq!(out.len(), 2 * DATE_LINE_LEN);
         assert!(out.starts_with(b"Date: ") && out.ends_with(b" GMT\r\n"));
+        let mut head = Vec::new();
+        write_ok_head(&mut head, true);
+        assert_eq!(&head[..OK_HEAD.len()], OK_HEAD);
+        assert_eq!(&head[OK_HEAD.len()..], &out[DATE_LINE_LEN..]);
         let clf = clf_now();
         assert!(clf.starts_with(b"[") && clf.ends_with(b" +0000]"));
     }
