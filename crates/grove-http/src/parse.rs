@@ -107,12 +107,11 @@ pub(crate) fn parse_head(
     raw_buf: &mut BytesMut,
     req: &mut Request<Body>,
 ) -> Result<Option<Head>, HeadError> {
-    match parse_head_with::<FEW_HEADERS>(buf, limits, raw_buf, req) {
-        Err(HeadError::HeadTooLarge) if limits.max_headers > FEW_HEADERS => {
-            parse_head_many(buf, limits, raw_buf, req)
-        }
-        other => other,
+    let parsed = parse_head_with::<FEW_HEADERS>(buf, limits, raw_buf, req);
+    if matches!(parsed, Err(HeadError::HeadTooLarge)) && limits.max_headers > FEW_HEADERS {
+        return parse_head_many(buf, limits, raw_buf, req);
     }
+    parsed
 }
 
 /// Header slots of the first parse attempt.
@@ -290,12 +289,17 @@ fn parse_head_with<const N: usize>(
 /// First size of a connection's head buffer (it grows for larger heads).
 const HEAD_BUF_CHUNK: usize = 1024;
 
+#[inline(always)]
 fn parse_method(method: &[u8]) -> Result<Method, HeadError> {
-    match method {
-        b"GET" => Ok(Method::GET),
-        b"POST" => Ok(Method::POST),
-        _ => Method::from_bytes(method).map_err(|_| HeadError::Bad("invalid method")),
+    if method.len() == 3 && method[0] == b'G' && method[1] == b'E' && method[2] == b'T' {
+        return Ok(Method::GET);
     }
+    parse_other_method(method)
+}
+
+#[inline(never)]
+fn parse_other_method(method: &[u8]) -> Result<Method, HeadError> {
+    Method::from_bytes(method).map_err(|_| HeadError::Bad("invalid method"))
 }
 
 /// What the server itself makes of a header field.
@@ -311,6 +315,7 @@ enum Role {
 
 /// The name of a header field and its role; the most common request
 /// header names are matched without `HeaderName`'s general parser.
+#[inline(always)]
 fn header_name(name: &[u8]) -> Result<(HeaderName, Role), HeadError> {
     Ok(match name.len() {
         4 if is(name, b"host") => (header::HOST, Role::Host),

@@ -128,18 +128,33 @@ impl Poller {
             }
             if event.is_readable() || event.is_read_closed() || failed {
                 source.ready |= READABLE;
-                for waiter in source.readers.drain(..) {
-                    waiter.unpark();
-                }
+                wake_all(&mut source.readers);
             }
             if event.is_writable() || event.is_write_closed() || failed {
                 source.ready |= WRITABLE;
-                for waiter in source.writers.drain(..) {
-                    waiter.unpark();
-                }
+                wake_all(&mut source.writers);
             }
         }
         woke_remote
+    }
+}
+
+/// Wakes the waiters of one direction, in the order they began waiting.
+/// Most events find no waiter or one: those skip the `drain`.
+#[inline]
+fn wake_all(waiters: &mut Vec<Unparker>) {
+    match waiters.len() {
+        0 => {}
+        1 => {
+            if let Some(waiter) = waiters.pop() {
+                waiter.unpark();
+            }
+        }
+        _ => {
+            for waiter in waiters.drain(..) {
+                waiter.unpark();
+            }
+        }
     }
 }
 
@@ -299,9 +314,12 @@ impl Drop for WaitGuard<'_> {
             Direction::Read => &mut source.readers,
             Direction::Write => &mut source.writers,
         };
-        list.retain(|w| {
-            !(std::rc::Rc::ptr_eq(&w.task, &self.unparker.task) && w.seq == self.unparker.seq)
-        });
+        // Usually empty: the event that woke us took the list.
+        if !list.is_empty() {
+            list.retain(|w| {
+                !(std::rc::Rc::ptr_eq(&w.task, &self.unparker.task) && w.seq == self.unparker.seq)
+            });
+        }
     }
 }
 
