@@ -22,7 +22,7 @@ use http::{Method, Request, Response, StatusCode, Version};
 use crate::body::{Body, BodySource, Incoming, Kind};
 use crate::chunked::{write_chunk_head, ChunkError, ChunkedDecoder};
 use crate::config::Config;
-use crate::date;
+use crate::date::{self, DateCache};
 use crate::parse::{parse_head, Framing, Head, HeadError};
 use crate::transport::Transport;
 use crate::upgrade::Upgraded;
@@ -52,9 +52,9 @@ pub(crate) trait ConnHooks {
     fn head_wait(&self, wait: HeadWait) -> bool;
     /// Whether the reaper cut off this connection's partial head.
     fn head_expired(&self) -> bool;
-    /// Whether this thread's cached `Date` line is kept current (by a
-    /// running reaper), so that writing a response need not read the clock.
-    fn date_is_fresh(&self) -> bool;
+    /// The server's `Date` cache if it is kept current (by a running
+    /// reaper), so that writing a response need not read the clock.
+    fn date(&self) -> Option<&RefCell<DateCache>>;
 }
 
 /// What a connection is waiting for, for [`ConnHooks::head_wait`].
@@ -690,7 +690,7 @@ where
 
     let sent = send_response(
         conn,
-        hooks.date_is_fresh(),
+        hooks.date(),
         &mut response,
         version,
         is_head,
@@ -845,7 +845,7 @@ enum Delimit {
 
 fn send_response<S: Transport + 'static>(
     conn: &RefCell<Conn<S>>,
-    date_fresh: bool,
+    date: Option<&RefCell<DateCache>>,
     response: &mut Response<Body>,
     version: Version,
     is_head: bool,
@@ -913,7 +913,7 @@ fn send_response<S: Transport + 'static>(
         c.send_continue()?;
     }
     keep_alive &= write_head_framed(
-        date_fresh,
+        date,
         &mut c.wbuf,
         status,
         headers,
@@ -1069,7 +1069,7 @@ fn write_head(
         None => Delimit::None,
     };
     let _ = write_head_framed(
-        false, out, status, headers, length, delimit, keep_alive, version,
+        None, out, status, headers, length, delimit, keep_alive, version,
     );
 }
 
@@ -1079,7 +1079,7 @@ fn write_head(
 /// if it was to close or the handler's headers say `Connection: close`.
 #[allow(clippy::too_many_arguments)]
 fn write_head_framed(
-    date_fresh: bool,
+    date: Option<&RefCell<DateCache>>,
     out: &mut Vec<u8>,
     status: StatusCode,
     headers: &HeaderMap,
@@ -1089,11 +1089,13 @@ fn write_head_framed(
     version: Version,
 ) -> bool {
     let mut handler_closes = false;
+    // Borrowed only while the head is written: nothing here waits.
+    let date = date.map(RefCell::borrow);
     if status == StatusCode::OK && headers.is_empty() {
         // The common case: status line, Server and Date in one copy.
-        date::write_ok_head(out, date_fresh);
+        date::write_ok_head(out, date.as_deref());
     } else {
-        handler_closes = write_status_and_headers(out, status, headers, date_fresh);
+        handler_closes = write_status_and_headers(out, status, headers, date.as_deref());
     }
     // The rest of the head, assembled on the stack and copied once:
     // framing, connection, the blank line.
@@ -1132,7 +1134,7 @@ fn write_status_and_headers(
     out: &mut Vec<u8>,
     status: StatusCode,
     headers: &HeaderMap,
-    date_fresh: bool,
+    date: Option<&DateCache>,
 ) -> bool {
     let mut has_date = false;
     let mut has_server = false;
@@ -1166,7 +1168,7 @@ fn write_status_and_headers(
         out.extend_from_slice(b"Server: grove-http\r\n");
     }
     if !has_date {
-        date::write_date_line(out, date_fresh);
+        date::write_date_line(out, date);
     }
     handler_closes
 }

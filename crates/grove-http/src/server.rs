@@ -19,6 +19,7 @@ use slab::Slab;
 use crate::body::Body;
 use crate::config::{Config, ServerBuilder};
 use crate::conn::{self, ConnHooks, HeadWait};
+use crate::date::DateCache;
 use crate::transport::Transport;
 
 /// What answers requests: any `Fn(Request<Body>) -> Response<Body>`, or a
@@ -88,9 +89,10 @@ struct Reaper {
     greenlet: RefCell<Option<grove::Greenlet<()>>>,
     /// Whether the greenlet is there to enforce the timeouts.
     running: Cell<bool>,
-    /// Whether the reaper is ticking and refreshes this thread's cached
-    /// `Date` line on each tick (so responses need not read the clock).
+    /// Whether the reaper is ticking and refreshes `date` on each tick (so
+    /// responses need not read the clock).
     date_fresh: Cell<bool>,
+    date: RefCell<DateCache>,
 }
 
 impl Reaper {
@@ -107,6 +109,7 @@ impl Reaper {
             greenlet: RefCell::new(None),
             running: Cell::new(false),
             date_fresh: Cell::new(false),
+            date: RefCell::new(DateCache::new()),
         }
     }
 }
@@ -167,12 +170,12 @@ impl Shared {
                 reaper.wake.clear();
                 reaper.wake.wait();
             }
-            crate::date::refresh();
+            reaper.date.borrow_mut().refresh();
             reaper
                 .date_fresh
                 .set(reaper.interval <= Duration::from_millis(500));
             grove::sleep(reaper.interval);
-            crate::date::refresh();
+            reaper.date.borrow_mut().refresh();
             let now = reaper.tick.get() + 1;
             reaper.tick.set(now);
             for (_, entry) in self.conns.borrow().iter() {
@@ -241,8 +244,9 @@ impl ConnHooks for Ctx<'_> {
     fn head_expired(&self) -> bool {
         self.state.is_some_and(|state| state.expired.get())
     }
-    fn date_is_fresh(&self) -> bool {
-        self.shared.reaper.date_fresh.get()
+    fn date(&self) -> Option<&RefCell<DateCache>> {
+        let reaper = &self.shared.reaper;
+        reaper.date_fresh.get().then_some(&reaper.date)
     }
 }
 
