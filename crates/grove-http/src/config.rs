@@ -295,9 +295,11 @@ impl ServerBuilder {
     }
 
     /// Runs each connection (its handler calls included) on a greenlet
-    /// stack of `bytes` (default: grove's 60 KiB; 256 KiB with TLS). For
-    /// handlers with deep recursion or large stack frames. Each connection
-    /// then costs one more small greenlet, which waits for it.
+    /// stack of `bytes` (default: grove's 60 KiB; 256 KiB with TLS, whose
+    /// handshake needs more). For handlers with deep recursion or large
+    /// stack frames. A size grove refuses (under 16 KiB, over 1 GiB) makes
+    /// [`bind`](Self::bind), [`listener`](Self::listener) and
+    /// [`serve_threads`](Self::serve_threads) fail with `InvalidInput`.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self

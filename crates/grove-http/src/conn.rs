@@ -22,7 +22,7 @@ use http::{Method, Request, Response, StatusCode, Version};
 use crate::body::{Body, BodySource, Incoming, Kind};
 use crate::chunked::{write_chunk_head, ChunkError, ChunkedDecoder};
 use crate::config::Config;
-use crate::date;
+use crate::date::{self, DateCache};
 use crate::parse::{parse_head, Framing, Head, HeadError};
 use crate::transport::Transport;
 use crate::upgrade::Upgraded;
@@ -52,9 +52,9 @@ pub(crate) trait ConnHooks {
     fn head_wait(&self, wait: HeadWait) -> bool;
     /// Whether the reaper cut off this connection's partial head.
     fn head_expired(&self) -> bool;
-    /// Whether this thread's cached `Date` line is kept current (by a
-    /// running reaper), so that writing a response need not read the clock.
-    fn date_is_fresh(&self) -> bool;
+    /// The server's `Date` cache if it is kept current (by a running
+    /// reaper), so that writing a response need not read the clock.
+    fn date(&self) -> Option<&RefCell<DateCache>>;
 }
 
 /// What a connection is waiting for, for [`ConnHooks::head_wait`].
@@ -338,10 +338,11 @@ enum After {
 }
 
 /// Serves HTTP on `io` until the client or the server closes it.
-pub(crate) fn serve<S, H>(io: S, peer: Option<SocketAddr>, hooks: &dyn ConnHooks, handler: &H)
+pub(crate) fn serve<S, H, C>(io: S, peer: Option<SocketAddr>, hooks: &C, handler: &H)
 where
     S: Transport + 'static,
     H: Handler + ?Sized,
+    C: ConnHooks,
 {
     let cfg = hooks.config();
     let mut io = io;
@@ -365,31 +366,62 @@ where
         max_body: cfg.limits.max_body,
         max_head: cfg.limits.max_head,
     }));
-    let mut scratch = Vec::new();
-    // Where each request is built by the parser and taken by the handler.
-    let mut slot: Option<Request<Body>> = None;
-    let mut first = true;
-    let after = loop {
-        let head = match read_head(&conn, hooks, first, &mut slot) {
-            Ok(Some(head)) => head,
-            Ok(None) => break After::Close { linger: false },
-            Err(err) => {
-                let mut c = conn.borrow_mut();
-                let response = error_response(err.status(), err.reason());
-                let _ = write_simple(&mut c, response, false, Version::HTTP_11);
-                if let Some(log) = &cfg.access_log {
-                    log.log_error(peer, err.status());
-                }
-                break After::Close { linger: true };
-            }
-        };
-        first = false;
-        match handle(&conn, hooks, handler, head, &mut slot, peer, &mut scratch) {
-            After::KeepAlive => continue,
-            close => break close,
+    let mut state = LoopState {
+        first: true,
+        scratch: Vec::new(),
+        current: Current {
+            info: HeadInfo {
+                raw: Bytes::new(),
+                method: 0..0,
+                target: 0..0,
+            },
+            version: Version::HTTP_11,
+            is_head: false,
+        },
+        in_handler: false,
+    };
+    // One catch for the whole connection rather than one per request: a
+    // panicking handler unwinds out of the request loop, is answered with
+    // a 500 here, and the connection closes (as it would anyway).
+    let served = catch_unwind(AssertUnwindSafe(|| {
+        serve_requests(&conn, hooks, handler, peer, &mut state)
+    }));
+    let after = match served {
+        Ok(after) => after,
+        Err(payload) if grove::is_cancellation(&*payload) => resume_unwind(payload),
+        Err(payload) if state.in_handler => {
+            let current = &state.current;
+            eprintln!(
+                "grove-http: the handler panicked on {} {}: {}",
+                current.info.method(),
+                current.info.target(),
+                panic_message(&*payload)
+            );
+            drop(payload);
+            let response =
+                error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error");
+            finish(
+                &conn,
+                hooks,
+                response,
+                false,
+                current,
+                peer,
+                &mut state.scratch,
+            )
+        }
+        Err(payload) => {
+            // Not the handler: a response body's drop, or a bug here.
+            eprintln!(
+                "grove-http: serving a connection panicked: {}",
+                panic_message(&*payload)
+            );
+            After::Close { linger: false }
         }
     };
-    let mut c = conn.borrow_mut();
+    let Ok(mut c) = conn.try_borrow_mut() else {
+        return;
+    };
     if c.flush().is_ok() {
         if let After::Close { linger: true } = after {
             linger(&mut c);
@@ -401,14 +433,122 @@ where
     c.io = None;
 }
 
+/// What the request loop keeps across requests, and leaves behind when a
+/// handler panics out of it.
+struct LoopState {
+    first: bool,
+    scratch: Vec<u8>,
+    /// The request being answered.
+    current: Current,
+    /// Whether its handler is running.
+    in_handler: bool,
+}
+
+/// What answering a request needs besides the response.
+struct Current {
+    info: HeadInfo,
+    version: Version,
+    is_head: bool,
+}
+
+/// The request loop: read a head, call the handler, send the response.
+fn serve_requests<S, H, C>(
+    conn: &Rc<RefCell<Conn<S>>>,
+    hooks: &C,
+    handler: &H,
+    peer: Option<SocketAddr>,
+    state: &mut LoopState,
+) -> After
+where
+    S: Transport + 'static,
+    H: Handler + ?Sized,
+    C: ConnHooks,
+{
+    let cfg = hooks.config();
+    loop {
+        // Built in place by the parser, then moved once: into the handler.
+        let mut request = Request::new(Body::empty());
+        let head = match read_head(conn, hooks, state.first, &mut request) {
+            Ok(Some(head)) => head,
+            Ok(None) => return After::Close { linger: false },
+            Err(err) => {
+                let mut c = conn.borrow_mut();
+                let response = error_response(err.status(), err.reason());
+                let _ = write_simple(&mut c, response, false, Version::HTTP_11);
+                if let Some(log) = &cfg.access_log {
+                    log.log_error(peer, err.status());
+                }
+                return After::Close { linger: true };
+            }
+        };
+        state.first = false;
+        let Head {
+            framing,
+            keep_alive,
+            expect_continue,
+            ..
+        } = head;
+        {
+            let mut c = conn.borrow_mut();
+            c.seq += 1;
+            c.body_read = 0;
+            c.body_error = None;
+            c.expect_continue = expect_continue;
+            c.body = match framing {
+                Framing::None => BodyState::Done,
+                Framing::Length(n) => BodyState::Length(n),
+                Framing::Chunked => BodyState::Chunked(ChunkedDecoder::new(cfg.limits.max_head)),
+            };
+            if framing != Framing::None {
+                let source: Rc<RefCell<dyn BodySource>> = conn.clone();
+                *request.body_mut() = Body {
+                    kind: Kind::Incoming(Incoming {
+                        source,
+                        seq: c.seq,
+                        len: match framing {
+                            Framing::Length(n) => Some(n),
+                            _ => None,
+                        },
+                    }),
+                };
+            }
+        }
+        let current = &mut state.current;
+        current.info.raw = head.raw;
+        current.info.method = head.method;
+        current.info.target = head.target;
+        current.version = request.version();
+        current.is_head = request.method() == Method::HEAD;
+
+        state.in_handler = true;
+        let response = handler.call(request);
+        state.in_handler = false;
+
+        match finish(
+            conn,
+            hooks,
+            response,
+            keep_alive,
+            &state.current,
+            peer,
+            &mut state.scratch,
+        ) {
+            // Let go of the head: its buffer is reused once no request
+            // refers to it.
+            After::KeepAlive => state.current.info.raw = Bytes::new(),
+            close => return close,
+        }
+    }
+}
+
 /// Reads until a whole head is buffered. `Ok(None)`: the connection is
 /// over (closed, idle too long, server stopping, I/O error).
 #[inline(always)]
-fn read_head<S: Transport>(
+fn read_head<S: Transport, C: ConnHooks>(
     conn: &RefCell<Conn<S>>,
-    hooks: &dyn ConnHooks,
+    hooks: &C,
     first: bool,
-    slot: &mut Option<Request<Body>>,
+    request: &mut Request<Body>,
 ) -> Result<Option<Head>, HeadError> {
     let cfg = hooks.config();
     let mut c = conn.borrow_mut();
@@ -416,9 +556,12 @@ fn read_head<S: Transport>(
     loop {
         if c.start < c.end {
             let c = &mut *c;
-            if let Some(head) =
-                parse_head(&c.rbuf[c.start..c.end], &cfg.limits, &mut c.head_buf, slot)?
-            {
+            if let Some(head) = parse_head(
+                &c.rbuf[c.start..c.end],
+                &cfg.limits,
+                &mut c.head_buf,
+                request,
+            )? {
                 c.start += head.len;
                 hooks.head_wait(HeadWait::Done);
                 return Ok(Some(head));
@@ -479,82 +622,30 @@ fn read_head<S: Transport>(
     }
 }
 
-/// Runs the handler on one request and sends its response.
-fn handle<S, H>(
+/// Sends the response to the current request; then, if the connection
+/// stays open, drains what the handler left of the request body.
+#[inline]
+fn finish<S, C>(
     conn: &Rc<RefCell<Conn<S>>>,
-    hooks: &dyn ConnHooks,
-    handler: &H,
-    head: Head,
-    slot: &mut Option<Request<Body>>,
+    hooks: &C,
+    mut response: Response<Body>,
+    keep_alive: bool,
+    current: &Current,
     peer: Option<SocketAddr>,
     scratch: &mut Vec<u8>,
 ) -> After
 where
     S: Transport + 'static,
-    H: Handler + ?Sized,
+    C: ConnHooks,
 {
     let cfg = hooks.config();
-    let Head {
-        framing,
-        keep_alive,
-        expect_continue,
-        ..
-    } = head;
-    let Some(request) = slot.as_mut() else {
-        return After::Close { linger: false };
-    };
-    let version = request.version();
-    let is_head = request.method() == Method::HEAD;
-    {
-        let mut c = conn.borrow_mut();
-        c.seq += 1;
-        c.body_read = 0;
-        c.body_error = None;
-        c.expect_continue = expect_continue;
-        c.body = match framing {
-            Framing::None => BodyState::Done,
-            Framing::Length(n) => BodyState::Length(n),
-            Framing::Chunked => BodyState::Chunked(ChunkedDecoder::new(cfg.limits.max_head)),
-        };
-        if framing != Framing::None {
-            let source: Rc<RefCell<dyn BodySource>> = conn.clone();
-            *request.body_mut() = Body {
-                kind: Kind::Incoming(Incoming {
-                    source,
-                    seq: c.seq,
-                    len: match framing {
-                        Framing::Length(n) => Some(n),
-                        _ => None,
-                    },
-                }),
-            };
-        }
-    }
-    let head_info = HeadInfo {
-        raw: head.raw,
-        method: head.method,
-        target: head.target,
-    };
-
-    let (mut response, mut keep_alive) = match catch_unwind(AssertUnwindSafe(|| {
-        handler.call(slot.take().expect("the parser left a request"))
-    })) {
-        Ok(response) => (response, keep_alive),
-        Err(payload) if grove::is_cancellation(&*payload) => resume_unwind(payload),
-        Err(payload) => {
-            eprintln!(
-                "grove-http: the handler panicked on {} {}: {}",
-                head_info.method(),
-                head_info.target(),
-                panic_message(&*payload)
-            );
-            (
-                error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error"),
-                false,
-            )
-        }
-    };
-
+    let Current {
+        info: head_info,
+        version,
+        is_head,
+    } = current;
+    let (version, is_head) = (*version, *is_head);
+    let mut keep_alive = keep_alive;
     let mut linger_on_close = false;
     {
         let c = conn.borrow_mut();
@@ -599,8 +690,8 @@ where
 
     let sent = send_response(
         conn,
-        hooks.date_is_fresh(),
-        response,
+        hooks.date(),
+        &mut response,
         version,
         is_head,
         keep_alive,
@@ -752,23 +843,24 @@ enum Delimit {
     Close,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn send_response<S: Transport + 'static>(
     conn: &RefCell<Conn<S>>,
-    date_fresh: bool,
-    response: Response<Body>,
+    date: Option<&RefCell<DateCache>>,
+    response: &mut Response<Body>,
     version: Version,
     is_head: bool,
     keep_alive: bool,
     scratch: &mut Vec<u8>,
 ) -> io::Result<Sent> {
-    let (parts, mut body) = response.into_parts();
-    let status = parts.status;
+    // The head is read in place; only the body is taken out.
+    let status = response.status();
+    let mut body = std::mem::take(response.body_mut());
+    let headers = response.headers();
 
     if status == StatusCode::SWITCHING_PROTOCOLS {
         if let Kind::Upgrade(_) = body.kind {
             let mut c = conn.borrow_mut();
-            write_head(&mut c.wbuf, status, &parts.headers, None, true, version);
+            write_head(&mut c.wbuf, status, headers, None, true, version);
             c.flush()?;
             let Kind::Upgrade(f) = std::mem::replace(&mut body.kind, Kind::Empty) else {
                 unreachable!()
@@ -792,8 +884,7 @@ fn send_response<S: Transport + 'static>(
     let known = match body.len() {
         Some(n) => Some(n),
         // An unknown length, but the handler said how long it will be.
-        None => parts
-            .headers
+        None => headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok()),
@@ -822,10 +913,10 @@ fn send_response<S: Transport + 'static>(
         c.send_continue()?;
     }
     keep_alive &= write_head_framed(
-        date_fresh,
+        date,
         &mut c.wbuf,
         status,
-        &parts.headers,
+        headers,
         head_length,
         delimit,
         keep_alive,
@@ -978,7 +1069,7 @@ fn write_head(
         None => Delimit::None,
     };
     let _ = write_head_framed(
-        false, out, status, headers, length, delimit, keep_alive, version,
+        None, out, status, headers, length, delimit, keep_alive, version,
     );
 }
 
@@ -988,7 +1079,7 @@ fn write_head(
 /// if it was to close or the handler's headers say `Connection: close`.
 #[allow(clippy::too_many_arguments)]
 fn write_head_framed(
-    date_fresh: bool,
+    date: Option<&RefCell<DateCache>>,
     out: &mut Vec<u8>,
     status: StatusCode,
     headers: &HeaderMap,
@@ -997,69 +1088,87 @@ fn write_head_framed(
     keep_alive: bool,
     version: Version,
 ) -> bool {
-    out.reserve(128);
-    let mut has_date = false;
     let mut handler_closes = false;
+    // Borrowed only while the head is written: nothing here waits.
+    let date = date.map(RefCell::borrow);
     if status == StatusCode::OK && headers.is_empty() {
-        // The common case in one copy.
-        out.extend_from_slice(b"HTTP/1.1 200 OK\r\nServer: grove-http\r\n");
+        // The common case: status line, Server and Date in one copy.
+        date::write_ok_head(out, date.as_deref());
     } else {
-        let mut has_server = false;
-        if status == StatusCode::OK {
-            out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
-        } else {
-            out.extend_from_slice(b"HTTP/1.1 ");
-            out.extend_from_slice(status.as_str().as_bytes());
-            out.push(b' ');
-            out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        for (name, value) in headers {
-            if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
-                continue;
-            }
-            if name == header::SERVER {
-                has_server = true;
-            } else if name == header::DATE {
-                has_date = true;
-            } else if name == header::CONNECTION && is_close(value) {
-                handler_closes = true;
-            }
-            out.extend_from_slice(name.as_str().as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        if !has_server {
-            out.extend_from_slice(b"Server: grove-http\r\n");
-        }
+        handler_closes = write_status_and_headers(out, status, headers, date.as_deref());
     }
-    if !has_date {
-        date::write_date_line(out, date_fresh);
-    }
+    // The rest of the head, assembled on the stack and copied once:
+    // framing, connection, the blank line.
+    let mut tail = [0u8; 72];
+    let mut n = 0;
+    let mut put = |bytes: &[u8]| {
+        tail[n..n + bytes.len()].copy_from_slice(bytes);
+        n += bytes.len();
+    };
     match (delimit, length) {
-        (Delimit::Chunked, _) => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
-        (_, Some(n)) => {
-            // One copy: "Content-Length: <digits>\r\n".
-            const PREFIX: &[u8] = b"Content-Length: ";
-            let mut line = [0u8; PREFIX.len() + 20 + 2];
-            let mut digits = itoa::Buffer::new();
-            let digits = digits.format(n).as_bytes();
-            let end = PREFIX.len() + digits.len();
-            line[..PREFIX.len()].copy_from_slice(PREFIX);
-            line[PREFIX.len()..end].copy_from_slice(digits);
-            line[end..end + 2].copy_from_slice(b"\r\n");
-            out.extend_from_slice(&line[..end + 2]);
+        (Delimit::Chunked, _) => put(b"Transfer-Encoding: chunked\r\n"),
+        (_, Some(len)) => {
+            put(b"Content-Length: ");
+            put(itoa::Buffer::new().format(len).as_bytes());
+            put(b"\r\n");
         }
         _ => {}
     }
     if status != StatusCode::SWITCHING_PROTOCOLS && !handler_closes {
         if !keep_alive {
-            out.extend_from_slice(b"Connection: close\r\n");
+            put(b"Connection: close\r\n");
         } else if version == Version::HTTP_10 {
-            out.extend_from_slice(b"Connection: keep-alive\r\n");
+            put(b"Connection: keep-alive\r\n");
         }
     }
-    out.extend_from_slice(b"\r\n");
+    put(b"\r\n");
+    out.extend_from_slice(&tail[..n]);
     keep_alive && !handler_closes
+}
+
+/// The status line and the handler's headers (but the framing ones), plus
+/// `Server` and `Date` unless the handler set them. Returns whether the
+/// handler's headers say `Connection: close`.
+#[inline(never)]
+fn write_status_and_headers(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    headers: &HeaderMap,
+    date: Option<&DateCache>,
+) -> bool {
+    let mut has_date = false;
+    let mut has_server = false;
+    let mut handler_closes = false;
+    if status == StatusCode::OK {
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(status.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in headers {
+        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        if name == header::SERVER {
+            has_server = true;
+        } else if name == header::DATE {
+            has_date = true;
+        } else if name == header::CONNECTION && is_close(value) {
+            handler_closes = true;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !has_server {
+        out.extend_from_slice(b"Server: grove-http\r\n");
+    }
+    if !has_date {
+        date::write_date_line(out, date);
+    }
+    handler_closes
 }

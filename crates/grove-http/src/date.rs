@@ -7,13 +7,58 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// `Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n`
 pub(crate) const DATE_LINE_LEN: usize = 6 + 29 + 2;
 
-struct Cache {
+/// The start of the most common response head, which the cache keeps in
+/// front of its `Date` line so that both go out in one copy.
+const OK_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nServer: grove-http\r\n";
+
+/// The `Date` line of one second, behind [`OK_HEAD`]. A server keeps one,
+/// which its reaper refreshes at least twice a second (see
+/// `ConnHooks::date`); other connections use this thread's, brought up to
+/// date on every use.
+pub(crate) struct DateCache {
     secs: u64,
-    line: [u8; DATE_LINE_LEN],
+    /// `OK_HEAD` followed by the `Date` line.
+    line: [u8; OK_HEAD.len() + DATE_LINE_LEN],
+}
+
+impl DateCache {
+    /// A cache that is not current yet (see [`refresh`](Self::refresh)).
+    pub(crate) const fn new() -> DateCache {
+        DateCache {
+            secs: u64::MAX,
+            line: [0; OK_HEAD.len() + DATE_LINE_LEN],
+        }
+    }
+
+    /// Brings the cache up to the current second.
+    pub(crate) fn refresh(&mut self) {
+        self.update(now_secs());
+    }
+
+    /// `HTTP/1.1 200 OK`, `Server: grove-http` and the `Date` line.
+    pub(crate) fn ok_head(&self) -> &[u8] {
+        &self.line
+    }
+
+    /// The `Date` line alone.
+    pub(crate) fn date_line(&self) -> &[u8] {
+        &self.line[OK_HEAD.len()..]
+    }
+
+    fn update(&mut self, secs: u64) {
+        if self.secs != secs {
+            self.secs = secs;
+            let (head, date) = self.line.split_at_mut(OK_HEAD.len());
+            head.copy_from_slice(OK_HEAD);
+            date[..6].copy_from_slice(b"Date: ");
+            date[6..35].copy_from_slice(&imf_fixdate(secs));
+            date[35..].copy_from_slice(b"\r\n");
+        }
+    }
 }
 
 thread_local! {
-    static CACHE: RefCell<Cache> = const { RefCell::new(Cache { secs: u64::MAX, line: [0; DATE_LINE_LEN] }) };
+    static CACHE: RefCell<DateCache> = const { RefCell::new(DateCache::new()) };
 }
 
 fn now_secs() -> u64 {
@@ -22,34 +67,31 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Appends the `Date` header line for the current second. With `fresh`,
-/// the caller knows the cache is kept current by [`refresh`] (a server's
-/// reaper ticks at least twice a second), so the clock is not read.
-pub(crate) fn write_date_line(out: &mut Vec<u8>, fresh: bool) {
+/// Appends the `Date` header line for the current second: from `cache`,
+/// which the caller keeps current, or else from this thread's cache after
+/// reading the clock.
+pub(crate) fn write_date_line(out: &mut Vec<u8>, cache: Option<&DateCache>) {
+    match cache {
+        Some(cache) => out.extend_from_slice(cache.date_line()),
+        None => with_current(|cache| out.extend_from_slice(cache.date_line())),
+    }
+}
+
+/// Appends `HTTP/1.1 200 OK`, `Server: grove-http` and the `Date` line
+/// (with the date as [`write_date_line`] finds it).
+pub(crate) fn write_ok_head(out: &mut Vec<u8>, cache: Option<&DateCache>) {
+    match cache {
+        Some(cache) => out.extend_from_slice(cache.ok_head()),
+        None => with_current(|cache| out.extend_from_slice(cache.ok_head())),
+    }
+}
+
+fn with_current(f: impl FnOnce(&DateCache)) {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if !fresh || cache.secs == u64::MAX {
-            update(&mut cache, now_secs());
-        }
-        out.extend_from_slice(&cache.line);
+        cache.refresh();
+        f(&cache);
     });
-}
-
-/// Brings this thread's cached `Date` line up to the current second.
-pub(crate) fn refresh() {
-    let secs = now_secs();
-    CACHE.with(|cache| update(&mut cache.borrow_mut(), secs));
-}
-
-fn update(cache: &mut Cache, secs: u64) {
-    if cache.secs != secs {
-        cache.secs = secs;
-        let mut line = [0u8; DATE_LINE_LEN];
-        line[..6].copy_from_slice(b"Date: ");
-        line[6..35].copy_from_slice(&imf_fixdate(secs));
-        line[35..].copy_from_slice(b"\r\n");
-        cache.line = line;
-    }
 }
 
 /// Broken-down UTC time.
@@ -147,11 +189,20 @@ mod tests {
     #[test]
     fn date_line_is_cached_and_well_formed() {
         let mut out = Vec::new();
-        write_date_line(&mut out, false);
-        refresh();
-        write_date_line(&mut out, true);
+        write_date_line(&mut out, None);
+        let mut cache = DateCache::new();
+        cache.refresh();
+        write_date_line(&mut out, Some(&cache));
         assert_eq!(out.len(), 2 * DATE_LINE_LEN);
         assert!(out.starts_with(b"Date: ") && out.ends_with(b" GMT\r\n"));
+        let mut head = Vec::new();
+        write_ok_head(&mut head, Some(&cache));
+        assert_eq!(&head[..OK_HEAD.len()], OK_HEAD);
+        assert_eq!(&head[OK_HEAD.len()..], &out[DATE_LINE_LEN..]);
+        let mut fresh = Vec::new();
+        write_ok_head(&mut fresh, None);
+        assert_eq!(fresh.len(), head.len());
+        assert!(fresh.starts_with(OK_HEAD));
         let clf = clf_now();
         assert!(clf.starts_with(b"[") && clf.ends_with(b" +0000]"));
     }

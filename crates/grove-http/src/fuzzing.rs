@@ -11,6 +11,7 @@ use http::{Request, Response};
 use crate::body::Body;
 use crate::config::Config;
 use crate::conn::{self, ConnHooks};
+use crate::date::DateCache;
 use crate::transport::Transport;
 
 /// An in-memory connection: reads come from `input` in pieces of the
@@ -77,8 +78,8 @@ impl ConnHooks for Hooks {
     fn head_expired(&self) -> bool {
         false
     }
-    fn date_is_fresh(&self) -> bool {
-        false
+    fn date(&self) -> Option<&RefCell<DateCache>> {
+        None
     }
 }
 

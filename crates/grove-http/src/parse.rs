@@ -7,7 +7,7 @@ use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode, Uri, Version};
 
 use crate::body::Body;
@@ -71,7 +71,7 @@ impl HeadError {
 }
 
 /// A parsed head: what the connection needs besides the request itself
-/// (which `parse_head` builds in the caller's slot).
+/// (which `parse_head` builds in the caller's request, in place).
 #[derive(Debug)]
 pub(crate) struct Head {
     /// Bytes of the head, consumed from the input.
@@ -86,9 +86,15 @@ pub(crate) struct Head {
 }
 
 /// Parses the head at the start of `buf`: `Ok(Some(head))` when it is
-/// complete (the request, with an empty body, is then in `slot`: built in
-/// place, it is not moved around on its way to the handler), `Ok(None)`
-/// when more bytes are needed.
+/// complete, `Ok(None)` when more bytes are needed. The head's bytes are
+/// copied once, into `raw_buf`, whose storage the URI and header values
+/// share.
+///
+/// The request is written into `req`, which must be fresh
+/// (`Request::new`): its method, version, URI (unless the target is `/`,
+/// the fresh request's) and headers are set in place, so that the large
+/// request value is not moved on its way to the handler. On an error,
+/// `req` may be partly written.
 ///
 /// Most requests have few headers: they are parsed with a small array of
 /// header slots (a small stack frame, so that the thousands of connection
@@ -99,14 +105,13 @@ pub(crate) fn parse_head(
     buf: &[u8],
     limits: &HeadLimits,
     raw_buf: &mut BytesMut,
-    slot: &mut Option<Request<Body>>,
+    req: &mut Request<Body>,
 ) -> Result<Option<Head>, HeadError> {
-    match parse_head_with::<FEW_HEADERS>(buf, limits, raw_buf, slot) {
-        Err(HeadError::HeadTooLarge) if limits.max_headers > FEW_HEADERS => {
-            parse_head_many(buf, limits, raw_buf, slot)
-        }
-        other => other,
+    let parsed = parse_head_with::<FEW_HEADERS>(buf, limits, raw_buf, req);
+    if matches!(parsed, Err(HeadError::HeadTooLarge)) && limits.max_headers > FEW_HEADERS {
+        return parse_head_many(buf, limits, raw_buf, req);
     }
+    parsed
 }
 
 /// Header slots of the first parse attempt.
@@ -118,9 +123,9 @@ fn parse_head_many(
     buf: &[u8],
     limits: &HeadLimits,
     raw_buf: &mut BytesMut,
-    slot: &mut Option<Request<Body>>,
+    req: &mut Request<Body>,
 ) -> Result<Option<Head>, HeadError> {
-    parse_head_with::<MAX_HEADERS_CAP>(buf, limits, raw_buf, slot)
+    parse_head_with::<MAX_HEADERS_CAP>(buf, limits, raw_buf, req)
 }
 
 #[inline(always)]
@@ -128,12 +133,12 @@ fn parse_head_with<const N: usize>(
     buf: &[u8],
     limits: &HeadLimits,
     raw_buf: &mut BytesMut,
-    slot: &mut Option<Request<Body>>,
+    req: &mut Request<Body>,
 ) -> Result<Option<Head>, HeadError> {
     let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; N];
     let slots = &mut storage[..limits.max_headers.clamp(1, N)];
-    let mut req = httparse::Request::new(&mut []);
-    let len = match req.parse_with_uninit_headers(buf, slots) {
+    let mut parsed = httparse::Request::new(&mut []);
+    let len = match parsed.parse_with_uninit_headers(buf, slots) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => {
             check_partial(buf, limits)?;
@@ -158,7 +163,8 @@ fn parse_head_with<const N: usize>(
     if len > limits.max_head {
         return Err(HeadError::HeadTooLarge);
     }
-    let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) else {
+    let (Some(method), Some(path), Some(minor)) = (parsed.method, parsed.path, parsed.version)
+    else {
         return Err(HeadError::Bad("malformed request line"));
     };
     let base = buf.as_ptr() as usize;
@@ -170,30 +176,31 @@ fn parse_head_with<const N: usize>(
         return Err(HeadError::UriTooLong);
     }
     // The head's bytes go to the connection's head buffer, whose storage
-    // is reclaimed once the previous request's headers are dropped: no
-    // allocation per request in the steady state.
-    raw_buf.reserve(len.max(1024));
+    // is reclaimed once the earlier requests' heads are dropped: no
+    // allocation per request in the steady state, and the buffer is
+    // reclaimed (or grown) only when it runs out of room.
+    if raw_buf.capacity() < len {
+        raw_buf.reserve(len.max(HEAD_BUF_CHUNK));
+    }
     raw_buf.extend_from_slice(&buf[..len]);
     let raw = raw_buf.split().freeze();
 
-    let method =
-        Method::from_bytes(method.as_bytes()).map_err(|_| HeadError::Bad("invalid method"))?;
-    let uri = Uri::from_maybe_shared(raw.slice(target_range.clone()))
-        .map_err(|_| HeadError::Bad("invalid request target"))?;
+    *req.method_mut() = parse_method(method.as_bytes())?;
+    if path != "/" {
+        // A fresh request's URI is `/`, the most common target.
+        *req.uri_mut() = Uri::from_maybe_shared(raw.slice(target_range.clone()))
+            .map_err(|_| HeadError::Bad("invalid request target"))?;
+    }
     let version = if minor == 1 {
         Version::HTTP_11
     } else {
         Version::HTTP_10
     };
+    *req.version_mut() = version;
 
-    // Built in place: the request's own (empty, unallocated) map grows to
-    // the header count once, and no map is dropped.
-    let request = slot.insert(Request::new(Body::empty()));
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = version;
-    let headers: &mut HeaderMap = request.headers_mut();
-    headers.reserve(req.headers.len());
+    // The fresh request's empty map grows to the header count, once.
+    let headers = req.headers_mut();
+    headers.reserve(parsed.headers.len());
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
     let mut transfer_encoding = false;
@@ -201,42 +208,46 @@ fn parse_head_with<const N: usize>(
     let mut keep_alive_token = false;
     let mut expect_continue = false;
     let mut hosts = 0;
-    for h in req.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| HeadError::Bad("invalid header name"))?;
+    for h in parsed.headers.iter() {
+        let (name, role) = header_name(h.name.as_bytes())?;
         let start = offset(h.value);
         let value = HeaderValue::from_maybe_shared(raw.slice(start..start + h.value.len()))
             .map_err(|_| HeadError::Bad("invalid header value"))?;
-        if name == header::CONTENT_LENGTH {
-            if content_length.is_some() {
-                return Err(HeadError::Bad("more than one Content-Length"));
-            }
-            content_length = Some(parse_content_length(h.value)?);
-        } else if name == header::TRANSFER_ENCODING {
-            transfer_encoding = true;
-            for coding in tokens(h.value) {
-                // Only `chunked`, once, as the final (and only) coding.
-                if !coding.eq_ignore_ascii_case(b"chunked") || chunked {
-                    return Err(HeadError::Bad("unsupported transfer coding"));
+        match role {
+            Role::Other => {}
+            Role::Host => hosts += 1,
+            Role::ContentLength => {
+                if content_length.is_some() {
+                    return Err(HeadError::Bad("more than one Content-Length"));
                 }
-                chunked = true;
+                content_length = Some(parse_content_length(h.value)?);
             }
-        } else if name == header::CONNECTION {
-            for token in tokens(h.value) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    keep_alive_token = true;
+            Role::TransferEncoding => {
+                transfer_encoding = true;
+                for coding in tokens(h.value) {
+                    // Only `chunked`, once, as the final (and only) coding.
+                    if !coding.eq_ignore_ascii_case(b"chunked") || chunked {
+                        return Err(HeadError::Bad("unsupported transfer coding"));
+                    }
+                    chunked = true;
                 }
             }
-        } else if name == header::EXPECT {
-            if h.value.eq_ignore_ascii_case(b"100-continue") {
-                expect_continue = version == Version::HTTP_11;
-            } else {
-                return Err(HeadError::Expectation);
+            Role::Connection => {
+                for token in tokens(h.value) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        keep_alive_token = true;
+                    }
+                }
             }
-        } else if name == header::HOST {
-            hosts += 1;
+            Role::Expect => {
+                if h.value.eq_ignore_ascii_case(b"100-continue") {
+                    expect_continue = version == Version::HTTP_11;
+                } else {
+                    return Err(HeadError::Expectation);
+                }
+            }
         }
         headers.append(name, value);
     }
@@ -273,6 +284,68 @@ fn parse_head_with<const N: usize>(
         method: method_range,
         target: target_range,
     }))
+}
+
+/// First size of a connection's head buffer (it grows for larger heads).
+const HEAD_BUF_CHUNK: usize = 1024;
+
+#[inline(always)]
+fn parse_method(method: &[u8]) -> Result<Method, HeadError> {
+    if method.len() == 3 && method[0] == b'G' && method[1] == b'E' && method[2] == b'T' {
+        return Ok(Method::GET);
+    }
+    parse_other_method(method)
+}
+
+#[inline(never)]
+fn parse_other_method(method: &[u8]) -> Result<Method, HeadError> {
+    Method::from_bytes(method).map_err(|_| HeadError::Bad("invalid method"))
+}
+
+/// What the server itself makes of a header field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Other,
+    Host,
+    ContentLength,
+    TransferEncoding,
+    Connection,
+    Expect,
+}
+
+/// The name of a header field and its role; the most common request
+/// header names are matched without `HeaderName`'s general parser.
+#[inline(always)]
+fn header_name(name: &[u8]) -> Result<(HeaderName, Role), HeadError> {
+    Ok(match name.len() {
+        4 if is(name, b"host") => (header::HOST, Role::Host),
+        6 if is(name, b"accept") => (header::ACCEPT, Role::Other),
+        6 if is(name, b"cookie") => (header::COOKIE, Role::Other),
+        6 if is(name, b"expect") => (header::EXPECT, Role::Expect),
+        10 if is(name, b"user-agent") => (header::USER_AGENT, Role::Other),
+        10 if is(name, b"connection") => (header::CONNECTION, Role::Connection),
+        12 if is(name, b"content-type") => (header::CONTENT_TYPE, Role::Other),
+        14 if is(name, b"content-length") => (header::CONTENT_LENGTH, Role::ContentLength),
+        15 if is(name, b"accept-encoding") => (header::ACCEPT_ENCODING, Role::Other),
+        15 if is(name, b"accept-language") => (header::ACCEPT_LANGUAGE, Role::Other),
+        17 if is(name, b"transfer-encoding") => (header::TRANSFER_ENCODING, Role::TransferEncoding),
+        _ => {
+            // Not one of the names above (so none of the roles either).
+            let name =
+                HeaderName::from_bytes(name).map_err(|_| HeadError::Bad("invalid header name"))?;
+            (name, Role::Other)
+        }
+    })
+}
+
+/// Whether the header name `name` equals `known` (lowercase letters, digits
+/// and `-`), ignoring ASCII case. `name` is a token (httparse checked it),
+/// and for token bytes setting bit 0x20 lowercases exactly the letters:
+/// the other bytes that bit could turn into a byte of `known` (control
+/// characters) are not tokens.
+#[inline(always)]
+fn is<const N: usize>(name: &[u8], known: &[u8; N]) -> bool {
+    name.len() == N && (0..N).all(|i| name[i] | 0x20 == known[i])
 }
 
 /// Limits of a head still arriving (or malformed): an overlong request
@@ -335,34 +408,37 @@ mod tests {
         max_body: 1000,
     };
 
-    /// The head, its length, and the request.
-    #[derive(Debug)]
-    struct Parsed(Head, usize, Request<Body>);
-
-    fn parse(s: &[u8]) -> Result<Option<Parsed>, HeadError> {
-        let mut slot = None;
-        Ok(
-            parse_head(s, &LIMITS, &mut BytesMut::new(), &mut slot)?.map(|head| {
-                let len = head.len;
-                Parsed(head, len, slot.take().unwrap())
-            }),
-        )
+    /// The head and the request.
+    fn parse(s: &[u8]) -> Result<Option<(Head, Request<Body>)>, HeadError> {
+        let mut req = Request::new(Body::empty());
+        Ok(parse_head(s, &LIMITS, &mut BytesMut::new(), &mut req)?.map(|head| (head, req)))
     }
 
     #[test]
     fn parses_a_request() {
         let input = b"POST /a/b?c=d HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-Bin: \xff\xfe\r\n\r\nhello";
-        let Parsed(head, len, req) = parse(input).unwrap().unwrap();
-        assert_eq!(len, input.len() - 5);
+        let (head, req) = parse(input).unwrap().unwrap();
+        assert_eq!(head.len, input.len() - 5);
         assert_eq!(req.method(), Method::POST);
         assert_eq!(req.uri().path(), "/a/b");
         assert_eq!(req.uri().query(), Some("c=d"));
         assert_eq!(req.version(), Version::HTTP_11);
         assert_eq!(req.headers()["x-bin"].as_bytes(), b"\xff\xfe");
+        assert_eq!(req.headers()[header::CONTENT_LENGTH], "5");
+        assert_eq!(req.headers()[header::HOST], "x");
         assert_eq!(head.framing, Framing::Length(5));
         assert!(head.keep_alive);
         assert_eq!(&head.raw[head.method.clone()], b"POST");
         assert_eq!(&head.raw[head.target.clone()], b"/a/b?c=d");
+        let (_, req) = parse(b"OPTIONS * HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        assert_eq!(req.method(), Method::OPTIONS);
+        assert_eq!(req.uri(), "*");
+        assert_eq!(req.version(), Version::HTTP_10);
+        let (_, req) = parse(b"GET / HTTP/1.1\r\nHOST: x\r\nX-Y: z\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(req.uri(), "/");
+        assert_eq!(req.headers().len(), 2);
     }
 
     #[test]
@@ -417,7 +493,7 @@ mod tests {
         );
         assert_eq!(err(b"GET / HTTP/2.0\r\n\r\n"), HeadError::Version);
         assert!(matches!(err(b"GET / FOO\r\n\r\n"), HeadError::Bad(_)));
-        let Parsed(chunked, ..) =
+        let (chunked, _) =
             parse(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n")
                 .unwrap()
                 .unwrap();
@@ -451,28 +527,68 @@ mod tests {
         };
         let many: String = (0..90).map(|i| format!("H{i}: v\r\n")).collect();
         let req = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
-        let mut slot = None;
-        parse_head(req.as_bytes(), &limits, &mut BytesMut::new(), &mut slot)
+        let mut request = Request::new(Body::empty());
+        parse_head(req.as_bytes(), &limits, &mut BytesMut::new(), &mut request)
             .unwrap()
             .unwrap();
-        assert_eq!(slot.unwrap().headers().len(), 91);
+        assert_eq!(request.headers().len(), 91);
         let too_many: String = (0..100).map(|i| format!("H{i}: v\r\n")).collect();
         let req = format!("GET / HTTP/1.1\r\nHost: x\r\n{too_many}\r\n");
         assert_eq!(
-            parse_head(req.as_bytes(), &limits, &mut BytesMut::new(), &mut None).unwrap_err(),
+            parse_head(
+                req.as_bytes(),
+                &limits,
+                &mut BytesMut::new(),
+                &mut Request::new(Body::empty())
+            )
+            .unwrap_err(),
             HeadError::HeadTooLarge
         );
     }
 
     #[test]
+    fn known_header_names_match_http_s_parser() {
+        for name in [
+            "host",
+            "HOST",
+            "Host",
+            "accept",
+            "Cookie",
+            "EXPECT",
+            "User-Agent",
+            "connection",
+            "Content-Type",
+            "content-LENGTH",
+            "Accept-Encoding",
+            "accept-language",
+            "Transfer-Encoding",
+            "x-other",
+            "Hosts",
+            "hos",
+            "acceptX",
+            "X-Forwarded-For",
+        ] {
+            let (ours, _) = header_name(name.as_bytes()).unwrap();
+            assert_eq!(
+                ours,
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                "{name}"
+            );
+        }
+        assert_eq!(header_name(b"hOsT").unwrap().1, Role::Host);
+        assert_eq!(header_name(b"x-host").unwrap().1, Role::Other);
+        assert!(header_name(b"bad name").is_err());
+    }
+
+    #[test]
     fn expect_continue_needs_a_body() {
-        let Parsed(h, ..) = parse(
+        let (h, _) = parse(
             b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
         )
         .unwrap()
         .unwrap();
         assert!(h.expect_continue);
-        let Parsed(h, ..) = parse(b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n")
+        let (h, _) = parse(b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n")
             .unwrap()
             .unwrap();
         assert!(!h.expect_continue);

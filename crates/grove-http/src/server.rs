@@ -19,6 +19,7 @@ use slab::Slab;
 use crate::body::Body;
 use crate::config::{Config, ServerBuilder};
 use crate::conn::{self, ConnHooks, HeadWait};
+use crate::date::DateCache;
 use crate::transport::Transport;
 
 /// What answers requests: any `Fn(Request<Body>) -> Response<Body>`, or a
@@ -65,8 +66,6 @@ const TLS_STACK_SIZE: usize = 256 * 1024;
 /// A server's connections' shared state (per thread).
 struct Shared {
     config: Config,
-    /// Connections run in greenlets of their own with this stack size.
-    stack_size: Option<usize>,
     stopping: Cell<bool>,
     /// Live connections: a handle to shut one down (on stop, or when its
     /// head or keep-alive time is up), and what it waits for.
@@ -90,9 +89,10 @@ struct Reaper {
     greenlet: RefCell<Option<grove::Greenlet<()>>>,
     /// Whether the greenlet is there to enforce the timeouts.
     running: Cell<bool>,
-    /// Whether the reaper is ticking and refreshes this thread's cached
-    /// `Date` line on each tick (so responses need not read the clock).
+    /// Whether the reaper is ticking and refreshes `date` on each tick (so
+    /// responses need not read the clock).
     date_fresh: Cell<bool>,
+    date: RefCell<DateCache>,
 }
 
 impl Reaper {
@@ -109,6 +109,7 @@ impl Reaper {
             greenlet: RefCell::new(None),
             running: Cell::new(false),
             date_fresh: Cell::new(false),
+            date: RefCell::new(DateCache::new()),
         }
     }
 }
@@ -169,12 +170,12 @@ impl Shared {
                 reaper.wake.clear();
                 reaper.wake.wait();
             }
-            crate::date::refresh();
+            reaper.date.borrow_mut().refresh();
             reaper
                 .date_fresh
                 .set(reaper.interval <= Duration::from_millis(500));
             grove::sleep(reaper.interval);
-            crate::date::refresh();
+            reaper.date.borrow_mut().refresh();
             let now = reaper.tick.get() + 1;
             reaper.tick.set(now);
             for (_, entry) in self.conns.borrow().iter() {
@@ -243,8 +244,9 @@ impl ConnHooks for Ctx<'_> {
     fn head_expired(&self) -> bool {
         self.state.is_some_and(|state| state.expired.get())
     }
-    fn date_is_fresh(&self) -> bool {
-        self.shared.reaper.date_fresh.get()
+    fn date(&self) -> Option<&RefCell<DateCache>> {
+        let reaper = &self.shared.reaper;
+        reaper.date_fresh.get().then_some(&reaper.date)
     }
 }
 
@@ -282,29 +284,6 @@ fn serve_tcp<H: Handler>(shared: &Shared, handler: &H, stream: TcpStream, peer: 
         return;
     }
     conn::serve(stream, Some(peer), &ctx, handler);
-}
-
-/// Runs `f` in a greenlet with a stack of `size` bytes and waits for it;
-/// a kill of the caller (the server's connection greenlet) is passed on.
-fn with_stack(size: usize, f: impl FnOnce() + 'static) {
-    struct KillOnDrop(grove::Greenlet<()>);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            self.0.kill_nowait();
-        }
-    }
-    match grove::Builder::new()
-        .name("grove-http connection".to_owned())
-        .stack_size(size)
-        .spawn(f)
-    {
-        Ok(greenlet) => {
-            let guard = KillOnDrop(greenlet.clone());
-            let _ = greenlet.join();
-            drop(guard);
-        }
-        Err(e) => eprintln!("grove-http: no stack of {size} bytes for a connection: {e}"),
-    }
 }
 
 /// Removes a connection from the registry when its greenlet ends.
@@ -539,9 +518,12 @@ impl ServerBuilder {
         let tls_stack = self.config.tls.as_ref().map(|_| TLS_STACK_SIZE);
         #[cfg(not(feature = "tls"))]
         let tls_stack = None;
+        if let Some(size) = self.stack_size.or(tls_stack) {
+            // Each connection's greenlet gets this stack.
+            builder = builder.stack_size(size);
+        }
         let shared = Rc::new(Shared {
             reaper: Reaper::new(&self.config),
-            stack_size: self.stack_size.or(tls_stack),
             config: self.config,
             stopping: Cell::new(false),
             conns: RefCell::new(Slab::new()),
@@ -551,13 +533,7 @@ impl ServerBuilder {
             if for_conns.stopping.get() {
                 return;
             }
-            match for_conns.stack_size {
-                None => serve_tcp(&for_conns, &*handler, stream, peer),
-                Some(size) => {
-                    let (shared, handler) = (for_conns.clone(), handler.clone());
-                    with_stack(size, move || serve_tcp(&shared, &*handler, stream, peer));
-                }
-            }
+            serve_tcp(&for_conns, &*handler, stream, peer);
         };
         (builder, shared, accept)
     }
@@ -569,7 +545,8 @@ impl ServerBuilder {
     /// serve until [`ServerThreads::stop`].
     ///
     /// # Errors
-    /// Resolving or binding `addr`, or spawning a thread.
+    /// Resolving or binding `addr`, spawning a thread; `InvalidInput` for a
+    /// [`stack_size`](Self::stack_size) grove refuses.
     ///
     /// # Panics
     /// If `threads` is 0.
@@ -610,6 +587,16 @@ impl ServerBuilder {
             threads > 0,
             "grove-http: serve_threads needs at least one thread"
         );
+        if let Some(size) = self.stack_size {
+            // Each thread's server would refuse it: refuse it here, once.
+            let valid = grove::stack::MIN_STACK_SIZE..=grove::stack::MAX_STACK_SIZE;
+            if !valid.contains(&size) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("grove-http: a stack size of {size} bytes is outside {valid:?}"),
+                ));
+            }
+        }
         let mut last_err = None;
         let mut listeners = Vec::new();
         for candidate in addr.to_socket_addrs()? {

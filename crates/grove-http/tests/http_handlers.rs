@@ -234,3 +234,32 @@ fn the_access_log_uses_the_common_log_format() {
     );
     assert!(lines[1].ends_with("\"-\" 400 -"), "{log}");
 }
+
+#[test]
+fn stack_size_gives_handlers_room_for_big_frames() {
+    #[inline(never)]
+    fn big_frame(seed: u8) -> usize {
+        let mut buf = [seed; 160 * 1024]; // more than grove's 60 KiB default
+        std::hint::black_box(&mut buf);
+        buf.iter().filter(|&&b| b == seed).count()
+    }
+    let s = serve(Server::builder().stack_size(256 * 1024), || {
+        |_req: Request<Body>| Response::new(Body::from(big_frame(7).to_string()))
+    });
+    let reply = get(s.local_addr(), "/");
+    assert_eq!(status(&reply), 200, "{reply}");
+    assert!(reply.ends_with(&(160 * 1024).to_string()), "{reply}");
+    s.stop(Duration::from_secs(1));
+
+    // A size grove refuses is an error when the server is made.
+    let err = Server::builder()
+        .stack_size(1024)
+        .bind("127.0.0.1:0", app)
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+    let err = Server::builder()
+        .stack_size(1024)
+        .serve_threads("127.0.0.1:0", 2, || app)
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+}

@@ -208,13 +208,22 @@ impl Inner {
         }
     }
 
-    /// Starts `f` as a member; the caller has made sure a slot is free.
+    /// Starts `f` as a member (on a stack of `stack_size`, or the default
+    /// size); the caller has made sure a slot is free.
     #[track_caller]
-    fn start<T: 'static>(self: &Rc<Self>, f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
+    fn start<T: 'static>(
+        self: &Rc<Self>,
+        stack_size: Option<usize>,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Greenlet<T> {
+        let mut builder = Builder::new();
+        if let Some(size) = stack_size {
+            builder = builder.stack_size(size);
+        }
         let spawned = if self.fail_fast {
-            Builder::new().spawn(fail_fast_body(Rc::downgrade(self), f))
+            builder.spawn(fail_fast_body(Rc::downgrade(self), f))
         } else {
-            Builder::new().spawn(f)
+            builder.spawn(f)
         };
         let g = match spawned {
             Ok(g) => g,
@@ -250,6 +259,7 @@ impl Inner {
         self: &Rc<Self>,
         deadline: Option<Instant>,
         give_back_when_unwinding: bool,
+        stack_size: Option<usize>,
         f: F,
     ) -> Result<Greenlet<T>, F> {
         if self.doomed() {
@@ -261,7 +271,7 @@ impl Inner {
                 self.wake_slot_waiters();
                 Ok(Inner::stillborn(f))
             }
-            Ended::Ready => Ok(self.start(f)),
+            Ended::Ready => Ok(self.start(stack_size, f)),
             Ended::TimedOut => Err(f),
             Ended::Unwinding if give_back_when_unwinding => Err(f),
             Ended::Unwinding => Ok(Inner::stillborn(f)),
@@ -463,7 +473,21 @@ impl Group {
     /// If no stack can be had, as [`grove::spawn`](crate::spawn).
     #[track_caller]
     pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
-        match self.inner.spawn(None, false, f) {
+        match self.inner.spawn(None, false, None, f) {
+            Ok(g) => g,
+            Err(_) => unreachable!("a group never runs out of slots"),
+        }
+    }
+
+    /// [`spawn`](Group::spawn) on a stack of `stack_size` bytes (the
+    /// servers' handlers).
+    #[track_caller]
+    pub(crate) fn spawn_sized<T: 'static>(
+        &self,
+        stack_size: Option<usize>,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Greenlet<T> {
+        match self.inner.spawn(None, false, stack_size, f) {
             Ok(g) => g,
             Err(_) => unreachable!("a group never runs out of slots"),
         }
@@ -735,7 +759,18 @@ impl Pool {
     /// and if no stack can be had.
     #[track_caller]
     pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
-        match self.group.inner.spawn(None, false, f) {
+        self.spawn_sized(None, f)
+    }
+
+    /// [`spawn`](Pool::spawn) on a stack of `stack_size` bytes (the
+    /// servers' handlers).
+    #[track_caller]
+    pub(crate) fn spawn_sized<T: 'static>(
+        &self,
+        stack_size: Option<usize>,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Greenlet<T> {
+        match self.group.inner.spawn(None, false, stack_size, f) {
             Ok(g) => g,
             Err(_) => unreachable!("an untimed slot wait does not time out"),
         }
@@ -750,7 +785,7 @@ impl Pool {
         f: F,
     ) -> Result<Greenlet<T>, F> {
         let deadline = Hub::get().deadline_after(timeout);
-        self.group.inner.spawn(deadline, true, f)
+        self.group.inner.spawn(deadline, true, None, f)
     }
 
     /// Starts `f` only if a slot is free now; gives `f` back otherwise.
@@ -765,7 +800,7 @@ impl Pool {
         if inner.free() == 0 && !inner.doomed() {
             return Err(f);
         }
-        inner.spawn(None, true, f)
+        inner.spawn(None, true, None, f)
     }
 
     /// Waits until a slot is free (without taking it; gevent's

@@ -564,3 +564,93 @@ fn bad_addresses_are_errors() {
 fn a_pool_of_size_zero_is_refused() {
     let _ = StreamServer::builder().pool_size(0);
 }
+
+/// Runs one test of this binary in a child process with `env` set; returns
+/// (status, stdout + stderr).
+fn run_child(test: &str, env: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("GROVE_TEST_CHILD", "1")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status, text)
+}
+
+/// In a child process: a server (with a pool if `GROVE_TEST_POOL` is set)
+/// whose handler puts 160 KiB on its stack, on stacks of
+/// `GROVE_TEST_STACK` bytes (grove's default if unset); one client.
+#[test]
+fn child_handler_with_a_big_frame() {
+    if std::env::var_os("GROVE_TEST_CHILD").is_none() {
+        return;
+    }
+    #[inline(never)]
+    fn big_frame(seed: u8) -> u8 {
+        let mut buf = [seed; 160 * 1024];
+        std::hint::black_box(&mut buf);
+        buf[buf.len() - 1] ^ buf[0]
+    }
+    let mut builder = StreamServer::builder();
+    if let Ok(size) = std::env::var("GROVE_TEST_STACK") {
+        builder = builder.stack_size(size.parse().unwrap());
+    }
+    if std::env::var_os("GROVE_TEST_POOL").is_some() {
+        builder = builder.pool_size(4);
+    }
+    let server = builder
+        .bind("127.0.0.1:0", |mut conn, _| {
+            let mut byte = [0u8; 1];
+            conn.read_exact(&mut byte).unwrap();
+            let folded = big_frame(byte[0]);
+            conn.write_all(&[b'0' + folded]).unwrap();
+        })
+        .unwrap();
+    server.start();
+    let addr = server.local_addr();
+    let reply = wait_thread(std::thread::spawn(move || request(addr, b"7")));
+    server.stop(Duration::from_secs(1));
+    println!("reply: {reply}");
+}
+
+#[test]
+fn stack_size_sets_the_handlers_stacks() {
+    for pool in [None, Some(("GROVE_TEST_POOL", "1"))] {
+        let mut env = vec![("GROVE_TEST_STACK", "262144")];
+        env.extend(pool);
+        let (status, out) = run_child("child_handler_with_a_big_frame", &env);
+        assert!(status.success(), "pool {pool:?}: {status:?}\n{out}");
+        assert!(out.contains("reply: 0"), "pool {pool:?}: {out}");
+    }
+    // The control: the same handler overflows grove's default stack.
+    let (status, out) = run_child("child_handler_with_a_big_frame", &[]);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGABRT), "{status:?}\n{out}");
+    assert!(out.contains("stack overflow in greenlet"), "{out}");
+}
+
+#[test]
+fn a_bad_stack_size_is_refused_when_the_server_is_made() {
+    for size in [1024, grove::stack::MAX_STACK_SIZE + 1] {
+        let err = StreamServer::builder()
+            .stack_size(size)
+            .bind("127.0.0.1:0", echo)
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let err = StreamServer::builder()
+            .stack_size(size)
+            .listener(listener, echo)
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+    }
+    let path = std::env::temp_dir().join(format!("grove-stack-{}.sock", std::process::id()));
+    let err = StreamServer::builder()
+        .stack_size(1024)
+        .bind_unix(&path, |_, _| {})
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+    assert!(!path.exists(), "no socket file is left behind");
+}

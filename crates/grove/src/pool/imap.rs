@@ -214,7 +214,7 @@ where
         let index = self.started;
         self.started += 1;
         let f = self.f.clone();
-        let g = match self.inner.spawn(None, false, move || f(item)) {
+        let g = match self.inner.spawn(None, false, None, move || f(item)) {
             Ok(g) => g,
             Err(_) => unreachable!("a slot is free"),
         };

@@ -50,10 +50,10 @@ impl Handlers {
         }
     }
 
-    fn spawn(&self, f: impl FnOnce() + 'static) -> Greenlet<()> {
+    fn spawn(&self, stack_size: Option<usize>, f: impl FnOnce() + 'static) -> Greenlet<()> {
         match self {
-            Handlers::Group(group) => group.spawn(f),
-            Handlers::Pool(pool) => pool.spawn(f),
+            Handlers::Group(group) => group.spawn_sized(stack_size, f),
+            Handlers::Pool(pool) => pool.spawn_sized(stack_size, f),
         }
     }
 }
@@ -79,6 +79,8 @@ pub(super) struct Core {
     /// The listening address, for messages.
     addr: String,
     handlers: Handlers,
+    /// Stack size of the handler greenlets (`None`: grove's default).
+    stack_size: Option<usize>,
     stop_timeout: Duration,
     state: Cell<State>,
     acceptor: RefCell<Option<Greenlet<()>>>,
@@ -106,12 +108,14 @@ impl Core {
         kind: &'static str,
         addr: String,
         handlers: Handlers,
+        stack_size: Option<usize>,
         stop_timeout: Duration,
     ) -> Rc<Core> {
         Rc::new(Core {
             kind,
             addr,
             handlers,
+            stack_size,
             stop_timeout,
             state: Cell::new(State::Idle),
             acceptor: RefCell::new(None),
@@ -198,7 +202,9 @@ impl Core {
                 );
             }
         };
-        let greenlet = match catch_unwind(AssertUnwindSafe(|| self.handlers.spawn(body))) {
+        let greenlet = match catch_unwind(AssertUnwindSafe(|| {
+            self.handlers.spawn(self.stack_size, body)
+        })) {
             Ok(greenlet) => greenlet,
             Err(payload) if is_cancellation(&*payload) => resume_unwind(payload),
             Err(payload) => return Err(io::Error::other(panic_message(&*payload).to_owned())),
@@ -480,6 +486,7 @@ mod tests {
             "Test",
             "nowhere".into(),
             Handlers::default(),
+            None,
             DEFAULT_STOP_TIMEOUT,
         );
         let mut pace = Pace::default();

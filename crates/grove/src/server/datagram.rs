@@ -367,6 +367,7 @@ impl DatagramServerBuilder {
             "DatagramServer",
             local_addr.to_string(),
             self.handlers,
+            None,
             self.stop_timeout,
         );
         Ok(DatagramServer {

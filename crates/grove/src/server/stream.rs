@@ -194,12 +194,14 @@ impl<L: Listener> StreamServer<L> {
         handler: Rc<Handler<L>>,
         options: &StreamServerBuilder,
     ) -> io::Result<StreamServer<L>> {
+        options.check_stack_size()?;
         listener.make_blocking()?;
         let local_addr = listener.local_addr()?;
         let core = Core::new(
             "StreamServer",
             super::show_addr(&local_addr),
             options.handlers.clone(),
+            options.stack_size,
             options.stop_timeout,
         );
         Ok(StreamServer {
@@ -337,6 +339,7 @@ pub struct StreamServerBuilder {
     reuse_address: bool,
     reuse_port: bool,
     handlers: Handlers,
+    stack_size: Option<usize>,
     stop_timeout: Duration,
 }
 
@@ -347,6 +350,7 @@ impl Default for StreamServerBuilder {
             reuse_address: true,
             reuse_port: false,
             handlers: Handlers::default(),
+            stack_size: None,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
         }
     }
@@ -404,6 +408,41 @@ impl StreamServerBuilder {
         self
     }
 
+    /// Runs each handler on a greenlet stack of `bytes` (rounded up to
+    /// whole pages), as [`Builder::stack_size`](crate::Builder::stack_size)
+    /// does; the default is grove's
+    /// [`DEFAULT_STACK_SIZE`](crate::stack::DEFAULT_STACK_SIZE). For
+    /// handlers with deep call chains or large frames (a TLS handshake, a
+    /// parser with big buffers on the stack). Stacks never grow: a handler
+    /// that needs more than this aborts the process with a report naming
+    /// its greenlet.
+    ///
+    /// A size outside [`MIN_STACK_SIZE`](crate::stack::MIN_STACK_SIZE) ..=
+    /// [`MAX_STACK_SIZE`](crate::stack::MAX_STACK_SIZE) makes
+    /// [`bind`](Self::bind) (and the other constructors) fail with
+    /// `InvalidInput`.
+    ///
+    /// ```
+    /// use grove::server::StreamServer;
+    ///
+    /// let server = StreamServer::builder()
+    ///     .stack_size(256 * 1024)
+    ///     .bind("127.0.0.1:0", |_conn, _peer| {
+    ///         let scratch = [0u8; 128 * 1024]; // would overflow a 60 KiB stack
+    ///         std::hint::black_box(&scratch);
+    ///     })
+    ///     .unwrap();
+    /// # drop(server);
+    /// assert!(StreamServer::builder()
+    ///     .stack_size(1024)
+    ///     .bind("127.0.0.1:0", |_conn, _peer| {})
+    ///     .is_err());
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
     /// The grace period the handlers get when the greenlet in
     /// [`serve_forever`](StreamServer::serve_forever) is killed or times
     /// out (default 1 s, as gevent's `stop_timeout`).
@@ -422,6 +461,7 @@ impl StreamServerBuilder {
         A: ToSocketAddrs,
         F: Fn(crate::net::TcpStream, SocketAddr) + 'static,
     {
+        self.check_stack_size()?;
         let mut last_err = None;
         for addr in addr.to_socket_addrs()? {
             match self.bind_tcp(addr) {
@@ -435,6 +475,15 @@ impl StreamServerBuilder {
                 "could not resolve to any addresses",
             )
         }))
+    }
+
+    /// Refuses a bad stack size when the server is made, rather than at
+    /// every connection (and before a Unix socket's file is created).
+    fn check_stack_size(&self) -> io::Result<()> {
+        match self.stack_size {
+            Some(size) => crate::stack::slot_size_for(size).map(drop),
+            None => Ok(()),
+        }
     }
 
     fn bind_tcp(&self, addr: SocketAddr) -> io::Result<TcpListener> {
@@ -462,6 +511,7 @@ impl StreamServerBuilder {
         P: AsRef<Path>,
         F: Fn(crate::net::UnixStream, std::os::unix::net::SocketAddr) + 'static,
     {
+        self.check_stack_size()?;
         let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
         socket.bind(&SockAddr::unix(path)?)?;
         socket.listen(self.backlog)?;
