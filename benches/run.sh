@@ -113,6 +113,8 @@ elif [ -f "$ROOT/apps/grove-dns/Cargo.toml" ]; then
   fi
 else
   DNS_ARGS=(--no-grove-dns "not built: apps/grove-dns is not in this checkout")
+fi
+
 # --- grove-http (issue 5's HTTP rows) ------------------------------------------
 # Built from the repository's own workspace, as a user would build it; only
 # when the HTTP rows are selected (no --benches, or a --benches list naming http).
