@@ -127,6 +127,7 @@ wants_http() {
   return 0
 }
 HTTP_ARGS=()
+rm -f "$TARGET/http.csv"   # the plot below draws only this run's HTTP rows
 if wants_http "$@"; then
   ROOT="$(cd "$BENCHES/.." && pwd)"
   command -v wrk >/dev/null 2>&1 || log "wrk is missing: apt-get install wrk (the HTTP rows will show n/a)"
@@ -143,7 +144,6 @@ if wants_http "$@"; then
     HTTP_ARGS=(--no-grove-http "n/a: not built (crates/grove-http/examples/hello_http.rs is not in this checkout)")
   fi
   HTTP_ARGS+=(--http-csv "$TARGET/http.csv")
-  rm -f "$TARGET/http.csv"
 fi
 
 # --- harness -----------------------------------------------------------------
