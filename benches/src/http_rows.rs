@@ -26,6 +26,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::http_servers::BODY;
+use crate::io_rows::{placement, Placement};
 use crate::loadgen::{self, NOISE};
 use crate::orchestrate::{say, Col, Options, Runner};
 use crate::report;
@@ -164,34 +165,6 @@ impl Cell {
     }
 }
 
-/// Where the processes run.
-struct Placement {
-    server: Option<usize>,
-    client: Option<usize>,
-}
-
-fn placement(opts: &Options) -> Placement {
-    // SAFETY: sysconf has no preconditions.
-    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    let cpus = usize::try_from(online).unwrap_or(1).max(1);
-    let taskset = Command::new("taskset")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !taskset {
-        return Placement {
-            server: None,
-            client: None,
-        };
-    }
-    Placement {
-        server: Some(opts.io.server_cpu.unwrap_or(cpus.saturating_sub(1))),
-        client: Some(opts.io.client_cpu.unwrap_or(0)),
-    }
-}
-
 fn pinned(cpus: &[usize], argv: Vec<String>) -> Vec<String> {
     if cpus.is_empty() {
         return argv;
@@ -274,7 +247,7 @@ pub fn run(opts: &Options, out: &mut impl Write) -> io::Result<()> {
     if let Err(e) = loadgen::raise_nofile() {
         say(&format!("could not raise RLIMIT_NOFILE for wrk: {e}"));
     }
-    let place = placement(opts);
+    let place = placement(&opts.io);
     let wrk_ok = Command::new(&http.wrk)
         .arg("-v")
         .stdout(Stdio::null())

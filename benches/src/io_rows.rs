@@ -59,15 +59,15 @@ impl Default for IoOptions {
     }
 }
 
-/// Where the two processes of a cell run.
-struct Placement {
-    server: Option<usize>,
-    client: Option<usize>,
+/// Where the two processes of a cell run (the HTTP rows use it too).
+pub(crate) struct Placement {
+    pub(crate) server: Option<usize>,
+    pub(crate) client: Option<usize>,
     /// Why the processes are not on two CPUs of their own, if they are not.
     caveat: Option<String>,
 }
 
-fn placement(io: &IoOptions) -> Placement {
+pub(crate) fn placement(io: &IoOptions) -> Placement {
     // The machine's CPUs, not this process's affinity (run.sh pins the
     // harness itself to one CPU).
     // SAFETY: sysconf has no preconditions.
