@@ -697,6 +697,18 @@ where
         keep_alive,
         scratch,
     );
+    let access_log = |status, bytes| {
+        if let Some(log) = &cfg.access_log {
+            log.log(
+                peer,
+                head_info.method(),
+                &head_info.target(),
+                version,
+                status,
+                bytes,
+            );
+        }
+    };
     let (status, bytes, keep_alive) = match sent {
         Ok(Sent::Done {
             status,
@@ -704,31 +716,13 @@ where
             keep_alive: k,
         }) => (status, bytes, keep_alive && k),
         Ok(Sent::Upgrade(status, f)) => {
-            if let Some(log) = &cfg.access_log {
-                log.log(
-                    peer,
-                    head_info.method(),
-                    &head_info.target(),
-                    version,
-                    status,
-                    0,
-                );
-            }
+            access_log(status, 0);
             run_upgrade(conn, f);
             return After::Close { linger: false };
         }
         Err(_) => return After::Close { linger: false },
     };
-    if let Some(log) = &cfg.access_log {
-        log.log(
-            peer,
-            head_info.method(),
-            &head_info.target(),
-            version,
-            status,
-            bytes,
-        );
-    }
+    access_log(status, bytes);
     if !keep_alive {
         return After::Close {
             linger: linger_on_close,

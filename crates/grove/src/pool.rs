@@ -473,10 +473,7 @@ impl Group {
     /// If no stack can be had, as [`grove::spawn`](crate::spawn).
     #[track_caller]
     pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
-        match self.inner.spawn(None, false, None, f) {
-            Ok(g) => g,
-            Err(_) => unreachable!("a group never runs out of slots"),
-        }
+        self.spawn_sized(None, f)
     }
 
     /// [`spawn`](Group::spawn) on a stack of `stack_size` bytes (the
