@@ -35,10 +35,10 @@
 use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::hub::{Hub, Primitive, RemoteWatcher, WaitOn, Watcher, Watchers};
+use crate::sync::{Arc, OnceLock};
 use crate::timeout::Timeout;
 use crate::waitlist::{Wait, WaitList};
 use crate::waitlist_shared::{SharedGuard, SharedWaitList};

@@ -90,6 +90,7 @@ mod greenlet;
 mod hub;
 mod line;
 mod sleep;
+mod sync;
 mod timeout;
 mod wait;
 mod waitlist;

@@ -41,13 +41,14 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::thread::JoinHandle;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::event::AsyncResult;
 use crate::greenlet::panic_message;
 use crate::hub::{Hub, Primitive, WaitOn};
+use crate::sync::thread::JoinHandle;
+use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::timeout::Timeout;
 use crate::waitlist::Wait;
 use crate::waitlist_shared::SharedWaitList;
@@ -57,9 +58,14 @@ pub(crate) type Job = Box<dyn FnOnce() + Send>;
 /// The environment variable that sizes the default pool.
 pub const SIZE_ENV: &str = "GROVE_THREADPOOL_SIZE";
 
+#[cfg(not(all(test, loom)))]
 thread_local! {
     /// The pool whose thread this is (the address of its `Shared`), or 0.
     static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+}
+#[cfg(all(test, loom))]
+loom::thread_local! {
+    static CURRENT_POOL: Cell<usize> = Cell::new(0);
 }
 
 /// A pool of OS threads that run closures for greenlets (gevent's `ThreadPool`).
@@ -166,12 +172,13 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn address(self: &Arc<Self>) -> usize {
-        Arc::as_ptr(self) as usize
+    /// The address of the pool's `Shared` (in its `Arc`), naming the pool.
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
     }
 
     /// Whether the calling thread is one of this pool's threads.
-    fn is_own_thread(self: &Arc<Self>) -> bool {
+    fn is_own_thread(&self) -> bool {
         CURRENT_POOL.with(Cell::get) == self.address()
     }
 }
@@ -303,6 +310,7 @@ impl ThreadPool {
         if std::thread::panicking() || self.owner.shared.is_own_thread() {
             return Ok(f());
         }
+        #[cfg(not(all(test, loom)))] // the models wait on a model hub, never in hub context
         if Hub::get().current().is_none() {
             panic!(
                 "grove: ThreadPool::apply (or spawn_blocking) called inside a hub callback \
@@ -393,7 +401,7 @@ impl ThreadPool {
 
 fn start_thread(shared: &Arc<Shared>) -> std::io::Result<JoinHandle<()>> {
     let shared = shared.clone();
-    std::thread::Builder::new()
+    crate::sync::thread::Builder::new()
         .name("grove-threadpool".into())
         .spawn(move || worker(shared))
 }
@@ -444,8 +452,12 @@ impl Drop for Owner {
             // exit after the queue is drained; nobody joins them.
             return;
         }
+        #[cfg(not(all(test, loom)))]
         let can_park =
             !std::thread::panicking() && Hub::try_get().is_some_and(|hub| hub.current().is_some());
+        // A model hub is the thread's own stack: it can park.
+        #[cfg(all(test, loom))]
+        let can_park = !std::thread::panicking() && crate::sync::model::is_hub();
         if can_park {
             shared.exited.wait();
         }
@@ -461,15 +473,15 @@ impl Drop for Owner {
 /// payload itself can be taken once, by [`into_panic`](JobPanicked::into_panic).
 #[derive(Clone)]
 pub struct JobPanicked {
-    message: Arc<str>,
-    payload: Arc<Mutex<Option<Box<dyn Any + Send>>>>,
+    message: std::sync::Arc<str>,
+    payload: std::sync::Arc<std::sync::Mutex<Option<Box<dyn Any + Send>>>>,
 }
 
 impl JobPanicked {
     fn new(payload: Box<dyn Any + Send>) -> JobPanicked {
         JobPanicked {
             message: panic_message(payload.as_ref()).into(),
-            payload: Arc::new(Mutex::new(Some(payload))),
+            payload: std::sync::Arc::new(std::sync::Mutex::new(Some(payload))),
         }
     }
 

@@ -31,17 +31,29 @@
 //!
 //! Lock order: the list's mutex may be held while pushing a wake-up onto a
 //! hub's job queue (a leaf lock), never the other way round.
+//!
+//! Invariants, all kept under the one mutex, which is what makes them hold
+//! across threads: a node is in the queue with `Some(unparker)` exactly
+//! while its waiter waits un-notified; `notify_one` takes the unparker (so
+//! a waiter is notified at most once per wait) and its waiter's `finish`
+//! reads that as "notified"; every node is removed by its own waiter, once
+//! (`finish`, or the `Waiting` guard when unwinding), so none is leaked. The
+//! wake-up itself travels outside the list (a job on the waiter's hub,
+//! `hub::handle`); it names one park episode, so a late one cannot end a
+//! later wait. `loom_tests` below checks this with `AsyncResult` set from
+//! another thread against a waiter that waits, times out or re-checks.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use slab::Slab;
 
-use crate::hub::{Hub, RemoteUnparker, RemoteWatcher, TimerAction, TimerKey, WaitOn};
+use crate::hub::{RemoteUnparker, RemoteWatcher, WaitOn};
 use crate::line::Line;
+use crate::sync::{Mutex, MutexGuard};
 use crate::waitlist::Wait;
+use parking::Parker;
 
 struct Inner<S> {
     state: S,
@@ -128,18 +140,16 @@ impl<'a, S> SharedGuard<'a, S> {
     /// # Panics
     /// In hub context, where nothing may block.
     pub(crate) fn wait(self, on: WaitOn, deadline: Option<Instant>) -> (Wait, SharedGuard<'a, S>) {
-        let hub = Hub::get();
-        if deadline.is_some_and(|d| d <= hub.deadline_base()) {
+        let parker = Parker::current();
+        if parker.expired(deadline) {
             return (Wait::TimedOut, self);
         }
         if std::thread::panicking() {
             return (Wait::Unwinding, self);
         }
-        let unparker = hub.current_unparker();
+        let (remote, unparker) = parker.unparkers();
         let SharedGuard { list, mut guard } = self;
-        let key = guard
-            .queue
-            .push_back(Some(RemoteUnparker::from_local(&unparker)));
+        let key = guard.queue.push_back(Some(remote));
         drop(guard);
         let mut waiting = Waiting {
             list,
@@ -147,8 +157,8 @@ impl<'a, S> SharedGuard<'a, S> {
             timer: None,
             done: false,
         };
-        waiting.timer = deadline.map(|d| hub.add_timer(d, TimerAction::unpark(unparker)));
-        let parked = hub.park(on);
+        waiting.timer = deadline.map(|d| parker.add_timer(d, unparker));
+        let parked = parker.park(on);
         let mut relocked = list.lock();
         let notified = waiting.finish(&mut relocked);
         let wait = match (parked, notified) {
@@ -205,7 +215,7 @@ impl<'a, S> SharedGuard<'a, S> {
 struct Waiting<'a, S> {
     list: &'a SharedWaitList<S>,
     key: usize,
-    timer: Option<TimerKey>,
+    timer: Option<parking::Timer>,
     done: bool,
 }
 
@@ -214,7 +224,7 @@ impl<S> Waiting<'_, S> {
     fn finish(&mut self, locked: &mut SharedGuard<'_, S>) -> bool {
         self.done = true;
         if let Some(timer) = self.timer.take() {
-            Hub::get().cancel_timer(timer);
+            Parker::cancel_timer(timer);
         }
         locked.guard.queue.remove(self.key).1
     }
@@ -230,6 +240,96 @@ impl<S> Drop for Waiting<'_, S> {
         let mut locked = self.list.lock();
         if self.finish(&mut locked) {
             locked.notify_one();
+        }
+    }
+}
+
+/// The waiting task's side: its hub, which loom cannot run (greenlet
+/// switches, epoll); under `--cfg loom`, the hub model of `crate::sync::model`.
+#[cfg(not(all(test, loom)))]
+mod parking {
+    use std::time::Instant;
+
+    use crate::hub::{Hub, RemoteUnparker, TimerAction, TimerKey, Unparker, WaitOn};
+
+    pub(super) type Timer = TimerKey;
+
+    /// The current task's hub.
+    pub(super) struct Parker {
+        hub: &'static Hub,
+    }
+
+    impl Parker {
+        #[inline(always)]
+        pub(super) fn current() -> Parker {
+            Parker { hub: Hub::get() }
+        }
+
+        #[inline(always)]
+        pub(super) fn expired(&self, deadline: Option<Instant>) -> bool {
+            deadline.is_some_and(|d| d <= self.hub.deadline_base())
+        }
+
+        /// The current park episode's unparker, for the list and for a timer.
+        #[inline(always)]
+        pub(super) fn unparkers(&self) -> (RemoteUnparker, Unparker) {
+            let unparker = self.hub.current_unparker();
+            (RemoteUnparker::from_local(&unparker), unparker)
+        }
+
+        #[inline(always)]
+        pub(super) fn add_timer(&self, deadline: Instant, unparker: Unparker) -> Timer {
+            self.hub.add_timer(deadline, TimerAction::unpark(unparker))
+        }
+
+        #[inline(always)]
+        pub(super) fn park(&self, on: WaitOn) -> bool {
+            self.hub.park(on)
+        }
+
+        #[inline(always)]
+        pub(super) fn cancel_timer(timer: Timer) {
+            Hub::get().cancel_timer(timer);
+        }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod parking {
+    use std::time::Instant;
+
+    use crate::hub::{RemoteUnparker, WaitOn};
+    use crate::sync::model;
+
+    pub(super) type Timer = ();
+
+    /// The calling loom thread's model hub (`model::enter_hub`).
+    pub(super) struct Parker;
+
+    impl Parker {
+        pub(super) fn current() -> Parker {
+            Parker
+        }
+
+        /// Models pass deadlines that only their `model::Clock` ends.
+        pub(super) fn expired(&self, _deadline: Option<Instant>) -> bool {
+            false
+        }
+
+        pub(super) fn unparkers(&self) -> (RemoteUnparker, ()) {
+            (RemoteUnparker::model_current(), ())
+        }
+
+        pub(super) fn add_timer(&self, _deadline: Instant, (): ()) -> Timer {
+            model::add_timer();
+        }
+
+        pub(super) fn park(&self, _on: WaitOn) -> bool {
+            model::park()
+        }
+
+        pub(super) fn cancel_timer((): Timer) {
+            model::cancel_timer();
         }
     }
 }

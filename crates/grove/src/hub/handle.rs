@@ -9,15 +9,51 @@
 //!
 //! When the hub's thread ends, the handle is closed: queued jobs are dropped
 //! and new ones are refused with [`HubGone`].
+//!
+//! # The wake-up protocol
+//!
+//! Pushers (any thread) and the hub share `queue` (under its mutex) and
+//! `rung`; the eventfd behind the waker keeps an edge pending until the
+//! hub's next `epoll_wait` reports it, however late the hub gets there.
+//!
+//! * Pusher: queue the job under the lock, *then* `rung.swap(true)`; ring the
+//!   waker only if the swap saw `false`.
+//! * Hub, after `epoll_wait` reported the waker: `rung.store(false)`, *then*
+//!   take the queue under the lock (`take_jobs`).
+//!
+//! Invariant (no lost wake-up): a job in the queue is taken by a `take_jobs`
+//! that has not started its lock yet, or a waker edge is pending. Proof: a
+//! pusher whose swap saw `true` read a `true` stored before the hub's reset
+//! (coherence: had the reset happened-before the swap, the swap would read
+//! it or a later `true` whose swapper rang). So the reset did not
+//! happen-before the swap, hence the hub's lock in `take_jobs` (after its
+//! reset) did not come before the pusher's lock (before its swap): the
+//! mutex orders it after, and it takes the job. Duplicate wake-ups are
+//! bounded: between two resets only the one swap that saw `false` rings.
+//! The orderings on `rung` are belt and braces: the argument needs only the
+//! mutex and the single modification order of `rung`. A spurious wake-up (a
+//! pusher rings after the hub already took its job) costs one empty drain.
+//!
+//! The same queue answers "could another thread still wake this hub?" for
+//! the "would block forever" check ([`Remote::may_be_woken`]).
+//!
+//! The loom models at the end of this file check both (`scripts/loom.sh`).
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+
+use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::{Arc, Mutex};
 
 use super::task::Unparker;
 use super::Hub;
 
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
+
+/// What rings a sleeping hub: mio's eventfd waker; under loom a model of it.
+#[cfg(not(all(test, loom)))]
+pub(crate) type Waker = mio::Waker;
+#[cfg(all(test, loom))]
+pub(crate) type Waker = crate::sync::model::Waker;
 
 struct Queue {
     open: bool,
@@ -28,7 +64,7 @@ pub(crate) struct Remote {
     queue: Mutex<Queue>,
     /// Set while a wake-up is pending, so a burst of jobs rings the waker once.
     rung: AtomicBool,
-    waker: mio::Waker,
+    waker: Waker,
 }
 
 impl fmt::Debug for Queue {
@@ -41,7 +77,7 @@ impl fmt::Debug for Queue {
 }
 
 impl Remote {
-    pub(crate) fn new(waker: mio::Waker) -> Self {
+    pub(crate) fn new(waker: Waker) -> Self {
         Remote {
             queue: Mutex::new(Queue {
                 open: true,
@@ -78,19 +114,44 @@ impl Remote {
             .is_empty()
     }
 
+    /// Whether another thread could still wake the hub: a `Handle` other
+    /// than the hub's own is alive, or a job is queued (a thread that pushed
+    /// a wake-up may have dropped its handle since). `false` means a hub
+    /// with nothing else to wait for would sleep forever.
+    pub(crate) fn may_be_woken(this: &Arc<Remote>) -> bool {
+        if Arc::strong_count(this) > 1 {
+            return true;
+        }
+        // The push happened before that handle's drop. The lock below
+        // already orders our count read before a later push (a read cannot
+        // see a decrement that happens after it); the fence makes the
+        // pairing with the drop's release explicit.
+        crate::sync::atomic::fence(Ordering::Acquire);
+        this.has_jobs()
+    }
+
+    /// The waker (the models drive it directly).
+    #[cfg(all(test, loom))]
+    pub(crate) fn waker(&self) -> &Waker {
+        &self.waker
+    }
+
     /// Whether the hub still accepts jobs (false once its thread is ending).
     fn is_open(&self) -> bool {
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).open
     }
 
-    /// Takes the queued jobs (hub side).
+    /// Takes the queued jobs (hub side), after the poller reported the
+    /// waker. The reset comes first: see "The wake-up protocol" above.
     pub(crate) fn take_jobs(&self) -> Vec<Job> {
         self.rung.store(false, Ordering::Release);
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         std::mem::take(&mut queue.jobs)
     }
 
-    /// Refuses further jobs and returns the queued ones (hub teardown).
+    /// Refuses further jobs and returns the queued ones (hub teardown). A
+    /// job is thus either refused (its pusher drops it) or returned here,
+    /// never both and never neither.
     pub(crate) fn close(&self) -> Vec<Job> {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         queue.open = false;
@@ -151,9 +212,11 @@ impl std::error::Error for HubGone {}
 impl Handle {
     /// A handle to the current thread's hub (creating the hub if needed).
     pub fn current() -> Handle {
-        Handle {
-            remote: Hub::get().remote.clone(),
-        }
+        #[cfg(not(all(test, loom)))]
+        let remote = Hub::get().remote.clone();
+        #[cfg(all(test, loom))]
+        let remote = crate::sync::model::remote();
+        Handle { remote }
     }
 
     /// Runs `f` on the hub's thread, in hub context: `f` must not block
@@ -196,6 +259,18 @@ impl RemoteUnparker {
         }
     }
 
+    /// The unparker of the current episode of the calling loom thread's
+    /// model hub (`from_local` of its own stack).
+    #[cfg(all(test, loom))]
+    pub(crate) fn model_current() -> Self {
+        RemoteUnparker {
+            handle: Handle::current(),
+            key: super::MAIN_KEY,
+            id: 0,
+            seq: crate::sync::model::episode(),
+        }
+    }
+
     /// Wakes the task from any thread. A task that moved on or died, or a hub
     /// that is gone, makes this a no-op.
     ///
@@ -216,10 +291,21 @@ impl RemoteUnparker {
                 return;
             }
         }
-        let _ = self.handle.push(Box::new(move || {
-            if let Some(task) = Hub::get().task_by_key(key, id) {
-                Unparker { task, seq }.unpark();
-            }
-        }));
+        let _ = self
+            .handle
+            .push(Box::new(move || unpark_on_own_hub(key, id, seq)));
+    }
+}
+
+/// The job of a remote unpark, run on the task's hub.
+fn unpark_on_own_hub(key: u32, id: u64, seq: u32) {
+    #[cfg(not(all(test, loom)))]
+    if let Some(task) = Hub::get().task_by_key(key, id) {
+        Unparker { task, seq }.unpark();
+    }
+    #[cfg(all(test, loom))]
+    {
+        let _ = (key, id);
+        crate::sync::model::unpark(seq);
     }
 }

@@ -136,6 +136,7 @@ impl Poller {
         })
     }
 
+    #[cfg_attr(all(test, loom), allow(dead_code))] // the models ring a model waker
     pub(crate) fn new_waker(&self) -> io::Result<mio::Waker> {
         mio::Waker::new(self.poll.borrow().registry(), WAKER_TOKEN)
     }

@@ -56,13 +56,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cancel::{raise_if_cancelled, Cancelled};
 use crate::context::{self, Context};
 use crate::greenlet::{panic_message, GreenletError};
 use crate::stack::StackPool;
+use crate::sync::Arc;
 
 pub(crate) use handle::RemoteUnparker;
 pub use handle::{Handle, HubGone};
@@ -220,7 +220,11 @@ impl Hub {
 
     fn new() -> std::io::Result<Hub> {
         let io = Poller::new()?;
-        let remote = Arc::new(handle::Remote::new(io.new_waker()?));
+        #[cfg(not(all(test, loom)))]
+        let waker = io.new_waker()?;
+        #[cfg(all(test, loom))]
+        let waker = handle::Waker::new();
+        let remote = Arc::new(handle::Remote::new(waker));
         let first = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
         let main = Rc::new(Task::new(first, None, State::Running));
         main.key.set(MAIN_KEY);
@@ -662,18 +666,13 @@ impl Hub {
     /// `None` if something could still wake the blocked thread stack;
     /// otherwise the "would block forever" report.
     fn stuck_report(&self) -> Option<String> {
-        if self.timers.borrow().len() > 0
-            || self.io.waiting() > 0
-            || Arc::strong_count(&self.remote) > 1
-        {
-            return None;
-        }
         // A job queued by a thread that has since dropped its Handle (a
         // wake-up from an `AsyncResult::set`, a remote greenlet's end) can
-        // still wake us. Its push happened before that drop; the fence orders
-        // our read of the count (which saw the drop) before the queue check.
-        std::sync::atomic::fence(Ordering::Acquire);
-        if self.remote.has_jobs() {
+        // still wake us: `may_be_woken` sees it.
+        if self.timers.borrow().len() > 0
+            || self.io.waiting() > 0
+            || handle::Remote::may_be_woken(&self.remote)
+        {
             return None;
         }
         let mut report = format!(
