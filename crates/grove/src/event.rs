@@ -310,6 +310,12 @@ impl<T> AsyncResult<T> {
         Ok(())
     }
 
+    /// Waiters registered and not notified (the models check none is left).
+    #[cfg(all(test, loom))]
+    pub(crate) fn waiting(&self) -> usize {
+        self.inner.waiters.lock().len()
+    }
+
     /// Whether a value has been set (gevent's `ready`).
     pub fn is_ready(&self) -> bool {
         self.inner.value.get().is_some()
@@ -448,5 +454,87 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_millis(25));
         assert!(early.is_dead());
         assert_eq!(event.inner.waiters.len(), 0);
+    }
+}
+
+/// Models of `AsyncResult` set from another thread (`scripts/loom.sh`): the
+/// waiter is the model's main thread, parked on its model hub
+/// (`crate::sync::model`), woken by the real `RemoteUnparker` job.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::model::on_hub;
+    use crate::sync::thread;
+
+    fn no_waiter_left<T>(result: &AsyncResult<T>) {
+        let locked = result.inner.waiters.lock();
+        assert_eq!(locked.len(), 0, "a waiter was left in the list");
+    }
+
+    /// A set on a thread without a hub against `get`: the waiter either sees
+    /// the value before it registers or is woken after; never misses it.
+    #[test]
+    fn loom_get_against_a_set_from_another_thread() {
+        loom::model(|| {
+            on_hub(|_| {
+                let result = AsyncResult::new();
+                let setter = result.clone();
+                let t = thread::spawn(move || setter.set(42).expect("set once"));
+                assert_eq!(result.get(), 42);
+                t.join().unwrap();
+                no_waiter_left(&result);
+            });
+        });
+    }
+
+    /// A timed wait against a set and its deadline passing at once: it ends
+    /// set, or timed out with the clock fired; it leaves the list either way,
+    /// and a value set before the deadline is never missed.
+    #[test]
+    fn loom_timed_wait_against_a_set_and_the_deadline() {
+        loom::model(|| {
+            on_hub(|clock| {
+                let result = AsyncResult::new();
+                let setter = result.clone();
+                let set = thread::spawn(move || setter.set(7).expect("set once"));
+                let timer = clock.clone();
+                let tick = thread::spawn(move || timer.fire());
+                let far = Instant::now() + Duration::from_secs(3600);
+                let ready = result.wait_until(Some(far));
+                let fired = clock.has_fired();
+                assert!(
+                    ready || fired,
+                    "the wait ended with neither value nor deadline"
+                );
+                no_waiter_left(&result);
+                set.join().unwrap();
+                tick.join().unwrap();
+                assert_eq!(result.try_get(), Some(7));
+            });
+        });
+    }
+
+    /// Two setters race: exactly one wins, and the waiter gets its value.
+    #[test]
+    fn loom_set_twice_one_wins() {
+        loom::model(|| {
+            on_hub(|_| {
+                let result = AsyncResult::new();
+                let setters: Vec<_> = [1, 2]
+                    .into_iter()
+                    .map(|v| {
+                        let setter = result.clone();
+                        thread::spawn(move || setter.set(v).is_ok().then_some(v))
+                    })
+                    .collect();
+                let got = result.get();
+                let winners: Vec<i32> = setters
+                    .into_iter()
+                    .filter_map(|t| t.join().unwrap())
+                    .collect();
+                assert_eq!(winners, [got]);
+                no_waiter_left(&result);
+            });
+        });
     }
 }

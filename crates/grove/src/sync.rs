@@ -56,48 +56,59 @@ pub(crate) mod model {
 
     use loom::cell::UnsafeCell;
     use loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-    use loom::thread::Thread;
 
     use crate::hub::handle::Remote;
-    use crate::sync::Arc;
+    use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-    /// The hub's mio `Waker` (an eventfd in the hub's epoll set), modelled.
+    /// The hub's mio `Waker` (an eventfd in the hub's epoll set) and the
+    /// hub's timer, as `epoll_wait` sees them, modelled.
     ///
     /// An eventfd write leaves an edge that the next `epoll_wait` reports,
-    /// however long after; the kernel's locks order the write before the
-    /// wait that sees it. So: a counter of pending edges (release on write,
-    /// acquire on consumption) plus an unpark of the hub's thread, which a
-    /// hub "sleeping in epoll_wait" ([`sleep`]) waits for.
+    /// however long after, and the kernel's locks order the write before the
+    /// wait that sees it: a count of pending edges under a loom mutex, with
+    /// a condition variable for the hub sleeping in `epoll_wait`. (Not
+    /// `thread::park`: loom cannot unpark a thread blocked in `join`.)
     #[derive(Debug)]
     pub(crate) struct Waker {
-        pending: AtomicUsize,
+        poll: Mutex<Events>,
+        ready: Condvar,
         /// Every `wake` ever made, to bound duplicate wake-ups.
         rung: AtomicUsize,
-        hub: Thread,
+    }
+
+    #[derive(Debug, Default)]
+    struct Events {
+        /// Waker edges not yet reported by `epoll_wait`.
+        pending: usize,
+        /// The deadline of the hub's timed wait has passed ([`Clock`]).
+        deadline_passed: bool,
     }
 
     impl Waker {
-        /// A waker for a hub running on the calling (loom) thread.
         pub(crate) fn new() -> Waker {
             Waker {
-                pending: AtomicUsize::new(0),
+                poll: Mutex::new(Events::default()),
+                ready: Condvar::new(),
                 rung: AtomicUsize::new(0),
-                hub: loom::thread::current(),
             }
+        }
+
+        fn events(&self) -> MutexGuard<'_, Events> {
+            self.poll.lock().unwrap()
         }
 
         /// The eventfd write.
         pub(crate) fn wake(&self) -> io::Result<()> {
             self.rung.fetch_add(1, Ordering::Relaxed);
-            self.pending.fetch_add(1, Ordering::Release);
-            self.hub.unpark();
+            self.events().pending += 1;
+            self.ready.notify_one();
             Ok(())
         }
 
-        /// `epoll_wait` with a zero timeout: whether a wake-up edge was
-        /// pending (and consumes it, as the edge-triggered event is reported once).
+        /// Whether `epoll_wait` reports the waker (and consumes the edge:
+        /// edge-triggered, it is reported once).
         pub(crate) fn poll(&self) -> bool {
-            self.pending.swap(0, Ordering::Acquire) > 0
+            std::mem::take(&mut self.events().pending) > 0
         }
 
         /// How many times `wake` was called.
@@ -105,19 +116,21 @@ pub(crate) mod model {
             self.rung.load(Ordering::Relaxed)
         }
 
-        /// Whether an edge is pending (the next `epoll_wait` returns at once).
-        pub(crate) fn is_pending(&self) -> bool {
-            self.pending.load(Ordering::Acquire) > 0
+        /// `epoll_wait` blocking until the waker has an edge pending or, if
+        /// `timed`, the deadline passed. Loom reports a hub that nothing
+        /// wakes as a deadlock: that is how a lost wake-up shows.
+        fn sleep(&self, timed: bool) {
+            let mut events = self.events();
+            while events.pending == 0 && !(timed && events.deadline_passed) {
+                events = self.ready.wait(events).unwrap();
+            }
         }
     }
 
-    /// The hub sleeping in `epoll_wait` (no timeout): blocks the calling
-    /// loom thread until the waker or a [`Clock`] unparks it. A wake-up that
-    /// came before the sleep is not lost (a thread's unpark token, like the
-    /// eventfd's edge, stays pending). A hub that nothing wakes stays asleep,
-    /// and loom reports the deadlock: that is how a lost wake-up shows.
-    pub(crate) fn sleep() {
-        loom::thread::park();
+    /// The hub sleeping in `epoll_wait` without a timeout, until `remote`'s
+    /// waker rings (at once if an edge is pending).
+    pub(crate) fn sleep(remote: &Remote) {
+        remote.waker().sleep(false);
     }
 
     /// One hub iteration after `epoll_wait` returned: if the waker's edge
@@ -133,30 +146,31 @@ pub(crate) mod model {
         true
     }
 
-    /// A model timer: another loom thread "lets time pass" by firing it.
-    #[derive(Debug)]
+    /// The passing of a hub's deadline: another loom thread fires it, at
+    /// whatever point of the model.
+    #[derive(Debug, Clone)]
     pub(crate) struct Clock {
-        fired: loom::sync::atomic::AtomicBool,
-        hub: Thread,
+        remote: Arc<Remote>,
     }
 
     impl Clock {
-        /// A clock for the hub running on the calling thread.
-        pub(crate) fn new() -> Arc<Clock> {
-            Arc::new(Clock {
-                fired: loom::sync::atomic::AtomicBool::new(false),
-                hub: loom::thread::current(),
-            })
+        /// The clock of the hub whose handle's queue is `remote`.
+        pub(crate) fn of(remote: &Arc<Remote>) -> Clock {
+            Clock {
+                remote: remote.clone(),
+            }
         }
 
-        /// The deadline passes; the sleeping hub wakes up.
+        /// The deadline passes; a hub sleeping until it wakes up.
         pub(crate) fn fire(&self) {
-            self.fired.store(true, Ordering::Release);
-            self.hub.unpark();
+            let waker = self.remote.waker();
+            waker.events().deadline_passed = true;
+            waker.ready.notify_one();
         }
 
-        fn has_fired(&self) -> bool {
-            self.fired.load(Ordering::Acquire)
+        /// Whether the deadline has passed.
+        pub(crate) fn has_fired(&self) -> bool {
+            self.remote.waker().events().deadline_passed
         }
     }
 
@@ -169,9 +183,8 @@ pub(crate) mod model {
         seq: Cell<u32>,
         /// Woken during the current episode (runnable).
         woken: Cell<bool>,
-        /// What ends the deadline of a timed wait.
-        clock: Option<Arc<Clock>>,
-        /// A timer is armed (`add_timer`, until `cancel_timer`).
+        /// A timer is armed (`add_timer`, until `cancel_timer`); its
+        /// deadline passes when the hub's [`Clock`] fires.
         timer: Cell<bool>,
     }
 
@@ -180,16 +193,15 @@ pub(crate) mod model {
     }
 
     /// Makes the calling loom thread a hub whose handle's queue is `remote`;
-    /// the deadlines of its timed waits pass when `clock` fires. Undone by
-    /// [`leave_hub`] (loom wants every `Arc` dropped by the end of each
-    /// execution).
-    pub(crate) fn enter_hub(remote: Arc<Remote>, clock: Option<Arc<Clock>>) {
+    /// the deadlines of its timed waits pass when its [`Clock`] fires.
+    /// Undone by [`leave_hub`] (loom wants every `Arc` dropped by the end of
+    /// each execution).
+    pub(crate) fn enter_hub(remote: Arc<Remote>) {
         TASK.with(|t| {
             *t.borrow_mut() = Some(Task {
                 remote,
                 seq: Cell::new(0),
                 woken: Cell::new(false),
-                clock,
                 timer: Cell::new(false),
             });
         });
@@ -201,6 +213,17 @@ pub(crate) mod model {
         if let Some(task) = TASK.with(|t| t.borrow_mut().take()) {
             drop(task.remote.close());
         }
+    }
+
+    /// Runs `f` on a fresh model hub on the calling thread (`f` gets the
+    /// hub's clock), then tears the hub down.
+    pub(crate) fn on_hub<R>(f: impl FnOnce(Clock) -> R) -> R {
+        let remote = Arc::new(Remote::new(Waker::new()));
+        let clock = Clock::of(&remote);
+        enter_hub(remote);
+        let r = f(clock);
+        leave_hub();
+        r
     }
 
     /// Whether the calling thread is a model hub (`enter_hub`).
@@ -228,13 +251,7 @@ pub(crate) mod model {
 
     /// Arms the episode's timer (`Hub::add_timer` with an unpark action).
     pub(crate) fn add_timer() {
-        with_task(|t| {
-            assert!(
-                t.clock.is_some(),
-                "grove loom model: a timed wait needs a Clock"
-            );
-            t.timer.set(true);
-        });
+        with_task(|t| t.timer.set(true));
     }
 
     /// Disarms it (`Hub::cancel_timer`).
@@ -252,33 +269,31 @@ pub(crate) mod model {
         });
     }
 
-    /// `Hub::park` for the thread's own stack: runs the hub loop — sleep,
-    /// drain the handle's queue, fire the timer — until this episode is
-    /// woken, then starts the next episode (older unparkers go stale).
-    /// Returns `true` as `Hub::park` does for a task that parked.
+    /// `Hub::park` for the thread's own stack: runs the hub loop — drain the
+    /// handle's queue, fire the timer, sleep — until this episode is woken,
+    /// then starts the next episode (older unparkers go stale). Returns
+    /// `true` as `Hub::park` does for a task that parked.
     pub(crate) fn park() -> bool {
+        let remote = remote();
         loop {
-            let remote = with_task(|t| t.remote.clone());
             poll_remote(&remote);
-            drop(remote);
-            with_task(|t| {
-                if t.timer.get() && t.clock.as_ref().is_some_and(|c| c.has_fired()) {
+            let deadline_passed = Clock::of(&remote).has_fired();
+            let (woken, timed) = with_task(|t| {
+                if t.timer.get() && deadline_passed {
                     // The timer's action: unpark this episode.
                     t.timer.set(false);
                     t.woken.set(true);
                 }
-            });
-            let woken = with_task(|t| {
                 let woken = t.woken.replace(false);
                 if woken {
                     t.seq.set(t.seq.get().wrapping_add(1));
                 }
-                woken
+                (woken, t.timer.get())
             });
             if woken {
                 return true;
             }
-            sleep();
+            remote.waker().sleep(timed);
         }
     }
 

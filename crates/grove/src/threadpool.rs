@@ -638,3 +638,64 @@ mod tests {
         assert_eq!(done.load(std::sync::atomic::Ordering::SeqCst), 5);
     }
 }
+
+/// Models of the pool (`scripts/loom.sh`): submit, run, hand the result back
+/// to a waiter on a (model) hub, shut down and join, with the pool's worker
+/// a loom thread. Loom also fails a model that leaks an `Arc` (a waiter's
+/// slot, the pool's state, a hub's queue).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::atomic::{AtomicUsize, Ordering};
+    use crate::sync::model::on_hub;
+
+    /// `spawn`, then drop the pool while the job is queued or running: the
+    /// job still runs, once; its result reaches the waiter; the drop waits
+    /// for the worker (parked on the pool's `exited` result) and joins it.
+    #[test]
+    fn loom_spawn_then_drop_the_pool_delivers_the_result_once() {
+        loom::model(|| {
+            on_hub(|_| {
+                let pool = ThreadPool::new(1);
+                let runs = Arc::new(AtomicUsize::new(0));
+                let counted = runs.clone();
+                let result = pool.spawn(move || counted.fetch_add(1, Ordering::Relaxed) + 41);
+                drop(pool);
+                assert_eq!(result.get().unwrap(), 41);
+                assert_eq!(runs.load(Ordering::Relaxed), 1);
+                assert_eq!(result.waiting(), 0);
+            });
+        });
+    }
+
+    /// `apply`: the caller parks on the job's slot until the worker fills it.
+    #[test]
+    fn loom_apply_waits_for_the_worker() {
+        loom::model(|| {
+            on_hub(|_| {
+                let pool = ThreadPool::new(1);
+                assert_eq!(pool.apply(|| 6 * 7), 42);
+                drop(pool);
+            });
+        });
+    }
+
+    /// A timed `apply` whose deadline passes while the job runs: the caller
+    /// gets the value or `Timeout` (only once the deadline passed), leaves
+    /// the slot's list, and the job's late result is dropped on the worker.
+    #[test]
+    fn loom_apply_timing_out_while_the_job_runs() {
+        loom::model(|| {
+            on_hub(|clock| {
+                let pool = ThreadPool::new(1);
+                let timer = clock.clone();
+                let tick = crate::sync::thread::spawn(move || timer.fire());
+                let far = Instant::now() + Duration::from_secs(3600);
+                let got = pool.run(|| 42, Some(far));
+                assert!(got == Ok(42) || (got == Err(Timeout) && clock.has_fired()));
+                drop(pool);
+                tick.join().unwrap();
+            });
+        });
+    }
+}

@@ -309,3 +309,134 @@ fn unpark_on_own_hub(key: u32, id: u64, seq: u32) {
         crate::sync::model::unpark(seq);
     }
 }
+
+/// Models of the wake-up protocol (`scripts/loom.sh`). The hub is the model's
+/// main thread; `model::poll_remote` is `Hub::poll` after `epoll_wait`, and
+/// `model::sleep` is `epoll_wait` itself (loom reports a hub that sleeps
+/// forever as a deadlock).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::atomic::AtomicUsize;
+    use crate::sync::{model, thread};
+
+    fn new_remote() -> Arc<Remote> {
+        Arc::new(Remote::new(Waker::new()))
+    }
+
+    /// Counts its drops: a job that is dropped twice or never is a bug.
+    struct Tracked(Arc<AtomicUsize>);
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Two threads push while the hub drains and sleeps: every job runs
+    /// once, the hub never sleeps with a job queued and no edge pending, and
+    /// the flag coalesces wake-ups (at most one per drain, plus the first).
+    #[test]
+    fn loom_pushes_wake_the_sleeping_hub_once_per_drain() {
+        loom::model(|| {
+            let remote = new_remote();
+            let ran = Arc::new(AtomicUsize::new(0));
+            let pushers: Vec<_> = (0..2)
+                .map(|_| {
+                    let handle = Handle {
+                        remote: remote.clone(),
+                    };
+                    let ran = ran.clone();
+                    thread::spawn(move || {
+                        let job = move || {
+                            ran.fetch_add(1, Ordering::Relaxed);
+                        };
+                        handle.call(job).expect("the hub is open");
+                    })
+                })
+                .collect();
+            let mut drains = 0;
+            // Jobs run on this thread: `ran` is only read where it is written.
+            while ran.load(Ordering::Relaxed) < 2 {
+                if model::poll_remote(&remote) {
+                    drains += 1;
+                } else {
+                    model::sleep(&remote);
+                }
+            }
+            for pusher in pushers {
+                pusher.join().unwrap();
+            }
+            assert!(!remote.has_jobs());
+            let wakes = remote.waker().wakes();
+            assert!(
+                wakes <= drains + 1,
+                "{wakes} wake-ups for {drains} drains: the flag does not coalesce"
+            );
+        });
+    }
+
+    /// The "would block forever" check against a thread that pushes a
+    /// wake-up and drops its handle: until the job has run, the hub always
+    /// sees that it may still be woken (the handle, or the queued job).
+    #[test]
+    fn loom_a_dropped_handle_leaves_its_job_visible_to_the_stuck_check() {
+        loom::model(|| {
+            let remote = new_remote();
+            let ran = Arc::new(AtomicUsize::new(0));
+            let handle = Handle {
+                remote: remote.clone(),
+            };
+            let job_ran = ran.clone();
+            let pusher = thread::spawn(move || {
+                handle
+                    .call(move || {
+                        job_ran.fetch_add(1, Ordering::Relaxed);
+                    })
+                    .expect("the hub is open");
+                drop(handle);
+            });
+            while ran.load(Ordering::Relaxed) == 0 {
+                assert!(
+                    Remote::may_be_woken(&remote),
+                    "the hub would report 'would block forever' with a wake-up on its way"
+                );
+                if !model::poll_remote(&remote) {
+                    model::sleep(&remote);
+                }
+            }
+            pusher.join().unwrap();
+            assert!(!Remote::may_be_woken(&remote));
+        });
+    }
+
+    /// Teardown against a push: the job is refused (`HubGone`, dropped by
+    /// the pusher) or handed to `close` (dropped by the hub), exactly once,
+    /// and never runs.
+    #[test]
+    fn loom_close_against_push_drops_the_job_exactly_once() {
+        loom::model(|| {
+            let remote = new_remote();
+            let dropped = Arc::new(AtomicUsize::new(0));
+            let handle = Handle {
+                remote: remote.clone(),
+            };
+            let tracked = Tracked(dropped.clone());
+            let pusher = thread::spawn(move || {
+                handle
+                    .call(move || {
+                        let _tracked = tracked;
+                        panic!("a job of a closed hub ran");
+                    })
+                    .is_ok()
+            });
+            let closed = remote.close();
+            let in_close = closed.len();
+            drop(closed);
+            let accepted = pusher.join().unwrap();
+            assert_eq!(usize::from(accepted), in_close);
+            assert_eq!(dropped.load(Ordering::Relaxed), 1);
+            assert!(!remote.has_jobs());
+        });
+    }
+}
