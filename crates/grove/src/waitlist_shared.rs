@@ -169,6 +169,13 @@ impl<'a, S> SharedGuard<'a, S> {
         (wait, relocked)
     }
 
+    /// Whether any waiter's node is still in the list, notified or not (a
+    /// finished wait must leave none behind).
+    #[cfg(all(test, loom))]
+    pub(crate) fn has_nodes(&self) -> bool {
+        !self.guard.queue.has_no_nodes()
+    }
+
     /// Wakes the longest-waiting waiter; returns whether there was one.
     pub(crate) fn notify_one(&mut self) -> bool {
         match self.guard.queue.pop_front().and_then(Option::take) {
