@@ -514,6 +514,23 @@ mod loom_tests {
         });
     }
 
+    /// Waiters on two hubs (two threads) and a setter on a third: each is
+    /// woken on its own hub, through its own handle.
+    #[test]
+    fn loom_waiters_on_two_hubs() {
+        loom::model(|| {
+            let result = AsyncResult::new();
+            let other = result.clone();
+            let second_hub = thread::spawn(move || on_hub(|_| other.get()));
+            let setter = result.clone();
+            let set = thread::spawn(move || setter.set(3).expect("set once"));
+            assert_eq!(on_hub(|_| result.get()), 3);
+            assert_eq!(second_hub.join().unwrap(), 3);
+            set.join().unwrap();
+            no_waiter_left(&result);
+        });
+    }
+
     /// Two setters race: exactly one wins, and the waiter gets its value.
     #[test]
     fn loom_set_twice_one_wins() {

@@ -668,6 +668,26 @@ mod loom_tests {
         });
     }
 
+    /// The last handle dropped by a job of the pool itself or by the hub, in
+    /// either order: the job runs once and its result arrives; a worker
+    /// never joins itself; the hub's drop waits for the worker to exit.
+    #[test]
+    fn loom_last_handle_dropped_by_a_job_or_by_the_hub() {
+        loom::model(|| {
+            on_hub(|_| {
+                let pool = ThreadPool::new(1);
+                let inner = pool.clone();
+                let result = pool.spawn(move || {
+                    drop(inner);
+                    5
+                });
+                drop(pool);
+                assert_eq!(result.get().unwrap(), 5);
+                assert!(!result.has_waiter_nodes());
+            });
+        });
+    }
+
     /// `apply`: the caller parks on the job's slot until the worker fills it.
     #[test]
     fn loom_apply_waits_for_the_worker() {
