@@ -3,8 +3,11 @@
 # from another thread, the thread pool) under loom's model checker. See the
 # module docs of crates/grove/src/sync.rs.
 #
-#   bash scripts/loom.sh                 # all models, 2 preemptions
-#   LOOM_MAX_PREEMPTIONS=3 bash scripts/loom.sh handle   # deeper, one file's models
+#   bash scripts/loom.sh                 # all models, 3 preemptions
+#   LOOM_MAX_PREEMPTIONS=4 bash scripts/loom.sh hub::handle::loom_tests  # deeper, one file's models
+#
+# The filter must select loom_tests only: grove's other unit tests cannot run
+# on loom's types (outside loom::model they panic).
 #
 # Builds into target/loom (`--cfg loom` changes every crate's flags; a target
 # dir of its own keeps the normal build's cache intact).
@@ -12,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export RUSTFLAGS="${RUSTFLAGS:-} --cfg loom"
-export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
+export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
 export CARGO_TARGET_DIR="${LOOM_TARGET_DIR:-target/loom}"
 filter="${1:-loom_tests}"
 cargo test -p grove --release --lib -- "$filter"

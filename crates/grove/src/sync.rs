@@ -14,7 +14,7 @@
 //!   threads, result hand-back, shutdown.
 //!
 //! In a normal build everything here is `std`'s (a re-export: no cost). Built
-//! with `--cfg loom`, it is loom's, and the `loom_tests` modules next to that
+//! with `--cfg loom` (unit tests only), it is loom's, and the `loom_tests` modules next to that
 //! code run the real code paths under loom's model checker, which explores
 //! the thread interleavings and the weak-memory outcomes of the atomics.
 //! What loom cannot run is replaced by a seam with the same protocol
@@ -23,16 +23,36 @@
 //! hub loop (sleep until the waker rings or a timer fires, drain the job
 //! queue, run the jobs).
 //!
-//! Run the models with `scripts/loom.sh`, which is
+//! The models (`loom_tests` in `hub/handle.rs`, `event.rs`, `threadpool.rs`):
+//!
+//! * pushes from two threads against the hub draining and sleeping: no lost
+//!   wake-up, at most one wake-up per drain; the "would block forever" check
+//!   against a thread that pushes and drops its handle; teardown against a
+//!   push (the job dropped exactly once, never run);
+//! * `AsyncResult::get` against a `set` from a thread without a hub; a
+//!   timed wait against the set and its deadline; two setters; waiters on
+//!   two hubs; every finished wait leaves the wait-list;
+//! * `ThreadPool::spawn` and `apply` handing results back, the pool dropped
+//!   while its job is queued or running, the last handle dropped by a job of
+//!   the pool itself, `apply` timing out while the job runs.
+//!
+//! Loom also fails a model that leaks an `Arc` or deadlocks (a hub that
+//! nothing wakes). Not modelled: greenlet switches and kills (the model hub
+//! parks only the thread's own stack), the same-hub shortcut of a remote
+//! unpark, epoll's other events.
+//!
+//! Run them with `scripts/loom.sh`, which is
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
-//!     cargo test -p grove --release --lib -- loom
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
+//!     cargo test -p grove --release --lib -- loom_tests
 //! ```
 //!
 //! (its own target directory: `--cfg loom` would otherwise rebuild the
-//! normal build's dependencies). A failing model prints the interleaving;
-//! `LOOM_LOG=1 LOOM_LOCATION=1` make the report detailed, and
+//! normal build's dependencies). The loom types exist only in the crate's
+//! unit-test build (`cfg(all(test, loom))`, as in tokio): loom is a
+//! dev-dependency. A failing model prints the interleaving;
+//! `LOOM_LOG=trace LOOM_LOCATION=1` make the report detailed, and
 //! `LOOM_CHECKPOINT_FILE` replays one execution (see loom's docs).
 
 #[cfg(not(all(test, loom)))]

@@ -142,6 +142,21 @@ struct Shared {
     max_threads: usize,
 }
 
+/// The pool's protocol, all under `Shared::state` (`work` is its condvar):
+///
+/// * a queued job is popped by exactly one worker, which counts it in
+///   `running` while it runs (outside the lock);
+/// * a worker waits on `work` only after finding the queue empty and
+///   `shutdown` unset under the lock, and `try_submit` and the shutdown
+///   notify after changing the state, so neither a job nor the shutdown is
+///   missed;
+/// * a worker exits only with the queue empty and `shutdown` set, so every
+///   job queued before the last handle went still runs; the last worker out
+///   sets `exited`, which a dropping hub waits for before it joins;
+/// * a result travels back through the job's own `AsyncResult` (or `apply`'s
+///   slot), a shared wait-list that wakes the waiter on its hub.
+///
+/// `loom_tests` below checks it.
 struct State {
     queue: VecDeque<Job>,
     shutdown: bool,

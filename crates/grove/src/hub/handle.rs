@@ -21,23 +21,27 @@
 //! * Hub, after `epoll_wait` reported the waker: `rung.store(false)`, *then*
 //!   take the queue under the lock (`take_jobs`).
 //!
-//! Invariant (no lost wake-up): a job in the queue is taken by a `take_jobs`
-//! that has not started its lock yet, or a waker edge is pending. Proof: a
-//! pusher whose swap saw `true` read a `true` stored before the hub's reset
-//! (coherence: had the reset happened-before the swap, the swap would read
-//! it or a later `true` whose swapper rang). So the reset did not
-//! happen-before the swap, hence the hub's lock in `take_jobs` (after its
-//! reset) did not come before the pusher's lock (before its swap): the
-//! mutex orders it after, and it takes the job. Duplicate wake-ups are
-//! bounded: between two resets only the one swap that saw `false` rings.
-//! The orderings on `rung` are belt and braces: the argument needs only the
-//! mutex and the single modification order of `rung`. A spurious wake-up (a
-//! pusher rings after the hub already took its job) costs one empty drain.
+//! Invariant (no lost wake-up): once `push` returns, its job is taken by a
+//! `take_jobs` that follows a waker event — the pusher rang itself, or the
+//! `true` its swap saw belongs to an edge whose `take_jobs` has not locked
+//! the queue yet. Proof of the second case: the swap read a `true` that the
+//! hub's next reset had not yet overwritten (had the reset happened-before
+//! the swap, coherence makes the swap read it, or a later `true` whose
+//! swapper rang). So the reset did not happen-before the swap; had the
+//! hub's lock in `take_jobs` (after its reset) come before the pusher's
+//! lock (before its swap), it would have. The mutex therefore orders the
+//! take after the push, and it takes the job. Duplicate wake-ups are
+//! bounded: between two resets only the one swap that saw `false` rings. A
+//! spurious wake-up (a pusher rings after the hub took its job) costs one
+//! empty drain. The orderings on `rung` are belt and braces: the argument
+//! needs only the mutex and the single modification order of `rung` (the
+//! model still passes with `Relaxed`).
 //!
 //! The same queue answers "could another thread still wake this hub?" for
-//! the "would block forever" check ([`Remote::may_be_woken`]).
+//! the "would block forever" check (`Remote::may_be_woken`).
 //!
-//! The loom models at the end of this file check both (`scripts/loom.sh`).
+//! The loom models at the end of this file check both, and teardown against
+//! a push (`scripts/loom.sh`).
 
 use std::fmt;
 
