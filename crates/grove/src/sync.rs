@@ -18,7 +18,7 @@
 //! code run the real code paths under loom's model checker, which explores
 //! the thread interleavings and the weak-memory outcomes of the atomics.
 //! What loom cannot run is replaced by a seam with the same protocol
-//! ([`model`]): the eventfd write of the hub's waker becomes a pending-edge
+//! (`model`): the eventfd write of the hub's waker becomes a pending-edge
 //! counter, and parking a greenlet on its hub becomes a small model of the
 //! hub loop (sleep until the waker rings or a timer fires, drain the job
 //! queue, run the jobs).
