@@ -39,7 +39,7 @@ const STREAM_CHUNK: usize = 16 * 1024;
 /// a reset.
 const LINGER_BYTES: usize = 256 * 1024;
 const LINGER_TIME: Duration = Duration::from_secs(2);
-/// The least room a lingering close reads into.
+/// How much a lingering close reads at a time.
 const LINGER_CHUNK: usize = 4096;
 
 /// What a server's connections share (one per server and thread).
@@ -1052,7 +1052,7 @@ fn linger<S: Transport>(c: &mut Conn<S>) {
     if c.rbuf.len() < LINGER_CHUNK {
         c.rbuf.resize(LINGER_CHUNK, 0);
     }
-    let buf = &mut c.rbuf[..];
+    let buf = &mut c.rbuf[..LINGER_CHUNK];
     c.start = 0;
     c.end = 0;
     let mut total = 0;
