@@ -39,6 +39,8 @@ const STREAM_CHUNK: usize = 16 * 1024;
 /// a reset.
 const LINGER_BYTES: usize = 256 * 1024;
 const LINGER_TIME: Duration = Duration::from_secs(2);
+/// How much a lingering close reads at a time.
+const LINGER_CHUNK: usize = 4096;
 
 /// What a server's connections share (one per server and thread).
 pub(crate) trait ConnHooks {
@@ -1034,16 +1036,28 @@ fn run_upgrade<S: Transport + 'static>(conn: &RefCell<Conn<S>>, f: Box<dyn FnOnc
 
 /// Closes the sending side and reads what the client still sends for a
 /// short while, so that the response is not lost to a reset.
+///
+/// What arrives is discarded into the connection's read buffer (nothing
+/// is parsed after this): a buffer on the stack here would sit in the
+/// frame of every connection's greenlet, spreading the hot part of each
+/// connection's stack over more pages.
+#[inline(never)]
+#[cold]
 fn linger<S: Transport>(c: &mut Conn<S>) {
     let Some(io) = c.io.as_mut() else { return };
     if io.shutdown_write().is_err() || io.set_read_timeout(Some(LINGER_TIME)).is_err() {
         return;
     }
     let deadline = Instant::now() + LINGER_TIME;
-    let mut buf = [0u8; 4096];
+    if c.rbuf.len() < LINGER_CHUNK {
+        c.rbuf.resize(LINGER_CHUNK, 0);
+    }
+    let buf = &mut c.rbuf[..LINGER_CHUNK];
+    c.start = 0;
+    c.end = 0;
     let mut total = 0;
     while total < LINGER_BYTES && Instant::now() < deadline {
-        match io.read(&mut buf) {
+        match io.read(buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => total += n,
         }

@@ -251,6 +251,7 @@ impl ConnHooks for Ctx<'_> {
 }
 
 /// Serves one accepted TCP connection (TLS first if configured).
+#[inline(never)]
 fn serve_tcp<H: Handler>(shared: &Shared, handler: &H, stream: TcpStream, peer: SocketAddr) {
     // Responses are written whole; Nagle would only delay them.
     let _ = stream.set_nodelay(true);
@@ -278,12 +279,29 @@ fn serve_tcp<H: Handler>(shared: &Shared, handler: &H, stream: TcpStream, peer: 
     };
     #[cfg(feature = "tls")]
     if let Some(tls) = &shared.config.tls {
-        if let Ok(stream) = crate::tls::accept(stream, tls, shared.config.tls_handshake_timeout) {
-            conn::serve(stream, Some(peer), &ctx, handler);
-        }
+        serve_tls(stream, tls, peer, &ctx, handler);
         return;
     }
     conn::serve(stream, Some(peer), &ctx, handler);
+}
+
+/// The TLS side of [`serve_tcp`], kept out of it: inlined, its large
+/// values (the rustls connection, moved on its way into `conn::serve`)
+/// would share the frame of every plain connection's greenlet and spread
+/// the frame's hot part over more stack pages.
+#[cfg(feature = "tls")]
+#[inline(never)]
+fn serve_tls<H: Handler>(
+    stream: TcpStream,
+    tls: &std::sync::Arc<rustls::ServerConfig>,
+    peer: SocketAddr,
+    ctx: &Ctx<'_>,
+    handler: &H,
+) {
+    let timeout = ctx.shared.config.tls_handshake_timeout;
+    if let Ok(stream) = crate::tls::accept(stream, tls, timeout) {
+        conn::serve(stream, Some(peer), ctx, handler);
+    }
 }
 
 /// Removes a connection from the registry when its greenlet ends.

@@ -154,6 +154,40 @@ fn too_large_bodies_get_413() {
 }
 
 #[test]
+fn a_refused_upload_gets_its_413_and_a_clean_close() {
+    // The body keeps coming after the 413: the server's lingering close
+    // reads it (into the connection's read buffer) and discards it, so the
+    // client is not reset before it reads the response.
+    let s = start(Server::builder().max_body_size(1000));
+    let mut conn = connect(s.local_addr());
+    conn.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n")
+        .unwrap();
+    for _ in 0..50 {
+        if conn.write_all(&[b'u'; 4000]).is_err() {
+            break;
+        }
+    }
+    // A clean end (FIN), not a reset: a server closing with unread input
+    // would reset the connection, and a reset may discard the response.
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => reply.extend_from_slice(&buf[..n]),
+            Err(e) => panic!(
+                "the connection ended with {e}, not a lingering close (got {:?})",
+                String::from_utf8_lossy(&reply)
+            ),
+        }
+    }
+    let reply = String::from_utf8_lossy(&reply);
+    assert_eq!(status(&reply), 413, "{reply}");
+    assert!(reply.contains("Connection: close"), "{reply}");
+    still_serves(s.local_addr());
+}
+
+#[test]
 fn ambiguous_framing_gets_400() {
     let s = start(Server::builder());
     for request in [
