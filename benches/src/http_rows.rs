@@ -57,6 +57,10 @@ pub struct HttpOptions {
     pub pipeline: usize,
     /// Rounds of the pipelined rows (default: `rounds`).
     pub pipeline_rounds: Option<usize>,
+    /// Length of the pipelined rows' timed wrk run, whole seconds (they
+    /// run at several times the rate, so a shorter run counts as many
+    /// requests; it keeps the whole HTTP section within about 15 minutes).
+    pub pipeline_secs: u64,
     /// wrk's pipelining script (`peers/wrk/pipeline.lua`).
     pub pipeline_script: PathBuf,
 }
@@ -80,6 +84,7 @@ impl Default for HttpOptions {
             floor_selected: true,
             pipeline: 16,
             pipeline_rounds: None,
+            pipeline_secs: 3,
             pipeline_script: PathBuf::from("peers/wrk/pipeline.lua"),
         }
     }
@@ -131,6 +136,14 @@ impl Mode {
         match self {
             Mode::Plain => "non-pipelined".to_string(),
             Mode::Pipelined(d) => format!("pipelined, depth {d}"),
+        }
+    }
+
+    /// Length of the timed wrk run, seconds.
+    fn secs(self, http: &HttpOptions) -> u64 {
+        match self {
+            Mode::Plain => http.secs,
+            Mode::Pipelined(_) => http.pipeline_secs,
         }
     }
 
@@ -454,7 +467,7 @@ fn run_once(
 ) -> Result<(Sample, usize, usize), Cell> {
     let http = &opts.http;
     let port = pick_port().map_err(|e| Cell::Failed(format!("could not pick a port: {e}")))?;
-    let lifetime = http.warmup + 3 * (http.secs + 5) + 90;
+    let lifetime = http.warmup + 3 * (mode.secs(http) + 5) + 90;
     let argv = server_argv(opts, place, subject, port, lifetime)?;
     wait_for_quiet();
     let server = Server::start(&argv).map_err(Cell::Failed)?;
@@ -525,7 +538,7 @@ fn timed(
         children_cpu(),
     );
     let start = Instant::now();
-    let out = wrk(http, client, port, conns, mode, http.secs, true)?;
+    let out = wrk(http, client, port, conns, mode, mode.secs(http), true)?;
     let wall = start.elapsed().as_secs_f64();
     let (vol1, invol1) = context_switches(server_pid);
     let (server1, busy1, soft1, wrk1) = (
@@ -963,7 +976,9 @@ fn write_section(
                  answers. No p99: wrk's percentiles are broken when it pipelines (its 99% line \
                  reads 0) and would be per batch. Every server runs with its defaults, as in the \
                  table above: hyper's `pipeline_flush` is off, so it writes each pipelined \
-                 answer on its own. Median over {} round(s).\n",
+                 answer on its own. Timed runs of {} s (`-d{}s`), median over {} round(s).\n",
+                table.mode.secs(http),
+                table.mode.secs(http),
                 table.rounds
             )?;
         } else {
@@ -1229,6 +1244,10 @@ fn write_spread_table(out: &mut impl Write, http: &HttpOptions, table: &Table) -
     Ok(())
 }
 
+/// wrk's CPU share (mean over rounds) from which its own CPU, not the
+/// server, is taken to set the request rate.
+const WRK_BOUND: f64 = 0.95;
+
 /// How a paired ratio compares with 1×, where `ahead` says which side of 1×
 /// favours grove-http.
 fn standing((median, min, max): (f64, f64, f64), ahead: fn(f64) -> bool) -> &'static str {
@@ -1297,6 +1316,49 @@ fn verdicts(http: &HttpOptions, table: &Table) -> Vec<String> {
                 "Target @ {at}, {mode} (grove-http, 1 thread; paired ratios, median (min–max) \
                  over rounds): {}.",
                 parts.join("; ")
+            ));
+        }
+        // Who set the rate: wrk at (nearly) a whole CPU means req/s shows
+        // wrk's limit, and only CPU/req ranks those servers.
+        let mean_share = |i: usize, f: fn(&Sample) -> f64| match &row[i] {
+            Cell::Samples { rounds, .. } => {
+                Some(rounds.iter().map(f).sum::<f64>() / rounds.len() as f64)
+            }
+            _ => None,
+        };
+        let shares: Vec<(Subject, f64, f64)> = SUBJECTS
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &s)| {
+                Some((
+                    s,
+                    mean_share(i, |x| x.client)?,
+                    mean_share(i, |x| x.server)?,
+                ))
+            })
+            .collect();
+        if !shares.is_empty() {
+            let bound: Vec<&str> = shares
+                .iter()
+                .filter(|(_, wrk, _)| *wrk >= WRK_BOUND)
+                .map(|(s, ..)| s.key())
+                .collect();
+            let list: Vec<String> = shares
+                .iter()
+                .map(|(s, wrk, server)| format!("{} {wrk:.2} / {server:.2}", s.key()))
+                .collect();
+            lines.push(format!(
+                "Who set the rate @ {at}, {mode}: wrk / server CPU shares {}. {}",
+                list.join(", "),
+                if bound.is_empty() {
+                    "No server ran with wrk at ≥ 0.95 of its CPU.".to_string()
+                } else {
+                    format!(
+                        "wrk was at ≥ {WRK_BOUND:.2} of its CPU for {}: their req/s is wrk's \
+                         limit, and only CPU/req ranks them.",
+                        bound.join(", ")
+                    )
+                }
             ));
         }
         let Some(f_cpu) = cell_cpu(Subject::Floor) else {
@@ -1372,6 +1434,49 @@ Transfer/sec:     12.42MB
         assert!((s.p99_us - 1100.0).abs() < 1e-6);
         assert_eq!(s.errors.as_deref(), Some("Non-2xx or 3xx responses: 3"));
         assert!(parse_wrk("garbage").is_err());
+    }
+
+    fn cell(values: &[(usize, f64)]) -> Cell {
+        Cell::Samples {
+            rounds: values
+                .iter()
+                .map(|&(round, req_per_sec)| Sample {
+                    round,
+                    req_per_sec,
+                    ..Sample::default()
+                })
+                .collect(),
+            runs: values.len(),
+        }
+    }
+
+    #[test]
+    fn pairs_rounds() {
+        // Rounds pair by index, not by position: the peer lost round 1.
+        let grove = cell(&[(0, 100.0), (1, 90.0), (2, 120.0)]);
+        let peer = cell(&[(0, 50.0), (2, 100.0)]);
+        let (median, min, max) = paired(&grove, &peer, |s| s.req_per_sec).unwrap();
+        assert!((min - 1.2).abs() < 1e-9 && (max - 2.0).abs() < 1e-9);
+        assert!((median - 2.0).abs() < 1e-9);
+        let (median, ..) = paired(&grove, &grove, |s| s.req_per_sec).unwrap();
+        assert!((median - 1.0).abs() < 1e-9);
+        assert!(paired(&grove, &Cell::Skipped, |s| s.req_per_sec).is_none());
+        assert!(paired(&grove, &cell(&[(5, 1.0)]), |s| s.req_per_sec).is_none());
+    }
+
+    #[test]
+    fn ranks_standing() {
+        let up = |x: f64| x > 1.0;
+        assert_eq!(standing((1.1, 1.05, 1.2), up), "ahead in every round");
+        assert_eq!(standing((0.9, 0.8, 0.95), up), "behind in every round");
+        assert_eq!(
+            standing((1.02, 0.97, 1.1), up),
+            "ahead on the median, not in every round"
+        );
+        assert_eq!(
+            standing((0.98, 0.9, 1.01), up),
+            "behind on the median, not in every round"
+        );
     }
 
     #[test]

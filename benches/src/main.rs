@@ -87,6 +87,7 @@ options of `all`:
   --http-pipeline D     requests per write of the pipelined HTTP table (default 16; 0: no
                         pipelined table)
   --http-pipeline-rounds N  rounds of the pipelined HTTP table (default: --http-rounds)
+  --http-pipeline-secs S    timed wrk run of the pipelined table (default 3; --quick: 2)
   (--subjects selects the HTTP servers too: grove = both grove-http rows, tokio = hyper,
    may = may_minihttp, go, gevent, floor = the kernel-floor C server; floor is HTTP-only)
 ";
@@ -155,6 +156,7 @@ fn all_main(args: &[String]) -> Result<(), String> {
                 opts.dns.rounds = 1;
                 opts.http.rounds = 1;
                 opts.http.secs = 2;
+                opts.http.pipeline_secs = 2;
             }
             "--scale" => opts.scale = parse(&value()?)?,
             "--mem-counts" => {
@@ -236,6 +238,7 @@ fn all_main(args: &[String]) -> Result<(), String> {
             "--no-http-floor" => opts.http.floor = Err(value()?),
             "--http-pipeline" => opts.http.pipeline = parse(&value()?)?,
             "--http-pipeline-rounds" => opts.http.pipeline_rounds = Some(parse(&value()?)?),
+            "--http-pipeline-secs" => opts.http.pipeline_secs = parse(&value()?)?,
             other => return Err(format!("unknown option {other:?}")),
         }
     }
