@@ -970,7 +970,9 @@ fn write_section(
             writeln!(
                 out,
                 "wrk writes the next batch once every answer of the last one has arrived, so \
-                 its cost per request drops and the server's one core is the bottleneck. Before \
+                 its cost per request drops (one write per batch; it still parses every \
+                 answer). Whether the server's one core then set the rate, or wrk still did, \
+                 shows in the \"who set the rate\" lines below. Before \
                  loading, each server was checked to answer one batch completely and in order; \
                  a ⚠ marks a cell where wrk still counted socket errors, timeouts or non-2xx \
                  answers. No p99: wrk's percentiles are broken when it pipelines (its 99% line \
