@@ -15,7 +15,16 @@
 //! repeated (up to two more times, the least disturbed is kept, and a cell
 //! whose kept run is still disturbed is flagged). A cell is `rounds` such
 //! processes, run in rounds that take every subject in turn; its values are
-//! the medians over the rounds.
+//! the medians over the rounds, and grove-http ÷ peer is also given per round
+//! (paired: the two processes ran back to back) as median and min–max.
+//!
+//! Besides the peers, a kernel floor (`peers/c/http_floor.c`): an epoll server
+//! that parses nothing and answers with a canned response of grove-http's
+//! shape, so its CPU per request is what the kernel costs. A second table
+//! repeats the rows with wrk pipelining [`HttpOptions::pipeline`] requests per
+//! write (`peers/wrk/pipeline.lua`), each server first checked to answer one
+//! such batch in full. The spread tables add the server's context switches
+//! per request (`/proc/PID/task/*/status`).
 
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
