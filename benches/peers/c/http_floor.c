@@ -23,7 +23,9 @@
  *
  * Build: cc -O2 -o http_floor http_floor.c   (benches/run.sh does this)
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
