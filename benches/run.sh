@@ -23,10 +23,13 @@
 #                           the original gevent proxy behind one dnsmasq upstream,
 #                           dnsperf on CPU 0 (about 1 min; needs dnsmasq, dnsperf)
 #   --benches http          only issue 5's HTTP rows: hello_http (grove-http),
-#                           hyper, may_minihttp, Go net/http, gevent pywsgi under
-#                           wrk -t1 at 64 and 1,024 connections (about 5 min);
-#                           also plots target/http.png (matplotlib in the venv)
-#   --subjects grove,tokio  only some columns
+#                           hyper, may_minihttp, Go net/http, gevent pywsgi and a
+#                           C kernel-floor server (peers/c/http_floor.c, built
+#                           with cc -O2) under wrk -t1 at 64 and 1,024
+#                           connections, non-pipelined and pipelined (depth 16,
+#                           peers/wrk/pipeline.lua); also plots target/http.png
+#                           (matplotlib in the venv)
+#   --subjects grove,tokio  only some columns (floor: the HTTP kernel floor)
 set -euo pipefail
 
 BENCHES="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -144,6 +147,20 @@ if wants_http "$@"; then
     HTTP_ARGS=(--no-grove-http "n/a: not built (crates/grove-http/examples/hello_http.rs is not in this checkout)")
   fi
   HTTP_ARGS+=(--http-csv "$TARGET/http.csv")
+  # The kernel floor: a C epoll server that parses nothing (peers/c/http_floor.c).
+  CC="$(command -v cc || command -v gcc || true)"
+  if [ -z "$CC" ] && is_root && command -v apt-get >/dev/null 2>&1; then
+    log "installing gcc with apt-get for the HTTP kernel floor (log: $TARGET/apt.log)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev; } >>"$TARGET/apt.log" 2>&1 || true
+    CC="$(command -v cc || command -v gcc || true)"
+  fi
+  if [ -z "$CC" ]; then
+    HTTP_ARGS+=(--no-http-floor "n/a: no C compiler (apt-get install gcc)")
+  elif "$CC" -O2 -o "$TARGET/http_floor" "$BENCHES/peers/c/http_floor.c" 2>"$TARGET/http-floor-build.log"; then
+    HTTP_ARGS+=(--http-floor "$TARGET/http_floor")
+  else
+    HTTP_ARGS+=(--no-http-floor "n/a: cc -O2 peers/c/http_floor.c failed: $(head -n 1 "$TARGET/http-floor-build.log")")
+  fi
 fi
 
 # --- harness -----------------------------------------------------------------

@@ -51,7 +51,7 @@ options of `all`:
                         (default: all; echo, connmem: issue 4's cooperative-I/O rows;
                         http: issue 5's servers and dns: issue 6's forwarders, each a
                         table of its own)
-  --subjects LIST       any of grove,corosensei,may,tokio,go,gevent (default: all)
+  --subjects LIST       any of grove,corosensei,may,tokio,go,gevent,floor (default: all)
   --go PATH             the Go peer binary (default benches/target/go/grove-bench-go)
   --no-go REASON        show Go as not available, with REASON
   --gevent PYTHON       the Python that has gevent (default benches/target/venv/bin/python)
@@ -82,8 +82,14 @@ options of `all`:
   --no-grove-http WHY   show grove-http as not available, with WHY
   --wrk PATH            the wrk to run (default: wrk from PATH)
   --http-csv PATH       also write the HTTP medians as CSV (run.sh: target/http.csv)
+  --http-floor PATH     the kernel-floor C server (peers/c/http_floor.c; run.sh builds it)
+  --no-http-floor WHY   show the kernel floor as not available, with WHY
+  --http-pipeline D     requests per write of the pipelined HTTP table (default 16; 0: no
+                        pipelined table)
+  --http-pipeline-rounds N  rounds of the pipelined HTTP table (default: --http-rounds)
+  --http-pipeline-secs S    timed wrk run of the pipelined table (default 3; --quick: 2)
   (--subjects selects the HTTP servers too: grove = both grove-http rows, tokio = hyper,
-   may = may_minihttp, go, gevent)
+   may = may_minihttp, go, gevent, floor = the kernel-floor C server; floor is HTTP-only)
 ";
 
 fn main() -> ExitCode {
@@ -130,6 +136,7 @@ fn child_main(args: &[String]) -> Result<(), String> {
 fn all_main(args: &[String]) -> Result<(), String> {
     let benches_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut opts = Options::new(benches_dir.clone());
+    opts.http.pipeline_script = benches_dir.join("peers/wrk/pipeline.lua");
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -149,6 +156,7 @@ fn all_main(args: &[String]) -> Result<(), String> {
                 opts.dns.rounds = 1;
                 opts.http.rounds = 1;
                 opts.http.secs = 2;
+                opts.http.pipeline_secs = 2;
             }
             "--scale" => opts.scale = parse(&value()?)?,
             "--mem-counts" => {
@@ -168,8 +176,12 @@ fn all_main(args: &[String]) -> Result<(), String> {
                 }
             }
             "--subjects" => {
-                opts.subjects = list(&value()?)
+                let names = list(&value()?);
+                // `floor` is a server of the HTTP rows only, not a column.
+                opts.http.floor_selected = names.iter().any(|s| s == "floor");
+                opts.subjects = names
                     .iter()
+                    .filter(|s| s.as_str() != "floor")
                     .map(|s| Col::from_key(s).ok_or_else(|| format!("unknown subject {s:?}")))
                     .collect::<Result<_, _>>()?
             }
@@ -222,6 +234,11 @@ fn all_main(args: &[String]) -> Result<(), String> {
             "--no-grove-http" => opts.http.grove_http = Err(value()?),
             "--wrk" => opts.http.wrk = value()?,
             "--http-csv" => opts.http.csv = Some(PathBuf::from(value()?)),
+            "--http-floor" => opts.http.floor = Ok(PathBuf::from(value()?)),
+            "--no-http-floor" => opts.http.floor = Err(value()?),
+            "--http-pipeline" => opts.http.pipeline = parse(&value()?)?,
+            "--http-pipeline-rounds" => opts.http.pipeline_rounds = Some(parse(&value()?)?),
+            "--http-pipeline-secs" => opts.http.pipeline_secs = parse(&value()?)?,
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -230,10 +247,11 @@ fn all_main(args: &[String]) -> Result<(), String> {
         || opts.io.windows == 0
         || opts.dns.rounds == 0
         || opts.http.rounds == 0
+        || opts.http.pipeline_rounds == Some(0)
     {
         return Err(
-            "--reps, --echo-rounds, --echo-windows, --dns-rounds and --http-rounds \
-                    must be at least 1"
+            "--reps, --echo-rounds, --echo-windows, --dns-rounds, --http-rounds and \
+                    --http-pipeline-rounds must be at least 1"
                 .into(),
         );
     }
