@@ -1184,6 +1184,23 @@ fn show_paired((median, min, max): (f64, f64, f64)) -> String {
     format!("{median:.2}× ({min:.2}–{max:.2})")
 }
 
+/// The head of a table with a first column and two columns per level.
+fn write_two_column_head(
+    out: &mut impl Write,
+    http: &HttpOptions,
+    first: &str,
+    [a, b]: [&str; 2],
+) -> io::Result<()> {
+    let mut header = format!("| {first} |");
+    let mut rule = String::from("|---|");
+    for &n in &http.conns {
+        let n = report::count(n);
+        let _ = write!(header, " {a} @ {n} | {b} @ {n} |");
+        rule.push_str("---:|---:|");
+    }
+    writeln!(out, "{header}\n{rule}")
+}
+
 fn write_paired_table(out: &mut impl Write, http: &HttpOptions, table: &Table) -> io::Result<()> {
     writeln!(
         out,
@@ -1191,14 +1208,7 @@ fn write_paired_table(out: &mut impl Write, http: &HttpOptions, table: &Table) -
          (min–max) over the rounds\n",
         table.mode.name()
     )?;
-    let mut header = String::from("| peer |");
-    let mut rule = String::from("|---|");
-    for &n in &http.conns {
-        let n = report::count(n);
-        let _ = write!(header, " req/s @ {n} | CPU/req @ {n} |");
-        rule.push_str("---:|---:|");
-    }
-    writeln!(out, "{header}\n{rule}")?;
+    write_two_column_head(out, http, "peer", ["req/s", "CPU/req"])?;
     let grove_i = idx(Subject::Grove1);
     for (i, subject) in rows_of(table).filter(|&(_, s)| s != Subject::Grove1) {
         let mut line = format!("| {} |", subject.key());
@@ -1238,14 +1248,7 @@ fn write_best_table(out: &mut impl Write, http: &HttpOptions, table: &Table) -> 
          grove-http's best ÷ the peer's best\n",
         table.mode.name()
     )?;
-    let mut header = String::from("| server |");
-    let mut rule = String::from("|---|");
-    for &n in &http.conns {
-        let n = report::count(n);
-        let _ = write!(header, " best req/s @ {n} | best µs CPU/req @ {n} |");
-        rule.push_str("---:|---:|");
-    }
-    writeln!(out, "{header}\n{rule}")?;
+    write_two_column_head(out, http, "server", ["best req/s", "best µs CPU/req"])?;
     let grove_i = idx(Subject::Grove1);
     for (i, subject) in rows_of(table) {
         let mut line = format!("| {} |", subject.key());
