@@ -486,7 +486,9 @@ impl Group {
     ) -> Greenlet<T> {
         match self.inner.spawn(None, false, stack_size, f) {
             Ok(g) => g,
-            Err(_) => unreachable!("a group never runs out of slots"),
+            // A group has no slot limit, and a pool's untimed slot wait
+            // does not time out.
+            Err(_) => unreachable!("an untimed spawn neither times out nor runs out of slots"),
         }
     }
 
@@ -767,10 +769,7 @@ impl Pool {
         stack_size: Option<usize>,
         f: impl FnOnce() -> T + 'static,
     ) -> Greenlet<T> {
-        match self.group.inner.spawn(None, false, stack_size, f) {
-            Ok(g) => g,
-            Err(_) => unreachable!("an untimed slot wait does not time out"),
-        }
+        self.group.spawn_sized(stack_size, f)
     }
 
     /// Like [`spawn`](Pool::spawn), but waits at most `timeout` for a slot;
