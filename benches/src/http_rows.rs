@@ -32,7 +32,7 @@ use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,7 @@ use crate::io_rows::{placement, Placement};
 use crate::loadgen::{self, NOISE};
 use crate::orchestrate::{say, Col, Options, Runner};
 use crate::report;
+use crate::server_process::{pick_port, wait_for_quiet, ServerProcess};
 
 /// Options of the HTTP rows.
 #[derive(Debug)]
@@ -501,9 +502,9 @@ fn run_once(
     let lifetime = http.warmup + 3 * (mode.secs(http) + 5) + 90;
     let argv = server_argv(opts, place, subject, port, lifetime)?;
     wait_for_quiet();
-    let server = Server::start(&argv).map_err(Cell::Failed)?;
+    let server = ServerProcess::spawn(&argv, Stdio::null()).map_err(Cell::Failed)?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let ready = server.wait_ready(addr).and_then(|bytes| match mode {
+    let ready = wait_ready(&server, addr).and_then(|bytes| match mode {
         Mode::Plain => Ok(bytes),
         // The pipelined rows only count if every request of a batch is
         // answered, in order: check one batch before loading.
@@ -734,98 +735,23 @@ fn latency(us: f64) -> String {
     }
 }
 
-/// A free port on 127.0.0.1, as the OS hands it out.
-fn pick_port() -> io::Result<u16> {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(probe.local_addr()?.port())
-}
-
-/// Waits (up to 3 s) for less than [`NOISE`] of a CPU to be busy.
-fn wait_for_quiet() {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let window = Duration::from_millis(250);
-    loop {
-        let before = loadgen::machine_busy_ticks();
-        thread::sleep(window);
-        let busy = loadgen::machine_busy_ticks().saturating_sub(before) as f64
-            / (window.as_secs_f64() * loadgen::clock_ticks());
-        if busy < NOISE || Instant::now() > deadline {
-            return;
+/// Waits (up to 30 s) until `server` answers `GET /` with [`BODY`];
+/// returns the size of its whole response.
+fn wait_ready(server: &ServerProcess, addr: SocketAddr) -> Result<usize, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if !server.alive() {
+            return Err("exited before answering".to_string());
         }
-    }
-}
-
-/// A running HTTP server process.
-struct Server {
-    child: Child,
-    stderr: thread::JoinHandle<String>,
-}
-
-impl Server {
-    fn start(argv: &[String]) -> Result<Server, String> {
-        let mut child = Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::piped()) // closed when we are done: the peers exit
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("could not start {}: {e}", argv[0]))?;
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        let stderr = thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = stderr.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        });
-        Ok(Server { child, stderr })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits (up to 30 s) until the server answers `GET /` with [`BODY`];
-    /// returns the size of its whole response.
-    fn wait_ready(&self, addr: SocketAddr) -> Result<usize, String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut last = String::new();
-        while Instant::now() < deadline {
-            if !self.alive() {
-                return Err("exited before answering".to_string());
-            }
-            match probe(addr) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => return Err(e.to_string()),
-                Err(e) => last = e.to_string(),
-            }
-            thread::sleep(Duration::from_millis(50));
+        match probe(addr) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => return Err(e.to_string()),
+            Err(e) => last = e.to_string(),
         }
-        Err(format!("did not answer GET / within 30 s ({last})"))
+        thread::sleep(Duration::from_millis(50));
     }
-
-    fn alive(&self) -> bool {
-        // `try_wait` needs `&mut`; /proc tells as well without reaping.
-        std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).is_ok_and(|s| {
-            !s.rsplit_once(')')
-                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-        })
-    }
-
-    /// Ends the server. `Some(why)` if it had already exited by itself.
-    fn stop(mut self) -> Option<String> {
-        let early = match self.child.try_wait() {
-            Ok(Some(status)) => Some(status.to_string()),
-            _ => None,
-        };
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let stderr = self.stderr.join().unwrap_or_default();
-        early.map(|status| {
-            let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-            let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
-            format!("{status}: {tail}")
-        })
-    }
+    Err(format!("did not answer GET / within 30 s ({last})"))
 }
 
 /// Sends one `GET /` and checks the answer is 200 with body [`BODY`] and

@@ -10,16 +10,17 @@
 //! `rounds` such pairs, run in rounds over the subjects; the memory cell is
 //! one pair.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use crate::child::{self, ChildRun};
-use crate::loadgen::{self, NOISE};
+use crate::loadgen::NOISE;
 use crate::orchestrate::{say, Col, Options, Runner, COLS};
 use crate::report::{self, Cell, Load, Row, Target};
+use crate::server_process::{pick_port, wait_for_quiet, ServerProcess};
 
 /// The benchmarks of this module, for `--benches`.
 pub const IO_BENCHES: &[&str] = &["echo", "connmem"];
@@ -341,7 +342,7 @@ fn run_once(opts: &Options, place: &Placement, col: Col, mode: Mode) -> Result<C
     };
     wait_for_quiet();
     say(&format!("{} {what} (port {port}) …", col.title()));
-    let server = Server::start(&pinned(place.server, argv)).map_err(|why| {
+    let server = start_server(&pinned(place.server, argv)).map_err(|why| {
         say(&format!("{} {what}: server failed: {why}", col.title()));
         Cell::Failed(format!("server: {why}"))
     })?;
@@ -394,111 +395,35 @@ fn mem_cell(run: &ChildRun) -> Cell {
     }
 }
 
-/// Waits (up to 3 s) until the machine is quiet: less than [`NOISE`] of a
-/// CPU busy over 250 ms. The machine may be shared with other work; the
-/// load generator still measures and reports what disturbed each cell.
-fn wait_for_quiet() {
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    let window = Duration::from_millis(250);
+/// Starts the echo server `argv` and waits (up to 30 s) for its
+/// `listening` record.
+fn start_server(argv: &[String]) -> Result<ServerProcess, String> {
+    let mut server = ServerProcess::spawn(argv, Stdio::piped())?;
+    let stdout = server.take_stdout().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line); // later lines are drained and dropped
+        }
+    });
     loop {
-        let before = loadgen::machine_busy_ticks();
-        thread::sleep(window);
-        let busy = loadgen::machine_busy_ticks().saturating_sub(before) as f64
-            / (window.as_secs_f64() * loadgen::clock_ticks());
-        if busy < NOISE {
-            return;
-        }
-        if std::time::Instant::now() > deadline {
-            say(&format!(
-                "the machine stayed busy ({:.0}% of a CPU used by other processes); measuring anyway",
-                busy * 100.0
-            ));
-            return;
-        }
-    }
-}
-
-/// A free port on 127.0.0.1, as the OS hands it out (the server binds it
-/// right after; nothing else on this machine races for it in practice).
-fn pick_port() -> std::io::Result<u16> {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(probe.local_addr()?.port())
-}
-
-/// A running echo server.
-struct Server {
-    child: Child,
-    stderr: thread::JoinHandle<String>,
-}
-
-impl Server {
-    /// Starts `argv` and waits (up to 30 s) for its `listening` record.
-    fn start(argv: &[String]) -> Result<Server, String> {
-        let mut child = Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::piped()) // closed when we are done: the server exits
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("could not start {}: {e}", argv[0]))?;
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        let stderr = thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = stderr.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        });
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line); // later lines are drained and dropped
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.starts_with("listening ") => return Ok(server),
+            Ok(line) if line.starts_with("error ") => {
+                let why = line["error ".len()..].to_string();
+                let _ = server.stop();
+                return Err(why);
             }
-        });
-        let server = Server { child, stderr };
-        loop {
-            match rx.recv_timeout(Duration::from_secs(30)) {
-                Ok(line) if line.starts_with("listening ") => return Ok(server),
-                Ok(line) if line.starts_with("error ") => {
-                    let why = line["error ".len()..].to_string();
-                    let _ = server.stop();
-                    return Err(why);
-                }
-                Ok(_) => {}
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let why = server.stop().unwrap_or_default();
-                    return Err(format!("did not start listening within 30 s {why}"));
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let why = server.stop().unwrap_or_default();
-                    return Err(format!("exited before listening: {why}"));
-                }
+            Ok(_) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let why = server.stop().unwrap_or_default();
+                return Err(format!("did not start listening within 30 s {why}"));
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let why = server.stop().unwrap_or_default();
+                return Err(format!("exited before listening: {why}"));
             }
         }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Ends the server. `Some(why)` if it had already exited by itself
-    /// (which a server never should), with the tail of its stderr.
-    fn stop(mut self) -> Option<String> {
-        let early = match self.child.try_wait() {
-            Ok(Some(status)) => Some(status.to_string()),
-            _ => None,
-        };
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let stderr = self.stderr.join().unwrap_or_default();
-        early.map(|status| {
-            let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-            let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
-            if tail.is_empty() {
-                status
-            } else {
-                format!("{status}: {tail}")
-            }
-        })
     }
 }

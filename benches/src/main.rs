@@ -21,6 +21,7 @@ mod loadgen;
 mod orchestrate;
 mod proto;
 mod report;
+mod server_process;
 mod subjects;
 mod sysctl;
 
