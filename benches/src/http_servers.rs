@@ -27,18 +27,7 @@ pub const HTTP_SERVERS: &[&str] = &["hyper", "may_minihttp"];
 /// `lifetime` passes (the same watchdogs as the echo servers).
 pub fn serve(subject: &str, port: u16, lifetime: Duration) -> Result<(), String> {
     crate::loadgen::raise_nofile().map_err(|e| format!("raising RLIMIT_NOFILE: {e}"))?;
-    std::thread::spawn(|| {
-        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-        std::process::exit(0)
-    });
-    std::thread::spawn(move || {
-        std::thread::sleep(lifetime);
-        eprintln!(
-            "harness serve-http: lifetime of {} s is over",
-            lifetime.as_secs()
-        );
-        std::process::exit(3)
-    });
+    crate::subjects::watchdogs("harness serve-http", lifetime);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     match subject {
         "hyper" => hyper_server(addr),

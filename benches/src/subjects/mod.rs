@@ -87,6 +87,21 @@ fn announce(port: u16) {
     println!("listening {port}");
 }
 
+/// Ends this server process when the harness closes its stdin (exit 0) or
+/// `lifetime` passes (exit 3, saying so as `what`): OS threads outside
+/// every scheduler, asleep until then.
+pub fn watchdogs(what: &'static str, lifetime: Duration) {
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(0)
+    });
+    std::thread::spawn(move || {
+        std::thread::sleep(lifetime);
+        eprintln!("{what}: lifetime of {} s is over", lifetime.as_secs());
+        std::process::exit(3)
+    });
+}
+
 /// Runs `subject`'s echo server on 127.0.0.1:`port` until the harness closes
 /// this process's stdin, or `lifetime` passes, whichever comes first.
 pub fn serve(subject: &str, port: u16, lifetime: Duration) -> Result<(), String> {
@@ -95,19 +110,7 @@ pub fn serve(subject: &str, port: u16, lifetime: Duration) -> Result<(), String>
     if limit < 10_064 {
         eprintln!("harness serve: RLIMIT_NOFILE is only {limit}");
     }
-    // The watchdogs: OS threads outside every scheduler, asleep until then.
-    std::thread::spawn(|| {
-        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-        std::process::exit(0)
-    });
-    std::thread::spawn(move || {
-        std::thread::sleep(lifetime);
-        eprintln!(
-            "harness serve: lifetime of {} s is over",
-            lifetime.as_secs()
-        );
-        std::process::exit(3)
-    });
+    watchdogs("harness serve", lifetime);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     match subject {
         "grove" => grove::echo_server(addr),
