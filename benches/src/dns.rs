@@ -210,19 +210,10 @@ pub fn section(opts: &Options) -> String {
         Subject {
             title: "dnsmasq".into(),
             argv: Ok(Box::new(|port, up| {
-                strings(&[
-                    "dnsmasq",
-                    "--no-daemon",
-                    "--conf-file=/dev/null",
-                    "--no-resolv",
-                    "--no-hosts",
-                    "--pid-file=",
-                    &format!("--port={port}"),
-                    "--listen-address=127.0.0.1",
-                    "--bind-interfaces",
-                    &format!("--server=127.0.0.1#{up}"),
-                    "--cache-size=10000",
-                ])
+                dnsmasq_argv(
+                    port,
+                    &[&format!("--server=127.0.0.1#{up}"), "--cache-size=10000"],
+                )
             })),
             cpus: server_cpu.to_string(),
         },
@@ -316,6 +307,26 @@ impl Proc {
     }
 }
 
+/// dnsmasq in the foreground on 127.0.0.1:`port`, reading no configuration,
+/// resolv.conf or hosts file of this machine, with `extra` options: the
+/// forwarder under test, and the upstream zone behind every forwarder.
+fn dnsmasq_argv(port: u16, extra: &[&str]) -> Vec<String> {
+    let port = format!("--port={port}");
+    let mut argv = strings(&[
+        "dnsmasq",
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        "--no-resolv",
+        "--no-hosts",
+        "--pid-file=",
+        &port,
+        "--listen-address=127.0.0.1",
+        "--bind-interfaces",
+    ]);
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    argv
+}
+
 /// A free port on 127.0.0.1 for both UDP and TCP, as the OS hands it out.
 fn pick_port() -> io::Result<u16> {
     for _ in 0..50 {
@@ -354,19 +365,10 @@ fn run(
     dnsperf: bool,
 ) -> RunResult {
     let up_port = pick_port().map_err(|e| format!("could not pick a port: {e}"))?;
-    let up_argv = strings(&[
-        "dnsmasq",
-        "--no-daemon",
-        "--conf-file=/dev/null",
-        "--no-resolv",
-        "--no-hosts",
-        "--pid-file=",
-        &format!("--port={up_port}"),
-        "--listen-address=127.0.0.1",
-        "--bind-interfaces",
-        "--address=/bench.test/192.0.2.1",
-        "--local-ttl=3600",
-    ]);
+    let up_argv = dnsmasq_argv(
+        up_port,
+        &["--address=/bench.test/192.0.2.1", "--local-ttl=3600"],
+    );
     let mut upstream = Proc::start(&client_cpu.to_string(), &up_argv, tmp.join("upstream.log"))
         .map_err(|e| format!("cannot start the upstream dnsmasq: {e}"))?;
     let up_addr: SocketAddr = ([127, 0, 0, 1], up_port).into();
