@@ -159,14 +159,7 @@ def serve(port, lifetime):
     """Issue 4's echo server: gevent.server.StreamServer on 127.0.0.1:port,
     one greenlet per connection reading up to 1 KiB and writing it back,
     until EOF or an error. Serves until stdin is closed or lifetime passes."""
-    import resource
-    import threading
-
     import gevent.server
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     def handle(sock, _address):
         recv, sendall = sock.recv, sock.sendall
@@ -179,17 +172,30 @@ def serve(port, lifetime):
         except OSError:
             return  # a reset by the client ends the connection quietly
 
+    serve_until_told(gevent.server.StreamServer(("127.0.0.1", port), handle), "serve", lifetime)
+
+
+def serve_until_told(server, what, lifetime):
+    """Raises the fd limit, starts `server` and prints its listening record;
+    then serves until the harness closes stdin (exit 0) or lifetime seconds
+    pass (exit 3)."""
+    import resource
+    import threading
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
     def watch_stdin():
         # An OS thread (gevent is not monkey-patched here), asleep in read().
         sys.stdin.buffer.read()
         os._exit(0)
 
-    server = gevent.server.StreamServer(("127.0.0.1", port), handle)
     server.start()
     threading.Thread(target=watch_stdin, daemon=True).start()
     emit("listening %d" % server.server_port)
     gevent.sleep(lifetime)
-    sys.stderr.write("peer.py serve: lifetime of %d s is over\n" % lifetime)
+    sys.stderr.write("peer.py %s: lifetime of %d s is over\n" % (what, lifetime))
     os._exit(3)
 
 
@@ -200,25 +206,15 @@ def serve_http(port, lifetime):
     """Issue 5's HTTP server: gevent.pywsgi.WSGIServer on 127.0.0.1:port
     answering every request with HELLO (keep-alive, pywsgi's defaults, no
     access log). Serves until stdin is closed or lifetime passes."""
-    import resource
     import socket
-    import threading
 
     import gevent.pywsgi
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(HELLO)))]
 
     def app(_environ, start_response):
         start_response("200 OK", headers)
         return [HELLO]
-
-    def watch_stdin():
-        sys.stdin.buffer.read()
-        os._exit(0)
 
     class Server(gevent.pywsgi.WSGIServer):
         # pywsgi sends a response's head and body with two send() calls;
@@ -230,13 +226,7 @@ def serve_http(port, lifetime):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             super().handle(sock, address)
 
-    server = Server(("127.0.0.1", port), app, log=None)
-    server.start()
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    emit("listening %d" % server.server_port)
-    gevent.sleep(lifetime)
-    sys.stderr.write("peer.py serve-http: lifetime of %d s is over\n" % lifetime)
-    os._exit(3)
+    serve_until_told(Server(("127.0.0.1", port), app, log=None), "serve-http", lifetime)
 
 
 def main():

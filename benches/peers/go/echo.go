@@ -22,31 +22,7 @@ import (
 const echoBuffer = 1024
 
 func serve(args []string) {
-	if len(args) < 1 {
-		fmt.Println("error usage: grove-bench-go serve <port> [lifetime_secs]")
-		os.Exit(2)
-	}
-	lifetime := 300
-	if len(args) > 1 {
-		lifetime, _ = strconv.Atoi(args[1])
-	}
-	raiseNofile()
-	// Watchdogs: stdin closed by the harness, or the lifetime over.
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
-	time.AfterFunc(time.Duration(lifetime)*time.Second, func() {
-		fmt.Fprintf(os.Stderr, "grove-bench-go serve: lifetime of %d s is over\n", lifetime)
-		os.Exit(3)
-	})
-
-	ln, err := net.Listen("tcp", "127.0.0.1:"+args[0])
-	if err != nil {
-		fmt.Println("error", err)
-		os.Exit(1)
-	}
-	fmt.Printf("listening %d\n", ln.Addr().(*net.TCPAddr).Port)
+	ln := listenServing("serve", args)
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -72,6 +48,37 @@ func echo(conn net.Conn) {
 			return
 		}
 	}
+}
+
+// listenServing is the start of every server subcommand (serve, serve-http):
+// raise the fd limit, start the watchdogs (the harness closing stdin ends the
+// process; so does the lifetime, args[1] seconds, default 300), listen on
+// 127.0.0.1:args[0] and print the "listening <port>" record.
+func listenServing(what string, args []string) net.Listener {
+	if len(args) < 1 {
+		fmt.Printf("error usage: grove-bench-go %s <port> [lifetime_secs]\n", what)
+		os.Exit(2)
+	}
+	lifetime := 300
+	if len(args) > 1 {
+		lifetime, _ = strconv.Atoi(args[1])
+	}
+	raiseNofile()
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
+	time.AfterFunc(time.Duration(lifetime)*time.Second, func() {
+		fmt.Fprintf(os.Stderr, "grove-bench-go %s: lifetime of %d s is over\n", what, lifetime)
+		os.Exit(3)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:"+args[0])
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	fmt.Printf("listening %d\n", ln.Addr().(*net.TCPAddr).Port)
+	return ln
 }
 
 // raiseNofile raises RLIMIT_NOFILE's soft limit to the hard limit (Go 1.19+

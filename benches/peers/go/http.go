@@ -9,12 +9,8 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
-	"time"
 )
 
 var helloBody = []byte("Hello world!\r\n")
@@ -25,29 +21,7 @@ func hello(w http.ResponseWriter, _ *http.Request) {
 }
 
 func serveHTTP(args []string) {
-	if len(args) < 1 {
-		fmt.Println("error usage: grove-bench-go serve-http <port> [lifetime_secs]")
-		os.Exit(2)
-	}
-	lifetime := 300
-	if len(args) > 1 {
-		lifetime, _ = strconv.Atoi(args[1])
-	}
-	raiseNofile()
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
-	time.AfterFunc(time.Duration(lifetime)*time.Second, func() {
-		fmt.Fprintf(os.Stderr, "grove-bench-go serve-http: lifetime of %d s is over\n", lifetime)
-		os.Exit(3)
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:"+args[0])
-	if err != nil {
-		fmt.Println("error", err)
-		os.Exit(1)
-	}
-	fmt.Printf("listening %d\n", ln.Addr().(*net.TCPAddr).Port)
+	ln := listenServing("serve-http", args)
 	srv := &http.Server{Handler: http.HandlerFunc(hello)}
 	if err := srv.Serve(ln); err != nil {
 		fmt.Fprintln(os.Stderr, "grove-bench-go serve-http:", err)
