@@ -727,7 +727,7 @@ fn parse_time(s: &str) -> Option<f64> {
     Some(v * scale)
 }
 
-fn latency(us: f64) -> String {
+pub(crate) fn latency(us: f64) -> String {
     if us >= 1000.0 {
         format!("{:.2} ms", us / 1000.0)
     } else {

@@ -20,8 +20,9 @@ use hyper_util::rt::TokioIo;
 /// The body every HTTP subject answers with.
 pub const BODY: &[u8] = b"Hello world!\r\n";
 
-/// Subjects of `harness serve-http`.
-pub const HTTP_SERVERS: &[&str] = &["hyper", "may_minihttp"];
+/// Subjects of `harness serve-http` (`dxr-axum` is issue 11's XML-RPC
+/// peer, `src/xmlrpc_peer.rs`).
+pub const HTTP_SERVERS: &[&str] = &["hyper", "may_minihttp", "dxr-axum"];
 
 /// Runs `subject`'s hello server on 127.0.0.1:`port` until stdin closes or
 /// `lifetime` passes (the same watchdogs as the echo servers).
@@ -32,6 +33,7 @@ pub fn serve(subject: &str, port: u16, lifetime: Duration) -> Result<(), String>
     match subject {
         "hyper" => hyper_server(addr),
         "may_minihttp" => may_minihttp_server(addr),
+        "dxr-axum" => crate::xmlrpc_peer::serve(addr),
         _ => Err(format!("no HTTP server for {subject:?}")),
     }
 }

@@ -98,7 +98,7 @@ pub(crate) fn placement(io: &IoOptions) -> Placement {
     }
 }
 
-fn pinned(cpu: Option<usize>, argv: Vec<String>) -> Vec<String> {
+pub(crate) fn pinned(cpu: Option<usize>, argv: Vec<String>) -> Vec<String> {
     match cpu {
         Some(cpu) => ["taskset".to_string(), "-c".to_string(), cpu.to_string()]
             .into_iter()

@@ -24,6 +24,9 @@ mod report;
 mod server_process;
 mod subjects;
 mod sysctl;
+mod xmlrpc_peer;
+mod xmlrpc_report;
+mod xmlrpc_rows;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,7 +42,7 @@ usage:
   harness all [options]
   harness child <grove|corosensei|may|tokio> <switch|spawn|mem|queue|sem|event> <n> [reps]
   harness serve <grove|grove-spawn|may|tokio> <port> [lifetime_secs]
-  harness serve-http <hyper|may_minihttp> <port> [lifetime_secs]
+  harness serve-http <hyper|may_minihttp|dxr-axum> <port> [lifetime_secs]
   harness load <addr> <conns> <echo|idle> [--msg B] [--warmup S] [--secs S] [--reps R]
                [--window W] [--connect-timeout S] [--server-pid PID]
 
@@ -48,10 +51,10 @@ options of `all`:
   --quick               a smoke run: 1/10 of the iterations, memory at 10k and 100k only
   --scale F             multiply every iteration count by F
   --mem-counts LIST     idle-task counts for the memory rows (default 10000,100000,1000000)
-  --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem,http,dns
+  --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem,http,dns,xmlrpc
                         (default: all; echo, connmem: issue 4's cooperative-I/O rows;
-                        http: issue 5's servers and dns: issue 6's forwarders, each a
-                        table of its own)
+                        http: issue 5's servers, dns: issue 6's forwarders and xmlrpc:
+                        issue 11's XML-RPC servers, each a table of its own)
   --subjects LIST       any of grove,corosensei,may,tokio,go,gevent,floor (default: all)
   --go PATH             the Go peer binary (default benches/target/go/grove-bench-go)
   --no-go REASON        show Go as not available, with REASON
@@ -89,6 +92,17 @@ options of `all`:
                         pipelined table)
   --http-pipeline-rounds N  rounds of the pipelined HTTP table (default: --http-rounds)
   --http-pipeline-secs S    timed wrk run of the pipelined table (default 3; --quick: 2)
+  --xmlrpc-conns LIST   load-client connections of the XML-RPC rows (default 1,64,1024)
+  --xmlrpc-calls LIST   workloads: add (add(3,5)), gen (gen(2048)), gen-nogzip (gen(2048)
+                        without Accept-Encoding: gzip) (default: all three; --quick: gen)
+  --xmlrpc-rounds N     fresh server processes per XML-RPC cell, in rounds (default 1)
+  --xmlrpc-secs S       the load client's timed window (default 5; --quick: 1)
+  --xmlrpc-warmup S     its warm-up before it (default 1; --quick: 0.5)
+  --grove-xmlrpc PATH   the grove-xmlrpc binary, server and load client (run.sh builds it)
+  --no-grove-xmlrpc WHY show grove-xmlrpc (and so every XML-RPC cell) as not available
+  --xmlrpc-csv PATH     also write the XML-RPC medians as CSV (run.sh: target/xmlrpc.csv)
+  (--subjects selects the XML-RPC servers too: grove = grove-xmlrpc's modes, gevent = the
+   Python peers, tokio = dxr-axum)
   (--subjects selects the HTTP servers too: grove = both grove-http rows, tokio = hyper,
    may = may_minihttp, go, gevent, floor = the kernel-floor C server; floor is HTTP-only)
 ";
@@ -158,6 +172,9 @@ fn all_main(args: &[String]) -> Result<(), String> {
                 opts.http.rounds = 1;
                 opts.http.secs = 2;
                 opts.http.pipeline_secs = 2;
+                opts.xmlrpc.works = vec!["gen".to_string()];
+                opts.xmlrpc.secs = 1.0;
+                opts.xmlrpc.warmup = 0.5;
             }
             "--scale" => opts.scale = parse(&value()?)?,
             "--mem-counts" => {
@@ -240,6 +257,29 @@ fn all_main(args: &[String]) -> Result<(), String> {
             "--http-pipeline" => opts.http.pipeline = parse(&value()?)?,
             "--http-pipeline-rounds" => opts.http.pipeline_rounds = Some(parse(&value()?)?),
             "--http-pipeline-secs" => opts.http.pipeline_secs = parse(&value()?)?,
+            "--xmlrpc-conns" => {
+                opts.xmlrpc.conns = list(&value()?)
+                    .iter()
+                    .map(|s| parse(s))
+                    .collect::<Result<_, _>>()?
+            }
+            "--xmlrpc-calls" => {
+                opts.xmlrpc.works = list(&value()?);
+                if let Some(w) = opts
+                    .xmlrpc
+                    .works
+                    .iter()
+                    .find(|w| !xmlrpc_rows::WORKS.iter().any(|x| x.key == w.as_str()))
+                {
+                    return Err(format!("unknown XML-RPC workload {w:?}"));
+                }
+            }
+            "--xmlrpc-rounds" => opts.xmlrpc.rounds = parse(&value()?)?,
+            "--xmlrpc-secs" => opts.xmlrpc.secs = parse(&value()?)?,
+            "--xmlrpc-warmup" => opts.xmlrpc.warmup = parse(&value()?)?,
+            "--grove-xmlrpc" => opts.xmlrpc.grove_xmlrpc = Ok(PathBuf::from(value()?)),
+            "--no-grove-xmlrpc" => opts.xmlrpc.grove_xmlrpc = Err(value()?),
+            "--xmlrpc-csv" => opts.xmlrpc.csv = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -249,10 +289,11 @@ fn all_main(args: &[String]) -> Result<(), String> {
         || opts.dns.rounds == 0
         || opts.http.rounds == 0
         || opts.http.pipeline_rounds == Some(0)
+        || opts.xmlrpc.rounds == 0
     {
         return Err(
-            "--reps, --echo-rounds, --echo-windows, --dns-rounds, --http-rounds and \
-                    --http-pipeline-rounds must be at least 1"
+            "--reps, --echo-rounds, --echo-windows, --dns-rounds, --http-rounds, \
+                    --http-pipeline-rounds and --xmlrpc-rounds must be at least 1"
                 .into(),
         );
     }

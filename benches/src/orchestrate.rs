@@ -11,6 +11,7 @@ use crate::http_rows::{self, HttpOptions};
 use crate::io_rows::{self, IoOptions};
 use crate::report::{self, Cell, Row, Target};
 use crate::sysctl::MapCount;
+use crate::xmlrpc_rows::{self, XmlrpcOptions};
 
 /// The table's columns, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +112,8 @@ pub struct Options {
     pub dns: DnsOptions,
     /// Issue 5's HTTP rows.
     pub http: HttpOptions,
+    /// Issue 11's XML-RPC rows.
+    pub xmlrpc: XmlrpcOptions,
     pub benches_dir: PathBuf,
 }
 
@@ -120,7 +123,7 @@ pub fn all_benches() -> impl Iterator<Item = &'static str> {
         .iter()
         .chain(io_rows::IO_BENCHES)
         .chain(dns::DNS_BENCHES)
-        .chain(&["http"])
+        .chain(&["http", "xmlrpc"])
         .copied()
 }
 
@@ -143,6 +146,7 @@ impl Options {
             io: IoOptions::default(),
             dns: DnsOptions::new(&benches_dir),
             http: HttpOptions::default(),
+            xmlrpc: XmlrpcOptions::new(&benches_dir),
             benches_dir,
         }
     }
@@ -302,7 +306,7 @@ pub fn run_all(opts: &Options) {
     }
 
     let mut out = std::io::stdout().lock();
-    if !rows.is_empty() || !(has("http") || has("dns")) {
+    if !rows.is_empty() || !(has("http") || has("dns") || has("xmlrpc")) {
         let _ = report::write(&mut out, opts, &rows, &notes);
     }
 
@@ -318,6 +322,11 @@ pub fn run_all(opts: &Options) {
     if has("dns") {
         let section = dns::section(opts);
         let _ = writeln!(out, "\n{section}");
+    }
+
+    // Issue 11: XML-RPC servers under grove-xmlrpc's load client.
+    if has("xmlrpc") {
+        let _ = xmlrpc_rows::run(opts, &mut out);
     }
 }
 

@@ -1,0 +1,336 @@
+//! The XML-RPC section of the report (issue 11): per workload a table of
+//! calls/s, server CPU per call and latency, then who set the rate and the
+//! issue's targets; the CPU shares of every cell; the CSV for
+//! `plot_xmlrpc.py`. The measuring is in `xmlrpc_rows.rs`.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::http_rows::latency;
+use crate::io_rows::Placement;
+use crate::loadgen::NOISE;
+use crate::orchestrate::Options;
+use crate::report;
+use crate::xmlrpc_rows::{Cell, Results, Sample, Subject, Work, GROVE, PY_THREADED, SUBJECTS};
+
+/// The load client's CPU share (median over rounds) from which its own
+/// CPU, not the server, is taken to set the rate.
+const CLIENT_BOUND: f64 = 0.95;
+
+/// The issue's factor against Python's threaded server.
+const TARGET_FACTOR: f64 = 20.0;
+
+fn idx(subject: Subject) -> usize {
+    SUBJECTS
+        .iter()
+        .position(|&s| s == subject)
+        .expect("a subject of SUBJECTS")
+}
+
+pub fn write_csv(path: &Path, conns: &[usize], results: &Results) -> io::Result<()> {
+    let mut text = String::from(
+        "subject,call,gzip,connections,calls_per_sec,cpu_us_per_call,p50_us,p99_us,errors\n",
+    );
+    for (w, work) in results.works.iter().enumerate() {
+        for (c, &n) in conns.iter().enumerate() {
+            for (i, subject) in SUBJECTS.iter().enumerate() {
+                let cell = &results.cells[w][c][i];
+                let Some(rate) = cell.median(|s| s.calls_per_sec) else {
+                    continue;
+                };
+                let m = |f: fn(&Sample) -> f64| cell.median(f).unwrap_or(f64::NAN);
+                let _ = writeln!(
+                    text,
+                    "{},{},{},{n},{rate:.1},{:.3},{:.0},{:.0},{:.0}",
+                    subject.key(),
+                    work.call,
+                    if work.gzip { "on" } else { "off" },
+                    m(|s| s.cpu_us),
+                    m(|s| s.p50_us),
+                    m(|s| s.p99_us),
+                    m(|s| s.errors as f64),
+                );
+            }
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text)
+}
+
+pub fn write_section(
+    out: &mut impl Write,
+    opts: &Options,
+    place: &Placement,
+    results: &Results,
+) -> io::Result<()> {
+    let x = &opts.xmlrpc;
+    let cpu = |c: Option<usize>| c.map_or("any CPU".to_string(), |c| format!("CPU {c}"));
+    writeln!(
+        out,
+        "\n## XML-RPC: the gevent writing's servers, grove-xmlrpc and dxr-axum (issue 11)\n"
+    )?;
+    writeln!(out, "{}\n", report::machine())?;
+    writeln!(
+        out,
+        "Every cell: a fresh server process pinned to {}, checked to answer `add(3, 5)` with 8, then \
+         `grove-xmlrpc bench --concurrency N --warmup {} --duration {} --call … --gzip on|off --json` \
+         pinned to {} (N greenlets, one keep-alive connection each, reconnecting when the server \
+         closes it). Server CPU/call is the server's utime + stime (all threads, /proc/PID/stat, \
+         sampled every 50 ms and interpolated to the client's timed window) ÷ the calls the client \
+         completed in it; on loopback it includes the kernel's work for the server's sockets. A run \
+         in which other processes took ≥ {:.0}% of a CPU is repeated once, the quieter kept. Values \
+         are medians over {} round(s). Python's servers run with the standard library's defaults: \
+         HTTP/1.0 (every answer closes its connection, so each call is a new connection), a listen \
+         backlog of 5, answers over 1,400 B gzipped when the client accepts gzip. dxr_server has no \
+         gzip: its `gen(2048)` answers are plain whatever the client accepts. ⚠ marks a cell with \
+         errors (connect timeouts, resets, faults: counted by the client, not in calls/s).\n",
+        cpu(place.server),
+        x.warmup,
+        x.secs,
+        cpu(place.client),
+        NOISE * 100.0,
+        x.rounds,
+    )?;
+    let sizes: Vec<String> = SUBJECTS
+        .iter()
+        .zip(&results.gen_bytes)
+        .filter_map(|(s, b)| b.map(|(gz, plain)| format!("{} {gz} / {plain} B", s.key())))
+        .collect();
+    if !sizes.is_empty() {
+        writeln!(
+            out,
+            "Bytes of one whole `gen(2048)` answer (head + body), gzip accepted / not: {}.\n",
+            sizes.join(", ")
+        )?;
+    }
+    for (w, work) in results.works.iter().enumerate() {
+        writeln!(out, "### XML-RPC {}\n", work.name())?;
+        write_table(out, &x.conns, &results.cells[w])?;
+        for line in verdicts(&x.conns, *work, &results.cells[w]) {
+            writeln!(out, "- {line}")?;
+        }
+        writeln!(out)?;
+    }
+    write_shares(out, &x.conns, results)?;
+    out.flush()
+}
+
+fn write_table(out: &mut impl Write, conns: &[usize], cells: &[Vec<Cell>]) -> io::Result<()> {
+    let mut header = String::from("| server |");
+    let mut rule = String::from("|---|");
+    for &n in conns {
+        let n = report::count(n);
+        let _ = write!(
+            header,
+            " calls/s @ {n} | µs CPU/call @ {n} | p50 / p99 @ {n} |"
+        );
+        rule.push_str("---:|---:|---:|");
+    }
+    writeln!(out, "{header}\n{rule}")?;
+    let mut notes = Vec::new();
+    for (i, subject) in SUBJECTS.iter().enumerate() {
+        if cells.iter().all(|row| matches!(row[i], Cell::Skipped)) {
+            continue;
+        }
+        let mut line = format!("| {} |", subject.title());
+        for (c, row) in cells.iter().enumerate() {
+            match &row[i] {
+                cell @ Cell::Samples(rounds) => {
+                    let m = |f: fn(&Sample) -> f64| cell.median(f).unwrap_or(f64::NAN);
+                    let errors = rounds.iter().map(|s| s.errors).max().unwrap_or(0);
+                    let flag = if errors > 0 { " ⚠" } else { "" };
+                    let _ = write!(
+                        line,
+                        " {}{flag} | {:.1} | {} / {} |",
+                        report::per_sec(m(|s| s.calls_per_sec)),
+                        m(|s| s.cpu_us),
+                        latency(m(|s| s.p50_us)),
+                        latency(m(|s| s.p99_us)),
+                    );
+                    if errors > 0 {
+                        notes.push(format!(
+                            "⚠ {} @ {}: {errors} errors beside {} calls (most in a round).",
+                            subject.key(),
+                            report::count(conns[c]),
+                            rounds.iter().map(|s| s.calls).max().unwrap_or(0)
+                        ));
+                    }
+                    if rounds.iter().any(|s| s.other >= NOISE) {
+                        notes.push(format!(
+                            "{} @ {}: noisy: other processes took up to {:.0}% of a CPU.",
+                            subject.key(),
+                            report::count(conns[c]),
+                            rounds.iter().map(|s| s.other).fold(0.0, f64::max) * 100.0
+                        ));
+                    }
+                }
+                Cell::Unavailable(why) | Cell::Failed(why) => {
+                    let full = match &row[i] {
+                        Cell::Failed(_) => format!("failed: {why}"),
+                        _ => why.clone(),
+                    };
+                    let short: String = full
+                        .split(" (")
+                        .next()
+                        .unwrap_or(&full)
+                        .chars()
+                        .take(40)
+                        .collect();
+                    let _ = write!(line, " {} | | |", short.replace('|', "/"));
+                    let note = format!("{}: {}", subject.key(), full.replace('|', "/"));
+                    if !notes.contains(&note) {
+                        notes.push(note);
+                    }
+                }
+                Cell::Skipped => line.push_str(" — | — | — |"),
+            }
+        }
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out)?;
+    for note in notes {
+        writeln!(out, "- {note}")?;
+    }
+    Ok(())
+}
+
+/// Who set the rate and the issue's targets, per connection count.
+fn verdicts(conns: &[usize], work: Work, cells: &[Vec<Cell>]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (c, &n) in conns.iter().enumerate() {
+        let at = report::count(n);
+        let row = &cells[c];
+        let med = |s: Subject, f: fn(&Sample) -> f64| row[idx(s)].median(f);
+        let shares: Vec<String> = SUBJECTS
+            .iter()
+            .filter_map(|&s| {
+                Some(format!(
+                    "{} {:.2} / {:.2}",
+                    s.key(),
+                    med(s, |x| x.client)?,
+                    med(s, |x| x.server)?
+                ))
+            })
+            .collect();
+        if shares.is_empty() {
+            continue;
+        }
+        let bound: Vec<String> = SUBJECTS
+            .iter()
+            .filter(|&&s| med(s, |x| x.client).is_some_and(|v| v >= CLIENT_BOUND))
+            .map(|s| s.key())
+            .collect();
+        lines.push(format!(
+            "Who set the rate @ {at}: load client / server CPU shares {}. {}",
+            shares.join(", "),
+            if bound.is_empty() {
+                format!("The load client stayed below {CLIENT_BOUND:.2} of its CPU everywhere: the servers set the rate.")
+            } else {
+                format!(
+                    "The load client was at ≥ {CLIENT_BOUND:.2} of its CPU for {}: their calls/s is the \
+                     client's ceiling, and CPU/call ranks them.",
+                    bound.join(", ")
+                )
+            }
+        ));
+        let (Some(g_rps), Some(g_cpu)) =
+            (med(GROVE, |x| x.calls_per_sec), med(GROVE, |x| x.cpu_us))
+        else {
+            continue;
+        };
+        let mut parts = Vec::new();
+        if let (Some(p_rps), Some(p_cpu)) = (
+            med(PY_THREADED, |x| x.calls_per_sec),
+            med(PY_THREADED, |x| x.cpu_us),
+        ) {
+            let cpu_ok = p_cpu >= TARGET_FACTOR * g_cpu;
+            parts.push(format!(
+                "CPU/call {:.1}× less than Python threaded's (target ≥ {TARGET_FACTOR:.0}×): {}",
+                p_cpu / g_cpu,
+                met(cpu_ok)
+            ));
+            let client_bound = med(GROVE, |x| x.client).is_some_and(|v| v >= CLIENT_BOUND);
+            parts.push(format!(
+                "calls/s {:.1}× Python threaded's (target ≥ {TARGET_FACTOR:.0}× where the client is not the \
+                 ceiling): {}",
+                g_rps / p_rps,
+                if g_rps >= TARGET_FACTOR * p_rps {
+                    "met"
+                } else if client_bound {
+                    "not judged: the load client was the ceiling in grove's cell"
+                } else {
+                    "NOT met"
+                }
+            ));
+        }
+        if let Some(d_cpu) = med(Subject::DxrAxum, |x| x.cpu_us) {
+            parts.push(format!(
+                "CPU/call {g_cpu:.1} µs vs dxr-axum's {d_cpu:.1} µs ({:.2}×; target ≤ 1×): {}",
+                g_cpu / d_cpu,
+                met(g_cpu <= d_cpu)
+            ));
+        }
+        if !parts.is_empty() {
+            lines.push(format!(
+                "Targets @ {at}, {} (grove-xmlrpc greenlets): {}.",
+                work.name(),
+                parts.join("; ")
+            ));
+        }
+    }
+    lines
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
+
+/// Every cell's CPU shares: what ran while it was measured.
+fn write_shares(out: &mut impl Write, conns: &[usize], results: &Results) -> io::Result<()> {
+    writeln!(
+        out,
+        "### XML-RPC spread: CPU shares over the timed window (server / load client / ksoftirqd / other \
+         processes, fractions of one CPU, median over rounds)\n"
+    )?;
+    let mut header = String::from("| workload | server |");
+    let mut rule = String::from("|---|---|");
+    for &n in conns {
+        let _ = write!(header, " @ {} |", report::count(n));
+        rule.push_str("---|");
+    }
+    writeln!(out, "{header}\n{rule}")?;
+    for (w, work) in results.works.iter().enumerate() {
+        for (i, subject) in SUBJECTS.iter().enumerate() {
+            let row = &results.cells[w];
+            if !row.iter().any(|r| matches!(r[i], Cell::Samples(_))) {
+                continue;
+            }
+            let mut line = format!("| {} | {} |", work.name(), subject.key());
+            for r in row {
+                let cell = &r[i];
+                match cell.median(|s| s.server) {
+                    Some(server) => {
+                        let m = |f: fn(&Sample) -> f64| cell.median(f).unwrap_or(f64::NAN);
+                        let _ = write!(
+                            line,
+                            " {server:.2} / {:.2} / {:.2} / {:.2} |",
+                            m(|s| s.client),
+                            m(|s| s.softirqd),
+                            m(|s| s.other)
+                        );
+                    }
+                    None => line.push_str(" — |"),
+                }
+            }
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,699 @@
+//! Issue 11's XML-RPC rows: the gevent writing's comparison — Python's
+//! `SimpleXMLRPCServer` plain, with `ThreadingMixIn`, and the threaded one
+//! under gevent's `monkey.patch_all()` — with grove-xmlrpc's modes and dxr's
+//! own axum server beside them, all driven by one load client.
+//!
+//! Every cell is a fresh server process pinned to the server CPU, checked to
+//! answer `add(3, 5)` with 8, then `grove-xmlrpc bench --json` pinned to the
+//! client CPU: N greenlets, each calling on its own keep-alive connection
+//! (reconnecting when the server closes it, as Python's HTTP/1.0 answers
+//! do), a warm-up and a timed window, both counted by the client. While it
+//! runs the harness samples the server's and the client's utime + stime
+//! (`/proc/PID/stat`, all threads), the machine's busy time (`/proc/stat`)
+//! and the `ksoftirqd` threads every [`SAMPLE`]; the timed window is the last
+//! `seconds` (as the client reports them) before the client exited, and
+//! every CPU figure is interpolated to its ends. A run in which other
+//! processes took ≥ [`NOISE`] of a CPU is repeated once (the quieter kept).
+//! Cells run in rounds that take every server in turn; values are medians
+//! over the rounds. Section and CSV are written by `xmlrpc_report.rs`.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::io_rows::{pinned, placement, Placement};
+use crate::loadgen::{self, NOISE};
+use crate::orchestrate::{say, Col, Options, Runner};
+use crate::server_process::{pick_port, wait_for_quiet, ServerProcess};
+use crate::xmlrpc_report;
+
+/// How often the CPU counters are sampled while the load client runs.
+const SAMPLE: Duration = Duration::from_millis(50);
+
+/// Options of the XML-RPC rows.
+#[derive(Debug)]
+pub struct XmlrpcOptions {
+    /// Concurrent connections of the load client, one column group each.
+    pub conns: Vec<usize>,
+    /// The workloads, by key (`add`, `gen`, `gen-nogzip`).
+    pub works: Vec<String>,
+    /// Fresh server processes per cell, in rounds over the subjects.
+    pub rounds: usize,
+    /// The client's timed window and its warm-up before it, seconds.
+    pub secs: f64,
+    pub warmup: f64,
+    /// The grove-xmlrpc binary (server and load client), or why there is none.
+    pub grove_xmlrpc: Result<PathBuf, String>,
+    /// The Python peers' script (`peers/xmlrpc/server.py`).
+    pub script: PathBuf,
+    /// Where to write the medians as CSV (for `plot_xmlrpc.py`).
+    pub csv: Option<PathBuf>,
+}
+
+impl XmlrpcOptions {
+    pub fn new(benches_dir: &Path) -> XmlrpcOptions {
+        let built = benches_dir.join("../target/release/grove-xmlrpc");
+        XmlrpcOptions {
+            conns: vec![1, 64, 1024],
+            works: WORKS.iter().map(|w| w.key.to_string()).collect(),
+            rounds: 1,
+            secs: 5.0,
+            warmup: 1.0,
+            grove_xmlrpc: if built.exists() {
+                Ok(built)
+            } else {
+                Err("n/a: not built (run.sh builds `cargo build --release -p grove-xmlrpc`)".into())
+            },
+            script: benches_dir.join("peers/xmlrpc/server.py"),
+            csv: None,
+        }
+    }
+}
+
+/// The servers, in table order. grove-xmlrpc's modes are its `serve --mode`
+/// values; a mode the binary rejects shows as n/a with its message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Grove(&'static str),
+    Python(&'static str),
+    DxrAxum,
+}
+
+pub const SUBJECTS: [Subject; 8] = [
+    Subject::Grove("greenlets"),
+    Subject::Grove("threads"),
+    Subject::Grove("single"),
+    Subject::Grove("monkey"),
+    Subject::Python("plain"),
+    Subject::Python("threaded"),
+    Subject::Python("gevent"),
+    Subject::DxrAxum,
+];
+
+/// The subject the targets are about, and its two references.
+pub const GROVE: Subject = Subject::Grove("greenlets");
+pub const PY_THREADED: Subject = Subject::Python("threaded");
+
+impl Subject {
+    pub fn key(self) -> String {
+        match self {
+            Subject::Grove(mode) => format!("grove {mode}"),
+            Subject::Python(mode) => format!("Python {mode}"),
+            Subject::DxrAxum => "dxr-axum".to_string(),
+        }
+    }
+
+    pub fn title(self) -> String {
+        match self {
+            Subject::Grove(mode) => format!("grove-xmlrpc `--mode {mode}`"),
+            Subject::Python("plain") => "Python `SimpleXMLRPCServer`".to_string(),
+            Subject::Python("threaded") => "Python `ThreadingMixIn`".to_string(),
+            Subject::Python("gevent") => "Python threaded + gevent `patch_all()`".to_string(),
+            Subject::Python(mode) => format!("Python {mode}"),
+            Subject::DxrAxum => "dxr_server 0.9 on axum, tokio current-thread".to_string(),
+        }
+    }
+
+    /// `--subjects`: grove = grove-xmlrpc's modes, gevent = the Python
+    /// peers (they come from the gevent venv), tokio = dxr-axum.
+    fn selected(self, opts: &Options) -> bool {
+        let col = match self {
+            Subject::Grove(_) => Col::Grove,
+            Subject::Python(_) => Col::Gevent,
+            Subject::DxrAxum => Col::Tokio,
+        };
+        opts.subjects.contains(&col)
+    }
+}
+
+/// A workload: the call every greenlet of the load client makes.
+#[derive(Clone, Copy, Debug)]
+pub struct Work {
+    pub key: &'static str,
+    pub call: &'static str,
+    /// Whether the client accepts gzip (Python's client does by default).
+    pub gzip: bool,
+}
+
+pub const WORKS: [Work; 3] = [
+    Work {
+        key: "add",
+        call: "add(3,5)",
+        gzip: true,
+    },
+    Work {
+        key: "gen",
+        call: "gen(2048)",
+        gzip: true,
+    },
+    Work {
+        key: "gen-nogzip",
+        call: "gen(2048)",
+        gzip: false,
+    },
+];
+
+impl Work {
+    pub fn name(self) -> String {
+        let gzip = if self.gzip { "gzip on" } else { "gzip off" };
+        format!("`{}`, {gzip}", self.call)
+    }
+}
+
+/// One timed run of the load client, and what ran beside it.
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    pub calls: u64,
+    pub errors: u64,
+    pub calls_per_sec: f64,
+    /// Server CPU time (user + system, all threads) per call, µs.
+    pub cpu_us: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    /// CPU time ÷ wall time of the server, the load client, ksoftirqd and
+    /// the rest of the machine over the timed window.
+    pub server: f64,
+    pub client: f64,
+    pub softirqd: f64,
+    pub other: f64,
+}
+
+/// A cell: every round's sample, or why there is none.
+#[derive(Clone, Debug)]
+pub enum Cell {
+    Samples(Vec<Sample>),
+    Unavailable(String),
+    Failed(String),
+    Skipped,
+}
+
+impl Cell {
+    pub fn median(&self, f: fn(&Sample) -> f64) -> Option<f64> {
+        match self {
+            Cell::Samples(rounds) if !rounds.is_empty() => {
+                let mut v: Vec<f64> = rounds.iter().map(f).collect();
+                v.sort_by(f64::total_cmp);
+                Some(v[v.len() / 2])
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Everything measured: `cells[work][conns][subject]`, and each subject's
+/// bytes of one `gen(2048)` answer with and without gzip accepted.
+pub struct Results {
+    pub works: Vec<Work>,
+    pub cells: Vec<Vec<Vec<Cell>>>,
+    pub gen_bytes: Vec<Option<(usize, usize)>>,
+}
+
+/// Runs the XML-RPC rows selected by `opts` and writes their section.
+pub fn run(opts: &Options, out: &mut impl Write) -> io::Result<()> {
+    let x = &opts.xmlrpc;
+    if let Err(e) = loadgen::raise_nofile() {
+        say(&format!("could not raise RLIMIT_NOFILE: {e}"));
+    }
+    let place = placement(&opts.io);
+    let works: Vec<Work> = WORKS
+        .into_iter()
+        .filter(|w| x.works.iter().any(|k| k == w.key))
+        .collect();
+    let n = SUBJECTS.len();
+    let mut results = Results {
+        cells: vec![vec![vec![Cell::Skipped; n]; x.conns.len()]; works.len()],
+        gen_bytes: vec![None; n],
+        works,
+    };
+    // A server that never started (a mode the binary rejects, a missing
+    // peer) is n/a everywhere, without being retried in every cell.
+    let mut absent: Vec<Option<String>> = vec![None; n];
+    for (w, work) in results.works.clone().into_iter().enumerate() {
+        for (c, &conns) in x.conns.iter().enumerate() {
+            let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); n];
+            for round in 0..x.rounds {
+                for (i, &subject) in SUBJECTS.iter().enumerate() {
+                    let cell = &mut results.cells[w][c][i];
+                    if !subject.selected(opts) || matches!(cell, Cell::Failed(_)) {
+                        continue;
+                    }
+                    if let Some(why) = &absent[i] {
+                        *cell = Cell::Unavailable(why.clone());
+                        continue;
+                    }
+                    let label = format!("xmlrpc {} {} @ {conns}", work.name(), subject.key());
+                    match run_cell(
+                        opts,
+                        &place,
+                        subject,
+                        work,
+                        conns,
+                        &mut results.gen_bytes[i],
+                    ) {
+                        Ok(s) => {
+                            say(&format!(
+                                "{label}, round {}: {:.0} calls/s, {:.1} µs CPU/call, p50 {:.0} µs, \
+                                 p99 {:.0} µs, {} errors, client {:.2} / server {:.2} CPU",
+                                round + 1,
+                                s.calls_per_sec,
+                                s.cpu_us,
+                                s.p50_us,
+                                s.p99_us,
+                                s.errors,
+                                s.client,
+                                s.server
+                            ));
+                            samples[i].push(s);
+                        }
+                        Err(Start::Never(why)) => {
+                            say(&format!("{label}: {why}"));
+                            absent[i] = Some(why.clone());
+                            *cell = Cell::Unavailable(why);
+                        }
+                        Err(Start::Failed(why)) => {
+                            say(&format!("{label}: {why}"));
+                            *cell = Cell::Failed(why);
+                        }
+                    }
+                }
+            }
+            for (i, s) in samples.into_iter().enumerate() {
+                let cell = &mut results.cells[w][c][i];
+                if matches!(cell, Cell::Skipped) && !s.is_empty() {
+                    *cell = Cell::Samples(s);
+                }
+            }
+        }
+    }
+    if let Some(path) = &x.csv {
+        if let Err(e) = xmlrpc_report::write_csv(path, &x.conns, &results) {
+            say(&format!("could not write {}: {e}", path.display()));
+        }
+    }
+    xmlrpc_report::write_section(out, opts, &place, &results)
+}
+
+/// Why a cell has no sample: the server never came up (n/a for the rest of
+/// the run), or this cell failed.
+enum Start {
+    Never(String),
+    Failed(String),
+}
+
+/// The server's command line, or why it cannot run.
+fn server_argv(
+    opts: &Options,
+    subject: Subject,
+    port: u16,
+    lifetime: u64,
+) -> Result<Vec<String>, String> {
+    let x = &opts.xmlrpc;
+    let grove = || {
+        x.grove_xmlrpc
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .map_err(Clone::clone)
+    };
+    Ok(match subject {
+        Subject::Grove(mode) => [
+            grove()?.as_str(),
+            "serve",
+            "--listen",
+            "127.0.0.1",
+            "--port",
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .chain([port.to_string(), "--mode".into(), mode.into()])
+        .collect(),
+        Subject::Python(mode) => {
+            let python = match &opts.gevent {
+                Runner::External(argv) => argv[0].clone(),
+                Runner::Unavailable(why) => return Err(why.clone()),
+                _ => return Err("not selected".into()),
+            };
+            let script = x.script.display().to_string();
+            let args = [
+                "--mode",
+                mode,
+                "--port",
+                &port.to_string(),
+                "--lifetime",
+                &lifetime.to_string(),
+            ];
+            [python, script]
+                .into_iter()
+                .chain(args.map(str::to_string))
+                .collect()
+        }
+        Subject::DxrAxum => {
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            let args = [
+                "serve-http",
+                "dxr-axum",
+                &port.to_string(),
+                &lifetime.to_string(),
+            ];
+            std::iter::once(exe.display().to_string())
+                .chain(args.map(str::to_string))
+                .collect()
+        }
+    })
+}
+
+/// One cell: start the server, check it, run the load client (again once
+/// if disturbed), stop the server.
+fn run_cell(
+    opts: &Options,
+    place: &Placement,
+    subject: Subject,
+    work: Work,
+    conns: usize,
+    gen_bytes: &mut Option<(usize, usize)>,
+) -> Result<Sample, Start> {
+    let x = &opts.xmlrpc;
+    let client = x
+        .grove_xmlrpc
+        .as_ref()
+        .map_err(|why| Start::Never(format!("no load client: {why}")))?;
+    let port = pick_port().map_err(|e| Start::Failed(format!("could not pick a port: {e}")))?;
+    let lifetime = (2.0 * (x.warmup + x.secs) + 120.0) as u64;
+    let argv = server_argv(opts, subject, port, lifetime).map_err(Start::Never)?;
+    wait_for_quiet();
+    let server =
+        ServerProcess::spawn(&pinned(place.server, argv), Stdio::null()).map_err(Start::Never)?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    if let Err(why) = wait_ready(&server, addr) {
+        let exited = server.stop();
+        let why = format!("{why} {}", exited.as_deref().unwrap_or_default());
+        // A server that exited before answering (e.g. a rejected `--mode`)
+        // will not start in the next cell either.
+        return Err(match exited {
+            Some(_) => Start::Never(format!("n/a: did not start: {}", why.trim())),
+            None => Start::Failed(why.trim().to_string()),
+        });
+    }
+    if gen_bytes.is_none() {
+        *gen_bytes = answer_bytes(addr, true)
+            .ok()
+            .zip(answer_bytes(addr, false).ok());
+    }
+    let mut kept: Option<Sample> = None;
+    let mut result = Ok(());
+    for _ in 0..2 {
+        match load(x, place, client, port, conns, work, server.pid()) {
+            Ok(s) => {
+                let quiet = s.other < NOISE;
+                if kept.as_ref().is_none_or(|k| s.other < k.other) {
+                    kept = Some(s);
+                }
+                if quiet {
+                    break;
+                }
+                say(&format!(
+                    "{} @ {conns}: other processes were busy; repeating",
+                    subject.key()
+                ));
+            }
+            Err(why) => {
+                result = Err(why);
+                break;
+            }
+        }
+    }
+    let exited = server.stop();
+    match (kept, result, exited) {
+        (_, _, Some(why)) => Err(Start::Failed(format!("the server exited: {why}"))),
+        (Some(s), Ok(()), None) => Ok(s),
+        (_, Err(why), None) => Err(Start::Failed(why)),
+        (None, Ok(()), None) => unreachable!("a run either samples or fails"),
+    }
+}
+
+/// The CPU counters at one moment.
+#[derive(Clone, Copy)]
+struct Tick {
+    at: Instant,
+    server: u64,
+    client: u64,
+    busy: u64,
+    softirqd: u64,
+}
+
+/// `f` of the samples, linearly interpolated at `t` (clamped to the ends).
+fn at(ticks: &[Tick], t: Instant, f: fn(&Tick) -> u64) -> f64 {
+    let after = ticks
+        .iter()
+        .position(|k| k.at >= t)
+        .unwrap_or(ticks.len() - 1);
+    if after == 0 {
+        return f(&ticks[0]) as f64;
+    }
+    let (a, b) = (&ticks[after - 1], &ticks[after]);
+    let span = b.at.duration_since(a.at).as_secs_f64();
+    let frac = if span > 0.0 {
+        t.saturating_duration_since(a.at).as_secs_f64() / span
+    } else {
+        1.0
+    };
+    f(a) as f64 + (f(b) as f64 - f(a) as f64) * frac.min(1.0)
+}
+
+/// One run of `grove-xmlrpc bench --json` with the CPU sampling around it.
+fn load(
+    x: &XmlrpcOptions,
+    place: &Placement,
+    client: &Path,
+    port: u16,
+    conns: usize,
+    work: Work,
+    server_pid: u32,
+) -> Result<Sample, String> {
+    let argv: Vec<String> = [
+        client.display().to_string(),
+        "bench".into(),
+        "--url".into(),
+        format!("http://127.0.0.1:{port}/RPC2"),
+        "--concurrency".into(),
+        conns.to_string(),
+        "--duration".into(),
+        x.secs.to_string(),
+        "--warmup".into(),
+        x.warmup.to_string(),
+        "--call".into(),
+        work.call.to_string(),
+        "--gzip".into(),
+        (if work.gzip { "on" } else { "off" }).to_string(),
+        "--json".into(),
+    ]
+    .into();
+    let argv = pinned(place.client, argv);
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start the load client: {e}"))?;
+    let drain = |mut r: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+    let softirq = loadgen::softirq_threads();
+    let (server_stat, client_stat) = (
+        format!("/proc/{server_pid}/stat"),
+        format!("/proc/{}/stat", child.id()),
+    );
+    let limit = Duration::from_secs_f64(x.warmup + x.secs + 60.0);
+    let start = Instant::now();
+    let mut ticks = Vec::new();
+    let status = loop {
+        ticks.push(Tick {
+            at: Instant::now(),
+            server: loadgen::cpu_ticks(&server_stat),
+            client: loadgen::cpu_ticks(&client_stat),
+            busy: loadgen::machine_busy_ticks(),
+            softirqd: softirq.iter().map(|p| loadgen::cpu_ticks(p)).sum(),
+        });
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "the load client did not finish within {} s",
+                limit.as_secs()
+            ));
+        }
+        thread::sleep(SAMPLE);
+    };
+    let (stdout, stderr) = (
+        stdout.join().unwrap_or_default(),
+        stderr.join().unwrap_or_default(),
+    );
+    if !status.success() {
+        let tail: Vec<&str> = stderr.lines().rev().take(2).collect();
+        return Err(format!(
+            "the load client failed ({status}): {}",
+            tail.join(" / ")
+        ));
+    }
+    let json = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or("");
+    let field = |k: &str| {
+        json_number(json, k).ok_or_else(|| format!("no {k:?} in the load client's output {json:?}"))
+    };
+    let seconds = field("seconds")?;
+    let mut s = Sample {
+        calls: field("calls")? as u64,
+        errors: field("errors")? as u64,
+        calls_per_sec: field("calls_per_sec")?,
+        p50_us: field("p50_us")?,
+        p99_us: field("p99_us")?,
+        ..Sample::default()
+    };
+    let end = ticks.last().expect("sampled at least once").at;
+    let begin = end
+        .checked_sub(Duration::from_secs_f64(seconds))
+        .unwrap_or(start);
+    let hz = loadgen::clock_ticks();
+    let over = |f: fn(&Tick) -> u64| (at(&ticks, end, f) - at(&ticks, begin, f)).max(0.0) / hz;
+    let (server_s, client_s, busy_s, soft_s) = (
+        over(|k| k.server),
+        over(|k| k.client),
+        over(|k| k.busy),
+        over(|k| k.softirqd),
+    );
+    s.cpu_us = if s.calls > 0 {
+        server_s * 1e6 / s.calls as f64
+    } else {
+        f64::NAN
+    };
+    s.server = server_s / seconds;
+    s.client = client_s / seconds;
+    s.softirqd = soft_s / seconds;
+    s.other = ((busy_s - server_s - client_s - soft_s) / seconds).max(0.0);
+    Ok(s)
+}
+
+/// The number after `"key":` in a flat JSON object.
+fn json_number(json: &str, key: &str) -> Option<f64> {
+    let rest = &json[json.find(&format!("\"{key}\""))? + key.len() + 2..];
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// One XML-RPC call as an HTTP/1.1 request that asks for `Connection: close`.
+fn request(method: &str, arg_xml: &str, gzip: bool) -> Vec<u8> {
+    let body = format!(
+        "<?xml version='1.0'?>\n<methodCall>\n<methodName>{method}</methodName>\n<params>\n{arg_xml}</params>\n</methodCall>\n"
+    );
+    let accept = if gzip {
+        "Accept-Encoding: gzip\r\n"
+    } else {
+        ""
+    };
+    format!(
+        "POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n{accept}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Sends `req` and reads the whole answer (to EOF).
+fn exchange(addr: SocketAddr, req: &[u8]) -> io::Result<Vec<u8>> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(req)?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer)?;
+    Ok(answer)
+}
+
+/// Waits (up to 30 s) until the server answers `add(3, 5)` with 8.
+fn wait_ready(server: &ServerProcess, addr: SocketAddr) -> Result<(), String> {
+    let param = |v: u32| format!("<param>\n<value><int>{v}</int></value>\n</param>\n");
+    let req = request("add", &(param(3) + &param(5)), false);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if !server.alive() {
+            return Err("exited before answering:".to_string());
+        }
+        match exchange(addr, &req) {
+            Ok(answer) => {
+                let text = String::from_utf8_lossy(&answer);
+                let ok = text.starts_with("HTTP/1.") && text.split(' ').nth(1) == Some("200");
+                if ok && (text.contains("<int>8</int>") || text.contains("<i4>8</i4>")) {
+                    return Ok(());
+                }
+                return Err(format!(
+                    "answered add(3, 5) with {:?}",
+                    text.chars().take(300).collect::<String>()
+                ));
+            }
+            Err(e) => last = e.to_string(),
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("did not answer add(3, 5) within 30 s ({last})"))
+}
+
+/// Bytes of one whole `gen(2048)` answer (head + body), with or without
+/// `Accept-Encoding: gzip`.
+fn answer_bytes(addr: SocketAddr, gzip: bool) -> io::Result<usize> {
+    let req = request(
+        "gen",
+        "<param>\n<value><int>2048</int></value>\n</param>\n",
+        gzip,
+    );
+    exchange(addr, &req).map(|a| a.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_clients_json() {
+        let j = r#"{"calls":1234,"errors":0,"seconds":5.001,"calls_per_sec":246.7,"p50_us":3.5e2,"p99_us":-1}"#;
+        assert_eq!(json_number(j, "calls"), Some(1234.0));
+        assert_eq!(json_number(j, "calls_per_sec"), Some(246.7));
+        assert_eq!(json_number(j, "p50_us"), Some(350.0));
+        assert_eq!(json_number(j, "p99_us"), Some(-1.0));
+        assert_eq!(json_number(j, "max_us"), None);
+    }
+
+    #[test]
+    fn interpolates_ticks() {
+        let t0 = Instant::now();
+        let tick = |ms: u64, server: u64| Tick {
+            at: t0 + Duration::from_millis(ms),
+            server,
+            client: 0,
+            busy: 0,
+            softirqd: 0,
+        };
+        let ticks = [tick(0, 0), tick(100, 10), tick(200, 30)];
+        let v = |ms: u64| at(&ticks, t0 + Duration::from_millis(ms), |k| k.server);
+        assert!((v(50) - 5.0).abs() < 1e-9);
+        assert!((v(150) - 20.0).abs() < 1e-9);
+        assert!((v(500) - 30.0).abs() < 1e-9);
+        assert!((v(0)).abs() < 1e-9);
+    }
+}
