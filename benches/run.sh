@@ -29,6 +29,12 @@
 #                           connections, non-pipelined and pipelined (depth 16,
 #                           peers/wrk/pipeline.lua); also plots target/http.png
 #                           (matplotlib in the venv)
+#   --benches xmlrpc        only issue 11's XML-RPC rows: grove-xmlrpc's modes,
+#                           Python's SimpleXMLRPCServer plain / threaded / under
+#                           gevent (peers/xmlrpc/server.py) and dxr-axum, all
+#                           under `grove-xmlrpc bench` on CPU 0 at 1, 64 and 1,024
+#                           connections (about 10 min; --quick: about 1); builds
+#                           grove-xmlrpc and plots target/xmlrpc.png
 #   --subjects grove,tokio  only some columns (floor: the HTTP kernel floor)
 set -euo pipefail
 
@@ -96,16 +102,19 @@ fi
 # --- grove-dns (the DNS section's subject) ------------------------------------
 DNS_ARGS=()
 ROOT="$(cd "$BENCHES/.." && pwd)"
-# Only when the dns section is selected: a cold release build takes minutes.
-want_dns() {
-  local prev=""
-  for arg in "$@"; do
-    if [ "$prev" = "--benches" ]; then [[ ",$arg," == *",dns,"* ]]; return; fi
-    prev="$arg"
+# Whether a section is selected: no --benches, or a --benches list naming it
+# (`wants dns "$@"`). Apps are built only for their sections: a cold release
+# build takes minutes.
+wants() {
+  local name="$1" prev="" a
+  shift
+  for a in "$@"; do
+    if [ "$prev" = "--benches" ]; then [[ ",$a," == *",$name,"* ]]; return; fi
+    prev="$a"
   done
   return 0
 }
-if ! want_dns "$@"; then
+if ! wants dns "$@"; then
   :
 elif [ -f "$ROOT/apps/grove-dns/Cargo.toml" ]; then
   log "building grove-dns (cargo build --release -p grove-dns)"
@@ -120,18 +129,10 @@ fi
 
 # --- grove-http (issue 5's HTTP rows) ------------------------------------------
 # Built from the repository's own workspace, as a user would build it; only
-# when the HTTP rows are selected (no --benches, or a --benches list naming http).
-wants_http() {
-  local prev="" a
-  for a in "$@"; do
-    case "$prev" in --benches) [[ ",$a," == *",http,"* ]] && return 0 || return 1 ;; esac
-    prev="$a"
-  done
-  return 0
-}
+# when the HTTP rows are selected.
 HTTP_ARGS=()
 rm -f "$TARGET/http.csv"   # the plot below draws only this run's HTTP rows
-if wants_http "$@"; then
+if wants http "$@"; then
   ROOT="$(cd "$BENCHES/.." && pwd)"
   command -v wrk >/dev/null 2>&1 || log "wrk is missing: apt-get install wrk (the HTTP rows will show n/a)"
   if [ -f "$ROOT/crates/grove-http/examples/hello_http.rs" ]; then
@@ -163,6 +164,23 @@ if wants_http "$@"; then
   fi
 fi
 
+# --- grove-xmlrpc (issue 11's XML-RPC rows: server and load client) -------------
+XMLRPC_ARGS=()
+rm -f "$TARGET/xmlrpc.csv"   # the plot below draws only this run's XML-RPC rows
+if wants xmlrpc "$@"; then
+  if [ -f "$ROOT/apps/grove-xmlrpc/Cargo.toml" ]; then
+    log "building grove-xmlrpc (cargo build --release -p grove-xmlrpc)"
+    if cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p grove-xmlrpc 2>"$TARGET/grove-xmlrpc-build.log"; then
+      XMLRPC_ARGS=(--grove-xmlrpc "${CARGO_TARGET_DIR:-$ROOT/target}/release/grove-xmlrpc")
+    else
+      XMLRPC_ARGS=(--no-grove-xmlrpc "n/a: not built (cargo build -p grove-xmlrpc failed: $(grep -m1 '^error' "$TARGET/grove-xmlrpc-build.log" || tail -n 1 "$TARGET/grove-xmlrpc-build.log"))")
+    fi
+  else
+    XMLRPC_ARGS=(--no-grove-xmlrpc "n/a: not built (apps/grove-xmlrpc is not in this checkout)")
+  fi
+  XMLRPC_ARGS+=(--xmlrpc-csv "$TARGET/xmlrpc.csv")
+fi
+
 # --- harness -----------------------------------------------------------------
 log "building the harness (cargo build --release)"
 cargo build --release --quiet --manifest-path "$BENCHES/Cargo.toml" --target-dir "$TARGET"
@@ -184,21 +202,22 @@ versions() {
 
 {
   echo "<!-- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$BENCHES" rev-parse --short HEAD 2>/dev/null || echo none) -->"
-  "${PIN[@]}" "$TARGET/release/harness" all "${GO_ARGS[@]}" "${GEVENT_ARGS[@]}" "${HTTP_ARGS[@]}" "${DNS_ARGS[@]}" "$@"
+  "${PIN[@]}" "$TARGET/release/harness" all "${GO_ARGS[@]}" "${GEVENT_ARGS[@]}" "${HTTP_ARGS[@]}" "${DNS_ARGS[@]}" "${XMLRPC_ARGS[@]}" "$@"
   echo
   versions
 } | tee "$TARGET/results.md"
 log "table saved to $TARGET/results.md"
 
-# --- the HTTP plot --------------------------------------------------------------
-if [ -s "$TARGET/http.csv" ]; then
+# --- the plots (HTTP: docs/img/http.png, XML-RPC: docs/img/xmlrpc.png are copies) --
+for plot in http xmlrpc; do
+  [ -s "$TARGET/$plot.csv" ] || continue
   if [ -n "$PY" ] && ! "$PY" -c 'import matplotlib' 2>/dev/null; then
-    log "installing matplotlib from PyPI into $VENV for the HTTP plot"
+    log "installing matplotlib from PyPI into $VENV for the plots"
     "$PY" -m pip install -q matplotlib >>"$TARGET/pip.log" 2>&1 || log "pip install matplotlib failed (see $TARGET/pip.log)"
   fi
-  if [ -n "$PY" ] && "$PY" "$BENCHES/plot_http.py" "$TARGET/http.csv" "$TARGET/http.png"; then
-    log "HTTP plot saved to $TARGET/http.png (docs/img/http.png is a copy of it)"
+  if [ -n "$PY" ] && "$PY" "$BENCHES/plot_$plot.py" "$TARGET/$plot.csv" "$TARGET/$plot.png"; then
+    log "$plot plot saved to $TARGET/$plot.png (docs/img/$plot.png is a copy of it)"
   else
-    log "no HTTP plot: matplotlib is not available"
+    log "no $plot plot: matplotlib is not available"
   fi
-fi
+done

@@ -42,7 +42,7 @@ pub fn write_csv(path: &Path, conns: &[usize], results: &Results) -> io::Result<
                 let m = |f: fn(&Sample) -> f64| cell.median(f).unwrap_or(f64::NAN);
                 let _ = writeln!(
                     text,
-                    "{},{},{},{n},{rate:.1},{:.3},{:.0},{:.0},{:.0}",
+                    "{},\"{}\",{},{n},{rate:.1},{:.3},{:.0},{:.0},{:.0}",
                     subject.key(),
                     work.call,
                     if work.gzip { "on" } else { "off" },
@@ -172,12 +172,15 @@ fn write_table(out: &mut impl Write, conns: &[usize], cells: &[Vec<Cell>]) -> io
                         Cell::Failed(_) => format!("failed: {why}"),
                         _ => why.clone(),
                     };
-                    let short: String = full
+                    // The cell keeps the gist (two `: ` parts, as "n/a: not built"),
+                    // the whole reason goes below the table once.
+                    let short = full.splitn(3, ": ").take(2).collect::<Vec<_>>().join(": ");
+                    let short: String = short
                         .split(" (")
                         .next()
-                        .unwrap_or(&full)
+                        .unwrap_or(&short)
                         .chars()
-                        .take(40)
+                        .take(60)
                         .collect();
                     let _ = write!(line, " {} | | |", short.replace('|', "/"));
                     let note = format!("{}: {}", subject.key(), full.replace('|', "/"));
