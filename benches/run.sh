@@ -114,17 +114,24 @@ wants() {
   done
   return 0
 }
-if ! wants dns "$@"; then
-  :
-elif [ -f "$ROOT/apps/grove-dns/Cargo.toml" ]; then
-  log "building grove-dns (cargo build --release -p grove-dns)"
-  if cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p grove-dns 2>"$TARGET/grove-dns-build.log"; then
-    DNS_ARGS=(--grove-dns "${CARGO_TARGET_DIR:-$ROOT/target}/release/grove-dns")
-  else
-    DNS_ARGS=(--no-grove-dns "cargo build -p grove-dns failed: $(tail -n 1 "$TARGET/grove-dns-build.log")")
+# An app of apps/ built from the repository's workspace, as a user would build
+# it: sets APP_ARGS to (--NAME BINARY) or (--no-NAME "not built (why)").
+build_app() {
+  local name="$1" build_log="$TARGET/$1-build.log"
+  if [ ! -f "$ROOT/apps/$name/Cargo.toml" ]; then
+    APP_ARGS=(--no-"$name" "not built (apps/$name is not in this checkout)")
+    return
   fi
-else
-  DNS_ARGS=(--no-grove-dns "not built: apps/grove-dns is not in this checkout")
+  log "building $name (cargo build --release -p $name)"
+  if cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p "$name" 2>"$build_log"; then
+    APP_ARGS=(--"$name" "${CARGO_TARGET_DIR:-$ROOT/target}/release/$name")
+  else
+    APP_ARGS=(--no-"$name" "not built (cargo build -p $name failed: $(grep -m1 '^error' "$build_log" || tail -n 1 "$build_log"))")
+  fi
+}
+if wants dns "$@"; then
+  build_app grove-dns
+  DNS_ARGS=("${APP_ARGS[@]}")
 fi
 
 # --- grove-http (issue 5's HTTP rows) ------------------------------------------
@@ -168,17 +175,8 @@ fi
 XMLRPC_ARGS=()
 rm -f "$TARGET/xmlrpc.csv"   # the plot below draws only this run's XML-RPC rows
 if wants xmlrpc "$@"; then
-  if [ -f "$ROOT/apps/grove-xmlrpc/Cargo.toml" ]; then
-    log "building grove-xmlrpc (cargo build --release -p grove-xmlrpc)"
-    if cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p grove-xmlrpc 2>"$TARGET/grove-xmlrpc-build.log"; then
-      XMLRPC_ARGS=(--grove-xmlrpc "${CARGO_TARGET_DIR:-$ROOT/target}/release/grove-xmlrpc")
-    else
-      XMLRPC_ARGS=(--no-grove-xmlrpc "n/a: not built (cargo build -p grove-xmlrpc failed: $(grep -m1 '^error' "$TARGET/grove-xmlrpc-build.log" || tail -n 1 "$TARGET/grove-xmlrpc-build.log"))")
-    fi
-  else
-    XMLRPC_ARGS=(--no-grove-xmlrpc "n/a: not built (apps/grove-xmlrpc is not in this checkout)")
-  fi
-  XMLRPC_ARGS+=(--xmlrpc-csv "$TARGET/xmlrpc.csv")
+  build_app grove-xmlrpc
+  XMLRPC_ARGS=("${APP_ARGS[@]}" --xmlrpc-csv "$TARGET/xmlrpc.csv")
 fi
 
 # --- harness -----------------------------------------------------------------

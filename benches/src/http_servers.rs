@@ -48,11 +48,7 @@ async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
 fn hyper_server(addr: SocketAddr) -> Result<(), String> {
     let rt = crate::subjects::tokio::io_runtime();
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("bind {addr}: {e}"))?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        println!("listening {port}");
+        let listener = listen(addr).await?;
         loop {
             match listener.accept().await {
                 Ok((stream, _peer)) => {
@@ -70,6 +66,16 @@ fn hyper_server(addr: SocketAddr) -> Result<(), String> {
             }
         }
     })
+}
+
+/// A tokio listener on `addr`, announced with the `listening PORT` record.
+pub(crate) async fn listen(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("bind {addr}: {e}"))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    println!("listening {port}");
+    Ok(listener)
 }
 
 #[derive(Clone)]

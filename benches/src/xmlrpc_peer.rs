@@ -45,11 +45,7 @@ pub fn serve(addr: SocketAddr) -> Result<(), String> {
         .build();
     let rt = crate::subjects::tokio::io_runtime();
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("bind {addr}: {e}"))?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        println!("listening {port}");
+        let listener = crate::http_servers::listen(addr).await?;
         Server::from_route(route)
             .serve_listener(listener)
             .await

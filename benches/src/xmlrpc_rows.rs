@@ -65,7 +65,7 @@ impl XmlrpcOptions {
             grove_xmlrpc: if built.exists() {
                 Ok(built)
             } else {
-                Err("n/a: not built (run.sh builds `cargo build --release -p grove-xmlrpc`)".into())
+                Err("not built (run.sh builds `cargo build --release -p grove-xmlrpc`)".into())
             },
             script: benches_dir.join("peers/xmlrpc/server.py"),
             csv: None,
@@ -315,7 +315,7 @@ fn server_argv(
         x.grove_xmlrpc
             .as_ref()
             .map(|p| p.display().to_string())
-            .map_err(Clone::clone)
+            .map_err(|why| format!("n/a: grove-xmlrpc {why}"))
     };
     Ok(match subject {
         Subject::Grove(mode) => [
@@ -378,7 +378,7 @@ fn run_cell(
     let client = x
         .grove_xmlrpc
         .as_ref()
-        .map_err(|why| Start::Never(format!("no load client: {why}")))?;
+        .map_err(|why| Start::Never(format!("n/a: no load client: grove-xmlrpc {why}")))?;
     let port = pick_port().map_err(|e| Start::Failed(format!("could not pick a port: {e}")))?;
     let lifetime = (2.0 * (x.warmup + x.secs) + 120.0) as u64;
     let argv = server_argv(opts, subject, port, lifetime).map_err(Start::Never)?;
