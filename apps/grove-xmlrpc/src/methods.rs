@@ -1,0 +1,37 @@
+//! The methods `grove-xmlrpc serve` offers: the writing's `add` and `gen`,
+//! and `echo` for round-trip checks.
+
+use dxr::Value;
+
+use crate::registry::Registry;
+
+/// `add(a, b)`: the sum (an `i8` when it leaves 32 bits; a fault when it
+/// leaves 64).
+pub fn add(a: i64, b: i64) -> Result<i64, dxr::Fault> {
+    a.checked_add(b).ok_or_else(|| {
+        crate::fault::new(
+            crate::fault::APPLICATION_ERROR,
+            "add(): the sum overflows 64 bits",
+        )
+    })
+}
+
+/// `gen(n)`: a string of `n` zeros.
+pub fn gen(n: usize) -> String {
+    "0".repeat(n)
+}
+
+/// `echo(x)`: its argument, whatever it is.
+pub fn echo(value: Value) -> Value {
+    value
+}
+
+/// A registry of [`add`], [`gen`] and [`echo`], with help texts.
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    registry
+        .register_doc("add", "add(a, b): the sum of two integers.", add)
+        .register_doc("gen", "gen(n): a string of n zeros.", gen)
+        .register_doc("echo", "echo(x): returns its argument unchanged.", echo);
+    registry
+}
