@@ -43,6 +43,18 @@ TARGET="$BENCHES/target"
 mkdir -p "$TARGET/go"
 log() { echo "[run.sh] $*" >&2; }
 is_root() { [ "$(id -u)" = 0 ]; }
+# Whether a section is selected: no --benches, or a --benches list naming it
+# (`wants dns "$@"`). Peers and apps are installed and built only for their
+# sections: a cold release build takes minutes.
+wants() {
+  local name="$1" prev="" a
+  shift
+  for a in "$@"; do
+    if [ "$prev" = "--benches" ]; then [[ ",$a," == *",$name,"* ]]; return; fi
+    prev="$a"
+  done
+  return 0
+}
 
 # Put vm.max_map_count back even if the run is interrupted (the harness also
 # restores it itself when it finishes normally).
@@ -57,7 +69,14 @@ trap restore_map_count EXIT
 
 # --- Go peer -----------------------------------------------------------------
 GO_ARGS=()
-if ! command -v go >/dev/null 2>&1; then
+go_wanted() {
+  local b
+  for b in switch spawn mem queue sem event echo connmem http; do wants "$b" "$@" && return 0; done
+  return 1
+}
+if ! go_wanted "$@"; then
+  GO_ARGS=(--no-go "not needed by the selected sections")
+elif ! command -v go >/dev/null 2>&1; then
   if is_root && command -v apt-get >/dev/null 2>&1; then
     log "installing golang-go with apt-get (log: $TARGET/apt.log)"
     if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go; } >"$TARGET/apt.log" 2>&1; then
@@ -102,18 +121,6 @@ fi
 # --- grove-dns (the DNS section's subject) ------------------------------------
 DNS_ARGS=()
 ROOT="$(cd "$BENCHES/.." && pwd)"
-# Whether a section is selected: no --benches, or a --benches list naming it
-# (`wants dns "$@"`). Apps are built only for their sections: a cold release
-# build takes minutes.
-wants() {
-  local name="$1" prev="" a
-  shift
-  for a in "$@"; do
-    if [ "$prev" = "--benches" ]; then [[ ",$a," == *",$name,"* ]]; return; fi
-    prev="$a"
-  done
-  return 0
-}
 # An app of apps/ built from the repository's workspace, as a user would build
 # it: sets APP_ARGS to (--NAME BINARY) or (--no-NAME "not built (why)").
 build_app() {
@@ -193,7 +200,7 @@ fi
 versions() {
   local lock="$BENCHES/Cargo.lock"
   crate() { awk -v n="$1" '$0 == "name = \"" n "\"" { getline; gsub(/version = |"/, ""); print; exit }' "$lock"; }
-  echo "Versions: $(rustc --version | cut -d' ' -f1-2); corosensei $(crate corosensei), may $(crate may), tokio $(crate tokio)"\
+  echo "Versions: $(rustc --version | cut -d' ' -f1-2); corosensei $(crate corosensei), may $(crate may), tokio $(crate tokio), dxr_server $(crate dxr_server), axum $(crate axum)"\
 "; $(command -v go >/dev/null 2>&1 && go version | cut -d' ' -f3 || echo 'Go n/a')"\
 "; $([ -n "$PY" ] && "$PY" -c 'import sys, gevent, greenlet; print("CPython %d.%d.%d, gevent %s, greenlet %s" % (sys.version_info[:3] + (gevent.__version__, greenlet.__version__)))' || echo 'gevent n/a')."
 }
