@@ -32,7 +32,7 @@ def main():
     conns = sorted({int(r["connections"]) for r in rows})
     styles = {s: ("-" if s.startswith("grove") else "--" if s == "dxr-axum" else ":") for s in subjects}
 
-    fig, axes = plt.subplots(1, len(works), figsize=(5.2 * len(works), 4.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(works), figsize=(max(7.5, 5.2 * len(works)), 4.8), squeeze=False)
     for ax, (call, gzip) in zip(axes[0], works):
         for s in subjects:
             pts = sorted(
@@ -57,7 +57,9 @@ def main():
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     fig.suptitle(
-        "XML-RPC: grove-xmlrpc bench on CPU 0, one server on CPU 1 (hollow: the client counted errors)"
+        "XML-RPC calls/s by connections: grove-xmlrpc bench on CPU 0, the server on CPU 1\n"
+        "(hollow marker: the load client counted errors)",
+        fontsize=9,
     )
     fig.tight_layout()
     fig.savefig(dst, dpi=110)
