@@ -335,8 +335,8 @@ fn met(ok: bool) -> &'static str {
 fn write_shares(out: &mut impl Write, conns: &[usize], results: &Results) -> io::Result<()> {
     writeln!(
         out,
-        "### XML-RPC spread: CPU shares over the timed window (server / load client / ksoftirqd / other \
-         processes, fractions of one CPU, median over rounds)\n"
+        "### XML-RPC spread: CPU shares over the timed window (server / load client (by its own \
+         count) / ksoftirqd / other processes, fractions of one CPU, median over rounds)\n"
     )?;
     let mut header = String::from("| workload | server |");
     let mut rule = String::from("|---|---|");
@@ -359,8 +359,9 @@ fn write_shares(out: &mut impl Write, conns: &[usize], results: &Results) -> io:
                         let m = |f: fn(&Sample) -> f64| cell.median(f).unwrap_or(f64::NAN);
                         let _ = write!(
                             line,
-                            " {server:.2} / {:.2} / {:.2} / {:.2} |",
+                            " {server:.2} / {:.2} ({:.2}) / {:.2} / {:.2} |",
                             m(|s| s.client),
+                            m(|s| s.client_own),
                             m(|s| s.softirqd),
                             m(|s| s.other)
                         );

@@ -179,6 +179,9 @@ pub struct Sample {
     pub client: f64,
     pub softirqd: f64,
     pub other: f64,
+    /// The client's CPU share by its own count (`client_cpu_s` ÷ `seconds`
+    /// of its JSON): beside `client`, a check of the window's alignment.
+    pub client_own: f64,
 }
 
 /// A cell: every round's sample, or why there is none.
@@ -256,7 +259,7 @@ pub fn run(opts: &Options, out: &mut impl Write) -> io::Result<()> {
                         Ok(s) => {
                             say(&format!(
                                 "{label}, round {}: {:.0} calls/s, {:.1} µs CPU/call, p50 {:.0} µs, \
-                                 p99 {:.0} µs, {} errors, client {:.2} / server {:.2} CPU",
+                                 p99 {:.0} µs, {} errors, client {:.2} (by its own count {:.2}) / server {:.2} CPU",
                                 round + 1,
                                 s.calls_per_sec,
                                 s.cpu_us,
@@ -264,6 +267,7 @@ pub fn run(opts: &Options, out: &mut impl Write) -> io::Result<()> {
                                 s.p99_us,
                                 s.errors,
                                 s.client,
+                                s.client_own,
                                 s.server
                             ));
                             samples[i].push(s);
@@ -562,6 +566,7 @@ fn load(
         calls_per_sec: field("calls_per_sec")?,
         p50_us: field("p50_us")?,
         p99_us: field("p99_us")?,
+        client_own: field("client_cpu_s")? / seconds,
         ..Sample::default()
     };
     let end = ticks.last().expect("sampled at least once").at;
