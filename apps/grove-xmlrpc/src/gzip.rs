@@ -10,6 +10,9 @@
 //! compressor (and one decompressor) and resets it per body; the gzip
 //! framing around the raw deflate stream is written here (RFC 1952). The
 //! state is borrowed only while bytes are crunched, never across a wait.
+//! The backend is zlib-rs: it builds its state on the heap, where
+//! miniz_oxide's debug builds assemble it on the stack first — more than a
+//! greenlet's stack holds.
 
 use std::cell::RefCell;
 use std::io::Read;
