@@ -199,7 +199,7 @@ mod tests {
     fn faults_are_http_200() {
         let r = service().respond(&post("/"), b"<oops".to_vec());
         assert_eq!((r.status, r.content_type), (200, "text/xml"));
-        assert!(wire::parse_response(&r.body).unwrap().is_err());
+        assert!(wire::parse_response(r.body).unwrap().is_err());
     }
 
     #[test]

@@ -9,7 +9,11 @@ use util::{python, script, Server};
 
 fn interop(mode: &str) {
     let server = Server::start(mode);
-    let out = python(&[script("client_interop.py").to_str().unwrap(), &server.url(), mode]);
+    let out = python(&[
+        script("client_interop.py").to_str().unwrap(),
+        &server.url(),
+        mode,
+    ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
 }
 

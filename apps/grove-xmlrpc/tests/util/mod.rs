@@ -80,7 +80,9 @@ impl Drop for Server {
 
 /// A Python script of `tests/python/`.
 pub fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name)
 }
 
 /// Runs `python3 args…`; panics with its output unless it succeeds.
