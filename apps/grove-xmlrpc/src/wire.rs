@@ -26,9 +26,11 @@ use crate::fault;
 /// ([`crate::server::STACK_SIZE`]) at this depth, in debug builds too.
 pub const MAX_DEPTH: usize = 128;
 
-/// The stack dxr needs to read or write a document of [`MAX_DEPTH`],
-/// debug builds included (their serde frames are large).
-pub const DEEP_STACK: usize = 256 * 1024;
+/// The stack dxr needs to read or write a document of [`MAX_DEPTH`]:
+/// 256 KiB, and 1 MiB in debug builds, whose serde frames are several
+/// times larger. Stacks are committed as they are touched: the size is
+/// address space, not memory.
+pub const DEEP_STACK: usize = if cfg!(debug_assertions) { 1 << 20 } else { 256 << 10 };
 
 /// Documents at most this deep are handled on the caller's stack, even a
 /// default 60 KiB greenlet's: a call or response with a scalar value.
