@@ -71,17 +71,16 @@ pub fn encode(data: &[u8]) -> Vec<u8> {
 
 /// Decodes a gzip body of at most `limit` decoded bytes.
 pub fn decode(data: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
-    let mut out = Vec::with_capacity((data.len() * 4).min(limit));
-    let mut decoder = GzDecoder::new(data).take(limit as u64 + 1);
+    if data.is_empty() {
+        return Err(DecodeError::Invalid);
+    }
+    let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(limit));
+    let mut decoder = GzDecoder::new(data).take((limit as u64).saturating_add(1));
     decoder
         .read_to_end(&mut out)
         .map_err(|_| DecodeError::Invalid)?;
     if out.len() > limit {
         return Err(DecodeError::TooLarge);
-    }
-    // A stream with bytes after its end, or none at all, is not one body.
-    if data.is_empty() {
-        return Err(DecodeError::Invalid);
     }
     Ok(out)
 }
