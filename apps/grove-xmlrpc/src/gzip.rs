@@ -18,7 +18,7 @@ use std::cell::RefCell;
 use std::io::Read;
 
 use flate2::read::GzDecoder;
-use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+use flate2::{Compress, Compression, FlushCompress, Status};
 
 /// Responses longer than this are gzipped when the client accepts it
 /// (Python's `SimpleXMLRPCRequestHandler.encode_threshold`).
@@ -62,9 +62,7 @@ pub fn encode(data: &[u8]) -> Vec<u8> {
             }
         }
     });
-    let mut crc = Crc::new();
-    crc.update(data);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
     out.extend_from_slice(&(data.len() as u32).to_le_bytes());
     out
 }

@@ -134,7 +134,7 @@ impl Service {
             Some(_) => return Reply::error(501, "content encoding not supported\n"),
         };
         let result = self.call(&body);
-        let xml = wire::write_response(&result);
+        let xml = wire::write_response(result);
         let gzip = self.gzip_threshold.is_some_and(|t| xml.len() > t)
             && head.accept_encoding.is_some_and(gzip::accepts_gzip);
         Reply {

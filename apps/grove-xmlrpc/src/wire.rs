@@ -30,7 +30,11 @@ pub const MAX_DEPTH: usize = 128;
 /// 256 KiB, and 1 MiB in debug builds, whose serde frames are several
 /// times larger. Stacks are committed as they are touched: the size is
 /// address space, not memory.
-pub const DEEP_STACK: usize = if cfg!(debug_assertions) { 1 << 20 } else { 256 << 10 };
+pub const DEEP_STACK: usize = if cfg!(debug_assertions) {
+    1 << 20
+} else {
+    256 << 10
+};
 
 /// Documents at most this deep are handled on the caller's stack, even a
 /// default 60 KiB greenlet's: a call or response with a scalar value.
@@ -54,18 +58,15 @@ pub fn parse_call(body: &[u8]) -> Result<(String, Vec<Value>), Fault> {
 }
 
 /// Writes a `methodResponse` carrying `result`'s value or fault.
-pub fn write_response(result: &Result<Value, Fault>) -> Vec<u8> {
+pub fn write_response(result: Result<Value, Fault>) -> Vec<u8> {
     let xml = match result {
-        Ok(value) => MethodResponse {
-            value: value.clone(),
-        }
-        .to_xml(),
-        Err(f) => FaultResponse { fault: f.clone() }.to_xml(),
+        Ok(value) => MethodResponse { value }.to_xml(),
+        Err(fault) => FaultResponse { fault }.to_xml(),
     };
     match xml {
         Ok(xml) => with_decl(&xml),
         // dxr refuses what XML cannot carry; say so instead.
-        Err(e) => write_response(&Err(fault::internal(format!(
+        Err(e) => write_response(Err(fault::internal(format!(
             "the result cannot be written as XML: {e}"
         )))),
     }
@@ -341,9 +342,9 @@ mod tests {
     #[test]
     fn responses_round_trip() {
         let ok = Ok(Value::String("0".repeat(5)));
-        assert_eq!(parse_response(write_response(&ok)), Ok(ok));
+        assert_eq!(parse_response(write_response(ok.clone())), Ok(ok));
         let err = Err(Fault::new(7, "no <way>".into()));
-        assert_eq!(parse_response(write_response(&err)), Ok(err));
+        assert_eq!(parse_response(write_response(err.clone())), Ok(err));
         assert!(parse_response(b"<html/>".to_vec()).is_err());
     }
 }
