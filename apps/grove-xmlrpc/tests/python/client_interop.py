@@ -47,6 +47,10 @@ for v in values:
 nan = proxy.echo(float("nan"))
 assert nan != nan
 
+# A client that writes ISO-8859-1 (test_xmlrpc's test_client_encoding).
+latin = xc.ServerProxy(url, encoding="iso-8859-1", allow_none=True)
+assert latin.echo("héllo ÿ €") == "héllo ÿ €"
+
 # Faults with their codes.
 def fault_code(call):
     try:
