@@ -123,19 +123,22 @@ pub fn with_room<T: 'static>(depth: usize, f: impl FnOnce() -> T + 'static) -> T
 /// `Err` says why the document is not a response. Safe on any stack: a
 /// deep document is read on a greenlet of its own ([`with_room`]).
 pub fn parse_response(body: Vec<u8>) -> Result<Result<Value, Fault>, String> {
-    let depth = check(&utf8(&body).map_err(|f| f.string().to_owned())?)
-        .map_err(|f| f.string().to_owned())?;
-    with_room(depth, move || read_response(&body))
+    let text = utf8(&body).map_err(|f| f.string().to_owned())?;
+    let depth = check(&text).map_err(|f| f.string().to_owned())?;
+    if depth <= SHALLOW {
+        return read_response(&text);
+    }
+    let text = text.into_owned();
+    with_room(depth, move || read_response(&text))
 }
 
-fn read_response(body: &[u8]) -> Result<Result<Value, Fault>, String> {
-    let text = utf8(body).map_err(|f| f.string().to_owned())?;
+fn read_response(text: &str) -> Result<Result<Value, Fault>, String> {
     if text.contains("<fault>") {
-        if let Ok(f) = FaultResponse::from_xml(&text) {
+        if let Ok(f) = FaultResponse::from_xml(text) {
             return Ok(Err(f.fault));
         }
     }
-    match MethodResponse::from_xml(&text) {
+    match MethodResponse::from_xml(text) {
         Ok(r) => Ok(Ok(r.value)),
         Err(_) => Err("the response is not a well-formed XML-RPC methodResponse".into()),
     }
@@ -194,7 +197,7 @@ fn declared_encoding(body: &[u8]) -> Option<&[u8]> {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(haystack, needle)
 }
 
 /// The guard run before dxr: bounded depth, no markup declarations.
@@ -204,7 +207,7 @@ pub fn check(text: &str) -> Result<usize, Fault> {
     let mut depth = 0usize;
     let mut deepest = 0usize;
     let mut i = 0;
-    while let Some(off) = b[i..].iter().position(|&c| c == b'<') {
+    while let Some(off) = memchr::memchr(b'<', &b[i..]) {
         i += off;
         let rest = &b[i..];
         let skip_to = |end: &[u8]| find(&b[i..], end).map(|at| i + at + end.len());
@@ -247,13 +250,16 @@ pub fn check(text: &str) -> Result<usize, Fault> {
 /// respected), or the last index if it never closes (the parser reports
 /// that).
 fn tag_end(b: &[u8], start: usize) -> usize {
-    let mut quote = None;
-    for (i, &c) in b.iter().enumerate().skip(start + 1) {
-        match (quote, c) {
-            (None, b'"' | b'\'') => quote = Some(c),
-            (Some(q), _) if c == q => quote = None,
-            (None, b'>') => return i,
-            _ => {}
+    let mut i = start + 1;
+    while let Some(off) = memchr::memchr3(b'>', b'"', b'\'', &b[i.min(b.len())..]) {
+        let at = i + off;
+        if b[at] == b'>' {
+            return at;
+        }
+        // Skip the quoted attribute value.
+        match memchr::memchr(b[at], &b[at + 1..]) {
+            Some(close) => i = at + 1 + close + 1,
+            None => break,
         }
     }
     b.len() - 1
@@ -337,6 +343,13 @@ mod tests {
         );
         assert_eq!(parse_call(b"<").unwrap_err().code(), fault::PARSE_ERROR);
         assert_eq!(parse_call(b"").unwrap_err().code(), fault::PARSE_ERROR);
+    }
+
+    #[test]
+    fn tags_with_quoted_angles() {
+        assert_eq!(check("<a x='>'><b y=\"a>b\"/></a>"), Ok(1));
+        assert_eq!(check("<a x='>"), Ok(1));
+        assert_eq!(check("<"), Ok(1));
     }
 
     #[test]
