@@ -226,7 +226,7 @@ impl Client {
             wire::write_call(method, params).map_err(|f| Error::Protocol(f.string().to_owned()))?;
         let request = self.request(xml);
         let body = self.post(&request)?;
-        match wire::parse_response(&body) {
+        match wire::parse_response(body) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(fault)) => Err(Error::Fault(fault)),
             Err(what) => Err(Error::Protocol(what)),

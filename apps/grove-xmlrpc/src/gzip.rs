@@ -10,12 +10,15 @@
 //! compressor (and one decompressor) and resets it per body; the gzip
 //! framing around the raw deflate stream is written here (RFC 1952). The
 //! state is borrowed only while bytes are crunched, never across a wait.
+//! The backend is zlib-rs: it builds its state on the heap, where
+//! miniz_oxide's debug builds assemble it on the stack first — more than a
+//! greenlet's stack holds.
 
 use std::cell::RefCell;
 use std::io::Read;
 
 use flate2::read::GzDecoder;
-use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+use flate2::{Compress, Compression, FlushCompress, Status};
 
 /// Responses longer than this are gzipped when the client accepts it
 /// (Python's `SimpleXMLRPCRequestHandler.encode_threshold`).
@@ -59,26 +62,23 @@ pub fn encode(data: &[u8]) -> Vec<u8> {
             }
         }
     });
-    let mut crc = Crc::new();
-    crc.update(data);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
     out.extend_from_slice(&(data.len() as u32).to_le_bytes());
     out
 }
 
 /// Decodes a gzip body of at most `limit` decoded bytes.
 pub fn decode(data: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
-    let mut out = Vec::with_capacity((data.len() * 4).min(limit));
-    let mut decoder = GzDecoder::new(data).take(limit as u64 + 1);
+    if data.is_empty() {
+        return Err(DecodeError::Invalid);
+    }
+    let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(limit));
+    let mut decoder = GzDecoder::new(data).take((limit as u64).saturating_add(1));
     decoder
         .read_to_end(&mut out)
         .map_err(|_| DecodeError::Invalid)?;
     if out.len() > limit {
         return Err(DecodeError::TooLarge);
-    }
-    // A stream with bytes after its end, or none at all, is not one body.
-    if data.is_empty() {
-        return Err(DecodeError::Invalid);
     }
     Ok(out)
 }

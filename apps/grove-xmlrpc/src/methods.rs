@@ -16,9 +16,19 @@ pub fn add(a: i64, b: i64) -> Result<i64, dxr::Fault> {
     })
 }
 
-/// `gen(n)`: a string of `n` zeros.
-pub fn gen(n: usize) -> String {
-    "0".repeat(n)
+/// The longest string `gen` makes: a client must not make the server
+/// allocate what it likes.
+pub const MAX_GEN: usize = 16 << 20;
+
+/// `gen(n)`: a string of `n` zeros (at most [`MAX_GEN`]).
+pub fn gen(n: usize) -> Result<String, dxr::Fault> {
+    if n > MAX_GEN {
+        return Err(crate::fault::new(
+            crate::fault::INVALID_PARAMS,
+            format!("gen(): {n} is more than the {MAX_GEN} zeros this server makes"),
+        ));
+    }
+    Ok("0".repeat(n))
 }
 
 /// `echo(x)`: its argument, whatever it is.

@@ -26,9 +26,9 @@ use crate::service::{Head, Reply, Service};
 
 /// The stack of each connection's greenlet: dxr parses recursively, and a
 /// call nested to [`crate::wire::MAX_DEPTH`] needs more than grove's 60 KiB
-/// default in debug builds. Stacks are committed as they are touched, so
-/// an idle connection still costs a few KiB.
-pub const STACK_SIZE: usize = 256 * 1024;
+/// default ([`crate::wire::DEEP_STACK`]). Stacks are committed as they are
+/// touched, so an idle connection still costs a few KiB.
+pub const STACK_SIZE: usize = crate::wire::DEEP_STACK;
 
 /// A grove-http [`Handler`] answering XML-RPC.
 #[derive(Debug)]

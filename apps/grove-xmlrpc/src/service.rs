@@ -134,7 +134,7 @@ impl Service {
             Some(_) => return Reply::error(501, "content encoding not supported\n"),
         };
         let result = self.call(&body);
-        let xml = wire::write_response(&result);
+        let xml = wire::write_response(result);
         let gzip = self.gzip_threshold.is_some_and(|t| xml.len() > t)
             && head.accept_encoding.is_some_and(gzip::accepts_gzip);
         Reply {
@@ -199,7 +199,7 @@ mod tests {
     fn faults_are_http_200() {
         let r = service().respond(&post("/"), b"<oops".to_vec());
         assert_eq!((r.status, r.content_type), (200, "text/xml"));
-        assert!(wire::parse_response(&r.body).unwrap().is_err());
+        assert!(wire::parse_response(r.body).unwrap().is_err());
     }
 
     #[test]

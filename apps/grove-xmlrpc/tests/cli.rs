@@ -1,0 +1,112 @@
+//! The `grove-xmlrpc` binary's two commands end to end: `serve` in each
+//! mode (and with several hubs), loaded by `bench`.
+
+mod util;
+
+use std::process::Command;
+
+use util::Server;
+
+/// Runs `grove-xmlrpc bench --json` against `url` and returns (calls, errors).
+fn bench(url: &str, call: &str, gzip: &str) -> (u64, u64) {
+    let out = Command::new(env!("CARGO_BIN_EXE_grove-xmlrpc"))
+        .args([
+            "bench",
+            "--url",
+            url,
+            "--concurrency",
+            "8",
+            "--duration",
+            "500ms",
+        ])
+        .args([
+            "--warmup", "100ms", "--call", call, "--gzip", gzip, "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = String::from_utf8(out.stdout).unwrap();
+    let field = |name: &str| -> u64 {
+        let at = json
+            .find(&format!("\"{name}\":"))
+            .unwrap_or_else(|| panic!("{json}"));
+        json[at + name.len() + 3..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // Progress lines went to stderr, one a second at most.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("calls/s"));
+    (field("calls"), field("errors"))
+}
+
+#[test]
+fn bench_loads_every_mode() {
+    for mode in ["greenlets", "threads", "single"] {
+        let server = Server::start(mode);
+        for (call, gzip) in [("gen(2048)", "on"), ("add(3, 5)", "off")] {
+            let (calls, errors) = bench(&server.url(), call, gzip);
+            assert!(
+                calls > 0 && errors == 0,
+                "{mode} {call}: {calls} calls, {errors} errors"
+            );
+        }
+    }
+}
+
+#[test]
+fn bench_counts_faults_as_errors() {
+    let server = Server::start("greenlets");
+    let (calls, errors) = bench(&server.url(), "nope()", "on");
+    assert_eq!(calls, 0);
+    assert!(errors > 0);
+}
+
+#[test]
+fn serve_on_two_hubs() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_grove-xmlrpc"))
+        .args(["serve", "--port", "0", "--threads", "2"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stderr.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = format!(
+        "http://{}/RPC2",
+        line.split("http://")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+    );
+    let (calls, errors) = bench(&url, "add(1, 2)", "on");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(calls > 0 && errors == 0);
+}
+
+#[test]
+fn bad_arguments_are_refused() {
+    for args in [
+        &["bench", "--call", "gen"][..],
+        &["bench", "--duration", "5 parsecs"],
+        &["serve", "--mode", "fibers"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_grove-xmlrpc"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
