@@ -341,6 +341,40 @@ impl Registration {
     }
 }
 
+impl Registration {
+    /// Adds `unparker` to the waiters of `direction` without parking, for a
+    /// park on several fds at once (`grove::hooks`). Paired with
+    /// [`remove_waiter`](Self::remove_waiter) and [`Poller::note_waiting`].
+    pub(crate) fn push_waiter(&self, direction: Direction, unparker: Unparker) {
+        let mut sources = Hub::get().io.sources.borrow_mut();
+        let source = &mut sources[self.key];
+        match direction {
+            Direction::Read => source.readers.push(unparker),
+            Direction::Write => source.writers.push(unparker),
+        }
+    }
+
+    /// Removes the waiter of `unparker`'s episode from `direction`, if present.
+    pub(crate) fn remove_waiter(&self, direction: Direction, unparker: &Unparker) {
+        let mut sources = Hub::get().io.sources.borrow_mut();
+        let source = &mut sources[self.key];
+        match direction {
+            Direction::Read => source.readers.remove(unparker),
+            Direction::Write => source.writers.remove(unparker),
+        }
+    }
+}
+
+impl Poller {
+    /// Counts a greenlet in (`true`) or out of (`false`) an fd wait made
+    /// outside [`Registration::wait`], so that the hub's "would block
+    /// forever" check knows I/O can still wake it.
+    pub(crate) fn note_waiting(&self, parked: bool) {
+        let n = self.waiting.get();
+        self.waiting.set(if parked { n + 1 } else { n - 1 });
+    }
+}
+
 /// Removes a waiter from its registration however the wait ended.
 struct WaitGuard<'a> {
     registration: &'a Registration,
