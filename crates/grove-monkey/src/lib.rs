@@ -1,0 +1,256 @@
+//! gevent's `monkey.patch_all()` for grove: blocking libc calls made inside a
+//! greenlet — by `std::net`, `std::thread::sleep`, sync client crates, C
+//! libraries — park the greenlet on the hub instead of blocking the thread.
+//!
+//! # The idea
+//!
+//! Rust has no modules to patch, but a binary can *interpose* libc: this
+//! crate defines `read`, `write`, `recv`, `send`, `connect`, `accept4`,
+//! `poll`, `nanosleep`, `getaddrinfo`, … with libc's own names and
+//! signatures, so the binary's calls (and, with `--export-dynamic`, its
+//! shared libraries' calls) reach them first — the technique of Tencent's
+//! libco (`co_hook_sys_call.cpp`) and libgo (`hook.cpp`). Each hook checks
+//! a flag and whether it runs in a greenlet; if not, it calls libc's
+//! original (found with `dlsym(RTLD_NEXT)` before `main`) at once. In a
+//! greenlet, on a socket the caller sees as blocking, it tries the call
+//! without blocking (`MSG_DONTWAIT`), and on `EAGAIN` parks the greenlet
+//! until grove's epoll reports the socket ready, then retries.
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//!
+//! // SAFETY: this program holds no std::sync::Mutex (and no thread-local
+//! // scratch) across a blocking socket call or sleep made in a greenlet.
+//! unsafe { grove_monkey::patch_all() };
+//! let greenlets: Vec<_> = (0..100)
+//!     .map(|_| grove::spawn(|| {
+//!         // Plain std: cooperative inside a greenlet once patched.
+//!         let mut s = std::net::TcpStream::connect("127.0.0.1:8080").unwrap();
+//!         s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+//!         let mut reply = Vec::new();
+//!         s.read_to_end(&mut reply).unwrap();
+//!         std::thread::sleep(std::time::Duration::from_millis(10));
+//!         reply.len()
+//!     }))
+//!     .collect();
+//! grove::joinall(&greenlets);
+//! ```
+//!
+//! # What is hooked
+//!
+//! | group | calls | turned on by |
+//! |---|---|---|
+//! | sockets | `read`, `write`, `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`, `send`, `sendto`, `sendmsg`, `accept`, `accept4`, `connect` | [`patch_socket`] |
+//! | readiness | `poll`, `ppoll`, `select` | [`patch_socket`] |
+//! | bookkeeping | `socket`, `close`, `dup2`, `dup3`, `fcntl` (`F_SETFL`, `F_DUPFD*`), `ioctl` (`FIONBIO`) | [`patch_socket`] |
+//! | `_FORTIFY_SOURCE` | `__read_chk`, `__recv_chk`, `__recvfrom_chk`, `__poll_chk`, `__ppoll_chk` | as their plain calls |
+//! | sleeps | `nanosleep` (std's `thread::sleep` on glibc), `clock_nanosleep`, `usleep`, `sleep` | [`patch_sleep`] |
+//! | names | `getaddrinfo` (std's `ToSocketAddrs`): libc's own, run on `grove::threadpool` | [`patch_dns`] |
+//!
+//! Blocking semantics are kept: `SO_RCVTIMEO` / `SO_SNDTIMEO` bound the
+//! wait (then `EAGAIN`, or `EINPROGRESS` for `connect`, as Linux does); a
+//! socket the caller made non-blocking still gets `EAGAIN`; `EPIPE` and
+//! `SIGPIPE` are unchanged (no `MSG_NOSIGNAL` is added). The file
+//! description's `O_NONBLOCK` is never flipped except for the duration of a
+//! `connect` call (there is no per-call flag for connect), so other
+//! threads and processes sharing a socket see the mode they set, and
+//! `fcntl(F_GETFL)` / `ioctl(FIONBIO)` callers always see theirs.
+//! `setsockopt`/`getsockopt` need no hook: the timeouts stay in the kernel,
+//! where the hooks read them before a wait.
+//!
+//! # Kills and timeouts never unwind through a hook
+//!
+//! A hook is an `extern "C"` frame; grove's cancellation unwinds. A kill or
+//! `with_timeout` expiry that arrives while a greenlet is parked in a hook
+//! makes the call fail with `ECANCELED` (`ETIMEDOUT` for a timeout; a sleep
+//! returns early, successfully) — never `EINTR`, which std's `read_exact`
+//! and `write_all` retry forever. The cancellation stays pending and
+//! unwinds at the greenlet's next grove park (`grove::sleep`, a queue, a
+//! join, a grove socket). A call that parked and was cancelled moved no
+//! data: nothing is lost or sent twice. A greenlet that is killed while it
+//! only ever blocks in hooks and never reaches a grove park keeps running
+//! (its hooked calls fail at once): a loop around a hooked call should
+//! stop on errors.
+//!
+//! # Which calls are caught
+//!
+//! * **The binary's own calls**: std, every Rust crate, C code compiled into
+//!   the binary. A symbol defined in the executable wins over libc's at
+//!   link time; nothing else is needed.
+//! * **Calls from shared libraries** (libcurl, libpq, …) resolve through
+//!   the dynamic symbol table, which holds an executable's symbols only if
+//!   it is linked with `-Wl,--export-dynamic` (`-rdynamic`). A binary
+//!   arranges it with `cargo:rustc-link-arg-bins=-Wl,--export-dynamic` in
+//!   its build script (this crate's build script does so for its own
+//!   tests: `tests/shared_library.rs` shows libcurl's `poll` and `connect`
+//!   caught), or `RUSTFLAGS="-C link-arg=-Wl,--export-dynamic"`.
+//!   Without it, a shared library's calls block the thread as before.
+//! * **Not covered**: fully static and musl binaries (no `RTLD_NEXT`, no
+//!   interposition of libc internals); grove inside a `cdylib` loaded by
+//!   another program (the host's symbols win); calls libc makes internally
+//!   (`fread` on a socket's `FILE*`, glibc's own DNS code — hence the
+//!   `getaddrinfo` hook); io_uring and raw `syscall`s; `epoll_wait` and
+//!   crates carrying their own runtime (the sync `postgres` crate runs
+//!   tokio inside: use `grove::tokio::run` or `tokio-postgres` under
+//!   `grove::block_on` instead); regular files and pipes, which the kernel
+//!   never reports "not ready" (use `grove::threadpool`). Calls on a
+//!   thread's own stack (outside any greenlet) are not changed.
+//!
+//! # Costs
+//!
+//! Outside greenlets a hooked call costs a relaxed atomic load (before
+//! patching) or a thread-local load more (after): see docs/BENCHMARKS.md.
+//! In a greenlet, a call on a non-socket or non-blocking socket (grove's
+//! own) costs one more table lookup; a blocking socket's wait registers it
+//! with epoll for the wait's duration (two `epoll_ctl`s).
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod dns;
+mod fdstate;
+mod fortify;
+mod poll;
+mod sleep;
+mod socket;
+mod sys;
+mod wait;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static SOCKET: AtomicBool = AtomicBool::new(false);
+static SLEEP: AtomicBool = AtomicBool::new(false);
+static DNS: AtomicBool = AtomicBool::new(false);
+
+#[inline(always)]
+fn socket_patched() -> bool {
+    SOCKET.load(Ordering::Relaxed)
+}
+
+#[inline(always)]
+fn sleep_patched() -> bool {
+    SLEEP.load(Ordering::Relaxed)
+}
+
+#[inline(always)]
+fn dns_patched() -> bool {
+    DNS.load(Ordering::Relaxed)
+}
+
+/// Resolves libc's originals before `main` (see `sys`).
+#[used]
+#[link_section = ".init_array"]
+static RESOLVE_ORIGINALS: extern "C" fn() = resolve_originals;
+
+extern "C" fn resolve_originals() {
+    sys::resolve_all();
+}
+
+/// Makes sure the linker keeps every hook: a binary that calls a `patch_*`
+/// function links the object that names them all.
+#[inline(never)]
+fn keep_hooks() {
+    let hooks: [*const (); 34] = [
+        socket::read as *const (),
+        socket::write as *const (),
+        socket::readv as *const (),
+        socket::writev as *const (),
+        socket::recv as *const (),
+        socket::recvfrom as *const (),
+        socket::recvmsg as *const (),
+        socket::send as *const (),
+        socket::sendto as *const (),
+        socket::sendmsg as *const (),
+        socket::accept as *const (),
+        socket::accept4 as *const (),
+        socket::connect as *const (),
+        socket::socket as *const (),
+        socket::close as *const (),
+        socket::dup2 as *const (),
+        socket::dup3 as *const (),
+        socket::fcntl as *const (),
+        socket::ioctl as *const (),
+        poll::poll as *const (),
+        poll::ppoll as *const (),
+        poll::select as *const (),
+        poll::__poll_chk as *const (),
+        poll::__ppoll_chk as *const (),
+        fortify::__read_chk as *const (),
+        fortify::__recv_chk as *const (),
+        fortify::__recvfrom_chk as *const (),
+        sleep::nanosleep as *const (),
+        sleep::clock_nanosleep as *const (),
+        sleep::usleep as *const (),
+        sleep::sleep as *const (),
+        dns::getaddrinfo as *const (),
+        resolve_originals as *const (),
+        // The constructor's slot itself.
+        (&raw const RESOLVE_ORIGINALS).cast(),
+    ];
+    std::hint::black_box(hooks);
+}
+
+/// Turns on every hook: [`patch_socket`], [`patch_sleep`], [`patch_dns`].
+///
+/// # Safety
+///
+/// From now on, a blocking libc call made inside a greenlet may run *other
+/// greenlets of the same thread* before it returns. The program (every
+/// crate it links) must tolerate that same-thread re-entry:
+///
+/// * a `std::sync::Mutex` (or `RwLock`, a spin lock) held across a hooked
+///   call can deadlock the hub: another greenlet of the thread that takes
+///   the same lock blocks the whole thread, and the holder never resumes.
+///   Use `grove::lock::Mutex`, or do not hold the lock across I/O;
+/// * thread-local scratch (a `thread_local!` buffer, a `RefCell` borrow)
+///   held across a hooked call is seen, or borrowed again, by the other
+///   greenlets of the thread: that is unsound where the code assumed no
+///   re-entry;
+/// * the binary links one copy of this crate (its `links` key makes cargo
+///   refuse two) and is dynamically linked against glibc.
+///
+/// Calling it again, or from a greenlet, is harmless: patching is a set of
+/// process-wide flags, and calls already in progress finish as they began.
+pub unsafe fn patch_all() {
+    // SAFETY: the caller's contract covers each part.
+    unsafe {
+        patch_socket();
+        patch_sleep();
+        patch_dns();
+    }
+}
+
+/// Turns on the socket and readiness hooks (see the table in the crate docs).
+///
+/// # Safety
+/// As [`patch_all`].
+pub unsafe fn patch_socket() {
+    keep_hooks();
+    SOCKET.store(true, Ordering::SeqCst);
+}
+
+/// Turns on the sleep hooks: `std::thread::sleep` in a greenlet becomes
+/// `grove::sleep`.
+///
+/// # Safety
+/// As [`patch_all`].
+pub unsafe fn patch_sleep() {
+    keep_hooks();
+    SLEEP.store(true, Ordering::SeqCst);
+}
+
+/// Turns on the `getaddrinfo` hook: name resolution in a greenlet runs on
+/// grove's thread pool.
+///
+/// # Safety
+/// As [`patch_all`].
+pub unsafe fn patch_dns() {
+    keep_hooks();
+    DNS.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`patch_socket`], [`patch_sleep`] and [`patch_dns`] have run, in
+/// that order.
+pub fn patched() -> (bool, bool, bool) {
+    (socket_patched(), sleep_patched(), dns_patched())
+}
