@@ -49,3 +49,19 @@ pub(crate) fn std_request(addr: SocketAddr, id: usize) -> String {
 pub(crate) fn overlap(n: usize, each: Duration, wall: Duration) -> f64 {
     n as f64 * each.as_secs_f64() / wall.as_secs_f64()
 }
+
+/// Turns every hook on.
+pub(crate) fn patch() {
+    // SAFETY: the tests hold no std Mutex or thread-local scratch across a
+    // hooked call made in a greenlet.
+    unsafe { grove_monkey::patch_all() };
+}
+
+/// A connected pair of plain blocking `std` TCP streams (made on the
+/// thread's own stack, where the hooks pass through).
+pub(crate) fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    (client, server)
+}
