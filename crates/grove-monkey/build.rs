@@ -1,10 +1,8 @@
-//! grove-monkey defines libc's symbols; cargo's `links` key needs a build
-//! script. This one also exports the hooks from this package's own test
-//! binaries' dynamic symbol table, so that shared libraries loaded by them
-//! (libcurl in `tests/shared_library.rs`) resolve `poll`, `connect`, ... to
-//! the hooks: see the crate docs, "Which calls are caught".
+//! grove-monkey defines libc's symbols; cargo's `links` key (which keeps
+//! two copies of the crate out of one binary) needs a build script. It has
+//! nothing else to do: see the crate docs, "Which calls are caught", for
+//! why a binary needs no linker flag for its shared libraries' calls.
 
 fn main() {
-    println!("cargo::rustc-link-arg-tests=-Wl,--export-dynamic");
     println!("cargo::rerun-if-changed=build.rs");
 }

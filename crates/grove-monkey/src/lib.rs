@@ -77,14 +77,16 @@
 //! * **The binary's own calls**: std, every Rust crate, C code compiled into
 //!   the binary. A symbol defined in the executable wins over libc's at
 //!   link time; nothing else is needed.
-//! * **Calls from shared libraries** (libcurl, libpq, …) resolve through
-//!   the dynamic symbol table, which holds an executable's symbols only if
-//!   it is linked with `-Wl,--export-dynamic` (`-rdynamic`). A binary
-//!   arranges it with `cargo:rustc-link-arg-bins=-Wl,--export-dynamic` in
-//!   its build script (this crate's build script does so for its own
-//!   tests: `tests/shared_library.rs` shows libcurl's `poll` and `connect`
-//!   caught), or `RUSTFLAGS="-C link-arg=-Wl,--export-dynamic"`.
-//!   Without it, a shared library's calls block the thread as before.
+//! * **Calls from shared libraries** (libcurl, libpq, …, linked or
+//!   `dlopen`ed) resolve through the dynamic symbol table, where the
+//!   dynamic linker looks in the executable first. GNU ld (the default
+//!   linker) puts an executable's definition of a symbol that a linked
+//!   shared library also defines — libc.so defines all of these — into
+//!   that table by itself, so no flag is needed: `tests/shared_library.rs`
+//!   checks with `dlsym(RTLD_DEFAULT)` that `poll`, `connect`, `recv`, …
+//!   resolve to the hooks, and shows libcurl's transfers overlapping. With
+//!   another linker, check `nm -D your-binary | grep ' T poll'` and link
+//!   with `-C link-arg=-Wl,--export-dynamic` (`-rdynamic`) if it is missing.
 //! * **Not covered**: fully static and musl binaries (no `RTLD_NEXT`, no
 //!   interposition of libc internals); grove inside a `cdylib` loaded by
 //!   another program (the host's symbols win); calls libc makes internally
