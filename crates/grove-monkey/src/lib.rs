@@ -192,6 +192,26 @@ fn keep_hooks() {
     std::hint::black_box(hooks);
 }
 
+/// A child made by `fork` runs with every hook off: it holds a copy of its
+/// parent's hub, whose epoll instance it shares, and must not touch it (a
+/// deregistration there would be the parent's). It normally execs at once;
+/// a new program image starts unpatched anyway. (`posix_spawn`, which std's
+/// `Command` prefers, runs no fork handlers and calls no hook.)
+fn unpatch_forked_children() {
+    extern "C" fn in_child() {
+        SOCKET.store(false, Ordering::Relaxed);
+        SLEEP.store(false, Ordering::Relaxed);
+        DNS.store(false, Ordering::Relaxed);
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: registers a child handler that only stores to atomics
+        // (async-signal-safe, as a fork handler must be).
+        let r = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+        assert_eq!(r, 0, "grove-monkey: pthread_atfork failed");
+    });
+}
+
 /// Turns on every hook: [`patch_socket`], [`patch_sleep`], [`patch_dns`].
 ///
 /// # Safety
@@ -213,6 +233,8 @@ fn keep_hooks() {
 ///
 /// Calling it again, or from a greenlet, is harmless: patching is a set of
 /// process-wide flags, and calls already in progress finish as they began.
+/// A child made by `fork` runs unpatched until it patches again (it shares
+/// its parent's epoll instance, which it must not touch).
 pub unsafe fn patch_all() {
     // SAFETY: the caller's contract covers each part.
     unsafe {
@@ -228,6 +250,7 @@ pub unsafe fn patch_all() {
 /// As [`patch_all`].
 pub unsafe fn patch_socket() {
     keep_hooks();
+    unpatch_forked_children();
     SOCKET.store(true, Ordering::SeqCst);
 }
 
@@ -238,6 +261,7 @@ pub unsafe fn patch_socket() {
 /// As [`patch_all`].
 pub unsafe fn patch_sleep() {
     keep_hooks();
+    unpatch_forked_children();
     SLEEP.store(true, Ordering::SeqCst);
 }
 
@@ -248,6 +272,7 @@ pub unsafe fn patch_sleep() {
 /// As [`patch_all`].
 pub unsafe fn patch_dns() {
     keep_hooks();
+    unpatch_forked_children();
     DNS.store(true, Ordering::SeqCst);
 }
 

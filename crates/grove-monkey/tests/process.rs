@@ -5,6 +5,7 @@
 mod util;
 
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -127,4 +128,38 @@ fn a_signal_does_not_interrupt_a_parked_call() {
     signaller.join().unwrap();
     drop(writer.join().unwrap());
     assert_eq!(SIGNALS.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn a_forked_child_runs_unpatched_and_leaves_the_parents_hub_alone() {
+    util::patch();
+    let (client, mut server) = util::tcp_pair();
+    let fd = client.as_raw_fd();
+    // Parked in a hooked read: the fd is registered with this thread's hub.
+    let reader = grove::spawn(move || {
+        let mut buf = [0u8; 3];
+        (&client).read_exact(&mut buf).map(|()| buf).map_err(|e| e.kind())
+    });
+    let forker = grove::spawn(move || {
+        grove::sleep(Duration::from_millis(20));
+        // SAFETY: the child only makes hooked calls that must pass straight
+        // through (close, a sleep) and then _exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: in the child: closing its copy of the fd, a sleep, _exit.
+            unsafe {
+                libc::close(fd); // must not deregister the parent's fd
+                std::thread::sleep(Duration::from_millis(10)); // a real sleep
+                libc::_exit(7);
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        libc::WEXITSTATUS(status)
+    });
+    assert_eq!(forker.join().unwrap(), 7);
+    server.write_all(b"abc").unwrap();
+    let got = grove::with_timeout(Duration::from_secs(5), || reader.join().unwrap());
+    assert_eq!(got, Ok(Ok(*b"abc")), "the parent's parked read was lost");
 }

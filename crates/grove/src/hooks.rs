@@ -175,13 +175,19 @@ pub fn wait_fds(fds: &[(RawFd, Direction)], deadline: Option<Instant>) -> Result
 /// greenlets parked on it (their retry sees the fd closed). A hooked
 /// `close`, `dup2` or `dup3` calls this before the fd goes: an fd is
 /// deregistered before it is closed (DESIGN.md rule 7).
+///
+/// Touches nothing (no allocation, no thread-local initialisation) unless
+/// greenlets of this thread are parked in hooks right now.
 pub fn fd_closing(fd: RawFd) {
+    if ENTRIES.try_with(Cell::get).unwrap_or(0) == 0 {
+        return;
+    }
     let entry = SOURCES.try_with(|sources| {
-        let mut sources = sources.try_borrow_mut().ok()?;
-        if sources.is_empty() {
-            return None;
+        let entry = sources.try_borrow_mut().ok()?.remove(&fd);
+        if entry.is_some() {
+            ENTRIES.with(|n| n.set(n.get() - 1));
         }
-        sources.remove(&fd)
+        entry
     });
     // Dropped outside the borrow: dropping a registration wakes its waiters.
     drop(entry);
@@ -197,6 +203,10 @@ struct Entry {
 thread_local! {
     static SOURCES: RefCell<HashMap<RawFd, Entry>> = RefCell::new(HashMap::new());
     static NEXT_ID: Cell<u64> = const { Cell::new(0) };
+    /// `SOURCES.len()`, readable without initialising `SOURCES` (no
+    /// destructor to register, so no allocation: `fd_closing` runs in
+    /// every hooked `close`).
+    static ENTRIES: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Registers (or shares the registration of) `fd` and adds the waiter.
@@ -212,6 +222,7 @@ fn acquire(fd: RawFd, direction: Direction, unparker: &Unparker) -> Option<u64> 
                     n.set(n.get() + 1);
                     n.get()
                 });
+                ENTRIES.with(|n| n.set(n.get() + 1));
                 e.insert(Entry {
                     registration,
                     id,
@@ -250,6 +261,7 @@ impl Drop for Waiting<'_> {
                 entry.users -= 1;
                 if entry.users == 0 {
                     released.extend(sources.remove(&fd));
+                    ENTRIES.with(|n| n.set(n.get() - 1));
                 }
             }
             released
