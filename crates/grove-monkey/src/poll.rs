@@ -105,7 +105,10 @@ pub(crate) unsafe extern "C" fn ppoll(
 ) -> c_int {
     // SAFETY: a non-null timeout points at a timespec (libc's contract).
     let limit = unsafe { timeout.as_ref() }.map(|ts| {
-        Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+        Duration::new(
+            ts.tv_sec.max(0) as u64,
+            ts.tv_nsec.clamp(0, 999_999_999) as u32,
+        )
     });
     if !cooperative(limit == Some(Duration::ZERO)) || fds.is_null() && nfds > 0 {
         // SAFETY: the caller's contract is libc's.
@@ -141,9 +144,13 @@ pub(crate) unsafe extern "C" fn select(
 ) -> c_int {
     // SAFETY: a non-null timeout points at a timeval (libc's contract).
     let limit = unsafe { timeout.as_ref() }.map(|tv| {
-        Duration::new(tv.tv_sec.max(0) as u64, tv.tv_usec.clamp(0, 999_999) as u32 * 1000)
+        Duration::new(
+            tv.tv_sec.max(0) as u64,
+            tv.tv_usec.clamp(0, 999_999) as u32 * 1000,
+        )
     });
-    if !cooperative(limit == Some(Duration::ZERO)) || !(0..=libc::FD_SETSIZE as c_int).contains(&nfds)
+    if !cooperative(limit == Some(Duration::ZERO))
+        || !(0..=libc::FD_SETSIZE as c_int).contains(&nfds)
     {
         // SAFETY: the caller's contract is libc's.
         return unsafe { sys::select(nfds, readfds, writefds, exceptfds, timeout) };
@@ -153,8 +160,12 @@ pub(crate) unsafe extern "C" fn select(
     let (want_r, want_w, want_e) = (copy(readfds), copy(writefds), copy(exceptfds));
     let mut waits = Vec::new();
     for fd in 0..nfds {
-        // SAFETY: `fd` < nfds <= FD_SETSIZE; the sets are local copies.
-        let is_in = |set: &Option<fd_set>| set.as_ref().is_some_and(|s| unsafe { libc::FD_ISSET(fd, s) });
+        let is_in = |set: &Option<fd_set>| {
+            set.as_ref().is_some_and(|s| {
+                // SAFETY: `fd` < nfds <= FD_SETSIZE; the sets are local copies.
+                unsafe { libc::FD_ISSET(fd, s) }
+            })
+        };
         let mut events = 0;
         if is_in(&want_r) || is_in(&want_e) {
             events |= libc::POLLIN;

@@ -45,8 +45,9 @@ pub(crate) unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t)
     wait::io(
         fd,
         Direction::Read,
-        // SAFETY (both): the caller's buffer, as for `read`; MSG_DONTWAIT never blocks.
+        // SAFETY: the caller's buffer, as for `read`; MSG_DONTWAIT never blocks.
         || unsafe { sys::recv(fd, buf, count, libc::MSG_DONTWAIT) },
+        // SAFETY: the caller's buffer, as for `read`; MSG_DONTWAIT never blocks.
         || unsafe { sys::read(fd, buf, count) },
     )
 }
@@ -64,9 +65,9 @@ pub(crate) unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size
     wait::io(
         fd,
         Direction::Write,
-        // SAFETY (both): the caller's buffer, as for `write`. No
-        // MSG_NOSIGNAL: a write to a closed peer raises SIGPIPE as before.
+        // SAFETY: the caller's buffer, as for `write`. No MSG_NOSIGNAL: a write to a closed peer raises SIGPIPE as before.
         || unsafe { sys::send(fd, buf, count, libc::MSG_DONTWAIT) },
+        // SAFETY: the caller's buffer, as for `write`. No MSG_NOSIGNAL: a write to a closed peer raises SIGPIPE as before.
         || unsafe { sys::write(fd, buf, count) },
     )
 }
@@ -85,8 +86,9 @@ pub(crate) unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_in
     wait::io(
         fd,
         Direction::Read,
-        // SAFETY (both): the caller's iovecs, as for `readv`.
+        // SAFETY: the caller's iovecs, as for `readv`.
         || unsafe { sys::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) },
+        // SAFETY: the caller's iovecs, as for `readv`.
         || unsafe { sys::readv(fd, iov, iovcnt) },
     )
 }
@@ -105,8 +107,9 @@ pub(crate) unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_i
     wait::io(
         fd,
         Direction::Write,
-        // SAFETY (both): the caller's iovecs, as for `writev`.
+        // SAFETY: the caller's iovecs, as for `writev`.
         || unsafe { sys::sendmsg(fd, &msg, libc::MSG_DONTWAIT) },
+        // SAFETY: the caller's iovecs, as for `writev`.
         || unsafe { sys::writev(fd, iov, iovcnt) },
     )
 }
@@ -139,10 +142,24 @@ fn wait_all(len: size_t, mut piece: impl FnMut(usize) -> ssize_t) -> ssize_t {
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
+pub(crate) unsafe extern "C" fn recv(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    flags: c_int,
+) -> ssize_t {
     // SAFETY: the caller's contract is libc's; `recvfrom` with null
     // addresses is `recv`.
-    unsafe { recvfrom(fd, buf, len, flags, std::ptr::null_mut(), std::ptr::null_mut()) }
+    unsafe {
+        recvfrom(
+            fd,
+            buf,
+            len,
+            flags,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    }
 }
 
 /// Hook of libc's `recvfrom`.
@@ -166,7 +183,7 @@ pub(crate) unsafe extern "C" fn recvfrom(
         wait::io(
             fd,
             Direction::Read,
-            // SAFETY (both): the caller's buffer from `offset` on (< len).
+            // SAFETY: the caller's buffer from `offset` on (< len).
             || unsafe {
                 sys::recvfrom(
                     fd,
@@ -177,7 +194,17 @@ pub(crate) unsafe extern "C" fn recvfrom(
                     addrlen,
                 )
             },
-            || unsafe { sys::recvfrom(fd, buf, len, flags, addr, addrlen) },
+            // SAFETY: as above.
+            || unsafe {
+                sys::recvfrom(
+                    fd,
+                    buf.cast::<u8>().add(offset).cast(),
+                    len - offset,
+                    flags,
+                    addr,
+                    addrlen,
+                )
+            },
         )
     };
     if flags & libc::MSG_WAITALL != 0 {
@@ -200,8 +227,9 @@ pub(crate) unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_in
     wait::io(
         fd,
         Direction::Read,
-        // SAFETY (both): the caller's header, as for `recvmsg`.
+        // SAFETY: the caller's header, as for `recvmsg`.
         || unsafe { sys::recvmsg(fd, msg, flags | libc::MSG_DONTWAIT) },
+        // SAFETY: the caller's header, as for `recvmsg`.
         || unsafe { sys::recvmsg(fd, msg, flags) },
     )
 }
@@ -211,7 +239,12 @@ pub(crate) unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_in
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
+pub(crate) unsafe extern "C" fn send(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+) -> ssize_t {
     // SAFETY: the caller's contract is libc's; `sendto` with no address is `send`.
     unsafe { sendto(fd, buf, len, flags, std::ptr::null(), 0) }
 }
@@ -236,8 +269,9 @@ pub(crate) unsafe extern "C" fn sendto(
     wait::io(
         fd,
         Direction::Write,
-        // SAFETY (both): the caller's buffer and address, as for `sendto`.
+        // SAFETY: the caller's buffer and address, as for `sendto`.
         || unsafe { sys::sendto(fd, buf, len, flags | libc::MSG_DONTWAIT, addr, addrlen) },
+        // SAFETY: the caller's buffer and address, as for `sendto`.
         || unsafe { sys::sendto(fd, buf, len, flags, addr, addrlen) },
     )
 }
@@ -255,8 +289,9 @@ pub(crate) unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_
     wait::io(
         fd,
         Direction::Write,
-        // SAFETY (both): the caller's header, as for `sendmsg`.
+        // SAFETY: the caller's header, as for `sendmsg`.
         || unsafe { sys::sendmsg(fd, msg, flags | libc::MSG_DONTWAIT) },
+        // SAFETY: the caller's header, as for `sendmsg`.
         || unsafe { sys::sendmsg(fd, msg, flags) },
     )
 }
@@ -266,7 +301,11 @@ pub(crate) unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, addrlen: *mut socklen_t) -> c_int {
+pub(crate) unsafe extern "C" fn accept(
+    fd: c_int,
+    addr: *mut sockaddr,
+    addrlen: *mut socklen_t,
+) -> c_int {
     // SAFETY: the caller's contract is libc's; `accept4` with no flags is `accept`.
     unsafe { accept4(fd, addr, addrlen, 0) }
 }
@@ -323,7 +362,11 @@ fn socket_kind(type_flags: c_int) -> Kind {
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, addrlen: socklen_t) -> c_int {
+pub(crate) unsafe extern "C" fn connect(
+    fd: c_int,
+    addr: *const sockaddr,
+    addrlen: socklen_t,
+) -> c_int {
     if !cooperative(fd) {
         // SAFETY: the caller's contract is libc's.
         return unsafe { sys::connect(fd, addr, addrlen) };

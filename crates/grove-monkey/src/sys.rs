@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use libc::{
     addrinfo, c_char, c_int, c_uint, c_ulong, c_void, clockid_t, fd_set, iovec, msghdr, nfds_t,
-    pollfd, size_t, sigset_t, sockaddr, socklen_t, ssize_t, timespec, timeval, useconds_t,
+    pollfd, sigset_t, size_t, sockaddr, socklen_t, ssize_t, timespec, timeval, useconds_t,
 };
 
 /// One original function's address, resolved once.
@@ -90,9 +90,9 @@ macro_rules! originals {
             /// libc's contract for this function.
             #[inline(always)]
             pub(crate) unsafe fn $name($($arg: $ty),*) -> $ret {
-                // SAFETY: slot invariant: the address is libc's function of
-                // exactly this signature.
                 let f: unsafe extern "C" fn($($ty),*) -> $ret =
+                    // SAFETY: slot invariant: the address is libc's function
+                    // of exactly this signature.
                     unsafe { std::mem::transmute::<usize, _>(slots::$name.get()) };
                 // SAFETY: the caller upholds libc's contract.
                 unsafe { f($($arg),*) }
@@ -153,8 +153,8 @@ mod variadic_slots {
 /// libc's contract for `fcntl` with `cmd` and `arg`.
 #[inline(always)]
 pub(crate) unsafe fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int {
-    // SAFETY: slot invariant: libc's variadic `fcntl`.
     let f: unsafe extern "C" fn(c_int, c_int, ...) -> c_int =
+        // SAFETY: slot invariant: libc's variadic `fcntl`.
         unsafe { std::mem::transmute::<usize, _>(variadic_slots::FCNTL.get()) };
     // SAFETY: the caller upholds libc's contract.
     unsafe { f(fd, cmd, arg) }
@@ -166,8 +166,8 @@ pub(crate) unsafe fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int {
 /// libc's contract for `ioctl` with `request` and `arg`.
 #[inline(always)]
 pub(crate) unsafe fn ioctl(fd: c_int, request: c_ulong, arg: usize) -> c_int {
-    // SAFETY: slot invariant: libc's variadic `ioctl`.
     let f: unsafe extern "C" fn(c_int, c_ulong, ...) -> c_int =
+        // SAFETY: slot invariant: libc's variadic `ioctl`.
         unsafe { std::mem::transmute::<usize, _>(variadic_slots::IOCTL.get()) };
     // SAFETY: the caller upholds libc's contract.
     unsafe { f(fd, request, arg) }

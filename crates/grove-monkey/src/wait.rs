@@ -50,15 +50,8 @@ pub(crate) fn socket_timeout(fd: c_int, direction: Direction) -> Option<Duration
     };
     let mut len = size_of::<libc::timeval>() as libc::socklen_t;
     // SAFETY: `tv` and `len` are valid for the call; getsockopt is not hooked.
-    let r = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            option,
-            (&raw mut tv).cast(),
-            &mut len,
-        )
-    };
+    let r =
+        unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, option, (&raw mut tv).cast(), &mut len) };
     if r != 0 || (tv.tv_sec == 0 && tv.tv_usec == 0) {
         return None;
     }
@@ -98,9 +91,8 @@ pub(crate) fn io(
             Kind::Nonblocking => return sys::fail(libc::EAGAIN),
             Kind::NotSocket => return passthrough(),
         }
-        let deadline = *deadline.get_or_insert_with(|| {
-            socket_timeout(fd, direction).map(|t| Instant::now() + t)
-        });
+        let deadline = *deadline
+            .get_or_insert_with(|| socket_timeout(fd, direction).map(|t| Instant::now() + t));
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return sys::fail(libc::EAGAIN);
         }

@@ -37,7 +37,10 @@ fn timeout_in_read_exact_fails_with_etimedout_and_loses_nothing() {
     grove::sleep(Duration::from_millis(150));
     server.write_all(b"abcd").unwrap();
     assert_eq!(&reader.join().unwrap(), b"abcd");
-    assert!(!reached.get(), "the timeout did not land at the next grove park");
+    assert!(
+        !reached.get(),
+        "the timeout did not land at the next grove park"
+    );
 }
 
 #[test]

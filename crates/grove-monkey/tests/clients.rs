@@ -45,7 +45,10 @@ fn start_redis() -> Redis {
     let redis = Redis { child, port };
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(10), "redis-server did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "redis-server did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     redis
@@ -64,9 +67,14 @@ fn redis_sync_client_from_200_greenlets() {
                 let client = redis::Client::open(url)?;
                 let mut con = client.get_connection()?;
                 // BLPOP on an empty list: redis answers nil after 0.2 s.
-                let (): () = redis::cmd("SET").arg(format!("k{i}")).arg(format!("v{i}")).query(&mut con)?;
-                let popped: Option<(String, String)> =
-                    redis::cmd("BLPOP").arg(format!("empty{i}")).arg(DELAY.as_secs_f64()).query(&mut con)?;
+                let (): () = redis::cmd("SET")
+                    .arg(format!("k{i}"))
+                    .arg(format!("v{i}"))
+                    .query(&mut con)?;
+                let popped: Option<(String, String)> = redis::cmd("BLPOP")
+                    .arg(format!("empty{i}"))
+                    .arg(DELAY.as_secs_f64())
+                    .query(&mut con)?;
                 let value: String = redis::cmd("GET").arg(format!("k{i}")).query(&mut con)?;
                 Ok((popped.map(|p| p.1), value))
             })
@@ -85,10 +93,16 @@ fn ureq_against_grove_http_from_200_greenlets() {
     util::patch();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let server = grove_http::Server::bind("127.0.0.1:0", |req: grove_http::http::Request<grove_http::Body>| {
-            grove::sleep(DELAY);
-            grove_http::http::Response::new(grove_http::Body::from(format!("hello {}", req.uri().path())))
-        })
+        let server = grove_http::Server::bind(
+            "127.0.0.1:0",
+            |req: grove_http::http::Request<grove_http::Body>| {
+                grove::sleep(DELAY);
+                grove_http::http::Response::new(grove_http::Body::from(format!(
+                    "hello {}",
+                    req.uri().path()
+                )))
+            },
+        )
         .unwrap();
         tx.send(server.local_addr()).unwrap();
         server.serve_forever();
@@ -112,7 +126,10 @@ fn ureq_against_grove_http_from_200_greenlets() {
     }
     let overlap = util::overlap(GREENLETS, DELAY, start.elapsed());
     eprintln!("ureq: {GREENLETS} requests of {DELAY:?} overlapped {overlap:.0}x");
-    assert!(overlap > 20.0, "ureq requests did not overlap: {overlap:.1}");
+    assert!(
+        overlap > 20.0,
+        "ureq requests did not overlap: {overlap:.1}"
+    );
 }
 
 /// A WebSocket echo server whose connection code is plain blocking `std` +
@@ -124,10 +141,14 @@ fn std_websocket_echo_server() -> std::net::SocketAddr {
         let listener = grove::net::TcpListener::bind("127.0.0.1:0").unwrap();
         tx.send(listener.local_addr().unwrap()).unwrap();
         loop {
-            let Ok((stream, _)) = listener.accept() else { continue };
+            let Ok((stream, _)) = listener.accept() else {
+                continue;
+            };
             let stream: std::net::TcpStream = stream.into_std().unwrap();
             grove::spawn(move || {
-                let Ok(mut ws) = tungstenite::accept(stream) else { return };
+                let Ok(mut ws) = tungstenite::accept(stream) else {
+                    return;
+                };
                 while let Ok(msg) = ws.read() {
                     if msg.is_close() {
                         break;
@@ -152,10 +173,12 @@ fn tungstenite_over_std_tcp_from_200_greenlets() {
         .map(|i| {
             grove::spawn(move || -> tungstenite::Result<String> {
                 let stream = std::net::TcpStream::connect(addr)?;
-                let (mut ws, _) = tungstenite::client(format!("ws://{addr}/"), stream)
-                    .map_err(|e| match e {
+                let (mut ws, _) =
+                    tungstenite::client(format!("ws://{addr}/"), stream).map_err(|e| match e {
                         tungstenite::HandshakeError::Failure(e) => e,
-                        tungstenite::HandshakeError::Interrupted(_) => unreachable!("blocking stream"),
+                        tungstenite::HandshakeError::Interrupted(_) => {
+                            unreachable!("blocking stream")
+                        }
                     })?;
                 ws.send(tungstenite::Message::text(format!("msg {i}")))?;
                 let echo = ws.read()?.into_text()?.to_string();
@@ -169,7 +192,10 @@ fn tungstenite_over_std_tcp_from_200_greenlets() {
     }
     let overlap = util::overlap(GREENLETS, DELAY, start.elapsed());
     eprintln!("tungstenite: {GREENLETS} echoes of {DELAY:?} overlapped {overlap:.0}x");
-    assert!(overlap > 20.0, "websocket echoes did not overlap: {overlap:.1}");
+    assert!(
+        overlap > 20.0,
+        "websocket echoes did not overlap: {overlap:.1}"
+    );
 }
 
 #[test]
@@ -182,7 +208,9 @@ fn std_connection_code_behind_a_grove_accept_loop_reads_request_bodies() {
         let listener = grove::net::TcpListener::bind("127.0.0.1:0").unwrap();
         tx.send(listener.local_addr().unwrap()).unwrap();
         loop {
-            let Ok((stream, _)) = listener.accept() else { continue };
+            let Ok((stream, _)) = listener.accept() else {
+                continue;
+            };
             let mut stream: std::net::TcpStream = stream.into_std().unwrap();
             grove::spawn(move || {
                 let mut body = Vec::new();

@@ -32,7 +32,10 @@ fn std_tcp_streams_in_1000_greenlets_overlap() {
     let overlap = util::overlap(GREENLETS, DELAY, wall);
     eprintln!("{GREENLETS} std::net requests of {DELAY:?}: {wall:?}, overlap {overlap:.0}");
     // All at once would be 1,000; one after the other, 1.
-    assert!(overlap > 100.0, "requests did not overlap: {overlap:.1} ({wall:?})");
+    assert!(
+        overlap > 100.0,
+        "requests did not overlap: {overlap:.1} ({wall:?})"
+    );
 }
 
 #[test]
@@ -53,7 +56,10 @@ fn std_thread_sleep_in_1000_greenlets_overlaps() {
     assert!(wall >= DELAY, "slept less than asked: {wall:?}");
     let overlap = util::overlap(GREENLETS, DELAY, wall);
     eprintln!("{GREENLETS} std::thread::sleep({DELAY:?}): {wall:?}, overlap {overlap:.0}");
-    assert!(overlap > 100.0, "sleeps did not overlap: {overlap:.1} ({wall:?})");
+    assert!(
+        overlap > 100.0,
+        "sleeps did not overlap: {overlap:.1} ({wall:?})"
+    );
 }
 
 #[test]

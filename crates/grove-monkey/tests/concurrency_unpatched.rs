@@ -30,6 +30,9 @@ fn unpatched_std_code_in_greenlets_is_sequential() {
     grove::joinall(&greenlets);
     let sleeps = util::overlap(GREENLETS, DELAY, start.elapsed());
     eprintln!("unpatched overlap: requests {requests:.2}, sleeps {sleeps:.2}");
-    assert!(requests < 1.5, "unpatched requests overlapped: {requests:.2}");
+    assert!(
+        requests < 1.5,
+        "unpatched requests overlapped: {requests:.2}"
+    );
     assert!(sleeps < 1.5, "unpatched sleeps overlapped: {sleeps:.2}");
 }

@@ -53,10 +53,18 @@ fn so_rcvtimeo_gives_eagain_after_the_timeout_and_the_thread_keeps_running() {
     });
     let (kind, took) = g.join().unwrap();
     ticker.kill();
-    assert_eq!(kind, ErrorKind::WouldBlock, "the kernel's SO_RCVTIMEO error");
+    assert_eq!(
+        kind,
+        ErrorKind::WouldBlock,
+        "the kernel's SO_RCVTIMEO error"
+    );
     assert!(took >= Duration::from_millis(100), "{took:?}");
     assert!(took < Duration::from_secs(2), "{took:?}");
-    assert!(ticks.get() > 20, "the thread was blocked: {} ticks", ticks.get());
+    assert!(
+        ticks.get() > 20,
+        "the thread was blocked: {} ticks",
+        ticks.get()
+    );
 }
 
 #[test]
@@ -123,10 +131,8 @@ fn closing_an_fd_wakes_the_greenlet_parked_on_it() {
     util::patch();
     let mut fds = [0; 2];
     // SAFETY: a valid array for the two fds.
-    assert_eq!(
-        unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) },
-        0
-    );
+    let made = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+    assert_eq!(made, 0);
     let [low, b] = fds;
     // Far above the numbers the tests beside this one take, so that nobody
     // reuses it between the close and the reader's retry.
@@ -163,8 +169,16 @@ fn poll_and_select_park_on_several_fds() {
     let (f1, f2) = (c1.as_raw_fd(), c2.as_raw_fd());
     let poller = grove::spawn(move || {
         let mut fds = [
-            libc::pollfd { fd: f1, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: f2, events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: f1,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: f2,
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         // SAFETY: two valid pollfds.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, 5000) };
@@ -182,7 +196,11 @@ fn poll_and_select_park_on_several_fds() {
 
     // A poll that times out returns 0, after its timeout.
     let g = grove::spawn(move || {
-        let mut fds = [libc::pollfd { fd: f1, events: libc::POLLIN, revents: 0 }];
+        let mut fds = [libc::pollfd {
+            fd: f1,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
         let start = Instant::now();
         // SAFETY: one valid pollfd.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, 60) };
@@ -199,8 +217,17 @@ fn poll_and_select_park_on_several_fds() {
             let mut set: libc::fd_set = std::mem::zeroed();
             libc::FD_SET(f1, &mut set);
             libc::FD_SET(f2, &mut set);
-            let mut tv = libc::timeval { tv_sec: 1, tv_usec: 0 };
-            let n = libc::select(f1.max(f2) + 1, &mut set, std::ptr::null_mut(), std::ptr::null_mut(), &mut tv);
+            let mut tv = libc::timeval {
+                tv_sec: 1,
+                tv_usec: 0,
+            };
+            let n = libc::select(
+                f1.max(f2) + 1,
+                &mut set,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                &mut tv,
+            );
             (n, libc::FD_ISSET(f1, &set), libc::FD_ISSET(f2, &set))
         }
     });
@@ -235,7 +262,11 @@ fn accept_parks_and_connect_reports_refusal() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_addr = closed.local_addr().unwrap();
     drop(closed);
-    let g = grove::spawn(move || std::net::TcpStream::connect(closed_addr).map(drop).map_err(|e| e.kind()));
+    let g = grove::spawn(move || {
+        std::net::TcpStream::connect(closed_addr)
+            .map(drop)
+            .map_err(|e| e.kind())
+    });
     assert_eq!(g.join().unwrap(), Err(ErrorKind::ConnectionRefused));
 }
 

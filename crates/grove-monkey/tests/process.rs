@@ -85,7 +85,10 @@ fn the_patched_binary_runs_patched_in_a_child() {
         .unwrap_or_else(|| panic!("no report from the child: {stdout}"))
         .parse()
         .unwrap();
-    assert!(overlap > 10.0, "the child's requests did not overlap: {overlap}");
+    assert!(
+        overlap > 10.0,
+        "the child's requests did not overlap: {overlap}"
+    );
 }
 
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
@@ -103,14 +106,20 @@ fn a_signal_does_not_interrupt_a_parked_call() {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = count_signal as *const () as usize;
         libc::sigemptyset(&mut action.sa_mask);
-        assert_eq!(libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()), 0);
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()),
+            0
+        );
     }
     let (client, mut server) = util::tcp_pair();
     // SAFETY: pthread_self of the calling thread.
     let me = unsafe { libc::pthread_self() } as usize;
     let reader = grove::spawn(move || {
         let mut buf = [0u8; 5];
-        (&client).read_exact(&mut buf).map(|()| buf).map_err(|e| e.kind())
+        (&client)
+            .read_exact(&mut buf)
+            .map(|()| buf)
+            .map_err(|e| e.kind())
     });
     let signaller = std::thread::spawn(move || {
         for _ in 0..3 {
@@ -138,7 +147,10 @@ fn a_forked_child_runs_unpatched_and_leaves_the_parents_hub_alone() {
     // Parked in a hooked read: the fd is registered with this thread's hub.
     let reader = grove::spawn(move || {
         let mut buf = [0u8; 3];
-        (&client).read_exact(&mut buf).map(|()| buf).map_err(|e| e.kind())
+        (&client)
+            .read_exact(&mut buf)
+            .map(|()| buf)
+            .map_err(|e| e.kind())
     });
     let forker = grove::spawn(move || {
         grove::sleep(Duration::from_millis(20));

@@ -29,7 +29,9 @@ fn definer(name: &std::ffi::CStr) -> String {
         assert!(!addr.is_null());
         let mut info: libc::Dl_info = std::mem::zeroed();
         assert_ne!(libc::dladdr(addr, &mut info), 0);
-        std::ffi::CStr::from_ptr(info.dli_fname).to_string_lossy().into_owned()
+        std::ffi::CStr::from_ptr(info.dli_fname)
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -37,9 +39,20 @@ fn definer(name: &std::ffi::CStr) -> String {
 fn shared_libraries_resolve_libc_names_to_the_hooks() {
     let exe = std::env::current_exe().unwrap();
     let exe = exe.file_name().unwrap().to_string_lossy();
-    for name in [c"poll", c"connect", c"recv", c"send", c"read", c"nanosleep", c"getaddrinfo"] {
+    for name in [
+        c"poll",
+        c"connect",
+        c"recv",
+        c"send",
+        c"read",
+        c"nanosleep",
+        c"getaddrinfo",
+    ] {
         let file = definer(name);
-        assert!(file.ends_with(&*exe), "{name:?} resolves to {file}, not to the hooks in {exe}");
+        assert!(
+            file.ends_with(&*exe),
+            "{name:?} resolves to {file}, not to the hooks in {exe}"
+        );
     }
 }
 
@@ -95,5 +108,8 @@ fn libcurl_easy_perform_from_100_greenlets() {
     }
     let overlap = util::overlap(GREENLETS, DELAY, start.elapsed());
     eprintln!("libcurl: {GREENLETS} transfers of {DELAY:?} overlapped {overlap:.0}x");
-    assert!(overlap > 10.0, "libcurl transfers did not overlap: {overlap:.1}");
+    assert!(
+        overlap > 10.0,
+        "libcurl transfers did not overlap: {overlap:.1}"
+    );
 }
