@@ -16,11 +16,15 @@
 //! way the hooks see an fd number change refers it to a fresh entry:
 //! `close`, `dup2`/`dup3` onto it, `socket`/`accept` creating it (recorded
 //! with its flags), `fcntl(F_SETFL)` and `ioctl(FIONBIO)` changing its mode
-//! ([`forget`] or [`record`]). What the hooks cannot see (a raw `close`
-//! system call, a `close_range`, a mode changed by another process sharing
-//! the file description) can leave an entry stale; the cooperative path
-//! re-reads the mode before every park ([`refresh`]), so a stale
-//! "blocking" never turns a caller's non-blocking socket into a parking one.
+//! ([`forget`] or [`record`]), `setsockopt` giving it a timeout
+//! ([`note_timeouts`]). What the hooks cannot see — an fd made by a raw
+//! system call after a raw `close` or `close_range` of the same number, a
+//! mode changed by another process sharing the file description — can
+//! leave an entry stale. A stale "not a socket" or "non-blocking" passes
+//! the call through (it may then block the thread, as without patching); a
+//! stale "blocking" on what is now another kind of file is caught by the
+//! `ENOTSOCK` of its `MSG_DONTWAIT` attempt. (The hub's registrations are
+//! validated separately, by file identity, on every wait: `grove::hooks`.)
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -32,6 +36,11 @@ const UNKNOWN: u8 = 0;
 const NOT_SOCKET: u8 = 1;
 const BLOCKING: u8 = 2;
 const NONBLOCKING: u8 = 3;
+const KIND_MASK: u8 = 3;
+/// The socket has (or may have) `SO_RCVTIMEO`/`SO_SNDTIMEO` set: a wait
+/// reads them from the kernel first. Without it, a wait costs no
+/// `getsockopt`.
+const TIMEOUTS: u8 = 4;
 
 /// fds below this are cached.
 const SLOTS: usize = 1 << 16;
@@ -53,46 +62,65 @@ fn slot(fd: c_int) -> Option<&'static AtomicU8> {
     usize::try_from(fd).ok().and_then(|i| STATE.get(i))
 }
 
+fn decode(value: u8) -> Option<Kind> {
+    match value & KIND_MASK {
+        NOT_SOCKET => Some(Kind::NotSocket),
+        BLOCKING => Some(Kind::Blocking),
+        NONBLOCKING => Some(Kind::Nonblocking),
+        _ => None,
+    }
+}
+
 /// What `fd` is, from the table or (once) from the kernel.
 #[inline]
 pub(crate) fn kind(fd: c_int) -> Kind {
-    match slot(fd).map(|s| s.load(Ordering::Relaxed)) {
-        Some(NOT_SOCKET) => Kind::NotSocket,
-        Some(BLOCKING) => Kind::Blocking,
-        Some(NONBLOCKING) => Kind::Nonblocking,
-        _ => refresh(fd),
+    match slot(fd).and_then(|s| decode(s.load(Ordering::Relaxed))) {
+        Some(kind) => kind,
+        None => refresh(fd),
     }
+}
+
+/// Whether a wait on `fd` must read its timeouts (set, or not known unset).
+#[inline]
+pub(crate) fn timeouts(fd: c_int) -> bool {
+    slot(fd).is_none_or(|s| {
+        let v = s.load(Ordering::Relaxed);
+        v & TIMEOUTS != 0 || decode(v).is_none()
+    })
 }
 
 /// Asks the kernel what `fd` is and records it.
-pub(crate) fn refresh(fd: c_int) -> Kind {
+fn refresh(fd: c_int) -> Kind {
     let saved = sys::errno();
-    let kind = classify(fd);
+    let found = classify(fd);
     sys::set_errno(saved);
-    if let Some(kind) = kind {
-        record(fd, kind);
+    if let Some((kind, timeouts)) = found {
+        record(fd, kind, timeouts);
     }
-    kind.unwrap_or(Kind::NotSocket)
+    found.map_or(Kind::NotSocket, |(kind, _)| kind)
 }
 
-/// `None` when the fd is not open (nothing to record).
-fn classify(fd: c_int) -> Option<Kind> {
-    let mut ty: c_int = 0;
-    let mut len = size_of::<c_int>() as libc::socklen_t;
-    // SAFETY: `ty` and `len` are valid for the call; getsockopt is not hooked.
-    let r = unsafe {
+fn sockopt(fd: c_int, option: c_int, value: &mut [u8]) -> bool {
+    let mut len = value.len() as libc::socklen_t;
+    // SAFETY: `value` is valid for `len` bytes; getsockopt is not hooked.
+    unsafe {
         libc::getsockopt(
             fd,
             libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&raw mut ty).cast(),
+            option,
+            value.as_mut_ptr().cast(),
             &mut len,
-        )
-    };
-    if r != 0 {
+        ) == 0
+    }
+}
+
+/// `None` when the fd is not open (nothing to record).
+fn classify(fd: c_int) -> Option<(Kind, bool)> {
+    let mut ty = [0u8; size_of::<c_int>()];
+    if !sockopt(fd, libc::SO_TYPE, &mut ty) {
         return match sys::errno() {
             libc::EBADF => None,
-            _ => Some(Kind::NotSocket),
+            _ => Some((Kind::NotSocket, false)),
         };
     }
     // SAFETY: F_GETFL takes no argument.
@@ -100,22 +128,38 @@ fn classify(fd: c_int) -> Option<Kind> {
     if flags < 0 {
         return None;
     }
-    Some(if flags & libc::O_NONBLOCK != 0 {
+    let kind = if flags & libc::O_NONBLOCK != 0 {
         Kind::Nonblocking
     } else {
         Kind::Blocking
-    })
+    };
+    let mut timeouts = false;
+    for option in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
+        let mut tv = [0u8; size_of::<libc::timeval>()];
+        timeouts |= !sockopt(fd, option, &mut tv) || tv.iter().any(|&b| b != 0);
+    }
+    Some((kind, timeouts))
 }
 
 /// Records what a hook learned `fd` to be (a socket it just created).
-pub(crate) fn record(fd: c_int, kind: Kind) {
+pub(crate) fn record(fd: c_int, kind: Kind, timeouts: bool) {
     if let Some(slot) = slot(fd) {
         let value = match kind {
             Kind::NotSocket => NOT_SOCKET,
             Kind::Blocking => BLOCKING,
             Kind::Nonblocking => NONBLOCKING,
         };
-        slot.store(value, Ordering::Relaxed);
+        slot.store(
+            value | if timeouts { TIMEOUTS } else { 0 },
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// Notes that `fd` got a timeout (`setsockopt(SO_RCVTIMEO/SO_SNDTIMEO)`).
+pub(crate) fn note_timeouts(fd: c_int) {
+    if let Some(slot) = slot(fd) {
+        slot.fetch_or(TIMEOUTS, Ordering::Relaxed);
     }
 }
 

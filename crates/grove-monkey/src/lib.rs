@@ -42,7 +42,7 @@
 //! |---|---|---|
 //! | sockets | `read`, `write`, `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`, `send`, `sendto`, `sendmsg`, `accept`, `accept4`, `connect` | [`patch_socket`] |
 //! | readiness | `poll`, `ppoll`, `select` | [`patch_socket`] |
-//! | bookkeeping | `socket`, `close`, `dup2`, `dup3`, `fcntl` (`F_SETFL`, `F_DUPFD*`), `ioctl` (`FIONBIO`) | [`patch_socket`] |
+//! | bookkeeping | `socket`, `close`, `dup2`, `dup3`, `fcntl` (`F_SETFL`, `F_DUPFD*`), `ioctl` (`FIONBIO`), `setsockopt` (`SO_RCVTIMEO`, `SO_SNDTIMEO`) | [`patch_socket`] |
 //! | `_FORTIFY_SOURCE` | `__read_chk`, `__recv_chk`, `__recvfrom_chk`, `__poll_chk`, `__ppoll_chk` | as their plain calls |
 //! | sleeps | `nanosleep` (std's `thread::sleep` on glibc), `clock_nanosleep`, `usleep`, `sleep` | [`patch_sleep`] |
 //! | names | `getaddrinfo` (std's `ToSocketAddrs`): libc's own, run on `grove::threadpool` | [`patch_dns`] |
@@ -54,9 +54,10 @@
 //! description's `O_NONBLOCK` is never flipped except for the duration of a
 //! `connect` call (there is no per-call flag for connect), so other
 //! threads and processes sharing a socket see the mode they set, and
-//! `fcntl(F_GETFL)` / `ioctl(FIONBIO)` callers always see theirs.
-//! `setsockopt`/`getsockopt` need no hook: the timeouts stay in the kernel,
-//! where the hooks read them before a wait.
+//! `fcntl(F_GETFL)` / `ioctl(FIONBIO)` callers always see theirs. The
+//! timeouts stay in the kernel (`getsockopt` needs no hook); the
+//! `setsockopt` hook only notes which sockets have one, so that a wait on
+//! the others costs no `getsockopt`.
 //!
 //! # Kills and timeouts never unwind through a hook
 //!
@@ -103,8 +104,9 @@
 //! Outside greenlets a hooked call costs a relaxed atomic load (before
 //! patching) or a thread-local load more (after): see docs/BENCHMARKS.md.
 //! In a greenlet, a call on a non-socket or non-blocking socket (grove's
-//! own) costs one more table lookup; a blocking socket's wait registers it
-//! with epoll for the wait's duration (two `epoll_ctl`s).
+//! own) costs one more table lookup; a blocking socket's wait costs one
+//! `fstat` (grove validates its registration) and, the first time, one
+//! `epoll_ctl`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -152,7 +154,7 @@ extern "C" fn resolve_originals() {
 /// function links the object that names them all.
 #[inline(never)]
 fn keep_hooks() {
-    let hooks: [*const (); 34] = [
+    let hooks: [*const (); 35] = [
         socket::read as *const (),
         socket::write as *const (),
         socket::readv as *const (),
@@ -167,6 +169,7 @@ fn keep_hooks() {
         socket::accept4 as *const (),
         socket::connect as *const (),
         socket::socket as *const (),
+        socket::setsockopt as *const (),
         socket::close as *const (),
         socket::dup2 as *const (),
         socket::dup3 as *const (),

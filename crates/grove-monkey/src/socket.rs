@@ -1,6 +1,6 @@
 //! The socket hooks: reads, writes, accept and connect on blocking sockets
-//! park the calling greenlet; `socket`, `close`, `dup2`/`dup3`, `fcntl` and
-//! `ioctl` keep the fd table ([`crate::fdstate`]) true.
+//! park the calling greenlet; `socket`, `close`, `dup2`/`dup3`, `fcntl`,
+//! `ioctl` and `setsockopt` keep the fd table ([`crate::fdstate`]) true.
 //!
 //! Every hook starts with the same test ([`wait::cooperative`]): socket
 //! hooks on, caller in a greenlet, fd a blocking socket. Anything else —
@@ -343,7 +343,8 @@ pub(crate) unsafe extern "C" fn accept4(
         unsafe { sys::accept4(fd, addr, addrlen, flags) }
     };
     if r >= 0 && crate::socket_patched() {
-        fdstate::record(r, socket_kind(flags));
+        // An accepted socket inherits the listener's timeouts.
+        fdstate::record(r, socket_kind(flags), fdstate::timeouts(fd));
     }
     r
 }
@@ -445,9 +446,35 @@ pub(crate) unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int
     // SAFETY: the caller's contract is libc's.
     let fd = unsafe { sys::socket(domain, ty, protocol) };
     if fd >= 0 && crate::socket_patched() {
-        fdstate::record(fd, socket_kind(ty));
+        fdstate::record(fd, socket_kind(ty), false);
     }
     fd
+}
+
+/// Hook of libc's `setsockopt`: a socket given `SO_RCVTIMEO` or
+/// `SO_SNDTIMEO` is noted in the fd table, so that its waits read them (a
+/// socket without them waits without asking).
+///
+/// # Safety
+/// libc's contract.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: socklen_t,
+) -> c_int {
+    // SAFETY: the caller's contract is libc's.
+    let r = unsafe { sys::setsockopt(fd, level, name, value, len) };
+    if r == 0
+        && level == libc::SOL_SOCKET
+        && (name == libc::SO_RCVTIMEO || name == libc::SO_SNDTIMEO)
+        && crate::socket_patched()
+    {
+        fdstate::note_timeouts(fd);
+    }
+    r
 }
 
 /// Before an fd number goes away: wake this thread's greenlets parked on it

@@ -3,9 +3,9 @@
 //! A hooked call that would block on a socket the caller sees as blocking
 //! runs here (DESIGN.md practice 3): try the operation without blocking
 //! (`MSG_DONTWAIT`, or a zero-timeout probe first where no flag exists); on
-//! `EAGAIN` re-read the socket's mode (the caller may have made it
-//! non-blocking since: then `EAGAIN` is its answer), park the greenlet
-//! until the fd may be ready, retry. The socket's `SO_RCVTIMEO` /
+//! `EAGAIN` park the greenlet until the fd may be ready (grove validates
+//! its registration against the fd's current file on every wait), retry.
+//! The socket's `SO_RCVTIMEO` /
 //! `SO_SNDTIMEO` bound the wait as the kernel would: `EAGAIN` once it has
 //! passed. A kill or `with_timeout` expiry while parked fails the call with
 //! `ECANCELED` / `ETIMEDOUT` — never `EINTR`, which std's `read_exact` and
@@ -79,20 +79,18 @@ pub(crate) fn io(
         match sys::errno() {
             libc::EAGAIN => {}
             libc::ENOTSOCK => {
-                fdstate::record(fd, Kind::NotSocket);
+                fdstate::record(fd, Kind::NotSocket, false);
                 return passthrough();
             }
             _ => return r,
         }
-        // Validated on every wait: the caller may have switched the socket
-        // to non-blocking mode (or the number may now be another file).
-        match fdstate::refresh(fd) {
-            Kind::Blocking => {}
-            Kind::Nonblocking => return sys::fail(libc::EAGAIN),
-            Kind::NotSocket => return passthrough(),
-        }
-        let deadline = *deadline
-            .get_or_insert_with(|| socket_timeout(fd, direction).map(|t| Instant::now() + t));
+        let deadline = *deadline.get_or_insert_with(|| {
+            if fdstate::timeouts(fd) {
+                socket_timeout(fd, direction).map(|t| Instant::now() + t)
+            } else {
+                None
+            }
+        });
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return sys::fail(libc::EAGAIN);
         }

@@ -309,3 +309,67 @@ fn std_name_resolution_runs_on_the_thread_pool() {
     // The hooked getaddrinfo ran libc's on a pool thread.
     assert_eq!(grove::threadpool::default_pool().threads(), 1);
 }
+
+/// Reads 2 bytes of `fd` in a greenlet while another writes them to
+/// `peer` 30 ms later; bounded so that a lost wake-up fails instead of hanging.
+fn read_when_written(
+    fd: std::os::fd::RawFd,
+    mut peer: std::net::TcpStream,
+) -> Result<[u8; 2], grove::Timeout> {
+    let reader = grove::spawn(move || {
+        let mut buf = [0u8; 2];
+        // SAFETY: a valid 2-byte buffer.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), 2) };
+        assert_eq!(n, 2, "{}", std::io::Error::last_os_error());
+        buf
+    });
+    let writer = grove::spawn(move || {
+        grove::sleep(Duration::from_millis(30));
+        peer.write_all(b"ok").unwrap();
+        peer
+    });
+    let got = grove::with_timeout(Duration::from_secs(5), || reader.join().unwrap());
+    drop(writer.join());
+    got
+}
+
+#[test]
+fn an_fd_replaced_behind_the_hooks_back_gets_a_fresh_registration() {
+    util::patch();
+    let (c1, s1) = util::tcp_pair();
+    let fd = c1.as_raw_fd();
+    assert_eq!(read_when_written(fd, s1.try_clone().unwrap()), Ok(*b"ok"));
+    // The raw system call: no hook sees the number change files.
+    let (c2, s2) = util::tcp_pair();
+    // SAFETY: replaces `fd` (c1's) with a duplicate of c2's socket.
+    let r = unsafe { libc::syscall(libc::SYS_dup3, c2.as_raw_fd(), fd, 0) };
+    assert_eq!(r, fd as libc::c_long);
+    assert_eq!(
+        read_when_written(fd, s2),
+        Ok(*b"ok"),
+        "the wait used the old file's registration"
+    );
+    drop((c1, c2, s1));
+}
+
+#[test]
+fn grove_takes_over_an_fd_the_hooks_kept_registered() {
+    util::patch();
+    let (client, server) = util::tcp_pair();
+    let fd = client.as_raw_fd();
+    assert_eq!(
+        read_when_written(fd, server.try_clone().unwrap()),
+        Ok(*b"ok")
+    );
+    // Now hand the std stream to grove: it registers the same fd.
+    let g = grove::spawn(move || {
+        let mut stream = grove::net::TcpStream::from_std(client).unwrap();
+        let mut buf = [0u8; 2];
+        stream
+            .read_exact(&mut buf)
+            .map(|()| buf)
+            .map_err(|e| e.kind())
+    });
+    (&server).write_all(b"hi").unwrap();
+    assert_eq!(g.join().unwrap(), Ok(*b"hi"));
+}

@@ -17,18 +17,22 @@
 //! # Invariant
 //!
 //! Hook registrations live in a per-thread table keyed by fd, shared by the
-//! greenlets of the thread that wait on the same fd, and removed when the
-//! last of them stops waiting or the fd is closed through a hooked `close`
-//! ([`fd_closing`]): an entry never outlives the wait that made it, so a
-//! reused fd number always gets a fresh registration. Each entry carries an
-//! id so that a waiter never releases a newer entry for the same number.
+//! greenlets of the thread that wait on the same fd, and kept between waits
+//! (a connection waits again and again). Each entry records the identity of
+//! the file it registered (`st_dev`, `st_ino` from `fstat`); **every wait
+//! validates it**: an fd number that now refers to another file (closed
+//! and reused, `dup2`ed over — even by paths no hook sees) gets its old
+//! registration dropped and a fresh one. Entries also go when the fd is
+//! closed through a hooked `close`/`dup2`/`dup3` ([`fd_closing`]), and when
+//! grove itself registers the fd (`Registration::new` takes it over). Each
+//! entry carries an id so that a waiter never touches a newer entry for
+//! the same number.
 //!
 //! # Cost
 //!
 //! [`in_greenlet`] is a thread-local load and two compares; it never creates
-//! a hub. A wait registers each fd with epoll on entry and deregisters it on
-//! exit (when no other greenlet of the thread waits on it): two `epoll_ctl`
-//! calls per wait, the price of never trusting a stale registration.
+//! a hub. A wait costs one `fstat` (the validation) and, the first time for
+//! a file, one `epoll_ctl`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -174,30 +178,29 @@ pub fn wait_fds(fds: &[(RawFd, Direction)], deadline: Option<Instant>) -> Result
 /// Forgets the hook registration of `fd` on this thread, waking the
 /// greenlets parked on it (their retry sees the fd closed). A hooked
 /// `close`, `dup2` or `dup3` calls this before the fd goes: an fd is
-/// deregistered before it is closed (DESIGN.md rule 7).
+/// deregistered before it is closed (DESIGN.md rule 7). Returns whether
+/// there was one.
 ///
 /// Touches nothing (no allocation, no thread-local initialisation) unless
-/// greenlets of this thread are parked in hooks right now.
-pub fn fd_closing(fd: RawFd) {
+/// this thread has hook registrations.
+pub fn fd_closing(fd: RawFd) -> bool {
     if ENTRIES.try_with(Cell::get).unwrap_or(0) == 0 {
-        return;
+        return false;
     }
-    let entry = SOURCES.try_with(|sources| {
-        let entry = sources.try_borrow_mut().ok()?.remove(&fd);
-        if entry.is_some() {
-            ENTRIES.with(|n| n.set(n.get() - 1));
-        }
-        entry
-    });
+    let entry = SOURCES
+        .try_with(|sources| remove(&mut *sources.try_borrow_mut().ok()?, fd))
+        .ok()
+        .flatten();
     // Dropped outside the borrow: dropping a registration wakes its waiters.
-    drop(entry);
+    entry.is_some()
 }
 
 /// One fd's registration, shared by the greenlets of this thread waiting on it.
 struct Entry {
     registration: Registration,
     id: u64,
-    users: usize,
+    /// The registered file's `(st_dev, st_ino)`.
+    file: (u64, u64),
 }
 
 thread_local! {
@@ -209,11 +212,35 @@ thread_local! {
     static ENTRIES: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Registers (or shares the registration of) `fd` and adds the waiter.
-/// `None` when epoll refuses the fd.
+fn remove(sources: &mut HashMap<RawFd, Entry>, fd: RawFd) -> Option<Entry> {
+    let entry = sources.remove(&fd)?;
+    ENTRIES.with(|n| n.set(n.get() - 1));
+    Some(entry)
+}
+
+/// The identity of the file `fd` refers to now; `None` if it is not open.
+fn identity(fd: RawFd) -> Option<(u64, u64)> {
+    // SAFETY: fstat fills the zeroed stat buffer (plain old data).
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        (libc::fstat(fd, &mut st) == 0).then_some((st.st_dev as u64, st.st_ino as u64))
+    }
+}
+
+/// Validates or makes the registration of `fd` and adds the waiter.
+/// `None` when the fd is closed or epoll refuses it.
 fn acquire(fd: RawFd, direction: Direction, unparker: &Unparker) -> Option<u64> {
+    let file = identity(fd);
     SOURCES.with(|sources| {
         let mut sources = sources.borrow_mut();
+        if sources.get(&fd).is_some_and(|e| Some(e.file) != file) {
+            // Deregistered now, before the new registration: its
+            // `EPOLL_CTL_DEL` names the fd number, which would remove the
+            // new file's registration made after it. Dropping it wakes the
+            // old file's waiters (it touches the hub, not this table).
+            drop(remove(&mut sources, fd));
+        }
+        let file = file?;
         let entry = match sources.entry(fd) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
@@ -226,19 +253,18 @@ fn acquire(fd: RawFd, direction: Direction, unparker: &Unparker) -> Option<u64> 
                 e.insert(Entry {
                     registration,
                     id,
-                    users: 0,
+                    file,
                 })
             }
         };
         // The caller just saw the direction not ready (see `wait_fds`).
         entry.registration.clear_ready(direction);
         entry.registration.push_waiter(direction, unparker.clone());
-        entry.users += 1;
         Some(entry.id)
     })
 }
 
-/// Undoes a wait's registrations and timer however it ended.
+/// Undoes a wait's waiters and timer however it ended.
 struct Waiting<'a> {
     unparker: &'a Unparker,
     held: Vec<(RawFd, u64, Direction)>,
@@ -250,22 +276,14 @@ impl Drop for Waiting<'_> {
         if let Some(timer) = self.timer.take() {
             Hub::get().cancel_timer(timer);
         }
-        let released: Vec<Entry> = SOURCES.with(|sources| {
-            let mut sources = sources.borrow_mut();
-            let mut released = Vec::new();
+        SOURCES.with(|sources| {
+            let sources = sources.borrow();
             for &(fd, id, direction) in &self.held {
-                let Some(entry) = sources.get_mut(&fd).filter(|e| e.id == id) else {
-                    continue; // closed meanwhile: its waiters were woken and dropped
-                };
-                entry.registration.remove_waiter(direction, self.unparker);
-                entry.users -= 1;
-                if entry.users == 0 {
-                    released.extend(sources.remove(&fd));
-                    ENTRIES.with(|n| n.set(n.get() - 1));
+                // Gone or replaced meanwhile: its waiters were woken and dropped.
+                if let Some(entry) = sources.get(&fd).filter(|e| e.id == id) {
+                    entry.registration.remove_waiter(direction, self.unparker);
                 }
             }
-            released
         });
-        drop(released);
     }
 }

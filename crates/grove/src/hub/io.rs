@@ -243,11 +243,21 @@ impl Registration {
             ..Source::default()
         });
         let token = make_token(key, generation);
-        let result = poller.poll.borrow().registry().register(
-            &mut SourceFd(&fd),
-            token,
-            Interest::READABLE | Interest::WRITABLE,
-        );
+        let register = || {
+            poller.poll.borrow().registry().register(
+                &mut SourceFd(&fd),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+        };
+        let mut result = register();
+        if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EEXIST))
+            && crate::hooks::fd_closing(fd)
+        {
+            // A libc hook (grove-monkey) kept the fd registered from an
+            // earlier wait; the fd now belongs to grove: take it over.
+            result = register();
+        }
         if let Err(err) = result {
             poller.sources.borrow_mut().remove(key);
             return Err(err);
