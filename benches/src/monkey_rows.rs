@@ -27,19 +27,32 @@ pub fn section(opts: &Options) -> String {
         Ok(harness) => harness.with_file_name("monkey-bench"),
         Err(e) => return format!("{out}n/a: {e}\n"),
     };
-    let calls = ((2_000_000.0 * opts.scale) as usize).max(100_000);
+    let calls = ((500_000.0 * opts.scale) as usize).max(50_000);
     let secs = (3.0 * opts.scale).max(1.0);
     crate::orchestrate::say(&format!("monkey: {} --clients {CLIENTS}", exe.display()));
     let output = Command::new(&exe)
-        .args(["--calls", &calls.to_string(), "--reps", &opts.reps.max(3).to_string()])
-        .args(["--clients", &CLIENTS.to_string(), "--secs", &secs.to_string()])
+        .args([
+            "--calls",
+            &calls.to_string(),
+            "--reps",
+            &opts.reps.max(3).to_string(),
+        ])
+        .args([
+            "--clients",
+            &CLIENTS.to_string(),
+            "--secs",
+            &secs.to_string(),
+        ])
         .output();
     let output = match output {
         Ok(o) if o.status.success() => o,
         Ok(o) => {
             return format!(
                 "{out}n/a: monkey-bench failed: {}\n",
-                String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
             )
         }
         Err(e) => return format!("{out}n/a: cannot run {}: {e}\n", exe.display()),
@@ -58,12 +71,24 @@ pub fn section(opts: &Options) -> String {
         Some(v) => format!("{v:.0} {unit}"),
         None => "n/a".to_string(),
     };
-    out.push_str("| (c) `read(fd, buf, 1)` of /dev/zero | per call | over libc's |\n|---|---|---|\n");
-    let _ = writeln!(out, "| libc's `read` (dlsym RTLD_NEXT) | {} | |", cell("read-libc", "ns"));
+    out.push_str(
+        "| (c) `read(fd, buf, 1)` of /dev/zero | per call | over libc's |\n|---|---|---|\n",
+    );
+    let _ = writeln!(
+        out,
+        "| libc's `read` (dlsym RTLD_NEXT) | {} | |",
+        cell("read-libc", "ns")
+    );
     for (label, name) in [
         ("hooked, before `patch_all`", "read-hook-unpatched"),
-        ("hooked, patched, outside greenlets", "read-hook-patched-outside"),
-        ("hooked, patched, in a greenlet (not a socket)", "read-hook-in-greenlet-file"),
+        (
+            "hooked, patched, outside greenlets",
+            "read-hook-patched-outside",
+        ),
+        (
+            "hooked, patched, in a greenlet (not a socket)",
+            "read-hook-in-greenlet-file",
+        ),
     ] {
         let _ = writeln!(
             out,
@@ -79,9 +104,16 @@ pub fn section(opts: &Options) -> String {
     for (label, name) in [
         ("OS threads, sync client", "redis-threads"),
         ("tokio current-thread, async client", "redis-tokio"),
-        ("greenlets on one thread, sync client under `patch_all()`", "redis-greenlets"),
+        (
+            "greenlets on one thread, sync client under `patch_all()`",
+            "redis-greenlets",
+        ),
     ] {
-        let _ = writeln!(out, "| {label} | {} |", cell(&format!("{name}-{CLIENTS}"), "GET/s"));
+        let _ = writeln!(
+            out,
+            "| {label} | {} |",
+            cell(&format!("{name}-{CLIENTS}"), "GET/s")
+        );
     }
     if let Some(na) = text.lines().find_map(|l| l.strip_prefix("na ")) {
         let _ = writeln!(out, "\nn/a: {na}");
