@@ -28,7 +28,7 @@ pub fn section(opts: &Options) -> String {
         Err(e) => return format!("{out}n/a: {e}\n"),
     };
     let calls = ((500_000.0 * opts.scale) as usize).max(50_000);
-    let secs = (3.0 * opts.scale).max(1.0);
+    let secs = (2.0 * opts.scale).max(1.0);
     crate::orchestrate::say(&format!("monkey: {} --clients {CLIENTS}", exe.display()));
     let output = Command::new(&exe)
         .args([
@@ -99,7 +99,7 @@ pub fn section(opts: &Options) -> String {
     }
     let _ = writeln!(
         out,
-        "\n| (b) redis `GET`, {CLIENTS} clients, one connection each | round trips/s |\n|---|---|"
+        "\n| (b) redis `GET`, {CLIENTS} clients, one connection each | round trips/s, median | range |\n|---|---|---|"
     );
     for (label, name) in [
         ("OS threads, sync client", "redis-threads"),
@@ -109,10 +109,13 @@ pub fn section(opts: &Options) -> String {
             "redis-greenlets",
         ),
     ] {
+        let name = format!("{name}-{CLIENTS}");
         let _ = writeln!(
             out,
-            "| {label} | {} |",
-            cell(&format!("{name}-{CLIENTS}"), "GET/s")
+            "| {label} | {} | {} – {} |",
+            cell(&name, "GET/s"),
+            cell(&format!("{name}-min"), "GET/s"),
+            cell(&format!("{name}-max"), "GET/s")
         );
     }
     if let Some(na) = text.lines().find_map(|l| l.strip_prefix("na ")) {

@@ -4,7 +4,7 @@
 //! table (`src/monkey_rows.rs`).
 //!
 //! ```text
-//! monkey-bench [--calls N] [--reps R] [--clients N] [--secs S] [--redis-server PATH]
+//! monkey-bench [--calls N] [--reps R] [--clients N] [--secs S] [--rounds K] [--redis-server PATH]
 //! ```
 //!
 //! * passthrough: ns per `read(fd, buf, 1)` of `/dev/zero` through libc's
@@ -14,9 +14,9 @@
 //!   of N calls, 3R runs each, and keeps each side's fastest.
 //! * redis: `GET` round trips/s from N clients, each with its own
 //!   connection, against one local `redis-server`: N OS threads with the
-//!   sync client (unpatched), N tasks of the async client on a
-//!   current-thread tokio runtime, and N greenlets on one thread with the
-//!   sync client under `patch_all()` (last: patching is one-way).
+//!   sync client, N tasks of the async client on a current-thread tokio
+//!   runtime, and N greenlets on one thread with the sync client under
+//!   `patch_all()`; K rounds over the three, median and range of each.
 //!
 //! Output: one `row <name> <value> <unit>` line per figure.
 
@@ -33,6 +33,7 @@ struct Opts {
     reps: usize,
     clients: usize,
     secs: f64,
+    rounds: usize,
     redis_server: String,
 }
 
@@ -41,7 +42,8 @@ fn main() {
         calls: 500_000,
         reps: 7,
         clients: 64,
-        secs: 3.0,
+        secs: 2.0,
+        rounds: 3,
         redis_server: "redis-server".into(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -60,26 +62,15 @@ fn main() {
             "--reps" => opts.reps = num() as usize,
             "--clients" => opts.clients = num() as usize,
             "--secs" => opts.secs = num(),
+            "--rounds" => opts.rounds = (num() as usize).max(1),
             "--redis-server" => opts.redis_server = value.clone(),
             _ => fail(&format!("unknown option {flag}")),
         }
     }
-    // Unpatched rows first: patching is one-way.
-    let redis = start_redis(&opts);
-    if let Some(redis) = &redis {
-        redis_unpatched_rows(&opts, redis);
-    } else {
-        println!("na redis {} could not be started", opts.redis_server);
-    }
-    passthrough_rows(&opts);
-    if let Some(redis) = &redis {
-        let n = opts.clients;
-        let secs = Duration::from_secs_f64(opts.secs);
-        row(
-            &format!("redis-greenlets-{n}"),
-            greenlets(&redis.url(), n, secs),
-            "GET/s",
-        );
+    passthrough_rows(&opts); // patches: the rows below run patched
+    match start_redis(&opts) {
+        Some(redis) => redis_rows(&opts, &redis),
+        None => println!("na redis {} could not be started", opts.redis_server),
     }
 }
 
@@ -203,7 +194,11 @@ impl Redis {
     }
 }
 
-fn redis_unpatched_rows(opts: &Opts, redis: &Redis) {
+/// Rounds over the three forms, so that a busy spell on a shared machine
+/// is spread over all of them; the median and the range of each. The
+/// process is patched by now: the threads and tokio forms run outside any
+/// greenlet, where every hook passes straight through (the (c) rows).
+fn redis_rows(opts: &Opts, redis: &Redis) {
     let url = redis.url();
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut con = client.get_connection().unwrap();
@@ -214,16 +209,22 @@ fn redis_unpatched_rows(opts: &Opts, redis: &Redis) {
         .unwrap();
     let n = opts.clients;
     let secs = Duration::from_secs_f64(opts.secs);
-    row(
-        &format!("redis-threads-{n}"),
-        threads(&url, n, secs),
-        "GET/s",
-    );
-    row(
-        &format!("redis-tokio-{n}"),
-        tokio_async(&url, n, secs),
-        "GET/s",
-    );
+    let mut results: [Vec<f64>; 3] = Default::default();
+    for _ in 0..opts.rounds {
+        results[0].push(threads(&url, n, secs));
+        results[1].push(tokio_async(&url, n, secs));
+        results[2].push(greenlets(&url, n, secs));
+    }
+    for (name, mut runs) in ["threads", "tokio", "greenlets"].into_iter().zip(results) {
+        runs.sort_by(f64::total_cmp);
+        row(&format!("redis-{name}-{n}"), runs[runs.len() / 2], "GET/s");
+        row(&format!("redis-{name}-{n}-min"), runs[0], "GET/s");
+        row(
+            &format!("redis-{name}-{n}-max"),
+            runs[runs.len() - 1],
+            "GET/s",
+        );
+    }
 }
 
 fn get(con: &mut redis::Connection) {
@@ -299,8 +300,6 @@ fn tokio_async(url: &str, n: usize, secs: Duration) -> f64 {
 
 /// N greenlets on this thread, sync client under `patch_all()`.
 fn greenlets(url: &str, n: usize, secs: Duration) -> f64 {
-    // SAFETY: the bench holds no lock across a hooked call.
-    unsafe { grove_monkey::patch_all() };
     let stop = std::rc::Rc::new(std::cell::Cell::new(false));
     let count = std::rc::Rc::new(std::cell::Cell::new(0u64));
     let workers: Vec<_> = (0..n)
