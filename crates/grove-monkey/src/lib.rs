@@ -47,6 +47,16 @@
 //! | sleeps | `nanosleep` (std's `thread::sleep` on glibc), `clock_nanosleep`, `usleep`, `sleep` | [`patch_sleep`] |
 //! | names | `getaddrinfo` (std's `ToSocketAddrs`): libc's own, run on `grove::threadpool` | [`patch_dns`] |
 //!
+//! What std itself calls (rustc 1.95, glibc 2.36, read off the undefined
+//! symbols of a std binary and confirmed with `strace`): `socket`,
+//! `connect`, `accept4`, `read`/`readv` (stream reads), `send` (stream
+//! writes, `MSG_NOSIGNAL`), `write`/`writev`, `recv` (peek), `poll`
+//! (`connect_timeout`), `setsockopt` (timeouts), `ioctl(FIONBIO)`
+//! (`set_nonblocking`), `fcntl`, `close`, `getaddrinfo` (`ToSocketAddrs`)
+//! and `clock_nanosleep` (`thread::sleep`); all are hooked. Under the
+//! hooks a std read in a greenlet is `recvfrom(fd, buf, n, MSG_DONTWAIT)`,
+//! then an epoll wait.
+//!
 //! Blocking semantics are kept: `SO_RCVTIMEO` / `SO_SNDTIMEO` bound the
 //! wait (then `EAGAIN`, or `EINPROGRESS` for `connect`, as Linux does); a
 //! socket the caller made non-blocking still gets `EAGAIN`; `EPIPE` and
