@@ -45,6 +45,9 @@ const TIMEOUTS: u8 = 4;
 /// fds below this are cached.
 const SLOTS: usize = 1 << 16;
 
+/// The highest fd the table covers.
+pub(crate) const LAST_CACHED: usize = SLOTS - 1;
+
 static STATE: [AtomicU8; SLOTS] = [const { AtomicU8::new(UNKNOWN) }; SLOTS];
 
 /// What an fd is.

@@ -42,7 +42,7 @@
 //! |---|---|---|
 //! | sockets | `read`, `write`, `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`, `send`, `sendto`, `sendmsg`, `accept`, `accept4`, `connect` | [`patch_socket`] |
 //! | readiness | `poll`, `ppoll`, `select` | [`patch_socket`] |
-//! | bookkeeping | `socket`, `close`, `dup2`, `dup3`, `fcntl` (`F_SETFL`, `F_DUPFD*`), `ioctl` (`FIONBIO`), `setsockopt` (`SO_RCVTIMEO`, `SO_SNDTIMEO`) | [`patch_socket`] |
+//! | bookkeeping | `socket`, `close`, `close_range`, `dup2`, `dup3`, `fcntl` (`F_SETFL`, `F_DUPFD*`), `ioctl` (`FIONBIO`), `setsockopt` (`SO_RCVTIMEO`, `SO_SNDTIMEO`) | [`patch_socket`] |
 //! | `_FORTIFY_SOURCE` | `__read_chk`, `__recv_chk`, `__recvfrom_chk`, `__poll_chk`, `__ppoll_chk` | as their plain calls |
 //! | sleeps | `nanosleep` (std's `thread::sleep` on glibc), `clock_nanosleep`, `usleep`, `sleep` | [`patch_sleep`] |
 //! | names | `getaddrinfo` (std's `ToSocketAddrs`): libc's own, run on `grove::threadpool` | [`patch_dns`] |
@@ -164,7 +164,7 @@ extern "C" fn resolve_originals() {
 /// function links the object that names them all.
 #[inline(never)]
 fn keep_hooks() {
-    let hooks: [*const (); 35] = [
+    let hooks: [*const (); 36] = [
         socket::read as *const (),
         socket::write as *const (),
         socket::readv as *const (),
@@ -183,6 +183,7 @@ fn keep_hooks() {
         socket::close as *const (),
         socket::dup2 as *const (),
         socket::dup3 as *const (),
+        socket::close_range as *const (),
         socket::fcntl as *const (),
         socket::ioctl as *const (),
         poll::poll as *const (),

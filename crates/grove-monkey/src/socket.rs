@@ -533,6 +533,33 @@ pub(crate) unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_
     r
 }
 
+/// Hook of libc's `close_range`: every number in the range is forgotten
+/// (and this thread's greenlets parked on one of them are woken) unless
+/// `CLOSE_RANGE_CLOEXEC` only marks them.
+///
+/// # Safety
+/// libc's contract.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn close_range(
+    first: libc::c_uint,
+    last: libc::c_uint,
+    flags: c_int,
+) -> c_int {
+    const CLOSE_RANGE_CLOEXEC: c_int = 1 << 2;
+    let closes = flags & CLOSE_RANGE_CLOEXEC == 0 && crate::socket_patched();
+    // Only the numbers the fd table covers can have hook state.
+    let covered = first..=last.min(fdstate::LAST_CACHED as libc::c_uint);
+    if closes {
+        covered.clone().for_each(|fd| closing(fd as c_int));
+    }
+    // SAFETY: the caller's contract is libc's.
+    let r = unsafe { sys::close_range(first, last, flags) };
+    if closes {
+        covered.for_each(|fd| closed(fd as c_int));
+    }
+    r
+}
+
 /// Hook of libc's `fcntl` (declared with its optional argument, which C
 /// callers pass in the same register): a mode change or a new duplicate
 /// is noted in the fd table.

@@ -142,6 +142,21 @@ originals! {
     fn __ppoll_chk(fds: *mut pollfd, nfds: nfds_t, timeout: *const timespec, sigmask: *const sigset_t, fdslen: size_t) -> c_int;
 }
 
+/// libc's `close_range` (glibc 2.34+), resolved on first use rather than
+/// by the constructor, so that an older glibc without it does not abort
+/// programs that never call it.
+///
+/// # Safety
+/// libc's contract for `close_range`.
+pub(crate) unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    static SLOT: Original = Original::new("close_range\0");
+    let f: unsafe extern "C" fn(c_uint, c_uint, c_int) -> c_int =
+        // SAFETY: slot invariant: libc's `close_range` has this signature.
+        unsafe { std::mem::transmute::<usize, _>(SLOT.get()) };
+    // SAFETY: the caller upholds libc's contract.
+    unsafe { f(first, last, flags) }
+}
+
 mod variadic_slots {
     pub(crate) static FCNTL: super::Original = super::Original::new("fcntl\0");
     pub(crate) static IOCTL: super::Original = super::Original::new("ioctl\0");

@@ -126,8 +126,10 @@ fn a_reused_fd_number_is_the_new_file() {
     assert_eq!(&buf, b"new!");
 }
 
-#[test]
-fn closing_an_fd_wakes_the_greenlet_parked_on_it() {
+/// A greenlet parked in a hooked `read` of one end of a socket pair while
+/// another greenlet runs `close` on it: the reader wakes with `EBADF`. The
+/// fd is moved to `base` or above, a band no other test uses.
+fn closing_wakes_the_parked_reader(base: libc::c_int, close: fn(libc::c_int)) {
     util::patch();
     let mut fds = [0; 2];
     // SAFETY: a valid array for the two fds.
@@ -136,8 +138,8 @@ fn closing_an_fd_wakes_the_greenlet_parked_on_it() {
     let [low, b] = fds;
     // Far above the numbers the tests beside this one take, so that nobody
     // reuses it between the close and the reader's retry.
-    // SAFETY: F_DUPFD of an open fd, then closing our own original.
-    let a = unsafe { libc::fcntl(low, libc::F_DUPFD, 13_000) };
+    // SAFETY: F_DUPFD of an open fd.
+    let a = unsafe { libc::fcntl(low, libc::F_DUPFD, base) };
     // SAFETY: `low` is ours.
     unsafe { libc::close(low) };
     let reader = grove::spawn(move || {
@@ -148,8 +150,7 @@ fn closing_an_fd_wakes_the_greenlet_parked_on_it() {
     });
     let closer = grove::spawn(move || {
         grove::sleep(Duration::from_millis(30));
-        // SAFETY: `a` is ours to close.
-        unsafe { libc::close(a) };
+        close(a);
     });
     let start = Instant::now();
     let outcome = grove::with_timeout(Duration::from_secs(5), || reader.join().unwrap());
@@ -158,6 +159,22 @@ fn closing_an_fd_wakes_the_greenlet_parked_on_it() {
     drop(unsafe { OwnedFd::from_raw_fd(b) });
     assert_eq!(outcome, Ok((-1, Some(libc::EBADF))));
     assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn closing_an_fd_wakes_the_greenlet_parked_on_it() {
+    // SAFETY: the fd is the test's own.
+    closing_wakes_the_parked_reader(13_000, |fd| unsafe {
+        libc::close(fd);
+    });
+}
+
+#[test]
+fn close_range_wakes_the_greenlet_parked_on_it() {
+    // SAFETY: a range of one fd, the test's own.
+    closing_wakes_the_parked_reader(13_500, |fd| unsafe {
+        assert_eq!(libc::close_range(fd as u32, fd as u32, 0), 0);
+    });
 }
 
 #[test]
