@@ -106,8 +106,14 @@
 //!   crates carrying their own runtime (the sync `postgres` crate runs
 //!   tokio inside: use `grove::tokio::run` or `tokio-postgres` under
 //!   `grove::block_on` instead); regular files and pipes, which the kernel
-//!   never reports "not ready" (use `grove::threadpool`). Calls on a
-//!   thread's own stack (outside any greenlet) are not changed.
+//!   never reports "not ready" (use `grove::threadpool`).
+//! * **Calls on a thread's own stack** (outside any greenlet) are not
+//!   changed: they block the thread, hub and all, as before. A server's
+//!   accept loop must therefore run in a greenlet too — std's
+//!   `for stream in listener.incoming() { grove::spawn(..) }` inside
+//!   `grove::spawn(..).join()` (shown by `tests/clients.rs`), or grove's
+//!   own `TcpListener`/`StreamServer` handing each connection over with
+//!   `into_std()`.
 //!
 //! # Costs
 //!

@@ -239,3 +239,48 @@ fn std_connection_code_behind_a_grove_accept_loop_reads_request_bodies() {
         assert_eq!(g.join().unwrap(), (1000 * i + 1) as u64);
     }
 }
+
+#[test]
+fn a_std_accept_loop_run_in_a_greenlet_serves_std_connections_at_once() {
+    // The threads-mode server shape, unchanged, with `thread::spawn`
+    // replaced by `grove::spawn`: std's `TcpListener::incoming()` loop must
+    // itself run in a greenlet (on a thread's own stack `accept` blocks the
+    // thread, hub and all, as it would unpatched).
+    util::patch();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        grove::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                grove::spawn(move || {
+                    use std::io::{BufRead, BufReader, Write};
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(30)))
+                        .unwrap();
+                    let mut reader = BufReader::new(&stream);
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).is_ok() {
+                        std::thread::sleep(DELAY);
+                        let _ = (&stream).write_all(format!("pong {line}").as_bytes());
+                    }
+                });
+            }
+        })
+        .join()
+        .unwrap();
+    });
+    let start = Instant::now();
+    let greenlets: Vec<_> = (0..GREENLETS)
+        .map(|i| grove::spawn(move || util::std_request(addr, i)))
+        .collect();
+    for (i, g) in greenlets.into_iter().enumerate() {
+        assert_eq!(g.join().unwrap(), format!("pong {i}\n"));
+    }
+    let overlap = util::overlap(GREENLETS, DELAY, start.elapsed());
+    eprintln!("std accept loop in a greenlet: {GREENLETS} requests overlapped {overlap:.0}x");
+    assert!(
+        overlap > 20.0,
+        "the std server did not serve at once: {overlap:.1}"
+    );
+}
