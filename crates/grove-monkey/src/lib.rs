@@ -127,6 +127,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod bookkeeping;
+mod connect;
 mod dns;
 mod fdstate;
 mod fortify;
@@ -181,17 +183,17 @@ fn keep_hooks() {
         socket::send as *const (),
         socket::sendto as *const (),
         socket::sendmsg as *const (),
-        socket::accept as *const (),
-        socket::accept4 as *const (),
-        socket::connect as *const (),
-        socket::socket as *const (),
-        socket::setsockopt as *const (),
-        socket::close as *const (),
-        socket::dup2 as *const (),
-        socket::dup3 as *const (),
-        socket::close_range as *const (),
-        socket::fcntl as *const (),
-        socket::ioctl as *const (),
+        connect::accept as *const (),
+        connect::accept4 as *const (),
+        connect::connect as *const (),
+        bookkeeping::socket as *const (),
+        bookkeeping::setsockopt as *const (),
+        bookkeeping::close as *const (),
+        bookkeeping::dup2 as *const (),
+        bookkeeping::dup3 as *const (),
+        bookkeeping::close_range as *const (),
+        bookkeeping::fcntl as *const (),
+        bookkeeping::ioctl as *const (),
         poll::poll as *const (),
         poll::ppoll as *const (),
         poll::select as *const (),

@@ -68,6 +68,43 @@ fn so_rcvtimeo_gives_eagain_after_the_timeout_and_the_thread_keeps_running() {
 }
 
 #[test]
+fn so_sndtimeo_gives_eagain_once_the_buffers_stay_full() {
+    util::patch();
+    let (client, _server) = util::tcp_pair(); // the server never reads
+    let (ticks, ticker) = ticker();
+    let g = grove::spawn(move || {
+        client
+            .set_write_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let chunk = vec![0u8; 1 << 16];
+        let mut written = 0usize;
+        let start = Instant::now();
+        let err = loop {
+            match (&client).write(&chunk) {
+                Ok(n) => written += n,
+                Err(e) => break e,
+            }
+        };
+        (err.kind(), start.elapsed(), written)
+    });
+    let (kind, took, written) = g.join().unwrap();
+    ticker.kill();
+    assert_eq!(
+        kind,
+        ErrorKind::WouldBlock,
+        "the kernel's SO_SNDTIMEO error"
+    );
+    assert!(written > 0);
+    assert!(took >= Duration::from_millis(100), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        ticks.get() > 20,
+        "the thread was blocked: {} ticks",
+        ticks.get()
+    );
+}
+
+#[test]
 fn a_closed_fd_gets_ebadf() {
     util::patch();
     let g = grove::spawn(move || {
