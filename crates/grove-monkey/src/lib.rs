@@ -7,8 +7,8 @@
 //! Rust has no modules to patch, but a binary can *interpose* libc: this
 //! crate defines `read`, `write`, `recv`, `send`, `connect`, `accept4`,
 //! `poll`, `nanosleep`, `getaddrinfo`, … with libc's own names and
-//! signatures, so the binary's calls (and, with `--export-dynamic`, its
-//! shared libraries' calls) reach them first — the technique of Tencent's
+//! signatures, so the binary's calls (and, through the dynamic symbol
+//! table, its shared libraries' calls) reach them first — the technique of Tencent's
 //! libco (`co_hook_sys_call.cpp`) and libgo (`hook.cpp`). Each hook checks
 //! a flag and whether it runs in a greenlet; if not, it calls libc's
 //! original (found with `dlsym(RTLD_NEXT)` before `main`) at once. In a
@@ -103,10 +103,13 @@
 //!   another program (the host's symbols win); calls libc makes internally
 //!   (`fread` on a socket's `FILE*`, glibc's own DNS code — hence the
 //!   `getaddrinfo` hook); io_uring and raw `syscall`s; `epoll_wait` and
-//!   crates carrying their own runtime (the sync `postgres` crate runs
-//!   tokio inside: use `grove::tokio::run` or `tokio-postgres` under
-//!   `grove::block_on` instead); regular files and pipes, which the kernel
-//!   never reports "not ready" (use `grove::threadpool`).
+//!   crates carrying their own runtime (the sync `postgres` crate runs a
+//!   tokio runtime inside: call it through `grove::threadpool::spawn_blocking`,
+//!   where the greenlet waits and the hub runs on); reads and writes of
+//!   anything but a socket — regular files (never "not ready" to the
+//!   kernel), pipes, ttys — which pass through and block as before (use
+//!   `grove::threadpool`, or `grove::process` for a child's pipes; `poll`
+//!   and `select` on them are cooperative).
 //! * **Calls on a thread's own stack** (outside any greenlet) are not
 //!   changed: they block the thread, hub and all, as before. A server's
 //!   accept loop must therefore run in a greenlet too — std's
