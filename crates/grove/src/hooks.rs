@@ -250,6 +250,8 @@ fn acquire(fd: RawFd, direction: Direction, unparker: &Unparker) -> Option<u64> 
                     n.get()
                 });
                 ENTRIES.with(|n| n.set(n.get() + 1));
+                // grove registering this fd itself takes it over.
+                crate::hub::io::set_release_kept(fd_closing);
                 e.insert(Entry {
                     registration,
                     id,

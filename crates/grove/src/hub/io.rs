@@ -214,6 +214,19 @@ fn split_token(token: Token) -> (usize, u32) {
     (token.0 & 0xFFFF_FFFF, (token.0 >> 32) as u32)
 }
 
+thread_local! {
+    /// Releases a registration that a higher layer keeps for an fd between
+    /// waits (`grove::hooks`), when grove itself registers that fd; `true`
+    /// if there was one. Set by that layer, so that this one names no
+    /// higher layer.
+    static RELEASE_KEPT: Cell<Option<fn(RawFd) -> bool>> = const { Cell::new(None) };
+}
+
+/// Installs the function that releases kept registrations (see `RELEASE_KEPT`).
+pub(crate) fn set_release_kept(release: fn(RawFd) -> bool) {
+    RELEASE_KEPT.with(|r| r.set(Some(release)));
+}
+
 /// An fd registered with the current thread's hub.
 ///
 /// The net layer keeps one per socket. Not `Send`: it belongs to the hub of
@@ -252,7 +265,9 @@ impl Registration {
         };
         let mut result = register();
         if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EEXIST))
-            && crate::hooks::fd_closing(fd)
+            && RELEASE_KEPT
+                .with(Cell::get)
+                .is_some_and(|release| release(fd))
         {
             // A libc hook (grove-monkey) kept the fd registered from an
             // earlier wait; the fd now belongs to grove: take it over.
