@@ -214,16 +214,19 @@ fn split_token(token: Token) -> (usize, u32) {
     (token.0 & 0xFFFF_FFFF, (token.0 >> 32) as u32)
 }
 
+/// See `RELEASE_KEPT`.
+type ReleaseKept = fn(RawFd) -> bool;
+
 thread_local! {
     /// Releases a registration that a higher layer keeps for an fd between
     /// waits (`grove::hooks`), when grove itself registers that fd; `true`
     /// if there was one. Set by that layer, so that this one names no
     /// higher layer.
-    static RELEASE_KEPT: Cell<Option<fn(RawFd) -> bool>> = const { Cell::new(None) };
+    static RELEASE_KEPT: Cell<Option<ReleaseKept>> = const { Cell::new(None) };
 }
 
 /// Installs the function that releases kept registrations (see `RELEASE_KEPT`).
-pub(crate) fn set_release_kept(release: fn(RawFd) -> bool) {
+pub(crate) fn set_release_kept(release: ReleaseKept) {
     RELEASE_KEPT.with(|r| r.set(Some(release)));
 }
 
