@@ -29,6 +29,9 @@
 #                           connections, non-pipelined and pipelined (depth 16,
 #                           peers/wrk/pipeline.lua); also plots target/http.png
 #                           (matplotlib in the venv)
+#   --benches monkey        only issue 12's grove-monkey rows (src/bin/monkey_bench.rs:
+#                           passed-through read cost; redis GET from threads, tokio,
+#                           greenlets under patch_all; needs redis-server; about 40 s)
 #   --subjects grove,tokio  only some columns (floor: the HTTP kernel floor)
 set -euo pipefail
 

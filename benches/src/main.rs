@@ -18,6 +18,7 @@ mod http_rows;
 mod http_servers;
 mod io_rows;
 mod loadgen;
+mod monkey_rows;
 mod orchestrate;
 mod proto;
 mod report;
@@ -51,7 +52,8 @@ options of `all`:
   --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem,http,dns
                         (default: all; echo, connmem: issue 4's cooperative-I/O rows;
                         http: issue 5's servers and dns: issue 6's forwarders, each a
-                        table of its own)
+                        table of its own; monkey: issue 12's grove-monkey rows, run
+                        by the monkey-bench binary)
   --subjects LIST       any of grove,corosensei,may,tokio,go,gevent,floor (default: all)
   --go PATH             the Go peer binary (default benches/target/go/grove-bench-go)
   --no-go REASON        show Go as not available, with REASON

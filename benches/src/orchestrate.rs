@@ -121,6 +121,7 @@ pub fn all_benches() -> impl Iterator<Item = &'static str> {
         .chain(io_rows::IO_BENCHES)
         .chain(dns::DNS_BENCHES)
         .chain(&["http"])
+        .chain(crate::monkey_rows::MONKEY_BENCHES)
         .copied()
 }
 
@@ -302,7 +303,7 @@ pub fn run_all(opts: &Options) {
     }
 
     let mut out = std::io::stdout().lock();
-    if !rows.is_empty() || !(has("http") || has("dns")) {
+    if !rows.is_empty() || !(has("http") || has("dns") || has("monkey")) {
         let _ = report::write(&mut out, opts, &rows, &notes);
     }
 
@@ -318,6 +319,11 @@ pub fn run_all(opts: &Options) {
     if has("dns") {
         let section = dns::section(opts);
         let _ = writeln!(out, "\n{section}");
+    }
+
+    // Issue 12: grove-monkey, from its own binary (`monkey-bench`).
+    if has("monkey") {
+        let _ = writeln!(out, "\n{}", crate::monkey_rows::section(opts));
     }
 }
 
