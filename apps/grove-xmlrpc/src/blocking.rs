@@ -206,12 +206,7 @@ fn next_request(
 }
 
 fn error(status: u16, message: &str) -> Reply {
-    Reply {
-        status,
-        content_type: "text/plain",
-        gzipped: false,
-        body: format!("{message}\n").into_bytes(),
-    }
+    Reply::error(status, &format!("{message}\n"))
 }
 
 /// The response's bytes, head and body, for one write.
