@@ -35,6 +35,9 @@
 #                           under `grove-xmlrpc bench` on CPU 0 at 1, 64 and 1,024
 #                           connections (about 10 min; --quick: about 1); builds
 #                           grove-xmlrpc and plots target/xmlrpc.png
+#   --benches monkey        only issue 12's grove-monkey rows (src/bin/monkey_bench.rs:
+#                           passed-through read cost; redis GET from threads, tokio,
+#                           greenlets under patch_all; needs redis-server; about 40 s)
 #   --subjects grove,tokio  only some columns (floor: the HTTP kernel floor)
 set -euo pipefail
 
@@ -184,6 +187,17 @@ rm -f "$TARGET/xmlrpc.csv"   # the plot below draws only this run's XML-RPC rows
 if wants xmlrpc "$@"; then
   build_app grove-xmlrpc
   XMLRPC_ARGS=("${APP_ARGS[@]}" --xmlrpc-csv "$TARGET/xmlrpc.csv")
+  # `--mode monkey` needs the `monkey` feature (grove-monkey's libc hooks): a
+  # binary of its own, so that the other modes' servers run without the hooks.
+  if [ "${APP_ARGS[0]}" = --grove-xmlrpc ]; then
+    log "building grove-xmlrpc --features monkey (into $TARGET/monkey)"
+    if cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p grove-xmlrpc --features monkey \
+        --target-dir "$TARGET/monkey" 2>"$TARGET/grove-xmlrpc-monkey-build.log"; then
+      XMLRPC_ARGS+=(--grove-xmlrpc-monkey "$TARGET/monkey/release/grove-xmlrpc")
+    else
+      log "cargo build -p grove-xmlrpc --features monkey failed: $(tail -n 1 "$TARGET/grove-xmlrpc-monkey-build.log")"
+    fi
+  fi
 fi
 
 # --- harness -----------------------------------------------------------------

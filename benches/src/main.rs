@@ -18,6 +18,7 @@ mod http_rows;
 mod http_servers;
 mod io_rows;
 mod loadgen;
+mod monkey_rows;
 mod orchestrate;
 mod proto;
 mod report;
@@ -51,10 +52,12 @@ options of `all`:
   --quick               a smoke run: 1/10 of the iterations, memory at 10k and 100k only
   --scale F             multiply every iteration count by F
   --mem-counts LIST     idle-task counts for the memory rows (default 10000,100000,1000000)
-  --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem,http,dns,xmlrpc
+  --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem,http,dns,xmlrpc,
+                        monkey
                         (default: all; echo, connmem: issue 4's cooperative-I/O rows;
                         http: issue 5's servers, dns: issue 6's forwarders and xmlrpc:
-                        issue 11's XML-RPC servers, each a table of its own)
+                        issue 11's XML-RPC servers, each a table of its own; monkey:
+                        issue 12's grove-monkey rows, run by the monkey-bench binary)
   --subjects LIST       any of grove,corosensei,may,tokio,go,gevent,floor (default: all)
   --go PATH             the Go peer binary (default benches/target/go/grove-bench-go)
   --no-go REASON        show Go as not available, with REASON
@@ -100,6 +103,8 @@ options of `all`:
   --xmlrpc-warmup S     its warm-up before it (default 1; --quick: 0.5)
   --grove-xmlrpc PATH   the grove-xmlrpc binary, server and load client (run.sh builds it)
   --no-grove-xmlrpc WHY show grove-xmlrpc (and so every XML-RPC cell) as not available
+  --grove-xmlrpc-monkey PATH  grove-xmlrpc built with `--features monkey`, for `--mode monkey`
+                        (default: the binary above, which rejects that mode without it)
   --xmlrpc-csv PATH     also write the XML-RPC medians as CSV (run.sh: target/xmlrpc.csv)
   (--subjects selects the XML-RPC servers too: grove = grove-xmlrpc's modes, gevent = the
    Python peers, tokio = dxr-axum)
@@ -279,6 +284,9 @@ fn all_main(args: &[String]) -> Result<(), String> {
             "--xmlrpc-warmup" => opts.xmlrpc.warmup = parse(&value()?)?,
             "--grove-xmlrpc" => opts.xmlrpc.grove_xmlrpc = Ok(PathBuf::from(value()?)),
             "--no-grove-xmlrpc" => opts.xmlrpc.grove_xmlrpc = Err(value()?),
+            "--grove-xmlrpc-monkey" => {
+                opts.xmlrpc.grove_xmlrpc_monkey = Some(PathBuf::from(value()?))
+            }
             "--xmlrpc-csv" => opts.xmlrpc.csv = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown option {other:?}")),
         }

@@ -124,6 +124,7 @@ pub fn all_benches() -> impl Iterator<Item = &'static str> {
         .chain(io_rows::IO_BENCHES)
         .chain(dns::DNS_BENCHES)
         .chain(&["http", "xmlrpc"])
+        .chain(crate::monkey_rows::MONKEY_BENCHES)
         .copied()
 }
 
@@ -306,7 +307,7 @@ pub fn run_all(opts: &Options) {
     }
 
     let mut out = std::io::stdout().lock();
-    if !rows.is_empty() || !(has("http") || has("dns") || has("xmlrpc")) {
+    if !rows.is_empty() || !(has("http") || has("dns") || has("xmlrpc") || has("monkey")) {
         let _ = report::write(&mut out, opts, &rows, &notes);
     }
 
@@ -327,6 +328,11 @@ pub fn run_all(opts: &Options) {
     // Issue 11: XML-RPC servers under grove-xmlrpc's load client.
     if has("xmlrpc") {
         let _ = xmlrpc_rows::run(opts, &mut out);
+    }
+
+    // Issue 12: grove-monkey, from its own binary (`monkey-bench`).
+    if has("monkey") {
+        let _ = writeln!(out, "\n{}", crate::monkey_rows::section(opts));
     }
 }
 

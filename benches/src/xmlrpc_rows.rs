@@ -47,6 +47,9 @@ pub struct XmlrpcOptions {
     pub warmup: f64,
     /// The grove-xmlrpc binary (server and load client), or why there is none.
     pub grove_xmlrpc: Result<PathBuf, String>,
+    /// grove-xmlrpc built with its `monkey` feature, for `--mode monkey`
+    /// (grove-monkey's libc hooks, linked into that mode's server only).
+    pub grove_xmlrpc_monkey: Option<PathBuf>,
     /// The Python peers' script (`peers/xmlrpc/server.py`).
     pub script: PathBuf,
     /// Where to write the medians as CSV (for `plot_xmlrpc.py`).
@@ -67,6 +70,7 @@ impl XmlrpcOptions {
             } else {
                 Err("not built (run.sh builds `cargo build --release -p grove-xmlrpc`)".into())
             },
+            grove_xmlrpc_monkey: None,
             script: benches_dir.join("peers/xmlrpc/server.py"),
             csv: None,
         }
@@ -323,7 +327,11 @@ fn server_argv(
     };
     Ok(match subject {
         Subject::Grove(mode) => [
-            grove()?.as_str(),
+            match (mode, &x.grove_xmlrpc_monkey) {
+                ("monkey", Some(exe)) => exe.display().to_string(),
+                _ => grove()?,
+            }
+            .as_str(),
             "serve",
             "--listen",
             "127.0.0.1",

@@ -8,6 +8,11 @@
 //! the very same function in greenlets, where the patched libc calls park
 //! the greenlet instead of the thread.
 //!
+//! [`serve_greenlets`] is that third form's accept loop: the same code, a
+//! greenlet per connection. It only makes sense once libc is patched
+//! (`grove-xmlrpc serve --mode monkey`, built with the `monkey` feature):
+//! unpatched, the first blocking call would stall the hub.
+//!
 //! The single mode answers each request with `Connection: close`, as
 //! Python's HTTP/1.0 server does: a one-at-a-time server that kept
 //! connections alive would serve its first client and starve the rest.
@@ -52,6 +57,28 @@ pub fn serve_threads(listener: TcpListener, factory: Factory) -> io::Result<()> 
             eprintln!("grove-xmlrpc: cannot start a connection thread: {e}");
         }
     })
+}
+
+/// The threads mode's code with a greenlet per connection instead of a
+/// thread (each on a stack with room for dxr, [`crate::wire::DEEP_STACK`]);
+/// runs the accept loop in a greenlet too and returns when it ends. For a
+/// program that has patched libc (grove-monkey's `patch_all`): otherwise
+/// every blocking `std::net` call here blocks the whole hub.
+pub fn serve_greenlets(listener: TcpListener, factory: Factory) -> io::Result<()> {
+    let accept = grove::spawn(move || {
+        serve_spawning(listener, factory, |conn| {
+            let started = grove::Builder::new()
+                .name("grove-xmlrpc connection")
+                .stack_size(crate::wire::DEEP_STACK)
+                .spawn(conn);
+            if let Err(e) = started {
+                eprintln!("grove-xmlrpc: cannot start a connection greenlet: {e}");
+            }
+        })
+    });
+    accept
+        .join()
+        .unwrap_or_else(|e| Err(io::Error::other(format!("the accept loop ended: {e}"))))
 }
 
 /// The threads mode's accept loop with the connection started by `spawn`
@@ -179,12 +206,7 @@ fn next_request(
 }
 
 fn error(status: u16, message: &str) -> Reply {
-    Reply {
-        status,
-        content_type: "text/plain",
-        gzipped: false,
-        body: format!("{message}\n").into_bytes(),
-    }
+    Reply::error(status, &format!("{message}\n"))
 }
 
 /// The response's bytes, head and body, for one write.

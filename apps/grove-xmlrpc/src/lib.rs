@@ -14,7 +14,9 @@
 //!   paths, status codes, faults in HTTP 200, gzip both ways — whatever
 //!   carries the bytes: grove-http greenlets ([`server`]), or plain
 //!   `std::net` with one connection at a time or a thread per connection
-//!   ([`blocking`], the writing's first two forms).
+//!   ([`blocking`], the writing's first two forms) — and that same
+//!   `std::net` code in greenlets once grove-monkey has patched libc (the
+//!   third form: `serve --mode monkey`, feature `monkey`).
 //! * [`Client`] calls a server from greenlets over kept-alive
 //!   connections; [`bench`] is the load tool built on it.
 //! * The XML itself is [dxr](https://docs.rs/dxr)'s (with its `i8`, `nil`
@@ -52,8 +54,13 @@
 //! ```
 //!
 //! The binary: `grove-xmlrpc serve [--port 8080] [--mode
-//! single|threads|greenlets]` and `grove-xmlrpc bench --url U --concurrency
+//! single|threads|greenlets|monkey]` and `grove-xmlrpc bench --url U --concurrency
 //! N --duration D --call 'gen(2048)'`.
+//!
+//! # Features
+//!
+//! * `monkey` (off): `serve --mode monkey`, linking grove-monkey (libc
+//!   interposition) into the binary.
 
 #![forbid(unsafe_code)]
 

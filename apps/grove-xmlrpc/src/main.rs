@@ -2,10 +2,11 @@
 //! client.
 //!
 //! ```text
-//! grove-xmlrpc serve [--listen ADDR] [--port 8080] [--mode greenlets|threads|single] [--threads N]
+//! grove-xmlrpc serve [--listen ADDR] [--port 8080] [--mode greenlets|threads|single|monkey] [--threads N]
 //! grove-xmlrpc bench --url http://127.0.0.1:8080/RPC2 --concurrency 64 --duration 10s --call 'gen(2048)'
 //! ```
-#![forbid(unsafe_code)]
+// One unsafe call: grove-monkey's patch_all, for `--mode monkey`.
+#![deny(unsafe_code)]
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -83,6 +84,9 @@ enum Mode {
     Threads,
     /// A greenlet per connection on grove-http.
     Greenlets,
+    /// The threads mode's std::net code in greenlets, under grove-monkey's
+    /// patch_all() (gevent's monkey.patch_all()); needs the `monkey` feature.
+    Monkey,
 }
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -170,21 +174,54 @@ fn serve(listen: &str, port: u16, mode: Mode, threads: usize) -> ExitCode {
             announce(server.local_addr(), "greenlets");
             server.serve_forever();
         }),
-        Mode::Threads | Mode::Single => std::net::TcpListener::bind(addr).and_then(|listener| {
-            let factory: blocking::Factory = Arc::new(methods::registry);
-            if matches!(mode, Mode::Single) {
-                announce(listener.local_addr()?, "single");
-                blocking::serve_single(listener, factory)
-            } else {
-                announce(listener.local_addr()?, "threads");
-                blocking::serve_threads(listener, factory)
-            }
-        }),
+        Mode::Threads | Mode::Single | Mode::Monkey => {
+            std::net::TcpListener::bind(addr).and_then(|listener| {
+                let factory: blocking::Factory = Arc::new(methods::registry);
+                match mode {
+                    Mode::Single => {
+                        announce(listener.local_addr()?, "single");
+                        blocking::serve_single(listener, factory)
+                    }
+                    Mode::Monkey => {
+                        let local = listener.local_addr()?;
+                        patch_libc()?;
+                        announce(local, "monkey");
+                        blocking::serve_greenlets(listener, factory)
+                    }
+                    _ => {
+                        announce(listener.local_addr()?, "threads");
+                        blocking::serve_threads(listener, factory)
+                    }
+                }
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("cannot serve on {addr}: {e}")),
     }
+}
+
+/// gevent's `monkey.patch_all()`: from here on, blocking libc calls made
+/// in greenlets park the greenlet.
+#[cfg(feature = "monkey")]
+#[allow(unsafe_code)]
+fn patch_libc() -> std::io::Result<()> {
+    // SAFETY: patch_all's contract: called once, on the thread's own stack,
+    // before any greenlet runs; the connection code it makes cooperative
+    // holds no std::sync::Mutex and no thread-local scratch across a socket
+    // call (its buffers are its own; the gzip compressor's thread-local is
+    // borrowed only while compressing, which makes no libc call that
+    // parks).
+    unsafe { grove_monkey::patch_all() };
+    Ok(())
+}
+
+#[cfg(not(feature = "monkey"))]
+fn patch_libc() -> std::io::Result<()> {
+    Err(std::io::Error::other(
+        "--mode monkey needs the monkey feature: cargo build --release -p grove-xmlrpc --features monkey",
+    ))
 }
 
 fn fail(message: &str) -> ExitCode {

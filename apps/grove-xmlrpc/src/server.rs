@@ -50,7 +50,7 @@ impl Handler for XmlRpcHandler {
         if body.read_to_end(&mut bytes).is_err() {
             // grove-http answers a body past its limit (413) or too slow
             // (408) itself; anything else is a broken request.
-            return into_response(plain(400, "the request body could not be read\n"));
+            return into_response(Reply::error(400, "the request body could not be read\n"));
         }
         let header = |name| {
             parts
@@ -65,15 +65,6 @@ impl Handler for XmlRpcHandler {
             accept_encoding: header(header::ACCEPT_ENCODING),
         };
         into_response(self.service.respond(&head, bytes))
-    }
-}
-
-fn plain(status: u16, message: &str) -> Reply {
-    Reply {
-        status,
-        content_type: "text/plain",
-        gzipped: false,
-        body: message.as_bytes().to_vec(),
     }
 }
 

@@ -46,7 +46,8 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn error(status: u16, message: &str) -> Reply {
+    /// An HTTP error: `status` with `message` as plain text.
+    pub fn error(status: u16, message: &str) -> Reply {
         Reply {
             status,
             content_type: "text/plain",

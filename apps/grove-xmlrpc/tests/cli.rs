@@ -110,3 +110,43 @@ fn bad_arguments_are_refused() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+/// `--mode monkey` serves 64 connections at once from one OS thread: the
+/// plain std::net connection code became cooperative.
+#[cfg(feature = "monkey")]
+#[test]
+fn monkey_mode_is_one_thread_for_many_connections() {
+    let server = Server::start("monkey");
+    let url = server.url();
+    let load = std::thread::spawn(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_grove-xmlrpc"))
+            .args([
+                "bench",
+                "--url",
+                &url,
+                "--concurrency",
+                "64",
+                "--duration",
+                "1s",
+            ])
+            .args([
+                "--warmup",
+                "200ms",
+                "--call",
+                "gen(2048)",
+                "--json",
+                "--quiet",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let threads = std::fs::read_dir(format!("/proc/{}/task", server.pid()))
+        .unwrap()
+        .count();
+    assert_eq!(threads, 1, "the monkey server runs on one OS thread");
+    let json = load.join().unwrap();
+    assert!(json.contains("\"errors\":0,"), "{json}");
+    assert!(!json.contains("\"calls\":0,"), "{json}");
+}

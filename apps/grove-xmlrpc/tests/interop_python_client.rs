@@ -31,3 +31,11 @@ fn threads() {
 fn single() {
     interop("single");
 }
+
+/// The writing's third form: the threads mode's std::net code in greenlets
+/// under grove-monkey's `patch_all()`.
+#[cfg(feature = "monkey")]
+#[test]
+fn monkey() {
+    interop("monkey");
+}

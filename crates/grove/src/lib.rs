@@ -60,6 +60,7 @@
 //! | [`process`] | `Command`, `Child` with cooperative `wait`, `output` and pipes | `gevent.subprocess` |
 //! | [`signal`] | `signal::on` (a handler greenlet per signal), `Signals`, `signal::wait` | `gevent.signal_handler` |
 //! | [`stack`] | stack sizes | |
+//! | [`hooks`] | waits that report kills and timeouts as values, for libc hooks (`grove-monkey`) | `gevent.monkey` |
 //!
 //! Every blocking call has a bounded form (`*_timeout`, `*_nowait`, `try_*`),
 //! and every blocking type documents what happens when the waiting greenlet
@@ -97,6 +98,7 @@ mod waitlist;
 mod waitlist_shared;
 
 pub mod event;
+pub mod hooks;
 pub mod local;
 pub mod lock;
 pub mod net;

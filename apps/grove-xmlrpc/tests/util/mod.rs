@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -16,7 +17,17 @@ pub struct Server {
 
 impl Server {
     pub fn start(mode: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_grove-xmlrpc"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_grove-xmlrpc"));
+        // SAFETY: prctl is async-signal-safe and touches no memory of the
+        // parent; it makes the server die with the test process even when
+        // a test aborts before `Drop` runs.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = command
             .args(["serve", "--port", "0", "--mode", mode])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -214,6 +214,22 @@ fn split_token(token: Token) -> (usize, u32) {
     (token.0 & 0xFFFF_FFFF, (token.0 >> 32) as u32)
 }
 
+/// See `RELEASE_KEPT`.
+type ReleaseKept = fn(RawFd) -> bool;
+
+thread_local! {
+    /// Releases a registration that a higher layer keeps for an fd between
+    /// waits (`grove::hooks`), when grove itself registers that fd; `true`
+    /// if there was one. Set by that layer, so that this one names no
+    /// higher layer.
+    static RELEASE_KEPT: Cell<Option<ReleaseKept>> = const { Cell::new(None) };
+}
+
+/// Installs the function that releases kept registrations (see `RELEASE_KEPT`).
+pub(crate) fn set_release_kept(release: ReleaseKept) {
+    RELEASE_KEPT.with(|r| r.set(Some(release)));
+}
+
 /// An fd registered with the current thread's hub.
 ///
 /// The net layer keeps one per socket. Not `Send`: it belongs to the hub of
@@ -243,11 +259,23 @@ impl Registration {
             ..Source::default()
         });
         let token = make_token(key, generation);
-        let result = poller.poll.borrow().registry().register(
-            &mut SourceFd(&fd),
-            token,
-            Interest::READABLE | Interest::WRITABLE,
-        );
+        let register = || {
+            poller.poll.borrow().registry().register(
+                &mut SourceFd(&fd),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+        };
+        let mut result = register();
+        if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EEXIST))
+            && RELEASE_KEPT
+                .with(Cell::get)
+                .is_some_and(|release| release(fd))
+        {
+            // A libc hook (grove-monkey) kept the fd registered from an
+            // earlier wait; the fd now belongs to grove: take it over.
+            result = register();
+        }
         if let Err(err) = result {
             poller.sources.borrow_mut().remove(key);
             return Err(err);
@@ -338,6 +366,40 @@ impl Registration {
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl Registration {
+    /// Adds `unparker` to the waiters of `direction` without parking, for a
+    /// park on several fds at once (`grove::hooks`). Paired with
+    /// [`remove_waiter`](Self::remove_waiter) and [`Poller::note_waiting`].
+    pub(crate) fn push_waiter(&self, direction: Direction, unparker: Unparker) {
+        let mut sources = Hub::get().io.sources.borrow_mut();
+        let source = &mut sources[self.key];
+        match direction {
+            Direction::Read => source.readers.push(unparker),
+            Direction::Write => source.writers.push(unparker),
+        }
+    }
+
+    /// Removes the waiter of `unparker`'s episode from `direction`, if present.
+    pub(crate) fn remove_waiter(&self, direction: Direction, unparker: &Unparker) {
+        let mut sources = Hub::get().io.sources.borrow_mut();
+        let source = &mut sources[self.key];
+        match direction {
+            Direction::Read => source.readers.remove(unparker),
+            Direction::Write => source.writers.remove(unparker),
+        }
+    }
+}
+
+impl Poller {
+    /// Counts a greenlet in (`true`) or out of (`false`) an fd wait made
+    /// outside [`Registration::wait`], so that the hub's "would block
+    /// forever" check knows I/O can still wake it.
+    pub(crate) fn note_waiting(&self, parked: bool) {
+        let n = self.waiting.get();
+        self.waiting.set(if parked { n + 1 } else { n - 1 });
     }
 }
 
