@@ -25,6 +25,7 @@ mod report;
 mod server_process;
 mod subjects;
 mod sysctl;
+mod xmlrpc_load;
 mod xmlrpc_peer;
 mod xmlrpc_report;
 mod xmlrpc_rows;
