@@ -30,12 +30,10 @@ fn ts(d: Duration) -> libc::timespec {
 
 #[test]
 fn nanosleep_overlaps() {
-    // SAFETY: a valid timespec, no remainder wanted.
     let o = overlap_of(|| {
-        assert_eq!(
-            unsafe { libc::nanosleep(&ts(NAP), std::ptr::null_mut()) },
-            0
-        )
+        // SAFETY: a valid timespec, no remainder wanted.
+        let r = unsafe { libc::nanosleep(&ts(NAP), std::ptr::null_mut()) };
+        assert_eq!(r, 0);
     });
     assert!(o > 10.0, "{o:.1}");
 }
@@ -93,12 +91,10 @@ fn clock_nanosleep_relative_and_absolute_overlap() {
 
 #[test]
 fn poll_ppoll_and_select_without_fds_overlap() {
-    // SAFETY: no fds; a timeout in milliseconds.
     let o = overlap_of(|| {
-        assert_eq!(
-            unsafe { libc::poll(std::ptr::null_mut(), 0, NAP.as_millis() as i32) },
-            0
-        )
+        // SAFETY: no fds; a timeout in milliseconds.
+        let r = unsafe { libc::poll(std::ptr::null_mut(), 0, NAP.as_millis() as i32) };
+        assert_eq!(r, 0);
     });
     assert!(o > 10.0, "poll: {o:.1}");
     // SAFETY: no fds, no signal mask.
