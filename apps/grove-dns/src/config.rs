@@ -16,6 +16,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::cache::TtlPolicy;
+use crate::tcp::TcpLimits;
 
 /// A caching DNS forwarder built on grove.
 ///
@@ -153,6 +154,27 @@ pub struct Cli {
     )]
     pub max_tcp: usize,
 
+    /// How long a TCP client may take to send a whole query (from the
+    /// connection's start for its first, from a query's first byte for the
+    /// next) and to take an answer; past it the connection closes and its
+    /// slot is free.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 2000,
+        help_heading = "Serving"
+    )]
+    pub tcp_message_timeout: u64,
+
+    /// How long a TCP connection may wait for its next query.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 10_000,
+        help_heading = "Serving"
+    )]
+    pub tcp_idle_timeout: u64,
+
     /// Start a toy upstream on loopback serving *.grove.test (everything
     /// else NXDOMAIN), forward to it, and show a few queries: a
     /// self-contained tour.
@@ -196,8 +218,8 @@ pub struct Config {
     pub threads: usize,
     /// Upstream queries in flight per thread.
     pub max_inflight: usize,
-    /// TCP connections per listener and thread.
-    pub max_tcp: usize,
+    /// TCP connections per listener and thread, and their deadlines.
+    pub tcp: TcpLimits,
 }
 
 impl Config {
@@ -216,7 +238,7 @@ impl Config {
             stats_interval: None,
             threads: 1,
             max_inflight: 4096,
-            max_tcp: 512,
+            tcp: TcpLimits::default(),
         }
     }
 
@@ -265,7 +287,11 @@ impl Config {
         if cli.threads == 0 || cli.threads > 256 {
             return Err("--threads must be between 1 and 256".into());
         }
-        if cli.upstream_timeout == 0 || cli.timeout == 0 {
+        if cli.upstream_timeout == 0
+            || cli.timeout == 0
+            || cli.tcp_message_timeout == 0
+            || cli.tcp_idle_timeout == 0
+        {
             return Err("timeouts must be positive".into());
         }
         let store = if cli.no_store {
@@ -299,7 +325,11 @@ impl Config {
                 .then(|| Duration::from_secs(cli.stats_interval)),
             threads: cli.threads,
             max_inflight: cli.max_inflight.max(1),
-            max_tcp: cli.max_tcp.max(1),
+            tcp: TcpLimits {
+                max_connections: cli.max_tcp.max(1),
+                idle: Duration::from_millis(cli.tcp_idle_timeout),
+                message: Duration::from_millis(cli.tcp_message_timeout),
+            },
         })
     }
 }

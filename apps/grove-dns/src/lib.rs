@@ -41,6 +41,7 @@ pub mod log;
 pub mod server;
 pub mod stats;
 pub mod store;
+pub mod tcp;
 pub mod upstream;
 pub mod wire;
 
@@ -145,7 +146,7 @@ pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
                     config.upstream_timeout,
                     config.max_inflight,
                 ));
-                match Servers::start(forwarder, thread_sockets, config.max_tcp) {
+                match Servers::start(forwarder, thread_sockets, config.tcp) {
                     Ok(_servers) => loop {
                         grove::sleep(Duration::from_secs(3600));
                     },
@@ -160,7 +161,7 @@ pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
         config.upstream_timeout,
         config.max_inflight,
     ));
-    let servers = Servers::start(forwarder, sockets.remove(0), config.max_tcp)
+    let servers = Servers::start(forwarder, sockets.remove(0), config.tcp)
         .map_err(|e| format!("cannot start serving: {e}"))?;
     let upstreams: Vec<String> = config.upstreams.iter().map(|u| u.to_string()).collect();
     for addr in &bound {

@@ -149,7 +149,10 @@ impl Prober {
 /// This process's fds once the server's thread is up (its hub's fds exist
 /// once it has served a request).
 fn baseline(addr: SocketAddr) -> usize {
-    let reply = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let reply = exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert!(reply.ends_with("read 0"), "{reply}");
     std::thread::sleep(Duration::from_millis(50));
     fd_count()
