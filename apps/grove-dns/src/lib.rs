@@ -48,7 +48,7 @@ pub mod wire;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use grove::signal::{self, Signal, Signals};
 
@@ -88,25 +88,15 @@ pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
         },
     ));
 
-    // Open the store and read it back off the hub.
+    // The store opens and reads back on its own thread while the server
+    // already serves (an empty cache fills from it as it loads).
     let store = match &config.store {
         StoreConfig::None => None,
-        store_config => {
-            let (store_config, capacity) = (store_config.clone(), config.cache_size);
-            let started = Instant::now();
-            let (store, loaded) =
-                grove::threadpool::spawn_blocking(move || store::open(&store_config, capacity))?;
-            let count = loaded.len();
-            for (key, entry) in loaded {
-                cache.insert(&key, Arc::new(entry));
-            }
-            log!(
-                "cache store: {} ({count} live entries loaded in {} ms)",
-                store.description(),
-                started.elapsed().as_millis()
-            );
-            Some(store)
-        }
+        store_config => Some(store::open(
+            store_config,
+            cache.clone(),
+            config.cache_bytes,
+        )?),
     };
     let shared = Shared {
         cache: cache.clone(),
