@@ -80,7 +80,11 @@ pub struct Cli {
     )]
     pub cache_size: usize,
 
-    /// Most memory for cached answers, whatever their number.
+    /// Most memory for cached answers, whatever their number. With the
+    /// default redb store the process's memory is about this, plus redb's
+    /// page cache (a sixteenth of it, 4 to 64 MiB), plus at most 65,536
+    /// entries waiting to be written; the store file holds at most
+    /// --cache-size entries.
     #[arg(
         long,
         value_name = "MIB",
@@ -136,7 +140,9 @@ pub struct Cli {
     pub threads: usize,
 
     /// Most upstream queries in flight per thread; misses beyond it are
-    /// dropped (the client retries).
+    /// dropped (the client retries). Each holds a socket: lowered at start,
+    /// with a log line, to what the open-files limit (ulimit -n) leaves
+    /// beside the listeners and the TCP slots.
     #[arg(
         long,
         value_name = "N",
@@ -174,6 +180,12 @@ pub struct Cli {
         help_heading = "Serving"
     )]
     pub tcp_idle_timeout: u64,
+
+    /// Randomise the letter case of upstream queries' names (DNS 0x20)
+    /// and accept only answers that echo it exactly: a forged answer must
+    /// then also guess the case, one more bit per letter.
+    #[arg(long = "0x20", help_heading = "Upstreams")]
+    pub dns0x20: bool,
 
     /// Start a toy upstream on loopback serving *.grove.test (everything
     /// else NXDOMAIN), forward to it, and show a few queries: a
@@ -220,6 +232,8 @@ pub struct Config {
     pub max_inflight: usize,
     /// TCP connections per listener and thread, and their deadlines.
     pub tcp: TcpLimits,
+    /// DNS 0x20 on upstream queries.
+    pub dns0x20: bool,
 }
 
 impl Config {
@@ -239,6 +253,7 @@ impl Config {
             threads: 1,
             max_inflight: 4096,
             tcp: TcpLimits::default(),
+            dns0x20: false,
         }
     }
 
@@ -330,8 +345,51 @@ impl Config {
                 idle: Duration::from_millis(cli.tcp_idle_timeout),
                 message: Duration::from_millis(cli.tcp_message_timeout),
             },
+            dns0x20: cli.dns0x20,
         })
     }
+}
+
+/// File descriptors kept aside from upstream queries and TCP slots:
+/// stdio, the hubs' epoll and wake-up fds, the store, the log, the thread
+/// pool's work.
+const FD_RESERVE: u64 = 64;
+
+impl Config {
+    /// Lowers `max_inflight` to what the open-files limit `nofile` leaves
+    /// per thread beside the listeners, the TCP slots and a reserve (at
+    /// least half of what is left, even when the TCP slots alone could
+    /// use it all, and at least 16). Returns the old value if it lowered
+    /// it.
+    pub fn cap_inflight(&mut self, nofile: u64) -> Option<usize> {
+        let threads = self.threads.max(1) as u64;
+        let listeners = self.listen.len() as u64 * threads;
+        let available = nofile.saturating_sub(FD_RESERVE + 2 * listeners);
+        let tcp = self.tcp.max_connections as u64 * listeners;
+        let per_thread = (available.saturating_sub(tcp) / threads)
+            .max(available / 2 / threads)
+            .max(16);
+        let cap = usize::try_from(per_thread).unwrap_or(usize::MAX);
+        (self.max_inflight > cap).then(|| std::mem::replace(&mut self.max_inflight, cap))
+    }
+}
+
+/// The soft open-files limit of this process (`ulimit -n`), from
+/// `/proc/self/limits`; `None` if unlimited or unknown.
+pub fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    parse_open_files_limit(&limits)
+}
+
+/// The soft limit on the `Max open files` line of a `/proc/<pid>/limits`.
+pub fn parse_open_files_limit(limits: &str) -> Option<u64> {
+    limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Whether sending to `upstream` would reach a server listening on
@@ -426,6 +484,37 @@ mod tests {
             .contains("line 2"));
         let conf = "search x\nnameserver 10.0.0.1\nnameserver fe80::1%eth0\noptions ndots:1\n";
         assert_eq!(parse_resolv_conf(conf).len(), 2);
+    }
+
+    #[test]
+    fn inflight_is_capped_by_the_fd_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(parse_open_files_limit(limits), Some(1024));
+        assert_eq!(
+            parse_open_files_limit("Max open files  unlimited  unlimited  files"),
+            None
+        );
+        let mut config = Config::new(vec!["127.0.0.1:53".parse().unwrap()], vec![]);
+        // 1024 - 64 reserved - 2 sockets = 958; 512 TCP slots would leave
+        // 446, but misses keep half: 479.
+        assert_eq!(config.cap_inflight(1024), Some(4096));
+        assert_eq!(config.max_inflight, 479);
+        // Fewer TCP slots leave the rest to misses.
+        let mut config = Config::new(vec!["127.0.0.1:53".parse().unwrap()], vec![]);
+        config.tcp.max_connections = 64;
+        assert_eq!(config.cap_inflight(1024), Some(4096));
+        assert_eq!(config.max_inflight, 958 - 64);
+        assert_eq!(config.cap_inflight(1024), None);
+        // TCP slots beyond the limit still leave half of it to misses.
+        let mut config = Config::new(vec!["127.0.0.1:53".parse().unwrap()], vec![]);
+        config.threads = 2;
+        assert_eq!(config.cap_inflight(1024), Some(4096));
+        assert_eq!(config.max_inflight, (1024 - 64 - 4) / 2 / 2);
+        // A generous limit changes nothing.
+        let mut config = Config::new(vec!["127.0.0.1:53".parse().unwrap()], vec![]);
+        assert_eq!(config.cap_inflight(1 << 20), None);
+        assert_eq!(config.max_inflight, 4096);
     }
 
     #[test]

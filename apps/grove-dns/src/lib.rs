@@ -77,6 +77,16 @@ pub type OnReady = Box<dyn FnOnce(SocketAddr, Arc<Stats>)>;
 /// unwinds without flushing the store (entries already handed to the
 /// writer thread are still written by it while the process lives).
 pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
+    let mut config = config;
+    if let Some(nofile) = config::open_files_limit() {
+        if let Some(asked) = config.cap_inflight(nofile) {
+            log!(
+                "--max-inflight {asked} lowered to {} per thread: the open-files limit is {nofile} \
+                 (ulimit -n), and each upstream query holds a socket",
+                config.max_inflight
+            );
+        }
+    }
     let stats = Arc::new(Stats::default());
     let cache = Arc::new(Cache::with_memory(
         config.cache_size,
@@ -130,12 +140,15 @@ pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
         std::thread::Builder::new()
             .name(format!("grove-dns-{}", n + 1))
             .spawn(move || {
-                let forwarder = Rc::new(Forwarder::new(
-                    shared,
-                    config.upstreams.clone(),
-                    config.upstream_timeout,
-                    config.max_inflight,
-                ));
+                let forwarder = Rc::new(
+                    Forwarder::new(
+                        shared,
+                        config.upstreams.clone(),
+                        config.upstream_timeout,
+                        config.max_inflight,
+                    )
+                    .with_0x20(config.dns0x20),
+                );
                 match Servers::start(forwarder, thread_sockets, config.tcp) {
                     Ok(_servers) => loop {
                         grove::sleep(Duration::from_secs(3600));
@@ -145,12 +158,15 @@ pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
             })
             .map_err(|e| format!("cannot start a serving thread: {e}"))?;
     }
-    let forwarder = Rc::new(Forwarder::new(
-        shared,
-        config.upstreams.clone(),
-        config.upstream_timeout,
-        config.max_inflight,
-    ));
+    let forwarder = Rc::new(
+        Forwarder::new(
+            shared,
+            config.upstreams.clone(),
+            config.upstream_timeout,
+            config.max_inflight,
+        )
+        .with_0x20(config.dns0x20),
+    );
     let servers = Servers::start(forwarder, sockets.remove(0), config.tcp)
         .map_err(|e| format!("cannot start serving: {e}"))?;
     let upstreams: Vec<String> = config.upstreams.iter().map(|u| u.to_string()).collect();
