@@ -61,6 +61,19 @@ use crate::stats::Stats;
 /// What [`run`] calls once it serves: the first listen address, the counters.
 pub type OnReady = Box<dyn FnOnce(SocketAddr, Arc<Stats>)>;
 
+/// One serving thread's forwarder, as `config` says.
+fn forwarder(shared: Shared, config: &Config) -> Rc<Forwarder> {
+    Rc::new(
+        Forwarder::new(
+            shared,
+            config.upstreams.clone(),
+            config.upstream_timeout,
+            config.max_inflight,
+        )
+        .with_0x20(config.dns0x20),
+    )
+}
+
 /// Runs the forwarder with `config` on this thread's hub (plus
 /// `config.threads - 1` more serving threads) until SIGINT or SIGTERM,
 /// then flushes the store. `on_ready` runs in a greenlet once the sockets
@@ -140,15 +153,7 @@ pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
         std::thread::Builder::new()
             .name(format!("grove-dns-{}", n + 1))
             .spawn(move || {
-                let forwarder = Rc::new(
-                    Forwarder::new(
-                        shared,
-                        config.upstreams.clone(),
-                        config.upstream_timeout,
-                        config.max_inflight,
-                    )
-                    .with_0x20(config.dns0x20),
-                );
+                let forwarder = forwarder(shared, &config);
                 match Servers::start(forwarder, thread_sockets, config.tcp) {
                     Ok(_servers) => loop {
                         grove::sleep(Duration::from_secs(3600));
@@ -158,15 +163,7 @@ pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
             })
             .map_err(|e| format!("cannot start a serving thread: {e}"))?;
     }
-    let forwarder = Rc::new(
-        Forwarder::new(
-            shared,
-            config.upstreams.clone(),
-            config.upstream_timeout,
-            config.max_inflight,
-        )
-        .with_0x20(config.dns0x20),
-    );
+    let forwarder = forwarder(shared, &config);
     let servers = Servers::start(forwarder, sockets.remove(0), config.tcp)
         .map_err(|e| format!("cannot start serving: {e}"))?;
     let upstreams: Vec<String> = config.upstreams.iter().map(|u| u.to_string()).collect();
