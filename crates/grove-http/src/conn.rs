@@ -23,7 +23,7 @@ use crate::body::{Body, BodySource, Incoming, Kind};
 use crate::chunked::{write_chunk_head, ChunkError, ChunkedDecoder};
 use crate::config::Config;
 use crate::date::{self, DateCache};
-use crate::deadline::{Cut, Meter, Transfer};
+use crate::deadline::{write_all_metered, Cut, Meter, Transfer, Waiting};
 use crate::parse::{parse_head, Framing, Head, HeadError};
 use crate::transport::Transport;
 use crate::upgrade::Upgraded;
@@ -360,29 +360,6 @@ impl<S: Transport> Conn<S> {
             BodyError::Io
         };
         self.fail_body(kind, e)
-    }
-}
-
-/// Marks the connection as waiting on the client while it lives, so that
-/// a kill or timeout unwinding out of the wait leaves no stale mark.
-struct Waiting<'a>(Option<&'a Meter>);
-
-impl<'a> Waiting<'a> {
-    #[inline]
-    fn new(meter: Option<&'a Meter>, transfer: Transfer) -> Waiting<'a> {
-        if let Some(meter) = meter {
-            meter.begin(transfer);
-        }
-        Waiting(meter)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(meter) = self.0 {
-            meter.end();
-        }
     }
 }
 
@@ -1106,29 +1083,6 @@ fn send_response<S: Transport + 'static>(
         bytes: sent,
         keep_alive,
     })
-}
-
-/// `write_all`, counting what the client takes for the reaper.
-fn write_all_metered(
-    io: &mut impl io::Write,
-    meter: Option<&Meter>,
-    mut buf: &[u8],
-) -> io::Result<()> {
-    let _waiting = Waiting::new(meter, Transfer::Sending);
-    while !buf.is_empty() {
-        match io.write(buf) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                if let Some(meter) = meter {
-                    meter.sent(n);
-                }
-                buf = &buf[n..];
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Hands the connection to an upgrade callback.

@@ -23,6 +23,7 @@
 //! handler spends on its own work is not charged to the client.
 
 use std::cell::Cell;
+use std::io;
 use std::time::Duration;
 
 /// The body and rate limits of a server's connections.
@@ -183,6 +184,52 @@ impl Meter {
         self.cut.set(cut);
         cut
     }
+}
+
+/// Marks the connection as waiting on the client while it lives, so that
+/// a kill or timeout unwinding out of the wait leaves no stale mark.
+pub(crate) struct Waiting<'a>(Option<&'a Meter>);
+
+impl<'a> Waiting<'a> {
+    #[inline]
+    pub(crate) fn new(meter: Option<&'a Meter>, transfer: Transfer) -> Waiting<'a> {
+        if let Some(meter) = meter {
+            meter.begin(transfer);
+        }
+        Waiting(meter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(meter) = self.0 {
+            meter.end();
+        }
+    }
+}
+
+/// `write_all`, counting what the client takes for the reaper.
+pub(crate) fn write_all_metered(
+    io: &mut impl io::Write,
+    meter: Option<&Meter>,
+    mut buf: &[u8],
+) -> io::Result<()> {
+    let _waiting = Waiting::new(meter, Transfer::Sending);
+    while !buf.is_empty() {
+        match io.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                if let Some(meter) = meter {
+                    meter.sent(n);
+                }
+                buf = &buf[n..];
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// The credit `counter`'s progress since `seen` earns at `rate` bytes per
