@@ -27,7 +27,7 @@ pub fn section(opts: &Options) -> String {
         Ok(harness) => harness.with_file_name("monkey-bench"),
         Err(e) => return format!("{out}n/a: {e}\n"),
     };
-    let calls = ((500_000.0 * opts.scale) as usize).max(50_000);
+    let calls = ((100_000.0 * opts.scale) as usize).max(20_000);
     let secs = (2.0 * opts.scale).max(1.0);
     crate::orchestrate::say(&format!("monkey: {} --clients {CLIENTS}", exe.display()));
     let output = Command::new(&exe)

@@ -341,6 +341,26 @@ impl Cache {
             .insert(key, entry, self.capacity_per_shard, self.bytes_per_shard);
     }
 
+    /// Stores `entry` under `key` only if the key is absent and its shard
+    /// has room: for entries read back from the store while the server
+    /// already serves, which must neither replace nor evict fresher ones.
+    /// Returns whether it was stored.
+    pub fn insert_if_room(&self, key: &[u8], entry: Arc<Entry>) -> bool {
+        if entry.lifetime == 0 {
+            return false;
+        }
+        let mut shard = self.shard(key);
+        let cost = cost(key, &entry);
+        if shard.map.contains_key(key)
+            || shard.map.len() >= self.capacity_per_shard
+            || shard.bytes + cost > self.bytes_per_shard
+        {
+            return false;
+        }
+        shard.insert(key, entry, self.capacity_per_shard, self.bytes_per_shard);
+        true
+    }
+
     /// How many entries are held (expired ones included until touched).
     pub fn len(&self) -> usize {
         self.shards

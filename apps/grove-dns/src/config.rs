@@ -16,6 +16,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::cache::TtlPolicy;
+use crate::tcp::TcpLimits;
 
 /// A caching DNS forwarder built on grove.
 ///
@@ -79,7 +80,11 @@ pub struct Cli {
     )]
     pub cache_size: usize,
 
-    /// Most memory for cached answers, whatever their number.
+    /// Most memory for cached answers, whatever their number. With the
+    /// default redb store the process's memory is about this, plus redb's
+    /// page cache (a sixteenth of it, 4 to 64 MiB), plus at most 65,536
+    /// entries waiting to be written; the store file holds at most
+    /// --cache-size entries.
     #[arg(
         long,
         value_name = "MIB",
@@ -135,7 +140,9 @@ pub struct Cli {
     pub threads: usize,
 
     /// Most upstream queries in flight per thread; misses beyond it are
-    /// dropped (the client retries).
+    /// dropped (the client retries). Each holds a socket: lowered at start,
+    /// with a log line, to what the open-files limit (ulimit -n) leaves
+    /// beside the listeners and the TCP slots.
     #[arg(
         long,
         value_name = "N",
@@ -152,6 +159,33 @@ pub struct Cli {
         help_heading = "Serving"
     )]
     pub max_tcp: usize,
+
+    /// How long a TCP client may take to send a whole query (from the
+    /// connection's start for its first, from a query's first byte for the
+    /// next) and to take an answer; past it the connection closes and its
+    /// slot is free.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 2000,
+        help_heading = "Serving"
+    )]
+    pub tcp_message_timeout: u64,
+
+    /// How long a TCP connection may wait for its next query.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 10_000,
+        help_heading = "Serving"
+    )]
+    pub tcp_idle_timeout: u64,
+
+    /// Randomise the letter case of upstream queries' names (DNS 0x20)
+    /// and accept only answers that echo it exactly: a forged answer must
+    /// then also guess the case, one more bit per letter.
+    #[arg(long = "0x20", help_heading = "Upstreams")]
+    pub dns0x20: bool,
 
     /// Start a toy upstream on loopback serving *.grove.test (everything
     /// else NXDOMAIN), forward to it, and show a few queries: a
@@ -196,8 +230,10 @@ pub struct Config {
     pub threads: usize,
     /// Upstream queries in flight per thread.
     pub max_inflight: usize,
-    /// TCP connections per listener and thread.
-    pub max_tcp: usize,
+    /// TCP connections per listener and thread, and their deadlines.
+    pub tcp: TcpLimits,
+    /// DNS 0x20 on upstream queries.
+    pub dns0x20: bool,
 }
 
 impl Config {
@@ -216,7 +252,8 @@ impl Config {
             stats_interval: None,
             threads: 1,
             max_inflight: 4096,
-            max_tcp: 512,
+            tcp: TcpLimits::default(),
+            dns0x20: false,
         }
     }
 
@@ -265,7 +302,11 @@ impl Config {
         if cli.threads == 0 || cli.threads > 256 {
             return Err("--threads must be between 1 and 256".into());
         }
-        if cli.upstream_timeout == 0 || cli.timeout == 0 {
+        if cli.upstream_timeout == 0
+            || cli.timeout == 0
+            || cli.tcp_message_timeout == 0
+            || cli.tcp_idle_timeout == 0
+        {
             return Err("timeouts must be positive".into());
         }
         let store = if cli.no_store {
@@ -299,9 +340,56 @@ impl Config {
                 .then(|| Duration::from_secs(cli.stats_interval)),
             threads: cli.threads,
             max_inflight: cli.max_inflight.max(1),
-            max_tcp: cli.max_tcp.max(1),
+            tcp: TcpLimits {
+                max_connections: cli.max_tcp.max(1),
+                idle: Duration::from_millis(cli.tcp_idle_timeout),
+                message: Duration::from_millis(cli.tcp_message_timeout),
+            },
+            dns0x20: cli.dns0x20,
         })
     }
+}
+
+/// File descriptors kept aside from upstream queries and TCP slots:
+/// stdio, the hubs' epoll and wake-up fds, the store, the log, the thread
+/// pool's work.
+const FD_RESERVE: u64 = 64;
+
+impl Config {
+    /// Lowers `max_inflight` to what the open-files limit `nofile` leaves
+    /// per thread beside the listeners, the TCP slots and a reserve (at
+    /// least half of what is left, even when the TCP slots alone could
+    /// use it all, and at least 16). Returns the old value if it lowered
+    /// it.
+    pub fn cap_inflight(&mut self, nofile: u64) -> Option<usize> {
+        let threads = self.threads.max(1) as u64;
+        let listeners = self.listen.len() as u64 * threads;
+        let available = nofile.saturating_sub(FD_RESERVE + 2 * listeners);
+        let tcp = self.tcp.max_connections as u64 * listeners;
+        let per_thread = (available.saturating_sub(tcp) / threads)
+            .max(available / 2 / threads)
+            .max(16);
+        let cap = usize::try_from(per_thread).unwrap_or(usize::MAX);
+        (self.max_inflight > cap).then(|| std::mem::replace(&mut self.max_inflight, cap))
+    }
+}
+
+/// The soft open-files limit of this process (`ulimit -n`), from
+/// `/proc/self/limits`; `None` if unlimited or unknown.
+pub fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    parse_open_files_limit(&limits)
+}
+
+/// The soft limit on the `Max open files` line of a `/proc/<pid>/limits`.
+pub fn parse_open_files_limit(limits: &str) -> Option<u64> {
+    limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Whether sending to `upstream` would reach a server listening on
@@ -396,6 +484,37 @@ mod tests {
             .contains("line 2"));
         let conf = "search x\nnameserver 10.0.0.1\nnameserver fe80::1%eth0\noptions ndots:1\n";
         assert_eq!(parse_resolv_conf(conf).len(), 2);
+    }
+
+    #[test]
+    fn inflight_is_capped_by_the_fd_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(parse_open_files_limit(limits), Some(1024));
+        assert_eq!(
+            parse_open_files_limit("Max open files  unlimited  unlimited  files"),
+            None
+        );
+        let mut config = Config::new(vec!["127.0.0.1:53".parse().unwrap()], vec![]);
+        // 1024 - 64 reserved - 2 sockets = 958; 512 TCP slots would leave
+        // 446, but misses keep half: 479.
+        assert_eq!(config.cap_inflight(1024), Some(4096));
+        assert_eq!(config.max_inflight, 479);
+        // Fewer TCP slots leave the rest to misses.
+        let mut config = Config::new(vec!["127.0.0.1:53".parse().unwrap()], vec![]);
+        config.tcp.max_connections = 64;
+        assert_eq!(config.cap_inflight(1024), Some(4096));
+        assert_eq!(config.max_inflight, 958 - 64);
+        assert_eq!(config.cap_inflight(1024), None);
+        // TCP slots beyond the limit still leave half of it to misses.
+        let mut config = Config::new(vec!["127.0.0.1:53".parse().unwrap()], vec![]);
+        config.threads = 2;
+        assert_eq!(config.cap_inflight(1024), Some(4096));
+        assert_eq!(config.max_inflight, (1024 - 64 - 4) / 2 / 2);
+        // A generous limit changes nothing.
+        let mut config = Config::new(vec!["127.0.0.1:53".parse().unwrap()], vec![]);
+        assert_eq!(config.cap_inflight(1 << 20), None);
+        assert_eq!(config.max_inflight, 4096);
     }
 
     #[test]

@@ -141,6 +141,13 @@ impl Forwarder {
         }
     }
 
+    /// With `on`, upstream queries use DNS 0x20 (see
+    /// [`Upstreams::set_0x20`]).
+    pub fn with_0x20(mut self, on: bool) -> Forwarder {
+        self.upstreams.set_0x20(on);
+        self
+    }
+
     /// The shared parts.
     pub fn shared(&self) -> &Shared {
         &self.shared

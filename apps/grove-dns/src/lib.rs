@@ -41,13 +41,14 @@ pub mod log;
 pub mod server;
 pub mod stats;
 pub mod store;
+pub mod tcp;
 pub mod upstream;
 pub mod wire;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use grove::signal::{self, Signal, Signals};
 
@@ -59,6 +60,19 @@ use crate::stats::Stats;
 
 /// What [`run`] calls once it serves: the first listen address, the counters.
 pub type OnReady = Box<dyn FnOnce(SocketAddr, Arc<Stats>)>;
+
+/// One serving thread's forwarder, as `config` says.
+fn forwarder(shared: Shared, config: &Config) -> Rc<Forwarder> {
+    Rc::new(
+        Forwarder::new(
+            shared,
+            config.upstreams.clone(),
+            config.upstream_timeout,
+            config.max_inflight,
+        )
+        .with_0x20(config.dns0x20),
+    )
+}
 
 /// Runs the forwarder with `config` on this thread's hub (plus
 /// `config.threads - 1` more serving threads) until SIGINT or SIGTERM,
@@ -76,6 +90,16 @@ pub type OnReady = Box<dyn FnOnce(SocketAddr, Arc<Stats>)>;
 /// unwinds without flushing the store (entries already handed to the
 /// writer thread are still written by it while the process lives).
 pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
+    let mut config = config;
+    if let Some(nofile) = config::open_files_limit() {
+        if let Some(asked) = config.cap_inflight(nofile) {
+            log!(
+                "--max-inflight {asked} lowered to {} per thread: the open-files limit is {nofile} \
+                 (ulimit -n), and each upstream query holds a socket",
+                config.max_inflight
+            );
+        }
+    }
     let stats = Arc::new(Stats::default());
     let cache = Arc::new(Cache::with_memory(
         config.cache_size,
@@ -87,25 +111,15 @@ pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
         },
     ));
 
-    // Open the store and read it back off the hub.
+    // The store opens and reads back on its own thread while the server
+    // already serves (an empty cache fills from it as it loads).
     let store = match &config.store {
         StoreConfig::None => None,
-        store_config => {
-            let (store_config, capacity) = (store_config.clone(), config.cache_size);
-            let started = Instant::now();
-            let (store, loaded) =
-                grove::threadpool::spawn_blocking(move || store::open(&store_config, capacity))?;
-            let count = loaded.len();
-            for (key, entry) in loaded {
-                cache.insert(&key, Arc::new(entry));
-            }
-            log!(
-                "cache store: {} ({count} live entries loaded in {} ms)",
-                store.description(),
-                started.elapsed().as_millis()
-            );
-            Some(store)
-        }
+        store_config => Some(store::open(
+            store_config,
+            cache.clone(),
+            config.cache_bytes,
+        )?),
     };
     let shared = Shared {
         cache: cache.clone(),
@@ -139,13 +153,8 @@ pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
         std::thread::Builder::new()
             .name(format!("grove-dns-{}", n + 1))
             .spawn(move || {
-                let forwarder = Rc::new(Forwarder::new(
-                    shared,
-                    config.upstreams.clone(),
-                    config.upstream_timeout,
-                    config.max_inflight,
-                ));
-                match Servers::start(forwarder, thread_sockets, config.max_tcp) {
+                let forwarder = forwarder(shared, &config);
+                match Servers::start(forwarder, thread_sockets, config.tcp) {
                     Ok(_servers) => loop {
                         grove::sleep(Duration::from_secs(3600));
                     },
@@ -154,13 +163,8 @@ pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
             })
             .map_err(|e| format!("cannot start a serving thread: {e}"))?;
     }
-    let forwarder = Rc::new(Forwarder::new(
-        shared,
-        config.upstreams.clone(),
-        config.upstream_timeout,
-        config.max_inflight,
-    ));
-    let servers = Servers::start(forwarder, sockets.remove(0), config.max_tcp)
+    let forwarder = forwarder(shared, &config);
+    let servers = Servers::start(forwarder, sockets.remove(0), config.tcp)
         .map_err(|e| format!("cannot start serving: {e}"))?;
     let upstreams: Vec<String> = config.upstreams.iter().map(|u| u.to_string()).collect();
     for addr in &bound {

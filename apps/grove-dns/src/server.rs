@@ -8,8 +8,8 @@
 //! other greenlets every [`UDP_BURST`] datagrams so misses and TCP keep
 //! moving under a flood of hits. TCP (RFC 7766: 2-byte length framing,
 //! several queries per connection, answered in order) uses grove's
-//! [`StreamServer`] with a [`Pool`](grove::pool::Pool) cap and an idle
-//! timeout.
+//! [`StreamServer`] with a [`Pool`](grove::pool::Pool) cap and deadlines
+//! on every phase (see [`crate::tcp`]).
 //!
 //! With several threads, each binds its own sockets to the same addresses
 //! with `SO_REUSEPORT` and the kernel spreads clients across them.
@@ -33,7 +33,8 @@
 //! let forwarder = Rc::new(Forwarder::new(shared, vec![upstream], Duration::from_secs(1), 100));
 //! let mut sockets = bind_all(&["127.0.0.1:0".parse().unwrap()], 1).unwrap();
 //! let addr = sockets[0][0].udp.local_addr().unwrap();
-//! let servers = Servers::start(forwarder, sockets.remove(0), 10).unwrap();
+//! let tcp = grove_dns::tcp::TcpLimits::default();
+//! let servers = Servers::start(forwarder, sockets.remove(0), tcp).unwrap();
 //!
 //! let client = grove::net::UdpSocket::bind("127.0.0.1:0").unwrap();
 //! client.connect(addr).unwrap();
@@ -51,18 +52,19 @@
 //! receive; a datagram being answered is finished or dropped) and stops
 //! the TCP servers gracefully.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use grove::net::{RecvBatch, SendBatch, TcpListener, TcpStream, UdpSocket};
+use grove::net::{RecvBatch, SendBatch, TcpListener, UdpSocket};
 use grove::server::StreamServer;
 use grove::Greenlet;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::forward::{Fast, Forwarder, Transport};
 use crate::log::Limiter;
+use crate::tcp::TcpLimits;
 use crate::wire::MAX_MESSAGE;
 
 /// Datagrams the receive loop takes in one system call (and handles
@@ -71,9 +73,6 @@ pub const UDP_BURST: usize = 32;
 /// The longest UDP query the receive loop reads whole; a longer one is
 /// answered FORMERR.
 pub const UDP_QUERY_MAX: usize = 4096;
-/// How long a TCP connection may sit idle between queries.
-pub const TCP_IDLE: Duration = Duration::from_secs(10);
-
 /// One listen address's sockets for one thread (plain `std` sockets, so
 /// they can be bound on one thread and served on another).
 #[derive(Debug)]
@@ -155,15 +154,15 @@ pub struct Servers {
 }
 
 impl Servers {
-    /// Starts serving `sockets` with `forwarder` on this thread's hub (at
-    /// most `max_tcp` TCP connections per address).
+    /// Starts serving `sockets` with `forwarder` on this thread's hub (TCP
+    /// within `tcp`'s limits, per address).
     ///
     /// # Errors
     /// If a socket cannot be registered with the hub.
     pub fn start(
         forwarder: Rc<Forwarder>,
         sockets: Vec<Sockets>,
-        max_tcp: usize,
+        tcp_limits: TcpLimits,
     ) -> io::Result<Servers> {
         let mut servers = Servers {
             udp_loops: Vec::new(),
@@ -179,10 +178,10 @@ impl Servers {
             );
             let fwd = forwarder.clone();
             let server = StreamServer::builder()
-                .pool_size(max_tcp)
+                .pool_size(tcp_limits.max_connections)
                 .stop_timeout(Duration::from_secs(1))
                 .listener(TcpListener::from_std(tcp)?, move |conn, _peer| {
-                    tcp_connection(&conn, &fwd)
+                    crate::tcp::serve(&conn, &fwd, tcp_limits)
                 })?;
             server.start();
             servers.tcp.push(server);
@@ -246,45 +245,6 @@ fn udp_loop(socket: &Rc<UdpSocket>, forwarder: &Rc<Forwarder>) {
         // before taking the next one.
         if rx.len() == UDP_BURST {
             grove::yield_now();
-        }
-    }
-}
-
-fn tcp_connection(conn: &TcpStream, forwarder: &Forwarder) {
-    let _ = conn.set_nodelay(true);
-    if conn.set_read_timeout(Some(TCP_IDLE)).is_err()
-        || conn.set_write_timeout(Some(TCP_IDLE)).is_err()
-    {
-        return;
-    }
-    let mut reader = conn;
-    let mut writer = conn;
-    let mut packet = Vec::new();
-    let mut out = Vec::new();
-    let mut frame = Vec::new();
-    loop {
-        let mut len = [0u8; 2];
-        if reader.read_exact(&mut len).is_err() {
-            return; // closed, idle too long, or reset
-        }
-        packet.resize(u16::from_be_bytes(len) as usize, 0);
-        if reader.read_exact(&mut packet).is_err() {
-            return;
-        }
-        forwarder.shared().stats.count_tcp();
-        match forwarder.answer_fast(&packet, &mut out, Transport::Tcp) {
-            Fast::Reply => {}
-            Fast::Drop => return,
-            Fast::Miss => forwarder.answer_miss(&packet, &mut out, Transport::Tcp),
-        }
-        if out.is_empty() {
-            continue;
-        }
-        frame.clear();
-        frame.extend_from_slice(&(out.len() as u16).to_be_bytes());
-        frame.extend_from_slice(&out);
-        if writer.write_all(&frame).is_err() {
-            return;
         }
     }
 }

@@ -1,13 +1,23 @@
 //! Persistence: the cache outlives the process, in a redb file or Redis.
 //!
-//! Store I/O never runs on a hub. [`open`] (blocking: call it through
-//! `grove::threadpool::spawn_blocking`) opens the backend and reads back
-//! the live entries; a writer thread then owns the backend, and serving
-//! threads hand it new entries through a bounded channel
-//! ([`StoreWriter::put`] never blocks: when the channel is full the entry
-//! is simply not persisted). The writer batches what arrives within
-//! [`BATCH_DELAY`] into one transaction (redb commits fsync) or one
-//! pipeline (Redis).
+//! Store I/O never runs on a hub. [`open`] returns at once and starts the
+//! store's thread, which opens the backend and reads the live entries back
+//! into the cache *while the server already serves* (a loaded entry never
+//! replaces or evicts one the server cached meanwhile), then owns the
+//! backend as its writer. Serving threads hand it new entries through a
+//! bounded channel ([`StoreWriter::put`] never blocks: when the channel is
+//! full the entry is simply not persisted). The writer batches what
+//! arrives within [`BATCH_DELAY`] into one transaction (redb commits
+//! fsync) or one pipeline (Redis).
+//!
+//! The redb file is bounded like the cache: it holds at most the cache's
+//! capacity in entries (the oldest written go first, through a second
+//! table that orders them by write), so under a flood of unique names its
+//! live data stays that size and redb reuses the pages freed; it is
+//! compacted after each start's load. redb's page cache, 1 GiB by default,
+//! is held to [`redb_cache_bytes`] of the cache's memory bound. The memory
+//! of the process is therefore the cache's `--cache-memory`, plus that,
+//! plus the channel's [`CHANNEL`] entries at most.
 //!
 //! Failures degrade, they do not stop the server:
 //! * a redb file that cannot be read is renamed aside
@@ -26,12 +36,12 @@
 //! Entries are stored by cache key in [`Entry::to_bytes`] form (the wire
 //! answer, when it was stored, its lifetime); Redis expires them itself
 //! (`SET … EX`), redb entries past their lifetime are deleted at the next
-//! start.
+//! start (or evicted as the oldest before).
 //!
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Instant;
-//! use grove_dns::cache::{Entry, TtlPolicy};
+//! use grove_dns::cache::{Cache, Entry, TtlPolicy};
 //! use grove_dns::config::StoreConfig;
 //! use grove_dns::{store, wire};
 //!
@@ -43,12 +53,15 @@
 //! answer.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1, 0, 0, 1, 0, 0, 4, 10, 1, 2, 3]);
 //! let entry = Arc::new(Entry::from_response(&answer, &TtlPolicy::default(), Instant::now()).unwrap());
 //!
-//! let (store, loaded) = store::open(&StoreConfig::Redb(path.clone()), 1000).unwrap();
-//! assert!(loaded.is_empty());
+//! let cache = Arc::new(Cache::new(1000, 1));
+//! let store = store::open(&StoreConfig::Redb(path.clone()), cache.clone(), 1 << 20).unwrap();
+//! assert_eq!(store.wait_loaded(), 0);
 //! store.writer().put(b"key", &entry);
 //! store.shutdown(); // flushes
-//! let (store, loaded) = store::open(&StoreConfig::Redb(path), 1000).unwrap();
-//! assert_eq!(loaded.len(), 1);
+//! let cache = Arc::new(Cache::new(1000, 1));
+//! let store = store::open(&StoreConfig::Redb(path), cache.clone(), 1 << 20).unwrap();
+//! assert_eq!(store.wait_loaded(), 1);
+//! assert!(cache.get(b"key", Instant::now()).is_some());
 //! store.shutdown();
 //! # std::fs::remove_dir_all(dir).unwrap();
 //! ```
@@ -58,13 +71,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use redb::{ReadableTable, TableDefinition};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use crate::cache::{unix_now, Entry};
+use crate::cache::{unix_now, Cache, Entry};
 use crate::config::StoreConfig;
 
 /// How long the writer gathers entries before one commit.
@@ -76,9 +89,22 @@ pub const MAX_PENDING: usize = 50_000;
 /// How often an unavailable backend is retried.
 pub const RETRY_EVERY: Duration = Duration::from_secs(2);
 /// Capacity of the channel from the serving threads to the writer.
-const CHANNEL: usize = 65_536;
+pub const CHANNEL: usize = 65_536;
 
-const TABLE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("answers");
+/// The first format's table: unbounded, dropped when found.
+const TABLE_V1: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("answers");
+/// Cache key → the write's sequence number (8 bytes) and the entry.
+const ANSWERS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("answers-v2");
+/// Sequence number → cache key: the order entries were written in, to
+/// evict the oldest. A key written again leaves a stale row behind, which
+/// eviction skips (its number no longer matches the answer's).
+const ORDER: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("write-order");
+
+/// redb's page cache for a cache of `cache_bytes`: a sixteenth of it,
+/// between 4 and 64 MiB (redb's own default is 1 GiB).
+pub fn redb_cache_bytes(cache_bytes: usize) -> usize {
+    (cache_bytes / 16).clamp(4 << 20, 64 << 20)
+}
 const REDIS_PREFIX: &[u8] = b"grove-dns:v1:";
 
 enum Msg {
@@ -121,6 +147,7 @@ pub struct Store {
     reader: Option<SharedReader>,
     thread: Option<JoinHandle<()>>,
     description: String,
+    loaded: Arc<(Mutex<Option<usize>>, Condvar)>,
 }
 
 impl fmt::Debug for Store {
@@ -146,6 +173,20 @@ impl Store {
         &self.description
     }
 
+    /// Waits until the store has been read back and returns how many
+    /// entries went into the cache. Blocks the calling OS thread (tests,
+    /// tools): serving never needs to wait for it.
+    pub fn wait_loaded(&self) -> usize {
+        let (count, done) = &*self.loaded;
+        let mut count = count.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(n) = *count {
+                return n;
+            }
+            count = done.wait(count).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
     /// Writes everything queued so far and stops the writer thread.
     /// Blocks the calling OS thread: from a hub, call it through
     /// `grove::threadpool::spawn_blocking`.
@@ -167,68 +208,111 @@ trait Backend: Send {
 /// Live entries read back from a store.
 pub type Loaded = Vec<(Box<[u8]>, Entry)>;
 
-/// Opens the configured store, reads back up to `capacity` live entries
-/// and starts the writer thread. Blocking (file or network I/O).
+/// Opens the configured store on its own thread and returns at once: the
+/// thread connects, reads the live entries back into `cache` (as many as
+/// it has room for), logs how many, then writes behind. `cache_bytes` is
+/// the cache's memory bound (see [`redb_cache_bytes`]).
 ///
 /// Failures that leave the server usable (see the module doc) are logged
-/// and give an empty result; `StoreConfig::None` gives `None`.
+/// and leave the cache empty.
 ///
 /// # Errors
-/// Only a Redis URL that cannot be parsed (a configuration mistake).
-pub fn open(config: &StoreConfig, capacity: usize) -> Result<(Store, Loaded), String> {
+/// A Redis URL that cannot be parsed (a configuration mistake), or no
+/// thread for the store.
+pub fn open(config: &StoreConfig, cache: Arc<Cache>, cache_bytes: usize) -> Result<Store, String> {
     let mut reader = None;
-    let (backend, loaded, healthy, description): (Box<dyn Backend>, Loaded, bool, String) =
-        match config {
-            StoreConfig::None => (Box::new(Nowhere), Vec::new(), true, "memory only".into()),
-            StoreConfig::Redb(path) => {
-                let description = format!("redb file {}", path.display());
-                match open_redb(path, capacity) {
-                    Some((db, loaded)) => (Box::new(db), loaded, true, description),
-                    None => (Box::new(Nowhere), Vec::new(), true, "memory only".into()),
-                }
-            }
-            StoreConfig::Redis(url) => {
-                let mut redis = RedisStore::new(url)?;
-                reader = Some(SharedReader {
-                    inner: Arc::new(ReaderInner {
-                        client: redis.client.clone(),
-                        conn: Mutex::new(None),
-                        retry_at: Mutex::new(None),
-                    }),
-                });
-                let description = format!("redis {url}");
-                match redis.connect().and_then(|()| redis.load(capacity)) {
-                    Ok(loaded) => (Box::new(redis), loaded, true, description),
-                    Err(e) => {
-                        crate::log!(
-                            "redis at {url} is unavailable ({e}): starting with an empty cache, \
-                             serving without persistence, retrying every {}s",
-                            RETRY_EVERY.as_secs()
-                        );
-                        (Box::new(redis), Vec::new(), false, description)
-                    }
-                }
-            }
-        };
+    let mut redis = None;
+    let description = match config {
+        StoreConfig::None => "memory only".to_string(),
+        StoreConfig::Redb(path) => format!("redb file {}", path.display()),
+        StoreConfig::Redis(url) => {
+            let store = RedisStore::new(url)?;
+            reader = Some(SharedReader {
+                inner: Arc::new(ReaderInner {
+                    client: store.client.clone(),
+                    conn: Mutex::new(None),
+                    retry_at: Mutex::new(None),
+                }),
+            });
+            redis = Some(store);
+            format!("redis {url}")
+        }
+    };
     let (tx, rx) = mpsc::sync_channel(CHANNEL);
     let overflow = Arc::new(AtomicU64::new(0));
+    let loaded = Arc::new((Mutex::new(None), Condvar::new()));
     let thread = {
-        let overflow = overflow.clone();
-        let description = description.clone();
+        let (overflow, loaded, config) = (overflow.clone(), loaded.clone(), config.clone());
         std::thread::Builder::new()
             .name("grove-dns-store".into())
-            .spawn(move || write_behind(backend, rx, healthy, &description, &overflow))
-            .map_err(|e| format!("cannot start the store's writer thread: {e}"))?
+            .spawn(move || {
+                let started = Instant::now();
+                let (backend, healthy, description, count) =
+                    connect_and_load(&config, redis, &cache, cache_bytes);
+                crate::log!(
+                    "cache store: {description} ({count} live entries loaded in {} ms)",
+                    started.elapsed().as_millis()
+                );
+                *loaded.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(count);
+                loaded.1.notify_all();
+                write_behind(backend, rx, healthy, &description, &overflow);
+            })
+            .map_err(|e| format!("cannot start the store's thread: {e}"))?
     };
-    Ok((
-        Store {
-            writer: StoreWriter { tx, overflow },
-            reader,
-            thread: Some(thread),
-            description,
-        },
+    Ok(Store {
+        writer: StoreWriter { tx, overflow },
+        reader,
+        thread: Some(thread),
+        description,
         loaded,
-    ))
+    })
+}
+
+/// Opens the backend and reads it back into `cache`: the backend, whether
+/// it is reachable, what it is, how many entries were loaded.
+fn connect_and_load(
+    config: &StoreConfig,
+    redis: Option<RedisStore>,
+    cache: &Cache,
+    cache_bytes: usize,
+) -> (Box<dyn Backend>, bool, String, usize) {
+    let capacity = cache.capacity();
+    let memory_only = || -> (Box<dyn Backend>, bool, String, usize) {
+        (Box::new(Nowhere), true, "memory only".into(), 0)
+    };
+    match (config, redis) {
+        (StoreConfig::Redb(path), _) => match open_redb(path, cache, cache_bytes) {
+            Some((db, count)) => (
+                Box::new(db),
+                true,
+                format!("redb file {}", path.display()),
+                count,
+            ),
+            None => memory_only(),
+        },
+        (StoreConfig::Redis(url), Some(mut redis)) => {
+            let description = format!("redis {url}");
+            match redis.connect().and_then(|()| redis.load(capacity)) {
+                Ok(loaded) => {
+                    let count = loaded
+                        .into_iter()
+                        .map(|(key, entry)| cache.insert_if_room(&key, Arc::new(entry)))
+                        .filter(|&stored| stored)
+                        .count();
+                    (Box::new(redis), true, description, count)
+                }
+                Err(e) => {
+                    crate::log!(
+                        "redis at {url} is unavailable ({e}): starting with an empty cache, \
+                         serving without persistence, retrying every {}s",
+                        RETRY_EVERY.as_secs()
+                    );
+                    (Box::new(redis), false, description, 0)
+                }
+            }
+        }
+        _ => memory_only(),
+    }
 }
 
 /// The writer thread: gathers entries, commits them in batches, rides out
@@ -339,29 +423,82 @@ impl Backend for Nowhere {
 
 struct RedbStore {
     db: redb::Database,
+    /// Most entries kept (the cache's capacity).
+    capacity: u64,
+    /// The next write's sequence number.
+    next_seq: u64,
 }
 
 impl Backend for RedbStore {
     fn write(&mut self, batch: &HashMap<Box<[u8]>, Arc<Entry>>) -> Result<(), String> {
         let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        let mut seq = self.next_seq;
         {
-            let mut table = txn.open_table(TABLE).map_err(|e| e.to_string())?;
+            let mut answers = txn.open_table(ANSWERS).map_err(|e| e.to_string())?;
+            let mut order = txn.open_table(ORDER).map_err(|e| e.to_string())?;
+            let mut value = Vec::new();
             for (key, entry) in batch {
-                table
-                    .insert(&**key, entry.to_bytes().as_slice())
+                value.clear();
+                value.extend_from_slice(&seq.to_be_bytes());
+                value.extend_from_slice(&entry.to_bytes());
+                answers
+                    .insert(&**key, value.as_slice())
                     .map_err(|e| e.to_string())?;
+                order.insert(seq, &**key).map_err(|e| e.to_string())?;
+                seq += 1;
             }
+            evict_oldest(&mut answers, &mut order, self.capacity).map_err(|e| e.to_string())?;
         }
-        txn.commit().map_err(|e| e.to_string())
+        txn.commit().map_err(|e| e.to_string())?;
+        self.next_seq = seq;
+        Ok(())
     }
     fn reconnect(&mut self) -> Result<(), String> {
         Ok(())
     }
 }
 
-/// Opens (creating if needed) the redb file and reads it back; a file
-/// that cannot be read is set aside. `None`: memory only (logged).
-fn open_redb(path: &Path, capacity: usize) -> Option<(RedbStore, Loaded)> {
+/// Removes the oldest-written entries until at most `capacity` remain,
+/// and stale order rows until there are at most twice that many (each
+/// live entry has exactly one current row, so this never orphans one).
+fn evict_oldest(
+    answers: &mut redb::Table<'_, &'static [u8], &'static [u8]>,
+    order: &mut redb::Table<'_, u64, &'static [u8]>,
+    capacity: u64,
+) -> Result<(), redb::StorageError> {
+    while answers.len()? > capacity || order.len()? > capacity.saturating_mul(2) {
+        let Some((seq, key)) = order.pop_first()? else {
+            break;
+        };
+        let (seq, key) = (seq.value(), key.value().to_vec());
+        let current = answers.get(key.as_slice())?.map(|v| seq_of(v.value()));
+        if current == Some(seq) {
+            answers.remove(key.as_slice())?;
+        }
+    }
+    Ok(())
+}
+
+/// The sequence number an `ANSWERS` value starts with.
+fn seq_of(value: &[u8]) -> u64 {
+    value
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(u64::MAX, u64::from_be_bytes)
+}
+
+/// Opens `path` with redb's page cache bounded (see [`redb_cache_bytes`]).
+fn create_redb(path: &Path, cache_bytes: usize) -> Result<redb::Database, redb::DatabaseError> {
+    redb::Builder::new()
+        .set_cache_size(redb_cache_bytes(cache_bytes))
+        .create(path)
+}
+
+/// Opens (creating if needed) the redb file and reads it back into
+/// `cache`; a file that cannot be read is set aside. `None`: memory only
+/// (logged).
+fn open_redb(path: &Path, cache: &Cache, cache_bytes: usize) -> Option<(RedbStore, usize)> {
+    let capacity = cache.capacity() as u64;
     if let Some(dir) = path.parent() {
         if let Err(e) = std::fs::create_dir_all(dir) {
             crate::log!(
@@ -371,9 +508,18 @@ fn open_redb(path: &Path, capacity: usize) -> Option<(RedbStore, Loaded)> {
             return None;
         }
     }
-    match redb::Database::create(path) {
-        Ok(db) => match load_redb(&db, capacity) {
-            Ok(loaded) => return Some((RedbStore { db }, loaded)),
+    match create_redb(path, cache_bytes) {
+        Ok(mut db) => match load_redb(&mut db, cache, capacity) {
+            Ok((count, next_seq)) => {
+                return Some((
+                    RedbStore {
+                        db,
+                        capacity,
+                        next_seq,
+                    },
+                    count,
+                ))
+            }
             Err(e) => {
                 drop(db);
                 set_aside(path, &e)?;
@@ -398,8 +544,15 @@ fn open_redb(path: &Path, capacity: usize) -> Option<(RedbStore, Loaded)> {
         }
         Err(e) => set_aside(path, &e.to_string())?,
     }
-    match redb::Database::create(path) {
-        Ok(db) => Some((RedbStore { db }, Vec::new())),
+    match create_redb(path, cache_bytes) {
+        Ok(db) => Some((
+            RedbStore {
+                db,
+                capacity,
+                next_seq: 0,
+            },
+            0,
+        )),
         Err(e) => {
             crate::log!(
                 "cannot create {}: {e}; the cache is kept in memory only",
@@ -438,36 +591,74 @@ fn set_aside(path: &Path, error: &dyn fmt::Display) -> Option<()> {
     }
 }
 
-fn load_redb(db: &redb::Database, capacity: usize) -> Result<Loaded, String> {
+/// Reads the live entries into `cache` (as many as it has room for),
+/// deletes the expired ones and a first-format table, trims the file to
+/// `capacity` entries and compacts it. Returns how many entries were
+/// loaded and the next sequence number.
+fn load_redb(
+    db: &mut redb::Database,
+    cache: &Cache,
+    capacity: u64,
+) -> Result<(usize, u64), String> {
+    let err = |e: &dyn fmt::Display| e.to_string();
     let (now, unix) = (Instant::now(), unix_now());
-    let mut loaded = Vec::new();
+    let mut count = 0;
     let mut expired = Vec::new();
+    let mut next_seq = 0;
     {
-        let txn = db.begin_read().map_err(|e| e.to_string())?;
-        let table = match txn.open_table(TABLE) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(loaded),
-            Err(e) => return Err(e.to_string()),
-        };
-        for item in table.iter().map_err(|e| e.to_string())? {
-            let (key, value) = item.map_err(|e| e.to_string())?;
-            match Entry::from_bytes(value.value(), now, unix) {
-                Some(entry) if loaded.len() < capacity => loaded.push((key.value().into(), entry)),
-                _ => expired.push(key.value().to_vec()),
+        let txn = db.begin_read().map_err(|e| err(&e))?;
+        match txn.open_table(ANSWERS) {
+            Ok(table) => {
+                for item in table.iter().map_err(|e| err(&e))? {
+                    let (key, value) = item.map_err(|e| err(&e))?;
+                    let value = value.value();
+                    let live = value
+                        .get(8..)
+                        .and_then(|bytes| Entry::from_bytes(bytes, now, unix));
+                    match live {
+                        Some(entry) => {
+                            if cache.insert_if_room(key.value(), Arc::new(entry)) {
+                                count += 1;
+                            }
+                        }
+                        None => expired.push(key.value().to_vec()),
+                    }
+                }
             }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(err(&e)),
+        }
+        match txn.open_table(ORDER) {
+            Ok(order) => {
+                if let Some((seq, _)) = order.last().map_err(|e| err(&e))? {
+                    next_seq = seq.value() + 1;
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(err(&e)),
         }
     }
-    if !expired.is_empty() {
-        let txn = db.begin_write().map_err(|e| e.to_string())?;
-        {
-            let mut table = txn.open_table(TABLE).map_err(|e| e.to_string())?;
-            for key in &expired {
-                table.remove(key.as_slice()).map_err(|e| e.to_string())?;
-            }
+    let txn = db.begin_write().map_err(|e| err(&e))?;
+    let dropped_v1 = txn.delete_table(TABLE_V1).map_err(|e| err(&e))?;
+    {
+        let mut answers = txn.open_table(ANSWERS).map_err(|e| err(&e))?;
+        let mut order = txn.open_table(ORDER).map_err(|e| err(&e))?;
+        for key in &expired {
+            answers.remove(key.as_slice()).map_err(|e| err(&e))?;
         }
-        txn.commit().map_err(|e| e.to_string())?;
+        // A smaller --cache-size than last time: keep the newest.
+        evict_oldest(&mut answers, &mut order, capacity).map_err(|e| err(&e))?;
     }
-    Ok(loaded)
+    txn.commit().map_err(|e| err(&e))?;
+    if dropped_v1 {
+        crate::log!("dropped the store's first-format table (it grew without bound)");
+    }
+    // Give the pages freed by expiry, eviction or the old table back to
+    // the file system: a file that grew stays that size otherwise.
+    if let Err(e) = db.compact() {
+        crate::log!("cannot compact the cache file: {e}");
+    }
+    Ok((count, next_seq))
 }
 
 struct RedisStore {

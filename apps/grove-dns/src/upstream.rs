@@ -12,6 +12,11 @@
 //! [`SKIP_FOR`] (tried only when no other is left). An answer with TC set
 //! is fetched again over TCP from the same server.
 //!
+//! With DNS 0x20 ([`Upstreams::set_0x20`], `--0x20`), each query's name
+//! goes out in a random letter case (from the same keyed PRF as the ids)
+//! and an answer must echo the question byte for byte: a forger has to
+//! guess one more bit per letter of the name.
+//!
 //! ```
 //! use std::time::{Duration, Instant};
 //! use grove_dns::{demo, stats::Stats, upstream::Upstreams, wire};
@@ -72,10 +77,48 @@ struct IdGen {
 
 impl IdGen {
     fn next(&self) -> u16 {
+        self.next_bits() as u16
+    }
+
+    /// 64 unpredictable bits.
+    fn next_bits(&self) -> u64 {
         let n = self.counter.get().wrapping_add(1);
         self.counter.set(n);
-        self.key.hash_one(n) as u16
+        self.key.hash_one(n)
     }
+}
+
+/// Flips the case of each letter of the question's name in `query` by one
+/// unpredictable bit each (DNS 0x20).
+fn mix_case(query: &mut [u8], ids: &IdGen) {
+    let Ok(end) = wire::skip_name(query, wire::HEADER_LEN) else {
+        return;
+    };
+    let mut bits = 0u64;
+    let mut left = 0;
+    for byte in &mut query[wire::HEADER_LEN..end] {
+        if !byte.is_ascii_alphabetic() {
+            continue;
+        }
+        if left == 0 {
+            bits = ids.next_bits();
+            left = 64;
+        }
+        if bits & 1 == 1 {
+            *byte ^= 0x20;
+        }
+        bits >>= 1;
+        left -= 1;
+    }
+}
+
+/// Whether `answer`'s question is `query`'s byte for byte (letter case
+/// included), for DNS 0x20.
+fn same_case(query: &[u8], answer: &[u8]) -> bool {
+    let Ok(end) = wire::skip_name(query, wire::HEADER_LEN) else {
+        return false;
+    };
+    answer.get(wire::HEADER_LEN..end) == query.get(wire::HEADER_LEN..end)
 }
 
 /// The upstream servers of one serving thread and their health.
@@ -84,6 +127,8 @@ pub struct Upstreams {
     next: Cell<usize>,
     attempt_timeout: Duration,
     ids: IdGen,
+    /// DNS 0x20 on.
+    mix_case: bool,
     mismatch_log: Limiter,
     /// Receive buffers for answers of any size, reused across misses.
     spare: Rc<RefCell<Vec<Vec<u8>>>>,
@@ -175,9 +220,21 @@ impl Upstreams {
                 key: RandomState::new(),
                 counter: Cell::new(0),
             },
+            mix_case: false,
             mismatch_log: Limiter::new(Duration::from_secs(5)),
             spare: Rc::new(RefCell::new(Vec::new())),
         }
+    }
+
+    /// Turns DNS 0x20 on or off (see the module doc).
+    pub fn set_0x20(&mut self, on: bool) {
+        self.mix_case = on;
+    }
+
+    /// Whether `answer` answers `query` (id, question, well-formed; with
+    /// 0x20 the question's letter case too).
+    fn answers(&self, query: &[u8], answer: &[u8]) -> bool {
+        wire::response_matches(query, answer) && (!self.mix_case || same_case(query, answer))
     }
 
     fn buffer(&self) -> Buffer {
@@ -263,6 +320,9 @@ impl Upstreams {
                     checking_disabled,
                     edns,
                 );
+                if self.mix_case {
+                    mix_case(&mut query, &self.ids);
+                }
                 let attempt_deadline = deadline.min(now + self.attempt_timeout);
                 stats.count_upstream_query();
                 let result = self.attempt(server.addr, &query, attempt_deadline, stats);
@@ -337,7 +397,7 @@ impl Upstreams {
             socket.set_read_timeout(Some(left)).map_err(Failure::Io)?;
             let n = socket.recv(&mut buf).map_err(io_failure)?;
             let packet = &buf[..n];
-            if wire::response_matches(query, packet) && wire::walk_response(packet).is_ok() {
+            if self.answers(query, packet) && wire::walk_response(packet).is_ok() {
                 return Ok(packet.to_vec());
             }
             // A stray or forged datagram: ignore it and keep waiting for
@@ -385,7 +445,7 @@ impl Upstreams {
             .set_read_timeout(Some(left(deadline)?))
             .map_err(Failure::Io)?;
         (&stream).read_exact(&mut answer).map_err(io_failure)?;
-        if !wire::response_matches(query, &answer) {
+        if !self.answers(query, &answer) {
             return Err(Failure::Bad("TCP answer does not match the query"));
         }
         let shape =
@@ -394,5 +454,41 @@ impl Upstreams {
             return Err(Failure::Bad("TCP answer is truncated"));
         }
         Ok(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixed_case_is_random_per_query_and_must_be_echoed() {
+        let ids = IdGen {
+            key: RandomState::new(),
+            counter: Cell::new(0),
+        };
+        let name = b"\x0fabcdefghijklmno\x05grove\x04test\x00";
+        let mut plain = Vec::new();
+        wire::write_upstream_query(&mut plain, 7, name, 1, 1, false, None);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..20 {
+            let mut query = plain.clone();
+            mix_case(&mut query, &ids);
+            // Only the letters' case changed.
+            assert!(query.eq_ignore_ascii_case(&plain));
+            seen.insert(query.clone());
+            // The exact echo passes; the name in another case does not.
+            let mut answer = query.clone();
+            answer[2] |= 0x80;
+            assert!(same_case(&query, &answer));
+            answer[wire::HEADER_LEN + 1] ^= 0x20;
+            assert!(!same_case(&query, &answer));
+            assert!(
+                wire::response_matches(&query, &answer),
+                "still the same name"
+            );
+        }
+        // 24 letters: 20 queries in 20 different cases.
+        assert_eq!(seen.len(), 20);
     }
 }

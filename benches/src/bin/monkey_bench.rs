@@ -11,7 +11,7 @@
 //!   own `read` (found with `dlsym(RTLD_NEXT)`) vs through the hook, before
 //!   patching, after patching (outside any greenlet), and in a greenlet
 //!   (a non-socket fd: one table lookup more). Each pair alternates runs
-//!   of N calls, 3R runs each, and keeps each side's fastest.
+//!   of N calls, 9R runs each, and keeps each side's fastest.
 //! * redis: `GET` round trips/s from N clients, each with its own
 //!   connection, against one local `redis-server`: N OS threads with the
 //!   sync client, N tasks of the async client on a current-thread tokio
@@ -39,7 +39,7 @@ struct Opts {
 
 fn main() {
     let mut opts = Opts {
-        calls: 500_000,
+        calls: 100_000,
         reps: 7,
         clients: 64,
         secs: 2.0,
@@ -115,7 +115,7 @@ fn passthrough_rows(opts: &Opts) {
         assert!(!f.is_null());
         std::mem::transmute::<*mut c_void, ReadFn>(f)
     };
-    let (calls, rounds) = (opts.calls, opts.reps * 3);
+    let (calls, rounds) = (opts.calls, opts.reps * 9);
     let run = move || {
         let mut buf = [0u8; 1];
         let p = buf.as_mut_ptr().cast::<c_void>();

@@ -12,18 +12,32 @@
 //! leave it: `..` segments (also percent-encoded), NUL bytes, backslashes,
 //! and symbolic links that point outside the root.
 //!
-//! Regular files cannot be polled by epoll, so reads block the hub thread
-//! for as long as one `read(2)` of at most a chunk takes — from the page
-//! cache, microseconds; gevent's file servers do the same. A server whose
-//! files live on slow disks would read them with
-//! `grove::threadpool::spawn_blocking`.
+//! Only regular files are served (a FIFO, a device or a socket under the
+//! root gets 403); client-caused filesystem errors are 4xx (a name too
+//! long, a file used as a directory: 404), running out of fds is `503`
+//! with `Retry-After`, and a directory redirect never reads as another
+//! host (`GET //sub` goes to `/sub/`, not `//sub/`).
+//!
+//! Nothing here touches the filesystem on the hub's thread. Files cannot
+//! be polled by epoll, so every filesystem call may block — on a slow or
+//! hung disk or NFS mount, and `open(2)` of a FIFO until a writer comes —
+//! and a blocked call on the hub would stall every connection. Resolving a
+//! path, `stat`, `open`, listing a directory and each read of a file body
+//! run on grove's thread pool (`grove::threadpool::spawn_blocking`): the
+//! handler's greenlet waits, the others are served. Files are opened with
+//! `O_NONBLOCK`, so that even a special file that appears after the check
+//! cannot hold a pool thread in `open`.
 
 #![forbid(unsafe_code)]
 
 use std::fmt::Write as _;
-use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use grove::threadpool::spawn_blocking;
 
 use grove_http::http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use grove_http::{Body, Server};
@@ -85,7 +99,23 @@ fn usage(problem: &str) -> ! {
 pub(crate) struct FileService {
     /// The root, canonical (no symlinks, absolute), so that a resolved
     /// path can be checked to lie under it.
-    root: PathBuf,
+    root: Arc<Path>,
+}
+
+/// What the filesystem said about a request's path (found on the thread
+/// pool; everything in it is `Send`).
+pub(crate) enum Found {
+    Error(StatusCode),
+    /// A directory asked for without its trailing slash.
+    Redirect(String),
+    /// A directory's listing, as HTML.
+    Listing(String),
+    /// A regular file, open, with its length.
+    File {
+        file: File,
+        len: u64,
+        path: PathBuf,
+    },
 }
 
 impl FileService {
@@ -98,7 +128,7 @@ impl FileService {
                 "not a directory",
             ));
         }
-        Ok(FileService { root })
+        Ok(FileService { root: root.into() })
     }
 
     /// Answers one request.
@@ -114,97 +144,61 @@ impl FileService {
                     .expect("valid response");
             }
         };
-        let url_path = req.uri().path();
+        let service = self.clone();
+        let url_path = req.uri().path().to_owned();
+        let query = req.uri().query().map(str::to_owned);
+        // Off the hub: see the module's doc.
+        let found = spawn_blocking(move || service.find(&url_path, query.as_deref()));
+        match found {
+            Found::Error(status) => status_error(status),
+            Found::Redirect(location) => Response::builder()
+                .status(StatusCode::MOVED_PERMANENTLY)
+                .header(header::LOCATION, location)
+                .body(Body::empty())
+                .expect("valid response"),
+            Found::Listing(html) => Response::builder()
+                .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+                .body(Body::from(html))
+                .expect("valid response"),
+            Found::File { file, len, path } => file_response(req, file, len, &path, head),
+        }
+    }
+
+    /// Looks `url_path` up under the root (blocking: on the thread pool).
+    fn find(&self, url_path: &str, query: Option<&str>) -> Found {
         let Some(path) = self.resolve(url_path) else {
-            return error(StatusCode::FORBIDDEN, "forbidden\n");
+            return Found::Error(StatusCode::FORBIDDEN);
         };
         let meta = match fs::metadata(&path) {
             Ok(meta) => meta,
-            Err(e) => return io_error(&e),
+            Err(e) => return Found::Error(io_status(&e)),
         };
         if meta.is_dir() {
             if !url_path.ends_with('/') {
                 // Relative links in the listing need the trailing slash.
-                let mut location = format!("{url_path}/");
-                if let Some(q) = req.uri().query() {
+                // One leading slash only: `//sub/` would be read as a host.
+                let mut location = format!("/{}/", url_path.trim_start_matches('/'));
+                if let Some(q) = query {
                     let _ = write!(location, "?{q}");
                 }
-                return Response::builder()
-                    .status(StatusCode::MOVED_PERMANENTLY)
-                    .header(header::LOCATION, location)
-                    .body(Body::empty())
-                    .expect("valid response");
+                return Found::Redirect(location);
             }
             let index = path.join("index.html");
             if index.is_file() {
                 // The index may itself be a symlink out of the root.
                 return match fs::canonicalize(&index) {
-                    Ok(real) if real.starts_with(&self.root) => self.file(req, &real, head),
-                    Ok(_) => error(StatusCode::FORBIDDEN, "forbidden\n"),
-                    Err(e) => io_error(&e),
+                    Ok(real) if real.starts_with(&self.root) => open_regular(real),
+                    Ok(_) => Found::Error(StatusCode::FORBIDDEN),
+                    Err(e) => Found::Error(io_status(&e)),
                 };
             }
             return listing(&path, url_path);
         }
-        self.file(req, &path, head)
-    }
-
-    /// The file at `path` (already resolved under the root), whole or the
-    /// range the request asks for.
-    fn file<B>(&self, req: &Request<B>, path: &Path, head: bool) -> Response<Body> {
-        let mut file = match File::open(path) {
-            Ok(f) => f,
-            Err(e) => return io_error(&e),
-        };
-        let len = match file.metadata() {
-            Ok(m) if m.is_file() => m.len(),
-            Ok(_) => return error(StatusCode::FORBIDDEN, "not a regular file\n"),
-            Err(e) => return io_error(&e),
-        };
-        let range = req
-            .headers()
-            .get(header::RANGE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| parse_range(v, len));
-        let mut rsp = Response::builder()
-            .header(header::CONTENT_TYPE, content_type(path))
-            .header(header::ACCEPT_RANGES, "bytes");
-        let (start, count) = match range {
-            // No Range header, or one this server ignores (RFC 9110 §14.2:
-            // a server may ignore any Range, e.g. several ranges): 200.
-            None | Some(Range::Ignore) => {
-                rsp = rsp.status(StatusCode::OK);
-                (0, len)
-            }
-            Some(Range::Unsatisfiable) => {
-                return Response::builder()
-                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                    .header(header::CONTENT_RANGE, format!("bytes */{len}"))
-                    .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-                    .body(Body::from("range not satisfiable\n"))
-                    .expect("valid response");
-            }
-            Some(Range::Bytes { start, end }) => {
-                rsp = rsp
-                    .status(StatusCode::PARTIAL_CONTENT)
-                    .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"));
-                (start, end - start + 1)
-            }
-        };
-        if head {
-            // Same headers as GET, Content-Length included; no bytes read.
-            return rsp
-                .body(Body::sized_reader(io::empty(), count))
-                .expect("valid response");
+        if !meta.is_file() {
+            // A FIFO, a device, a socket: never opened.
+            return Found::Error(StatusCode::FORBIDDEN);
         }
-        if start > 0 {
-            if let Err(e) = file.seek(SeekFrom::Start(start)) {
-                return io_error(&e);
-            }
-        }
-        // Streamed: the server pulls the file a buffer at a time.
-        rsp.body(Body::sized_reader(file.take(count), count))
-            .expect("valid response")
+        open_regular(path)
     }
 
     /// Maps a URL path to a path under the root, or `None` if it would
@@ -212,7 +206,7 @@ impl FileService {
     fn resolve(&self, url_path: &str) -> Option<PathBuf> {
         let decoded = percent_decode(url_path)?;
         let decoded = String::from_utf8(decoded).ok()?;
-        let mut path = self.root.clone();
+        let mut path = self.root.to_path_buf();
         for segment in decoded.split('/') {
             match segment {
                 "" | "." => {}
@@ -236,6 +230,120 @@ impl FileService {
             Ok(_) => None,
             Err(_) => Some(path),
         }
+    }
+}
+
+/// Opens a regular file without blocking on a special one: with
+/// `O_NONBLOCK`, `open(2)` of a FIFO returns at once (and is then refused),
+/// where a plain open would wait for a writer.
+pub(crate) fn open_regular(path: PathBuf) -> Found {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+    {
+        Ok(file) => file,
+        Err(e) => return Found::Error(io_status(&e)),
+    };
+    match file.metadata() {
+        Ok(m) if m.is_file() => Found::File {
+            len: m.len(),
+            file,
+            path,
+        },
+        Ok(_) => Found::Error(StatusCode::FORBIDDEN),
+        Err(e) => Found::Error(io_status(&e)),
+    }
+}
+
+/// The response for an open regular file, whole or the range the request
+/// asks for.
+fn file_response<B>(
+    req: &Request<B>,
+    file: File,
+    len: u64,
+    path: &Path,
+    head: bool,
+) -> Response<Body> {
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| parse_range(v, len));
+    let mut rsp = Response::builder()
+        .header(header::CONTENT_TYPE, content_type(path))
+        .header(header::ACCEPT_RANGES, "bytes");
+    let (start, count) = match range {
+        // No Range header, or one this server ignores (RFC 9110 §14.2:
+        // a server may ignore any Range, e.g. several ranges): 200.
+        None | Some(Range::Ignore) => {
+            rsp = rsp.status(StatusCode::OK);
+            (0, len)
+        }
+        Some(Range::Unsatisfiable) => {
+            return Response::builder()
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .body(Body::from("range not satisfiable\n"))
+                .expect("valid response");
+        }
+        Some(Range::Bytes { start, end }) => {
+            rsp = rsp
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"));
+            (start, end - start + 1)
+        }
+    };
+    if head {
+        // Same headers as GET, Content-Length included; no bytes read.
+        return rsp
+            .body(Body::sized_reader(io::empty(), count))
+            .expect("valid response");
+    }
+    // Streamed: the server pulls the file a buffer at a time, each read
+    // on the thread pool.
+    let reader = PooledFile {
+        file: Arc::new(file),
+        pos: start,
+        end: start + count,
+        buf: Vec::new(),
+    };
+    rsp.body(Body::sized_reader(reader, count))
+        .expect("valid response")
+}
+
+/// A file range read on the thread pool, one `pread` per read.
+struct PooledFile {
+    /// Shared with a read in flight (a killed handler's job finishes on
+    /// its thread and drops its handle there).
+    file: Arc<File>,
+    pos: u64,
+    end: u64,
+    /// Carried to the pool thread and back, reused across reads.
+    buf: Vec<u8>,
+}
+
+impl Read for PooledFile {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let want = usize::try_from(self.end - self.pos)
+            .unwrap_or(usize::MAX)
+            .min(out.len());
+        if want == 0 {
+            return Ok(0);
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.resize(want, 0);
+        let (file, pos) = (self.file.clone(), self.pos);
+        let (buf, read) = spawn_blocking(move || {
+            let read = file.read_at(&mut buf, pos);
+            (buf, read)
+        });
+        let n = read?;
+        out[..n].copy_from_slice(&buf[..n]);
+        self.pos += n as u64;
+        self.buf = buf;
+        Ok(n)
     }
 }
 
@@ -365,10 +473,10 @@ pub(crate) fn content_type(path: &Path) -> &'static str {
 
 /// An HTML listing of a directory (names escaped, sorted, directories
 /// marked with a trailing slash).
-fn listing(dir: &Path, url_path: &str) -> Response<Body> {
+fn listing(dir: &Path, url_path: &str) -> Found {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) => return io_error(&e),
+        Err(e) => return Found::Error(io_status(&e)),
     };
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
@@ -398,10 +506,7 @@ fn listing(dir: &Path, url_path: &str) -> Response<Body> {
         );
     }
     html.push_str("</ul></body></html>\n");
-    Response::builder()
-        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-        .body(Body::from(html))
-        .expect("valid response")
+    Found::Listing(html)
 }
 
 fn escape_html(s: &str) -> String {
@@ -443,10 +548,35 @@ fn error(status: StatusCode, msg: &'static str) -> Response<Body> {
         .expect("valid response")
 }
 
-fn io_error(e: &io::Error) -> Response<Body> {
-    match e.kind() {
-        io::ErrorKind::NotFound => error(StatusCode::NOT_FOUND, "not found\n"),
-        io::ErrorKind::PermissionDenied => error(StatusCode::FORBIDDEN, "forbidden\n"),
-        _ => error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n"),
+/// The status for a filesystem error: what the client's path caused is
+/// 4xx; a server out of file descriptors is 503 (try again), not 500.
+pub(crate) fn io_status(e: &io::Error) -> StatusCode {
+    match e.raw_os_error() {
+        Some(libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG | libc::ELOOP) => {
+            StatusCode::NOT_FOUND
+        }
+        Some(libc::EACCES | libc::EPERM) => StatusCode::FORBIDDEN,
+        Some(libc::EMFILE | libc::ENFILE) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => match e.kind() {
+            io::ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
     }
+}
+
+/// A plain-text error response for `status`.
+pub(crate) fn status_error(status: StatusCode) -> Response<Body> {
+    let mut response = match status {
+        StatusCode::NOT_FOUND => error(status, "not found\n"),
+        StatusCode::FORBIDDEN => error(status, "forbidden\n"),
+        StatusCode::SERVICE_UNAVAILABLE => error(status, "too busy, try again\n"),
+        _ => error(status, "internal server error\n"),
+    };
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
 }

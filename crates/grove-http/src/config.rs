@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use http::{StatusCode, Version};
 
+use crate::deadline::Rules;
 use crate::parse::{HeadLimits, MAX_HEADERS_CAP};
 
 /// What connections read from their server's configuration.
@@ -20,6 +21,7 @@ pub(crate) struct Config {
     pub(crate) read_timeout: Duration,
     pub(crate) write_timeout: Duration,
     pub(crate) drain_limit: usize,
+    pub(crate) rules: Rules,
     pub(crate) access_log: Option<AccessLog>,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
@@ -41,6 +43,7 @@ impl Default for Config {
             read_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(60),
             drain_limit: 64 * 1024,
+            rules: Rules::default(),
             access_log: None,
             #[cfg(feature = "tls")]
             tls: None,
@@ -118,7 +121,11 @@ impl AccessLog {
 /// | [`head_timeout`](Self::head_timeout) | 30 s | 408, close |
 /// | [`keep_alive_timeout`](Self::keep_alive_timeout) | 60 s | close |
 /// | [`read_timeout`](Self::read_timeout) | 60 s | body read fails, 408 |
+/// | [`body_timeout`](Self::body_timeout) | 60 s | body read fails, 408, close |
+/// | [`min_body_rate`](Self::min_body_rate) | 1 KiB/s | body read fails, 408, close |
 /// | [`write_timeout`](Self::write_timeout) | 60 s | close |
+/// | [`min_send_rate`](Self::min_send_rate) | 1 KiB/s | close |
+/// | [`min_rate_grace`](Self::min_rate_grace) | 10 s | (how long a transfer may stall) |
 /// | [`drain_limit`](Self::drain_limit) | 64 KiB | close instead of draining |
 ///
 /// All responses are HTTP/1.1 and carry `Server: grove-http` and `Date`
@@ -128,9 +135,15 @@ impl AccessLog {
 /// enforced by one *reaper* greenlet per server (per thread), which wakes
 /// every eighth of the shorter of the two (at least 5 ms, at most 500 ms)
 /// while there are connections: a request on a kept-alive connection arms
-/// no timer, and a timeout fires up to one such interval late. Body reads
-/// and response writes are bounded per operation by socket timeouts, whose
-/// timer is armed only when the operation actually waits.
+/// no timer, and a timeout fires up to one such interval late. The same
+/// reaper enforces the body timeout and the minimum rates (see
+/// [`min_rate_grace`](Self::min_rate_grace)): the connection only counts
+/// bytes, and the time it waits on the client is charged tick by tick.
+/// Body reads and response writes are also bounded per operation by socket
+/// timeouts, whose timer is armed only when the operation actually waits.
+/// A connection served with
+/// [`serve_connection`](crate::Server::serve_connection) has no reaper: its
+/// body timeout is enforced with socket timeouts, its rates are not.
 ///
 /// # Examples
 ///
@@ -183,6 +196,10 @@ impl fmt::Debug for ServerBuilder {
             .field("read_timeout", &c.read_timeout)
             .field("write_timeout", &c.write_timeout)
             .field("drain_limit", &c.drain_limit)
+            .field("body_timeout", &c.rules.body_timeout)
+            .field("min_body_rate", &c.rules.min_body_rate)
+            .field("min_send_rate", &c.rules.min_send_rate)
+            .field("min_rate_grace", &c.rules.grace)
             .field("access_log", &c.access_log.is_some())
             .field("pool_size", &self.pool_size)
             .field("backlog", &self.backlog)
@@ -250,6 +267,49 @@ impl ServerBuilder {
     /// bytes; a stalled client's connection is then closed.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.config.write_timeout = nonzero(timeout);
+        self
+    }
+
+    /// Total time a request's body may keep the connection waiting: the
+    /// handler's reads and the server's drain of what it left unread
+    /// together (time the handler spends on other work does not count).
+    /// Past it the handler's read fails with `TimedOut`, the response is
+    /// `408 Request Timeout` (logged as such) and the connection closes.
+    /// Bounds a client that sends its body at just the minimum rate.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.config.rules.body_timeout = nonzero(timeout);
+        self
+    }
+
+    /// Least rate, in bytes per second, at which a request body must
+    /// arrive once the [`min_rate_grace`](Self::min_rate_grace) is spent
+    /// (0: no minimum). A slower body fails like a
+    /// [`body_timeout`](Self::body_timeout).
+    pub fn min_body_rate(mut self, bytes_per_sec: u32) -> Self {
+        self.config.rules.min_body_rate = bytes_per_sec;
+        self
+    }
+
+    /// Least rate, in bytes per second, at which a client must take a
+    /// response once the [`min_rate_grace`](Self::min_rate_grace) is spent
+    /// (0: no minimum): a slow reader's connection is then closed (the
+    /// access log shows the response's status and `-` bytes), its
+    /// response body dropped — a file it streamed is closed. A download
+    /// that keeps making progress at this rate is never cut.
+    pub fn min_send_rate(mut self, bytes_per_sec: u32) -> Self {
+        self.config.rules.min_send_rate = bytes_per_sec;
+        self
+    }
+
+    /// How long a transfer may stall before the minimum rates apply. A
+    /// connection holds at most this much time credit: each second it
+    /// waits on the client costs a second, each byte earns `1 / rate`
+    /// seconds. A fast burst therefore cannot buy a long stall afterwards
+    /// (a client alternating fast and slow phases is cut in its first
+    /// stall longer than this), while kernel buffers that release a
+    /// response in large steps do not cut a download keeping its rate.
+    pub fn min_rate_grace(mut self, grace: Duration) -> Self {
+        self.config.rules.grace = nonzero(grace);
         self
     }
 

@@ -23,6 +23,7 @@ use crate::body::{Body, BodySource, Incoming, Kind};
 use crate::chunked::{write_chunk_head, ChunkError, ChunkedDecoder};
 use crate::config::Config;
 use crate::date::{self, DateCache};
+use crate::deadline::{write_all_metered, Cut, Meter, Transfer, Waiting};
 use crate::parse::{parse_head, Framing, Head, HeadError};
 use crate::transport::Transport;
 use crate::upgrade::Upgraded;
@@ -57,6 +58,10 @@ pub(crate) trait ConnHooks {
     /// The server's `Date` cache if it is kept current (by a running
     /// reaper), so that writing a response need not read the clock.
     fn date(&self) -> Option<&RefCell<DateCache>>;
+    /// The connection's account with the reaper, which then enforces the
+    /// body timeout and the minimum rates; without one, the body timeout
+    /// is enforced with socket timeouts and the rates are not.
+    fn meter(&self) -> Option<Rc<Meter>>;
 }
 
 /// What a connection is waiting for, for [`ConnHooks::head_wait`].
@@ -105,6 +110,11 @@ struct Conn<S> {
     /// The read timeout currently set on `io`.
     read_timeout: Option<Duration>,
     body_timeout: Duration,
+    meter: Option<Rc<Meter>>,
+    /// Without a meter: when the current body's time is up (set when it
+    /// first makes the connection wait).
+    body_deadline: Option<Instant>,
+    body_total: Duration,
     max_body: u64,
     max_head: usize,
 }
@@ -133,8 +143,13 @@ impl<S: Transport> Conn<S> {
             return Ok(());
         }
         let io = self.io.as_mut().ok_or(io::ErrorKind::NotConnected)?;
+        let _waiting = Waiting::new(self.meter.as_deref(), Transfer::Sending);
         while !self.wbuf.is_empty() {
-            match io.write(&self.wbuf) {
+            let written = io.write(&self.wbuf);
+            if let (Some(meter), Ok(n)) = (&self.meter, &written) {
+                meter.sent(*n);
+            }
+            match written {
                 Ok(n) if n == self.wbuf.len() => self.wbuf.clear(),
                 Ok(0) => {
                     self.wbuf.clear();
@@ -228,12 +243,18 @@ impl<S: Transport> Conn<S> {
                     n
                 } else {
                     self.flush()?;
-                    let timeout = self.body_timeout;
-                    self.set_read_timeout(Some(timeout))?;
+                    self.body_wait_timeout()?;
+                    let meter = self.meter.clone();
+                    let _waiting = Waiting::new(meter.as_deref(), Transfer::Receiving);
                     // Straight into the caller's buffer: no copy.
                     match self.io()?.read(&mut buf[..want]) {
-                        Ok(0) => return Err(self.fail_body(BodyError::Io, eof())),
-                        Ok(n) => n,
+                        Ok(0) => return Err(self.fail_eof()),
+                        Ok(n) => {
+                            if let Some(meter) = &meter {
+                                meter.received(n);
+                            }
+                            n
+                        }
                         Err(e) => return Err(self.fail_io(e)),
                     }
                 };
@@ -269,11 +290,18 @@ impl<S: Transport> Conn<S> {
                         }
                     }
                 } else {
-                    let timeout = self.body_timeout;
-                    self.set_read_timeout(Some(timeout))?;
+                    // Flushed first, so that the wait below is all receiving.
+                    self.flush()?;
+                    self.body_wait_timeout()?;
+                    let meter = self.meter.clone();
+                    let _waiting = Waiting::new(meter.as_deref(), Transfer::Receiving);
                     match self.fill() {
-                        Ok(0) => return Err(self.fail_body(BodyError::Io, eof())),
-                        Ok(_) => {}
+                        Ok(0) => return Err(self.fail_eof()),
+                        Ok(n) => {
+                            if let Some(meter) = &meter {
+                                meter.received(n);
+                            }
+                        }
                         Err(e) => return Err(self.fail_io(e)),
                     }
                 }
@@ -289,11 +317,44 @@ impl<S: Transport> Conn<S> {
         Ok(n)
     }
 
+    /// Sets the read timeout for a wait on the body: the per-read bound,
+    /// and without a meter also what is left of the body timeout (failing
+    /// the body if nothing is).
+    fn body_wait_timeout(&mut self) -> io::Result<()> {
+        let mut timeout = self.body_timeout;
+        if self.meter.is_none() {
+            let now = Instant::now();
+            let deadline = *self.body_deadline.get_or_insert(now + self.body_total);
+            let left = deadline.saturating_duration_since(now);
+            if left.is_zero() {
+                let err = body_error(BodyError::TimedOut);
+                return Err(self.fail_body(BodyError::TimedOut, err));
+            }
+            timeout = timeout.min(left);
+        }
+        self.set_read_timeout(Some(timeout))
+    }
+
+    /// The body ended early: the client closed, or the reaper cut it.
+    fn fail_eof(&mut self) -> io::Error {
+        if self.cut_by_reaper() {
+            return self.fail_body(BodyError::TimedOut, body_error(BodyError::TimedOut));
+        }
+        self.fail_body(BodyError::Io, eof())
+    }
+
+    fn cut_by_reaper(&self) -> bool {
+        self.meter
+            .as_ref()
+            .is_some_and(|m| m.cut() == Some(Cut::Body))
+    }
+
     fn fail_io(&mut self, e: io::Error) -> io::Error {
-        let kind = if matches!(
-            e.kind(),
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-        ) {
+        let kind = if self.cut_by_reaper()
+            || matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) {
             BodyError::TimedOut
         } else {
             BodyError::Io
@@ -365,6 +426,9 @@ where
         expect_continue: false,
         read_timeout: None,
         body_timeout: cfg.read_timeout,
+        meter: hooks.meter(),
+        body_deadline: None,
+        body_total: cfg.rules.body_timeout,
         max_body: cfg.limits.max_body,
         max_head: cfg.limits.max_head,
     }));
@@ -495,6 +559,10 @@ where
             c.seq += 1;
             c.body_read = 0;
             c.body_error = None;
+            c.body_deadline = None;
+            if let Some(meter) = &c.meter {
+                meter.new_request();
+            }
             c.expect_continue = expect_continue;
             c.body = match framing {
                 Framing::None => BodyState::Done,
@@ -722,7 +790,12 @@ where
             run_upgrade(conn, f);
             return After::Close { linger: false };
         }
-        Err(_) => return After::Close { linger: false },
+        Err(_) => {
+            // Cut short (the client went away or took it too slowly): the
+            // log shows the status that was being sent, no byte count.
+            access_log(response.status(), 0);
+            return After::Close { linger: false };
+        }
     };
     access_log(status, bytes);
     if !keep_alive {
@@ -931,7 +1004,9 @@ fn send_response<S: Transport + 'static>(
             c.wbuf.extend_from_slice(bytes);
         } else {
             c.flush()?;
-            c.io()?.write_all(bytes)?;
+            let c = &mut *c;
+            let io = c.io.as_mut().ok_or(io::ErrorKind::NotConnected)?;
+            write_all_metered(io, c.meter.as_deref(), bytes)?;
         }
         return Ok(Sent::Done {
             status,

@@ -81,6 +81,9 @@ impl ConnHooks for Hooks {
     fn date(&self) -> Option<&RefCell<DateCache>> {
         None
     }
+    fn meter(&self) -> Option<std::rc::Rc<crate::deadline::Meter>> {
+        None
+    }
 }
 
 /// Runs `input` through a connection, as if a client sent it (in reads of

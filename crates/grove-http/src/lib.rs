@@ -85,6 +85,7 @@ mod chunked;
 mod config;
 mod conn;
 mod date;
+mod deadline;
 mod parse;
 mod server;
 #[cfg(feature = "tls")]

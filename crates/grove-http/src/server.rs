@@ -20,6 +20,7 @@ use crate::body::Body;
 use crate::config::{Config, ServerBuilder};
 use crate::conn::{self, ConnHooks, HeadWait};
 use crate::date::DateCache;
+use crate::deadline::{Cut, Meter};
 use crate::transport::Transport;
 
 /// What answers requests: any `Fn(Request<Body>) -> Response<Body>`, or a
@@ -73,10 +74,11 @@ struct Shared {
     reaper: Reaper,
 }
 
-/// Enforces the head and keep-alive timeouts of all connections with one
-/// greenlet that wakes every `interval`, instead of a timer per wait: the
-/// hot path of a kept-alive connection arms no timer at all. A timeout
-/// fires between its duration and one interval later.
+/// Enforces the head and keep-alive timeouts, the body timeout and the
+/// minimum rates (see `deadline`) of all connections with one greenlet
+/// that wakes every `interval`, instead of a timer per wait: the hot path
+/// of a kept-alive connection arms no timer at all. A timeout fires
+/// between its duration and one interval later.
 struct Reaper {
     interval: Duration,
     /// Intervals elapsed since the server started.
@@ -97,7 +99,11 @@ struct Reaper {
 
 impl Reaper {
     fn new(config: &Config) -> Reaper {
-        let shortest = config.head_timeout.min(config.keep_alive_timeout);
+        let shortest = config
+            .head_timeout
+            .min(config.keep_alive_timeout)
+            .min(config.rules.grace)
+            .min(config.rules.body_timeout);
         let interval = (shortest / 8).clamp(Duration::from_millis(5), Duration::from_millis(500));
         let ticks = |d: Duration| d.as_nanos().div_ceil(interval.as_nanos()) as u64;
         Reaper {
@@ -134,6 +140,8 @@ struct ConnState {
     phase: Cell<Phase>,
     /// The reaper cut off a partial head (the connection answers 408).
     expired: Cell<bool>,
+    /// Its body and response account.
+    meter: Rc<Meter>,
 }
 
 impl Shared {
@@ -194,6 +202,18 @@ impl Shared {
                     }
                     _ => {}
                 }
+                match state.meter.tick(&self.config.rules, reaper.interval) {
+                    // The body read ends; the handler sees `TimedOut`, the
+                    // client gets a 408.
+                    Some(Cut::Body) => {
+                        let _ = entry.stream.shutdown(Shutdown::Read);
+                    }
+                    // The response write fails; the connection closes.
+                    Some(Cut::Send) => {
+                        let _ = entry.stream.shutdown(Shutdown::Both);
+                    }
+                    None => {}
+                }
             }
         }
     }
@@ -248,6 +268,14 @@ impl ConnHooks for Ctx<'_> {
         let reaper = &self.shared.reaper;
         reaper.date_fresh.get().then_some(&reaper.date)
     }
+    fn meter(&self) -> Option<Rc<Meter>> {
+        let state = self.state?;
+        self.shared
+            .reaper
+            .running
+            .get()
+            .then(|| state.meter.clone())
+    }
 }
 
 /// Serves one accepted TCP connection (TLS first if configured).
@@ -261,6 +289,7 @@ fn serve_tcp<H: Handler>(shared: &Shared, handler: &H, stream: TcpStream, peer: 
     let state = Rc::new(ConnState {
         phase: Cell::new(Phase::Busy),
         expired: Cell::new(false),
+        meter: Rc::new(Meter::new(&shared.config.rules)),
     });
     let key = {
         let mut conns = shared.conns.borrow_mut();

@@ -1,5 +1,7 @@
 //! The `file_server` example against curl: whole files, single byte ranges
-//! (206 / 416), HEAD, Content-Type, directories, and path traversal refused.
+//! (206 / 416), HEAD, Content-Type, directories, path traversal refused,
+//! special files refused without blocking, client-caused errors as 4xx,
+//! and a slow reader cut off while others are served.
 //!
 //! The example's `FileService` is compiled into this test (`#[path]`) and
 //! served in-process on a free port; curl runs as a child through
@@ -16,7 +18,17 @@ use grove_http::{Body, Server};
 #[allow(dead_code)]
 mod file_server;
 
-use file_server::{content_type, parse_range, FileService, Range};
+use file_server::{content_type, io_status, open_regular, parse_range, FileService, Found, Range};
+
+/// Tests count this process's fds: they run one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn fd_count() -> usize {
+    fs::read_dir("/proc/self/fd").unwrap().count()
+}
 
 /// A scratch directory tree, removed on drop:
 /// `outside.txt` beside `root/`, which holds `data.txt` (1,000 bytes),
@@ -68,9 +80,14 @@ fn data(n: usize) -> Vec<u8> {
 
 /// The file service on a free port of 127.0.0.1, served by this thread's hub.
 fn serve(root: &Path) -> Server {
+    serve_with(root, Server::builder())
+}
+
+fn serve_with(root: &Path, builder: grove_http::ServerBuilder) -> Server {
     let files = FileService::new(root).unwrap();
-    let server =
-        Server::bind("127.0.0.1:0", move |req: Request<Body>| files.respond(&req)).unwrap();
+    let server = builder
+        .bind("127.0.0.1:0", move |req: Request<Body>| files.respond(&req))
+        .unwrap();
     server.start();
     server
 }
@@ -134,6 +151,7 @@ fn curl(server: &Server, args: &[&str], path: &str) -> Reply {
 
 #[test]
 fn whole_file_with_type_and_length() {
+    let _serial = serial();
     let tree = Tree::new("whole");
     let server = serve(&tree.root());
     let r = curl(&server, &[], "/data.txt");
@@ -154,6 +172,7 @@ fn whole_file_with_type_and_length() {
 
 #[test]
 fn byte_ranges() {
+    let _serial = serial();
     let tree = Tree::new("ranges");
     let server = serve(&tree.root());
     let whole = data(1000);
@@ -205,6 +224,7 @@ fn byte_ranges() {
 
 #[test]
 fn head_has_headers_and_no_body() {
+    let _serial = serial();
     let tree = Tree::new("head");
     let server = serve(&tree.root());
     let r = curl(&server, &["-I"], "/data.txt");
@@ -225,6 +245,7 @@ fn head_has_headers_and_no_body() {
 
 #[test]
 fn path_traversal_is_refused() {
+    let _serial = serial();
     let tree = Tree::new("traversal");
     let server = serve(&tree.root());
     for path in [
@@ -258,11 +279,19 @@ fn path_traversal_is_refused() {
 
 #[test]
 fn directories() {
+    let _serial = serial();
     let tree = Tree::new("dirs");
     let server = serve(&tree.root());
     let r = curl(&server, &[], "/sub");
     assert_eq!(r.status, 301);
     assert_eq!(r.header("location"), Some("/sub/"));
+    // Never a protocol-relative redirect (`//sub/` names the host `sub`).
+    for path in ["//sub", "///sub", "//sub?x=1"] {
+        let r = curl(&server, &["--path-as-is"], path);
+        assert_eq!(r.status, 301, "{path}");
+        let location = r.header("location").unwrap();
+        assert!(location.starts_with("/sub/"), "{path} -> {location}");
+    }
     let r = curl(&server, &[], "/sub/");
     assert_eq!(r.status, 200);
     assert_eq!(r.body, b"<p>index</p>");
@@ -280,6 +309,7 @@ fn directories() {
 
 #[test]
 fn range_parsing() {
+    let _serial = serial();
     let b = |start, end| Range::Bytes { start, end };
     assert_eq!(parse_range("bytes=0-99", 1000), b(0, 99));
     assert_eq!(parse_range("bytes=990-", 1000), b(990, 999));
@@ -306,6 +336,7 @@ fn range_parsing() {
 
 #[test]
 fn content_types() {
+    let _serial = serial();
     assert_eq!(
         content_type(Path::new("a.HTML")),
         "text/html; charset=utf-8"
@@ -316,4 +347,148 @@ fn content_types() {
         content_type(Path::new("Makefile")),
         "application/octet-stream"
     );
+}
+
+/// Makes a FIFO with mkfifo(1).
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo (coreutils)");
+    assert!(status.success());
+}
+
+/// If the server opened the FIFO for reading and blocked there, a writer
+/// frees it after `after` (so that a regression fails the test's time
+/// bound instead of hanging it).
+fn unblock_later(fifo: PathBuf, after: Duration) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        use std::os::unix::fs::OpenOptionsExt;
+        // Non-blocking: fails (ENXIO) unless a reader is waiting.
+        let _ = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo);
+    })
+}
+
+#[test]
+fn a_fifo_is_refused_at_once_and_never_blocks_the_hub() {
+    let _serial = serial();
+    let tree = Tree::new("fifo");
+    let fifo = tree.root().join("pipe");
+    mkfifo(&fifo);
+    // Behind a directory index too.
+    fs::create_dir_all(tree.root().join("piped")).unwrap();
+    mkfifo(&tree.root().join("piped/index.html"));
+    let server = serve(&tree.root());
+    let unblock = unblock_later(fifo.clone(), Duration::from_secs(5));
+    let started = std::time::Instant::now();
+    let r = curl(&server, &[], "/pipe");
+    assert_eq!(r.status, 403);
+    // Other requests are answered meanwhile and after.
+    let r = curl(&server, &[], "/data.txt");
+    assert_eq!(r.status, 200);
+    let r = curl(&server, &[], "/piped/");
+    assert!(r.status == 200 || r.status == 403, "{}", r.status);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // The open itself cannot block on a FIFO that replaced a checked file.
+    let started = std::time::Instant::now();
+    assert!(matches!(open_regular(fifo), Found::Error(s) if s.as_u16() == 403));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    unblock.join().unwrap();
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn client_caused_filesystem_errors_are_4xx() {
+    let _serial = serial();
+    let tree = Tree::new("errors");
+    let server = serve(&tree.root());
+    let long = format!("/{}", "n".repeat(300));
+    for path in [
+        "/data.txt/x",
+        "/sub/index.html/x",
+        long.as_str(),
+        "/nope/deeper",
+    ] {
+        let r = curl(&server, &[], path);
+        assert_eq!(r.status, 404, "{path}");
+    }
+    server.stop(Duration::from_secs(1));
+    // Out of fds is the server's state, not the client's fault: 503, retry.
+    for errno in [libc::EMFILE, libc::ENFILE] {
+        let status = io_status(&std::io::Error::from_raw_os_error(errno));
+        assert_eq!(status.as_u16(), 503);
+        let response = file_server::status_error(status);
+        assert_eq!(response.headers()["retry-after"], "1");
+    }
+    assert_eq!(
+        io_status(&std::io::Error::from_raw_os_error(libc::EACCES)).as_u16(),
+        403
+    );
+    assert_eq!(
+        io_status(&std::io::Error::from_raw_os_error(libc::EIO)).as_u16(),
+        500
+    );
+}
+
+#[test]
+fn a_slow_reader_is_cut_off_while_others_are_served() {
+    let _serial = serial();
+    let tree = Tree::new("slowread");
+    fs::write(tree.root().join("huge.bin"), data(32 << 20)).unwrap();
+    let server = serve_with(
+        &tree.root(),
+        Server::builder().min_rate_grace(Duration::from_secs(1)),
+    );
+    // Warm up (the thread pool's threads, the reaper): then count.
+    assert_eq!(curl(&server, &[], "/data.txt").status, 200);
+    let baseline = fd_count();
+    // Real slow readers: curl taking 200 bytes a second of a 32 MiB file.
+    // Started with std (grove's child handles hold an fd each, which
+    // would blur the count); killed when the test ends, however it ends.
+    struct Slow(Vec<std::process::Child>);
+    impl Drop for Slow {
+        fn drop(&mut self) {
+            for child in &mut self.0 {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    let url = format!("http://{}/huge.bin", server.local_addr());
+    let slow = Slow(
+        (0..4)
+            .map(|_| {
+                std::process::Command::new("curl")
+                    .args(["-s", "-o", "/dev/null", "--limit-rate", "200", &url])
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("curl")
+            })
+            .collect(),
+    );
+    grove::sleep(Duration::from_millis(300));
+    assert!(fd_count() >= baseline + 4, "the slow readers are connected");
+    // Each holds a socket and an open file until cut; a good client is
+    // served throughout.
+    let started = std::time::Instant::now();
+    while fd_count() > baseline {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{} fds still open, {baseline} before",
+            fd_count()
+        );
+        let r = curl(&server, &[], "/data.txt");
+        assert_eq!(r.status, 200);
+        grove::sleep(Duration::from_millis(100));
+    }
+    drop(slow);
+    server.stop(Duration::from_secs(1));
 }

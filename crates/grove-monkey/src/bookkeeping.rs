@@ -21,14 +21,14 @@ pub(crate) unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int
     // SAFETY: the caller's contract is libc's.
     let fd = unsafe { sys::socket(domain, ty, protocol) };
     if fd >= 0 && crate::socket_patched() {
-        fdstate::record(fd, socket_kind(ty), false);
+        fdstate::record(fd, socket_kind(ty), 0);
     }
     fd
 }
 
-/// Hook of libc's `setsockopt`: a socket given `SO_RCVTIMEO` or
-/// `SO_SNDTIMEO` is noted in the fd table, so that its waits read them (a
-/// socket without them waits without asking).
+/// Hook of libc's `setsockopt`: a socket given (or cleared of) an
+/// `SO_RCVTIMEO` or `SO_SNDTIMEO` is noted in the fd table, so that its
+/// waits in that direction read it (the others wait without asking).
 ///
 /// # Safety
 /// libc's contract.
@@ -42,12 +42,19 @@ pub(crate) unsafe extern "C" fn setsockopt(
 ) -> c_int {
     // SAFETY: the caller's contract is libc's.
     let r = unsafe { sys::setsockopt(fd, level, name, value, len) };
-    if r == 0
-        && level == libc::SOL_SOCKET
-        && (name == libc::SO_RCVTIMEO || name == libc::SO_SNDTIMEO)
-        && crate::socket_patched()
-    {
-        fdstate::note_timeouts(fd);
+    if r == 0 && level == libc::SOL_SOCKET && crate::socket_patched() {
+        let bit = match name {
+            libc::SO_RCVTIMEO => fdstate::RCV_TIMEOUT,
+            libc::SO_SNDTIMEO => fdstate::SND_TIMEOUT,
+            _ => return r,
+        };
+        // A zero timeout (std's `set_read_timeout(None)`) means none.
+        let on = value.is_null() || (len as usize) < size_of::<libc::timeval>() || {
+            // SAFETY: the kernel just read a timeval from `value` successfully.
+            let tv = unsafe { value.cast::<libc::timeval>().read_unaligned() };
+            tv.tv_sec != 0 || tv.tv_usec != 0
+        };
+        fdstate::note_timeout(fd, bit, on);
     }
     r
 }

@@ -17,7 +17,7 @@
 //! `close`, `dup2`/`dup3` onto it, `socket`/`accept` creating it (recorded
 //! with its flags), `fcntl(F_SETFL)` and `ioctl(FIONBIO)` changing its mode
 //! ([`forget`] or [`record`]), `setsockopt` giving it a timeout
-//! ([`note_timeouts`]). What the hooks cannot see — an fd made by a raw
+//! or clearing it ([`note_timeout`]). What the hooks cannot see — an fd made by a raw
 //! system call after a raw `close` or `close_range` of the same number, a
 //! mode changed by another process sharing the file description — can
 //! leave an entry stale. A stale "not a socket" or "non-blocking" passes
@@ -37,10 +37,12 @@ const NOT_SOCKET: u8 = 1;
 const BLOCKING: u8 = 2;
 const NONBLOCKING: u8 = 3;
 const KIND_MASK: u8 = 3;
-/// The socket has (or may have) `SO_RCVTIMEO`/`SO_SNDTIMEO` set: a wait
-/// reads them from the kernel first. Without it, a wait costs no
-/// `getsockopt`.
-const TIMEOUTS: u8 = 4;
+/// The socket has (or may have) `SO_RCVTIMEO` set: a read's wait asks the
+/// kernel for it first. Without it, the wait costs no `getsockopt`.
+pub(crate) const RCV_TIMEOUT: u8 = 4;
+/// The same for `SO_SNDTIMEO` and writes.
+pub(crate) const SND_TIMEOUT: u8 = 8;
+const TIMEOUTS: u8 = RCV_TIMEOUT | SND_TIMEOUT;
 
 /// fds below this are cached.
 const SLOTS: usize = 1 << 16;
@@ -83,13 +85,24 @@ pub(crate) fn kind(fd: c_int) -> Kind {
     }
 }
 
-/// Whether a wait on `fd` must read its timeouts (set, or not known unset).
+/// Which of `fd`'s timeouts a wait must read (`RCV_TIMEOUT`,
+/// `SND_TIMEOUT`): those set, or both while the fd is unknown.
 #[inline]
-pub(crate) fn timeouts(fd: c_int) -> bool {
-    slot(fd).is_none_or(|s| {
-        let v = s.load(Ordering::Relaxed);
-        v & TIMEOUTS != 0 || decode(v).is_none()
-    })
+pub(crate) fn timeouts(fd: c_int) -> u8 {
+    match slot(fd).map(|s| s.load(Ordering::Relaxed)) {
+        Some(v) if decode(v).is_some() => v & TIMEOUTS,
+        _ => TIMEOUTS,
+    }
+}
+
+/// Whether a wait in `direction` must read `fd`'s timeout for it.
+#[inline]
+pub(crate) fn has_timeout(fd: c_int, direction: grove::io::Direction) -> bool {
+    let bit = match direction {
+        grove::io::Direction::Read => RCV_TIMEOUT,
+        grove::io::Direction::Write => SND_TIMEOUT,
+    };
+    timeouts(fd) & bit != 0
 }
 
 /// Asks the kernel what `fd` is and records it.
@@ -118,12 +131,12 @@ fn sockopt(fd: c_int, option: c_int, value: &mut [u8]) -> bool {
 }
 
 /// `None` when the fd is not open (nothing to record).
-fn classify(fd: c_int) -> Option<(Kind, bool)> {
+fn classify(fd: c_int) -> Option<(Kind, u8)> {
     let mut ty = [0u8; size_of::<c_int>()];
     if !sockopt(fd, libc::SO_TYPE, &mut ty) {
         return match sys::errno() {
             libc::EBADF => None,
-            _ => Some((Kind::NotSocket, false)),
+            _ => Some((Kind::NotSocket, 0)),
         };
     }
     // SAFETY: F_GETFL takes no argument.
@@ -136,33 +149,41 @@ fn classify(fd: c_int) -> Option<(Kind, bool)> {
     } else {
         Kind::Blocking
     };
-    let mut timeouts = false;
-    for option in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
+    let mut timeouts = 0;
+    for (option, bit) in [
+        (libc::SO_RCVTIMEO, RCV_TIMEOUT),
+        (libc::SO_SNDTIMEO, SND_TIMEOUT),
+    ] {
         let mut tv = [0u8; size_of::<libc::timeval>()];
-        timeouts |= !sockopt(fd, option, &mut tv) || tv.iter().any(|&b| b != 0);
+        if !sockopt(fd, option, &mut tv) || tv.iter().any(|&b| b != 0) {
+            timeouts |= bit;
+        }
     }
     Some((kind, timeouts))
 }
 
-/// Records what a hook learned `fd` to be (a socket it just created).
-pub(crate) fn record(fd: c_int, kind: Kind, timeouts: bool) {
+/// Records what a hook learned `fd` to be (a socket it just created) and
+/// which timeouts it has (`RCV_TIMEOUT | SND_TIMEOUT`).
+pub(crate) fn record(fd: c_int, kind: Kind, timeouts: u8) {
     if let Some(slot) = slot(fd) {
         let value = match kind {
             Kind::NotSocket => NOT_SOCKET,
             Kind::Blocking => BLOCKING,
             Kind::Nonblocking => NONBLOCKING,
         };
-        slot.store(
-            value | if timeouts { TIMEOUTS } else { 0 },
-            Ordering::Relaxed,
-        );
+        slot.store(value | (timeouts & TIMEOUTS), Ordering::Relaxed);
     }
 }
 
-/// Notes that `fd` got a timeout (`setsockopt(SO_RCVTIMEO/SO_SNDTIMEO)`).
-pub(crate) fn note_timeouts(fd: c_int) {
+/// Notes that `fd`'s timeout `bit` (`RCV_TIMEOUT` or `SND_TIMEOUT`) was
+/// set (`on`) or cleared by `setsockopt`.
+pub(crate) fn note_timeout(fd: c_int, bit: u8, on: bool) {
     if let Some(slot) = slot(fd) {
-        slot.fetch_or(TIMEOUTS, Ordering::Relaxed);
+        if on {
+            slot.fetch_or(bit, Ordering::Relaxed);
+        } else {
+            slot.fetch_and(!bit, Ordering::Relaxed);
+        }
     }
 }
 

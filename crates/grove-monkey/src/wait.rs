@@ -79,13 +79,13 @@ pub(crate) fn io(
         match sys::errno() {
             libc::EAGAIN => {}
             libc::ENOTSOCK => {
-                fdstate::record(fd, Kind::NotSocket, false);
+                fdstate::record(fd, Kind::NotSocket, 0);
                 return passthrough();
             }
             _ => return r,
         }
         let deadline = *deadline.get_or_insert_with(|| {
-            if fdstate::timeouts(fd) {
+            if fdstate::has_timeout(fd, direction) {
                 socket_timeout(fd, direction).map(|t| Instant::now() + t)
             } else {
                 None

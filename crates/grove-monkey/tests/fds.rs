@@ -427,3 +427,36 @@ fn grove_takes_over_an_fd_the_hooks_kept_registered() {
     (&server).write_all(b"hi").unwrap();
     assert_eq!(g.join().unwrap(), Ok(*b"hi"));
 }
+
+#[test]
+fn msg_waitall_and_peek_keep_their_meaning() {
+    util::patch();
+    let (client, mut server) = util::tcp_pair();
+    let reader = grove::spawn(move || {
+        // std's `peek` is recv(MSG_PEEK): it parks until data, takes none.
+        let mut peeked = [0u8; 2];
+        let n = client.peek(&mut peeked).unwrap();
+        assert_eq!(&peeked[..n], &b"ab"[..n]);
+        // MSG_WAITALL: all four bytes, across the writer's two sends.
+        let mut buf = [0u8; 4];
+        // SAFETY: a valid 4-byte buffer.
+        let r = unsafe {
+            libc::recv(
+                client.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                4,
+                libc::MSG_WAITALL,
+            )
+        };
+        (r, buf)
+    });
+    let writer = grove::spawn(move || {
+        grove::sleep(Duration::from_millis(20));
+        server.write_all(b"ab").unwrap();
+        grove::sleep(Duration::from_millis(30));
+        server.write_all(b"cd").unwrap();
+        server
+    });
+    assert_eq!(reader.join().unwrap(), (4, *b"abcd"));
+    drop(writer.join().unwrap());
+}

@@ -28,6 +28,9 @@ pub enum Mode {
     WrongQuestion,
     /// Answers with the right id followed by bytes that are not DNS.
     Garbage,
+    /// Answers with the question lowercased (a server that does not keep
+    /// the letter case DNS 0x20 relies on).
+    LowerCase,
 }
 
 struct State {
@@ -170,6 +173,7 @@ fn answer(state: &State, packet: &[u8], tcp: bool) -> Option<Vec<u8>> {
         Mode::Silent => return None,
         Mode::WrongId => id = id.wrapping_add(1),
         Mode::WrongQuestion => question[1] ^= 0x01,
+        Mode::LowerCase => question.make_ascii_lowercase(),
         Mode::Garbage => {
             let mut junk = id.to_be_bytes().to_vec();
             junk.extend_from_slice(b"\x81\x80HTTP/1.1 400 Bad Request\r\n\r\n");
@@ -220,7 +224,19 @@ impl GroveDns {
     /// Starts grove-dns on a free loopback port with `args` (memory-only
     /// store unless `args` name one).
     pub fn start(args: &[&str]) -> GroveDns {
-        let mut command = Command::new(grove_dns_bin());
+        GroveDns::start_under(&[], args)
+    }
+
+    /// Starts it as an argument of `wrapper` (e.g. `prlimit --nofile=256`).
+    pub fn start_under(wrapper: &[&str], args: &[&str]) -> GroveDns {
+        let mut command = match wrapper.split_first() {
+            None => Command::new(grove_dns_bin()),
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(grove_dns_bin());
+                command
+            }
+        };
         command.args(["--listen", "127.0.0.1:0", "--stats-interval", "0"]);
         if !args.iter().any(|a| *a == "--store" || *a == "--redis") {
             command.arg("--no-store");
@@ -261,6 +277,24 @@ impl GroveDns {
 
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// The server's open fds.
+    pub fn fd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .unwrap()
+            .count()
+    }
+
+    /// Its resident memory in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap()
     }
 
     /// Waits until the log contains `needle`.
