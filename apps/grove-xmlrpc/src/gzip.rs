@@ -1,24 +1,20 @@
 //! `Content-Encoding: gzip` both ways, as Python's `xmlrpc.server` does it:
-//! responses longer than [`ENCODE_THRESHOLD`] go out gzipped (level 1) to a
+//! responses longer than [`ENCODE_THRESHOLD`] go out gzipped to a
 //! client whose `Accept-Encoding` takes gzip, and gzipped requests are
 //! decoded — never past a limit, so a decompression bomb is refused after
 //! producing one byte more than the limit, not inflated.
 //!
-//! A deflate compressor's state is a few hundred KiB that must be zeroed
-//! when made: made per response it cost 100 µs, fifty times the
-//! compressing of a `gen(2048)` answer. So each thread keeps one
-//! compressor (and one decompressor) and resets it per body; the gzip
-//! framing around the raw deflate stream is written here (RFC 1952). The
-//! state is borrowed only while bytes are crunched, never across a wait.
-//! The backend is zlib-rs: it builds its state on the heap, where
-//! miniz_oxide's debug builds assemble it on the stack first — more than a
-//! greenlet's stack holds.
+//! The compressing is [`crate::deflate`]'s (see there why not zlib's); the
+//! gzip framing around it is written here (RFC 1952). Decoding is
+//! flate2's (zlib-rs, which builds its state on the heap: miniz_oxide's
+//! debug builds assemble theirs on the stack first, more than a greenlet's
+//! stack holds).
 
-use std::cell::RefCell;
 use std::io::Read;
 
 use flate2::read::GzDecoder;
-use flate2::{Compress, Compression, FlushCompress, Status};
+
+use crate::deflate;
 
 /// Responses longer than this are gzipped when the client accepts it
 /// (Python's `SimpleXMLRPCRequestHandler.encode_threshold`).
@@ -36,32 +32,14 @@ pub enum DecodeError {
     TooLarge,
 }
 
-/// A gzip member header: deflate, no name or time, "fastest" flag, unknown OS.
-const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 0xff];
+/// A gzip member header: deflate, no name or time, unknown OS.
+const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
-thread_local! {
-    static COMPRESS: RefCell<Compress> = RefCell::new(Compress::new(Compression::fast(), false));
-}
-
-/// Gzips `data` at level 1 (fast; what Python's server uses).
+/// Gzips `data`.
 pub fn encode(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
     out.extend_from_slice(&HEADER);
-    COMPRESS.with(|c| {
-        let mut c = c.borrow_mut();
-        c.reset();
-        let start = c.total_in();
-        loop {
-            let consumed = (c.total_in() - start) as usize;
-            out.reserve(data.len() / 4 + 64);
-            // Into a Vec's spare room; deflate into memory cannot fail.
-            match c.compress_vec(&data[consumed..], &mut out, FlushCompress::Finish) {
-                Ok(Status::StreamEnd) => break,
-                Ok(_) => {}
-                Err(e) => unreachable!("deflate into memory failed: {e}"),
-            }
-        }
-    });
+    deflate::deflate(data, &mut out);
     out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
     out.extend_from_slice(&(data.len() as u32).to_le_bytes());
     out

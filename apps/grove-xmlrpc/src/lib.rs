@@ -68,6 +68,7 @@ pub mod bench;
 pub mod blocking;
 pub mod client;
 mod convert;
+mod deflate;
 pub mod fault;
 pub mod gzip;
 mod http1;
