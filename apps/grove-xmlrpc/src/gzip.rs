@@ -4,7 +4,7 @@
 //! decoded — never past a limit, so a decompression bomb is refused after
 //! producing one byte more than the limit, not inflated.
 //!
-//! The compressing is [`crate::deflate`]'s (see there why not zlib's); the
+//! The compressing is the `deflate` module's (see there why not zlib's); the
 //! gzip framing around it is written here (RFC 1952). Decoding is
 //! flate2's (zlib-rs, which builds its state on the heap: miniz_oxide's
 //! debug builds assemble theirs on the stack first, more than a greenlet's

@@ -18,7 +18,7 @@
 //!   `std::net` code in greenlets once grove-monkey has patched libc (the
 //!   third form: `serve --mode monkey`, feature `monkey`).
 //! * [`Client`] calls a server from greenlets over kept-alive
-//!   connections; [`bench`] is the load tool built on it.
+//!   connections; [`bench`](mod@bench) is the load tool built on it.
 //! * The XML itself is [dxr](https://docs.rs/dxr)'s (with its `i8`, `nil`
 //!   and `multicall` features): [`Value`], [`Fault`] and [`DateTime`] are
 //!   its types. [`wire`] guards what dxr parses: nesting depth bounded,
