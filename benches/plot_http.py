@@ -1,4 +1,4 @@
-"""Plots issue 5's HTTP rows from the CSV `harness all --http-csv` writes.
+"""Plots the HTTP rows from the CSV `harness all --http-csv` writes.
 
     python plot_http.py benches/target/http.csv out.png
 

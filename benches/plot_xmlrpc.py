@@ -1,4 +1,4 @@
-"""Plots issue 11's XML-RPC rows from the CSV `harness all --xmlrpc-csv` writes.
+"""Plots the XML-RPC rows from the CSV `harness all --xmlrpc-csv` writes.
 
     python plot_xmlrpc.py benches/target/xmlrpc.csv out.png
 

@@ -16,26 +16,26 @@
 # Harness options (see `benches/target/release/harness --help`), e.g.
 #   --quick                 a smoke run (about 15 s; no 1M row)
 #   --benches switch,spawn  only the timing rows
-#   --benches queue,sem,event  only the coordination-primitive rows (issue 3)
-#   --benches echo,connmem  only the cooperative-I/O rows (issue 4): echo servers
+#   --benches queue,sem,event  only the coordination-primitive rows
+#   --benches echo,connmem  only the cooperative-I/O rows: echo servers
 #                           on CPU 1, the load generator on CPU 0 (about 1¾ min)
-#   --benches dns           only the DNS forwarders (issue 6): grove-dns, dnsmasq and
+#   --benches dns           only the DNS forwarders: grove-dns, dnsmasq and
 #                           the original gevent proxy behind one dnsmasq upstream,
 #                           dnsperf on CPU 0 (about 1 min; needs dnsmasq, dnsperf)
-#   --benches http          only issue 5's HTTP rows: hello_http (grove-http),
+#   --benches http          only the HTTP rows: hello_http (grove-http),
 #                           hyper, may_minihttp, Go net/http, gevent pywsgi and a
 #                           C kernel-floor server (peers/c/http_floor.c, built
 #                           with cc -O2) under wrk -t1 at 64 and 1,024
 #                           connections, non-pipelined and pipelined (depth 16,
 #                           peers/wrk/pipeline.lua); also plots target/http.png
 #                           (matplotlib in the venv)
-#   --benches xmlrpc        only issue 11's XML-RPC rows: grove-xmlrpc's modes,
+#   --benches xmlrpc        only the XML-RPC rows: grove-xmlrpc's modes,
 #                           Python's SimpleXMLRPCServer plain / threaded / under
 #                           gevent (peers/xmlrpc/server.py) and dxr-axum, all
 #                           under `grove-xmlrpc bench` on CPU 0 at 1, 64 and 1,024
 #                           connections (about 10 min; --quick: about 1); builds
 #                           grove-xmlrpc and plots target/xmlrpc.png
-#   --benches monkey        only issue 12's grove-monkey rows (src/bin/monkey_bench.rs:
+#   --benches monkey        only the grove-monkey rows (src/bin/monkey_bench.rs:
 #                           passed-through read cost; redis GET from threads, tokio,
 #                           greenlets under patch_all; needs redis-server; about 40 s)
 #   --subjects grove,tokio  only some columns (floor: the HTTP kernel floor)
@@ -144,7 +144,7 @@ if wants dns "$@"; then
   DNS_ARGS=("${APP_ARGS[@]}")
 fi
 
-# --- grove-http (issue 5's HTTP rows) ------------------------------------------
+# --- grove-http (the HTTP rows) ------------------------------------------
 # Built from the repository's own workspace, as a user would build it; only
 # when the HTTP rows are selected.
 HTTP_ARGS=()
@@ -181,7 +181,7 @@ if wants http "$@"; then
   fi
 fi
 
-# --- grove-xmlrpc (issue 11's XML-RPC rows: server and load client) -------------
+# --- grove-xmlrpc (the XML-RPC rows: server and load client) -------------
 XMLRPC_ARGS=()
 rm -f "$TARGET/xmlrpc.csv"   # the plot below draws only this run's XML-RPC rows
 if wants xmlrpc "$@"; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Slow and hostile clients against the shipped programs (issue 13), each under
+# Slow and hostile clients against the shipped programs, each under
 # `prlimit --nofile=1024` as a common production limit:
 #
 #   file_server  slowhttptest's slowloris (-H), slow body (-B) and slow

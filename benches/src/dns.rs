@@ -1,4 +1,4 @@
-//! Issue 6's DNS benchmark: caching forwarders in front of one upstream.
+//! The DNS benchmark: caching forwarders in front of one upstream.
 //!
 //! Subjects, each a caching forwarder started fresh by this harness on a
 //! 127.0.0.1 port it picked, pinned to the server CPU, forwarding to the
@@ -155,7 +155,7 @@ pub fn section(opts: &Options) -> String {
     let threads = if d.threads == 0 { cpus } else { d.threads };
     let all_cpus = format!("0-{}", cpus - 1);
     let mut out = String::new();
-    let _ = writeln!(out, "## DNS (issue 6)\n");
+    let _ = writeln!(out, "## DNS\n");
 
     if !have("dnsmasq") {
         let _ = writeln!(

@@ -1,4 +1,4 @@
-//! Issue 5's HTTP rows: "hello world" over keep-alive HTTP/1.1, measured with
+//! The HTTP rows: "hello world" over keep-alive HTTP/1.1, measured with
 //! `wrk`, grove-http against hyper, may_minihttp, Go's net/http and gevent's
 //! pywsgi.
 //!
@@ -887,10 +887,7 @@ fn write_section(
 ) -> io::Result<()> {
     let http = &opts.http;
     let cpu = |c: Option<usize>| c.map_or("any CPU".to_string(), |c| format!("CPU {c}"));
-    writeln!(
-        out,
-        "## HTTP: hello world over keep-alive HTTP/1.1 (issue 5)\n"
-    )?;
+    writeln!(out, "## HTTP: hello world over keep-alive HTTP/1.1\n")?;
     writeln!(out, "{}\n", report::machine())?;
     writeln!(
         out,

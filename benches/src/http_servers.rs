@@ -1,4 +1,4 @@
-//! Issue 5's HTTP peers: servers that answer every request with
+//! The HTTP peers: servers that answer every request with
 //! `Hello world!\r\n` (keep-alive, HTTP/1.1), run by `harness serve-http
 //! SUBJECT PORT [LIFETIME_S]`. grove-http's own subject is its `hello_http`
 //! example, built from the repository's workspace; Go's and gevent's are in
@@ -20,7 +20,7 @@ use hyper_util::rt::TokioIo;
 /// The body every HTTP subject answers with.
 pub const BODY: &[u8] = b"Hello world!\r\n";
 
-/// Subjects of `harness serve-http` (`dxr-axum` is issue 11's XML-RPC
+/// Subjects of `harness serve-http` (`dxr-axum` is the XML-RPC
 /// peer, `src/xmlrpc_peer.rs`).
 pub const HTTP_SERVERS: &[&str] = &["hyper", "may_minihttp", "dxr-axum"];
 

@@ -1,4 +1,4 @@
-//! Issue 4's cooperative-I/O rows: echo round trips per second at several
+//! The cooperative-I/O rows: echo round trips per second at several
 //! concurrency levels, and the memory of a server holding idle connections.
 //!
 //! Every measurement is two processes of its own: a fresh echo server of one
@@ -154,7 +154,7 @@ fn method(opts: &Options, place: &Placement) -> String {
     let cpu = |c: Option<usize>| c.map_or("any CPU".to_string(), |c| format!("CPU {c}"));
     let io = &opts.io;
     format!(
-        "Cooperative-I/O rows (issue 4): every measurement is a fresh echo server on 127.0.0.1 \
+        "Cooperative-I/O rows: every measurement is a fresh echo server on 127.0.0.1 \
          pinned to {} and the one load generator (`harness load`: mio/epoll, one thread, \
          `SO_LINGER` 0) pinned to {}. Every server spawns one task per connection, reads into a \
          {} B buffer and writes back what it read: grove `grove::server::StreamServer` (defaults, \

@@ -55,10 +55,10 @@ options of `all`:
   --mem-counts LIST     idle-task counts for the memory rows (default 10000,100000,1000000)
   --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem,http,dns,xmlrpc,
                         monkey
-                        (default: all; echo, connmem: issue 4's cooperative-I/O rows;
-                        http: issue 5's servers, dns: issue 6's forwarders and xmlrpc:
-                        issue 11's XML-RPC servers, each a table of its own; monkey:
-                        issue 12's grove-monkey rows, run by the monkey-bench binary)
+                        (default: all; echo, connmem: the cooperative-I/O rows;
+                        http: the servers, dns: the forwarders and xmlrpc:
+                        the XML-RPC servers, each a table of its own; monkey:
+                        the grove-monkey rows, run by the monkey-bench binary)
   --subjects LIST       any of grove,corosensei,may,tokio,go,gevent,floor (default: all)
   --go PATH             the Go peer binary (default benches/target/go/grove-bench-go)
   --no-go REASON        show Go as not available, with REASON

@@ -1,4 +1,4 @@
-//! grove-monkey's section (issue 12, `--benches monkey`): runs the
+//! grove-monkey's section (`--benches monkey`): runs the
 //! `monkey-bench` binary built beside `harness` (the libc hooks live in
 //! that process only) and prints its figures as a table of their own:
 //!
@@ -22,7 +22,7 @@ const CLIENTS: usize = 64;
 
 /// Runs `monkey-bench` and returns the markdown section.
 pub fn section(opts: &Options) -> String {
-    let mut out = String::from("### grove-monkey (issue 12)\n\n");
+    let mut out = String::from("### grove-monkey\n\n");
     let exe = match std::env::current_exe() {
         Ok(harness) => harness.with_file_name("monkey-bench"),
         Err(e) => return format!("{out}n/a: {e}\n"),

@@ -106,13 +106,13 @@ pub struct Options {
     /// `vm.max_map_count` used for memory rows above `raise_above` tasks (0: never raise).
     pub map_count: u64,
     pub raise_above: usize,
-    /// Issue 4's cooperative-I/O rows.
+    /// The cooperative-I/O rows.
     pub io: IoOptions,
-    /// Issue 6's DNS section (its own table).
+    /// The DNS section (its own table).
     pub dns: DnsOptions,
-    /// Issue 5's HTTP rows.
+    /// The HTTP rows.
     pub http: HttpOptions,
-    /// Issue 11's XML-RPC rows.
+    /// The XML-RPC rows.
     pub xmlrpc: XmlrpcOptions,
     pub benches_dir: PathBuf,
 }
@@ -292,14 +292,14 @@ pub fn run_all(opts: &Options) {
         }
     }
 
-    // Issue 3: coordination primitives, two tasks (or one) on one scheduler.
+    // coordination primitives, two tasks (or one) on one scheduler.
     for (bench, label, target) in PRIMITIVE_ROWS {
         if has(bench) {
             rows.push(primitive_row(opts, bench, label, target));
         }
     }
 
-    // Issue 4: cooperative I/O, each cell a server process and the load generator.
+    // cooperative I/O, each cell a server process and the load generator.
     if has("echo") || has("connmem") {
         let (io, io_notes) = io_rows::rows(opts, has("echo"), has("connmem"));
         rows.extend(io);
@@ -311,7 +311,7 @@ pub fn run_all(opts: &Options) {
         let _ = report::write(&mut out, opts, &rows, &notes);
     }
 
-    // Issue 5: HTTP servers under wrk, a section of its own.
+    // HTTP servers under wrk, a section of its own.
     if has("http") {
         if !rows.is_empty() {
             let _ = writeln!(out);
@@ -319,24 +319,24 @@ pub fn run_all(opts: &Options) {
         let _ = http_rows::run(opts, &mut out);
     }
 
-    // Issue 6: DNS forwarders, a table of their own after the others.
+    // DNS forwarders, a table of their own after the others.
     if has("dns") {
         let section = dns::section(opts);
         let _ = writeln!(out, "\n{section}");
     }
 
-    // Issue 11: XML-RPC servers under grove-xmlrpc's load client.
+    // XML-RPC servers under grove-xmlrpc's load client.
     if has("xmlrpc") {
         let _ = xmlrpc_rows::run(opts, &mut out);
     }
 
-    // Issue 12: grove-monkey, from its own binary (`monkey-bench`).
+    // grove-monkey, from its own binary (`monkey-bench`).
     if has("monkey") {
         let _ = writeln!(out, "\n{}", crate::monkey_rows::section(opts));
     }
 }
 
-/// The coordination-primitive rows of issue 3: benchmark, label, target.
+/// The coordination-primitive rows: benchmark, label, target.
 const PRIMITIVE_ROWS: [(&str, &str, Target); 3] = [
     (
         "queue",
@@ -386,7 +386,7 @@ fn variants(col: Col, bench: &str) -> &'static [(&'static str, &'static str, &'s
     }
 }
 
-/// One row of issue 3's primitive benchmarks, all columns.
+/// One row of the primitive benchmarks, all columns.
 fn primitive_row(opts: &Options, bench: &str, label: &str, target: Target) -> Row {
     let mut row = Row::new(label, target);
     for (i, col) in COLS.into_iter().enumerate() {

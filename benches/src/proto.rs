@@ -11,7 +11,7 @@
 //! error <message>
 //! ```
 //!
-//! Issue 4's cooperative-I/O rows add, from the echo servers (`harness serve`,
+//! The cooperative-I/O rows add, from the echo servers (`harness serve`,
 //! `grove-bench-go serve`, `peer.py serve`) and the load generator
 //! (`harness load`):
 //!
@@ -26,7 +26,7 @@
 //!
 //! Metrics: `switch` (round trip between two tasks), `spawn_task` (spawn+join of
 //! an empty task from inside a task), `spawn_main` (the same from the thread's
-//! own stack / main goroutine / main greenlet); issue 3's primitives: `queue`
+//! own stack / main goroutine / main greenlet); the primitives: `queue`
 //! (queue ping-pong round trip between two tasks, two items), `sem`
 //! (uncontended acquire+release of a one-permit semaphore), `event` (event
 //! set/wait ping-pong round trip). The Go peer also reports `queue_unbuffered`

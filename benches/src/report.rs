@@ -22,15 +22,15 @@ pub enum Target {
     Switch,
     Spawn,
     Memory,
-    /// Queue ping-pong (issue 3): ahead of may, tokio and Go.
+    /// Queue ping-pong: ahead of may, tokio and Go.
     Queue,
-    /// Uncontended semaphore acquire+release (issue 3): no target, reported.
+    /// Uncontended semaphore acquire+release: no target, reported.
     Semaphore,
-    /// Event set/wait round trip (issue 3): no target, reported.
+    /// Event set/wait round trip: no target, reported.
     Event,
-    /// Echo round trips per second (issue 4): ahead of tokio. Higher is better.
+    /// Echo round trips per second: ahead of tokio. Higher is better.
     Echo,
-    /// Server VmRSS per idle connection (issue 4): no target, reported.
+    /// Server VmRSS per idle connection: no target, reported.
     ConnMemory,
 }
 
@@ -470,9 +470,9 @@ pub fn write(
         out,
         "Targets for grove: switch ≤ {SWITCH_TARGET_NS} ns and ≤ {SWITCH_TARGET_CORO_RATIO}× corosensei raw; \
          spawn+join < {SPAWN_TARGET_NS} ns and ahead of every scheduler peer (corosensei raw has no scheduler); memory ≤ 4.5 KB ({MEMORY_TARGET_BYTES} B) per idle greenlet; \
-         queue ping-pong ahead of may, tokio and Go (issue 3; items/s counts both items of a round trip); \
+         queue ping-pong ahead of may, tokio and Go (items/s counts both items of a round trip); \
          the semaphore and Event rows have no target and are reported side by side; \
-         echo round trips/s ahead of tokio at every concurrency level (issue 4; there, above 1× \
+         echo round trips/s ahead of tokio at every concurrency level (there, above 1× \
          means grove is ahead); server memory per idle connection has no target.\n"
     )?;
 

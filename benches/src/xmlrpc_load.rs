@@ -1,4 +1,4 @@
-//! One timed run of issue 11's load client, `grove-xmlrpc bench --json`,
+//! One timed run of the load client, `grove-xmlrpc bench --json`,
 //! with the CPU accounting around it: while the client runs, the server's
 //! and the client's utime + stime (`/proc/PID/stat`, all threads), the
 //! machine's busy time (`/proc/stat`) and the `ksoftirqd` threads are

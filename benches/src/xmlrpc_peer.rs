@@ -1,4 +1,4 @@
-//! Issue 11's Rust XML-RPC peer: what a Rust user would pick instead of
+//! The Rust XML-RPC peer: what a Rust user would pick instead of
 //! grove-xmlrpc — dxr's own server (`dxr_server` with its `axum` feature:
 //! axum on hyper), on tokio's current-thread runtime so that it has one core,
 //! like every other subject of the XML-RPC rows. It serves the same three

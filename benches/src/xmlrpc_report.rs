@@ -1,4 +1,4 @@
-//! The XML-RPC section of the report (issue 11): per workload a table of
+//! The XML-RPC section of the report: per workload a table of
 //! calls/s, server CPU per call and latency, then who set the rate and the
 //! issue's targets; the CPU shares of every cell; the CSV for
 //! `plot_xmlrpc.py`. The measuring is in `xmlrpc_rows.rs`.
@@ -70,7 +70,7 @@ pub fn write_section(
     let cpu = |c: Option<usize>| c.map_or("any CPU".to_string(), |c| format!("CPU {c}"));
     writeln!(
         out,
-        "\n## XML-RPC: the gevent writing's servers, grove-xmlrpc and dxr-axum (issue 11)\n"
+        "\n## XML-RPC: the gevent writing's servers, grove-xmlrpc and dxr-axum\n"
     )?;
     writeln!(out, "{}\n", report::machine())?;
     writeln!(

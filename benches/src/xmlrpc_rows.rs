@@ -1,4 +1,4 @@
-//! Issue 11's XML-RPC rows: the gevent writing's comparison — Python's
+//! The XML-RPC rows: the gevent writing's comparison — Python's
 //! `SimpleXMLRPCServer` plain, with `ThreadingMixIn`, and the threaded one
 //! under gevent's `monkey.patch_all()` — with grove-xmlrpc's modes and dxr's
 //! own axum server beside them, all driven by one load client.

@@ -7,7 +7,7 @@
 //! `GROVE_DNS_FLOOD_NAMES` and `GROVE_DNS_FLOOD_CACHE` (14 × 20,000 names
 //! against 5,000 entries: the file stays at 6 MiB from the second pass,
 //! RSS levels off at 52 MiB from the seventh, once redb's page cache is
-//! full; issue 13's report was 9 × 200,000 against 100,000).
+//! full; before the bound it reached 9 × 200,000 against 100,000).
 
 mod util;
 

@@ -1,8 +1,8 @@
 """gevent peer of the grove benchmark harness.
 
     python peer.py <switch|spawn|mem|queue|sem|event> <n> [reps]
-    python peer.py serve <port> [lifetime_secs]     (issue 4's echo server)
-    python peer.py serve-http <port> [lifetime_secs]  (issue 5's HTTP server)
+    python peer.py serve <port> [lifetime_secs]     (the echo server)
+    python peer.py serve-http <port> [lifetime_secs]  (the HTTP server)
 
 Output follows the harness protocol, one record per line:
 
@@ -156,7 +156,7 @@ ECHO_BUFFER = 1024  # the read size of every echo handler, in every subject
 
 
 def serve(port, lifetime):
-    """Issue 4's echo server: gevent.server.StreamServer on 127.0.0.1:port,
+    """The echo server: gevent.server.StreamServer on 127.0.0.1:port,
     one greenlet per connection reading up to 1 KiB and writing it back,
     until EOF or an error. Serves until stdin is closed or lifetime passes."""
     import gevent.server
@@ -203,7 +203,7 @@ HELLO = b"Hello world!\r\n"
 
 
 def serve_http(port, lifetime):
-    """Issue 5's HTTP server: gevent.pywsgi.WSGIServer on 127.0.0.1:port
+    """The HTTP server: gevent.pywsgi.WSGIServer on 127.0.0.1:port
     answering every request with HELLO (keep-alive, pywsgi's defaults, no
     access log). Serves until stdin is closed or lifetime passes."""
     import socket

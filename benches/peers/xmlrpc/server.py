@@ -1,4 +1,4 @@
-"""Python peers of issue 11's XML-RPC rows: the three servers of the gevent
+"""Python peers of the XML-RPC rows: the three servers of the gevent
 writing, with the standard library's defaults.
 
     python server.py --mode plain|threaded|gevent --port P [--lifetime S]

@@ -161,7 +161,7 @@ pub fn event(n: usize) -> f64 {
     per_op(start, n)
 }
 
-/// The echo server of issue 4's rows: `grove::server::StreamServer` with its
+/// The echo server of the rows: `grove::server::StreamServer` with its
 /// defaults (backlog 1024, no pool cap), serving forever from the main stack.
 /// Each connection's handler greenlet reads into a 1 KiB buffer on its stack
 /// and writes back what it read, until EOF or an error.

@@ -130,7 +130,7 @@ pub fn semaphore(n: usize) -> f64 {
     .expect("semaphore coroutine")
 }
 
-/// The echo server of issue 4's rows: one worker (its own CPU pinning off, so
+/// The echo server of the rows: one worker (its own CPU pinning off, so
 /// the harness's `taskset` decides), an accept loop in a coroutine spawning
 /// a coroutine per connection (`go!`), each reading into a 1 KiB buffer and
 /// writing back what it read, until EOF or an error.

@@ -15,7 +15,7 @@ use crate::proto::repeat;
 /// Names accepted by `harness child`.
 pub const SUBJECTS: &[&str] = &["grove", "corosensei", "may", "tokio"];
 /// Benchmarks accepted by `harness child` (and by the Go and gevent peers):
-/// the runtime rows, then issue 3's coordination primitives.
+/// the runtime rows, then the coordination primitives.
 pub const BENCHES: &[&str] = &["switch", "spawn", "mem", "queue", "sem", "event"];
 
 /// Runs one benchmark of one subject in this process, printing protocol records.

@@ -169,7 +169,7 @@ pub fn event(rt: &Runtime, n: usize) -> f64 {
     })
 }
 
-/// The echo server of issue 4's rows, as tokio's README writes it: an accept
+/// The echo server of the rows, as tokio's README writes it: an accept
 /// loop in `block_on` on the current-thread runtime, `tokio::spawn` per
 /// connection, each task reading into a 1 KiB buffer and writing back what
 /// it read, until EOF or an error.
