@@ -91,23 +91,7 @@ fn redis_sync_client_from_200_greenlets() {
 #[test]
 fn ureq_against_grove_http_from_200_greenlets() {
     util::patch();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let server = grove_http::Server::bind(
-            "127.0.0.1:0",
-            |req: grove_http::http::Request<grove_http::Body>| {
-                grove::sleep(DELAY);
-                grove_http::http::Response::new(grove_http::Body::from(format!(
-                    "hello {}",
-                    req.uri().path()
-                )))
-            },
-        )
-        .unwrap();
-        tx.send(server.local_addr()).unwrap();
-        server.serve_forever();
-    });
-    let addr = rx.recv().unwrap();
+    let addr = util::slow_http_server("hello", DELAY);
     let start = Instant::now();
     let greenlets: Vec<_> = (0..GREENLETS)
         .map(|i| {
@@ -136,32 +120,21 @@ fn ureq_against_grove_http_from_200_greenlets() {
 /// tungstenite: grove's accept loop hands each connection, as a
 /// `std::net::TcpStream`, to a greenlet of the patched process.
 fn std_websocket_echo_server() -> std::net::SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let listener = grove::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        tx.send(listener.local_addr().unwrap()).unwrap();
-        loop {
-            let Ok((stream, _)) = listener.accept() else {
-                continue;
-            };
-            let stream: std::net::TcpStream = stream.into_std().unwrap();
-            grove::spawn(move || {
-                let Ok(mut ws) = tungstenite::accept(stream) else {
-                    return;
-                };
-                while let Ok(msg) = ws.read() {
-                    if msg.is_close() {
-                        break;
-                    }
-                    std::thread::sleep(DELAY); // plain std, cooperative when patched
-                    if ws.send(msg).is_err() {
-                        break;
-                    }
-                }
-            });
+    util::serve_on_thread(|stream| {
+        let stream: std::net::TcpStream = stream.into_std().unwrap();
+        let Ok(mut ws) = tungstenite::accept(stream) else {
+            return;
+        };
+        while let Ok(msg) = ws.read() {
+            if msg.is_close() {
+                break;
+            }
+            std::thread::sleep(DELAY); // plain std, cooperative when patched
+            if ws.send(msg).is_err() {
+                break;
+            }
         }
-    });
-    rx.recv().unwrap()
+    })
 }
 
 #[test]
@@ -270,14 +243,7 @@ fn a_std_accept_loop_run_in_a_greenlet_serves_std_connections_at_once() {
         .join()
         .unwrap();
     });
-    let start = Instant::now();
-    let greenlets: Vec<_> = (0..GREENLETS)
-        .map(|i| grove::spawn(move || util::std_request(addr, i)))
-        .collect();
-    for (i, g) in greenlets.into_iter().enumerate() {
-        assert_eq!(g.join().unwrap(), format!("pong {i}\n"));
-    }
-    let overlap = util::overlap(GREENLETS, DELAY, start.elapsed());
+    let overlap = util::std_requests_overlap(addr, GREENLETS, DELAY);
     eprintln!("std accept loop in a greenlet: {GREENLETS} requests overlapped {overlap:.0}x");
     assert!(
         overlap > 20.0,

@@ -11,36 +11,19 @@ use std::time::{Duration, Instant};
 const DELAY: Duration = Duration::from_millis(200);
 const GREENLETS: usize = 1000;
 
-fn patch() {
-    // SAFETY: these tests hold no std Mutex or thread-local scratch across
-    // a hooked call made in a greenlet.
-    unsafe { grove_monkey::patch_all() };
-}
-
 #[test]
 fn std_tcp_streams_in_1000_greenlets_overlap() {
-    patch();
+    util::patch();
     let addr = util::slow_echo_server(DELAY);
-    let start = Instant::now();
-    let greenlets: Vec<_> = (0..GREENLETS)
-        .map(|i| grove::spawn(move || util::std_request(addr, i)))
-        .collect();
-    for (i, g) in greenlets.into_iter().enumerate() {
-        assert_eq!(g.join().unwrap(), format!("pong {i}\n"));
-    }
-    let wall = start.elapsed();
-    let overlap = util::overlap(GREENLETS, DELAY, wall);
-    eprintln!("{GREENLETS} std::net requests of {DELAY:?}: {wall:?}, overlap {overlap:.0}");
+    let overlap = util::std_requests_overlap(addr, GREENLETS, DELAY);
+    eprintln!("{GREENLETS} std::net requests of {DELAY:?}: overlap {overlap:.0}");
     // All at once would be 1,000; one after the other, 1.
-    assert!(
-        overlap > 100.0,
-        "requests did not overlap: {overlap:.1} ({wall:?})"
-    );
+    assert!(overlap > 100.0, "requests did not overlap: {overlap:.1}");
 }
 
 #[test]
 fn std_thread_sleep_in_1000_greenlets_overlaps() {
-    patch();
+    util::patch();
     let start = Instant::now();
     let greenlets: Vec<_> = (0..GREENLETS)
         .map(|i| {
@@ -64,7 +47,7 @@ fn std_thread_sleep_in_1000_greenlets_overlaps() {
 
 #[test]
 fn outside_greenlets_calls_still_block_the_thread_stack() {
-    patch();
+    util::patch();
     // On a thread's own stack nothing changes: a real sleep, not the hub.
     let start = Instant::now();
     std::thread::sleep(Duration::from_millis(20));

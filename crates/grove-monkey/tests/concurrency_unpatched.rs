@@ -14,14 +14,7 @@ const GREENLETS: usize = 10;
 fn unpatched_std_code_in_greenlets_is_sequential() {
     assert_eq!(grove_monkey::patched(), (false, false, false));
     let addr = util::slow_echo_server(DELAY);
-    let start = Instant::now();
-    let greenlets: Vec<_> = (0..GREENLETS)
-        .map(|i| grove::spawn(move || util::std_request(addr, i)))
-        .collect();
-    for (i, g) in greenlets.into_iter().enumerate() {
-        assert_eq!(g.join().unwrap(), format!("pong {i}\n"));
-    }
-    let requests = util::overlap(GREENLETS, DELAY, start.elapsed());
+    let requests = util::std_requests_overlap(addr, GREENLETS, DELAY);
 
     let start = Instant::now();
     let greenlets: Vec<_> = (0..GREENLETS)

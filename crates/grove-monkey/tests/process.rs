@@ -18,13 +18,8 @@ fn patching_twice_and_from_a_greenlet_is_harmless() {
     g.join().unwrap();
     util::patch();
     assert_eq!(grove_monkey::patched(), (true, true, true));
-    let addr = util::slow_echo_server(Duration::from_millis(20));
-    let greenlets: Vec<_> = (0..20)
-        .map(|i| grove::spawn(move || util::std_request(addr, i)))
-        .collect();
-    for (i, g) in greenlets.into_iter().enumerate() {
-        assert_eq!(g.join().unwrap(), format!("pong {i}\n"));
-    }
+    let delay = Duration::from_millis(20);
+    util::std_requests_overlap(util::slow_echo_server(delay), 20, delay);
 }
 
 #[test]

@@ -64,23 +64,7 @@ fn libcurl_easy_perform_from_100_greenlets() {
         libcurl_is_a_shared_object(),
         "libcurl is not loaded as a shared object: the curl crate built its own copy"
     );
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let server = grove_http::Server::bind(
-            "127.0.0.1:0",
-            |req: grove_http::http::Request<grove_http::Body>| {
-                grove::sleep(DELAY);
-                grove_http::http::Response::new(grove_http::Body::from(format!(
-                    "curl {}",
-                    req.uri().path()
-                )))
-            },
-        )
-        .unwrap();
-        tx.send(server.local_addr()).unwrap();
-        server.serve_forever();
-    });
-    let addr = rx.recv().unwrap();
+    let addr = util::slow_http_server("curl", DELAY);
     let start = Instant::now();
     let greenlets: Vec<_> = (0..GREENLETS)
         .map(|i| {
