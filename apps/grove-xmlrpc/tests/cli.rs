@@ -70,29 +70,8 @@ fn bench_counts_faults_as_errors() {
 
 #[test]
 fn serve_on_two_hubs() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_grove-xmlrpc"))
-        .args(["serve", "--port", "0", "--threads", "2"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stderr.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let url = format!(
-        "http://{}/RPC2",
-        line.split("http://")
-            .nth(1)
-            .unwrap()
-            .split('/')
-            .next()
-            .unwrap()
-    );
-    let (calls, errors) = bench(&url, "add(1, 2)", "on");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let server = Server::start_args(&["--threads", "2"]);
+    let (calls, errors) = bench(&server.url(), "add(1, 2)", "on");
     assert!(calls > 0 && errors == 0);
 }
 

@@ -17,6 +17,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(mode: &str) -> Server {
+        Server::start_args(&["--mode", mode])
+    }
+
+    /// `grove-xmlrpc serve --port 0 ARGS…`.
+    pub fn start_args(args: &[&str]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_grove-xmlrpc"));
         // SAFETY: prctl is async-signal-safe and touches no memory of the
         // parent; it makes the server die with the test process even when
@@ -28,7 +33,8 @@ impl Server {
             });
         }
         let mut child = command
-            .args(["serve", "--port", "0", "--mode", mode])
+            .args(["serve", "--port", "0"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
