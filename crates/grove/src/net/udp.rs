@@ -355,8 +355,19 @@ impl UdpSocket {
         /// ```
         fn multicast_ttl_v4(&self) -> io::Result<u32>;
         /// Sets `IPV6_MULTICAST_LOOP`.
+        ///
+        /// ```
+        /// let socket = grove::net::UdpSocket::bind("[::1]:0").unwrap();
+        /// socket.set_multicast_loop_v6(false).unwrap();
+        /// assert!(!socket.multicast_loop_v6().unwrap());
+        /// ```
         fn set_multicast_loop_v6(&self, multicast_loop_v6: bool) -> io::Result<()>;
         /// The `IPV6_MULTICAST_LOOP` value.
+        ///
+        /// ```
+        /// let socket = grove::net::UdpSocket::bind("[::1]:0").unwrap();
+        /// assert!(socket.multicast_loop_v6().unwrap()); // on by default
+        /// ```
         fn multicast_loop_v6(&self) -> io::Result<bool>;
         /// Sets `IP_TTL`.
         ///
@@ -374,12 +385,49 @@ impl UdpSocket {
         /// ```
         fn ttl(&self) -> io::Result<u32>;
         /// Joins an IPv4 multicast group (`IP_ADD_MEMBERSHIP`).
+        ///
+        /// ```
+        /// use std::net::Ipv4Addr;
+        ///
+        /// let socket = grove::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        /// let group = Ipv4Addr::new(239, 255, 0, 1);
+        /// socket.join_multicast_v4(&group, &Ipv4Addr::LOCALHOST).unwrap(); // on the loopback interface
+        /// socket.leave_multicast_v4(&group, &Ipv4Addr::LOCALHOST).unwrap();
+        /// ```
         fn join_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()>;
         /// Joins an IPv6 multicast group (`IPV6_ADD_MEMBERSHIP`).
+        ///
+        /// ```
+        /// use std::net::Ipv6Addr;
+        ///
+        /// let socket = grove::net::UdpSocket::bind("[::]:0").unwrap();
+        /// let group: Ipv6Addr = "ff02::1:3".parse().unwrap(); // LLMNR
+        /// socket.join_multicast_v6(&group, 1).unwrap(); // interface 1: loopback
+        /// socket.leave_multicast_v6(&group, 1).unwrap();
+        /// ```
         fn join_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()>;
         /// Leaves an IPv4 multicast group.
+        ///
+        /// ```
+        /// use std::net::Ipv4Addr;
+        ///
+        /// let socket = grove::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        /// let group = Ipv4Addr::new(239, 255, 0, 2);
+        /// assert!(socket.leave_multicast_v4(&group, &Ipv4Addr::LOCALHOST).is_err()); // never joined
+        /// socket.join_multicast_v4(&group, &Ipv4Addr::LOCALHOST).unwrap();
+        /// socket.leave_multicast_v4(&group, &Ipv4Addr::LOCALHOST).unwrap();
+        /// ```
         fn leave_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()>;
         /// Leaves an IPv6 multicast group.
+        ///
+        /// ```
+        /// use std::net::Ipv6Addr;
+        ///
+        /// let socket = grove::net::UdpSocket::bind("[::]:0").unwrap();
+        /// let group: Ipv6Addr = "ff02::fb".parse().unwrap(); // mDNS
+        /// socket.join_multicast_v6(&group, 1).unwrap();
+        /// socket.leave_multicast_v6(&group, 1).unwrap();
+        /// ```
         fn leave_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()>;
     }
 }
