@@ -3,7 +3,7 @@
 //! the client types `quit`. Ctrl-C (or SIGTERM) stops the server gracefully.
 //!
 //! ```text
-//! cargo run --release -p grove --example echo_server [PORT]   # default 6000
+//! cargo run --release -p grove-rt --example echo_server [PORT]   # default 6000
 //! nc 127.0.0.1 6000
 //! ```
 

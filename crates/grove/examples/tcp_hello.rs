@@ -2,7 +2,7 @@
 //! connection reads the request head line by line, answers, and closes.
 //!
 //! ```text
-//! cargo run --release -p grove --example tcp_hello [PORT]   # default 3000
+//! cargo run --release -p grove-rt --example tcp_hello [PORT]   # default 3000
 //! curl http://127.0.0.1:3000/
 //! ```
 

@@ -3,7 +3,7 @@
 //! prints it and sends it back to its sender.
 //!
 //! ```text
-//! cargo run --release -p grove --example udp_echo [PORT]   # default 9000
+//! cargo run --release -p grove-rt --example udp_echo [PORT]   # default 9000
 //! nc -u 127.0.0.1 9000
 //! ```
 
