@@ -42,9 +42,18 @@ fn echo(conn: TcpStream, peer: SocketAddr) {
     }
 }
 
+const HELP: &str = "usage: echo_server [PORT]
+
+gevent's echo server: echoes lines until the client types `quit`.
+Listens on 127.0.0.1 (loopback only), port PORT (default 6000).";
+
 fn main() {
-    let port: u16 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().expect("usage: echo_server [PORT]"),
+    let port: u16 = match std::env::args().nth(1).as_deref() {
+        Some("-h" | "--help") => {
+            println!("{HELP}");
+            return;
+        }
+        Some(arg) => arg.parse().expect(HELP),
         None => 6000,
     };
     let server = StreamServer::builder()
