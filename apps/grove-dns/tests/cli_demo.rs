@@ -95,6 +95,9 @@ fn help_reads_well_and_bad_arguments_say_why() {
         "--max-ttl",
         "--demo",
         "EXAMPLES",
+        // Where it listens by default, and the demo's own cache file.
+        "127.0.0.1:5353",
+        "demo-cache.redb",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}:\n{text}");
     }

@@ -364,25 +364,6 @@ fn dot_files_are_not_found_unless_shown() {
 }
 
 #[test]
-fn help_states_bind_address_port_and_hidden_files() {
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["run", "-q", "-p", "grove-http", "--example", "file_server"])
-        .args(["--", "--help"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let help = String::from_utf8(out.stdout).unwrap();
-    for words in ["default 127.0.0.1", "default 8000", "--show-hidden", "404"] {
-        assert!(help.contains(words), "--help lacks {words:?}:\n{help}");
-    }
-}
-
-#[test]
 fn range_parsing() {
     let _serial = serial();
     let b = |start, end| Range::Bytes { start, end };
