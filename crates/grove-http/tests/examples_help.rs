@@ -1,13 +1,15 @@
 //! Every example server's `--help` says where it listens: the bind
-//! address, the default port, and how to change both (and `file_server`
-//! that it hides dot-files unless `--show-hidden`).
+//! address, the default port (each its own, so two can run at once), and
+//! for grove-http's, how to change both (and `file_server` that it hides
+//! dot-files unless `--show-hidden`). grove's own example servers are
+//! checked here too, beside the ones they must not share a port with.
 
 use std::process::Command;
 
-/// `cargo run -q -p grove-http --example NAME -- --help`'s stdout.
-fn help(name: &str) -> String {
+/// `cargo run -q -p PACKAGE --example NAME -- --help`'s stdout.
+fn help(package: &str, name: &str) -> String {
     let out = Command::new(env!("CARGO"))
-        .args(["run", "-q", "-p", "grove-http", "--example", name])
+        .args(["run", "-q", "-p", package, "--example", name])
         .args(["--", "--help"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -21,13 +23,13 @@ fn help(name: &str) -> String {
 }
 
 #[test]
-fn every_server_states_its_address_and_default_port() {
+fn grove_http_servers_state_their_address_and_default_port() {
     for (name, port) in [
         ("hello_http", "8081"),
         ("file_server", "8000"),
         ("websocket_echo", "9001"),
     ] {
-        let text = help(name);
+        let text = help("grove-http", name);
         for words in ["--bind ADDR", "default 127.0.0.1", "0.0.0.0", "--port"] {
             assert!(
                 text.contains(words),
@@ -39,9 +41,28 @@ fn every_server_states_its_address_and_default_port() {
             "{name} --help lacks its default port {port}:\n{text}"
         );
     }
-    let text = help("file_server");
+    let text = help("grove-http", "file_server");
     assert!(
         text.contains("--show-hidden") && text.contains("404"),
         "file_server --help does not say dot-files are hidden:\n{text}"
     );
+}
+
+#[test]
+fn grove_servers_state_their_address_and_default_port() {
+    for (name, port) in [
+        ("tcp_hello", "3000"),
+        ("echo_server", "6000"),
+        ("udp_echo", "9000"),
+    ] {
+        let text = help("grove-rt", name);
+        assert!(
+            text.contains(&format!("usage: {name} [PORT]")),
+            "{name} --help:\n{text}"
+        );
+        assert!(
+            text.contains("127.0.0.1") && text.contains(&format!("default {port}")),
+            "{name} --help lacks its address or default port {port}:\n{text}"
+        );
+    }
 }
