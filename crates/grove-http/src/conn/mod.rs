@@ -207,6 +207,7 @@ struct Current {
 
 impl Current {
     /// Writes the request's line to the access log, if there is one.
+    #[inline(always)]
     fn log(&self, cfg: &Config, peer: Option<SocketAddr>, status: StatusCode, bytes: u64) {
         if let Some(log) = &cfg.access_log {
             let info = &self.info;

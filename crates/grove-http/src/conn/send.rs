@@ -89,6 +89,7 @@ pub(super) fn send_response<S: Transport + 'static>(
 
 /// How the body of a response with `status` is delimited, and the
 /// `Content-Length` its head states.
+#[inline(always)]
 fn delimit(
     status: StatusCode,
     body: &Body,
