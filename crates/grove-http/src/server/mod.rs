@@ -143,6 +143,16 @@ impl fmt::Debug for Server {
 }
 
 impl Server {
+    fn new(server: StreamServer, shared: Rc<Shared>, handler: Rc<dyn Handler>) -> Server {
+        Server {
+            inner: Rc::new(Inner {
+                server,
+                shared,
+                handler,
+            }),
+        }
+    }
+
     /// A server on `addr` with the default options. Port 0 picks a free
     /// port (see [`local_addr`](Server::local_addr)). It accepts nothing
     /// until started.
@@ -249,13 +259,7 @@ impl ServerBuilder {
         let handler = Rc::new(handler);
         let (builder, shared, accept) = self.parts(handler.clone());
         let server = builder.bind(addr, accept)?;
-        Ok(Server {
-            inner: Rc::new(Inner {
-                server,
-                shared,
-                handler,
-            }),
-        })
+        Ok(Server::new(server, shared, handler))
     }
 
     /// A server accepting on `listener`, a grove listener you made.
@@ -266,13 +270,7 @@ impl ServerBuilder {
         let handler = Rc::new(handler);
         let (builder, shared, accept) = self.parts(handler.clone());
         let server = builder.listener(listener, accept)?;
-        Ok(Server {
-            inner: Rc::new(Inner {
-                server,
-                shared,
-                handler,
-            }),
-        })
+        Ok(Server::new(server, shared, handler))
     }
 
     #[allow(clippy::type_complexity)]
