@@ -77,6 +77,7 @@ pub(super) fn read_head<S: Transport, C: ConnHooks>(
 /// How long the next read may wait when the connection bounds its own
 /// waits: an idle wait gets the head or keep-alive timeout; a partial head
 /// gets what is left of the head timeout, counted from its first wait.
+#[inline(always)]
 fn head_timeout(
     cfg: &Config,
     wait: HeadWait,
@@ -99,6 +100,7 @@ fn head_timeout(
 
 /// The read ended the connection: a `408` if a partial head ran out of
 /// time (`partial_timed_out`, or the reaper cut it), else a quiet close.
+#[inline(always)]
 fn closed<C: ConnHooks>(hooks: &C, partial_timed_out: bool) -> Result<Option<Head>, HeadError> {
     if hooks.head_expired() || partial_timed_out {
         Err(HeadError::Timeout)

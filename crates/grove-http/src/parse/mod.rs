@@ -164,7 +164,8 @@ fn parse_head_with<const N: usize>(
         return Err(HeadError::Bad("malformed request line"));
     };
     // Where a slice of `buf` starts in it (and so in the head's copy).
-    let offset = |s: &[u8]| s.as_ptr() as usize - buf.as_ptr() as usize;
+    let base = buf.as_ptr() as usize;
+    let offset = |s: &[u8]| s.as_ptr() as usize - base;
     let method_range = offset(method.as_bytes())..offset(method.as_bytes()) + method.len();
     let target_range = offset(path.as_bytes())..offset(path.as_bytes()) + path.len();
     // The request line runs from the method to the end of the version.
