@@ -12,7 +12,7 @@
 //!
 //! * this module: [`serve`] and the request loop, and the hooks a server
 //!   gives its connections;
-//! * `buffers`: [`Conn`](buffers::Conn), the transport with its read and
+//! * `buffers`: [`Conn`], the transport with its read and
 //!   write buffers;
 //! * `read_head`: waiting for a head, under the head and keep-alive
 //!   timeouts;

@@ -180,8 +180,9 @@ impl ServerThreads {
         self.local_addr
     }
 
-    /// Stops every thread's server gracefully (see [`Server::stop`]) and
-    /// waits for the threads to end.
+    /// Stops every thread's server gracefully (see
+    /// [`Server::stop`](super::Server::stop)) and waits for the threads to
+    /// end.
     ///
     /// # Kill and timeout safety
     /// Joining OS threads blocks the calling thread, hub included: call it
