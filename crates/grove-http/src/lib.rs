@@ -86,6 +86,7 @@ mod config;
 mod conn;
 mod date;
 mod deadline;
+mod panic_message;
 mod parse;
 mod server;
 #[cfg(feature = "tls")]
