@@ -41,15 +41,17 @@
 //! panics at the caller, the hub catches and reports the panic, and keeps
 //! going.
 
+pub(crate) mod beat;
 pub(crate) mod handle;
 pub(crate) mod io;
+pub(crate) mod ledger;
 mod registry;
 mod run_queue;
 pub(crate) mod task;
 pub(crate) mod timers;
 pub(crate) mod watch;
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -66,7 +68,9 @@ use crate::sync::Arc;
 
 pub(crate) use handle::RemoteUnparker;
 pub use handle::{Handle, HubGone};
+use beat::Beat;
 use io::Poller;
+use ledger::Ledger;
 use registry::Registry;
 use run_queue::RunQueue;
 pub(crate) use task::{Primitive, State, Task, Unparker, WaitOn};
@@ -151,6 +155,10 @@ pub(crate) struct Hub {
     /// Run-queue entries left in the current turn.
     turn_left: Cell<usize>,
     ids: Cell<(u64, u64)>,
+    /// Parents, ages, switch counts and timings (run-info and stats).
+    pub(crate) ledger: Ledger,
+    /// Published for the blocking monitor while it is on (see `beat.rs`).
+    beat: OnceCell<std::sync::Arc<Beat>>,
 }
 
 thread_local! {
@@ -215,6 +223,10 @@ impl Hub {
         // SAFETY: just allocated; freed only by `Owner::drop`.
         let hub = unsafe { &*ptr };
         hub.current.set(Rc::as_ptr(&hub.main));
+        crate::monitor::init_from_env();
+        if beat::wanted() {
+            hub.attach_beat();
+        }
         hub
     }
 
@@ -243,10 +255,32 @@ impl Hub {
             turns_since_poll: Cell::new(0),
             turn_left: Cell::new(0),
             ids: Cell::new((first + 1, first + ID_BLOCK)),
+            ledger: Ledger::new(),
+            beat: OnceCell::new(),
         })
     }
 
+    /// Starts publishing this hub's heartbeat for the blocking monitor.
+    pub(crate) fn attach_beat(&self) {
+        self.beat.get_or_init(|| Beat::register(self.main.id));
+    }
+
+    /// The thread's own stack has control again: it holds the hub (for the
+    /// monitor) only while there are greenlets it could be holding up.
+    fn beat_main_resumes(&self) {
+        if let Some(beat) = self.beat.get() {
+            if self.tasks.borrow().len() > 0 {
+                beat.enter(&self.main);
+            } else {
+                beat.leave();
+            }
+        }
+    }
+
     fn teardown(&self) {
+        if let Some(beat) = self.beat.get() {
+            beat.retire();
+        }
         drop(self.remote.close());
         let tasks: Vec<Rc<Task>> = self.tasks.borrow_mut().take_all();
         for task in &tasks {
@@ -333,6 +367,27 @@ impl Hub {
         self.tasks.borrow().get(key).filter(|t| t.id == id).cloned()
     }
 
+    // ---- observation (run-info, stats) --------------------------------------
+
+    /// The thread's own-stack task.
+    pub(crate) fn main_task(&self) -> &Rc<Task> {
+        &self.main
+    }
+
+    /// Every live greenlet, in registry order.
+    pub(crate) fn live_tasks(&self) -> Vec<Rc<Task>> {
+        self.tasks.borrow().iter().cloned().collect()
+    }
+
+    /// `(runnable entries, pending timers, stacks in use)`.
+    pub(crate) fn queue_counts(&self) -> (usize, usize, usize) {
+        (
+            self.run_queue.len(),
+            self.timers.borrow().len(),
+            self.stacks.borrow().in_use(),
+        )
+    }
+
     // ---- time ---------------------------------------------------------------
 
     /// The cached clock of this turn.
@@ -375,6 +430,7 @@ impl Hub {
 
     #[inline]
     pub(crate) fn schedule(&self, task: Rc<Task>) {
+        self.ledger.runnable(task.key.get());
         self.run_queue.push(task);
     }
 
@@ -414,6 +470,12 @@ impl Hub {
         unsafe { *task.context.get() = Some(context) };
         let key = self.tasks.borrow_mut().insert(task.clone());
         task.key.set(key);
+        let parent = self.current().map_or(0, |t| t.id);
+        self.ledger.spawned(key, parent, self.now());
+        crate::trace::spawned(task, key, parent);
+        if self.on_main() {
+            self.beat_main_resumes();
+        }
         match delay {
             None => {
                 task.state.set(State::New);
@@ -445,7 +507,10 @@ impl Hub {
         task.state.set(State::Dead);
         let key = task.key.replace(task::NO_KEY);
         let registered = if key != task::NO_KEY {
-            self.tasks.borrow_mut().remove(key)
+            let removed = self.tasks.borrow_mut().remove(key);
+            self.ledger.retired(key, self.tasks.borrow().len());
+            crate::trace::retired(key);
+            removed
         } else {
             None
         };
@@ -517,6 +582,7 @@ impl Hub {
     fn switch_out(&self, task: &Task) {
         if ptr::eq(task, Rc::as_ptr(&self.main)) {
             self.run_until_main_runnable();
+            self.beat_main_resumes();
         } else {
             // SAFETY: `task` is the running greenlet (it is `current`), and its
             // yielder was stored when it started, on its own stack.
@@ -535,6 +601,9 @@ impl Hub {
     #[inline(never)]
     fn run_until_main_runnable(&self) {
         self.current.set(ptr::null());
+        if let Some(beat) = self.beat.get() {
+            beat.leave();
+        }
         loop {
             // A turn that the thread stack interrupted by becoming runnable
             // continues where it left off: a thread stack that blocks briefly
@@ -566,6 +635,7 @@ impl Hub {
             }
             self.turns_since_poll.set(self.turns_since_poll.get() + 1);
             self.turn_left.set(TURN_BUDGET);
+            self.ledger.turn();
             if self.run_turn() {
                 return;
             }
@@ -609,10 +679,21 @@ impl Hub {
         }
         task.state.set(State::Running);
         self.current.set(Rc::as_ptr(&task));
+        let key = task.key.get();
+        let entered = self.ledger.enter(key);
+        if let Some(beat) = self.beat.get() {
+            beat.enter(&task);
+        }
+        let span = crate::trace::enter(key);
         // SAFETY: context invariant: only the hub touches a task's context,
         // and while the greenlet runs nothing else does.
         let context = unsafe { (*task.context.get()).as_mut() };
         let finished = context.expect("a live greenlet owns its context").resume();
+        crate::trace::exit(key, span);
+        if let Some(beat) = self.beat.get() {
+            beat.leave();
+        }
+        self.ledger.leave(key, entered);
         self.current.set(ptr::null());
         if finished {
             // SAFETY: the greenlet finished; nothing runs on its context.
@@ -641,6 +722,7 @@ impl Hub {
                 }
                 TimerKind::Timeout(depth) => {
                     if !task.is_dead() {
+                        crate::trace::timed_out(&task, depth);
                         task.request_timeout(depth);
                         self.interrupt(&task);
                     }
@@ -656,6 +738,10 @@ impl Hub {
     }
 
     fn poll(&self, timeout: Option<Duration>) {
+        if self.beat.get().is_none() && beat::wanted() {
+            // The monitor was enabled after this hub was created.
+            self.attach_beat();
+        }
         if self.io.poll(timeout) {
             for job in self.remote.take_jobs() {
                 run_callback(job);

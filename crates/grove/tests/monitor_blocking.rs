@@ -1,0 +1,127 @@
+//! The blocking monitor reports a greenlet that holds its hub too long: its
+//! name, how long, the system call it sits in and a backtrace through the
+//! guilty function. Each scenario runs in a child process with
+//! `GROVE_MONITOR=1`, whose stderr the test reads.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const CHILD_ENV: &str = "GROVE_MONITOR_TEST_SCENARIO";
+
+/// Runs `child_scenario` in a child process; returns its stdout and stderr.
+fn run(scenario: &str) -> (String, String) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_scenario", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, scenario)
+        .env("GROVE_MONITOR", "1")
+        .env("GROVE_MONITOR_THRESHOLD_MS", "100")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+/// Computes for `d` without giving the hub back.
+#[inline(never)]
+fn spin_for(d: Duration) -> u64 {
+    let start = Instant::now();
+    let mut x = 0u64;
+    while start.elapsed() < d {
+        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+    }
+    x
+}
+
+/// Blocks the thread (not the greenlet) for `d`.
+#[inline(never)]
+fn block_thread_for(d: Duration) {
+    std::thread::sleep(d);
+}
+
+/// Waits (running the hub) until the monitor has printed `n` reports.
+fn wait_for_reports(n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while grove::monitor::events() < n && Instant::now() < deadline {
+        grove::sleep(Duration::from_millis(10));
+    }
+    // The watcher's "released" line follows at its next sample.
+    grove::sleep(Duration::from_millis(100));
+    println!("@events {}", grove::monitor::events());
+}
+
+#[test]
+fn child_scenario() {
+    let Ok(scenario) = std::env::var(CHILD_ENV) else {
+        return; // only meaningful in the child process
+    };
+    assert!(grove::monitor::is_enabled(), "GROVE_MONITOR=1 enables it");
+    // A greenlet that wakes every 10 ms: the hub is busy, not idle.
+    let ticker = grove::spawn(|| loop {
+        grove::sleep(Duration::from_millis(10));
+    });
+    let culprit = match scenario.as_str() {
+        "spin" => grove::Builder::new().name("spinner").spawn(|| {
+            spin_for(Duration::from_millis(300));
+        }),
+        "sleep" => grove::Builder::new().name("sleeper").spawn(|| {
+            block_thread_for(Duration::from_millis(300));
+        }),
+        "cooperative" => grove::Builder::new().name("polite").spawn(|| {
+            for _ in 0..30 {
+                spin_for(Duration::from_millis(10));
+                grove::yield_now();
+            }
+        }),
+        other => panic!("unknown scenario {other}"),
+    }
+    .unwrap();
+    culprit.join().unwrap();
+    if scenario == "cooperative" {
+        // Give the watcher time to notice, were there anything to notice.
+        grove::sleep(Duration::from_millis(300));
+        println!("@events {}", grove::monitor::events());
+    } else {
+        wait_for_reports(1);
+    }
+    ticker.kill();
+}
+
+#[test]
+fn a_spinning_greenlet_is_reported_with_its_name_and_backtrace() {
+    let (stdout, stderr) = run("spin");
+    assert!(stdout.contains("@events 1"), "{stdout}\n{stderr}");
+    let report = stderr
+        .lines()
+        .find(|l| l.starts_with("grove monitor: greenlet #"))
+        .unwrap_or_else(|| panic!("no report in:\n{stderr}"));
+    assert!(report.contains("'spinner' has held the hub"), "{report}");
+    assert!(report.contains("(threshold 100 ms)"), "{report}");
+    assert!(
+        stderr.contains("system call: none: the thread is running user code"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("monitor_blocking::spin_for"), "{stderr}");
+    assert!(stderr.contains("released the hub"), "{stderr}");
+}
+
+#[test]
+fn a_greenlet_blocking_its_thread_is_reported_with_the_system_call() {
+    let (stdout, stderr) = run("sleep");
+    assert!(stdout.contains("@events 1"), "{stdout}\n{stderr}");
+    assert!(stderr.contains("'sleeper' has held the hub"), "{stderr}");
+    assert!(
+        stderr.contains("system call: clock_nanosleep") || stderr.contains("system call: nanosleep"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("blocked in the kernel, not in grove"), "{stderr}");
+    assert!(stderr.contains("monitor_blocking::block_thread_for"), "{stderr}");
+}
+
+#[test]
+fn a_greenlet_that_yields_in_time_is_not_reported() {
+    let (stdout, stderr) = run("cooperative");
+    assert!(stdout.contains("@events 0"), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("grove monitor:"), "{stderr}");
+}
