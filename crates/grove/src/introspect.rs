@@ -147,7 +147,13 @@ impl RunInfo {
         if g.id == self.main_id {
             f.write_str(" (thread's own stack)")?;
         }
-        write!(f, ": {}, age {}, {} switches", g.state, Human(g.age), g.switches)?;
+        write!(
+            f,
+            ": {}, age {}, {} switches",
+            g.state,
+            Human(g.age),
+            g.switches
+        )?;
         if let Some(t) = g.running_time {
             write!(f, ", ran {}", Human(t))?;
         }
@@ -173,7 +179,11 @@ impl fmt::Display for RunInfo {
             let orphan = g.parent.is_none_or(|p| self.get(p).is_none());
             if g.id == self.main_id || (orphan && g.parent.is_some()) {
                 if g.id != self.main_id {
-                    writeln!(f, "(spawned by #{}, which has finished)", g.parent.unwrap_or(0))?;
+                    writeln!(
+                        f,
+                        "(spawned by #{}, which has finished)",
+                        g.parent.unwrap_or(0)
+                    )?;
                 }
                 self.write_tree(f, g, "", true, true)?;
             }
@@ -441,7 +451,13 @@ mod tests {
         assert_eq!(lag.quantile(0.5), Some(Duration::from_nanos(2048)));
         assert_eq!(lag.quantile(0.99), Some(Duration::from_nanos(2048)));
         assert_eq!(lag.quantile(1.0), Some(Duration::from_nanos(2 << 20)));
-        assert_eq!(LoopLag { buckets: [0; LAG_BUCKETS] }.quantile(0.5), None);
+        assert_eq!(
+            LoopLag {
+                buckets: [0; LAG_BUCKETS]
+            }
+            .quantile(0.5),
+            None
+        );
     }
 
     #[test]

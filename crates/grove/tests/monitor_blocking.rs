@@ -11,7 +11,12 @@ const CHILD_ENV: &str = "GROVE_MONITOR_TEST_SCENARIO";
 /// Runs `child_scenario` in a child process; returns its stdout and stderr.
 fn run(scenario: &str) -> (String, String) {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_scenario", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_scenario",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, scenario)
         .env("GROVE_MONITOR", "1")
         .env("GROVE_MONITOR_THRESHOLD_MS", "100")
@@ -112,11 +117,18 @@ fn a_greenlet_blocking_its_thread_is_reported_with_the_system_call() {
     assert!(stdout.contains("@events 1"), "{stdout}\n{stderr}");
     assert!(stderr.contains("'sleeper' has held the hub"), "{stderr}");
     assert!(
-        stderr.contains("system call: clock_nanosleep") || stderr.contains("system call: nanosleep"),
+        stderr.contains("system call: clock_nanosleep")
+            || stderr.contains("system call: nanosleep"),
         "{stderr}"
     );
-    assert!(stderr.contains("blocked in the kernel, not in grove"), "{stderr}");
-    assert!(stderr.contains("monitor_blocking::block_thread_for"), "{stderr}");
+    assert!(
+        stderr.contains("blocked in the kernel, not in grove"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("monitor_blocking::block_thread_for"),
+        "{stderr}"
+    );
 }
 
 #[test]

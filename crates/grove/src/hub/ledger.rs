@@ -209,7 +209,11 @@ mod tests {
         assert!(entered.is_none(), "timing is off by default");
         ledger.leave(3, entered);
         assert_eq!(ledger.entry(3).switches, 1);
-        assert_eq!(ledger.entry(3).sleep_until_ns, 0, "resumed: no longer asleep");
+        assert_eq!(
+            ledger.entry(3).sleep_until_ns,
+            0,
+            "resumed: no longer asleep"
+        );
         assert_eq!(ledger.switches.get(), 1);
         ledger.retired(3, 0);
         assert_eq!(ledger.entry(3).switches, 0);

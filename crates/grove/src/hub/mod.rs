@@ -66,9 +66,9 @@ use crate::greenlet::{panic_message, GreenletError};
 use crate::stack::StackPool;
 use crate::sync::Arc;
 
+use beat::Beat;
 pub(crate) use handle::RemoteUnparker;
 pub use handle::{Handle, HubGone};
-use beat::Beat;
 use io::Poller;
 use ledger::Ledger;
 use registry::Registry;

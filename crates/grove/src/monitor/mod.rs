@@ -71,7 +71,7 @@ use std::time::{Duration, Instant};
 use crate::hub::beat::{self, Beat};
 use crate::hub::Hub;
 
-use report::{Kernel, Stall};
+use report::{Captured, Kernel, Stall};
 
 /// The threshold when neither the API nor `GROVE_MONITOR_THRESHOLD_MS` sets one.
 pub const DEFAULT_THRESHOLD: Duration = Duration::from_millis(100);
@@ -165,7 +165,9 @@ pub(crate) fn init_from_env() {
             .is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false" | "no" | "off"));
         if on {
             if let Err(err) = enable() {
-                eprintln!("grove monitor: GROVE_MONITOR is set but the monitor cannot start: {err}");
+                eprintln!(
+                    "grove monitor: GROVE_MONITOR is set but the monitor cannot start: {err}"
+                );
             }
         }
     });
@@ -232,9 +234,10 @@ fn report(beat: &Beat, running: u64, held: Duration, threshold: Duration) {
     let sample = sample::capture(beat);
     // The sample is only meaningful if the same task still holds the hub.
     let still = beat.sample().1 == running;
-    let sample = sample
-        .filter(|_| still)
-        .map(|s| (s.task.clone(), report::symbolise(&s)));
+    let sample = sample.filter(|_| still).map(|s| Captured {
+        frames: report::symbolise(&s),
+        task: s.task,
+    });
     let stall = Stall {
         tid: beat.tid,
         thread_name: beat.thread_name.clone(),

@@ -19,7 +19,10 @@ pub(crate) enum Kernel {
     /// Running user code (computing).
     Running,
     /// Inside system call `nr`, sleeping in kernel function `wchan`.
-    Syscall { nr: i64, wchan: Option<String> },
+    Syscall {
+        nr: libc::c_long,
+        wchan: Option<String>,
+    },
     /// `/proc` could not say.
     Unknown,
 }
@@ -35,7 +38,7 @@ impl Kernel {
         if first == "running" {
             return Kernel::Running;
         }
-        match first.parse::<i64>() {
+        match first.parse::<libc::c_long>() {
             Ok(nr) if nr >= 0 => {
                 let wchan = std::fs::read_to_string(format!("{dir}/wchan"))
                     .ok()
@@ -69,7 +72,7 @@ impl fmt::Display for Kernel {
 }
 
 /// Names of the system calls a thread commonly blocks in.
-fn syscall_name(nr: i64) -> Option<&'static str> {
+fn syscall_name(nr: libc::c_long) -> Option<&'static str> {
     #[rustfmt::skip]
     let common: &[(libc::c_long, &str)] = &[
         (libc::SYS_read, "read"), (libc::SYS_write, "write"), (libc::SYS_readv, "readv"),
@@ -93,7 +96,7 @@ fn syscall_name(nr: i64) -> Option<&'static str> {
     common
         .iter()
         .chain(arch)
-        .find(|(n, _)| i64::from(*n) == nr)
+        .find(|(n, _)| *n == nr)
         .map(|(_, name)| *name)
 }
 
@@ -158,16 +161,23 @@ pub(crate) struct Stall {
     pub(crate) held: Duration,
     pub(crate) threshold: Duration,
     pub(crate) kernel: Kernel,
-    /// The captured greenlet (id, name) and frames; `None` when the
-    /// handler did not run in time.
-    pub(crate) sample: Option<(Option<(u64, String)>, Vec<Frame>)>,
+    /// `None` when the handler did not run in time.
+    pub(crate) sample: Option<Captured>,
+}
+
+/// What the signal handler captured, symbolised.
+#[derive(Debug)]
+pub(crate) struct Captured {
+    /// The running greenlet's id and name (empty: unnamed).
+    pub(crate) task: Option<(u64, String)>,
+    pub(crate) frames: Vec<Frame>,
 }
 
 impl fmt::Display for Stall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let thread = self.thread_name.as_deref().unwrap_or("unnamed");
         f.write_str("grove monitor: ")?;
-        let captured = self.sample.as_ref().and_then(|(task, _)| task.as_ref());
+        let captured = self.sample.as_ref().and_then(|c| c.task.as_ref());
         match captured {
             _ if self.running_id == self.main_id => {
                 write!(f, "the thread's own stack (#{})", self.main_id)?;
@@ -184,7 +194,7 @@ impl fmt::Display for Stall {
             self.threshold.as_millis()
         )?;
         writeln!(f, "  system call: {}", self.kernel)?;
-        let Some((_, frames)) = &self.sample else {
+        let Some(Captured { frames, .. }) = &self.sample else {
             return writeln!(
                 f,
                 "  backtrace: not captured (the thread did not take the signal in time)"
@@ -211,9 +221,9 @@ mod tests {
 
     #[test]
     fn blocking_system_calls_have_names() {
-        assert_eq!(syscall_name(libc::SYS_futex.into()), Some("futex"));
+        assert_eq!(syscall_name(libc::SYS_futex), Some("futex"));
         assert_eq!(
-            syscall_name(libc::SYS_clock_nanosleep.into()),
+            syscall_name(libc::SYS_clock_nanosleep),
             Some("clock_nanosleep")
         );
         assert_eq!(syscall_name(-5), None);

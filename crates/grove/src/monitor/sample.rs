@@ -146,12 +146,8 @@ extern "C" fn on_signal(_signal: libc::c_int) {
 fn fill_slot() {
     // SAFETY: state WRITING gives the handler the buffers (see `Slot`); the
     // buffer holds MAX_FRAMES entries; backtrace was warmed up by `install`.
-    let depth = unsafe {
-        libc::backtrace(
-            (*SLOT.frames.get()).as_mut_ptr(),
-            MAX_FRAMES as libc::c_int,
-        )
-    };
+    let depth =
+        unsafe { libc::backtrace((*SLOT.frames.get()).as_mut_ptr(), MAX_FRAMES as libc::c_int) };
     SLOT.depth.store(depth.max(0) as usize, Ordering::Relaxed);
     let beat = SLOT.beat.load(Ordering::Relaxed);
     // SAFETY: the watcher keeps the beat alive while the slot is armed with it
