@@ -3,13 +3,14 @@
 //!
 //! [`run_info`] returns, as a value, what gevent's `print_run_info` prints:
 //! each live greenlet with its id, name, state (running, runnable, parked
-//! and on what, sleeping until when), age, switch count and the greenlet
-//! that spawned it, so the greenlets form a tree under the thread's own
+//! and on what, sleeping until when), age and the greenlet that spawned
+//! it, so the greenlets form a tree under the thread's own
 //! stack. Its `Display` draws that tree; [`dump`] prints it to stderr.
 //!
 //! [`stats`] returns counters the hub keeps anyway (greenlets alive,
 //! switches, loop turns, timers, fds) and, once [`set_timing`] turned timing
-//! on for the hub, each greenlet's running time and the *loop lag*: the time
+//! on for the hub, each greenlet's switch count and running time and the
+//! *loop lag*: the time
 //! from a greenlet becoming runnable to it running — the scheduling delay
 //! every greenlet of a busy hub pays. Timing is off by default: it reads the
 //! clock three times per switch.
@@ -57,7 +58,7 @@ pub struct GreenletInfo {
     /// The greenlet (or thread stack) that spawned it; `None` for the
     /// thread's own stack and for greenlets spawned from hub callbacks.
     pub parent: Option<u64>,
-    /// Times the hub resumed it.
+    /// Times the hub resumed it, counted while timing is on ([`set_timing`]).
     pub switches: u64,
     /// Time it spent running, when timing is on ([`set_timing`]).
     pub running_time: Option<Duration>,
@@ -147,15 +148,9 @@ impl RunInfo {
         if g.id == self.main_id {
             f.write_str(" (thread's own stack)")?;
         }
-        write!(
-            f,
-            ": {}, age {}, {} switches",
-            g.state,
-            Human(g.age),
-            g.switches
-        )?;
+        write!(f, ": {}, age {}", g.state, Human(g.age))?;
         if let Some(t) = g.running_time {
-            write!(f, ", ran {}", Human(t))?;
+            write!(f, ", {} switches, ran {}", g.switches, Human(t))?;
         }
         writeln!(f)?;
         let kids: Vec<&GreenletInfo> = self.children(g.id).collect();
@@ -361,7 +356,7 @@ pub fn stats() -> HubStats {
 /// ([`HubStats::loop_lag`]). Off by default; it costs three clock reads
 /// per switch.
 pub fn set_timing(on: bool) {
-    Hub::get().ledger.set_timing(on);
+    Hub::get().set_timing(on);
 }
 
 /// A histogram of loop lag: the time from a greenlet becoming runnable to

@@ -30,9 +30,14 @@ mod imp {
     /// Target of grove's spans and events.
     const TARGET: &str = "grove::greenlet";
 
+    /// The hub must call the hooks on every switch.
+    pub(crate) const ENABLED: bool = true;
+
     thread_local! {
         /// Each live greenlet's span, by registry key (as the hub's ledger).
         static SPANS: RefCell<Vec<Option<Span>>> = const { RefCell::new(Vec::new()) };
+        /// The span of the greenlet running now, entered.
+        static ENTERED: RefCell<Option<EnteredSpan>> = const { RefCell::new(None) };
     }
 
     fn with_slot<R>(key: u32, f: impl FnOnce(&mut Option<Span>) -> R) -> Option<R> {
@@ -59,11 +64,13 @@ mod imp {
         with_slot(key, |slot| *slot = Some(span));
     }
 
-    pub(crate) fn enter(key: u32) -> Option<EnteredSpan> {
-        with_slot(key, |slot| slot.take().map(Span::entered)).flatten()
+    pub(crate) fn enter(key: u32) {
+        let entered = with_slot(key, |slot| slot.take().map(Span::entered)).flatten();
+        let _ = ENTERED.try_with(|e| *e.borrow_mut() = entered);
     }
 
-    pub(crate) fn exit(key: u32, entered: Option<EnteredSpan>) {
+    pub(crate) fn exit(key: u32) {
+        let entered = ENTERED.try_with(|e| e.borrow_mut().take()).ok().flatten();
         if let Some(entered) = entered {
             let span = entered.exit();
             with_slot(key, |slot| *slot = Some(span));
@@ -98,19 +105,17 @@ mod imp {
 mod imp {
     use crate::hub::task::{Outcome, Task};
 
-    /// Stands in for tracing's entered span.
-    pub(crate) struct Entered;
+    /// The hub need not call the switch hooks.
+    pub(crate) const ENABLED: bool = false;
 
     #[inline(always)]
     pub(crate) fn spawned(_task: &Task, _key: u32, _parent: u64) {}
 
     #[inline(always)]
-    pub(crate) fn enter(_key: u32) -> Option<Entered> {
-        None
-    }
+    pub(crate) fn enter(_key: u32) {}
 
     #[inline(always)]
-    pub(crate) fn exit(_key: u32, _entered: Option<Entered>) {}
+    pub(crate) fn exit(_key: u32) {}
 
     #[inline(always)]
     pub(crate) fn retired(_key: u32) {}

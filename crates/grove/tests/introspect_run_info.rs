@@ -105,7 +105,6 @@ fn run_info_matches_a_known_tree_of_greenlets() {
         }
         other => panic!("a1 should sleep, is {other:?}"),
     }
-    assert!(ga.switches >= 1 && gc.switches == 0, "{info}");
     let mut children: Vec<u64> = info.children(main).map(|g| g.id).collect();
     children.sort();
     assert_eq!(children, vec![a.id(), b.id(), c.id()]);
@@ -182,9 +181,7 @@ fn timing_measures_running_time_and_loop_lag() {
             grove::run_info()
         })
         .unwrap();
-    let others: Vec<_> = (0..10)
-        .map(|_| grove::spawn(grove::yield_now))
-        .collect();
+    let others: Vec<_> = (0..10).map(|_| grove::spawn(grove::yield_now)).collect();
     let info = busy.join().unwrap();
     grove::joinall(&others);
     let me = info
@@ -193,6 +190,10 @@ fn timing_measures_running_time_and_loop_lag() {
         .find(|g| g.name.as_deref() == Some("busy"))
         .unwrap();
     let ran = me.running_time.expect("timing on: running time measured");
+    assert_eq!(
+        me.switches, 6,
+        "started, then resumed after each of 5 yields"
+    );
     assert!(ran >= Duration::from_millis(8), "{ran:?}");
     let lag = grove::stats().loop_lag.expect("timing on: a histogram");
     assert!(lag.count() >= 10, "{lag}");

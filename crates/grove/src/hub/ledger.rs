@@ -8,11 +8,12 @@
 //!
 //! # Cost
 //!
-//! Always on: two counter increments per switch (the hub's and the
-//! greenlet's) and one store per loop turn, spawn and sleep. Timing is off by
-//! default because it reads the clock three times per switch (when a
-//! greenlet becomes runnable, when it resumes and when it gives control
-//! back): see `docs/runs/observability.md` for what that costs.
+//! Always on: one counter increment per switch and per loop turn, and an
+//! entry write per spawn and per sleep. Timing — per-greenlet switch counts
+//! and running time, and the loop-lag histogram — is off by default: it
+//! reads the clock three times per switch (when a greenlet becomes
+//! runnable, when it resumes and when it gives control back) and writes the
+//! greenlet's entry; `docs/runs/observability.md` has what each costs.
 
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
@@ -27,9 +28,10 @@ pub(crate) struct Entry {
     pub(crate) parent: u64,
     /// Nanoseconds from the hub's epoch to the spawn.
     pub(crate) spawned_ns: u64,
-    /// Nanoseconds from the epoch to the end of its current sleep (0: none).
+    /// Nanoseconds from the epoch to the end of its latest sleep (0: none);
+    /// meaningful while it is parked in `sleep`, which always writes it.
     pub(crate) sleep_until_ns: u64,
-    /// Times the hub resumed it.
+    /// Times the hub resumed it (timing on only).
     pub(crate) switches: u64,
     /// Nanoseconds it ran (timing on only).
     pub(crate) running_ns: u64,
@@ -47,6 +49,8 @@ pub(crate) struct Ledger {
     pub(crate) turns: Cell<u64>,
     pub(crate) spawned: Cell<u64>,
     timing: Cell<bool>,
+    /// When the running greenlet was resumed (timing on only).
+    entered_at: Cell<Option<Instant>>,
     lag: RefCell<[u64; LAG_BUCKETS]>,
 }
 
@@ -59,6 +63,7 @@ impl Ledger {
             turns: Cell::new(0),
             spawned: Cell::new(0),
             timing: Cell::new(false),
+            entered_at: Cell::new(None),
             lag: RefCell::new([0; LAG_BUCKETS]),
         }
     }
@@ -88,14 +93,21 @@ impl Ledger {
         };
     }
 
-    /// The greenlet under `key` died; `live` greenlets remain.
-    pub(crate) fn retired(&self, key: u32, live: usize) {
+    /// A greenlet died and `live` greenlets remain. Its entry stays until
+    /// the key is reused: nothing reads the entry of a dead greenlet.
+    #[inline(always)]
+    pub(crate) fn retired(&self, live: usize) {
+        if live == 0 {
+            self.shrink();
+        }
+    }
+
+    #[cold]
+    fn shrink(&self) {
         let mut entries = self.entries.borrow_mut();
-        if live == 0 && entries.len() > 4096 {
+        if entries.len() > 4096 {
             // As the registry does: a burst is over, give its memory back.
             *entries = Vec::new();
-        } else if let Some(entry) = entries.get_mut(key as usize) {
-            *entry = Entry::default();
         }
     }
 
@@ -140,36 +152,40 @@ impl Ledger {
         }
     }
 
-    /// The hub resumes the greenlet under `key`; returns the instant it did
-    /// when timing is on.
+    /// The hub resumes a greenlet.
     #[inline(always)]
-    pub(crate) fn enter(&self, key: u32) -> Option<Instant> {
+    pub(crate) fn count_switch(&self) {
         self.switches.set(self.switches.get() + 1);
-        let mut entries = self.entries.borrow_mut();
-        let entry = entries.get_mut(key as usize)?;
-        entry.switches += 1;
-        entry.sleep_until_ns = 0;
+    }
+
+    /// The hub resumes the greenlet under `key` (called while anything
+    /// watches switches; does nothing unless timing is on).
+    pub(crate) fn enter_timed(&self, key: u32) {
         if !self.timing.get() {
-            return None;
+            return;
         }
         let now = Instant::now();
+        self.entered_at.set(Some(now));
+        let mut entries = self.entries.borrow_mut();
+        let Some(entry) = entries.get_mut(key as usize) else {
+            return;
+        };
+        entry.switches += 1;
         let became = std::mem::take(&mut entry.runnable_ns);
         drop(entries);
         if became != 0 {
             self.record_lag(self.ns(now).saturating_sub(became));
         }
-        Some(now)
     }
 
-    /// The greenlet under `key` gave control back; `entered` is what
-    /// [`enter`](Self::enter) returned.
-    #[inline(always)]
-    pub(crate) fn leave(&self, key: u32, entered: Option<Instant>) {
-        if let Some(entered) = entered {
-            let ran = entered.elapsed().as_nanos() as u64;
-            if let Some(entry) = self.entries.borrow_mut().get_mut(key as usize) {
-                entry.running_ns += ran;
-            }
+    /// The greenlet under `key` gave control back.
+    pub(crate) fn leave_timed(&self, key: u32) {
+        let Some(entered) = self.entered_at.take() else {
+            return;
+        };
+        let ran = entered.elapsed().as_nanos() as u64;
+        if let Some(entry) = self.entries.borrow_mut().get_mut(key as usize) {
+            entry.running_ns += ran;
         }
     }
 
@@ -205,18 +221,14 @@ mod tests {
         assert_eq!(ledger.entry(1).parent, 0, "holes are empty entries");
         ledger.sleeps_until(3, now + Duration::from_secs(1));
         assert_ne!(ledger.entry(3).sleep_until_ns, 0);
-        let entered = ledger.enter(3);
-        assert!(entered.is_none(), "timing is off by default");
-        ledger.leave(3, entered);
-        assert_eq!(ledger.entry(3).switches, 1);
-        assert_eq!(
-            ledger.entry(3).sleep_until_ns,
-            0,
-            "resumed: no longer asleep"
-        );
+        ledger.count_switch();
+        ledger.enter_timed(3);
+        ledger.leave_timed(3);
+        assert_eq!(ledger.entry(3).switches, 0, "counted with timing on only");
         assert_eq!(ledger.switches.get(), 1);
-        ledger.retired(3, 0);
-        assert_eq!(ledger.entry(3).switches, 0);
+        ledger.spawned(3, 9, now);
+        assert_eq!(ledger.entry(3).parent, 9, "a reused key starts afresh");
+        assert_eq!(ledger.entry(3).sleep_until_ns, 0);
     }
 
     #[test]
@@ -225,10 +237,10 @@ mod tests {
         ledger.set_timing(true);
         ledger.spawned(0, 0, Instant::now());
         ledger.runnable(0);
-        let entered = ledger.enter(0);
-        assert!(entered.is_some());
+        ledger.enter_timed(0);
         std::thread::sleep(Duration::from_millis(2));
-        ledger.leave(0, entered);
+        ledger.leave_timed(0);
+        assert_eq!(ledger.entry(0).switches, 1);
         assert!(ledger.entry(0).running_ns >= 2_000_000);
         assert_eq!(ledger.lag().iter().sum::<u64>(), 1);
     }

@@ -159,6 +159,9 @@ pub(crate) struct Hub {
     pub(crate) ledger: Ledger,
     /// Published for the blocking monitor while it is on (see `beat.rs`).
     beat: OnceCell<std::sync::Arc<Beat>>,
+    /// Whether anything watches switches (timing, the monitor, tracing): the
+    /// one test a switch pays while nothing does.
+    observed: Cell<bool>,
 }
 
 thread_local! {
@@ -257,12 +260,43 @@ impl Hub {
             ids: Cell::new((first + 1, first + ID_BLOCK)),
             ledger: Ledger::new(),
             beat: OnceCell::new(),
+            observed: Cell::new(crate::trace::ENABLED),
         })
     }
 
     /// Starts publishing this hub's heartbeat for the blocking monitor.
     pub(crate) fn attach_beat(&self) {
         self.beat.get_or_init(|| Beat::register(self.main.id));
+        self.observed.set(true);
+    }
+
+    /// Turns per-greenlet timing and the loop-lag histogram on or off.
+    pub(crate) fn set_timing(&self, on: bool) {
+        self.ledger.set_timing(on);
+        self.observed
+            .set(on || self.beat.get().is_some() || crate::trace::ENABLED);
+    }
+
+    /// What watchers see when the hub resumes `task` (see `observed`).
+    #[cold]
+    #[inline(never)]
+    fn observe_enter(&self, task: &Task) {
+        self.ledger.enter_timed(task.key.get());
+        if let Some(beat) = self.beat.get() {
+            beat.enter(task);
+        }
+        crate::trace::enter(task.key.get());
+    }
+
+    /// What watchers see when `task` gives control back.
+    #[cold]
+    #[inline(never)]
+    fn observe_leave(&self, task: &Task) {
+        crate::trace::exit(task.key.get());
+        if let Some(beat) = self.beat.get() {
+            beat.leave();
+        }
+        self.ledger.leave_timed(task.key.get());
     }
 
     /// The thread's own stack has control again: it holds the hub (for the
@@ -428,9 +462,11 @@ impl Hub {
 
     // ---- scheduling ---------------------------------------------------------
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn schedule(&self, task: Rc<Task>) {
-        self.ledger.runnable(task.key.get());
+        if self.observed.get() {
+            self.ledger.runnable(task.key.get());
+        }
         self.run_queue.push(task);
     }
 
@@ -508,7 +544,7 @@ impl Hub {
         let key = task.key.replace(task::NO_KEY);
         let registered = if key != task::NO_KEY {
             let removed = self.tasks.borrow_mut().remove(key);
-            self.ledger.retired(key, self.tasks.borrow().len());
+            self.ledger.retired(self.tasks.borrow().len());
             crate::trace::retired(key);
             removed
         } else {
@@ -679,21 +715,17 @@ impl Hub {
         }
         task.state.set(State::Running);
         self.current.set(Rc::as_ptr(&task));
-        let key = task.key.get();
-        let entered = self.ledger.enter(key);
-        if let Some(beat) = self.beat.get() {
-            beat.enter(&task);
+        self.ledger.count_switch();
+        if self.observed.get() {
+            self.observe_enter(&task);
         }
-        let span = crate::trace::enter(key);
         // SAFETY: context invariant: only the hub touches a task's context,
         // and while the greenlet runs nothing else does.
         let context = unsafe { (*task.context.get()).as_mut() };
         let finished = context.expect("a live greenlet owns its context").resume();
-        crate::trace::exit(key, span);
-        if let Some(beat) = self.beat.get() {
-            beat.leave();
+        if self.observed.get() {
+            self.observe_leave(&task);
         }
-        self.ledger.leave(key, entered);
         self.current.set(ptr::null());
         if finished {
             // SAFETY: the greenlet finished; nothing runs on its context.
