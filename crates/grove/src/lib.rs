@@ -91,6 +91,7 @@ compile_error!("grove cancels greenlets by unwinding: build with panic = \"unwin
 
 mod cancel;
 mod context;
+mod fork;
 mod greenlet;
 mod hub;
 mod line;

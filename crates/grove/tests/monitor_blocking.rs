@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 const CHILD_ENV: &str = "GROVE_MONITOR_TEST_SCENARIO";
 
 /// Runs `child_scenario` in a child process; returns its stdout and stderr.
-fn run(scenario: &str) -> (String, String) {
+fn run(scenario: &str, threshold_ms: u32) -> (String, String) {
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -19,7 +19,7 @@ fn run(scenario: &str) -> (String, String) {
         ])
         .env(CHILD_ENV, scenario)
         .env("GROVE_MONITOR", "1")
-        .env("GROVE_MONITOR_THRESHOLD_MS", "100")
+        .env("GROVE_MONITOR_THRESHOLD_MS", threshold_ms.to_string())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -93,15 +93,24 @@ fn child_scenario() {
     ticker.kill();
 }
 
+/// The number after `@events` in the child's stdout.
+fn events(stdout: &str) -> u64 {
+    let at = stdout.find("@events ").expect("the child prints its event count");
+    stdout[at + 8..].split_whitespace().next().unwrap().parse().unwrap()
+}
+
+// On a loaded machine the kernel may also preempt the ticker greenlet past
+// the threshold (a real stall of its hub, reported too): the assertions
+// look for the culprit's report among any others.
+
 #[test]
 fn a_spinning_greenlet_is_reported_with_its_name_and_backtrace() {
-    let (stdout, stderr) = run("spin");
-    assert!(stdout.contains("@events 1"), "{stdout}\n{stderr}");
+    let (stdout, stderr) = run("spin", 100);
+    assert!(events(&stdout) >= 1, "{stdout}\n{stderr}");
     let report = stderr
         .lines()
-        .find(|l| l.starts_with("grove monitor: greenlet #"))
-        .unwrap_or_else(|| panic!("no report in:\n{stderr}"));
-    assert!(report.contains("'spinner' has held the hub"), "{report}");
+        .find(|l| l.contains("'spinner' has held the hub"))
+        .unwrap_or_else(|| panic!("no report naming the spinner in:\n{stderr}"));
     assert!(report.contains("(threshold 100 ms)"), "{report}");
     assert!(
         stderr.contains("system call: none: the thread is running user code"),
@@ -113,8 +122,8 @@ fn a_spinning_greenlet_is_reported_with_its_name_and_backtrace() {
 
 #[test]
 fn a_greenlet_blocking_its_thread_is_reported_with_the_system_call() {
-    let (stdout, stderr) = run("sleep");
-    assert!(stdout.contains("@events 1"), "{stdout}\n{stderr}");
+    let (stdout, stderr) = run("sleep", 100);
+    assert!(events(&stdout) >= 1, "{stdout}\n{stderr}");
     assert!(stderr.contains("'sleeper' has held the hub"), "{stderr}");
     assert!(
         stderr.contains("system call: clock_nanosleep")
@@ -133,7 +142,8 @@ fn a_greenlet_blocking_its_thread_is_reported_with_the_system_call() {
 
 #[test]
 fn a_greenlet_that_yields_in_time_is_not_reported() {
-    let (stdout, stderr) = run("cooperative");
-    assert!(stdout.contains("@events 0"), "{stdout}\n{stderr}");
-    assert!(!stderr.contains("grove monitor:"), "{stderr}");
+    // Each stretch is 10 ms; the threshold 50 ms leaves room for a loaded
+    // machine's scheduling delays.
+    let (stdout, stderr) = run("cooperative", 50);
+    assert!(!stderr.contains("'polite' has held"), "{stdout}\n{stderr}");
 }

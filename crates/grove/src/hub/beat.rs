@@ -39,6 +39,9 @@ pub(crate) struct Beat {
     pub(crate) thread_name: Option<String>,
     /// Cleared when the hub is torn down; the watcher then forgets the beat.
     alive: AtomicBool,
+    /// The fork generation the beat's hub belongs to: a child process
+    /// forgets its parent's beats.
+    generation: u64,
 }
 
 /// Every beat of the process, for the watcher.
@@ -61,7 +64,8 @@ pub(crate) fn wanted() -> bool {
 /// The beats of live hubs; beats of hubs torn down are dropped here.
 pub(crate) fn live_beats() -> Vec<Arc<Beat>> {
     let mut beats = BEATS.lock().unwrap_or_else(|e| e.into_inner());
-    beats.retain(|b| b.alive.load(Ordering::Relaxed));
+    let generation = crate::fork::generation();
+    beats.retain(|b| b.alive.load(Ordering::Relaxed) && b.generation == generation);
     beats.clone()
 }
 
@@ -77,6 +81,7 @@ impl Beat {
             main_id,
             thread_name: std::thread::current().name().map(str::to_owned),
             alive: AtomicBool::new(true),
+            generation: crate::fork::generation(),
         });
         BEATS
             .lock()

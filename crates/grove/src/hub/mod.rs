@@ -169,6 +169,13 @@ thread_local! {
     static OWNER: Owner = const { Owner };
 }
 
+/// Forgets this thread's hub without touching it, in a child right after
+/// `fork` (see `fork.rs`): the next grove call creates a fresh one; the old
+/// one, its epoll fd shared with the parent, is leaked.
+pub(crate) fn forget_after_fork() {
+    let _ = CURRENT_HUB.try_with(|c| c.set(ptr::null()));
+}
+
 /// Global source of greenlet ids, handed out to hubs in blocks.
 static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
 const ID_BLOCK: u64 = 1024;
@@ -217,6 +224,7 @@ impl Hub {
     #[cold]
     fn create() -> &'static Hub {
         crate::stack::ensure_handler_for_this_thread();
+        crate::fork::install();
         let hub = Hub::new()
             .unwrap_or_else(|err| panic!("grove: cannot create this thread's hub: {err}"));
         let ptr = Box::into_raw(Box::new(hub));
@@ -228,6 +236,7 @@ impl Hub {
         hub.current.set(Rc::as_ptr(&hub.main));
         crate::monitor::init_from_env();
         if beat::wanted() {
+            crate::monitor::ensure_watcher();
             hub.attach_beat();
         }
         hub

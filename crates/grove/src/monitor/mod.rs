@@ -80,8 +80,9 @@ pub const DEFAULT_THRESHOLD: Duration = Duration::from_millis(100);
 static EVENTS: AtomicU64 = AtomicU64::new(0);
 /// The threshold in nanoseconds; 0 while the monitor is off.
 static THRESHOLD_NS: AtomicU64 = AtomicU64::new(0);
-/// Serialises starting the watcher.
-static START: Mutex<bool> = Mutex::new(false);
+/// One more than the fork generation the watcher thread runs in (0: none):
+/// a forked child has no watcher thread and starts its own.
+static WATCHER: Mutex<u64> = Mutex::new(0);
 
 /// Enables the monitor with the threshold from `GROVE_MONITOR_THRESHOLD_MS`,
 /// or [`DEFAULT_THRESHOLD`].
@@ -109,14 +110,8 @@ pub fn enable() -> io::Result<()> {
 /// As [`enable`].
 pub fn enable_with_threshold(threshold: Duration) -> io::Result<()> {
     let ns = (threshold.as_nanos() as u64).max(1_000_000);
-    let mut started = START.lock().unwrap_or_else(|e| e.into_inner());
-    if !*started {
-        sample::install()?;
-        std::thread::Builder::new()
-            .name("grove-monitor".into())
-            .spawn(watch)?;
-        *started = true;
-    }
+    sample::install()?;
+    start_watcher()?;
     THRESHOLD_NS.store(ns, Ordering::Relaxed);
     beat::want();
     if let Some(hub) = Hub::try_get() {
@@ -141,6 +136,27 @@ pub fn threshold() -> Option<Duration> {
 /// How many times the monitor reported a hub held too long, in this process.
 pub fn events() -> u64 {
     EVENTS.load(Ordering::Relaxed)
+}
+
+/// Starts the watcher thread unless it runs in this process already.
+fn start_watcher() -> io::Result<()> {
+    let mut watcher = WATCHER.lock().unwrap_or_else(|e| e.into_inner());
+    let generation = crate::fork::generation() + 1;
+    if *watcher != generation {
+        std::thread::Builder::new()
+            .name("grove-monitor".into())
+            .spawn(watch)?;
+        *watcher = generation;
+    }
+    Ok(())
+}
+
+/// Restarts the watcher in a forked child (a hub is being created there
+/// while the monitor is on).
+pub(crate) fn ensure_watcher() {
+    if let Err(err) = start_watcher() {
+        eprintln!("grove monitor: cannot start the watcher thread: {err}");
+    }
 }
 
 fn threshold_from_env() -> Duration {

@@ -38,7 +38,7 @@ const MAX_FRAMES: usize = 96;
 /// Bytes of the greenlet's name kept per capture.
 const NAME_MAX: usize = 96;
 /// How long the watcher waits for the handler to run.
-const CAPTURE_WAIT: Duration = Duration::from_millis(250);
+const CAPTURE_WAIT: Duration = Duration::from_millis(1000);
 
 const IDLE: u8 = 0;
 const ARMED: u8 = 1;
