@@ -56,7 +56,7 @@
 //!      0: clock_nanosleep [0x7f...]
 //!      1: std::thread::sleep [0x55...]
 //!      ...
-//! grove monitor: greenlet #2 released the hub of thread 4242 after 200 ms
+//! grove monitor: greenlet #2 released the hub of thread 4242 (seen holding it for 180 ms)
 //! ```
 
 mod report;
@@ -193,13 +193,18 @@ pub(crate) fn init_from_env() {
 struct Seen {
     ticks: u64,
     running: u64,
+    /// When the watcher first saw this tick.
     since: Instant,
+    /// When it last saw it unchanged.
+    last: Instant,
     /// Set once the current stall was reported.
     reported: bool,
 }
 
 /// The watcher thread's loop: never returns.
 fn watch() {
+    // Load the debug info now, not while the first stall is being reported.
+    backtrace::resolve(watch as *mut std::ffi::c_void, |_| {});
     let mut seen: HashMap<usize, Seen> = HashMap::new();
     loop {
         let threshold = Duration::from_nanos(THRESHOLD_NS.load(Ordering::Relaxed).max(1));
@@ -211,17 +216,19 @@ fn watch() {
         for beat in &beats {
             let (ticks, running) = beat.sample();
             let key = Arc::as_ptr(beat) as usize;
-            let entry = seen.entry(key).or_insert(Seen {
+            let fresh = Seen {
                 ticks,
                 running,
                 since: now,
+                last: now,
                 reported: false,
-            });
+            };
+            let entry = seen.entry(key).or_insert(fresh);
             if entry.ticks != ticks || entry.running != running || running == 0 {
                 if entry.reported {
-                    let held = now.duration_since(entry.since);
+                    let held = entry.last.duration_since(entry.since);
                     eprintln!(
-                        "grove monitor: greenlet #{} released the hub of thread {} after about {} ms",
+                        "grove monitor: greenlet #{} released the hub of thread {} (seen holding it for {} ms)",
                         entry.running,
                         beat.tid,
                         held.as_millis()
@@ -231,14 +238,19 @@ fn watch() {
                     ticks,
                     running,
                     since: now,
+                    last: now,
                     reported: false,
                 };
                 continue;
             }
+            entry.last = now;
             let held = now.duration_since(entry.since);
             if !entry.reported && held >= threshold {
                 entry.reported = true;
                 report(beat, running, held, threshold);
+                if beat.sample() == (ticks, running) {
+                    entry.last = Instant::now(); // reporting took a while
+                }
             }
         }
     }

@@ -100,12 +100,25 @@ fn syscall_name(nr: libc::c_long) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
-/// One symbolised frame.
+/// One symbolised frame: its functions, innermost (inlined) first.
 #[derive(Debug)]
 pub(crate) struct Frame {
     pub(crate) addr: usize,
-    pub(crate) name: Option<String>,
+    pub(crate) symbols: Vec<Symbol>,
+}
+
+/// A function at a frame's address, with its source location.
+#[derive(Debug)]
+pub(crate) struct Symbol {
+    pub(crate) name: String,
     pub(crate) location: Option<(String, u32)>,
+}
+
+impl Frame {
+    /// The innermost function's name.
+    fn name(&self) -> Option<&str> {
+        self.symbols.first().map(|s| s.name.as_str())
+    }
 }
 
 /// Symbolises captured return addresses, dropping the signal handler's own
@@ -117,33 +130,34 @@ pub(crate) fn symbolise(sample: &Sample) -> Vec<Frame> {
         .map(|&addr| {
             let mut frame = Frame {
                 addr,
-                name: None,
-                location: None,
+                symbols: Vec::new(),
             };
             // A return address points after the call: look up the call itself.
             backtrace::resolve(addr.saturating_sub(1) as *mut std::ffi::c_void, |symbol| {
-                if frame.name.is_none() {
-                    frame.name = symbol.name().map(|n| format!("{n:#}"));
-                    frame.location = symbol
+                let Some(name) = symbol.name() else { return };
+                frame.symbols.push(Symbol {
+                    name: format!("{name:#}"),
+                    location: symbol
                         .filename()
                         .zip(symbol.lineno())
-                        .map(|(file, line)| (file.display().to_string(), line));
-                }
+                        .map(|(file, line)| (file.display().to_string(), line)),
+                });
             });
             frame
         })
         .collect();
-    let handler = frames.iter().position(|f| {
-        f.name
-            .as_deref()
-            .is_some_and(|n| n.contains("monitor::sample::on_signal"))
+    // The handler's frames (inlined into one another or not) come first.
+    let handler = frames.iter().rposition(|f| {
+        f.symbols
+            .iter()
+            .any(|s| s.name.contains("grove::monitor::sample::"))
     });
     if let Some(handler) = handler {
         frames.drain(..=handler);
         // The trampoline (`__restore_rt`), usually without a symbol.
         if frames
             .first()
-            .is_some_and(|f| f.name.as_deref().is_none_or(|n| n.contains("restore_rt")))
+            .is_some_and(|f| f.name().is_none_or(|n| n.contains("restore_rt")))
         {
             frames.remove(0);
         }
@@ -202,10 +216,18 @@ impl fmt::Display for Stall {
         };
         writeln!(f, "  backtrace (innermost first):")?;
         for (i, frame) in frames.iter().take(MAX_PRINTED).enumerate() {
-            let name = frame.name.as_deref().unwrap_or("<unknown>");
-            writeln!(f, "    {i:2}: {name} [{:#x}]", frame.addr)?;
-            if let Some((file, line)) = &frame.location {
-                writeln!(f, "          at {file}:{line}")?;
+            if frame.symbols.is_empty() {
+                writeln!(f, "    {i:2}: <unknown> [{:#x}]", frame.addr)?;
+            }
+            for (j, symbol) in frame.symbols.iter().enumerate() {
+                if j == 0 {
+                    writeln!(f, "    {i:2}: {} [{:#x}]", symbol.name, frame.addr)?;
+                } else {
+                    writeln!(f, "        {} (inlined)", symbol.name)?;
+                }
+                if let Some((file, line)) = &symbol.location {
+                    writeln!(f, "          at {file}:{line}")?;
+                }
             }
         }
         if frames.len() > MAX_PRINTED {
