@@ -203,8 +203,9 @@ struct Seen {
 
 /// The watcher thread's loop: never returns.
 fn watch() {
-    // Load the debug info now, not while the first stall is being reported.
-    backtrace::resolve(watch as *mut std::ffi::c_void, |_| {});
+    // Debug info is loaded at the first report, after the capture: loading
+    // it here (seconds for a large binary on a busy machine) would leave
+    // the first stalls unwatched.
     let mut seen: HashMap<usize, Seen> = HashMap::new();
     loop {
         let threshold = Duration::from_nanos(THRESHOLD_NS.load(Ordering::Relaxed).max(1));
