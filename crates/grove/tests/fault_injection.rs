@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
 
-use grove::net::{TcpListener, TcpStream};
+use grove::net::TcpListener;
 
 const CHILD_ENV: &str = "GROVE_FAULT_TEST_SCENARIO";
 
