@@ -3,8 +3,9 @@
 //! that stops reading (the send buffer fills). Running out of fds (`EMFILE`)
 //! is covered by `net_emfile.rs` and `server_emfile.rs`.
 
+mod util;
+
 use std::io::Write;
-use std::process::Command;
 use std::time::Duration;
 
 use grove::net::TcpListener;
@@ -71,19 +72,7 @@ fn child_scenario() {
 
 #[test]
 fn no_address_space_for_a_stack_is_an_error_and_the_hub_recovers() {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_scenario",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "rlimit_as")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    let (stdout, _) = util::run_child_test("child_scenario", &[(CHILD_ENV, "rlimit_as")]);
     assert!(stdout.contains("@spawned "), "{stdout}");
     assert!(stdout.contains("@recovered"), "{stdout}");
 }

@@ -3,29 +3,23 @@
 //! guilty function. Each scenario runs in a child process with
 //! `GROVE_MONITOR=1`, whose stderr the test reads.
 
-use std::process::Command;
+mod util;
+
 use std::time::{Duration, Instant};
 
 const CHILD_ENV: &str = "GROVE_MONITOR_TEST_SCENARIO";
 
 /// Runs `child_scenario` in a child process; returns its stdout and stderr.
 fn run(scenario: &str, threshold_ms: u32) -> (String, String) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_scenario",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, scenario)
-        .env("GROVE_MONITOR", "1")
-        .env("GROVE_MONITOR_THRESHOLD_MS", threshold_ms.to_string())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
-    (stdout, stderr)
+    let threshold = threshold_ms.to_string();
+    util::run_child_test(
+        "child_scenario",
+        &[
+            (CHILD_ENV, scenario),
+            ("GROVE_MONITOR", "1"),
+            ("GROVE_MONITOR_THRESHOLD_MS", &threshold),
+        ],
+    )
 }
 
 /// Computes for `d` without giving the hub back.
