@@ -60,6 +60,8 @@
 //! | [`process`] | `Command`, `Child` with cooperative `wait`, `output` and pipes | `gevent.subprocess` |
 //! | [`signal`] | `signal::on` (a handler greenlet per signal), `Signals`, `signal::wait` | `gevent.signal_handler` |
 //! | [`stack`] | stack sizes | |
+//! | [`monitor`] | the blocking monitor: reports a greenlet that holds its hub too long, with its backtrace (`GROVE_MONITOR=1`) | `gevent.monitor` (`GEVENT_MONITOR_THREAD_ENABLE`) |
+//! | [`introspect`] | [`run_info`], [`dump`]: every live greenlet, its state and spawn tree; [`stats`]: the hub's counters and loop lag | `gevent.util.print_run_info` |
 //! | [`hooks`] | waits that report kills and timeouts as values, for libc hooks (`grove-monkey`) | `gevent.monkey` |
 //!
 //! Every blocking call has a bounded form (`*_timeout`, `*_nowait`, `try_*`),
@@ -72,6 +74,8 @@
 //!   resolver (hosts file, `resolv.conf`, DNS over grove's UDP and TCP
 //!   sockets) that [`net::lookup_host`] then uses instead of `getaddrinfo`
 //!   on the thread pool; `GROVE_RESOLVER=thread` switches back at run time.
+//! * `tracing` (off by default): a `tracing` span per greenlet and events
+//!   for its spawn, exit, panic, kill and timeout (see `docs/DEBUGGING.md`).
 //!
 //! # Platform
 //!
@@ -87,20 +91,24 @@ compile_error!("grove cancels greenlets by unwinding: build with panic = \"unwin
 
 mod cancel;
 mod context;
+mod fork;
 mod greenlet;
 mod hub;
 mod line;
 mod sleep;
 mod sync;
 mod timeout;
+mod trace;
 mod wait;
 mod waitlist;
 mod waitlist_shared;
 
 pub mod event;
 pub mod hooks;
+pub mod introspect;
 pub mod local;
 pub mod lock;
+pub mod monitor;
 pub mod net;
 pub mod pool;
 pub mod process;
@@ -147,6 +155,7 @@ pub use greenlet::{
     GreenletError, RemoteGreenlet,
 };
 pub use hub::{Handle, HubGone, POLL_EVERY_TURNS, TURN_BUDGET};
+pub use introspect::{dump, run_info, stats};
 pub use sleep::{sleep, yield_now};
 pub use timeout::{with_timeout, Timeout};
 pub use wait::{iwait, wait, IWait, Waitable};

@@ -35,6 +35,9 @@ pub fn sleep(duration: Duration) {
         return;
     };
     let timer = hub.add_timer(deadline, TimerAction::unpark(unparker));
+    if let Some(task) = hub.current() {
+        hub.ledger.sleeps_until(task.key.get(), deadline);
+    }
     struct CancelTimer(crate::hub::TimerKey);
     impl Drop for CancelTimer {
         fn drop(&mut self) {

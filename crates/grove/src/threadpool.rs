@@ -167,6 +167,8 @@ struct State {
     /// Jobs running right now.
     running: usize,
     handles: Vec<JoinHandle<()>>,
+    /// The fork generation the threads were started in (see `fork.rs`).
+    generation: u64,
 }
 
 impl fmt::Debug for ThreadPool {
@@ -225,6 +227,7 @@ impl ThreadPool {
                         idle: 0,
                         running: 0,
                         handles: Vec::new(),
+                        generation: crate::fork::generation(),
                     }),
                     work: Condvar::new(),
                     exited: AsyncResult::new(),
@@ -448,6 +451,7 @@ impl ThreadPool {
     fn try_submit(&self, job: Job) -> Result<(), (std::io::Error, Job)> {
         let shared = &self.owner.shared;
         let mut state = shared.lock();
+        forget_threads_after_fork(&mut state);
         // Start a thread when the queued jobs (with this one) outnumber the
         // idle threads that will take them.
         if state.queue.len() + 1 > state.idle && state.threads < shared.max_threads {
@@ -465,6 +469,19 @@ impl ThreadPool {
         drop(state);
         shared.work.notify_one();
         Ok(())
+    }
+}
+
+/// In a forked child the pool's threads do not exist: count none (their
+/// join handles name threads of the parent and are forgotten, not joined).
+fn forget_threads_after_fork(state: &mut State) {
+    let generation = crate::fork::generation();
+    if state.generation != generation {
+        state.generation = generation;
+        state.threads = 0;
+        state.idle = 0;
+        state.running = 0;
+        std::mem::forget(std::mem::take(&mut state.handles));
     }
 }
 
