@@ -19,6 +19,7 @@ mod http_servers;
 mod io_rows;
 mod loadgen;
 mod monkey_rows;
+mod noise;
 mod orchestrate;
 mod proto;
 mod report;

@@ -494,7 +494,7 @@ fn time_cell(run: &ChildRun, metric: &str, n: usize) -> Cell {
             let mut v = values.clone();
             v.sort_by(f64::total_cmp);
             Cell::Time {
-                median: v[v.len() / 2],
+                median: crate::noise::median(&v).unwrap_or(v[0]),
                 min: v[0],
                 max: v[v.len() - 1],
                 n,
