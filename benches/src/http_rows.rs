@@ -978,11 +978,7 @@ fn write_section(
                 table.rounds
             )?;
         } else {
-            writeln!(
-                out,
-                "Non-pipelined, {} round(s) of pairs:\n",
-                table.rounds
-            )?;
+            writeln!(out, "Non-pipelined, {} round(s) of pairs:\n", table.rounds)?;
         }
         write_main_table(out, http, table)?;
         if t == 0 {

@@ -125,6 +125,7 @@ pub fn rows(opts: &Options, echo: bool, connmem: bool) -> (Vec<Row>, Vec<String>
                 if conns == 1 { "" } else { "s" }
             );
             let mut row = Row::new(&label, Target::Echo);
+            row.count = conns;
             row.cells = echo_cells(opts, &place, conns);
             rows.push(row);
         }

@@ -108,6 +108,9 @@ options of `all`:
   --grove-xmlrpc-monkey PATH  grove-xmlrpc built with `--features monkey`, for `--mode monkey`
                         (default: the binary above, which rejects that mode without it)
   --xmlrpc-csv PATH     also write the XML-RPC medians as CSV (run.sh: target/xmlrpc.csv)
+  --csv-dir DIR         also write the figures of the areas run as CSV for the plots:
+                        switch-spawn.csv, memory.csv, primitives.csv, echo.csv, dns.csv
+                        (run.sh: target/)
   (--subjects selects the XML-RPC servers too: grove = grove-xmlrpc's modes, gevent = the
    Python peers, tokio = dxr-axum)
   (--subjects selects the HTTP servers too: grove = both grove-http rows, tokio = hyper,
@@ -290,6 +293,7 @@ fn all_main(args: &[String]) -> Result<(), String> {
                 opts.xmlrpc.grove_xmlrpc_monkey = Some(PathBuf::from(value()?))
             }
             "--xmlrpc-csv" => opts.xmlrpc.csv = Some(PathBuf::from(value()?)),
+            "--csv-dir" => opts.csv_dir = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown option {other:?}")),
         }
     }

@@ -166,6 +166,9 @@ impl Cell {
 pub struct Row {
     pub label: String,
     pub target: Target,
+    /// The row's count, for the plots: idle tasks of a memory row,
+    /// connections of an echo row (0 otherwise).
+    pub count: usize,
     pub cells: [Cell; 6],
 }
 
@@ -174,6 +177,7 @@ impl Row {
         Row {
             label: label.to_string(),
             target,
+            count: 0,
             cells: std::array::from_fn(|_| Cell::Skipped),
         }
     }
@@ -205,7 +209,11 @@ impl Row {
         match (&self.cells[0], &self.cells[i]) {
             (Cell::Time { .. }, Cell::Time { .. }) => {
                 let (g, p) = (time_spread(&self.cells[0])?, time_spread(&self.cells[i])?);
-                Some(Ratios::from_reps(g, p, reps(&self.cells[0]).min(reps(&self.cells[i]))))
+                Some(Ratios::from_reps(
+                    g,
+                    p,
+                    reps(&self.cells[0]).min(reps(&self.cells[i])),
+                ))
             }
             (_, Cell::Rate { paired, .. }) => Ratios::paired(paired),
             _ => None,
@@ -216,7 +224,11 @@ impl Row {
     /// ÷ the bound.
     fn against(&self, bound: f64) -> Option<Ratios> {
         let g = time_spread(&self.cells[0])?;
-        Some(Ratios::from_reps(g, (bound, bound, bound), reps(&self.cells[0])))
+        Some(Ratios::from_reps(
+            g,
+            (bound, bound, bound),
+            reps(&self.cells[0]),
+        ))
     }
 
     /// "ahead of every peer in `cols`": the verdict against the nearest one
@@ -453,7 +465,11 @@ fn spread_text(cell: &Cell) -> String {
             } else {
                 format!(
                     "; grove ÷ this per round: {}",
-                    paired.iter().map(|r| ratio(*r)).collect::<Vec<_>>().join(", ")
+                    paired
+                        .iter()
+                        .map(|r| ratio(*r))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             },
             load_text(load.as_deref())
@@ -542,6 +558,56 @@ pub fn write(
         writeln!(out, "| {} | {} |", row.label, cells.join(" | "))?;
     }
     out.flush()
+}
+
+/// Writes the rows' figures into `dir`, one CSV per area that has rows
+/// (`switch-spawn.csv`, `memory.csv`, `primitives.csv`, `echo.csv`):
+/// `row,count,subject,value,min,max` (ns, bytes or round trips/s; min and
+/// max empty where a cell has no repetitions). The plots read them.
+pub fn write_csv(dir: &std::path::Path, rows: &[Row]) -> io::Result<()> {
+    /// The CSV file of a row's area (`None`: not plotted).
+    fn area(t: Target) -> Option<&'static str> {
+        match t {
+            Target::Switch | Target::Spawn => Some("switch-spawn"),
+            Target::Memory => Some("memory"),
+            Target::Queue | Target::Semaphore | Target::Event => Some("primitives"),
+            Target::Echo => Some("echo"),
+            Target::ConnMemory => None,
+        }
+    }
+    for name in ["switch-spawn", "memory", "primitives", "echo"] {
+        let mut text = String::from("row,count,subject,value,min,max\n");
+        let mut any = false;
+        for row in rows.iter().filter(|r| area(r.target) == Some(name)) {
+            for (col, cell) in COLS.iter().zip(&row.cells) {
+                let Some(v) = cell.value() else { continue };
+                let (min, max) = match cell {
+                    Cell::Time { min, max, .. } => (min.to_string(), max.to_string()),
+                    Cell::Rate { rounds, .. } => (
+                        rounds
+                            .iter()
+                            .copied()
+                            .fold(f64::INFINITY, f64::min)
+                            .to_string(),
+                        rounds.iter().copied().fold(0.0, f64::max).to_string(),
+                    ),
+                    _ => (String::new(), String::new()),
+                };
+                any = true;
+                text += &format!(
+                    "{},{},{},{v},{min},{max}\n",
+                    row.label.replace(',', ";"),
+                    row.count,
+                    col.key()
+                );
+            }
+        }
+        if any {
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(dir.join(format!("{name}.csv")), text)?;
+        }
+    }
+    Ok(())
 }
 
 /// CPU model, CPU count, kernel and the CPUs this process may run on.
