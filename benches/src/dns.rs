@@ -483,7 +483,7 @@ fn run(
                     match steady_window(d, p, *addr, &queries, client_cpu, &cpu_list(&s.cpus)) {
                         Ok(w) => {
                             say(&format!(
-                                "dns: {} round {}: {} ({:.2} µs server CPU per query, server {:.0}%, others on its CPUs {:.0}%, {} of {} windows)",
+                                "dns: {} round {}: {} ({:.2} µs server CPU per query, server {:.0}%, others on its CPUs {:.0}%, least disturbed of {} window(s), at most {})",
                                 s.title,
                                 round + 1,
                                 report::per_sec(w.qps),
@@ -565,7 +565,7 @@ struct Window {
     server_share: f64,
     others: f64,
     lost: u64,
-    /// Windows run to get this one (see [`steady_window`]).
+    /// Windows run to get this figure (see [`steady_window`]).
     tries: usize,
 }
 
@@ -587,9 +587,10 @@ fn steady_window(
     // noise there, so those windows are not repeated.
     let shared = server_cpus.contains(&client_cpu);
     let mut best: Option<Window> = None;
-    for tries in 1..=MAX_TRIES {
-        let mut w = window(d, server, addr, queries, client_cpu, server_cpus)?;
-        w.tries = tries;
+    let mut made = 0;
+    while made < MAX_TRIES {
+        let w = window(d, server, addr, queries, client_cpu, server_cpus)?;
+        made += 1;
         let quiet = shared || w.others < NOISE;
         if best.as_ref().is_none_or(|b| w.others < b.others) {
             best = Some(w);
@@ -598,7 +599,9 @@ fn steady_window(
             break;
         }
     }
-    Ok(best.expect("at least one window"))
+    let mut best = best.expect("at least one window");
+    best.tries = made;
+    Ok(best)
 }
 
 /// One dnsperf run against a warmed server.

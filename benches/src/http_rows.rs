@@ -1296,14 +1296,29 @@ fn write_spread_table(out: &mut impl Write, http: &HttpOptions, table: &Table) -
 /// server, is taken to set the request rate.
 const WRK_BOUND: f64 = 0.95;
 
-/// Whether wrk was at ≥ [`WRK_BOUND`] of its CPU (mean over the cell's
-/// runs): then wrk, not the server, set the request rate.
-fn wrk_bound(cell: &Cell) -> bool {
+/// Whether something other than the server set the cell's request rate
+/// (means over its runs): wrk at ≥ [`WRK_BOUND`] of its CPU, or other
+/// processes taking more CPU than the server (the machine's load).
+fn rate_set_elsewhere(cell: &Cell) -> bool {
     match cell {
         Cell::Samples { rounds, .. } if !rounds.is_empty() => {
-            rounds.iter().map(|s| s.client).sum::<f64>() / rounds.len() as f64 >= WRK_BOUND
+            let n = rounds.len() as f64;
+            let mean = |f: fn(&Sample) -> f64| rounds.iter().map(f).sum::<f64>() / n;
+            mean(|s| s.client) >= WRK_BOUND || mean(|s| s.other) > mean(|s| s.server)
         }
         _ => false,
+    }
+}
+
+/// The req/s verdict: not demonstrable where neither server set its own
+/// rate (see [`rate_set_elsewhere`]).
+fn rate_verdict(grove: &Cell, peer: &Cell, r: Ratios, bound: f64) -> Verdict {
+    if rate_set_elsewhere(grove) && rate_set_elsewhere(peer) {
+        Verdict::NotDemonstrable(
+            "wrk's ceiling or the machine's load, not the servers, set both rates".to_string(),
+        )
+    } else {
+        r.verdict(bound, Better::Higher)
     }
 }
 
@@ -1327,13 +1342,9 @@ fn verdicts(http: &HttpOptions, table: &Table) -> Vec<String> {
                 paired(grove, peer, |x| x.req_per_sec),
                 paired(grove, peer, |x| x.cpu_us),
             ) {
-                // req/s names the target, but where wrk set the rate of
-                // both servers it cannot rank them: not demonstrable here.
-                let rps = if wrk_bound(grove) && wrk_bound(peer) {
-                    Verdict::NotDemonstrable("wrk set the rate of both".to_string())
-                } else {
-                    r.verdict(1.0, Better::Higher)
-                };
+                // req/s names the target, but where neither server set its
+                // own rate it cannot rank them: not demonstrable here.
+                let rps = rate_verdict(grove, peer, r, 1.0);
                 let cpu = u.verdict(1.0, Better::Lower);
                 parts.push(format!(
                     "vs {}: req/s {r} — {rps}; CPU/req {u} — {cpu}: {}",
@@ -1347,11 +1358,7 @@ fn verdicts(http: &HttpOptions, table: &Table) -> Vec<String> {
             paired(grove, gevent, |x| x.req_per_sec),
             paired(grove, gevent, |x| x.cpu_us),
         ) {
-            let rps = if wrk_bound(grove) && wrk_bound(gevent) {
-                Verdict::NotDemonstrable("wrk set the rate of both".to_string())
-            } else {
-                r.verdict(20.0, Better::Higher)
-            };
+            let rps = rate_verdict(grove, gevent, r, 20.0);
             let cpu = u.verdict(1.0 / 20.0, Better::Lower);
             parts.push(format!(
                 "vs gevent pywsgi (target ≥ 20×): req/s {r} — {}; CPU/req {u} (≤ 0.05× \

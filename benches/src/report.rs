@@ -326,6 +326,19 @@ impl Row {
                     self.ahead_of(&schedulers, Better::Lower)
                 )
             }
+            // Round trips/s name the target; where neither server set its
+            // own rate (the load generator at its ceiling, or other
+            // processes taking more CPU than the server) it cannot rank them.
+            Target::Echo
+                if rate_set_elsewhere(&self.cells[0])
+                    && rate_set_elsewhere(&self.cells[tokio_index()]) =>
+            {
+                format!(
+                    "ahead of tokio: not demonstrable here (the load generator's ceiling or \
+                     the machine's load set both rates) — {}",
+                    self.ahead_of(&[Col::Tokio], Better::Higher)
+                )
+            }
             Target::Echo => format!(
                 "ahead of tokio: {}",
                 self.ahead_of(&[Col::Tokio], Better::Higher)
@@ -338,6 +351,18 @@ impl Row {
                 None => "no target (reported only)".to_string(),
             },
         }
+    }
+}
+
+/// Whether something other than the server set a rate cell's rate: the load
+/// generator at ≥ 0.95 of its CPU, or other processes taking more CPU than
+/// the server (means over the cell's processes).
+fn rate_set_elsewhere(cell: &Cell) -> bool {
+    match cell {
+        Cell::Rate {
+            load: Some(load), ..
+        } => load.client >= 0.95 || load.other > load.server,
+        _ => false,
     }
 }
 
