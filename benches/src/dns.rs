@@ -963,16 +963,27 @@ fn write_section(
     // then the servers' hits/s cannot rank them, and the verdict says so;
     // server CPU per hit is shown beside it, judged by the same rule.
     let grove_share = measured.first().and_then(|m| median(&m.server_share));
+    let grove_others = measured.first().and_then(|m| median(&m.others));
     let capped = grove_share.is_some_and(|s| s < SERVER_BOUND);
+    // Who held grove-dns below its CPU: other processes, when they took
+    // more of its CPU than it did, else dnsperf.
+    let setter = match (grove_share, grove_others) {
+        (Some(s), Some(o)) if o > s => format!(
+            "the machine's load set the rate: grove-dns got {:.0}% of its CPU, other processes {:.0}%",
+            s * 100.0,
+            o * 100.0
+        ),
+        _ => format!(
+            "dnsperf set the rate: grove-dns used {:.0}% of its CPU",
+            grove_share.unwrap_or(0.0) * 100.0
+        ),
+    };
     let target = |peer: usize, name: &str, bound: f64| -> Option<String> {
         let m = measured.get(peer)?;
         let qps = Ratios::paired(&m.paired_qps)?;
         let cpu = Ratios::paired(&m.paired_cpu)?;
         let rate = if capped {
-            Verdict::NotDemonstrable(format!(
-                "dnsperf set the rate: grove-dns used {:.0}% of its CPU",
-                grove_share.unwrap_or(0.0) * 100.0
-            ))
+            Verdict::NotDemonstrable(setter.clone())
         } else {
             qps.verdict(bound, Better::Higher)
         };
