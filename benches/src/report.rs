@@ -234,22 +234,7 @@ impl Row {
     /// "ahead of every peer in `cols`": the verdict against the nearest one
     /// (the weakest of the comparisons decides), with each comparison listed.
     fn ahead_of(&self, cols: &[Col], better: Better) -> String {
-        let mut worst: Option<Verdict> = None;
-        let mut parts = Vec::new();
-        let mut missing = Vec::new();
-        for (i, col) in COLS.iter().enumerate().filter(|(_, c)| cols.contains(c)) {
-            match self.ratios(i) {
-                Some(r) => {
-                    let v = r.verdict(1.0, better);
-                    parts.push(format!("{} {r} {v}", col.title()));
-                    worst = Some(match (worst, v) {
-                        (None, v) => v,
-                        (Some(w), v) => weakest(&w, &v),
-                    });
-                }
-                None => missing.push(col.title()),
-            }
-        }
+        let (worst, parts, missing) = self.compare(cols, better);
         let mut s = match worst {
             Some(v) if missing.is_empty() => v.target_word(),
             Some(_) => "not demonstrable here (a named peer has no result)".to_string(),
@@ -262,6 +247,40 @@ impl Row {
             s += &format!("; not measured: {}", missing.join(", "));
         }
         s
+    }
+
+    /// Each comparison with a peer in `cols` (no target: no overall verdict,
+    /// and a peer without a result is left out).
+    fn each(&self, cols: &[Col], better: Better) -> String {
+        let (_, parts, _) = self.compare(cols, better);
+        parts.join("; ")
+    }
+
+    /// grove against each peer in `cols` that has a result: the weakest
+    /// verdict, one `peer ratio (spread) verdict` text each, and the peers
+    /// without a result.
+    fn compare(
+        &self,
+        cols: &[Col],
+        better: Better,
+    ) -> (Option<Verdict>, Vec<String>, Vec<&'static str>) {
+        let mut worst: Option<Verdict> = None;
+        let mut parts = Vec::new();
+        let mut missing = Vec::new();
+        for (i, col) in COLS.iter().enumerate().filter(|(_, c)| cols.contains(c)) {
+            match self.ratios(i) {
+                Some(r) => {
+                    let v = r.verdict(1.0, better);
+                    parts.push(format!("{} {r} {v}", col.title()));
+                    worst = Some(match worst {
+                        None => v,
+                        Some(w) => weakest(&w, &v),
+                    });
+                }
+                None => missing.push(col.title()),
+            }
+        }
+        (worst, parts, missing)
     }
 
     /// The last column: what the row shows about grove's target, under the
@@ -323,7 +342,7 @@ impl Row {
             Target::Semaphore | Target::Event => {
                 format!(
                     "no target (reported only): {}",
-                    self.ahead_of(&schedulers, Better::Lower)
+                    self.each(&schedulers, Better::Lower)
                 )
             }
             // Round trips/s name the target; where neither server set its
@@ -335,8 +354,8 @@ impl Row {
             {
                 format!(
                     "ahead of tokio: not demonstrable here (the load generator's ceiling or \
-                     the machine's load set both rates) — {}",
-                    self.ahead_of(&[Col::Tokio], Better::Higher)
+                     the machine's load set both rates); the spread alone: {}",
+                    self.each(&[Col::Tokio], Better::Higher)
                 )
             }
             Target::Echo => format!(
