@@ -15,34 +15,37 @@
 # 4. draws the plots into docs/img/ (matplotlib) from the CSV files the
 #    areas run wrote into benches/target/.
 #
-# Time, on the 2-CPU machine the published figures come from: about 45
-# minutes in full (see docs/BENCHMARKS.md, "Reproduce", for each area's).
+# Time, on the 2-CPU machine the published figures come from: about 1½ hours
+# in full while other builds load it (docs/BENCHMARKS.md, "Reproduce", gives
+# each area's command and time).
 #
 # Harness options (see `benches/target/release/harness --help`), e.g.
-#   --quick                 a smoke run (about 15 s; no 1M row)
+#   --quick                 a smoke run (a few minutes; no 1M row)
 #   --benches switch,spawn  only the timing rows
 #   --benches queue,sem,event  only the coordination-primitive rows
 #   --benches echo,connmem  only the cooperative-I/O rows: echo servers
-#                           on CPU 1, the load generator on CPU 0 (about 1¾ min)
+#                           on CPU 1, the load generator on CPU 0, each peer
+#                           paired with grove (about 10 min on a loaded machine)
 #   --benches dns           only the DNS forwarders: grove-dns, dnsmasq and
 #                           the original gevent proxy behind one dnsmasq upstream,
-#                           dnsperf on CPU 0 (about 1 min; needs dnsmasq, dnsperf)
+#                           dnsperf on CPU 0 (about 3½ min; needs dnsmasq, dnsperf)
 #   --benches http          only the HTTP rows: hello_http (grove-http),
 #                           hyper, may_minihttp, Go net/http, gevent pywsgi and a
 #                           C kernel-floor server (peers/c/http_floor.c, built
 #                           with cc -O2) under wrk -t1 at 64 and 1,024
 #                           connections, non-pipelined and pipelined (depth 16,
-#                           peers/wrk/pipeline.lua); also plots target/http.png
-#                           (matplotlib in the venv)
+#                           peers/wrk/pipeline.lua), each peer paired with
+#                           grove-http (26 min loaded without the pipelined
+#                           table, --http-pipeline 0; about 45 with it)
 #   --benches xmlrpc        only the XML-RPC rows: grove-xmlrpc's modes,
 #                           Python's SimpleXMLRPCServer plain / threaded / under
 #                           gevent (peers/xmlrpc/server.py) and dxr-axum, all
 #                           under `grove-xmlrpc bench` on CPU 0 at 1, 64 and 1,024
-#                           connections (about 10 min; --quick: about 1); builds
-#                           grove-xmlrpc and plots target/xmlrpc.png
+#                           connections (one round of pairs: about 15 min quiet;
+#                           --quick: about 2); builds grove-xmlrpc
 #   --benches monkey        only the grove-monkey rows (src/bin/monkey_bench.rs:
 #                           passed-through read cost; redis GET from threads, tokio,
-#                           greenlets under patch_all; needs redis-server; about 40 s)
+#                           greenlets under patch_all; needs redis-server; about 1½ min)
 #   --subjects grove,tokio  only some columns (floor: the HTTP kernel floor)
 set -euo pipefail
 
