@@ -35,6 +35,17 @@ TITLES = {
 }
 
 
+# One colour per subject across every plot; grove's green is nobody else's.
+COLORS = {
+    "grove": "tab:green",
+    "corosensei": "tab:blue",
+    "may": "tab:orange",
+    "tokio": "tab:red",
+    "go": "tab:purple",
+    "gevent": "tab:brown",
+}
+
+
 def read(path):
     with open(path) as f:
         return list(csv.DictReader(f))
@@ -88,7 +99,7 @@ def switch_spawn(rows, dst):
     fig.savefig(dst, dpi=100)
 
 
-def by_count(rows, dst, ylabel, title, log_y):
+def by_count(rows, dst, xlabel, ylabel, title, log_y):
     fig, ax = plt.subplots(figsize=(7, 4.4))
     subjects = []
     for r in rows:
@@ -98,13 +109,13 @@ def by_count(rows, dst, ylabel, title, log_y):
         sel = sorted((r for r in rows if r["subject"] == s), key=lambda r: int(r["count"]))
         xs = [int(r["count"]) for r in sel]
         ys = [float(r["value"]) for r in sel]
-        style = dict(linewidth=2.5, color="tab:green") if s == "grove" else dict(linewidth=1.2)
         ax.errorbar(xs, ys, yerr=errors(sel), marker="o", capsize=3,
-                    label=TITLES.get(s, s), **style)
+                    linewidth=2.5 if s == "grove" else 1.2, color=COLORS.get(s),
+                    label=TITLES.get(s, s))
     ax.set_xscale("log")
     if log_y:
         log_axis(ax)
-    ax.set_xlabel(rows[0]["row"].split("@")[0].strip().split(":")[0] + ": count")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
@@ -138,10 +149,10 @@ def main():
     jobs = [
         ("switch-spawn", lambda rows, dst: switch_spawn(rows, dst)),
         ("memory", lambda rows, dst: by_count(
-            rows, dst, "bytes per idle task, RSS + PTE (lower is better)",
+            rows, dst, "idle tasks", "bytes per idle task, RSS + PTE (lower is better)",
             "Memory per idle task by task count (one process per point)", True)),
         ("echo", lambda rows, dst: by_count(
-            rows, dst, "round trips/s (higher is better)",
+            rows, dst, "connections", "round trips/s (higher is better)",
             "Echo: 64 B round trips/s by connections (median of processes, bars min-max)",
             True)),
         ("dns", dns),
