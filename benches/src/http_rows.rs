@@ -138,7 +138,7 @@ fn idx(subject: Subject) -> usize {
 /// How wrk sends its requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
-    /// One request per write, the next after its answer (the method).
+    /// One request per write, the next after its answer (the targets' method).
     Plain,
     /// `depth` requests per write (`peers/wrk/pipeline.lua`), the next batch
     /// after all their answers: wrk's cost per request drops, so the server's
@@ -163,7 +163,7 @@ impl Mode {
     }
 
     /// The 2-thread grove-http row shows 1 → 2 thread scaling under the
-    /// issue's method only.
+    /// targets' method only.
     fn runs(self, subject: Subject) -> bool {
         self == Mode::Plain || subject != Subject::Grove2
     }
@@ -1322,7 +1322,7 @@ fn rate_verdict(grove: &Cell, peer: &Cell, r: Ratios, bound: f64) -> Verdict {
     }
 }
 
-/// The targets, checked per level of `table`'s mode: grove-http
+/// The targets, checked per level of `table`'s mode: grove-http
 /// (1 thread) ahead of hyper and may_minihttp in req/s and CPU/req, and
 /// ≥ 20× gevent's; plus the 1 → 2 thread scaling, and the kernel floor's
 /// CPU/req against grove-http's and gevent's.

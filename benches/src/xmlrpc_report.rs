@@ -1,6 +1,6 @@
 //! The XML-RPC section of the report: per workload a table of
 //! calls/s, server CPU per call and latency, then who set the rate and the
-//! issue's targets; the CPU shares of every cell; the CSV for
+//! targets; the CPU shares of every cell; the CSV for
 //! `plot_xmlrpc.py`. The measuring is in `xmlrpc_rows.rs`.
 
 use std::fmt::Write as _;
@@ -19,7 +19,7 @@ use crate::xmlrpc_rows::{Cell, Results, Sample, Subject, Work, GROVE, PY_THREADE
 /// client's or the server's, is taken to have set the rate.
 const BOUND: f64 = 0.95;
 
-/// The factor against Python's threaded server.
+/// The target's factor against Python's threaded server.
 const TARGET_FACTOR: f64 = 20.0;
 
 fn idx(subject: Subject) -> usize {
@@ -202,7 +202,7 @@ fn write_table(out: &mut impl Write, conns: &[usize], cells: &[Vec<Cell>]) -> io
     Ok(())
 }
 
-/// Who set the rate and the targets, per connection count.
+/// Who set the rate and the targets, per connection count.
 fn verdicts(conns: &[usize], work: Work, cells: &[Vec<Cell>]) -> Vec<String> {
     let mut lines = Vec::new();
     for (c, &n) in conns.iter().enumerate() {
