@@ -20,8 +20,9 @@
 //! * **level** — the spread contains the bound: the difference is within the
 //!   measured run-to-run spread, and the row shows no winner;
 //! * **not demonstrable here** — the method cannot show it: fewer than two
-//!   samples (no spread was measured), or the load generator, not the
-//!   servers, set the rate the target names.
+//!   samples (no spread was measured), or something other than the servers
+//!   (the load generator's ceiling, the machine's load) set the rate the
+//!   target names.
 
 use std::fmt;
 
@@ -192,7 +193,8 @@ pub const RULE: &str = "Verdicts follow one rule: each ratio grove ÷ peer has a
     alternating which goes first), for in-process timings the extreme cross ratios of the two \
     cells' repetitions; a spread that contains the bound is \"level\", one wholly on grove's side \
     \"ahead\" (target met), wholly on the other side \"behind\"; one round (no spread), or a \
-    rate set by the load generator rather than the servers, is \"not demonstrable here\".";
+    rate set by something other than the servers (the load generator's ceiling, the \
+    machine's load), is \"not demonstrable here\".";
 
 #[cfg(test)]
 mod tests {
