@@ -284,10 +284,17 @@ fn verdicts(conns: &[usize], work: Work, cells: &[Vec<Cell>]) -> Vec<String> {
                     .target_word()
             ));
             // calls/s names the target, but where the load client was the
-            // ceiling in grove's runs it cannot show grove's rate.
+            // ceiling in grove's runs, or other processes took more CPU than
+            // grove's server, it cannot show grove's rate.
             let client_bound = med(GROVE, |x| x.client).is_some_and(|v| v >= BOUND);
+            let loaded = matches!(
+                (med(GROVE, |x| x.other), med(GROVE, |x| x.server)),
+                (Some(o), Some(v)) if o > v
+            );
             let v = if client_bound {
                 Verdict::NotDemonstrable("the load client was the ceiling in grove's runs".into())
+            } else if loaded {
+                Verdict::NotDemonstrable("the machine's load set grove's rate".into())
             } else {
                 rps.verdict(TARGET_FACTOR, Better::Higher)
             };
