@@ -30,7 +30,7 @@ export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=0:abort_on_err
 target=$(rustc -vV | awk '/^host:/ {print $2}')
 log=$(mktemp)
 status=0
-cargo test -p grove --target "$target" --target-dir target/asan "${args[@]}" -- --test-threads=1 >"$log" 2>&1 || status=$?
+cargo test -p grove-rt --target "$target" --target-dir target/asan "${args[@]}" -- --test-threads=1 >"$log" 2>&1 || status=$?
 grep -v -e "==WARNING: ASan is ignoring requested __asan_handle_no_return" \
         -e "False positive error reports may follow" \
         -e "For details see https://github.com/google/sanitizers/issues/189" \

@@ -8,7 +8,7 @@
 //! At the end the program prints its run-info and stats.
 //!
 //! ```sh
-//! cargo run --release -p grove --example stuck_hub
+//! cargo run --release -p grove-rt --example stuck_hub
 //! ```
 
 use std::time::{Duration, Instant};

@@ -9,7 +9,7 @@
 //!
 //! ```sh
 //! GROVE_SOAK_SECS=600 GROVE_SOAK_CONNS=10000 \
-//!     cargo test --release -p grove --test soak_echo -- --nocapture
+//!     cargo test --release -p grove-rt --test soak_echo -- --nocapture
 //! ```
 
 use std::io::{Read, Write};
