@@ -85,6 +85,7 @@
 #[cfg(panic = "abort")]
 compile_error!("grove cancels greenlets by unwinding: build with panic = \"unwind\"");
 
+mod block_on;
 mod cancel;
 mod context;
 mod greenlet;
@@ -118,6 +119,7 @@ pub mod io {
     pub use crate::hub::io::{wait_fd, Direction, Registration};
 }
 
+pub use block_on::block_on;
 pub use cancel::is_cancellation;
 pub use greenlet::{
     current_id, current_name, joinall, killall, spawn, spawn_later, Builder, Greenlet,
