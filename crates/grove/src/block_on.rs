@@ -180,8 +180,9 @@ fn poll_until<F: Future>(
 #[track_caller]
 fn in_hub_context() -> ! {
     panic!(
-        "grove: block_on called inside a hub callback (a link, timer or Handle::call callback); \
-         hub callbacks must not block: spawn a greenlet from the callback and block_on there"
+        "grove: block_on (or a blocking grove::channel call) inside a hub callback \
+         (a link, timer or Handle::call callback); hub callbacks must not block: \
+         spawn a greenlet from the callback and block there"
     )
 }
 

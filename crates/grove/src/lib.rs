@@ -47,6 +47,7 @@
 //! |---|---|---|
 //! | crate root | [`spawn`], [`Greenlet`], [`Builder`], [`sleep`], [`yield_now`], [`with_timeout`], [`Handle`] | `gevent`, `Greenlet`, `Timeout` |
 //! | crate root | [`wait()`], [`iwait`]: the first of many greenlets, events, results, queues to be ready | `gevent.wait`, `gevent.iwait` |
+//! | crate root | [`block_on`]: a future polled on the calling greenlet, woken from any thread | |
 //! | [`event`] | `Event`, `AsyncResult` | `gevent.event` |
 //! | [`queue`] | `Queue`, `LifoQueue`, `PriorityQueue`, `JoinableQueue`, `Channel` | `gevent.queue` |
 //! | [`lock`] | `Semaphore`, `BoundedSemaphore`, `Lock`, `RLock`, `Mutex` | `gevent.lock` |
@@ -56,6 +57,7 @@
 //! | `net::resolver` (feature `dns-resolver`) | `Resolver`: `/etc/hosts` and DNS over grove sockets, behind `lookup_host` | `gevent.resolver.ares`, `gevent.resolver.dnspython` |
 //! | [`io`] | raw fd readiness for code that owns its sockets | `gevent.socket.wait_read` |
 //! | [`server`] | `StreamServer`, `DatagramServer`: a handler greenlet per connection or datagram, `Pool` cap, graceful stop | `gevent.server` |
+//! | [`channel`] | `bounded`, `unbounded`: `Send` MPMC channels between greenlets, OS threads and async tasks | |
 //! | [`threadpool`] | `ThreadPool`, `spawn_blocking`: blocking or CPU-bound work on OS threads while the hub runs | `gevent.threadpool` |
 //! | [`process`] | `Command`, `Child` with cooperative `wait`, `output` and pipes | `gevent.subprocess` |
 //! | [`signal`] | `signal::on` (a handler greenlet per signal), `Signals`, `signal::wait` | `gevent.signal_handler` |
@@ -98,6 +100,7 @@ mod wait;
 mod waitlist;
 mod waitlist_shared;
 
+pub mod channel;
 pub mod event;
 pub mod hooks;
 pub mod local;
