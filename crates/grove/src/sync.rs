@@ -2,7 +2,7 @@
 //! [loom](https://docs.rs/loom)'s (tokio's `loom` module, in small).
 //!
 //! Almost all of grove is single-threaded: a hub and its greenlets share
-//! `Cell`s and `RefCell`s. Three edges cross OS threads, and only those
+//! `Cell`s and `RefCell`s. Four edges cross OS threads, and only those
 //! import their atomics, locks and threads from here:
 //!
 //! * a hub's [`Handle`](crate::Handle): the job queue and its "already rung"

@@ -66,6 +66,7 @@
 //! (not `Interrupted`, which std's `read_exact`/`write_all` retry forever).
 
 mod addr;
+mod async_io;
 mod batch;
 pub(crate) mod evented;
 #[cfg(feature = "dns-resolver")]
