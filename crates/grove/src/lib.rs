@@ -75,6 +75,11 @@
 //!   sockets) that [`net::lookup_host`] then uses instead of `getaddrinfo`
 //!   on the thread pool; `GROVE_RESOLVER=thread` switches back at run time.
 //!
+//! * `tokio` (off by default): [`tokio::run`](crate::tokio) runs
+//!   tokio-bound futures (reqwest, sqlx, tonic) on a shared side runtime
+//!   while the calling greenlet parks; grove's streams also implement
+//!   tokio's `AsyncRead`/`AsyncWrite`. See `docs/ASYNC.md`.
+//!
 //! # Platform
 //!
 //! Linux on x86_64 and aarch64. Greenlet stacks are fixed-size (60 KiB by
@@ -113,6 +118,8 @@ pub mod server;
 pub mod signal;
 pub mod stack;
 pub mod threadpool;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub mod io {
     //! Readiness of raw fds, for code that integrates its own sockets.
