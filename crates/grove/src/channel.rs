@@ -151,6 +151,18 @@ impl<T> Sender<T> {
     /// [`TrySendError::Full`] if there is no room (a rendezvous: no
     /// receiver is waiting), [`TrySendError::Disconnected`] if every
     /// receiver was dropped; both hand the value back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::channel::TrySendError;
+    ///
+    /// let (tx, rx) = grove::channel::bounded(1);
+    /// assert_eq!(tx.try_send(1), Ok(()));
+    /// assert!(matches!(tx.try_send(2), Err(TrySendError::Full(2))));
+    /// drop(rx);
+    /// assert!(matches!(tx.try_send(3), Err(TrySendError::Disconnected(3))));
+    /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         self.chan.try_send(value)
     }
@@ -222,6 +234,15 @@ impl<T> Receiver<T> {
     ///
     /// # Panics
     /// Inside a hub callback, where nothing may block.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = grove::channel::unbounded();
+    /// let g = grove::spawn(move || rx.recv());
+    /// std::thread::spawn(move || tx.send("from a thread").unwrap());
+    /// assert_eq!(g.join().unwrap(), Ok("from a thread"));
+    /// ```
     #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
         let mut future = self.recv_async();
@@ -233,6 +254,19 @@ impl<T> Receiver<T> {
     /// # Errors
     /// [`TryRecvError::Empty`], or [`TryRecvError::Disconnected`] once the
     /// channel is empty and every sender was dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::channel::TryRecvError;
+    ///
+    /// let (tx, rx) = grove::channel::unbounded();
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// tx.send(1).unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         self.chan.try_recv()
     }
@@ -245,6 +279,16 @@ impl<T> Receiver<T> {
     ///
     /// # Panics
     /// Inside a hub callback.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::channel::RecvTimeoutError;
+    ///
+    /// let (_tx, rx) = grove::channel::bounded::<u8>(1);
+    /// assert_eq!(rx.recv_timeout(Duration::from_millis(5)), Err(RecvTimeoutError::Timeout));
+    /// ```
     #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         let mut future = self.recv_async();
@@ -259,16 +303,42 @@ impl<T> Receiver<T> {
     }
 
     /// A future that receives a value, for async code (any executor).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = grove::channel::bounded(0);
+    /// std::thread::spawn(move || tx.send(3).unwrap());
+    /// assert_eq!(grove::block_on(rx.recv_async()), Ok(3));
+    /// ```
     pub fn recv_async(&self) -> RecvFuture<'_, T> {
         RecvFuture::new(&self.chan)
     }
 
     /// A blocking iterator: receives until every sender was dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = grove::channel::unbounded();
+    /// std::thread::spawn(move || (1..=3).for_each(|i| tx.send(i).unwrap()));
+    /// assert_eq!(rx.iter().sum::<i32>(), 6);
+    /// ```
     pub fn iter(&self) -> Iter<'_, T> {
         Iter { rx: self }
     }
 
     /// An iterator over the values waiting now, without blocking.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = grove::channel::unbounded();
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]);
+    /// assert_eq!(rx.len(), 0);
+    /// ```
     pub fn try_iter(&self) -> TryIter<'_, T> {
         TryIter { rx: self }
     }

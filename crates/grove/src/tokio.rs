@@ -37,7 +37,15 @@ use std::sync::OnceLock;
 /// reports the same error rather than trying again and again).
 static RUNTIME: OnceLock<Result<::tokio::runtime::Runtime, StartError>> = OnceLock::new();
 
-/// The shared tokio runtime could not be started.
+/// The shared tokio runtime could not be started; [`try_run`] and
+/// [`runtime`] return it, [`run`] panics with its message.
+///
+/// ```
+/// # fn f(err: grove::tokio::StartError) {
+/// // "grove::tokio: cannot start the shared tokio runtime: <why>"
+/// eprintln!("{err}");
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartError {
     reason: String,
@@ -61,6 +69,17 @@ impl std::error::Error for StartError {}
 /// [`StartError`] if it could not be started (`GROVE_TOKIO_THREADS` is not a
 /// positive number, or the OS refused threads or an epoll instance); the
 /// same error on every later call.
+///
+/// # Examples
+///
+/// ```
+/// // A long-lived task of your own on the shared runtime.
+/// let (tx, rx) = grove::channel::unbounded();
+/// grove::tokio::runtime().unwrap().spawn(async move {
+///     tx.send_async("from tokio").await.unwrap();
+/// });
+/// assert_eq!(rx.recv(), Ok("from tokio"));
+/// ```
 pub fn runtime() -> Result<&'static ::tokio::runtime::Runtime, StartError> {
     RUNTIME.get_or_init(start).as_ref().map_err(Clone::clone)
 }
@@ -139,6 +158,15 @@ where
 ///
 /// # Panics
 /// Inside a hub callback, where nothing may block.
+///
+/// # Examples
+///
+/// ```
+/// match grove::tokio::try_run(async { 7 }) {
+///     Ok(v) => assert_eq!(v, 7),
+///     Err(err) => eprintln!("no tokio runtime: {err}"),
+/// }
+/// ```
 #[track_caller]
 pub fn try_run<F>(future: F) -> Result<F::Output, StartError>
 where
