@@ -148,7 +148,8 @@ fn poll_until<F: Future>(
             &unparker,
         ))));
         let poll = {
-            let _scope = Scope::enter(&waker, &unparker, &io);
+            let scope = Scope::new(&waker, &unparker, &io);
+            let _entered = scope.enter();
             future.as_mut().poll(&mut Context::from_waker(&waker))
         };
         if let Poll::Ready(output) = poll {
@@ -286,22 +287,27 @@ thread_local! {
 }
 
 /// Restores the enclosing scope when a poll returns or unwinds.
-struct ScopeGuard(Box<Scope>);
+struct Entered<'a>(&'a Scope);
 
 impl Scope {
-    fn enter(waker: &Waker, unparker: &Unparker, io: &IoWaits) -> ScopeGuard {
-        let scope = Box::new(Scope {
+    fn new(waker: &Waker, unparker: &Unparker, io: &IoWaits) -> Scope {
+        Scope {
             waker,
             unparker,
             io,
             previous: SCOPE.with(Cell::get),
-        });
-        SCOPE.with(|s| s.set(&*scope));
-        ScopeGuard(scope)
+        }
+    }
+
+    /// Makes this the scope `register_io` sees until the guard drops (the
+    /// guard borrows the scope, so it cannot outlive it).
+    fn enter(&self) -> Entered<'_> {
+        SCOPE.with(|s| s.set(self));
+        Entered(self)
     }
 }
 
-impl Drop for ScopeGuard {
+impl Drop for Entered<'_> {
     fn drop(&mut self) {
         SCOPE.with(|s| s.set(self.0.previous));
     }
@@ -321,15 +327,20 @@ pub(crate) fn register_io(
     if scope.is_null() {
         return false;
     }
-    // SAFETY: a non-null `SCOPE` points at the boxed `Scope` of a poll that
-    // is still running further up this thread's stack (its guard resets
-    // `SCOPE` before the box and the values it points at are dropped), and
-    // the pointed-at waker, unparker and fd-wait list outlive that poll.
+    // SAFETY: a non-null `SCOPE` points at the `Scope` of a poll that is
+    // still running further up this thread's stack: its `Entered` guard
+    // borrows it and resets `SCOPE` before it and the values it points at
+    // (the waker, unparker and fd-wait list of that poll) are dropped.
     let (own_waker, unparker, io) = unsafe {
         let scope = &*scope;
         (&*scope.waker, &*scope.unparker, &*scope.io)
     };
-    if !waker.will_wake(own_waker) {
+    // The scope's own waker, and still its greenlet in the same episode (a
+    // greenlet that parks inside `poll` lets others run under this scope).
+    let same_episode = Hub::get()
+        .current()
+        .is_some_and(|task| std::ptr::eq(task, &*unparker.task) && task.seq.get() == unparker.seq);
+    if !same_episode || !waker.will_wake(own_waker) {
         return false;
     }
     let undo = register(unparker);
@@ -376,6 +387,35 @@ mod tests {
             }
         }));
         assert_eq!(out, "done");
+    }
+
+    #[test]
+    fn register_io_takes_only_block_ons_own_waker() {
+        use std::rc::Rc;
+        let undone = Rc::new(Cell::new(0));
+        let u = undone.clone();
+        let mut direct = None;
+        let direct = block_on(std::future::poll_fn(move |cx| {
+            if let Some(direct) = direct {
+                return Poll::Ready(direct);
+            }
+            let u = u.clone();
+            let ours = register_io(cx.waker(), move |_| Box::new(move || u.set(u.get() + 1)));
+            let other = register_io(Waker::noop(), |_| unreachable!("not block_on's waker"));
+            assert!(!other);
+            direct = Some(ours);
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }));
+        assert!(direct, "a poll straight from block_on registers directly");
+        assert_eq!(
+            undone.get(),
+            1,
+            "the registration is undone when the park ends"
+        );
+        assert!(!register_io(Waker::noop(), |_| unreachable!(
+            "outside block_on"
+        )));
     }
 
     #[test]
