@@ -2,11 +2,12 @@
 
 mod util;
 
-use std::cell::Cell;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -59,45 +60,65 @@ fn a_future_woken_from_another_thread_completes_in_a_greenlet() {
     assert_eq!(g.join().unwrap(), "woken");
 }
 
+/// Ready once a ticker greenlet has ticked `until` times, as seen by a
+/// thread that then wakes it: it completes only if the hub ran the ticker
+/// while the waiter was parked.
+fn woken_after_ticks(ticks: &Arc<AtomicU32>, until: u32) -> impl Future<Output = u32> + 'static {
+    let ticks = ticks.clone();
+    let mut shared: Option<Arc<Mutex<(bool, Waker)>>> = None;
+    std::future::poll_fn(move |cx| {
+        if let Some(shared) = &shared {
+            let mut state = shared.lock().unwrap();
+            if state.0 {
+                return Poll::Ready(ticks.load(Ordering::SeqCst));
+            }
+            state.1.clone_from(cx.waker());
+            return Poll::Pending;
+        }
+        let state = Arc::new(Mutex::new((false, cx.waker().clone())));
+        let (watcher, seen) = (state.clone(), ticks.clone());
+        std::thread::spawn(move || {
+            while seen.load(Ordering::SeqCst) < until {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let mut state = watcher.lock().unwrap();
+            state.0 = true;
+            state.1.wake_by_ref();
+        });
+        shared = Some(state);
+        Poll::Pending
+    })
+}
+
+fn ticker(ticks: &Arc<AtomicU32>) -> grove::Greenlet<()> {
+    let ticks = ticks.clone();
+    grove::spawn(move || loop {
+        ticks.fetch_add(1, Ordering::SeqCst);
+        grove::sleep(Duration::from_millis(1));
+    })
+}
+
 #[test]
 fn on_a_thread_stack_the_hub_runs_while_it_waits() {
-    let ticks = Rc::new(Cell::new(0));
-    let ticker = {
-        let ticks = ticks.clone();
-        grove::spawn(move || loop {
-            ticks.set(ticks.get() + 1);
-            grove::sleep(Duration::from_millis(2));
-        })
-    };
-    assert_eq!(
-        grove::block_on(WokenByThread::new(Duration::from_millis(40))),
-        "woken"
-    );
-    assert!(ticks.get() >= 3, "the ticker ran {} times", ticks.get());
+    let ticks = Arc::new(AtomicU32::new(0));
+    let ticker = ticker(&ticks);
+    assert!(grove::block_on(woken_after_ticks(&ticks, 3)) >= 3);
     ticker.kill();
 }
 
 #[test]
 fn many_greenlets_wait_at_once_while_others_keep_running() {
-    let ticks = Rc::new(Cell::new(0u32));
-    let ticker = {
-        let ticks = ticks.clone();
-        grove::spawn(move || loop {
-            ticks.set(ticks.get() + 1);
-            grove::sleep(Duration::from_millis(1));
-        })
-    };
+    let ticks = Arc::new(AtomicU32::new(0));
+    let ticker = ticker(&ticks);
     let waiters: Vec<_> = (0..200)
-        .map(|_| grove::spawn(|| grove::block_on(WokenByThread::new(Duration::from_millis(30)))))
+        .map(|_| {
+            let future = woken_after_ticks(&ticks, 5);
+            grove::spawn(move || grove::block_on(future))
+        })
         .collect();
     for w in waiters {
-        assert_eq!(w.join().unwrap(), "woken");
+        assert!(w.join().unwrap() >= 5);
     }
-    assert!(
-        ticks.get() >= 5,
-        "the ticker advanced only {} times",
-        ticks.get()
-    );
     ticker.kill();
 }
 
