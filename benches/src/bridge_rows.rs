@@ -33,7 +33,10 @@ const ROWS: [Row; 6] = [
     ("grove::channel, greenlet ↔ tokio task", grove_tokio),
     ("tokio mpsc, task ↔ task", tokio_tasks),
     ("grove::tokio::run(async {}) from a greenlet", grove_run),
-    ("tokio::spawn(async {}).await from a tokio task", tokio_spawn),
+    (
+        "tokio::spawn(async {}).await from a tokio task",
+        tokio_spawn,
+    ),
 ];
 
 /// Runs the rows and returns the markdown section.
@@ -63,7 +66,9 @@ pub fn section(opts: &Options) -> String {
         out,
         "{n} round trips per sample, {reps} samples per row (order alternated), after one warm-up.\n"
     );
-    out.push_str("| row | per round trip, median (min–max) | grove ÷ peer (medians) |\n|---|---|---|\n");
+    out.push_str(
+        "| row | per round trip, median (min–max) | grove ÷ peer (medians) |\n|---|---|---|\n",
+    );
     for (i, (name, _)) in ROWS.iter().enumerate() {
         let (med, lo, hi) = stats(&mut samples[i]);
         let ratio = if i % 2 == 1 {
@@ -106,7 +111,9 @@ fn widen_cpus() -> impl FnOnce() {
         let size = std::mem::size_of::<libc::cpu_set_t>();
         let have_old = libc::sched_getaffinity(0, size, &mut old) == 0;
         let mut two: libc::cpu_set_t = std::mem::zeroed();
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()).min(2);
+        let cpus = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(2);
         for cpu in 0..cpus {
             libc::CPU_SET(cpu, &mut two);
         }

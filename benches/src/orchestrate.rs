@@ -308,7 +308,8 @@ pub fn run_all(opts: &Options) {
     }
 
     let mut out = std::io::stdout().lock();
-    if !rows.is_empty() || !(has("http") || has("dns") || has("xmlrpc") || has("monkey") || has("bridge"))
+    if !rows.is_empty()
+        || !(has("http") || has("dns") || has("xmlrpc") || has("monkey") || has("bridge"))
     {
         let _ = report::write(&mut out, opts, &rows, &notes);
     }
