@@ -4,7 +4,9 @@
 //! * channel ping-pong, one round trip = a value there and one back:
 //!   `grove::channel` greenlet ↔ OS thread against crossbeam-channel
 //!   thread ↔ thread; `grove::channel` greenlet ↔ tokio task against
-//!   tokio's `mpsc` task ↔ task;
+//!   tokio's `mpsc` between an OS thread and a task (`blocking_send`/
+//!   `blocking_recv`, the like-for-like peer) and between two tasks (which
+//!   tokio keeps on one worker: no crossing at all);
 //! * the cost of one `grove::tokio::run(async {..})` from a greenlet
 //!   against `tokio::spawn(async {..}).await` from a tokio task, on the same
 //!   shared runtime.
@@ -24,18 +26,34 @@ use crate::orchestrate::Options;
 /// The `--benches` names of this section.
 pub const BRIDGE_BENCHES: &[&str] = &["bridge"];
 
-type Row = (&'static str, fn(usize) -> Duration);
+/// A row: its label, its measurement, and (for a peer) the grove row it is
+/// compared with.
+type Row = (&'static str, fn(usize) -> Duration, Option<usize>);
 
-/// The rows, in pairs: grove's way, then the peer's.
-const ROWS: [Row; 6] = [
-    ("grove::channel, greenlet ↔ OS thread", grove_thread),
-    ("crossbeam-channel, thread ↔ thread", crossbeam_threads),
-    ("grove::channel, greenlet ↔ tokio task", grove_tokio),
-    ("tokio mpsc, task ↔ task", tokio_tasks),
-    ("grove::tokio::run(async {}) from a greenlet", grove_run),
+/// grove's rows, each followed by its peers.
+const ROWS: [Row; 7] = [
+    ("grove::channel, greenlet ↔ OS thread", grove_thread, None),
+    (
+        "crossbeam-channel, thread ↔ thread",
+        crossbeam_threads,
+        Some(0),
+    ),
+    ("grove::channel, greenlet ↔ tokio task", grove_tokio, None),
+    (
+        "tokio mpsc, OS thread ↔ tokio task",
+        tokio_thread_task,
+        Some(2),
+    ),
+    ("tokio mpsc, task ↔ task", tokio_tasks, Some(2)),
+    (
+        "grove::tokio::run(async {}) from a greenlet",
+        grove_run,
+        None,
+    ),
     (
         "tokio::spawn(async {}).await from a tokio task",
         tokio_spawn,
+        Some(5),
     ),
 ];
 
@@ -52,7 +70,7 @@ pub fn section(opts: &Options) -> String {
             (0..ROWS.len()).rev().collect()
         };
         for i in order {
-            let (name, f) = ROWS[i];
+            let (name, f, _) = ROWS[i];
             crate::orchestrate::say(&format!("bridge: {name} (rep {rep}, n={n})"));
             let per = f(n).as_nanos() as f64 / n as f64;
             if rep > 0 {
@@ -69,13 +87,14 @@ pub fn section(opts: &Options) -> String {
     out.push_str(
         "| row | per round trip, median (min–max) | grove ÷ peer (medians) |\n|---|---|---|\n",
     );
-    for (i, (name, _)) in ROWS.iter().enumerate() {
+    for (i, (name, _, peer_of)) in ROWS.iter().enumerate() {
         let (med, lo, hi) = stats(&mut samples[i]);
-        let ratio = if i % 2 == 1 {
-            let (grove, _, _) = stats(&mut samples[i - 1].clone());
-            format!("{:.2}", grove / med)
-        } else {
-            String::new()
+        let ratio = match peer_of {
+            Some(g) => {
+                let (grove, _, _) = stats(&mut samples[*g].clone());
+                format!("{:.2}", grove / med)
+            }
+            None => String::new(),
         };
         let _ = writeln!(
             out,
@@ -189,6 +208,25 @@ fn grove_tokio(n: usize) -> Duration {
     });
     let took = g.join().unwrap();
     grove::tokio::run(async move { echo.await.unwrap() });
+    took
+}
+
+fn tokio_thread_task(n: usize) -> Duration {
+    let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<usize>(1);
+    let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<usize>(1);
+    let echo = runtime().spawn(async move {
+        while let Some(v) = ping_rx.recv().await {
+            pong_tx.send(v).await.unwrap();
+        }
+    });
+    let start = Instant::now();
+    for i in 0..n {
+        ping_tx.blocking_send(i).unwrap();
+        assert_eq!(pong_rx.blocking_recv().unwrap(), i);
+    }
+    let took = start.elapsed();
+    drop(ping_tx);
+    runtime().block_on(echo).unwrap();
     took
 }
 
