@@ -46,6 +46,10 @@
 #   --benches monkey        only the grove-monkey rows (src/bin/monkey_bench.rs:
 #                           passed-through read cost; redis GET from threads, tokio,
 #                           greenlets under patch_all; needs redis-server; about 1½ min)
+#   --benches bridge        only the bridges: grove::channel ping-pong greenlet <->
+#                           thread and greenlet <-> tokio task against crossbeam-channel
+#                           and tokio mpsc; grove::tokio::run against tokio::spawn
+#                           (src/bridge_rows.rs; widens itself to CPUs 0-1; about 30 s)
 #   --subjects grove,tokio  only some columns (floor: the HTTP kernel floor)
 set -euo pipefail
 

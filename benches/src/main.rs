@@ -12,6 +12,7 @@
 //! `bash benches/run.sh` (from the repository root) installs the Go and gevent
 //! peers, builds everything and runs `harness all` pinned to one CPU.
 
+mod bridge_rows;
 mod child;
 mod dns;
 mod http_rows;
@@ -55,11 +56,13 @@ options of `all`:
   --scale F             multiply every iteration count by F
   --mem-counts LIST     idle-task counts for the memory rows (default 10000,100000,1000000)
   --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem,http,dns,xmlrpc,
-                        monkey
+                        monkey,bridge
                         (default: all; echo, connmem: the cooperative-I/O rows;
                         http: the servers, dns: the forwarders and xmlrpc:
                         the XML-RPC servers, each a table of its own; monkey:
-                        the grove-monkey rows, run by the monkey-bench binary)
+                        the grove-monkey rows, run by the monkey-bench binary;
+                        bridge: grove::channel and grove::tokio against
+                        crossbeam-channel and tokio, a table of its own)
   --subjects LIST       any of grove,corosensei,may,tokio,go,gevent,floor (default: all)
   --go PATH             the Go peer binary (default benches/target/go/grove-bench-go)
   --no-go REASON        show Go as not available, with REASON

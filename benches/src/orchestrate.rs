@@ -127,6 +127,7 @@ pub fn all_benches() -> impl Iterator<Item = &'static str> {
         .chain(dns::DNS_BENCHES)
         .chain(&["http", "xmlrpc"])
         .chain(crate::monkey_rows::MONKEY_BENCHES)
+        .chain(crate::bridge_rows::BRIDGE_BENCHES)
         .copied()
 }
 
@@ -311,7 +312,9 @@ pub fn run_all(opts: &Options) {
     }
 
     let mut out = std::io::stdout().lock();
-    if !rows.is_empty() || !(has("http") || has("dns") || has("xmlrpc") || has("monkey")) {
+    if !rows.is_empty()
+        || !(has("http") || has("dns") || has("xmlrpc") || has("monkey") || has("bridge"))
+    {
         let _ = report::write(&mut out, opts, &rows, &notes);
     }
     if let Some(dir) = &opts.csv_dir {
@@ -345,6 +348,11 @@ pub fn run_all(opts: &Options) {
     // grove-monkey, from its own binary (`monkey-bench`).
     if has("monkey") {
         let _ = writeln!(out, "\n{}", crate::monkey_rows::section(opts));
+    }
+
+    // grove's bridges to threads and tokio.
+    if has("bridge") {
+        let _ = writeln!(out, "\n{}", crate::bridge_rows::section(opts));
     }
 }
 

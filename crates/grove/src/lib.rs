@@ -47,6 +47,7 @@
 //! |---|---|---|
 //! | crate root | [`spawn`], [`Greenlet`], [`Builder`], [`sleep`], [`yield_now`], [`with_timeout`], [`Handle`] | `gevent`, `Greenlet`, `Timeout` |
 //! | crate root | [`wait()`], [`iwait`]: the first of many greenlets, events, results, queues to be ready | `gevent.wait`, `gevent.iwait` |
+//! | crate root | [`block_on`]: a future polled on the calling greenlet, woken from any thread | |
 //! | [`event`] | `Event`, `AsyncResult` | `gevent.event` |
 //! | [`queue`] | `Queue`, `LifoQueue`, `PriorityQueue`, `JoinableQueue`, `Channel` | `gevent.queue` |
 //! | [`lock`] | `Semaphore`, `BoundedSemaphore`, `Lock`, `RLock`, `Mutex` | `gevent.lock` |
@@ -56,6 +57,7 @@
 //! | `net::resolver` (feature `dns-resolver`) | `Resolver`: `/etc/hosts` and DNS over grove sockets, behind `lookup_host` | `gevent.resolver.ares`, `gevent.resolver.dnspython` |
 //! | [`io`] | raw fd readiness for code that owns its sockets | `gevent.socket.wait_read` |
 //! | [`server`] | `StreamServer`, `DatagramServer`: a handler greenlet per connection or datagram, `Pool` cap, graceful stop | `gevent.server` |
+//! | [`channel`] | `bounded`, `unbounded`: `Send` MPMC channels between greenlets, OS threads and async tasks | |
 //! | [`threadpool`] | `ThreadPool`, `spawn_blocking`: blocking or CPU-bound work on OS threads while the hub runs | `gevent.threadpool` |
 //! | [`process`] | `Command`, `Child` with cooperative `wait`, `output` and pipes | `gevent.subprocess` |
 //! | [`signal`] | `signal::on` (a handler greenlet per signal), `Signals`, `signal::wait` | `gevent.signal_handler` |
@@ -77,6 +79,11 @@
 //! * `tracing` (off by default): a `tracing` span per greenlet and events
 //!   for its spawn, exit, panic, kill and timeout (see `docs/DEBUGGING.md`).
 //!
+//! * `tokio` (off by default): [`tokio::run`](crate::tokio) runs
+//!   tokio-bound futures (reqwest, sqlx, tonic) on a shared side runtime
+//!   while the calling greenlet parks; grove's streams also implement
+//!   tokio's `AsyncRead`/`AsyncWrite`. See `docs/ASYNC.md`.
+//!
 //! # Platform
 //!
 //! Linux on x86_64 and aarch64. Greenlet stacks are fixed-size (60 KiB by
@@ -89,6 +96,7 @@
 #[cfg(panic = "abort")]
 compile_error!("grove cancels greenlets by unwinding: build with panic = \"unwind\"");
 
+mod block_on;
 mod cancel;
 mod context;
 mod fork;
@@ -103,6 +111,7 @@ mod wait;
 mod waitlist;
 mod waitlist_shared;
 
+pub mod channel;
 pub mod event;
 pub mod hooks;
 pub mod introspect;
@@ -117,6 +126,8 @@ pub mod server;
 pub mod signal;
 pub mod stack;
 pub mod threadpool;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub mod io {
     //! Readiness of raw fds, for code that integrates its own sockets.
@@ -149,6 +160,7 @@ pub mod io {
     pub use crate::hub::io::{wait_fd, Direction, Registration};
 }
 
+pub use block_on::block_on;
 pub use cancel::is_cancellation;
 pub use greenlet::{
     current_id, current_name, joinall, killall, spawn, spawn_later, Builder, Greenlet,

@@ -113,6 +113,12 @@ pub(crate) enum Primitive {
     ServerStop,
     /// A server stopping (`StreamServer::serve_forever`).
     ServeForever,
+    /// A future polled by `grove::block_on`.
+    Future,
+    /// A `grove::channel` send waiting for room or a receiver.
+    ThreadChannelSend,
+    /// A `grove::channel` receive waiting for a value.
+    ThreadChannelRecv,
 }
 
 impl fmt::Display for Primitive {
@@ -136,6 +142,11 @@ impl fmt::Display for Primitive {
             Primitive::Any => "grove::wait on several objects",
             Primitive::ServerStop => "a server's handlers finishing (server stop)",
             Primitive::ServeForever => "a server to be stopped (serve_forever)",
+            Primitive::Future => "a future (grove::block_on)",
+            Primitive::ThreadChannelSend => {
+                "a grove::channel send (channel full, or no receiver yet)"
+            }
+            Primitive::ThreadChannelRecv => "a grove::channel receive",
         })
     }
 }
