@@ -43,6 +43,11 @@ use crate::timeout::Timeout;
 use crate::waitlist::{Wait, WaitList};
 use crate::waitlist_shared::{SharedGuard, SharedWaitList};
 
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_ASYNC_RESULT: Primitive = Primitive::new("AsyncResult::get");
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_EVENT: Primitive = Primitive::new("Event::wait");
+
 /// A flag greenlets can wait for (gevent's `Event`).
 ///
 /// [`set`](Event::set) raises the flag and wakes every waiting greenlet, in
@@ -182,7 +187,7 @@ impl Event {
         loop {
             match inner
                 .waiters
-                .wait(WaitOn::Primitive(Primitive::Event), deadline)
+                .wait(WaitOn::Primitive(&WAITS_ON_EVENT), deadline)
             {
                 Wait::Notified if inner.sets.get() != seen => return true,
                 // A stale notification passed on by a killed waiter.
@@ -363,7 +368,7 @@ impl<T> AsyncResult<T> {
         }
         let mut locked: SharedGuard<'_, ()> = self.inner.waiters.lock();
         while !self.is_ready() {
-            let (wait, relocked) = locked.wait(WaitOn::Primitive(Primitive::AsyncResult), deadline);
+            let (wait, relocked) = locked.wait(WaitOn::Primitive(&WAITS_ON_ASYNC_RESULT), deadline);
             locked = relocked;
             if wait != Wait::Notified {
                 break;

@@ -41,9 +41,9 @@ use std::os::fd::RawFd;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
+use crate::cancel::Cancel;
 use crate::cancel::Cancelled;
 use crate::hub::io::{Direction, Registration};
-use crate::hub::task::Cancel;
 use crate::hub::{Hub, TimerAction, Unparker, WaitOn};
 
 /// Why a hook's wait ended without its condition.

@@ -89,7 +89,7 @@ mod cancel;
 mod context;
 mod greenlet;
 mod hub;
-mod line;
+mod panic;
 mod sleep;
 mod sync;
 mod timeout;
@@ -124,6 +124,7 @@ pub use greenlet::{
     GreenletError, RemoteGreenlet,
 };
 pub use hub::{Handle, HubGone, POLL_EVERY_TURNS, TURN_BUDGET};
+pub use panic::panic_message;
 pub use sleep::{sleep, yield_now};
 pub use timeout::{with_timeout, Timeout};
 pub use wait::{iwait, wait, IWait, Waitable};

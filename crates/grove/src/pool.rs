@@ -66,11 +66,17 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
-use crate::cancel::{is_cancellation, raise_if_cancelled};
-use crate::greenlet::{panic_message, Builder, Greenlet, GreenletError};
-use crate::hub::task::Cancel;
+use crate::cancel::is_cancellation;
+use crate::cancel::Cancel;
+use crate::greenlet::{Builder, Greenlet, GreenletError};
 use crate::hub::{Hub, Primitive, Task, WaitOn};
+use crate::panic::panic_message;
 use crate::waitlist::{Wait, WaitList};
+
+/// What a greenlet parked here waits on, for reports.
+pub(crate) static WAITS_ON_GROUP_JOIN: Primitive = Primitive::new("Group::join");
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_POOL_SLOT: Primitive = Primitive::new("a free slot in a Pool");
 
 mod imap;
 
@@ -163,7 +169,7 @@ impl Inner {
             };
             let wait = self
                 .slots
-                .wait(WaitOn::Primitive(Primitive::PoolSlot), deadline);
+                .wait(WaitOn::Primitive(&WAITS_ON_POOL_SLOT), deadline);
             // Normal exit: a notified waiter's reserved slot now shows as
             // free, and the caller takes it (or passes it on) before anything
             // else runs.
@@ -198,7 +204,7 @@ impl Inner {
             }
             match self
                 .joiners
-                .wait(WaitOn::Primitive(Primitive::GroupJoin), deadline)
+                .wait(WaitOn::Primitive(&WAITS_ON_GROUP_JOIN), deadline)
             {
                 Wait::Notified => {}
                 Wait::TimedOut if self.members.borrow().is_empty() => return Ended::Ready,
@@ -322,7 +328,7 @@ impl Inner {
         if let Some(own) = own {
             // A member killing its group dies last, right now.
             Hub::get().kill_nowait(&own);
-            raise_if_cancelled(&own);
+            own.raise_if_cancelled();
             return false; // only reached while unwinding
         }
         self.wait_empty(deadline) == Ended::Ready

@@ -45,13 +45,17 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::event::AsyncResult;
-use crate::greenlet::panic_message;
 use crate::hub::{Hub, Primitive, WaitOn};
+use crate::panic::panic_message;
 use crate::sync::thread::JoinHandle;
 use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::timeout::Timeout;
 use crate::waitlist::Wait;
 use crate::waitlist_shared::SharedWaitList;
+
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_THREAD_POOL_JOB: Primitive =
+    Primitive::new("a thread-pool job (ThreadPool::apply, spawn_blocking)");
 
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
@@ -352,7 +356,7 @@ impl ThreadPool {
                 };
             }
             let (wait, relocked) =
-                locked.wait(WaitOn::Primitive(Primitive::ThreadPoolJob), deadline);
+                locked.wait(WaitOn::Primitive(&WAITS_ON_THREAD_POOL_JOB), deadline);
             locked = relocked;
             match wait {
                 Wait::Notified => {}

@@ -90,12 +90,14 @@
 //! * A greenlet that passes its own handle never sees it ready: it cannot
 //!   finish while it waits.
 
+pub(crate) mod line;
+
 use std::cell::{OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::iter::FusedIterator;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::event::{AsyncResult, Event};
@@ -105,6 +107,10 @@ use crate::hub::{
     WaitOn, Watch, Watcher,
 };
 use crate::queue::{Channel, JoinableQueue, LifoQueue, PriorityQueue, Queue};
+use crate::sync::{Mutex, MutexGuard};
+
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_ANY: Primitive = Primitive::new("grove::wait on several objects");
 
 /// An object that [`wait`] and [`iwait`] can wait on.
 ///
@@ -431,7 +437,7 @@ impl<W: Waitable> IWait<'_, W> {
             tracker: &self.tracker,
             timer,
         };
-        if hub.park(WaitOn::Primitive(Primitive::Any)) {
+        if hub.park(WaitOn::Primitive(&WAITS_ON_ANY)) {
             Parked::Woken
         } else {
             Parked::Unwinding
@@ -529,7 +535,9 @@ impl Tracker {
     }
 
     fn mailbox(&self) -> Arc<dyn RemoteWatch> {
-        self.mailbox.get_or_init(Arc::default).clone()
+        self.mailbox
+            .get_or_init(|| Arc::new(Mailbox::new()))
+            .clone()
     }
 
     /// Records object `index` as ready (once) and wakes the waiter.
@@ -602,20 +610,28 @@ impl Watch for Tracker {
 /// Where objects on other threads (an `AsyncResult` set from anywhere)
 /// report readiness: indices in order, and the waiter's cross-thread
 /// unparker while it is parked. Lock order: the watched object's mutex,
-/// then this one, then the waiter hub's job queue.
-#[derive(Default)]
+/// then this one, then the waiter hub's job queue. Its mutex is
+/// `crate::sync`'s, so `loom_tests` below check it under loom.
 struct Mailbox {
     inner: Mutex<Mail>,
 }
 
-#[derive(Default)]
 struct Mail {
     fired: Vec<usize>,
     waker: Option<RemoteUnparker>,
 }
 
 impl Mailbox {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Mail> {
+    fn new() -> Self {
+        Mailbox {
+            inner: Mutex::new(Mail {
+                fired: Vec::new(),
+                waker: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Mail> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -625,11 +641,16 @@ impl Mailbox {
 
     /// See [`Tracker::arm`].
     fn arm(&self, unparker: &Unparker) -> bool {
+        self.arm_with(RemoteUnparker::from_local(unparker))
+    }
+
+    /// Makes `waker` the one a readiness wakes, unless mail is waiting.
+    fn arm_with(&self, waker: RemoteUnparker) -> bool {
         let mut mail = self.lock();
         if !mail.fired.is_empty() {
             return false;
         }
-        mail.waker = Some(RemoteUnparker::from_local(unparker));
+        mail.waker = Some(waker);
         true
     }
 
@@ -908,5 +929,65 @@ mod tests {
         result.set(()).unwrap();
         assert_eq!(it.next(), Some(1));
         setter.join().unwrap();
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::model::{self, on_hub};
+    use crate::sync::thread;
+
+    /// Takes mail until `want` indices have arrived, parking between looks
+    /// as `iwait` does: arm (refused if mail is waiting), park, disarm.
+    fn collect(mailbox: &Mailbox, want: usize) -> Vec<usize> {
+        let mut got = Vec::new();
+        while got.len() < want {
+            got.extend(mailbox.take());
+            if got.len() < want && mailbox.arm_with(RemoteUnparker::model_current()) {
+                model::park();
+                mailbox.disarm();
+            }
+        }
+        got
+    }
+
+    /// A readiness from another thread against the waiter arming and
+    /// parking: never lost (loom fails a model whose hub nobody wakes).
+    #[test]
+    fn loom_a_remote_readiness_reaches_a_parking_waiter() {
+        loom::model(|| {
+            on_hub(|_| {
+                let mailbox = Arc::new(Mailbox::new());
+                let remote = mailbox.clone();
+                let t = thread::spawn(move || remote.ready(3));
+                assert_eq!(collect(&mailbox, 1), [3]);
+                t.join().unwrap();
+                assert!(mailbox.lock().waker.is_none(), "no waker left armed");
+            });
+        });
+    }
+
+    /// Two threads report: both indices arrive, each once.
+    #[test]
+    fn loom_two_reporters() {
+        loom::model(|| {
+            on_hub(|_| {
+                let mailbox = Arc::new(Mailbox::new());
+                let reporters: Vec<_> = [1, 2]
+                    .into_iter()
+                    .map(|index| {
+                        let remote = mailbox.clone();
+                        thread::spawn(move || remote.ready(index))
+                    })
+                    .collect();
+                let mut got = collect(&mailbox, 2);
+                got.sort_unstable();
+                assert_eq!(got, [1, 2]);
+                for t in reporters {
+                    t.join().unwrap();
+                }
+            });
+        });
     }
 }

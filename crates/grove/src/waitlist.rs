@@ -2,10 +2,10 @@
 //!
 //! `Event`, `Semaphore`, `Lock`, `JoinableQueue::join` and `Pool` are thin
 //! layers over this one mechanism (gevent's `_abstract_linkable` +
-//! `_waiter`, tokio's `batch_semaphore`). The queues' getters and putters
-//! wait in its payload-carrying counterpart, `queue/side.rs`, which moves
-//! an item straight into a waiter's node (same FIFO and no-stale-waiter
-//! guarantees; a served waiter's item or claim is passed on by the queue). A primitive checks its own condition; if it cannot
+//! `_waiter`, tokio's `batch_semaphore`). Its nodes are those of the one
+//! waiter FIFO, `wait/line.rs`, in which the queues' getters and putters
+//! also wait (there with an item moved straight into a served node). A
+//! primitive checks its own condition; if it cannot
 //! proceed it calls [`WaitList::wait`], which parks the current greenlet (or
 //! drives the hub on a thread's own stack) until a [`notify_one`] or
 //! [`notify_all`] reaches it, its deadline passes, or it is cancelled.
@@ -31,8 +31,10 @@ use std::cell::RefCell;
 use std::fmt;
 use std::time::Instant;
 
-use crate::hub::{Hub, TimerAction, TimerKey, Unparker, WaitOn};
-use crate::line::Line;
+use std::rc::Rc;
+
+use crate::hub::{Hub, Task, TimerAction, TimerKey, WaitOn};
+use crate::wait::line::Line;
 
 /// How a [`WaitList::wait`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +49,7 @@ pub(crate) enum Wait {
 
 /// A FIFO of parked greenlets of one hub. See the module docs.
 pub(crate) struct WaitList {
-    inner: RefCell<Line<Unparker>>,
+    inner: RefCell<Line<(), Rc<Task>>>,
 }
 
 impl Default for WaitList {
@@ -67,13 +69,13 @@ impl fmt::Debug for WaitList {
 impl WaitList {
     pub(crate) fn new() -> Self {
         WaitList {
-            inner: RefCell::new(Line::default()),
+            inner: RefCell::new(Line::new()),
         }
     }
 
     /// Greenlets waiting and not yet notified.
     pub(crate) fn len(&self) -> usize {
-        self.inner.borrow().len()
+        self.inner.borrow().waiting()
     }
 
     /// Parks the current greenlet until notified, `deadline` passes, or it
@@ -87,7 +89,7 @@ impl WaitList {
             return Wait::TimedOut;
         }
         let unparker = hub.current_unparker();
-        let key = self.inner.borrow_mut().push_back(unparker.clone());
+        let key = self.inner.borrow_mut().push(unparker.task.clone());
         let timer = deadline.map(|d| hub.add_timer(d, TimerAction::unpark(unparker)));
         let mut guard = Waiting {
             list: self,
@@ -108,14 +110,12 @@ impl WaitList {
 
     /// Wakes the longest-waiting greenlet; returns whether there was one.
     pub(crate) fn notify_one(&self) -> bool {
-        let unparker = self.inner.borrow_mut().pop_front().map(|u| u.clone());
-        match unparker {
-            Some(unparker) => {
-                unparker.unpark();
-                true
-            }
-            None => false,
+        let mut line = self.inner.borrow_mut();
+        if !line.has_waiting() {
+            return false;
         }
+        line.serve_first(None);
+        true
     }
 
     /// Wakes every waiting greenlet, in the order they began waiting;
@@ -144,7 +144,7 @@ impl Waiting<'_> {
         if let Some(timer) = self.timer.take() {
             Hub::get().cancel_timer(timer);
         }
-        let (_, notified) = self.list.inner.borrow_mut().remove(self.key);
+        let (notified, _) = self.list.inner.borrow_mut().remove(self.key);
         notified
     }
 }

@@ -27,6 +27,7 @@
 //! std::thread::spawn(move || g.join());
 //! ```
 
+mod panic_hook;
 mod remote;
 
 use std::any::Any;
@@ -37,10 +38,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::cancel::is_cancellation;
+use crate::cancel::{is_cancellation, Cancel};
 use crate::context::{Context, Yielder};
-use crate::hub::task::Cancel;
-use crate::hub::{Hub, State, Task, TimerAction, Unparker, WaitOn};
+use crate::hub::{Hub, Outcome, State, Task, TimerAction, Unparker, WaitOn};
+use crate::panic::panic_message;
 
 pub use remote::RemoteGreenlet;
 
@@ -76,17 +77,6 @@ impl fmt::Display for GreenletError {
 }
 
 impl std::error::Error for GreenletError {}
-
-/// The message of a panic payload (`&str` or `String`), or a placeholder.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "<non-string panic payload>"
-    }
-}
 
 /// A handle to a greenlet that returns a `T`.
 ///
@@ -214,6 +204,7 @@ impl Builder {
         delay: Option<Duration>,
         f: impl FnOnce() -> T + 'static,
     ) -> io::Result<Greenlet<T>> {
+        panic_hook::install();
         let hub = Hub::get();
         let stack = hub.stacks.borrow_mut().acquire(self.stack_size)?;
         let task = Rc::new(Task::new(hub.next_id(), self.name, State::New));
@@ -228,6 +219,17 @@ impl Builder {
     }
 }
 
+/// A greenlet's type-erased outcome as `join` returns it.
+fn into_result<T: 'static>(outcome: Outcome) -> Result<T, GreenletError> {
+    match outcome {
+        Outcome::Returned(value) => Ok(*value
+            .downcast::<T>()
+            .expect("the outcome has the greenlet's type")),
+        Outcome::Panicked(payload) => Err(GreenletError::Panicked(payload)),
+        Outcome::Killed => Err(GreenletError::Killed),
+    }
+}
+
 /// The body of every greenlet: run `f`, record how it ended.
 fn run_greenlet<T: 'static>(task: Rc<Task>, yielder: &Yielder, f: impl FnOnce() -> T) {
     task.yielder.set(yielder);
@@ -239,13 +241,13 @@ fn run_greenlet<T: 'static>(task: Rc<Task>, yielder: &Yielder, f: impl FnOnce() 
             // The greenlet swallowed its kill and returned: it is still killed.
             // Its value is dropped here, in greenlet context.
             let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
-            Err(GreenletError::Killed)
+            Outcome::Killed
         }
-        Ok(value) => Ok(Box::new(value) as Box<dyn Any>),
+        Ok(value) => Outcome::Returned(Box::new(value)),
         Err(payload) if is_cancellation(&*payload) || task.cancel() == Cancel::Kill => {
-            Err(GreenletError::Killed)
+            Outcome::Killed
         }
-        Err(payload) => Err(GreenletError::Panicked(payload)),
+        Err(payload) => Outcome::Panicked(payload),
     };
     task.completion.borrow_mut().outcome = Some(outcome);
 }
@@ -275,16 +277,12 @@ impl<T: 'static> Greenlet<T> {
                 self.task.describe()
             );
         }
-        match completion
-            .outcome
-            .take()
-            .expect("a dead greenlet has an outcome")
-        {
-            Ok(value) => Ok(*value
-                .downcast::<T>()
-                .expect("the outcome has the greenlet's type")),
-            Err(err) => Err(err),
-        }
+        into_result(
+            completion
+                .outcome
+                .take()
+                .expect("a dead greenlet has an outcome"),
+        )
     }
 
     /// Like [`join`](Greenlet::join), but gives up after `timeout`,
@@ -342,7 +340,7 @@ impl<T> Greenlet<T> {
             .is_some_and(|t| std::ptr::eq(t, Rc::as_ptr(&self.task)))
         {
             self.task.request_kill();
-            crate::cancel::raise_if_cancelled(&self.task);
+            self.task.raise_if_cancelled();
             return;
         }
         hub.kill_nowait(&self.task);
@@ -468,11 +466,7 @@ pub fn killall<T>(greenlets: &[Greenlet<T>]) {
 
 /// The running greenlet's id; `None` on a thread's own stack or in hub context.
 pub fn current_id() -> Option<u64> {
-    let hub = Hub::try_get()?;
-    if hub.on_main() {
-        return None;
-    }
-    hub.current().map(|t| t.id)
+    crate::hub::current_greenlet_id()
 }
 
 /// The running greenlet's name, if it has one.

@@ -126,13 +126,7 @@ fn start<T: Send + 'static>(completer: Completer<T>, f: impl FnOnce() -> T + 'st
     let task = greenlet.task.clone();
     greenlet.link(move || {
         let outcome = task.completion.borrow_mut().outcome.take();
-        let outcome = match outcome {
-            Some(Ok(value)) => Ok(*value
-                .downcast::<T>()
-                .expect("the outcome has the greenlet's type")),
-            Some(Err(err)) => Err(err),
-            None => Err(GreenletError::Killed),
-        };
+        let outcome = outcome.map_or(Err(GreenletError::Killed), super::into_result);
         task.taken.set(true);
         completer.shared.complete(outcome);
         drop(completer);

@@ -23,7 +23,8 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::task::{Task, ThinVec, Unparker, WaitOn};
+use super::task::{Unparker, WaitOn};
+use super::wake_all::WakeAll;
 use super::Hub;
 
 /// Token of the cross-thread waker.
@@ -68,51 +69,7 @@ struct Source {
 /// and one writer, and an inline waiter is on the `Source`'s own cache line,
 /// where a `Vec`'s buffer would be one more cache miss per wake-up with
 /// thousands of connections.
-#[derive(Debug, Default)]
-struct Waiters {
-    first: Option<Unparker>,
-    rest: ThinVec<Unparker>,
-}
-
-impl Waiters {
-    fn push(&mut self, unparker: Unparker) {
-        if self.first.is_none() && self.rest.is_empty() {
-            self.first = Some(unparker);
-        } else {
-            self.rest.push(unparker);
-        }
-    }
-
-    /// Removes the waiter of `unparker`'s episode, if still present.
-    fn remove(&mut self, unparker: &Unparker) {
-        if self
-            .first
-            .as_ref()
-            .is_some_and(|w| w.same_episode(unparker))
-        {
-            self.first = None;
-        } else {
-            self.rest.retain(|w| !w.same_episode(unparker));
-        }
-    }
-
-    /// Wakes every waiter, in order, and forgets them.
-    fn wake_all(&mut self) {
-        if let Some(first) = self.first.take() {
-            first.unpark();
-        }
-        if !self.rest.is_empty() {
-            for waiter in self.rest.take() {
-                waiter.unpark();
-            }
-        }
-    }
-
-    /// The task to be woken first, for prefetching.
-    fn first_task(&self) -> Option<&Task> {
-        self.first.as_ref().map(|w| &*w.task)
-    }
-}
+type Waiters = WakeAll<Unparker>;
 
 /// The hub's poller.
 #[derive(Debug)]

@@ -41,12 +41,14 @@
 //! panics at the caller, the hub catches and reports the panic, and keeps
 //! going.
 
+mod current;
 pub(crate) mod handle;
 pub(crate) mod io;
 mod registry;
 mod run_queue;
 pub(crate) mod task;
 pub(crate) mod timers;
+mod wake_all;
 pub(crate) mod watch;
 
 use std::cell::{Cell, RefCell};
@@ -58,9 +60,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::cancel::{raise_if_cancelled, Cancelled};
+use crate::cancel::{is_cancellation, Cancel};
 use crate::context::{self, Context};
-use crate::greenlet::{panic_message, GreenletError};
+use crate::panic::panic_message;
 use crate::stack::StackPool;
 use crate::sync::Arc;
 
@@ -69,7 +71,7 @@ pub use handle::{Handle, HubGone};
 use io::Poller;
 use registry::Registry;
 use run_queue::RunQueue;
-pub(crate) use task::{Primitive, State, Task, Unparker, WaitOn};
+pub(crate) use task::{Outcome, Primitive, State, Task, Unparker, WaitOn};
 pub(crate) use timers::TimerKey;
 use timers::Timers;
 pub(crate) use watch::{RemoteWatch, RemoteWatcher, Watch, Watcher, Watchers};
@@ -153,71 +155,11 @@ pub(crate) struct Hub {
     ids: Cell<(u64, u64)>,
 }
 
-thread_local! {
-    static CURRENT_HUB: Cell<*const Hub> = const { Cell::new(ptr::null()) };
-    static OWNER: Owner = const { Owner };
-}
-
 /// Global source of greenlet ids, handed out to hubs in blocks.
 static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
 const ID_BLOCK: u64 = 1024;
 
-/// Tears the hub down when its thread ends.
-struct Owner;
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        let ptr = CURRENT_HUB.with(Cell::get);
-        if ptr.is_null() {
-            return;
-        }
-        // SAFETY: the pointer came from Box::into_raw in `Hub::get` and is
-        // freed only here, once, at thread exit.
-        unsafe { &*ptr }.teardown();
-        CURRENT_HUB.with(|c| c.set(ptr::null()));
-        // SAFETY: as above; no greenlet of this thread will run again.
-        drop(unsafe { Box::from_raw(ptr.cast_mut()) });
-    }
-}
-
 impl Hub {
-    /// This thread's hub, created on first use.
-    ///
-    /// The reference is valid until the thread's TLS destructors run; grove
-    /// code uses it only while running on this thread, and greenlets still
-    /// parked at that point are never resumed.
-    #[inline]
-    pub(crate) fn get() -> &'static Hub {
-        let ptr = CURRENT_HUB.with(Cell::get);
-        if !ptr.is_null() {
-            // SAFETY: see above; the hub outlives every caller on this thread.
-            return unsafe { &*ptr };
-        }
-        Self::create()
-    }
-
-    /// This thread's hub if it exists (and is not being torn down).
-    pub(crate) fn try_get() -> Option<&'static Hub> {
-        let ptr = CURRENT_HUB.try_with(Cell::get).ok()?;
-        // SAFETY: as in `get`.
-        (!ptr.is_null()).then(|| unsafe { &*ptr })
-    }
-
-    #[cold]
-    fn create() -> &'static Hub {
-        crate::stack::ensure_handler_for_this_thread();
-        let hub = Hub::new()
-            .unwrap_or_else(|err| panic!("grove: cannot create this thread's hub: {err}"));
-        let ptr = Box::into_raw(Box::new(hub));
-        CURRENT_HUB.with(|c| c.set(ptr));
-        // Registers the teardown; if TLS is already being destroyed the hub is leaked.
-        let _ = OWNER.try_with(|_| ());
-        // SAFETY: just allocated; freed only by `Owner::drop`.
-        let hub = unsafe { &*ptr };
-        hub.current.set(Rc::as_ptr(&hub.main));
-        hub
-    }
-
     fn new() -> std::io::Result<Hub> {
         let io = Poller::new()?;
         #[cfg(not(all(test, loom)))]
@@ -246,12 +188,12 @@ impl Hub {
         })
     }
 
+    /// Frees what the hub holds when its thread ends (see `current`).
     fn teardown(&self) {
         drop(self.remote.close());
         let tasks: Vec<Rc<Task>> = self.tasks.borrow_mut().take_all();
         for task in &tasks {
-            // SAFETY: context invariant: no task runs during teardown.
-            let context = unsafe { (*task.context.get()).take() };
+            let context = task.take_context();
             if let Some(context) = context {
                 if context.started() {
                     context.leak();
@@ -410,8 +352,7 @@ impl Hub {
 
     /// Registers a freshly spawned greenlet and queues its start.
     pub(crate) fn launch(&self, task: &Rc<Task>, context: Context, delay: Option<Duration>) {
-        // SAFETY: context invariant: the task has not been scheduled yet.
-        unsafe { *task.context.get() = Some(context) };
+        task.put_context(context);
         let key = self.tasks.borrow_mut().insert(task.clone());
         task.key.set(key);
         match delay {
@@ -430,13 +371,12 @@ impl Hub {
 
     /// Kills a greenlet that never ran: its closure is dropped here, it never runs.
     fn cancel_unstarted(&self, task: &Rc<Task>) {
-        // SAFETY: context invariant: the task has not started, so nothing runs on it.
-        let context = unsafe { (*task.context.get()).take() };
+        let context = task.take_context();
         if let Some(context) = context {
             let stack = context.into_stack();
             self.stacks.borrow_mut().release(stack);
         }
-        task.completion.borrow_mut().outcome = Some(Err(GreenletError::Killed));
+        task.completion.borrow_mut().outcome = Some(Outcome::Killed);
         self.retire(task);
     }
 
@@ -481,9 +421,9 @@ impl Hub {
         let Some(task) = self.current() else {
             blocking_in_hub_context()
         };
-        if task.cancel() != task::Cancel::None {
+        if task.cancel() != Cancel::None {
             end_episode(task);
-            raise_if_cancelled(task);
+            task.raise_if_cancelled();
         }
         if task.notified.replace(false) {
             task.seq.set(task.seq.get().wrapping_add(1));
@@ -504,7 +444,7 @@ impl Hub {
         let Some(task) = self.current_rc() else {
             blocking_in_hub_context()
         };
-        raise_if_cancelled(&task);
+        task.raise_if_cancelled();
         task.state.set(State::Runnable);
         task.waiting_on.set(WaitOn::Yield);
         let task_ref: *const Task = Rc::as_ptr(&task);
@@ -525,7 +465,7 @@ impl Hub {
         task.seq.set(task.seq.get().wrapping_add(1));
         task.state.set(State::Running);
         task.waiting_on.set(WaitOn::Nothing);
-        raise_if_cancelled(task);
+        task.raise_if_cancelled();
     }
 
     // ---- the loop -----------------------------------------------------------
@@ -609,14 +549,12 @@ impl Hub {
         }
         task.state.set(State::Running);
         self.current.set(Rc::as_ptr(&task));
-        // SAFETY: context invariant: only the hub touches a task's context,
-        // and while the greenlet runs nothing else does.
-        let context = unsafe { (*task.context.get()).as_mut() };
-        let finished = context.expect("a live greenlet owns its context").resume();
+        let finished = task
+            .resume_context()
+            .expect("a live greenlet owns its context");
         self.current.set(ptr::null());
         if finished {
-            // SAFETY: the greenlet finished; nothing runs on its context.
-            let context = unsafe { (*task.context.get()).take() }.expect("checked above");
+            let context = task.take_context().expect("checked above");
             let stack = context.into_stack();
             self.stacks.borrow_mut().release(stack);
             self.retire(&task);
@@ -715,10 +653,20 @@ impl std::fmt::Debug for Hub {
     }
 }
 
+/// The running greenlet's id; `None` on a thread's own stack, in hub
+/// context, or on a thread without a hub.
+pub(crate) fn current_greenlet_id() -> Option<u64> {
+    let hub = Hub::try_get()?;
+    if hub.on_main() {
+        return None;
+    }
+    hub.current().map(|t| t.id)
+}
+
 /// Runs a hub-context callback; a panic is reported, never propagated into the loop.
 fn run_callback(f: impl FnOnce()) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-        if !payload.is::<Cancelled>() {
+        if !is_cancellation(payload.as_ref()) {
             eprintln!(
                 "grove: a hub callback panicked: {}",
                 panic_message(payload.as_ref())

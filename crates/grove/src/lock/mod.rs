@@ -106,11 +106,11 @@ struct Permits {
     /// Acquirers inside `WaitList::wait`: waiting, or woken and not yet back.
     in_wait: Cell<usize>,
     waiters: WaitList,
-    on: Primitive,
+    on: &'static Primitive,
 }
 
 impl Permits {
-    fn new(permits: usize, on: Primitive) -> Permits {
+    fn new(permits: usize, on: &'static Primitive) -> Permits {
         Permits {
             permits: Cell::new(permits),
             in_wait: Cell::new(0),

@@ -7,6 +7,11 @@ use std::time::Duration;
 use super::{OverRelease, Permits};
 use crate::hub::Primitive;
 
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_LOCK: Primitive = Primitive::new("Lock::acquire");
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_SEMAPHORE: Primitive = Primitive::new("Semaphore::acquire");
+
 // ---- Semaphore ------------------------------------------------------------------
 
 /// A counter of permits that greenlets acquire and release (gevent's
@@ -86,7 +91,7 @@ impl Semaphore {
     /// A semaphore with `permits` permits (0 is allowed).
     pub fn new(permits: usize) -> Semaphore {
         Semaphore {
-            permits: Rc::new(Permits::new(permits, Primitive::Semaphore)),
+            permits: Rc::new(Permits::new(permits, &WAITS_ON_SEMAPHORE)),
         }
     }
 
@@ -206,7 +211,7 @@ impl BoundedSemaphore {
     /// of 0 is allowed: nothing can ever be acquired or released).
     pub fn new(permits: usize) -> BoundedSemaphore {
         BoundedSemaphore {
-            permits: Rc::new(Permits::new(permits, Primitive::Semaphore)),
+            permits: Rc::new(Permits::new(permits, &WAITS_ON_SEMAPHORE)),
             bound: permits,
         }
     }
@@ -359,7 +364,7 @@ impl Lock {
     /// An unlocked lock.
     pub fn new() -> Lock {
         Lock {
-            permits: Rc::new(Permits::new(1, Primitive::Lock)),
+            permits: Rc::new(Permits::new(1, &WAITS_ON_LOCK)),
         }
     }
 

@@ -1,5 +1,5 @@
 //! The one mechanism under `Queue`, `LifoQueue`, `PriorityQueue` and
-//! `JoinableQueue`: a container behind two [`Side`]s, all in one `RefCell`.
+//! `JoinableQueue`: a container behind two [`Line`]s, all in one `RefCell`.
 //! The kinds differ only in the container ([`Buffer`]).
 //!
 //! # Hand-off
@@ -48,9 +48,14 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::time::Instant;
 
-use super::side::{wait_turn, Side};
 use super::{Empty, Full};
 use crate::hub::{Hub, Primitive, TimerAction, TimerKey, WaitOn, Watcher, Watchers};
+use crate::wait::line::{wait_turn, Line};
+
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_QUEUE_GET: Primitive = Primitive::new("a queue get");
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_QUEUE_PUT: Primitive = Primitive::new("a queue put (queue full)");
 
 /// What a container holds (a trait of its own, without the bounds the
 /// container's methods need, so that `Core<Smallest<T>>` is a type for any
@@ -170,7 +175,7 @@ impl<T: Ord> Buffer for Smallest<T> {
 }
 
 /// A buffered queue: items in a [`Buffer`] (or in the hands of served
-/// getters), getters and putters in FIFO [`Side`]s. See the module docs.
+/// getters), getters and putters in FIFO [`Line`]s. See the module docs.
 pub(crate) struct Core<B: Holds> {
     state: RefCell<State<B>>,
     /// `usize::MAX` for an unbounded queue.
@@ -185,9 +190,9 @@ struct State<B: Holds> {
     /// Items moved into served getters' nodes (counted by `len`).
     held: usize,
     shut_down: bool,
-    getters: Side<B::Item>,
+    getters: Line<B::Item>,
     /// Served putters hold a free slot (no payload).
-    putters: Side<()>,
+    putters: Line<()>,
 }
 
 impl<B: Buffer> State<B> {
@@ -345,8 +350,8 @@ impl<B: Buffer> Core<B> {
                 items: B::new(),
                 held: 0,
                 shut_down: false,
-                getters: Side::new(),
-                putters: Side::new(),
+                getters: Line::new(),
+                putters: Line::new(),
             }),
             capacity,
             watchers: Watchers::default(),
@@ -535,7 +540,7 @@ impl<B: Buffer> Core<B> {
         };
         // Called while unwinding, `park` returns at once: the getter is not
         // served, and `get_in_turn` takes it out of the line again.
-        hub.park(WaitOn::Primitive(Primitive::QueueGet));
+        hub.park(WaitOn::Primitive(&WAITS_ON_QUEUE_GET));
         self.get_served(guard, deadline)
     }
 
@@ -742,7 +747,7 @@ impl<B: Buffer> Core<B> {
             armed: true,
         };
         // Called while unwinding, `park` returns at once (see `get_wait`).
-        hub.park(WaitOn::Primitive(Primitive::QueuePut));
+        hub.park(WaitOn::Primitive(&WAITS_ON_QUEUE_PUT));
         self.put_served(guard, item)
     }
 

@@ -1,6 +1,6 @@
 //! `Channel`: a rendezvous — a put waits until a getter takes its item.
 //!
-//! Two [`Side`]s in one `RefCell`, as under the buffered queues. The
+//! Two [`Line`]s in one `RefCell`, as under the buffered queues. The
 //! putters' line holds the offers in arrival order: a waiting putter's node
 //! holds its item. A put that finds a getter waiting moves its item
 //! straight into that getter's node (with the key of the putter's node) and
@@ -29,9 +29,14 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::buffered::{Iter, Receive};
-use super::side::{wait_turn, Side};
 use super::{Empty, Full};
 use crate::hub::{Hub, Primitive, TimerAction, TimerKey, WaitOn, Watcher, Watchers};
+use crate::wait::line::{wait_turn, Line};
+
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_CHANNEL_GET: Primitive = Primitive::new("Channel::get");
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_CHANNEL_PUT: Primitive = Primitive::new("Channel::put (waiting for a getter)");
 
 /// A rendezvous between the greenlets of one thread (gevent's `Channel`): a
 /// queue with no room, where [`put`](Channel::put) waits until a getter has
@@ -119,10 +124,10 @@ struct Inner<T> {
 struct State<T> {
     /// A served getter holds its item and the key of the putter waiting
     /// for the take (`NO_PUTTER`: none).
-    getters: Side<(T, usize)>,
+    getters: Line<(T, usize)>,
     /// Offers, oldest first: waiting nodes are on offer; a served node's
     /// item is in a getter's hands (no payload) or was taken (`Taken`).
-    putters: Side<Offer<T>>,
+    putters: Line<Offer<T>>,
     /// Items in served getters' hands.
     held: usize,
     /// `Offer::Left` nodes in `putters`.
@@ -391,7 +396,7 @@ impl<T> Inner<T> {
         };
         // Called while unwinding, `park` returns at once: the getter is not
         // served, and `get_in_turn` takes it out of the line again.
-        hub.park(WaitOn::Primitive(Primitive::ChannelGet));
+        hub.park(WaitOn::Primitive(&WAITS_ON_CHANNEL_GET));
         self.get_served(guard, deadline)
     }
 
@@ -559,7 +564,7 @@ impl<T> Inner<T> {
             armed: true,
         };
         // Only a take, a shutdown or the deadline wakes the putter.
-        hub.park(WaitOn::Primitive(Primitive::ChannelPut));
+        hub.park(WaitOn::Primitive(&WAITS_ON_CHANNEL_PUT));
         if let Some(timer) = guard.timer.take() {
             hub.cancel_timer(timer);
         }
@@ -675,8 +680,8 @@ impl<T> Channel<T> {
     pub fn new() -> Self {
         Channel(Rc::new(Inner {
             state: RefCell::new(State {
-                getters: Side::new(),
-                putters: Side::new(),
+                getters: Line::new(),
+                putters: Line::new(),
                 held: 0,
                 left: 0,
                 shut_down: false,

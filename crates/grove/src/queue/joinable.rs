@@ -11,6 +11,9 @@ use super::{Empty, Full};
 use crate::hub::{Hub, Primitive, WaitOn};
 use crate::waitlist::{Wait, WaitList};
 
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_QUEUE_JOIN: Primitive = Primitive::new("JoinableQueue::join");
+
 /// A FIFO queue that counts unfinished tasks, so that a producer can wait
 /// until every item it put has been processed (gevent's `JoinableQueue`,
 /// Python's `queue.Queue.join`).
@@ -126,7 +129,7 @@ impl<T> JoinableQueue<T> {
 
     fn join_until(&self, deadline: Option<Instant>) -> bool {
         while self.0.unfinished.get() > 0 {
-            let on = WaitOn::Primitive(Primitive::QueueJoin);
+            let on = WaitOn::Primitive(&WAITS_ON_QUEUE_JOIN);
             match self.0.joiners.wait(on, deadline) {
                 Wait::Notified => {}
                 Wait::TimedOut | Wait::Unwinding => break,

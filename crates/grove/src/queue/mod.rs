@@ -78,7 +78,6 @@ mod joinable;
 mod kinds;
 #[cfg(test)]
 mod ready_tests;
-mod side;
 
 pub use self::buffered::Iter;
 pub use self::channel::Channel;

@@ -83,6 +83,9 @@ use crate::waitlist::{Wait, WaitList};
 use dispatch::global;
 pub use number::Signal;
 
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_SIGNAL: Primitive = Primitive::new("a Unix signal (Signals::wait)");
+
 // ---- the per-hub part -----------------------------------------------------
 
 static NEXT_LOCAL_KEY: AtomicU64 = AtomicU64::new(1);
@@ -410,7 +413,7 @@ impl Signals {
             match self
                 .queue
                 .waiters
-                .wait(WaitOn::Primitive(Primitive::Signal), deadline)
+                .wait(WaitOn::Primitive(&WAITS_ON_SIGNAL), deadline)
             {
                 Wait::Notified => {}
                 Wait::TimedOut | Wait::Unwinding => return self.try_wait(),
