@@ -90,6 +90,8 @@
 //! * A greenlet that passes its own handle never sees it ready: it cannot
 //!   finish while it waits.
 
+#[cfg(test)]
+mod example;
 pub(crate) mod line;
 
 use std::cell::{OnceCell, RefCell};
@@ -103,8 +105,7 @@ use std::time::{Duration, Instant};
 use crate::event::{AsyncResult, Event};
 use crate::greenlet::{Greenlet, RemoteGreenlet};
 use crate::hub::{
-    Hub, Primitive, RemoteUnparker, RemoteWatch, RemoteWatcher, TimerAction, TimerKey, Unparker,
-    WaitOn, Watch, Watcher,
+    Hub, Primitive, RemoteUnparker, RemoteWatch, RemoteWatcher, Unparker, WaitOn, Watch, Watcher,
 };
 use crate::queue::{Channel, JoinableQueue, LifoQueue, PriorityQueue, Queue};
 use crate::sync::{Mutex, MutexGuard};
@@ -430,14 +431,9 @@ impl<W: Waitable> IWait<'_, W> {
         if !self.tracker.arm(&unparker) {
             return Parked::Woken;
         }
-        let timer = self
-            .deadline
-            .map(|d| hub.add_timer(d, TimerAction::unpark(unparker)));
-        let _armed = Armed {
-            tracker: &self.tracker,
-            timer,
-        };
-        if hub.park(WaitOn::Primitive(&WAITS_ON_ANY)) {
+        let _armed = Armed(&self.tracker);
+        let timer = self.deadline.map(|d| (d, unparker));
+        if hub.park_until(WaitOn::Primitive(&WAITS_ON_ANY), timer) {
             Parked::Woken
         } else {
             Parked::Unwinding
@@ -477,18 +473,12 @@ impl<W: Waitable> Drop for IWait<'_, W> {
     }
 }
 
-/// Disarms the tracker and cancels the deadline timer however a park ends.
-struct Armed<'a> {
-    tracker: &'a Tracker,
-    timer: Option<TimerKey>,
-}
+/// Disarms the tracker however a park ends.
+struct Armed<'a>(&'a Tracker);
 
 impl Drop for Armed<'_> {
     fn drop(&mut self) {
-        if let Some(timer) = self.timer.take() {
-            Hub::get().cancel_timer(timer);
-        }
-        self.tracker.disarm();
+        self.0.disarm();
     }
 }
 

@@ -33,7 +33,7 @@ use std::time::Instant;
 
 use std::rc::Rc;
 
-use crate::hub::{Hub, Task, TimerAction, TimerKey, WaitOn};
+use crate::hub::{Hub, Task, WaitOn};
 use crate::wait::line::Line;
 
 /// How a [`WaitList::wait`] ended.
@@ -90,14 +90,12 @@ impl WaitList {
         }
         let unparker = hub.current_unparker();
         let key = self.inner.borrow_mut().push(unparker.task.clone());
-        let timer = deadline.map(|d| hub.add_timer(d, TimerAction::unpark(unparker)));
         let mut guard = Waiting {
             list: self,
             key,
-            timer,
             done: false,
         };
-        if !hub.park(on) {
+        if !hub.park_until(on, deadline.map(|d| (d, unparker))) {
             guard.finish();
             return Wait::Unwinding;
         }
@@ -133,7 +131,6 @@ impl WaitList {
 struct Waiting<'a> {
     list: &'a WaitList,
     key: usize,
-    timer: Option<TimerKey>,
     done: bool,
 }
 
@@ -141,9 +138,6 @@ impl Waiting<'_> {
     /// Leaves the list; returns whether this waiter had been notified.
     fn finish(&mut self) -> bool {
         self.done = true;
-        if let Some(timer) = self.timer.take() {
-            Hub::get().cancel_timer(timer);
-        }
         let (notified, _) = self.list.inner.borrow_mut().remove(self.key);
         notified
     }

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use crate::cancel::{is_cancellation, Cancel};
 use crate::context::{Context, Yielder};
-use crate::hub::{Hub, Outcome, State, Task, TimerAction, Unparker, WaitOn};
+use crate::hub::{Hub, Outcome, State, Task, Unparker, WaitOn};
 use crate::panic::panic_message;
 
 pub use remote::RemoteGreenlet;
@@ -408,13 +408,12 @@ impl<T> Greenlet<T> {
                 .borrow_mut()
                 .joiners
                 .push(unparker.clone());
-            let timer = deadline.map(|d| hub.add_timer(d, TimerAction::unpark(unparker.clone())));
+            let timer = deadline.map(|d| (d, unparker.clone()));
             let guard = JoinWait {
                 task: &self.task,
                 unparker,
-                timer,
             };
-            let parked = hub.park(WaitOn::Join(self.task.id));
+            let parked = hub.park_until(WaitOn::Join(self.task.id), timer);
             drop(guard);
             if !parked {
                 return self.task.is_dead();
@@ -423,18 +422,14 @@ impl<T> Greenlet<T> {
     }
 }
 
-/// Leaves the joiner list and cancels the timer however the wait ended.
+/// Leaves the joiner list however the wait ended.
 struct JoinWait<'a> {
     task: &'a Rc<Task>,
     unparker: Unparker,
-    timer: Option<crate::hub::TimerKey>,
 }
 
 impl Drop for JoinWait<'_> {
     fn drop(&mut self) {
-        if let Some(timer) = self.timer {
-            Hub::get().cancel_timer(timer);
-        }
         let unparker = &self.unparker;
         self.task.completion.borrow_mut().joiners.remove(unparker);
     }

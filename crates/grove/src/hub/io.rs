@@ -292,20 +292,18 @@ impl Registration {
                 Direction::Write => source.writers.push(unparker.clone()),
             }
         }
-        let timer =
-            deadline.map(|d| hub.add_timer(d, super::TimerAction::unpark(unparker.clone())));
+        let timer = deadline.map(|d| (d, unparker.clone()));
         let waiting = WaitGuard {
             registration: self,
             direction,
             unparker: &unparker,
-            timer,
         };
         let on = match direction {
             Direction::Read => WaitOn::Readable(self.fd),
             Direction::Write => WaitOn::Writable(self.fd),
         };
         hub.io.waiting.set(hub.io.waiting.get() + 1);
-        let parked = hub.park(on);
+        let parked = hub.park_until(on, timer);
         drop(waiting);
         if !parked {
             // Not `Interrupted`: std's `read_to_end`/`write_all` retry that
@@ -365,16 +363,12 @@ struct WaitGuard<'a> {
     registration: &'a Registration,
     direction: Direction,
     unparker: &'a Unparker,
-    timer: Option<super::TimerKey>,
 }
 
 impl Drop for WaitGuard<'_> {
     fn drop(&mut self) {
         let hub = Hub::get();
         hub.io.waiting.set(hub.io.waiting.get() - 1);
-        if let Some(timer) = self.timer {
-            hub.cancel_timer(timer);
-        }
         let mut sources = hub.io.sources.borrow_mut();
         let source = &mut sources[self.registration.key];
         match self.direction {

@@ -435,6 +435,18 @@ impl Hub {
         true
     }
 
+    /// The one park with a deadline: parks like [`park`](Self::park) until
+    /// this episode is woken or the deadline of `timer` passes (then its
+    /// unparker, the same episode's, wakes the task). The timer is
+    /// cancelled however the park ends, unwinding included, so none
+    /// outlives its wait. The caller has joined whatever line will wake it
+    /// and leaves it in a drop guard of its own.
+    #[inline(always)]
+    pub(crate) fn park_until(&self, on: WaitOn, timer: Option<(Instant, Unparker)>) -> bool {
+        let _deadline = Deadline(timer.map(|(d, u)| self.add_timer(d, TimerAction::unpark(u))));
+        self.park(on)
+    }
+
     /// Puts the running task behind everything runnable and runs them.
     #[inline(always)]
     pub(crate) fn yield_now(&self) {
@@ -671,6 +683,18 @@ fn run_callback(f: impl FnOnce()) {
                 "grove: a hub callback panicked: {}",
                 panic_message(payload.as_ref())
             );
+        }
+    }
+}
+
+/// Cancels a deadline's timer however a park ends.
+struct Deadline(Option<TimerKey>);
+
+impl Drop for Deadline {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Some(timer) = self.0.take() {
+            Hub::get().cancel_timer(timer);
         }
     }
 }

@@ -49,7 +49,7 @@ use std::fmt;
 use std::time::Instant;
 
 use super::{Empty, Full};
-use crate::hub::{Hub, Primitive, TimerAction, TimerKey, WaitOn, Watcher, Watchers};
+use crate::hub::{Hub, Primitive, WaitOn, Watcher, Watchers};
 use crate::wait::line::{wait_turn, Line};
 
 /// What a greenlet parked here waits on, for reports.
@@ -512,7 +512,6 @@ impl<B: Buffer> Core<B> {
         let guard = GetGuard {
             core: self,
             key,
-            timer: None,
             armed: true,
         };
         Some(self.get_served(guard, deadline))
@@ -531,16 +530,14 @@ impl<B: Buffer> Core<B> {
             Some(d) => (unparker.task.clone(), Some((d, unparker))),
         };
         let key = self.state.borrow_mut().getters.push(task);
-        let timer = for_timer.map(|(d, unparker)| hub.add_timer(d, TimerAction::unpark(unparker)));
         let guard = GetGuard {
             core: self,
             key,
-            timer,
             armed: true,
         };
         // Called while unwinding, `park` returns at once: the getter is not
         // served, and `get_in_turn` takes it out of the line again.
-        hub.park(WaitOn::Primitive(&WAITS_ON_QUEUE_GET));
+        hub.park_until(WaitOn::Primitive(&WAITS_ON_QUEUE_GET), for_timer);
         self.get_served(guard, deadline)
     }
 
@@ -551,9 +548,6 @@ impl<B: Buffer> Core<B> {
         mut guard: GetGuard<'_, B>,
         deadline: Option<Instant>,
     ) -> Result<B::Item, Empty> {
-        if let Some(timer) = guard.timer.take() {
-            Hub::get().cancel_timer(timer);
-        }
         let key = guard.key;
         let mut st = self.state.borrow_mut();
         if !st.getters.is_served_head(key) {
@@ -633,10 +627,7 @@ impl<B: Buffer> Core<B> {
     /// A getter's wait ended by unwinding.
     #[cold]
     #[inline(never)]
-    fn getter_unwound(&self, key: usize, timer: Option<TimerKey>) {
-        if let Some(timer) = timer {
-            Hub::get().cancel_timer(timer);
-        }
+    fn getter_unwound(&self, key: usize) {
         self.state.borrow_mut().getter_cancelled(key);
         // Its item may be back in the buffer, the line empty.
         self.notify_ready();
@@ -719,7 +710,6 @@ impl<B: Buffer> Core<B> {
         let guard = PutGuard {
             core: self,
             key,
-            timer: None,
             armed: true,
         };
         Ok(self.put_served(guard, item))
@@ -739,15 +729,13 @@ impl<B: Buffer> Core<B> {
             Some(d) => (unparker.task.clone(), Some((d, unparker))),
         };
         let key = self.state.borrow_mut().putters.push(task);
-        let timer = for_timer.map(|(d, unparker)| hub.add_timer(d, TimerAction::unpark(unparker)));
         let guard = PutGuard {
             core: self,
             key,
-            timer,
             armed: true,
         };
         // Called while unwinding, `park` returns at once (see `get_wait`).
-        hub.park(WaitOn::Primitive(&WAITS_ON_QUEUE_PUT));
+        hub.park_until(WaitOn::Primitive(&WAITS_ON_QUEUE_PUT), for_timer);
         self.put_served(guard, item)
     }
 
@@ -755,9 +743,6 @@ impl<B: Buffer> Core<B> {
     /// turn.
     #[inline(always)]
     fn put_served(&self, mut guard: PutGuard<'_, B>, item: B::Item) -> Result<(), Full<B::Item>> {
-        if let Some(timer) = guard.timer.take() {
-            Hub::get().cancel_timer(timer);
-        }
         let key = guard.key;
         let mut st = self.state.borrow_mut();
         if !st.putters.is_served_head(key) {
@@ -802,10 +787,7 @@ impl<B: Buffer> Core<B> {
     /// A putter's wait ended by unwinding.
     #[cold]
     #[inline(never)]
-    fn putter_unwound(&self, key: usize, timer: Option<TimerKey>) {
-        if let Some(timer) = timer {
-            Hub::get().cancel_timer(timer);
-        }
+    fn putter_unwound(&self, key: usize) {
         self.state.borrow_mut().putter_cancelled(key, self.capacity);
     }
 
@@ -827,7 +809,6 @@ impl<B: Buffer> Core<B> {
 struct GetGuard<'a, B: Buffer> {
     core: &'a Core<B>,
     key: usize,
-    timer: Option<TimerKey>,
     /// Until the getter has left the line normally.
     armed: bool,
 }
@@ -836,7 +817,7 @@ impl<B: Buffer> Drop for GetGuard<'_, B> {
     #[inline(always)]
     fn drop(&mut self) {
         if self.armed {
-            self.core.getter_unwound(self.key, self.timer.take());
+            self.core.getter_unwound(self.key);
         }
     }
 }
@@ -845,7 +826,6 @@ impl<B: Buffer> Drop for GetGuard<'_, B> {
 struct PutGuard<'a, B: Buffer> {
     core: &'a Core<B>,
     key: usize,
-    timer: Option<TimerKey>,
     armed: bool,
 }
 
@@ -853,7 +833,7 @@ impl<B: Buffer> Drop for PutGuard<'_, B> {
     #[inline(always)]
     fn drop(&mut self) {
         if self.armed {
-            self.core.putter_unwound(self.key, self.timer.take());
+            self.core.putter_unwound(self.key);
         }
     }
 }

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use super::buffered::{Iter, Receive};
 use super::{Empty, Full};
-use crate::hub::{Hub, Primitive, TimerAction, TimerKey, WaitOn, Watcher, Watchers};
+use crate::hub::{Hub, Primitive, WaitOn, Watcher, Watchers};
 use crate::wait::line::{wait_turn, Line};
 
 /// What a greenlet parked here waits on, for reports.
@@ -369,7 +369,6 @@ impl<T> Inner<T> {
         let guard = GetGuard {
             inner: self,
             key: mine,
-            timer: None,
             armed: true,
         };
         Some(self.get_served(guard, deadline))
@@ -387,16 +386,14 @@ impl<T> Inner<T> {
             Some(d) => (unparker.task.clone(), Some((d, unparker))),
         };
         let key = self.state.borrow_mut().getters.push(task);
-        let timer = for_timer.map(|(d, unparker)| hub.add_timer(d, TimerAction::unpark(unparker)));
         let guard = GetGuard {
             inner: self,
             key,
-            timer,
             armed: true,
         };
         // Called while unwinding, `park` returns at once: the getter is not
         // served, and `get_in_turn` takes it out of the line again.
-        hub.park(WaitOn::Primitive(&WAITS_ON_CHANNEL_GET));
+        hub.park_until(WaitOn::Primitive(&WAITS_ON_CHANNEL_GET), for_timer);
         self.get_served(guard, deadline)
     }
 
@@ -406,9 +403,6 @@ impl<T> Inner<T> {
         mut guard: GetGuard<'_, T>,
         deadline: Option<Instant>,
     ) -> Result<T, Empty> {
-        if let Some(timer) = guard.timer.take() {
-            Hub::get().cancel_timer(timer);
-        }
         let key = guard.key;
         let mut st = self.state.borrow_mut();
         if !st.getters.is_served_head(key) {
@@ -502,10 +496,7 @@ impl<T> Inner<T> {
 
     #[cold]
     #[inline(never)]
-    fn getter_unwound(&self, key: usize, timer: Option<TimerKey>) {
-        if let Some(timer) = timer {
-            Hub::get().cancel_timer(timer);
-        }
+    fn getter_unwound(&self, key: usize) {
         self.state.borrow_mut().getter_cancelled(key);
         // Its item may be back on offer, the line empty.
         self.notify_ready();
@@ -556,18 +547,13 @@ impl<T> Inner<T> {
             self.notify_ready();
             key
         };
-        let timer = for_timer.map(|(d, unparker)| hub.add_timer(d, TimerAction::unpark(unparker)));
         let mut guard = PutGuard {
             inner: self,
             key,
-            timer,
             armed: true,
         };
         // Only a take, a shutdown or the deadline wakes the putter.
-        hub.park(WaitOn::Primitive(&WAITS_ON_CHANNEL_PUT));
-        if let Some(timer) = guard.timer.take() {
-            hub.cancel_timer(timer);
-        }
+        hub.park_until(WaitOn::Primitive(&WAITS_ON_CHANNEL_PUT), for_timer);
         guard.armed = false;
         let mut st = self.state.borrow_mut();
         let left = st.putter_leaves(key);
@@ -608,10 +594,7 @@ impl<T> Inner<T> {
 
     #[cold]
     #[inline(never)]
-    fn putter_unwound(&self, key: usize, timer: Option<TimerKey>) {
-        if let Some(timer) = timer {
-            Hub::get().cancel_timer(timer);
-        }
+    fn putter_unwound(&self, key: usize) {
         let left = self.state.borrow_mut().putter_leaves(key);
         // The put did not happen: its item is dropped here, after the borrow.
         drop(left);
@@ -638,7 +621,6 @@ impl<T> Inner<T> {
 struct GetGuard<'a, T> {
     inner: &'a Inner<T>,
     key: usize,
-    timer: Option<TimerKey>,
     armed: bool,
 }
 
@@ -646,7 +628,7 @@ impl<T> Drop for GetGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
         if self.armed {
-            self.inner.getter_unwound(self.key, self.timer.take());
+            self.inner.getter_unwound(self.key);
         }
     }
 }
@@ -656,7 +638,6 @@ impl<T> Drop for GetGuard<'_, T> {
 struct PutGuard<'a, T> {
     inner: &'a Inner<T>,
     key: usize,
-    timer: Option<TimerKey>,
     armed: bool,
 }
 
@@ -664,7 +645,7 @@ impl<T> Drop for PutGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
         if self.armed {
-            self.inner.putter_unwound(self.key, self.timer.take());
+            self.inner.putter_unwound(self.key);
         }
     }
 }
