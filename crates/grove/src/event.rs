@@ -116,6 +116,11 @@ impl fmt::Debug for Event {
 
 impl Event {
     /// A new event, not set.
+    ///
+    /// ```
+    /// let event = grove::event::Event::new();
+    /// assert!(!event.is_set());
+    /// ```
     pub fn new() -> Event {
         Event::default()
     }
@@ -123,6 +128,14 @@ impl Event {
     /// Raises the flag and wakes every waiting greenlet, in the order they
     /// began waiting (they run from the hub's next turn). Setting a set
     /// event does nothing. Never blocks: usable in hub callbacks.
+    ///
+    /// ```
+    /// let event = grove::event::Event::new();
+    /// let e = event.clone();
+    /// let waiter = grove::spawn(move || { e.wait(); "woken" });
+    /// event.set();
+    /// assert_eq!(waiter.join().unwrap(), "woken");
+    /// ```
     pub fn set(&self) {
         let inner = &*self.inner;
         if inner.flag.replace(true) {
@@ -134,11 +147,26 @@ impl Event {
     }
 
     /// Lowers the flag: later waits block until the next [`set`](Event::set).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event = grove::event::Event::new();
+    /// event.set();
+    /// event.clear();
+    /// assert!(!event.wait_timeout(Duration::from_millis(5))); // waits again
+    /// ```
     pub fn clear(&self) {
         self.inner.flag.set(false);
     }
 
     /// Whether the flag is up (gevent's `is_set`/`ready`).
+    ///
+    /// ```
+    /// let event = grove::event::Event::new();
+    /// event.set();
+    /// assert!(event.is_set());
+    /// ```
     pub fn is_set(&self) -> bool {
         self.inner.flag.get()
     }
@@ -147,6 +175,16 @@ impl Event {
     ///
     /// On a thread's own stack this runs the hub; if nothing could ever set
     /// the event, it panics with a "would block forever" report instead.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event = grove::event::Event::new();
+    /// let e = event.clone();
+    /// grove::spawn(move || { grove::sleep(Duration::from_millis(5)); e.set() });
+    /// event.wait(); // runs the hub until the greenlet sets it
+    /// assert!(event.is_set());
+    /// ```
     ///
     /// # Panics
     /// In hub context (a link, timer or `Handle::call` callback) when the
@@ -157,6 +195,15 @@ impl Event {
 
     /// Waits at most `timeout`; returns whether the event was set (or had
     /// been set while this call waited).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event = grove::event::Event::new();
+    /// assert!(!event.wait_timeout(Duration::from_millis(5)));
+    /// event.set();
+    /// assert!(event.wait_timeout(Duration::from_millis(5)));
+    /// ```
     ///
     /// # Panics
     /// As [`wait`](Event::wait).
@@ -295,6 +342,11 @@ impl<T: fmt::Debug> fmt::Debug for AsyncResult<T> {
 
 impl<T> AsyncResult<T> {
     /// A new result, not set yet.
+    ///
+    /// ```
+    /// let result = grove::event::AsyncResult::<String>::new();
+    /// assert!(!result.is_ready());
+    /// ```
     pub fn new() -> AsyncResult<T> {
         AsyncResult::default()
     }
@@ -303,6 +355,13 @@ impl<T> AsyncResult<T> {
     /// wait, in the order they began waiting. Never blocks: usable from any
     /// thread, from hub callbacks, and from threads without a hub (it never
     /// creates one).
+    ///
+    /// ```
+    /// let result = grove::event::AsyncResult::new();
+    /// assert_eq!(result.set("first"), Ok(()));
+    /// assert_eq!(result.set("second"), Err("second")); // set once
+    /// assert_eq!(result.get(), "first");
+    /// ```
     ///
     /// # Errors
     /// If a value was already set, `value` is handed back as `Err(value)`
@@ -323,11 +382,26 @@ impl<T> AsyncResult<T> {
     }
 
     /// Whether a value has been set (gevent's `ready`).
+    ///
+    /// ```
+    /// let result = grove::event::AsyncResult::new();
+    /// assert!(!result.is_ready());
+    /// result.set(1).unwrap();
+    /// assert!(result.is_ready());
+    /// ```
     pub fn is_ready(&self) -> bool {
         self.inner.value.get().is_some()
     }
 
     /// Waits until a value is set, without reading it.
+    ///
+    /// ```
+    /// let result = grove::event::AsyncResult::new();
+    /// let r = result.clone();
+    /// grove::spawn(move || r.set(vec![1, 2, 3]).unwrap());
+    /// result.wait();
+    /// assert!(result.is_ready());
+    /// ```
     ///
     /// # Panics
     /// In hub context (a link, timer or `Handle::call` callback) when no
@@ -337,6 +411,13 @@ impl<T> AsyncResult<T> {
     }
 
     /// Waits at most `timeout`; returns whether a value is set.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let result = grove::event::AsyncResult::<u8>::new();
+    /// assert!(!result.wait_timeout(Duration::from_millis(5)));
+    /// ```
     ///
     /// # Panics
     /// As [`wait`](AsyncResult::wait).
@@ -383,6 +464,14 @@ impl<T: Clone> AsyncResult<T> {
     ///
     /// On a thread's own stack this runs the hub until the value arrives.
     ///
+    /// ```
+    /// let result = grove::event::AsyncResult::new();
+    /// let r = result.clone();
+    /// let worker = std::thread::spawn(move || r.set(String::from("from a thread")).unwrap());
+    /// assert_eq!(result.get(), "from a thread"); // the hub runs while it waits
+    /// worker.join().unwrap();
+    /// ```
+    ///
     /// # Panics
     /// In hub context (a link, timer or `Handle::call` callback) when no
     /// value is set, since hub callbacks must not block; and when called
@@ -408,6 +497,15 @@ impl<T: Clone> AsyncResult<T> {
 
     /// Waits at most `timeout` for a value and returns a clone of it.
     ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let result = grove::event::AsyncResult::new();
+    /// assert_eq!(result.get_timeout(Duration::from_millis(5)), Err(grove::Timeout));
+    /// result.set(7).unwrap();
+    /// assert_eq!(result.get_timeout(Duration::from_millis(5)), Ok(7));
+    /// ```
+    ///
     /// # Errors
     /// `Err(Timeout)` if no value was set in time.
     ///
@@ -423,6 +521,13 @@ impl<T: Clone> AsyncResult<T> {
 
     /// A clone of the value if it is set, without waiting (gevent's
     /// `get_nowait`, with `None` for its `Timeout`).
+    ///
+    /// ```
+    /// let result = grove::event::AsyncResult::new();
+    /// assert_eq!(result.try_get(), None);
+    /// result.set('x').unwrap();
+    /// assert_eq!(result.try_get(), Some('x'));
+    /// ```
     pub fn try_get(&self) -> Option<T> {
         self.inner.value.get().cloned()
     }

@@ -47,6 +47,23 @@ use crate::hub::io::{Direction, Registration};
 use crate::hub::{Hub, Unparker, WaitOn};
 
 /// Why a hook's wait ended without its condition.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use grove::hooks::{self, Interrupted};
+///
+/// let g = grove::spawn(|| {
+///     grove::with_timeout(Duration::from_millis(5), || {
+///         // What a hooked `nanosleep` does: the expiry comes back as a value...
+///         let slept = hooks::sleep_until(Instant::now() + Duration::from_secs(60));
+///         assert_eq!(slept, Err(Interrupted::TimedOut));
+///         // ...and stays pending: the next grove-native park unwinds.
+///         grove::sleep(Duration::from_millis(1));
+///         unreachable!("the timeout unwinds out of the sleep above");
+///     })
+/// });
+/// assert_eq!(g.join().unwrap(), Err(grove::Timeout));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interrupted {
     /// The greenlet was killed; the kill unwinds at its next grove park.
@@ -80,6 +97,13 @@ fn interrupted(cancel: Cancel) -> Option<Interrupted> {
 
 /// Whether the caller runs in a greenlet (not on a thread's own stack, not
 /// in hub context, not on a thread without a hub). Never creates a hub.
+///
+/// ```
+/// use grove::hooks::in_greenlet;
+///
+/// assert!(!in_greenlet()); // the thread's own stack: a hook passes through to libc
+/// assert!(grove::spawn(in_greenlet).join().unwrap());
+/// ```
 #[inline]
 pub fn in_greenlet() -> bool {
     match Hub::try_get() {
@@ -89,6 +113,20 @@ pub fn in_greenlet() -> bool {
 }
 
 /// The cancellation pending on the current greenlet, if any.
+///
+/// ```
+/// use std::time::Duration;
+/// use grove::hooks::{self, Interrupted};
+///
+/// assert_eq!(hooks::pending(), None);
+/// let g = grove::spawn(|| {
+///     grove::with_timeout(Duration::from_millis(5), || {
+///         let _ = hooks::run(|| grove::sleep(Duration::from_secs(60)));
+///         hooks::pending() // a hook checks this before starting a new wait
+///     })
+/// });
+/// assert_eq!(g.join().unwrap(), Ok(Some(Interrupted::TimedOut)));
+/// ```
 pub fn pending() -> Option<Interrupted> {
     if std::thread::panicking() {
         return Some(Interrupted::Unwinding);
@@ -103,6 +141,21 @@ pub fn pending() -> Option<Interrupted> {
 ///
 /// Other panics of `f` propagate (a hook must not let them reach its
 /// `extern "C"` frame: keep `f` panic-free).
+///
+/// ```
+/// use std::time::Duration;
+/// use grove::hooks::{self, Interrupted};
+///
+/// let g = grove::spawn(|| {
+///     assert_eq!(hooks::run(|| 2 + 2), Ok(4));
+///     grove::with_timeout(Duration::from_millis(5), || {
+///         // A hooked `getaddrinfo` runs grove code that may be cancelled.
+///         hooks::run(|| grove::sleep(Duration::from_secs(60)))
+///     })
+/// });
+/// // The expiry came back from `run` as a value; `with_timeout` saw no unwind.
+/// assert_eq!(g.join().unwrap(), Ok(Err(Interrupted::TimedOut)));
+/// ```
 pub fn run<T>(f: impl FnOnce() -> T) -> Result<T, Interrupted> {
     if let Some(why) = pending() {
         return Err(why);
@@ -118,6 +171,17 @@ pub fn run<T>(f: impl FnOnce() -> T) -> Result<T, Interrupted> {
 
 /// Parks the current greenlet until `deadline` (`sleep`'s semantics). A
 /// cancellation ends the sleep early and is returned.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let g = grove::spawn(|| {
+///     let deadline = Instant::now() + Duration::from_millis(10);
+///     grove::hooks::sleep_until(deadline).unwrap();
+///     Instant::now() >= deadline
+/// });
+/// assert!(g.join().unwrap());
+/// ```
 pub fn sleep_until(deadline: Instant) -> Result<(), Interrupted> {
     let left = deadline.saturating_duration_since(Instant::now());
     run(|| crate::sleep(left))
@@ -133,6 +197,33 @@ pub fn sleep_until(deadline: Instant) -> Result<(), Interrupted> {
 /// registered with this hub) is polled again after at most a millisecond.
 ///
 /// Must be called from a greenlet ([`in_greenlet`]).
+///
+/// ```
+/// use std::io::{ErrorKind, Read, Write};
+/// use std::os::fd::AsRawFd;
+/// use std::os::unix::net::UnixStream;
+/// use std::time::Duration;
+/// use grove::io::Direction;
+///
+/// let (mut a, mut b) = UnixStream::pair().unwrap();
+/// a.set_nonblocking(true).unwrap();
+/// let reader = grove::spawn(move || {
+///     let mut buf = [0; 8];
+///     loop {
+///         // What a hooked `read` does with a non-blocking fd.
+///         match a.read(&mut buf) {
+///             Ok(n) => return buf[..n].to_vec(),
+///             Err(e) if e.kind() == ErrorKind::WouldBlock => {
+///                 grove::hooks::wait_fds(&[(a.as_raw_fd(), Direction::Read)], None).unwrap();
+///             }
+///             Err(e) => panic!("{e}"),
+///         }
+///     }
+/// });
+/// grove::sleep(Duration::from_millis(5)); // the reader parks
+/// b.write_all(b"ping").unwrap();
+/// assert_eq!(reader.join().unwrap(), b"ping");
+/// ```
 pub fn wait_fds(fds: &[(RawFd, Direction)], deadline: Option<Instant>) -> Result<(), Interrupted> {
     if let Some(why) = pending() {
         return Err(why);
@@ -180,6 +271,24 @@ pub fn wait_fds(fds: &[(RawFd, Direction)], deadline: Option<Instant>) -> Result
 ///
 /// Touches nothing (no allocation, no thread-local initialisation) unless
 /// this thread has hook registrations.
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// use std::os::unix::net::UnixStream;
+/// use grove::io::Direction;
+///
+/// let (a, _b) = UnixStream::pair().unwrap();
+/// let fd = a.as_raw_fd();
+/// grove::spawn(move || {
+///     // Writable at once: the wait returns, leaving a registration behind.
+///     grove::hooks::wait_fds(&[(fd, Direction::Write)], None).unwrap();
+/// })
+/// .join()
+/// .unwrap();
+/// assert!(grove::hooks::fd_closing(fd)); // what a hooked `close` calls first
+/// assert!(!grove::hooks::fd_closing(fd));
+/// drop(a);
+/// ```
 pub fn fd_closing(fd: RawFd) -> bool {
     if ENTRIES.try_with(Cell::get).unwrap_or(0) == 0 {
         return false;

@@ -115,6 +115,29 @@ pub mod io {
     //!
     //! grove's sockets are built on these; third-party code holding a raw fd
     //! can use them to wait cooperatively.
+    //!
+    //! ```
+    //! use std::io::{Read, Write};
+    //! use std::os::fd::AsRawFd;
+    //! use std::os::unix::net::UnixStream;
+    //! use std::time::Duration;
+    //! use grove::io::{wait_fd, Direction};
+    //!
+    //! // A socket grove did not make (say, from a C library), read without
+    //! // blocking the other greenlets of the thread.
+    //! let (mut theirs, mut peer) = UnixStream::pair().unwrap();
+    //! let ticker = grove::spawn(|| grove::sleep(Duration::from_millis(1)));
+    //! let writer = grove::spawn(move || {
+    //!     grove::sleep(Duration::from_millis(10));
+    //!     peer.write_all(b"ready").unwrap();
+    //! });
+    //! wait_fd(theirs.as_raw_fd(), Direction::Read, None).unwrap(); // parks; the hub runs
+    //! let mut buf = [0; 5];
+    //! theirs.read_exact(&mut buf).unwrap(); // data is there: no blocking
+    //! assert_eq!(&buf, b"ready");
+    //! assert!(ticker.is_dead());
+    //! writer.join().unwrap();
+    //! ```
     pub use crate::hub::io::{wait_fd, Direction, Registration};
 }
 

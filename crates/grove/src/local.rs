@@ -105,6 +105,24 @@ macro_rules! greenlet_local {
 /// callbacks share one per-thread value, as with `thread_local!`.
 ///
 /// Values are `!Send` friendly: they never leave the greenlet's thread.
+///
+/// ```
+/// use std::cell::Cell;
+///
+/// grove::greenlet_local! {
+///     static REQUEST_ID: Cell<u32> = Cell::new(0);
+/// }
+///
+/// let handlers: Vec<_> = (1..=3)
+///     .map(|id| grove::spawn(move || {
+///         REQUEST_ID.with(|r| r.set(id));
+///         grove::yield_now(); // the others set theirs meanwhile
+///         REQUEST_ID.with(Cell::get)
+///     }))
+///     .collect();
+/// let seen: Vec<u32> = handlers.into_iter().map(|g| g.join().unwrap()).collect();
+/// assert_eq!(seen, [1, 2, 3]); // each greenlet kept its own value
+/// ```
 pub struct GreenletLocal<T: 'static> {
     init: fn() -> T,
 }
@@ -168,6 +186,14 @@ impl<T: 'static> GreenletLocal<T> {
     ///
     /// `f` may use other greenlet-locals, or this one again; it may block.
     ///
+    /// ```
+    /// grove::greenlet_local! {
+    ///     static NAME: String = String::from("anonymous");
+    /// }
+    /// let len = grove::spawn(|| NAME.with(|name| name.len())).join().unwrap();
+    /// assert_eq!(len, 9);
+    /// ```
+    ///
     /// # Panics
     ///
     /// If called while this thread's greenlet-locals are being destroyed at
@@ -221,6 +247,15 @@ impl<T: 'static> GreenletLocal<T> {
 impl<T: 'static> GreenletLocal<RefCell<T>> {
     /// Borrows the current greenlet's value immutably and runs `f` with it.
     ///
+    /// ```
+    /// use std::cell::RefCell;
+    ///
+    /// grove::greenlet_local! {
+    ///     static SEEN: RefCell<Vec<u32>> = RefCell::new(vec![1, 2]);
+    /// }
+    /// assert_eq!(SEEN.with_borrow(|v| v.len()), 2);
+    /// ```
+    ///
     /// # Panics
     ///
     /// If the value is mutably borrowed.
@@ -229,6 +264,20 @@ impl<T: 'static> GreenletLocal<RefCell<T>> {
     }
 
     /// Borrows the current greenlet's value mutably and runs `f` with it.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    ///
+    /// grove::greenlet_local! {
+    ///     static SEEN: RefCell<Vec<u32>> = RefCell::new(Vec::new());
+    /// }
+    /// let g = grove::spawn(|| {
+    ///     SEEN.with_borrow_mut(|v| v.push(7));
+    ///     SEEN.with_borrow(|v| v.clone())
+    /// });
+    /// assert_eq!(g.join().unwrap(), [7]);
+    /// assert!(SEEN.with_borrow(|v| v.is_empty())); // the thread's value is untouched
+    /// ```
     ///
     /// # Panics
     ///
@@ -239,16 +288,46 @@ impl<T: 'static> GreenletLocal<RefCell<T>> {
 
     /// Replaces the current greenlet's value (the initialiser runs first if
     /// this greenlet had no value yet; its result is dropped).
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    ///
+    /// grove::greenlet_local! {
+    ///     static USER: RefCell<String> = RefCell::new(String::new());
+    /// }
+    /// USER.set(String::from("alice"));
+    /// assert_eq!(USER.with_borrow(|u| u.clone()), "alice");
+    /// ```
     pub fn set(&'static self, value: T) {
         drop(self.replace(value));
     }
 
     /// Replaces the current greenlet's value, returning the old one.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    ///
+    /// grove::greenlet_local! {
+    ///     static DEPTH: RefCell<u32> = RefCell::new(1);
+    /// }
+    /// assert_eq!(DEPTH.replace(5), 1);
+    /// assert_eq!(DEPTH.replace(0), 5);
+    /// ```
     pub fn replace(&'static self, value: T) -> T {
         self.with(|cell| cell.replace(value))
     }
 
     /// Takes the current greenlet's value, leaving `T::default()`.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    ///
+    /// grove::greenlet_local! {
+    ///     static BUFFER: RefCell<Vec<u8>> = RefCell::new(b"abc".to_vec());
+    /// }
+    /// assert_eq!(BUFFER.take(), b"abc");
+    /// assert!(BUFFER.with_borrow(|b| b.is_empty()));
+    /// ```
     pub fn take(&'static self) -> T
     where
         T: Default,
@@ -259,11 +338,32 @@ impl<T: 'static> GreenletLocal<RefCell<T>> {
 
 impl<T: Copy + 'static> GreenletLocal<Cell<T>> {
     /// The current greenlet's value.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    ///
+    /// grove::greenlet_local! {
+    ///     static HITS: Cell<u32> = Cell::new(10);
+    /// }
+    /// assert_eq!(HITS.get(), 10);
+    /// assert_eq!(grove::spawn(|| { HITS.set(1); HITS.get() }).join().unwrap(), 1);
+    /// assert_eq!(HITS.get(), 10); // the greenlet had its own
+    /// ```
     pub fn get(&'static self) -> T {
         self.with(Cell::get)
     }
 
     /// Sets the current greenlet's value.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    ///
+    /// grove::greenlet_local! {
+    ///     static RETRIES: Cell<u8> = Cell::new(0);
+    /// }
+    /// RETRIES.set(3);
+    /// assert_eq!(RETRIES.get(), 3);
+    /// ```
     pub fn set(&'static self, value: T) {
         self.with(|cell| cell.set(value));
     }

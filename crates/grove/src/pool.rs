@@ -417,6 +417,19 @@ fn copy_payload(payload: &(dyn Any + Send)) -> Box<dyn Any + Send> {
 /// dead greenlet counts in [`len`](Group::len) until that callback ran,
 /// behind whatever was runnable when it died).
 ///
+/// ```
+/// use std::time::Duration;
+/// use grove::pool::Group;
+///
+/// let group = Group::new();
+/// let a = group.spawn(|| { grove::sleep(Duration::from_millis(10)); "a" });
+/// let b = group.spawn(|| "b");
+/// assert!(group.contains(&a) && group.len() == 2);
+/// group.join(); // waits for both
+/// assert!(group.is_empty());
+/// assert_eq!((a.join().unwrap(), b.join().unwrap()), ("a", "b"));
+/// ```
+///
 /// # Kill and timeout safety
 ///
 /// A greenlet killed or timed out while blocked in [`join`](Group::join),
@@ -447,6 +460,11 @@ impl fmt::Debug for Group {
 
 impl Group {
     /// An empty group.
+    ///
+    /// ```
+    /// let group = grove::pool::Group::new();
+    /// assert!(group.is_empty());
+    /// ```
     pub fn new() -> Group {
         Group {
             inner: Inner::new(None, false),
@@ -461,6 +479,17 @@ impl Group {
     /// result (`&'static str` and `String` payloads keep their type; others
     /// become their message as a `String`); the original payload goes to
     /// the group's joiner. Kills and timeouts are not failures.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let group = grove::pool::Group::fail_fast();
+    /// let worker = group.spawn(|| grove::sleep(Duration::from_secs(3600)));
+    /// group.spawn(|| panic!("bad input"));
+    /// let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| group.join()));
+    /// assert!(joined.is_err()); // the panic reached the joiner
+    /// assert!(matches!(worker.join(), Err(grove::GreenletError::Killed)));
+    /// ```
     pub fn fail_fast() -> Group {
         Group {
             inner: Inner::new(None, true),
@@ -473,6 +502,12 @@ impl Group {
     /// While a [`kill`](Group::kill) of the group is in progress, or a
     /// fail-fast group has a failure nobody joined yet, the greenlet is
     /// killed before it starts: it never runs and is not a member.
+    ///
+    /// ```
+    /// let group = grove::pool::Group::new();
+    /// let g = group.spawn(|| 6 * 7);
+    /// assert_eq!(g.join().unwrap(), 42);
+    /// ```
     ///
     /// # Panics
     ///
@@ -499,16 +534,40 @@ impl Group {
     }
 
     /// Greenlets in the group: spawned through it and not yet gone.
+    ///
+    /// ```
+    /// let group = grove::pool::Group::new();
+    /// group.spawn(|| ());
+    /// group.spawn(|| ());
+    /// assert_eq!(group.len(), 2);
+    /// group.join();
+    /// assert_eq!(group.len(), 0);
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.len()
     }
 
     /// Whether the group has no greenlets.
+    ///
+    /// ```
+    /// let group = grove::pool::Group::new();
+    /// assert!(group.is_empty());
+    /// group.spawn(|| ());
+    /// assert!(!group.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Whether `greenlet` is a member of this group.
+    ///
+    /// ```
+    /// let group = grove::pool::Group::new();
+    /// let inside = group.spawn(|| ());
+    /// let outside = grove::spawn(|| ());
+    /// assert!(group.contains(&inside));
+    /// assert!(!group.contains(&outside));
+    /// ```
     pub fn contains<T>(&self, greenlet: &Greenlet<T>) -> bool {
         self.inner.members.borrow().contains_key(&greenlet.id())
     }
@@ -524,6 +583,22 @@ impl Group {
     ///
     /// Called while the current greenlet is unwinding, `join` cannot wait:
     /// it kills the members without waiting and returns.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc, time::Duration};
+    ///
+    /// let group = grove::pool::Group::new();
+    /// let done = Rc::new(Cell::new(0));
+    /// for ms in [30, 10, 20] {
+    ///     let done = done.clone();
+    ///     group.spawn(move || {
+    ///         grove::sleep(Duration::from_millis(ms));
+    ///         done.set(done.get() + 1);
+    ///     });
+    /// }
+    /// group.join();
+    /// assert_eq!(done.get(), 3);
+    /// ```
     ///
     /// # Panics
     ///
@@ -541,6 +616,16 @@ impl Group {
     /// Like [`join`](Group::join), but gives up after `timeout`; returns
     /// whether the group is empty. Unwinding, it returns at once (`false`
     /// unless the group is empty) without killing anything.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let group = grove::pool::Group::new();
+    /// group.spawn(|| grove::sleep(Duration::from_secs(3600)));
+    /// assert!(!group.join_timeout(Duration::from_millis(10))); // still running
+    /// group.kill();
+    /// assert!(group.join_timeout(Duration::from_millis(10)));
+    /// ```
     #[track_caller]
     pub fn join_timeout(&self, timeout: Duration) -> bool {
         let deadline = Hub::get().deadline_after(timeout);
@@ -557,6 +642,16 @@ impl Group {
     /// `Err(GreenletError::Panicked(payload))` instead of a panic. Called
     /// while unwinding, it kills the members without waiting and returns
     /// `Err(GreenletError::Killed)` if there were any.
+    ///
+    /// ```
+    /// let group = grove::pool::Group::fail_fast();
+    /// group.spawn(|| ());
+    /// assert!(group.join_result().is_ok());
+    ///
+    /// group.spawn(|| panic!("boom"));
+    /// let err = group.join_result().unwrap_err();
+    /// assert_eq!(err.to_string(), "greenlet panicked: boom");
+    /// ```
     #[track_caller]
     pub fn join_result(&self) -> Result<(), GreenletError> {
         if self.inner.wait_empty(None) == Ended::Unwinding {
@@ -575,6 +670,16 @@ impl Group {
     /// A member that kills its own group kills the others, then itself
     /// (it unwinds at once, without waiting). A fail-fast failure is kept
     /// for the next `join`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let group = grove::pool::Group::new();
+    /// let g = group.spawn(|| grove::sleep(Duration::from_secs(3600)));
+    /// group.kill(); // returns once every member is gone
+    /// assert!(group.is_empty());
+    /// assert!(matches!(g.join(), Err(grove::GreenletError::Killed)));
+    /// ```
     #[track_caller]
     pub fn kill(&self) {
         self.inner.kill(None);
@@ -582,6 +687,15 @@ impl Group {
 
     /// Like [`kill`](Group::kill), waiting at most `timeout` for the members
     /// to die; returns whether the group is empty.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let group = grove::pool::Group::new();
+    /// group.spawn(|| grove::sleep(Duration::from_secs(3600)));
+    /// assert!(group.kill_timeout(Duration::from_secs(1)));
+    /// assert!(group.is_empty());
+    /// ```
     #[track_caller]
     pub fn kill_timeout(&self, timeout: Duration) -> bool {
         self.inner.kill(Hub::get().deadline_after(timeout))
@@ -590,12 +704,35 @@ impl Group {
     /// Asks every member to die, without waiting (gevent's
     /// `kill(block=False)`); usable in hub callbacks. Greenlets spawned
     /// afterwards run normally. A member calling it is not killed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let group = grove::pool::Group::new();
+    /// let g = group.spawn(|| grove::sleep(Duration::from_secs(3600)));
+    /// group.kill_nowait(); // only asks
+    /// assert!(matches!(g.join(), Err(grove::GreenletError::Killed)));
+    /// ```
     pub fn kill_nowait(&self) {
         self.inner.kill_members_nowait(crate::current_id());
     }
 
     /// Runs `f` over `items`, one greenlet per item, and returns the results
     /// in input order (gevent's `Group.map`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let group = grove::pool::Group::new();
+    /// let lengths = group.map(
+    ///     |word: &str| {
+    ///         grove::sleep(Duration::from_millis(word.len() as u64)); // all at once
+    ///         word.len()
+    ///     },
+    ///     ["greenlet", "hub", "pool"],
+    /// );
+    /// assert_eq!(lengths, [8, 3, 4]); // input order
+    /// ```
     ///
     /// # Panics
     ///
@@ -616,6 +753,18 @@ impl Group {
     /// A lazy [`map`](Group::map): an iterator of the results in input
     /// order. See [`IMap`] for when items start and for the
     /// [`maxsize`](IMap::maxsize) bound on results waiting to be read.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let group = grove::pool::Group::new();
+    /// let mut doubled = group.imap(
+    ///     |ms: u64| { grove::sleep(Duration::from_millis(ms)); ms * 2 },
+    ///     [30, 10, 20],
+    /// );
+    /// assert_eq!(doubled.next(), Some(60)); // input order, whatever finished first
+    /// assert_eq!(doubled.collect::<Vec<_>>(), [20, 40]);
+    /// ```
     pub fn imap<I, R, F>(&self, f: F, items: I) -> IMap<R, F, I::IntoIter>
     where
         I: IntoIterator,
@@ -628,6 +777,16 @@ impl Group {
 
     /// Like [`imap`](Group::imap), but yields each result as soon as it is
     /// ready: in completion order.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let group = grove::pool::Group::new();
+    /// let finished: Vec<u64> = group
+    ///     .imap_unordered(|ms: u64| { grove::sleep(Duration::from_millis(ms)); ms }, [60, 5, 30])
+    ///     .collect();
+    /// assert_eq!(finished, [5, 30, 60]); // completion order
+    /// ```
     pub fn imap_unordered<I, R, F>(&self, f: F, items: I) -> IMap<R, F, I::IntoIter>
     where
         I: IntoIterator,
@@ -699,6 +858,11 @@ impl fmt::Debug for Pool {
 impl Pool {
     /// A pool that runs at most `size` greenlets at once.
     ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(10);
+    /// assert_eq!((pool.size(), pool.free_count()), (10, 10));
+    /// ```
+    ///
     /// # Panics
     ///
     /// If `size` is 0: such a pool could never run anything (gevent raises
@@ -709,6 +873,15 @@ impl Pool {
     }
 
     /// A fail-fast pool of `size` (see [`Group::fail_fast`]).
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::fail_fast(4);
+    /// for i in 0..8 {
+    ///     pool.spawn(move || assert!(i != 5, "item {i} is bad"));
+    /// }
+    /// let err = pool.join_result().unwrap_err();
+    /// assert_eq!(err.to_string(), "greenlet panicked: item 5 is bad");
+    /// ```
     ///
     /// # Panics
     ///
@@ -733,6 +906,11 @@ impl Pool {
     }
 
     /// The most greenlets the pool runs at once.
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(3);
+    /// assert_eq!(pool.size(), 3);
+    /// ```
     pub fn size(&self) -> usize {
         self.group.inner.size.expect("a pool has a size")
     }
@@ -740,11 +918,28 @@ impl Pool {
     /// Slots a [`spawn`](Pool::spawn) could take right now without
     /// waiting: `size - len`, less the slots already handed to woken
     /// waiters that have not used them yet.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = grove::pool::Pool::new(3);
+    /// pool.spawn(|| grove::sleep(Duration::from_millis(10)));
+    /// assert_eq!(pool.free_count(), 2);
+    /// pool.join();
+    /// assert_eq!(pool.free_count(), 3);
+    /// ```
     pub fn free_count(&self) -> usize {
         self.group.inner.free()
     }
 
     /// Whether a `spawn` would wait.
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(1);
+    /// assert!(!pool.is_full());
+    /// pool.spawn(|| ());
+    /// assert!(pool.is_full()); // the next spawn would wait
+    /// ```
     pub fn is_full(&self) -> bool {
         self.free_count() == 0
     }
@@ -757,6 +952,18 @@ impl Pool {
     /// waiting for a slot). Called while the current greenlet is unwinding
     /// on a full pool, `spawn` cannot wait: the greenlet is likewise killed
     /// before it starts.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let pool = grove::pool::Pool::new(2);
+    /// let start = Instant::now();
+    /// for _ in 0..4 {
+    ///     pool.spawn(|| grove::sleep(Duration::from_millis(20))); // the 3rd waits
+    /// }
+    /// pool.join();
+    /// assert!(start.elapsed() >= Duration::from_millis(40)); // two rounds of two
+    /// ```
     ///
     /// # Panics
     ///
@@ -780,6 +987,18 @@ impl Pool {
 
     /// Like [`spawn`](Pool::spawn), but waits at most `timeout` for a slot;
     /// gives `f` back if none came free (or if the caller is unwinding).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = grove::pool::Pool::new(1);
+    /// pool.spawn(|| grove::sleep(Duration::from_secs(3600)));
+    /// let refused = pool.spawn_timeout(Duration::from_millis(10), || "late");
+    /// assert!(refused.is_err()); // no slot came free; the closure comes back
+    /// pool.kill();
+    /// let g = pool.spawn_timeout(Duration::from_millis(10), || "on time").ok().unwrap();
+    /// assert_eq!(g.join().unwrap(), "on time");
+    /// ```
     #[track_caller]
     pub fn spawn_timeout<T: 'static, F: FnOnce() -> T + 'static>(
         &self,
@@ -793,6 +1012,16 @@ impl Pool {
     /// Starts `f` only if a slot is free now; gives `f` back otherwise.
     /// During a kill of the pool or with a pending fail-fast failure, the
     /// greenlet is killed before it starts, as with [`spawn`](Pool::spawn).
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(1);
+    /// assert!(pool.try_spawn(|| 1).is_ok());
+    /// let f = match pool.try_spawn(|| 2) {
+    ///     Ok(_) => unreachable!("the pool is full"),
+    ///     Err(f) => f,
+    /// };
+    /// assert_eq!(f(), 2); // the closure came back unrun
+    /// ```
     #[track_caller]
     pub fn try_spawn<T: 'static, F: FnOnce() -> T + 'static>(
         &self,
@@ -808,6 +1037,16 @@ impl Pool {
     /// Waits until a slot is free (without taking it; gevent's
     /// `wait_available`). Returns at once while unwinding.
     ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = grove::pool::Pool::new(1);
+    /// pool.spawn(|| grove::sleep(Duration::from_millis(10)));
+    /// assert!(pool.is_full());
+    /// pool.wait_available(); // wait for room without taking it
+    /// assert_eq!(pool.free_count(), 1);
+    /// ```
+    ///
     /// # Panics
     ///
     /// In hub context when the pool is full.
@@ -818,6 +1057,16 @@ impl Pool {
 
     /// Like [`wait_available`](Pool::wait_available), but waits at most
     /// `timeout`; returns whether a slot is free.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = grove::pool::Pool::new(1);
+    /// pool.spawn(|| grove::sleep(Duration::from_secs(3600)));
+    /// assert!(!pool.wait_available_timeout(Duration::from_millis(10)));
+    /// pool.kill();
+    /// assert!(pool.wait_available_timeout(Duration::from_millis(10)));
+    /// ```
     #[track_caller]
     pub fn wait_available_timeout(&self, timeout: Duration) -> bool {
         self.wait_available_until(Hub::get().deadline_after(timeout))
@@ -833,61 +1082,151 @@ impl Pool {
     }
 
     /// The pool as a [`Group`] (the same set of greenlets, same limit).
+    ///
+    /// ```
+    /// fn wait_all(group: &grove::pool::Group) {
+    ///     group.join();
+    /// }
+    ///
+    /// let pool = grove::pool::Pool::new(2);
+    /// pool.spawn(|| ());
+    /// wait_all(pool.as_group());
+    /// assert!(pool.is_empty());
+    /// ```
     pub fn as_group(&self) -> &Group {
         &self.group
     }
 
     /// See [`Group::len`].
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(5);
+    /// pool.spawn(|| ());
+    /// assert_eq!(pool.len(), 1);
+    /// pool.join();
+    /// assert_eq!(pool.len(), 0);
+    /// ```
     pub fn len(&self) -> usize {
         self.group.len()
     }
 
     /// See [`Group::is_empty`].
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(5);
+    /// assert!(pool.is_empty());
+    /// pool.spawn(|| ());
+    /// assert!(!pool.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.group.is_empty()
     }
 
     /// See [`Group::contains`].
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(5);
+    /// let g = pool.spawn(|| ());
+    /// assert!(pool.contains(&g));
+    /// ```
     pub fn contains<T>(&self, greenlet: &Greenlet<T>) -> bool {
         self.group.contains(greenlet)
     }
 
     /// See [`Group::join`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = grove::pool::Pool::new(2);
+    /// let handles: Vec<_> = (0..4u64)
+    ///     .map(|i| pool.spawn(move || { grove::sleep(Duration::from_millis(5)); i }))
+    ///     .collect();
+    /// pool.join();
+    /// assert!(handles.iter().all(|g| g.is_dead()));
+    /// ```
     #[track_caller]
     pub fn join(&self) {
         self.group.join();
     }
 
     /// See [`Group::join_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = grove::pool::Pool::new(2);
+    /// pool.spawn(|| grove::sleep(Duration::from_secs(3600)));
+    /// assert!(!pool.join_timeout(Duration::from_millis(10)));
+    /// pool.kill();
+    /// ```
     #[track_caller]
     pub fn join_timeout(&self, timeout: Duration) -> bool {
         self.group.join_timeout(timeout)
     }
 
     /// See [`Group::join_result`].
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::fail_fast(2);
+    /// pool.spawn(|| panic!("boom"));
+    /// assert!(pool.join_result().is_err());
+    /// assert!(pool.join_result().is_ok()); // reporting the failure cleared it
+    /// ```
     #[track_caller]
     pub fn join_result(&self) -> Result<(), GreenletError> {
         self.group.join_result()
     }
 
     /// See [`Group::kill`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = grove::pool::Pool::new(2);
+    /// pool.spawn(|| grove::sleep(Duration::from_secs(3600)));
+    /// pool.kill();
+    /// assert_eq!(pool.free_count(), 2);
+    /// ```
     #[track_caller]
     pub fn kill(&self) {
         self.group.kill();
     }
 
     /// See [`Group::kill_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = grove::pool::Pool::new(2);
+    /// pool.spawn(|| grove::sleep(Duration::from_secs(3600)));
+    /// assert!(pool.kill_timeout(Duration::from_secs(1)));
+    /// ```
     #[track_caller]
     pub fn kill_timeout(&self, timeout: Duration) -> bool {
         self.group.kill_timeout(timeout)
     }
 
     /// See [`Group::kill_nowait`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = grove::pool::Pool::new(2);
+    /// let g = pool.spawn(|| grove::sleep(Duration::from_secs(3600)));
+    /// pool.kill_nowait();
+    /// assert!(matches!(g.join(), Err(grove::GreenletError::Killed)));
+    /// ```
     pub fn kill_nowait(&self) {
         self.group.kill_nowait();
     }
 
     /// See [`Group::map`]; at most `size` items run at once.
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(2);
+    /// assert_eq!(pool.map(|n: i32| n + 1, vec![1, 2, 3]), [2, 3, 4]);
+    /// ```
     #[track_caller]
     pub fn map<I, R, F>(&self, f: F, items: I) -> Vec<R>
     where
@@ -900,6 +1239,12 @@ impl Pool {
     }
 
     /// See [`Group::imap`]; at most `size` items run at once.
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(2);
+    /// let total: i32 = pool.imap(|n: i32| n * n, 1..=4).sum();
+    /// assert_eq!(total, 30);
+    /// ```
     pub fn imap<I, R, F>(&self, f: F, items: I) -> IMap<R, F, I::IntoIter>
     where
         I: IntoIterator,
@@ -911,6 +1256,16 @@ impl Pool {
     }
 
     /// See [`Group::imap_unordered`]; at most `size` items run at once.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = grove::pool::Pool::new(3);
+    /// let first = pool
+    ///     .imap_unordered(|ms: u64| { grove::sleep(Duration::from_millis(ms)); ms }, [50, 1, 50])
+    ///     .next();
+    /// assert_eq!(first, Some(1));
+    /// ```
     pub fn imap_unordered<I, R, F>(&self, f: F, items: I) -> IMap<R, F, I::IntoIter>
     where
         I: IntoIterator,

@@ -42,6 +42,26 @@ pub fn sleep(duration: Duration) {
 
 /// Lets every other runnable greenlet run once, then continues (gevent's
 /// `sleep(0)`). Never touches the timer heap.
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let greenlets: Vec<_> = ["a", "b"]
+///     .into_iter()
+///     .map(|name| {
+///         let log = log.clone();
+///         grove::spawn(move || {
+///             for i in 0..2 {
+///                 log.borrow_mut().push(format!("{name}{i}"));
+///                 grove::yield_now(); // let the other one take a turn
+///             }
+///         })
+///     })
+///     .collect();
+/// grove::joinall(&greenlets);
+/// assert_eq!(*log.borrow(), ["a0", "b0", "a1", "b1"]);
+/// ```
 #[inline(always)]
 pub fn yield_now() {
     Hub::get().yield_now();

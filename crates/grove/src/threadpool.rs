@@ -205,6 +205,11 @@ impl Shared {
 impl ThreadPool {
     /// A pool of at most `n` threads, started lazily as jobs arrive.
     ///
+    /// ```
+    /// let pool = grove::threadpool::ThreadPool::new(4);
+    /// assert_eq!((pool.max_threads(), pool.threads()), (4, 0)); // threads start lazily
+    /// ```
+    ///
     /// # Panics
     /// If `n` is zero: a pool without threads could never run a job (a
     /// waiter would hang forever), so this is a programming error.
@@ -234,16 +239,37 @@ impl ThreadPool {
     }
 
     /// The most threads this pool runs (the `n` it was made with).
+    ///
+    /// ```
+    /// let pool = grove::threadpool::ThreadPool::new(2);
+    /// assert_eq!(pool.max_threads(), 2);
+    /// ```
     pub fn max_threads(&self) -> usize {
         self.owner.shared.max_threads
     }
 
     /// Threads started so far (they live until the pool is dropped).
+    ///
+    /// ```
+    /// let pool = grove::threadpool::ThreadPool::new(2);
+    /// assert_eq!(pool.threads(), 0);
+    /// pool.apply(|| ());
+    /// assert_eq!(pool.threads(), 1); // one job needed one thread
+    /// ```
     pub fn threads(&self) -> usize {
         self.owner.shared.lock().threads
     }
 
     /// Jobs queued or running right now (gevent's `len(pool)`).
+    ///
+    /// ```
+    /// let pool = grove::threadpool::ThreadPool::new(1);
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let job = pool.spawn(move || rx.recv().is_ok()); // blocks its thread
+    /// assert_eq!(pool.pending(), 1);
+    /// tx.send(()).unwrap();
+    /// assert!(job.get().unwrap());
+    /// ```
     pub fn pending(&self) -> usize {
         let state = self.owner.shared.lock();
         state.queue.len() + state.running
@@ -256,6 +282,19 @@ impl ThreadPool {
     /// `T` must be `Sync` as well as `Send`, since an `AsyncResult` is read
     /// by reference from several threads; [`apply`](ThreadPool::apply) has
     /// no such bound.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = grove::threadpool::ThreadPool::new(2);
+    /// let digest = pool.spawn(|| {
+    ///     std::thread::sleep(Duration::from_millis(20)); // blocks a pool thread, not the hub
+    ///     "d41d8cd9"
+    /// });
+    /// let ticker = grove::spawn(|| grove::sleep(Duration::from_millis(1))); // runs meanwhile
+    /// ticker.join().unwrap();
+    /// assert_eq!(digest.get().unwrap(), "d41d8cd9");
+    /// ```
     ///
     /// # Panics
     /// If no pool thread is running and none can be started (the OS refused
@@ -285,6 +324,12 @@ impl ThreadPool {
     /// Called from a job of this same pool, `f` runs inline: a pool thread
     /// waiting for another thread of a full pool could wait forever.
     ///
+    /// ```
+    /// let pool = grove::threadpool::ThreadPool::new(2);
+    /// let config = pool.apply(|| std::fs::read_to_string("/proc/self/status").unwrap());
+    /// assert!(config.contains("Name:"));
+    /// ```
+    ///
     /// # Panics
     /// In hub context (a link, timer or `Handle::call` callback): hub
     /// callbacks must not block. When `f` panics (see above). As
@@ -304,6 +349,15 @@ impl ThreadPool {
     /// [`apply`](ThreadPool::apply) that waits at most `timeout` for the
     /// value. On `Err(Timeout)` the job keeps running on its thread and its
     /// value is dropped there when it finishes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = grove::threadpool::ThreadPool::new(1);
+    /// let slow = pool.apply_timeout(|| std::thread::sleep(Duration::from_millis(200)), Duration::from_millis(5));
+    /// assert_eq!(slow, Err(grove::Timeout)); // the job itself keeps running on its thread
+    /// assert_eq!(pool.apply_timeout(|| 1 + 1, Duration::from_secs(5)), Ok(2));
+    /// ```
     ///
     /// # Errors
     /// `Err(Timeout)` if `f` did not finish in time.
@@ -490,6 +544,13 @@ impl Drop for Owner {
 ///
 /// Cheap to clone (every reader of the `AsyncResult` gets a clone); the
 /// payload itself can be taken once, by [`into_panic`](JobPanicked::into_panic).
+///
+/// ```
+/// let pool = grove::threadpool::ThreadPool::new(1);
+/// let result = pool.spawn(|| -> u32 { panic!("corrupt input") });
+/// let err = result.get().unwrap_err();
+/// assert_eq!(err.message(), "corrupt input");
+/// ```
 #[derive(Clone)]
 pub struct JobPanicked {
     message: std::sync::Arc<str>,
@@ -506,6 +567,12 @@ impl JobPanicked {
 
     /// The panic message (`"<non-string panic payload>"` for a payload that is
     /// neither a `&str` nor a `String`).
+    ///
+    /// ```
+    /// let pool = grove::threadpool::ThreadPool::new(1);
+    /// let err = pool.spawn(|| -> () { panic!("code {}", 7) }).get().unwrap_err();
+    /// assert_eq!(err.message(), "code 7");
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -513,6 +580,13 @@ impl JobPanicked {
     /// The panic payload, to re-raise with `std::panic::resume_unwind`. The
     /// first clone to ask gets the original payload; later ones get the
     /// message as a `String`.
+    ///
+    /// ```
+    /// let pool = grove::threadpool::ThreadPool::new(1);
+    /// let err = pool.spawn(|| -> () { std::panic::panic_any(42_u32) }).get().unwrap_err();
+    /// let payload = err.into_panic(); // the original payload, to re-raise or inspect
+    /// assert_eq!(payload.downcast_ref::<u32>(), Some(&42));
+    /// ```
     pub fn into_panic(self) -> Box<dyn Any + Send> {
         let taken = self
             .payload
@@ -547,6 +621,12 @@ impl std::error::Error for JobPanicked {}
 /// `max(10, available cores)` (gevent's default is 10). Its threads start
 /// lazily and live as long as the process. Net code uses it too (name
 /// resolution), so long-running jobs belong on a pool of their own.
+///
+/// ```
+/// let pool = grove::threadpool::default_pool();
+/// assert!(pool.max_threads() >= 1);
+/// assert_eq!(pool.apply(|| 2 * 21), 42);
+/// ```
 pub fn default_pool() -> &'static ThreadPool {
     static DEFAULT: OnceLock<ThreadPool> = OnceLock::new();
     DEFAULT.get_or_init(|| {

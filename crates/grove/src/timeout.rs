@@ -35,6 +35,19 @@ use crate::cancel::Cancelled;
 use crate::hub::{Hub, TimerAction};
 
 /// The error of a [`with_timeout`] whose duration passed.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// fn fetch() -> Result<&'static str, Box<dyn std::error::Error>> {
+///     grove::with_timeout(Duration::from_millis(5), || {
+///         grove::sleep(Duration::from_secs(60)); // a peer that never answers
+///         "reply"
+///     })
+///     .map_err(Into::into) // `Timeout` is a `std::error::Error`
+/// }
+/// assert_eq!(fetch().unwrap_err().to_string(), "timed out");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Timeout;
 
@@ -52,6 +65,29 @@ impl std::error::Error for Timeout {}
 /// `Duration::MAX` (or any duration that overflows the clock) means no
 /// timeout. In hub context (a link or timer callback), where nothing may
 /// block, `f` simply runs.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let fast = grove::with_timeout(Duration::from_secs(1), || {
+///     grove::sleep(Duration::from_millis(1));
+///     "fast"
+/// });
+/// assert_eq!(fast, Ok("fast"));
+///
+/// // The slow closure is unwound out of its `sleep`; its destructors run.
+/// let slow = grove::with_timeout(Duration::from_millis(10), || {
+///     grove::sleep(Duration::from_secs(60));
+///     "slow"
+/// });
+/// assert_eq!(slow, Err(grove::Timeout));
+///
+/// // Timeouts nest: the inner one expires first and is reported to its own caller.
+/// let outer = grove::with_timeout(Duration::from_secs(1), || {
+///     grove::with_timeout(Duration::from_millis(5), || grove::sleep(Duration::from_secs(60)))
+/// });
+/// assert_eq!(outer, Ok(Err(grove::Timeout)));
+/// ```
 ///
 /// # Kill and timeout safety
 ///

@@ -321,6 +321,17 @@ pub fn iwait<W: Waitable>(objects: &[W], timeout: Option<Duration>) -> IWait<'_,
 /// It borrows the slice of objects; each object's watcher stays subscribed
 /// until that object is yielded, the iterator ends, or it is dropped.
 ///
+/// ```
+/// use std::time::Duration;
+///
+/// let greenlets: Vec<_> = [30u64, 10, 20]
+///     .into_iter()
+///     .map(|ms| grove::spawn(move || grove::sleep(Duration::from_millis(ms))))
+///     .collect();
+/// let order: Vec<usize> = grove::iwait(&greenlets, None).collect();
+/// assert_eq!(order, [1, 2, 0]); // indices, in the order they finished
+/// ```
+///
 /// # Kill and timeout safety
 ///
 /// A kill or `with_timeout` expiry of the caller while `next` waits unwinds

@@ -46,6 +46,23 @@ use crate::panic::panic_message;
 pub use remote::RemoteGreenlet;
 
 /// Why a greenlet produced no value.
+///
+/// ```
+/// use std::time::Duration;
+/// use grove::GreenletError;
+///
+/// let panicked = grove::spawn(|| -> u32 { panic!("parse error") });
+/// match panicked.join() {
+///     Err(GreenletError::Panicked(payload)) => {
+///         assert_eq!(payload.downcast_ref::<&str>(), Some(&"parse error"));
+///     }
+///     other => unreachable!("{other:?}"),
+/// }
+///
+/// let sleeper = grove::spawn(|| grove::sleep(Duration::from_secs(3600)));
+/// sleeper.kill();
+/// assert!(matches!(sleeper.join(), Err(GreenletError::Killed)));
+/// ```
 pub enum GreenletError {
     /// The greenlet panicked; the payload is what `catch_unwind` returns.
     Panicked(Box<dyn Any + Send + 'static>),
@@ -83,6 +100,16 @@ impl std::error::Error for GreenletError {}
 /// Cloning the handle refers to the same greenlet. Dropping every handle
 /// does not stop the greenlet (use [`kill`](Greenlet::kill)); a greenlet that
 /// panics and is never joined has its panic reported on stderr once.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let g = grove::spawn(|| { grove::sleep(Duration::from_millis(5)); "done" });
+/// let watcher = g.clone(); // the same greenlet
+/// assert!(!watcher.is_dead());
+/// assert_eq!(g.join().unwrap(), "done");
+/// assert!(watcher.is_dead());
+/// ```
 ///
 /// # Kill and timeout safety
 ///
@@ -136,6 +163,19 @@ pub fn spawn<T: 'static>(f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
 /// Starts `f` as a greenlet after `delay` (gevent's `spawn_later`).
 ///
 /// Killing it before then means it never runs.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// let g = grove::spawn_later(Duration::from_millis(20), move || start.elapsed());
+/// assert!(g.join().unwrap() >= Duration::from_millis(20));
+///
+/// // Killed before its time, it never runs.
+/// let never = grove::spawn_later(Duration::from_secs(60), || unreachable!());
+/// never.kill();
+/// assert!(matches!(never.join(), Err(grove::GreenletError::Killed)));
+/// ```
 #[track_caller]
 pub fn spawn_later<T: 'static>(delay: Duration, f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
     Builder::new()
@@ -162,12 +202,25 @@ pub struct Builder {
 
 impl Builder {
     /// A builder with the default name (none) and stack size.
+    ///
+    /// ```
+    /// let g = grove::Builder::new().spawn(|| 1).unwrap();
+    /// assert_eq!(g.name(), None);
+    /// ```
     pub fn new() -> Builder {
         Builder::default()
     }
 
     /// Names the greenlet; the name shows in panic reports, stack overflow
     /// reports and "would block forever" reports.
+    ///
+    /// ```
+    /// let g = grove::Builder::new()
+    ///     .name("fetcher")
+    ///     .spawn(|| grove::current_name())
+    ///     .unwrap();
+    /// assert_eq!(g.join().unwrap().as_deref(), Some("fetcher"));
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(name.into());
         self
@@ -179,6 +232,19 @@ impl Builder {
     /// [`DEFAULT_STACK_SIZE`](crate::stack::DEFAULT_STACK_SIZE) (60 KiB).
     /// Stacks never grow: a greenlet that needs more aborts the process with
     /// a report naming it.
+    ///
+    /// ```
+    /// // Deep recursion needs a bigger stack than the 60 KiB default.
+    /// fn depth(n: u32) -> u32 {
+    ///     let frame = std::hint::black_box([0u8; 512]); // a big frame per call
+    ///     if n == 0 { frame[0].into() } else { 1 + depth(n - 1) }
+    /// }
+    /// let g = grove::Builder::new()
+    ///     .stack_size(1024 * 1024)
+    ///     .spawn(|| depth(200))
+    ///     .unwrap();
+    /// assert_eq!(g.join().unwrap(), 200);
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self
@@ -186,11 +252,29 @@ impl Builder {
 
     /// Starts the greenlet; errors if the stack size is invalid or no stack
     /// can be mapped.
+    ///
+    /// ```
+    /// let g = grove::Builder::new().name("answer").spawn(|| 42).unwrap();
+    /// assert_eq!(g.join().unwrap(), 42);
+    ///
+    /// // Bad settings are an error value, not a panic.
+    /// assert!(grove::Builder::new().stack_size(usize::MAX).spawn(|| ()).is_err());
+    /// ```
     pub fn spawn<T: 'static>(self, f: impl FnOnce() -> T + 'static) -> io::Result<Greenlet<T>> {
         self.launch(None, f)
     }
 
     /// Starts the greenlet after `delay`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let g = grove::Builder::new()
+    ///     .name("reminder")
+    ///     .spawn_later(Duration::from_millis(10), || "ring")
+    ///     .unwrap();
+    /// assert_eq!(g.join().unwrap(), "ring");
+    /// ```
     pub fn spawn_later<T: 'static>(
         self,
         delay: Duration,
@@ -256,6 +340,17 @@ impl<T: 'static> Greenlet<T> {
     /// Waits for the greenlet to finish and returns its value, or why there
     /// is none.
     ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let g = grove::spawn(|| { grove::sleep(Duration::from_millis(5)); 6 * 7 });
+    /// assert_eq!(g.join().unwrap(), 42); // runs the hub until g has finished
+    ///
+    /// let failed = grove::spawn(|| -> i32 { panic!("no luck") });
+    /// let err = failed.join().unwrap_err();
+    /// assert_eq!(err.to_string(), "greenlet panicked: no luck");
+    /// ```
+    ///
     /// # Panics
     ///
     /// If a greenlet joins itself (it would wait forever), if another clone
@@ -287,6 +382,17 @@ impl<T: 'static> Greenlet<T> {
 
     /// Like [`join`](Greenlet::join), but gives up after `timeout`,
     /// returning the handle back.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let slow = grove::spawn(|| { grove::sleep(Duration::from_millis(50)); "late" });
+    /// let slow = match slow.join_timeout(Duration::from_millis(5)) {
+    ///     Ok(_) => unreachable!("it sleeps for 50 ms"),
+    ///     Err(handle) => handle, // not finished: the handle comes back
+    /// };
+    /// assert_eq!(slow.join().unwrap(), "late");
+    /// ```
     pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, GreenletError>, Greenlet<T>> {
         if self.wait_timeout(timeout) {
             Ok(self.join())
@@ -298,12 +404,27 @@ impl<T: 'static> Greenlet<T> {
 
 impl<T> Greenlet<T> {
     /// Waits until the greenlet has finished, without taking its result.
+    ///
+    /// ```
+    /// let g = grove::spawn(|| String::from("kept"));
+    /// g.wait();
+    /// assert!(g.is_dead());
+    /// assert_eq!(g.join().unwrap(), "kept"); // the result is still there
+    /// ```
     #[track_caller]
     pub fn wait(&self) {
         self.wait_until(None);
     }
 
     /// Waits at most `timeout`; returns whether the greenlet has finished.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let g = grove::spawn(|| grove::sleep(Duration::from_millis(50)));
+    /// assert!(!g.wait_timeout(Duration::from_millis(5)));
+    /// assert!(g.wait_timeout(Duration::from_secs(5)));
+    /// ```
     #[track_caller]
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         let deadline = Hub::get().deadline_after(timeout);
@@ -317,6 +438,26 @@ impl<T> Greenlet<T> {
     /// destructors run, and `join` returns `Err(GreenletError::Killed)`. A
     /// greenlet that kills itself unwinds at once. Killing a dead greenlet
     /// does nothing.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc, time::Duration};
+    ///
+    /// struct Cleanup(Rc<Cell<bool>>);
+    /// impl Drop for Cleanup {
+    ///     fn drop(&mut self) { self.0.set(true) }
+    /// }
+    ///
+    /// let cleaned = Rc::new(Cell::new(false));
+    /// let flag = cleaned.clone();
+    /// let g = grove::spawn(move || {
+    ///     let _guard = Cleanup(flag);
+    ///     grove::sleep(Duration::from_secs(3600));
+    /// });
+    /// grove::yield_now(); // let it start and block
+    /// g.kill(); // unwinds it out of `sleep` and waits until it is dead
+    /// assert!(cleaned.get()); // its destructors ran
+    /// assert!(matches!(g.join(), Err(grove::GreenletError::Killed)));
+    /// ```
     #[track_caller]
     pub fn kill(&self) {
         self.kill_nowait();
@@ -325,6 +466,14 @@ impl<T> Greenlet<T> {
 
     /// Kills the greenlet and waits at most `timeout` for it to die; returns
     /// whether it is dead.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let g = grove::spawn(|| grove::sleep(Duration::from_secs(3600)));
+    /// assert!(g.kill_timeout(Duration::from_secs(1)));
+    /// assert!(g.is_dead());
+    /// ```
     #[track_caller]
     pub fn kill_timeout(&self, timeout: Duration) -> bool {
         self.kill_nowait();
@@ -333,6 +482,15 @@ impl<T> Greenlet<T> {
 
     /// Asks the greenlet to die without waiting (gevent's `kill(block=False)`).
     /// Usable in hub callbacks.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let g = grove::spawn(|| grove::sleep(Duration::from_secs(3600)));
+    /// g.kill_nowait(); // returns at once
+    /// g.wait();
+    /// assert!(matches!(g.join(), Err(grove::GreenletError::Killed)));
+    /// ```
     pub fn kill_nowait(&self) {
         let hub = Hub::get();
         if hub
@@ -347,16 +505,35 @@ impl<T> Greenlet<T> {
     }
 
     /// Whether the greenlet has finished (returned, panicked or was killed).
+    ///
+    /// ```
+    /// let g = grove::spawn(|| ());
+    /// assert!(!g.is_dead()); // spawned, not run yet
+    /// g.wait();
+    /// assert!(g.is_dead());
+    /// ```
     pub fn is_dead(&self) -> bool {
         self.task.is_dead()
     }
 
     /// The greenlet's process-unique id.
+    ///
+    /// ```
+    /// let g = grove::spawn(grove::current_id);
+    /// let id = g.id();
+    /// assert_eq!(g.join().unwrap(), Some(id));
+    /// ```
     pub fn id(&self) -> u64 {
         self.task.id
     }
 
     /// The name given with [`Builder::name`].
+    ///
+    /// ```
+    /// let g = grove::Builder::new().name("parser").spawn(|| ()).unwrap();
+    /// assert_eq!(g.name(), Some("parser"));
+    /// assert_eq!(grove::spawn(|| ()).name(), None);
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.task.name()
     }
@@ -366,6 +543,18 @@ impl<T> Greenlet<T> {
     /// that were already runnable when it died, in the order they were
     /// linked; on an already dead greenlet, `f` is queued at once. `f` must
     /// not block.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// let noticed = Rc::new(Cell::new(false));
+    /// let g = grove::spawn(|| ());
+    /// let n = noticed.clone();
+    /// g.link(move || n.set(true)); // runs in the hub once g has ended
+    /// g.wait();
+    /// grove::yield_now(); // let the callback run
+    /// assert!(noticed.get());
+    /// ```
     pub fn link(&self, f: impl FnOnce() + 'static) {
         if self.task.is_dead() {
             Hub::get().schedule_call(Box::new(f));
@@ -451,6 +640,16 @@ pub fn joinall<T>(greenlets: &[Greenlet<T>]) {
 }
 
 /// Kills every greenlet in `greenlets` and waits until all are dead.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let sleepers: Vec<_> = (0..3)
+///     .map(|_| grove::spawn(|| grove::sleep(Duration::from_secs(3600))))
+///     .collect();
+/// grove::killall(&sleepers);
+/// assert!(sleepers.iter().all(|g| g.is_dead()));
+/// ```
 #[track_caller]
 pub fn killall<T>(greenlets: &[Greenlet<T>]) {
     for g in greenlets {
@@ -460,11 +659,24 @@ pub fn killall<T>(greenlets: &[Greenlet<T>]) {
 }
 
 /// The running greenlet's id; `None` on a thread's own stack or in hub context.
+///
+/// ```
+/// assert_eq!(grove::current_id(), None); // the thread's own stack
+/// let g = grove::spawn(grove::current_id);
+/// let id = g.id();
+/// assert_eq!(g.join().unwrap(), Some(id));
+/// ```
 pub fn current_id() -> Option<u64> {
     crate::hub::current_greenlet_id()
 }
 
 /// The running greenlet's name, if it has one.
+///
+/// ```
+/// let g = grove::Builder::new().name("worker-1").spawn(grove::current_name).unwrap();
+/// assert_eq!(g.join().unwrap().as_deref(), Some("worker-1"));
+/// assert_eq!(grove::current_name(), None);
+/// ```
 pub fn current_name() -> Option<String> {
     let hub = Hub::try_get()?;
     if hub.on_main() {

@@ -65,6 +65,23 @@ impl<T> Drop for Completer<T> {
 ///
 /// Returned by [`Handle::spawn`]. Joining or waiting parks the calling
 /// greenlet (or drives the calling thread's own hub) until the greenlet ends.
+///
+/// ```
+/// // A second thread with its own hub, serving until told to stop.
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// let stop = grove::event::AsyncResult::new();
+/// let s = stop.clone();
+/// let thread = std::thread::spawn(move || {
+///     tx.send(grove::Handle::current()).unwrap();
+///     s.get(); // runs this thread's hub until `stop` is set
+/// });
+/// let other_hub = rx.recv().unwrap();
+///
+/// let g = other_hub.spawn(|| std::thread::current().id()).unwrap();
+/// assert_ne!(g.join().unwrap(), std::thread::current().id()); // ran over there
+/// stop.set(()).unwrap();
+/// thread.join().unwrap();
+/// ```
 pub struct RemoteGreenlet<T> {
     shared: Arc<Shared<T>>,
     handle: Handle,
@@ -82,6 +99,14 @@ impl Handle {
     /// Starts `f` as a greenlet on this handle's hub, from any thread.
     ///
     /// Fails with [`HubGone`] when the hub's thread has ended.
+    ///
+    /// ```
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let thread = std::thread::spawn(move || tx.send(grove::Handle::current()).unwrap());
+    /// let handle = rx.recv().unwrap();
+    /// thread.join().unwrap(); // that thread, and its hub, are gone
+    /// assert_eq!(handle.spawn(|| ()).err(), Some(grove::HubGone));
+    /// ```
     pub fn spawn<T, F>(&self, f: F) -> Result<RemoteGreenlet<T>, HubGone>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -136,6 +161,14 @@ fn start<T: Send + 'static>(completer: Completer<T>, f: impl FnOnce() -> T + 'st
 impl<T: Send + 'static> RemoteGreenlet<T> {
     /// Waits for the greenlet to finish and returns its outcome.
     ///
+    /// ```
+    /// let handle = grove::Handle::current();
+    /// let remote = std::thread::spawn(move || handle.spawn(|| "hello").unwrap())
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(remote.join().unwrap(), "hello");
+    /// ```
+    ///
     /// # Panics
     /// When called in hub context.
     pub fn join(self) -> Result<T, GreenletError> {
@@ -153,17 +186,40 @@ impl<T: Send + 'static> RemoteGreenlet<T> {
 
 impl<T> RemoteGreenlet<T> {
     /// Waits until the greenlet has finished.
+    ///
+    /// ```
+    /// let remote = grove::Handle::current().spawn(|| ()).unwrap();
+    /// remote.wait();
+    /// assert!(remote.is_dead());
+    /// ```
     pub fn wait(&self) {
         self.wait_until(None);
     }
 
     /// Waits at most `timeout`; returns whether the greenlet has finished.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let remote = grove::Handle::current()
+    ///     .spawn(|| grove::sleep(Duration::from_millis(50)))
+    ///     .unwrap();
+    /// assert!(!remote.wait_timeout(Duration::from_millis(5)));
+    /// assert!(remote.wait_timeout(Duration::from_secs(5)));
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         let deadline = Hub::get().deadline_after(timeout);
         self.wait_until(Some(deadline))
     }
 
     /// Whether the greenlet has finished.
+    ///
+    /// ```
+    /// let remote = grove::Handle::current().spawn(|| ()).unwrap();
+    /// assert!(!remote.is_dead());
+    /// remote.wait();
+    /// assert!(remote.is_dead());
+    /// ```
     pub fn is_dead(&self) -> bool {
         self.shared.lock().finished()
     }
@@ -182,6 +238,16 @@ impl<T> RemoteGreenlet<T> {
 
     /// Asks the greenlet's hub to kill it, without waiting. A greenlet that
     /// has not started yet never runs.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let remote = grove::Handle::current()
+    ///     .spawn(|| grove::sleep(Duration::from_secs(3600)))
+    ///     .unwrap();
+    /// remote.kill_nowait();
+    /// assert!(matches!(remote.join(), Err(grove::GreenletError::Killed)));
+    /// ```
     pub fn kill_nowait(&self) {
         let started = {
             let mut slot = self.shared.lock();
@@ -199,6 +265,15 @@ impl<T> RemoteGreenlet<T> {
     }
 
     /// Kills the greenlet and waits until it is dead.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let handle = grove::Handle::current();
+    /// let remote = handle.spawn(|| grove::sleep(Duration::from_secs(3600))).unwrap();
+    /// remote.kill();
+    /// assert!(remote.is_dead());
+    /// ```
     pub fn kill(&self) {
         self.kill_nowait();
         self.wait();

@@ -202,6 +202,15 @@ impl fmt::Debug for Handle {
 }
 
 /// The hub behind a [`Handle`] is gone: its thread has ended.
+///
+/// ```
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// std::thread::spawn(move || tx.send(grove::Handle::current()).unwrap())
+///     .join()
+///     .unwrap();
+/// let orphan = rx.recv().unwrap();
+/// assert_eq!(orphan.call(|| ()), Err(grove::HubGone));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HubGone;
 
@@ -215,6 +224,11 @@ impl std::error::Error for HubGone {}
 
 impl Handle {
     /// A handle to the current thread's hub (creating the hub if needed).
+    ///
+    /// ```
+    /// let here = grove::Handle::current();
+    /// assert!(here.same_hub(&grove::Handle::current()));
+    /// ```
     pub fn current() -> Handle {
         #[cfg(not(all(test, loom)))]
         let remote = Hub::get().remote.clone();
@@ -225,11 +239,29 @@ impl Handle {
 
     /// Runs `f` on the hub's thread, in hub context: `f` must not block
     /// (spawn a greenlet from it if it needs to).
+    ///
+    /// ```
+    /// let handle = grove::Handle::current();
+    /// let done = grove::event::AsyncResult::new();
+    /// let d = done.clone();
+    /// std::thread::spawn(move || {
+    ///     // Runs on the first thread, in hub context: set, spawn, never block.
+    ///     handle.call(move || d.set(std::thread::current().name().map(String::from)).unwrap())
+    /// });
+    /// assert_eq!(done.get(), std::thread::current().name().map(String::from));
+    /// ```
     pub fn call(&self, f: impl FnOnce() + Send + 'static) -> Result<(), HubGone> {
         self.remote.push(Box::new(f)).map_err(|_| HubGone)
     }
 
     /// Whether two handles reach the same hub.
+    ///
+    /// ```
+    /// let mine = grove::Handle::current();
+    /// let theirs = std::thread::spawn(grove::Handle::current).join().unwrap();
+    /// assert!(mine.same_hub(&mine.clone()));
+    /// assert!(!mine.same_hub(&theirs));
+    /// ```
     pub fn same_hub(&self, other: &Handle) -> bool {
         Arc::ptr_eq(&self.remote, &other.remote)
     }

@@ -39,6 +39,17 @@ const WRITABLE: u8 = 2;
 const READ_CLOSED: u8 = 4;
 
 /// A readiness direction.
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// use std::os::unix::net::UnixStream;
+/// use std::time::Duration;
+/// use grove::io::{wait_fd, Direction};
+///
+/// let (a, _b) = UnixStream::pair().unwrap();
+/// wait_fd(a.as_raw_fd(), Direction::Write, None).unwrap(); // room in the buffer
+/// assert!(wait_fd(a.as_raw_fd(), Direction::Read, Some(Duration::from_millis(5))).is_err()); // no data
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     /// The fd has data to read, a connection to accept, or hit end of file.
@@ -192,6 +203,35 @@ pub(crate) fn set_release_kept(release: ReleaseKept) {
 /// The net layer keeps one per socket. Not `Send`: it belongs to the hub of
 /// the thread that made it. Dropping it deregisters the fd, which the owner
 /// must do before closing the fd.
+///
+/// ```
+/// use std::io::{ErrorKind, Read, Write};
+/// use std::os::fd::AsRawFd;
+/// use std::os::unix::net::UnixStream;
+/// use std::time::Duration;
+/// use grove::io::{Direction, Registration};
+///
+/// let (mut a, mut b) = UnixStream::pair().unwrap();
+/// a.set_nonblocking(true).unwrap();
+/// let registration = Registration::new(a.as_raw_fd()).unwrap();
+/// grove::spawn(move || {
+///     grove::sleep(Duration::from_millis(5));
+///     b.write_all(b"hi").unwrap();
+/// });
+/// let mut buf = [0; 2];
+/// let n = loop {
+///     match a.read(&mut buf) {
+///         Ok(n) => break n,
+///         Err(e) if e.kind() == ErrorKind::WouldBlock => {
+///             registration.clear_ready(Direction::Read);
+///             registration.wait(Direction::Read, None).unwrap(); // parks; the hub runs
+///         }
+///         Err(e) => panic!("{e}"),
+///     }
+/// };
+/// assert_eq!(&buf[..n], b"hi");
+/// drop(registration); // deregister before the fd closes
+/// ```
 #[derive(Debug)]
 pub struct Registration {
     fd: RawFd,
@@ -203,6 +243,15 @@ pub struct Registration {
 
 impl Registration {
     /// Registers `fd` for both directions, edge-triggered.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let registration = grove::io::Registration::new(a.as_raw_fd()).unwrap();
+    /// assert_eq!(registration.fd(), a.as_raw_fd());
+    /// ```
     pub fn new(fd: RawFd) -> io::Result<Registration> {
         let hub = Hub::get();
         let poller = &hub.io;
@@ -250,11 +299,30 @@ impl Registration {
     }
 
     /// The registered fd.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let registration = grove::io::Registration::new(a.as_raw_fd()).unwrap();
+    /// assert_eq!(registration.fd(), a.as_raw_fd());
+    /// ```
     pub fn fd(&self) -> RawFd {
         self.fd
     }
 
     /// Whether the last operation in `direction` may succeed without waiting.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use grove::io::{Direction, Registration};
+    ///
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let registration = Registration::new(a.as_raw_fd()).unwrap();
+    /// assert!(registration.is_ready(Direction::Read)); // optimistic until an operation fails
+    /// registration.clear_ready(Direction::Read);
+    /// assert!(!registration.is_ready(Direction::Read));
+    /// ```
     pub fn is_ready(&self, direction: Direction) -> bool {
         let sources = Hub::get().io.sources.borrow();
         let bits = match direction {
@@ -265,6 +333,19 @@ impl Registration {
     }
 
     /// Forgets readiness in `direction` after an operation returned `WouldBlock`.
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Read};
+    /// use std::os::fd::AsRawFd;
+    /// use grove::io::{Direction, Registration};
+    ///
+    /// let (mut a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let registration = Registration::new(a.as_raw_fd()).unwrap();
+    /// let err = a.read(&mut [0; 16]).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    /// registration.clear_ready(Direction::Read); // so that `wait` really waits
+    /// ```
     pub fn clear_ready(&self, direction: Direction) {
         let mut sources = Hub::get().io.sources.borrow_mut();
         sources[self.key].ready &= !direction.bit();
@@ -274,6 +355,20 @@ impl Registration {
     /// passes. Returns `Err(TimedOut)` at the deadline. Returns at once if
     /// the direction is already ready. May return spuriously; callers retry
     /// their operation in a loop.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use std::time::{Duration, Instant};
+    /// use grove::io::{Direction, Registration};
+    ///
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let registration = Registration::new(a.as_raw_fd()).unwrap();
+    /// registration.clear_ready(Direction::Read);
+    /// let deadline = Instant::now() + Duration::from_millis(5);
+    /// let err = registration.wait(Direction::Read, Some(deadline)).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// ```
     ///
     /// # Kill and timeout safety
     /// A kill or `with_timeout` expiry unwinds out of this call; the waiter
@@ -407,6 +502,22 @@ impl Drop for Registration {
 /// This registers the fd for the duration of the call only; code that waits
 /// on the same fd repeatedly should keep a [`Registration`] instead. The fd
 /// must stay open until this returns.
+///
+/// ```
+/// use std::io::Write;
+/// use std::os::fd::AsRawFd;
+/// use std::os::unix::net::UnixStream;
+/// use std::time::Duration;
+/// use grove::io::{wait_fd, Direction};
+///
+/// // A third-party library's socket, waited on without blocking the hub.
+/// let (a, mut b) = UnixStream::pair().unwrap();
+/// grove::spawn(move || {
+///     grove::sleep(Duration::from_millis(5));
+///     b.write_all(b"x").unwrap();
+/// });
+/// wait_fd(a.as_raw_fd(), Direction::Read, Some(Duration::from_secs(5))).unwrap();
+/// ```
 pub fn wait_fd(fd: RawFd, direction: Direction, timeout: Option<Duration>) -> io::Result<()> {
     let hub = Hub::get();
     let deadline = timeout.and_then(|t| hub.refresh_now().checked_add(t));

@@ -63,6 +63,12 @@ pub use semaphore::{BoundedSemaphore, Lock, LockGuard, Semaphore, SemaphoreGuard
 
 /// A release without a matching acquire: a [`BoundedSemaphore`] released
 /// beyond its bound, or a [`Lock`] released while unlocked.
+///
+/// ```
+/// let sem = grove::lock::BoundedSemaphore::new(1);
+/// let err = sem.release().unwrap_err(); // nothing was acquired
+/// assert_eq!(err.to_string(), "released more times than acquired");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OverRelease;
 
@@ -75,6 +81,14 @@ impl fmt::Display for OverRelease {
 impl std::error::Error for OverRelease {}
 
 /// An [`RLock`] released by a greenlet that does not hold it.
+///
+/// ```
+/// let lock = grove::lock::RLock::new();
+/// lock.acquire();
+/// let other = lock.clone();
+/// let err = grove::spawn(move || other.release()).join().unwrap().unwrap_err();
+/// assert_eq!(err, grove::lock::NotOwner);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NotOwner;
 

@@ -91,6 +91,15 @@ impl<T: fmt::Debug> fmt::Debug for Mutex<T> {
 }
 
 /// Exclusive access to a [`Mutex`]'s data; unlocks when dropped.
+///
+/// ```
+/// let cache = grove::lock::Mutex::new(Vec::new());
+/// {
+///     let mut entries = cache.lock(); // derefs to the Vec
+///     entries.push("key");
+/// }
+/// assert_eq!(cache.lock().len(), 1);
+/// ```
 #[must_use = "the mutex is unlocked as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T> {
     // Field order matters: the borrow ends before the permit is returned.
@@ -128,6 +137,11 @@ impl<T> DerefMut for MutexGuard<'_, T> {
 
 impl<T> Mutex<T> {
     /// A mutex guarding `value`, unlocked.
+    ///
+    /// ```
+    /// let counter = grove::lock::Mutex::new(0u64);
+    /// assert_eq!(*counter.lock(), 0);
+    /// ```
     pub fn new(value: T) -> Mutex<T> {
         Mutex {
             inner: Rc::new(MutexInner {
@@ -146,6 +160,25 @@ impl<T> Mutex<T> {
 
     /// Waits in line for the mutex and returns a guard to the data.
     ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let balance = grove::lock::Mutex::new(100);
+    /// let workers: Vec<_> = (0..4)
+    ///     .map(|_| {
+    ///         let balance = balance.clone();
+    ///         grove::spawn(move || {
+    ///             let mut b = balance.lock(); // held across the sleep below
+    ///             let read = *b;
+    ///             grove::sleep(Duration::from_millis(1));
+    ///             *b = read - 10;
+    ///         })
+    ///     })
+    ///     .collect();
+    /// grove::joinall(&workers);
+    /// assert_eq!(*balance.lock(), 60); // no lost update
+    /// ```
+    ///
     /// # Panics
     /// In hub context when it would have to wait; while the greenlet is
     /// unwinding when the mutex is held (it cannot wait then).
@@ -156,6 +189,14 @@ impl<T> Mutex<T> {
     }
 
     /// Like [`lock`](Mutex::lock), giving up after `timeout` (`None`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let m = grove::lock::Mutex::new(());
+    /// let _held = m.lock();
+    /// assert!(m.lock_timeout(Duration::from_millis(5)).is_none());
+    /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
         self.inner
             .permits
@@ -164,11 +205,27 @@ impl<T> Mutex<T> {
     }
 
     /// The guard if the mutex is free and nobody waits for it, without waiting.
+    ///
+    /// ```
+    /// let m = grove::lock::Mutex::new(1);
+    /// let held = m.try_lock().unwrap();
+    /// assert!(m.try_lock().is_none());
+    /// drop(held);
+    /// assert_eq!(m.try_lock().map(|g| *g), Some(1));
+    /// ```
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         self.inner.permits.try_acquire().then(|| self.guard())
     }
 
     /// Whether the mutex is held (or promised to a woken waiter).
+    ///
+    /// ```
+    /// let m = grove::lock::Mutex::new("data");
+    /// let guard = m.lock();
+    /// assert!(m.is_locked());
+    /// drop(guard);
+    /// assert!(!m.is_locked());
+    /// ```
     pub fn is_locked(&self) -> bool {
         self.inner.permits.available() == 0
     }

@@ -67,6 +67,16 @@ impl fmt::Debug for RLock {
 }
 
 /// One level of a held [`RLock`], released when dropped.
+///
+/// ```
+/// let lock = grove::lock::RLock::new();
+/// let outer = lock.acquire_guard();
+/// let inner = lock.acquire_guard(); // the same greenlet may re-enter
+/// drop(inner);
+/// assert!(lock.locked());
+/// drop(outer);
+/// assert!(!lock.locked());
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct RLockGuard<'a> {
     lock: &'a RLock,
@@ -97,6 +107,11 @@ fn current_owner() -> u64 {
 
 impl RLock {
     /// An unlocked re-entrant lock.
+    ///
+    /// ```
+    /// let lock = grove::lock::RLock::new();
+    /// assert!(!lock.locked());
+    /// ```
     pub fn new() -> RLock {
         RLock {
             inner: Rc::new(RLockInner {
@@ -129,6 +144,15 @@ impl RLock {
     /// while another greenlet holds it. Returns `true`; `false` only when
     /// called while the greenlet is unwinding and another holds the lock.
     ///
+    /// ```
+    /// let lock = grove::lock::RLock::new();
+    /// assert!(lock.acquire());
+    /// assert!(lock.acquire()); // re-entered, not deadlocked
+    /// lock.release().unwrap();
+    /// lock.release().unwrap();
+    /// assert!(!lock.locked());
+    /// ```
+    ///
     /// # Panics
     /// In hub context when it would have to wait.
     pub fn acquire(&self) -> bool {
@@ -136,17 +160,41 @@ impl RLock {
     }
 
     /// Like [`acquire`](RLock::acquire), giving up after `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lock = grove::lock::RLock::new();
+    /// lock.acquire();
+    /// let other = lock.clone();
+    /// let g = grove::spawn(move || other.acquire_timeout(Duration::from_millis(5)));
+    /// assert!(!g.join().unwrap()); // another greenlet holds it
+    /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
         self.acquire_until(Some(Hub::get().deadline_after(timeout)))
     }
 
     /// Locks if it is free or already held by the current greenlet.
+    ///
+    /// ```
+    /// let lock = grove::lock::RLock::new();
+    /// assert!(lock.try_acquire());
+    /// let other = lock.clone();
+    /// assert!(!grove::spawn(move || other.try_acquire()).join().unwrap());
+    /// ```
     pub fn try_acquire(&self) -> bool {
         self.acquire_until(None)
     }
 
     /// Releases one level; the last one unlocks and hands the lock to the
     /// first waiter.
+    ///
+    /// ```
+    /// let lock = grove::lock::RLock::new();
+    /// assert_eq!(lock.release(), Err(grove::lock::NotOwner)); // not held
+    /// lock.acquire();
+    /// assert_eq!(lock.release(), Ok(()));
+    /// ```
     ///
     /// # Errors
     /// [`NotOwner`] if the current greenlet does not hold the lock
@@ -172,6 +220,12 @@ impl RLock {
     /// Locks as [`acquire`](RLock::acquire) does and returns a guard that
     /// releases this level when dropped.
     ///
+    /// ```
+    /// let lock = grove::lock::RLock::new();
+    /// let _guard = lock.acquire_guard();
+    /// assert!(lock.is_owned());
+    /// ```
+    ///
     /// # Panics
     /// In hub context when it would have to wait; while the greenlet is
     /// unwinding when another greenlet holds the lock.
@@ -184,22 +238,52 @@ impl RLock {
     }
 
     /// [`acquire_timeout`](RLock::acquire_timeout) with a guard.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lock = grove::lock::RLock::new();
+    /// let guard = lock.acquire_guard_timeout(Duration::from_millis(5));
+    /// assert!(guard.is_some());
+    /// ```
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_>> {
         self.acquire_timeout(timeout)
             .then(|| RLockGuard { lock: self })
     }
 
     /// [`try_acquire`](RLock::try_acquire) with a guard.
+    ///
+    /// ```
+    /// let lock = grove::lock::RLock::new();
+    /// let a = lock.try_acquire_guard();
+    /// let b = lock.try_acquire_guard(); // re-entered
+    /// assert!(a.is_some() && b.is_some());
+    /// ```
     pub fn try_acquire_guard(&self) -> Option<RLockGuard<'_>> {
         self.try_acquire().then(|| RLockGuard { lock: self })
     }
 
     /// Whether some greenlet holds the lock.
+    ///
+    /// ```
+    /// let lock = grove::lock::RLock::new();
+    /// lock.acquire();
+    /// let other = lock.clone();
+    /// assert!(grove::spawn(move || other.locked()).join().unwrap());
+    /// ```
     pub fn locked(&self) -> bool {
         self.inner.permits.available() == 0
     }
 
     /// Whether the current greenlet (or thread stack) holds the lock.
+    ///
+    /// ```
+    /// let lock = grove::lock::RLock::new();
+    /// lock.acquire();
+    /// assert!(lock.is_owned());
+    /// let other = lock.clone();
+    /// assert!(!grove::spawn(move || other.is_owned()).join().unwrap());
+    /// ```
     pub fn is_owned(&self) -> bool {
         self.inner.owner.get() == Some(current_owner())
     }

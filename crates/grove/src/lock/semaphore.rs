@@ -70,6 +70,15 @@ impl fmt::Debug for Semaphore {
 }
 
 /// A permit of a [`Semaphore`] or [`BoundedSemaphore`], released when dropped.
+///
+/// ```
+/// let sem = grove::lock::Semaphore::new(1);
+/// {
+///     let _permit = sem.acquire_guard();
+///     assert_eq!(sem.available(), 0);
+/// } // dropped: released
+/// assert_eq!(sem.available(), 1);
+/// ```
 #[must_use = "the permit is released as soon as the guard is dropped"]
 pub struct SemaphoreGuard<'a> {
     permits: &'a Permits,
@@ -89,6 +98,11 @@ impl Drop for SemaphoreGuard<'_> {
 
 impl Semaphore {
     /// A semaphore with `permits` permits (0 is allowed).
+    ///
+    /// ```
+    /// let sem = grove::lock::Semaphore::new(3);
+    /// assert_eq!(sem.available(), 3);
+    /// ```
     pub fn new(permits: usize) -> Semaphore {
         Semaphore {
             permits: Rc::new(Permits::new(permits, &WAITS_ON_SEMAPHORE)),
@@ -99,6 +113,16 @@ impl Semaphore {
     /// `true`; `false` only when called while the greenlet is unwinding with
     /// no permit available (it cannot wait then).
     ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let sem = grove::lock::Semaphore::new(1);
+    /// assert!(sem.acquire());
+    /// let s = sem.clone();
+    /// grove::spawn(move || { grove::sleep(Duration::from_millis(5)); s.release() });
+    /// assert!(sem.acquire()); // waits until the greenlet releases
+    /// ```
+    ///
     /// # Panics
     /// In hub context when it would have to wait.
     pub fn acquire(&self) -> bool {
@@ -107,17 +131,39 @@ impl Semaphore {
 
     /// Like [`acquire`](Semaphore::acquire), giving up after `timeout`;
     /// returns whether a permit was taken.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let sem = grove::lock::Semaphore::new(0);
+    /// assert!(!sem.acquire_timeout(Duration::from_millis(5)));
+    /// sem.release();
+    /// assert!(sem.acquire_timeout(Duration::from_millis(5)));
+    /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
         self.permits.acquire_timeout(timeout)
     }
 
     /// Takes a permit if one is available now (never behind earlier waiters).
+    ///
+    /// ```
+    /// let sem = grove::lock::Semaphore::new(1);
+    /// assert!(sem.try_acquire());
+    /// assert!(!sem.try_acquire());
+    /// ```
     pub fn try_acquire(&self) -> bool {
         self.permits.try_acquire()
     }
 
     /// Returns a permit: the first waiter gets it, or it becomes available.
     /// Never blocks.
+    ///
+    /// ```
+    /// let sem = grove::lock::Semaphore::new(0);
+    /// sem.release(); // an unbounded semaphore just counts up
+    /// sem.release();
+    /// assert_eq!(sem.available(), 2);
+    /// ```
     ///
     /// # Panics
     /// If the count would overflow `usize`.
@@ -127,6 +173,13 @@ impl Semaphore {
 
     /// Takes a permit, waiting as [`acquire`](Semaphore::acquire) does, and
     /// returns a guard that releases it when dropped.
+    ///
+    /// ```
+    /// let limit = grove::lock::Semaphore::new(2);
+    /// let _a = limit.acquire_guard();
+    /// let _b = limit.acquire_guard();
+    /// assert!(limit.locked());
+    /// ```
     ///
     /// # Panics
     /// In hub context when it would have to wait; while the greenlet is
@@ -140,6 +193,16 @@ impl Semaphore {
     }
 
     /// [`acquire_timeout`](Semaphore::acquire_timeout) with a guard.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let sem = grove::lock::Semaphore::new(1);
+    /// let held = sem.acquire_guard();
+    /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_none());
+    /// drop(held);
+    /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_some());
+    /// ```
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
         self.permits
             .acquire_timeout(timeout)
@@ -149,6 +212,13 @@ impl Semaphore {
     }
 
     /// [`try_acquire`](Semaphore::try_acquire) with a guard.
+    ///
+    /// ```
+    /// let sem = grove::lock::Semaphore::new(1);
+    /// let first = sem.try_acquire_guard();
+    /// assert!(first.is_some());
+    /// assert!(sem.try_acquire_guard().is_none());
+    /// ```
     pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
         self.permits.try_acquire().then(|| SemaphoreGuard {
             permits: &self.permits,
@@ -156,11 +226,24 @@ impl Semaphore {
     }
 
     /// Permits an `acquire` could take now without waiting.
+    ///
+    /// ```
+    /// let sem = grove::lock::Semaphore::new(2);
+    /// sem.acquire();
+    /// assert_eq!(sem.available(), 1);
+    /// ```
     pub fn available(&self) -> usize {
         self.permits.available()
     }
 
     /// Whether an `acquire` would have to wait (no permit available).
+    ///
+    /// ```
+    /// let sem = grove::lock::Semaphore::new(1);
+    /// assert!(!sem.locked());
+    /// sem.acquire();
+    /// assert!(sem.locked());
+    /// ```
     pub fn locked(&self) -> bool {
         self.permits.available() == 0
     }
@@ -209,6 +292,11 @@ impl fmt::Debug for BoundedSemaphore {
 impl BoundedSemaphore {
     /// A semaphore with `permits` permits, which is also its bound (a bound
     /// of 0 is allowed: nothing can ever be acquired or released).
+    ///
+    /// ```
+    /// let sem = grove::lock::BoundedSemaphore::new(2);
+    /// assert_eq!((sem.available(), sem.bound()), (2, 2));
+    /// ```
     pub fn new(permits: usize) -> BoundedSemaphore {
         BoundedSemaphore {
             permits: Rc::new(Permits::new(permits, &WAITS_ON_SEMAPHORE)),
@@ -218,6 +306,12 @@ impl BoundedSemaphore {
 
     /// As [`Semaphore::acquire`].
     ///
+    /// ```
+    /// let sem = grove::lock::BoundedSemaphore::new(1);
+    /// assert!(sem.acquire());
+    /// assert_eq!(sem.available(), 0);
+    /// ```
+    ///
     /// # Panics
     /// In hub context when it would have to wait.
     pub fn acquire(&self) -> bool {
@@ -225,16 +319,37 @@ impl BoundedSemaphore {
     }
 
     /// As [`Semaphore::acquire_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let sem = grove::lock::BoundedSemaphore::new(1);
+    /// assert!(sem.acquire_timeout(Duration::from_millis(5)));
+    /// assert!(!sem.acquire_timeout(Duration::from_millis(5)));
+    /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
         self.permits.acquire_timeout(timeout)
     }
 
     /// As [`Semaphore::try_acquire`].
+    ///
+    /// ```
+    /// let sem = grove::lock::BoundedSemaphore::new(1);
+    /// assert!(sem.try_acquire());
+    /// assert!(!sem.try_acquire());
+    /// ```
     pub fn try_acquire(&self) -> bool {
         self.permits.try_acquire()
     }
 
     /// Returns a permit: the first waiter gets it, or it becomes available.
+    ///
+    /// ```
+    /// let sem = grove::lock::BoundedSemaphore::new(1);
+    /// sem.acquire();
+    /// assert_eq!(sem.release(), Ok(()));
+    /// assert_eq!(sem.release(), Err(grove::lock::OverRelease)); // beyond the bound
+    /// ```
     ///
     /// # Errors
     /// [`OverRelease`] if no permit is held (every permit is already
@@ -249,6 +364,12 @@ impl BoundedSemaphore {
 
     /// As [`Semaphore::acquire_guard`].
     ///
+    /// ```
+    /// let sem = grove::lock::BoundedSemaphore::new(1);
+    /// drop(sem.acquire_guard());
+    /// assert_eq!(sem.available(), 1);
+    /// ```
+    ///
     /// # Panics
     /// As [`Semaphore::acquire_guard`].
     #[track_caller]
@@ -261,6 +382,14 @@ impl BoundedSemaphore {
     }
 
     /// As [`Semaphore::acquire_guard_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let sem = grove::lock::BoundedSemaphore::new(1);
+    /// let _held = sem.acquire_guard();
+    /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_none());
+    /// ```
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
         self.permits
             .acquire_timeout(timeout)
@@ -270,6 +399,12 @@ impl BoundedSemaphore {
     }
 
     /// As [`Semaphore::try_acquire_guard`].
+    ///
+    /// ```
+    /// let sem = grove::lock::BoundedSemaphore::new(1);
+    /// let _held = sem.try_acquire_guard().unwrap();
+    /// assert!(sem.try_acquire_guard().is_none());
+    /// ```
     pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
         self.permits.try_acquire().then(|| SemaphoreGuard {
             permits: &self.permits,
@@ -277,16 +412,34 @@ impl BoundedSemaphore {
     }
 
     /// Permits an `acquire` could take now without waiting.
+    ///
+    /// ```
+    /// let sem = grove::lock::BoundedSemaphore::new(3);
+    /// sem.acquire();
+    /// assert_eq!(sem.available(), 2);
+    /// ```
     pub fn available(&self) -> usize {
         self.permits.available()
     }
 
     /// The bound given to [`new`](BoundedSemaphore::new).
+    ///
+    /// ```
+    /// let sem = grove::lock::BoundedSemaphore::new(4);
+    /// sem.acquire();
+    /// assert_eq!(sem.bound(), 4); // fixed, whatever is held
+    /// ```
     pub fn bound(&self) -> usize {
         self.bound
     }
 
     /// Whether an `acquire` would have to wait.
+    ///
+    /// ```
+    /// let sem = grove::lock::BoundedSemaphore::new(1);
+    /// sem.acquire();
+    /// assert!(sem.locked());
+    /// ```
     pub fn locked(&self) -> bool {
         self.permits.available() == 0
     }
@@ -337,6 +490,15 @@ impl fmt::Debug for Lock {
 }
 
 /// A held [`Lock`], unlocked when dropped.
+///
+/// ```
+/// let lock = grove::lock::Lock::new();
+/// {
+///     let _held = lock.acquire_guard();
+///     assert!(lock.locked());
+/// }
+/// assert!(!lock.locked());
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct LockGuard<'a> {
     permits: &'a Permits,
@@ -362,6 +524,11 @@ impl Default for Lock {
 
 impl Lock {
     /// An unlocked lock.
+    ///
+    /// ```
+    /// let lock = grove::lock::Lock::new();
+    /// assert!(!lock.locked());
+    /// ```
     pub fn new() -> Lock {
         Lock {
             permits: Rc::new(Permits::new(1, &WAITS_ON_LOCK)),
@@ -372,6 +539,28 @@ impl Lock {
     /// only when called while the greenlet is unwinding and the lock is held
     /// (it cannot wait then).
     ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc, time::Duration};
+    ///
+    /// let lock = grove::lock::Lock::new();
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let writers: Vec<_> = ["a", "b"]
+    ///     .into_iter()
+    ///     .map(|name| {
+    ///         let (lock, log) = (lock.clone(), log.clone());
+    ///         grove::spawn(move || {
+    ///             lock.acquire(); // one writer at a time, across the sleep
+    ///             log.borrow_mut().push(format!("{name} start"));
+    ///             grove::sleep(Duration::from_millis(5));
+    ///             log.borrow_mut().push(format!("{name} end"));
+    ///             lock.release().unwrap();
+    ///         })
+    ///     })
+    ///     .collect();
+    /// grove::joinall(&writers);
+    /// assert_eq!(*log.borrow(), ["a start", "a end", "b start", "b end"]);
+    /// ```
+    ///
     /// # Panics
     /// In hub context when it would have to wait.
     pub fn acquire(&self) -> bool {
@@ -380,16 +569,37 @@ impl Lock {
 
     /// Like [`acquire`](Lock::acquire), giving up after `timeout`; returns
     /// whether the lock was taken.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lock = grove::lock::Lock::new();
+    /// lock.acquire();
+    /// assert!(!lock.acquire_timeout(Duration::from_millis(5)));
+    /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
         self.permits.acquire_timeout(timeout)
     }
 
     /// Locks if it is unlocked and nobody waits for it.
+    ///
+    /// ```
+    /// let lock = grove::lock::Lock::new();
+    /// assert!(lock.try_acquire());
+    /// assert!(!lock.try_acquire()); // not reentrant: see `RLock`
+    /// ```
     pub fn try_acquire(&self) -> bool {
         self.permits.try_acquire()
     }
 
     /// Unlocks; the first waiter gets the lock.
+    ///
+    /// ```
+    /// let lock = grove::lock::Lock::new();
+    /// lock.acquire();
+    /// assert_eq!(lock.release(), Ok(()));
+    /// assert_eq!(lock.release(), Err(grove::lock::OverRelease));
+    /// ```
     ///
     /// # Errors
     /// [`OverRelease`] if the lock is not locked; nothing changes then.
@@ -404,6 +614,14 @@ impl Lock {
     /// Locks as [`acquire`](Lock::acquire) does and returns a guard that
     /// unlocks when dropped.
     ///
+    /// ```
+    /// let lock = grove::lock::Lock::new();
+    /// let guard = lock.acquire_guard();
+    /// assert!(lock.locked());
+    /// drop(guard);
+    /// assert!(!lock.locked());
+    /// ```
+    ///
     /// # Panics
     /// In hub context when it would have to wait; while the greenlet is
     /// unwinding when the lock is held.
@@ -416,6 +634,14 @@ impl Lock {
     }
 
     /// [`acquire_timeout`](Lock::acquire_timeout) with a guard.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lock = grove::lock::Lock::new();
+    /// let _held = lock.acquire_guard();
+    /// assert!(lock.acquire_guard_timeout(Duration::from_millis(5)).is_none());
+    /// ```
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
         self.permits.acquire_timeout(timeout).then(|| LockGuard {
             permits: &self.permits,
@@ -423,6 +649,12 @@ impl Lock {
     }
 
     /// [`try_acquire`](Lock::try_acquire) with a guard.
+    ///
+    /// ```
+    /// let lock = grove::lock::Lock::new();
+    /// let _held = lock.try_acquire_guard().unwrap();
+    /// assert!(lock.try_acquire_guard().is_none());
+    /// ```
     pub fn try_acquire_guard(&self) -> Option<LockGuard<'_>> {
         self.permits.try_acquire().then(|| LockGuard {
             permits: &self.permits,
@@ -430,6 +662,12 @@ impl Lock {
     }
 
     /// Whether the lock is held (or promised to a woken waiter).
+    ///
+    /// ```
+    /// let lock = grove::lock::Lock::new();
+    /// lock.acquire();
+    /// assert!(lock.locked());
+    /// ```
     pub fn locked(&self) -> bool {
         self.permits.available() == 0
     }

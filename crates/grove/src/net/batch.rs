@@ -94,6 +94,11 @@ impl RecvBatch {
     /// `slot_size` is the largest query you accept (512, or the EDNS size
     /// you advertise); for general UDP, 65,507 takes any datagram whole.
     ///
+    /// ```
+    /// let batch = grove::net::RecvBatch::new(32, 512); // 32 DNS-sized datagrams per receive
+    /// assert_eq!((batch.capacity(), batch.slot_size(), batch.len()), (32, 512, 0));
+    /// ```
+    ///
     /// # Panics
     /// If `capacity` or `slot_size` is 0, or their product overflows `usize`.
     #[track_caller]
@@ -124,27 +129,62 @@ impl RecvBatch {
     }
 
     /// The number of slots: the most datagrams one receive returns.
+    ///
+    /// ```
+    /// assert_eq!(grove::net::RecvBatch::new(8, 1500).capacity(), 8);
+    /// ```
     pub fn capacity(&self) -> usize {
         self.meta.len()
     }
 
     /// The bytes per slot: longer datagrams are truncated to this.
+    ///
+    /// ```
+    /// assert_eq!(grove::net::RecvBatch::new(8, 1500).slot_size(), 1500);
+    /// ```
     pub fn slot_size(&self) -> usize {
         self.slot_size
     }
 
     /// The number of datagrams the last receive returned (0 before the first
     /// one, and after a receive that failed).
+    ///
+    /// ```
+    /// use grove::net::{RecvBatch, UdpSocket};
+    ///
+    /// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let me = socket.local_addr().unwrap();
+    /// socket.send_to(b"a", me).unwrap();
+    /// socket.send_to(b"b", me).unwrap();
+    /// let mut batch = RecvBatch::new(8, 64);
+    /// let n = socket.recv_batch(&mut batch).unwrap();
+    /// assert_eq!(batch.len(), n);
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether the batch holds no datagram.
+    ///
+    /// ```
+    /// assert!(grove::net::RecvBatch::new(4, 64).is_empty()); // nothing received yet
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The `i`th datagram of the last receive, in arrival order.
+    ///
+    /// ```
+    /// use grove::net::{RecvBatch, UdpSocket};
+    ///
+    /// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// socket.send_to(b"first", socket.local_addr().unwrap()).unwrap();
+    /// let mut batch = RecvBatch::new(4, 64);
+    /// socket.recv_batch(&mut batch).unwrap();
+    /// assert_eq!(batch.get(0).unwrap().data(), b"first");
+    /// assert!(batch.get(4).is_none());
+    /// ```
     pub fn get(&self, i: usize) -> Option<Datagram<'_>> {
         (i < self.len).then(|| {
             let meta = &self.meta[i];
@@ -158,6 +198,19 @@ impl RecvBatch {
     }
 
     /// The datagrams of the last receive, in arrival order.
+    ///
+    /// ```
+    /// use grove::net::{RecvBatch, UdpSocket};
+    ///
+    /// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let me = socket.local_addr().unwrap();
+    /// socket.send_to(b"x", me).unwrap();
+    /// let mut batch = RecvBatch::new(4, 64);
+    /// socket.recv_batch(&mut batch).unwrap();
+    /// for datagram in batch.iter() {
+    ///     assert_eq!((datagram.data(), datagram.addr()), (&b"x"[..], me));
+    /// }
+    /// ```
     pub fn iter(&self) -> RecvBatchIter<'_> {
         RecvBatchIter { batch: self, i: 0 }
     }
@@ -183,6 +236,18 @@ impl<'a> IntoIterator for &'a RecvBatch {
 }
 
 /// One received datagram, borrowed from its [`RecvBatch`].
+///
+/// ```
+/// use grove::net::{RecvBatch, UdpSocket};
+///
+/// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// socket.send_to(b"query", socket.local_addr().unwrap()).unwrap();
+/// let mut batch = RecvBatch::new(4, 64);
+/// socket.recv_batch(&mut batch).unwrap();
+/// let d = batch.get(0).unwrap();
+/// assert_eq!(d.data(), b"query");
+/// assert!(!d.is_truncated());
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Datagram<'a> {
     data: &'a [u8],
@@ -192,12 +257,33 @@ pub struct Datagram<'a> {
 
 impl<'a> Datagram<'a> {
     /// The datagram's bytes (at most the batch's `slot_size`).
+    ///
+    /// ```
+    /// use grove::net::{RecvBatch, UdpSocket};
+    ///
+    /// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// socket.send_to(b"bytes", socket.local_addr().unwrap()).unwrap();
+    /// let mut batch = RecvBatch::new(1, 64);
+    /// socket.recv_batch(&mut batch).unwrap();
+    /// assert_eq!(batch.get(0).unwrap().data(), b"bytes");
+    /// ```
     pub fn data(&self) -> &'a [u8] {
         self.data
     }
 
     /// The sender. (`0.0.0.0:0` if the kernel reported no IP address, which
     /// it does not do for UDP.)
+    ///
+    /// ```
+    /// use grove::net::{RecvBatch, UdpSocket};
+    ///
+    /// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// sender.send_to(b"hi", socket.local_addr().unwrap()).unwrap();
+    /// let mut batch = RecvBatch::new(1, 64);
+    /// socket.recv_batch(&mut batch).unwrap();
+    /// assert_eq!(batch.get(0).unwrap().addr(), sender.local_addr().unwrap()); // where to answer
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -205,12 +291,39 @@ impl<'a> Datagram<'a> {
     /// Whether the datagram was longer than the slot and lost its tail
     /// (`MSG_TRUNC`). A DNS server answers such a query with FORMERR or
     /// drops it; it never parses the cut bytes as a whole message.
+    ///
+    /// ```
+    /// use grove::net::{RecvBatch, UdpSocket};
+    ///
+    /// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// socket.send_to(&[7; 100], socket.local_addr().unwrap()).unwrap();
+    /// let mut batch = RecvBatch::new(1, 10); // slots of 10 bytes
+    /// socket.recv_batch(&mut batch).unwrap();
+    /// let d = batch.get(0).unwrap();
+    /// assert!(d.is_truncated());
+    /// assert_eq!(d.data().len(), 10);
+    /// ```
     pub fn is_truncated(&self) -> bool {
         self.truncated
     }
 }
 
 /// Iterator over a [`RecvBatch`]'s datagrams.
+///
+/// ```
+/// use grove::net::{RecvBatch, UdpSocket};
+///
+/// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// let me = socket.local_addr().unwrap();
+/// socket.send_to(b"1", me).unwrap();
+/// socket.send_to(b"2", me).unwrap();
+/// let mut batch = RecvBatch::new(8, 8);
+/// let mut total = 0;
+/// while total < 2 {
+///     socket.recv_batch(&mut batch).unwrap();
+///     total += (&batch).into_iter().count(); // `for d in &batch` works too
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RecvBatchIter<'a> {
     batch: &'a RecvBatch,
@@ -294,12 +407,23 @@ struct Entry {
 
 impl SendBatch {
     /// An empty batch; its buffers grow on the first pushes.
+    ///
+    /// ```
+    /// let batch = grove::net::SendBatch::new();
+    /// assert!(batch.is_empty());
+    /// ```
     pub fn new() -> SendBatch {
         SendBatch::default()
     }
 
     /// An empty batch with room for `datagrams` datagrams of `bytes` bytes
     /// in all before it allocates.
+    ///
+    /// ```
+    /// let mut batch = grove::net::SendBatch::with_capacity(32, 32 * 512); // no allocation while it fits
+    /// batch.push(b"answer", "127.0.0.1:5353".parse().unwrap());
+    /// assert_eq!(batch.len(), 1);
+    /// ```
     pub fn with_capacity(datagrams: usize, bytes: usize) -> SendBatch {
         SendBatch {
             bytes: Vec::with_capacity(bytes),
@@ -311,6 +435,19 @@ impl SendBatch {
     /// Queues a copy of `data` for `addr`. Nothing is checked here: a
     /// datagram the kernel refuses (too long, an IPv6 address on an IPv4
     /// socket) fails when its turn comes to be sent.
+    ///
+    /// ```
+    /// use grove::net::{SendBatch, UdpSocket};
+    ///
+    /// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let me = socket.local_addr().unwrap();
+    /// let mut batch = SendBatch::new();
+    /// batch.push(b"one", me);
+    /// batch.push(b"two", me);
+    /// assert_eq!(socket.send_batch(&mut batch).unwrap(), 2);
+    /// let mut buf = [0; 8];
+    /// assert_eq!(socket.recv_from(&mut buf).unwrap().0, 3);
+    /// ```
     pub fn push(&mut self, data: &[u8], addr: SocketAddr) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(data);
@@ -322,16 +459,36 @@ impl SendBatch {
     }
 
     /// The number of datagrams queued and not yet sent.
+    ///
+    /// ```
+    /// let mut batch = grove::net::SendBatch::new();
+    /// batch.push(b"x", "127.0.0.1:9".parse().unwrap());
+    /// assert_eq!(batch.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.entries.len() - self.head
     }
 
     /// Whether nothing is left to send.
+    ///
+    /// ```
+    /// let mut batch = grove::net::SendBatch::new();
+    /// assert!(batch.is_empty());
+    /// batch.push(b"x", "127.0.0.1:9".parse().unwrap());
+    /// assert!(!batch.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Forgets every queued datagram, keeping the buffers for reuse.
+    ///
+    /// ```
+    /// let mut batch = grove::net::SendBatch::new();
+    /// batch.push(b"stale", "127.0.0.1:9".parse().unwrap());
+    /// batch.clear(); // say, the client went away
+    /// assert!(batch.is_empty());
+    /// ```
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.entries.clear();

@@ -287,6 +287,25 @@ macro_rules! socket_common {
             /// file description to non-blocking mode (grove's blocking calls
             /// park the greenlet instead).
             ///
+            /// ```
+            /// # use std::os::fd::AsRawFd;
+            /// # trait Demo: Sized { fn demo() -> Self; }
+            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
+            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
+            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
+            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
+            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
+            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
+            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
+            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // ", $what, " (setup hidden)")]
+            /// let std_socket = socket.into_std().unwrap(); // blocking std again
+            #[doc = concat!(" let socket = grove::net::", stringify!($ty), "::from_std(std_socket).unwrap(); // cooperative again")]
+            /// assert!(socket.take_error().unwrap().is_none());
+            /// ```
+            ///
             /// # Errors
             /// The errors of `fcntl` and `epoll_ctl`.
             pub fn from_std(socket: $std) -> ::std::io::Result<$ty> {
@@ -304,6 +323,25 @@ macro_rules! socket_common {
             /// handles never block the hub: call `set_nonblocking(false)` on
             /// the `std` socket once they are gone.
             ///
+            /// ```
+            /// # use std::os::fd::AsRawFd;
+            /// # trait Demo: Sized { fn demo() -> Self; }
+            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
+            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
+            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
+            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
+            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
+            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
+            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
+            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // ", $what, " (setup hidden)")]
+            /// let fd = socket.as_raw_fd();
+            /// let std_socket = socket.into_std().unwrap(); // for a library that wants std
+            /// assert_eq!(std_socket.as_raw_fd(), fd); // the same fd, deregistered
+            /// ```
+            ///
             /// # Errors
             /// The errors of `fcntl` (or `dup`, see above).
             pub fn into_std(self) -> ::std::io::Result<$std> {
@@ -318,6 +356,26 @@ macro_rules! socket_common {
             /// is closed when the last handle is dropped. One handle may read
             /// while another writes. Never fails; the `Result` is `std`'s
             /// signature.
+            ///
+            /// ```
+            /// # use std::os::fd::AsRawFd;
+            /// # trait Demo: Sized { fn demo() -> Self; }
+            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
+            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
+            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
+            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
+            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
+            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
+            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
+            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // ", $what, " (setup hidden)")]
+            /// let other = socket.try_clone().unwrap(); // say, for a writer greenlet
+            /// assert_eq!(other.as_raw_fd(), socket.as_raw_fd()); // one fd, one registration
+            /// drop(socket);
+            /// assert!(other.take_error().is_ok()); // still open
+            /// ```
             pub fn try_clone(&self) -> ::std::io::Result<$ty> {
                 Ok($ty {
                     inner: self.inner.share(),
@@ -330,12 +388,47 @@ macro_rules! socket_common {
             /// as `std`'s does. Shared with `try_clone` handles.
             ///
             /// Never fails; the `Result` is `std`'s signature.
+            ///
+            /// ```
+            /// # use std::os::fd::AsRawFd;
+            /// # trait Demo: Sized { fn demo() -> Self; }
+            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
+            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
+            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
+            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
+            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
+            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
+            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
+            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // ", $what, " (setup hidden)")]
+            /// socket.set_nonblocking(true).unwrap(); // `WouldBlock` instead of parking
+            /// socket.set_nonblocking(false).unwrap(); // park again (the default)
+            /// ```
             pub fn set_nonblocking(&self, nonblocking: bool) -> ::std::io::Result<()> {
                 self.inner.set_nonblocking(nonblocking);
                 Ok(())
             }
 
             /// Takes the pending error of the socket (`SO_ERROR`), if any.
+            ///
+            /// ```
+            /// # use std::os::fd::AsRawFd;
+            /// # trait Demo: Sized { fn demo() -> Self; }
+            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
+            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
+            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
+            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
+            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
+            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
+            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
+            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // ", $what, " (setup hidden)")]
+            /// assert!(socket.take_error().unwrap().is_none()); // no pending error
+            /// ```
             pub fn take_error(&self) -> ::std::io::Result<Option<::std::io::Error>> {
                 self.inner.get().take_error()
             }
@@ -411,6 +504,26 @@ macro_rules! socket_timeouts {
             /// `WouldBlock`; both are allowed by its docs). `None` waits
             /// forever. Shared with `try_clone` handles.
             ///
+            /// ```
+            /// # use std::time::Duration;
+            /// # trait Demo: Sized { fn demo() -> Self; }
+            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
+            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
+            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
+            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
+            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
+            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
+            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
+            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // setup hidden")]
+            /// socket.set_read_timeout(Some(Duration::from_secs(30))).unwrap(); // a silent peer fails a read
+            /// assert_eq!(socket.read_timeout().unwrap(), Some(Duration::from_secs(30)));
+            /// let zero = socket.set_read_timeout(Some(Duration::ZERO)).unwrap_err();
+            /// assert_eq!(zero.kind(), std::io::ErrorKind::InvalidInput); // as std
+            /// ```
+            ///
             /// # Errors
             /// `InvalidInput` for a zero duration, as `std`.
             pub fn set_read_timeout(
@@ -423,6 +536,24 @@ macro_rules! socket_timeouts {
             /// Bounds every later blocking write-side operation, like
             /// [`set_read_timeout`](Self::set_read_timeout) does reads.
             ///
+            /// ```
+            /// # use std::time::Duration;
+            /// # trait Demo: Sized { fn demo() -> Self; }
+            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
+            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
+            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
+            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
+            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
+            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
+            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
+            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // setup hidden")]
+            /// socket.set_write_timeout(Some(Duration::from_secs(10))).unwrap(); // a stalled peer fails a write
+            /// assert_eq!(socket.write_timeout().unwrap(), Some(Duration::from_secs(10)));
+            /// ```
+            ///
             /// # Errors
             /// `InvalidInput` for a zero duration, as `std`.
             pub fn set_write_timeout(
@@ -433,11 +564,47 @@ macro_rules! socket_timeouts {
             }
 
             /// The read timeout (`None`: none).
+            ///
+            /// ```
+            /// # use std::time::Duration;
+            /// # trait Demo: Sized { fn demo() -> Self; }
+            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
+            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
+            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
+            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
+            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
+            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
+            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
+            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // setup hidden")]
+            /// assert_eq!(socket.read_timeout().unwrap(), None); // wait forever by default
+            /// ```
             pub fn read_timeout(&self) -> ::std::io::Result<Option<::std::time::Duration>> {
                 Ok(self.inner.read_timeout())
             }
 
             /// The write timeout (`None`: none).
+            ///
+            /// ```
+            /// # use std::time::Duration;
+            /// # trait Demo: Sized { fn demo() -> Self; }
+            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
+            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
+            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
+            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
+            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
+            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
+            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
+            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
+            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // setup hidden")]
+            /// socket.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
+            /// let clone = socket.try_clone().unwrap();
+            /// assert_eq!(clone.write_timeout().unwrap(), Some(Duration::from_millis(500))); // shared
+            /// ```
             pub fn write_timeout(&self) -> ::std::io::Result<Option<::std::time::Duration>> {
                 Ok(self.inner.write_timeout())
             }

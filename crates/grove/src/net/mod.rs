@@ -126,6 +126,15 @@ pub fn wait_readable(fd: impl AsRawFd, timeout: Option<Duration>) -> io::Result<
 /// error), or until `timeout` passes. gevent's `wait_write`; see
 /// [`wait_readable`] for the rules.
 ///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// use std::os::unix::net::UnixStream;
+/// use std::time::Duration;
+///
+/// let (a, _b) = UnixStream::pair().unwrap(); // a plain std socket
+/// grove::net::wait_writable(a.as_raw_fd(), Some(Duration::from_secs(5))).unwrap(); // room to write
+/// ```
+///
 /// # Errors
 /// As [`wait_readable`].
 ///

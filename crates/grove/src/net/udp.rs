@@ -65,6 +65,11 @@ impl UdpSocket {
     /// Creates a socket bound to `addr`, trying each resolved address in
     /// turn until one binds.
     ///
+    /// ```
+    /// let socket = grove::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// assert_ne!(socket.local_addr().unwrap().port(), 0);
+    /// ```
+    ///
     /// # Errors
     /// The last address's error or the resolution error.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
@@ -83,16 +88,48 @@ impl UdpSocket {
 
     /// Receives one datagram, returning its length and sender. Bytes beyond
     /// `buf`'s length are discarded, as in `std`.
+    ///
+    /// ```
+    /// use grove::net::UdpSocket;
+    ///
+    /// let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let addr = server.local_addr().unwrap();
+    /// let client = grove::spawn(move || {
+    ///     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     socket.send_to(b"hello", addr).unwrap();
+    ///     socket.local_addr().unwrap()
+    /// });
+    /// let mut buf = [0; 3];
+    /// let (n, from) = server.recv_from(&mut buf).unwrap(); // parks until one arrives
+    /// assert_eq!(&buf[..n], b"hel"); // the rest of the datagram is discarded
+    /// assert_eq!(from, client.join().unwrap());
+    /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.inner.read(|s| s.recv_from(buf))
     }
 
     /// Like [`recv_from`](UdpSocket::recv_from), leaving the datagram queued.
+    ///
+    /// ```
+    /// use grove::net::UdpSocket;
+    ///
+    /// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// socket.send_to(b"twice", socket.local_addr().unwrap()).unwrap();
+    /// let mut buf = [0; 8];
+    /// assert_eq!(socket.peek_from(&mut buf).unwrap().0, 5);
+    /// assert_eq!(socket.recv_from(&mut buf).unwrap().0, 5); // still queued
+    /// ```
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.inner.read(|s| s.peek_from(buf))
     }
 
     /// Sends `buf` to `addr` (its first resolved address, as `std`).
+    ///
+    /// ```
+    /// let socket = grove::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let me = socket.local_addr().unwrap();
+    /// assert_eq!(socket.send_to(b"note to self", me).unwrap(), 12);
+    /// ```
     ///
     /// # Errors
     /// `InvalidInput` if `addr` resolves to nothing; the send's errors.
@@ -116,6 +153,23 @@ impl UdpSocket {
     /// timeout and non-blocking mode as [`recv_from`](UdpSocket::recv_from)
     /// does. See [`RecvBatch`] for an example and the measured gain: worth
     /// it for servers that see several datagrams queued at once.
+    ///
+    /// ```
+    /// use grove::net::{RecvBatch, UdpSocket};
+    ///
+    /// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let me = socket.local_addr().unwrap();
+    /// for msg in [&b"one"[..], b"two", b"three"] {
+    ///     socket.send_to(msg, me).unwrap();
+    /// }
+    /// let mut batch = RecvBatch::new(16, 1500);
+    /// let mut got = Vec::new();
+    /// while got.len() < 3 {
+    ///     socket.recv_batch(&mut batch).unwrap(); // everything queued, in one go
+    ///     got.extend(batch.iter().map(|d| d.data().to_vec()));
+    /// }
+    /// assert_eq!(got, [&b"one"[..], b"two", b"three"]);
+    /// ```
     ///
     /// # Errors
     /// As `recv_from`: `TimedOut` after the read timeout, `WouldBlock` in
@@ -171,57 +225,209 @@ impl UdpSocket {
 
     /// Connects the socket to `addr` (the first resolved address that
     /// works): `send` and `recv` then talk to it alone.
+    ///
+    /// ```
+    /// use grove::net::UdpSocket;
+    ///
+    /// let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// a.connect(b.local_addr().unwrap()).unwrap();
+    /// assert_eq!(a.peer_addr().unwrap(), b.local_addr().unwrap());
+    /// ```
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         each_addr(&addr, |addr| self.inner.get().connect(addr))
     }
 
     /// Sends `buf` to the connected peer.
+    ///
+    /// ```
+    /// use grove::net::UdpSocket;
+    ///
+    /// let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// a.connect(b.local_addr().unwrap()).unwrap();
+    /// a.send(b"hi").unwrap();
+    /// let mut buf = [0; 2];
+    /// assert_eq!(b.recv_from(&mut buf).unwrap(), (2, a.local_addr().unwrap()));
+    /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.inner.write(|s| s.send(buf))
     }
 
     /// Receives one datagram from the connected peer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::net::UdpSocket;
+    ///
+    /// let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// a.connect(b.local_addr().unwrap()).unwrap();
+    /// let addr = a.local_addr().unwrap();
+    /// grove::spawn(move || {
+    ///     grove::sleep(Duration::from_millis(5));
+    ///     b.send_to(b"pong", addr).unwrap();
+    /// });
+    /// let mut buf = [0; 8];
+    /// let n = a.recv(&mut buf).unwrap(); // parks; only the peer's datagrams count
+    /// assert_eq!(&buf[..n], b"pong");
+    /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(|s| s.recv(buf))
     }
 
     /// Like [`recv`](UdpSocket::recv), leaving the datagram queued.
+    ///
+    /// ```
+    /// use grove::net::UdpSocket;
+    ///
+    /// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// socket.connect(socket.local_addr().unwrap()).unwrap();
+    /// socket.send(b"abc").unwrap();
+    /// let mut buf = [0; 8];
+    /// assert_eq!(socket.peek(&mut buf).unwrap(), 3);
+    /// assert_eq!(socket.recv(&mut buf).unwrap(), 3);
+    /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(|s| s.peek(buf))
     }
 
     delegate! {
         /// The connected peer's address.
+        ///
+        /// ```
+        /// let socket = grove::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        /// assert!(socket.peer_addr().is_err()); // not connected
+        /// socket.connect("127.0.0.1:9").unwrap();
+        /// assert_eq!(socket.peer_addr().unwrap(), "127.0.0.1:9".parse().unwrap());
+        /// ```
         fn peer_addr(&self) -> io::Result<SocketAddr>;
         /// The local address.
+        ///
+        /// ```
+        /// let socket = grove::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        /// assert_ne!(socket.local_addr().unwrap().port(), 0);
+        /// ```
         fn local_addr(&self) -> io::Result<SocketAddr>;
         /// Sets `SO_BROADCAST`.
+        ///
+        /// ```
+        /// let socket = grove::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        /// socket.set_broadcast(true).unwrap(); // needed to send to 255.255.255.255
+        /// assert!(socket.broadcast().unwrap());
+        /// ```
         fn set_broadcast(&self, broadcast: bool) -> io::Result<()>;
         /// The `SO_BROADCAST` value.
+        ///
+        /// ```
+        /// let socket = grove::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        /// assert!(!socket.broadcast().unwrap());
+        /// ```
         fn broadcast(&self) -> io::Result<bool>;
         /// Sets `IP_MULTICAST_LOOP`.
+        ///
+        /// ```
+        /// let socket = grove::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        /// socket.set_multicast_loop_v4(false).unwrap(); // don't hear our own announcements
+        /// assert!(!socket.multicast_loop_v4().unwrap());
+        /// ```
         fn set_multicast_loop_v4(&self, multicast_loop_v4: bool) -> io::Result<()>;
         /// The `IP_MULTICAST_LOOP` value.
+        ///
+        /// ```
+        /// let socket = grove::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        /// assert!(socket.multicast_loop_v4().unwrap()); // on by default
+        /// ```
         fn multicast_loop_v4(&self) -> io::Result<bool>;
         /// Sets `IP_MULTICAST_TTL`.
+        ///
+        /// ```
+        /// let socket = grove::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        /// socket.set_multicast_ttl_v4(4).unwrap(); // cross a few routers
+        /// assert_eq!(socket.multicast_ttl_v4().unwrap(), 4);
+        /// ```
         fn set_multicast_ttl_v4(&self, multicast_ttl_v4: u32) -> io::Result<()>;
         /// The `IP_MULTICAST_TTL` value.
+        ///
+        /// ```
+        /// let socket = grove::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        /// assert_eq!(socket.multicast_ttl_v4().unwrap(), 1); // the local network only
+        /// ```
         fn multicast_ttl_v4(&self) -> io::Result<u32>;
         /// Sets `IPV6_MULTICAST_LOOP`.
+        ///
+        /// ```
+        /// let socket = grove::net::UdpSocket::bind("[::1]:0").unwrap();
+        /// socket.set_multicast_loop_v6(false).unwrap();
+        /// assert!(!socket.multicast_loop_v6().unwrap());
+        /// ```
         fn set_multicast_loop_v6(&self, multicast_loop_v6: bool) -> io::Result<()>;
         /// The `IPV6_MULTICAST_LOOP` value.
+        ///
+        /// ```
+        /// let socket = grove::net::UdpSocket::bind("[::1]:0").unwrap();
+        /// assert!(socket.multicast_loop_v6().unwrap()); // on by default
+        /// ```
         fn multicast_loop_v6(&self) -> io::Result<bool>;
         /// Sets `IP_TTL`.
+        ///
+        /// ```
+        /// let socket = grove::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        /// socket.set_ttl(8).unwrap();
+        /// assert_eq!(socket.ttl().unwrap(), 8);
+        /// ```
         fn set_ttl(&self, ttl: u32) -> io::Result<()>;
         /// The `IP_TTL` value.
+        ///
+        /// ```
+        /// let socket = grove::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        /// assert!(socket.ttl().unwrap() > 0);
+        /// ```
         fn ttl(&self) -> io::Result<u32>;
         /// Joins an IPv4 multicast group (`IP_ADD_MEMBERSHIP`).
+        ///
+        /// ```
+        /// use std::net::Ipv4Addr;
+        ///
+        /// let socket = grove::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        /// let group = Ipv4Addr::new(239, 255, 0, 1);
+        /// socket.join_multicast_v4(&group, &Ipv4Addr::LOCALHOST).unwrap(); // on the loopback interface
+        /// socket.leave_multicast_v4(&group, &Ipv4Addr::LOCALHOST).unwrap();
+        /// ```
         fn join_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()>;
         /// Joins an IPv6 multicast group (`IPV6_ADD_MEMBERSHIP`).
+        ///
+        /// ```
+        /// use std::net::Ipv6Addr;
+        ///
+        /// let socket = grove::net::UdpSocket::bind("[::]:0").unwrap();
+        /// let group: Ipv6Addr = "ff02::1:3".parse().unwrap(); // LLMNR
+        /// socket.join_multicast_v6(&group, 1).unwrap(); // interface 1: loopback
+        /// socket.leave_multicast_v6(&group, 1).unwrap();
+        /// ```
         fn join_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()>;
         /// Leaves an IPv4 multicast group.
+        ///
+        /// ```
+        /// use std::net::Ipv4Addr;
+        ///
+        /// let socket = grove::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        /// let group = Ipv4Addr::new(239, 255, 0, 2);
+        /// assert!(socket.leave_multicast_v4(&group, &Ipv4Addr::LOCALHOST).is_err()); // never joined
+        /// socket.join_multicast_v4(&group, &Ipv4Addr::LOCALHOST).unwrap();
+        /// socket.leave_multicast_v4(&group, &Ipv4Addr::LOCALHOST).unwrap();
+        /// ```
         fn leave_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()>;
         /// Leaves an IPv6 multicast group.
+        ///
+        /// ```
+        /// use std::net::Ipv6Addr;
+        ///
+        /// let socket = grove::net::UdpSocket::bind("[::]:0").unwrap();
+        /// let group: Ipv6Addr = "ff02::fb".parse().unwrap(); // mDNS
+        /// socket.join_multicast_v6(&group, 1).unwrap();
+        /// socket.leave_multicast_v6(&group, 1).unwrap();
+        /// ```
         fn leave_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()>;
     }
 }

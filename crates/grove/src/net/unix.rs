@@ -55,6 +55,15 @@ socket_common!(UnixListener, stdnet::UnixListener, "Unix listener");
 impl UnixListener {
     /// Creates a listener bound to the socket file `path`.
     ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+    /// let listener = grove::net::UnixListener::bind(&path).unwrap();
+    /// let again = grove::net::UnixListener::bind(&path).unwrap_err();
+    /// assert_eq!(again.kind(), std::io::ErrorKind::AddrInUse); // the file exists
+    /// drop(listener);
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// `AddrInUse` if the file exists; `InvalidInput` for a path too long
     /// for a socket address.
@@ -68,11 +77,35 @@ impl UnixListener {
     }
 
     /// The address the listener is bound to.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+    /// let listener = grove::net::UnixListener::bind(&path).unwrap();
+    /// assert_eq!(listener.local_addr().unwrap().as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.get().local_addr()
     }
 
     /// Waits for a connection and returns it with the peer's address.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use grove::net::{UnixListener, UnixStream};
+    ///
+    /// let path = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+    /// let listener = UnixListener::bind(&path).unwrap();
+    /// let server = grove::spawn(move || {
+    ///     let (mut conn, _peer) = listener.accept().unwrap(); // parks this greenlet only
+    ///     conn.write_all(b"welcome").unwrap();
+    /// });
+    /// let mut reply = String::new();
+    /// UnixStream::connect(&path).unwrap().read_to_string(&mut reply).unwrap();
+    /// assert_eq!(reply, "welcome");
+    /// server.join().unwrap();
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     ///
     /// # Errors
     /// The kernel's (`EMFILE`, …), or `WouldBlock` in non-blocking mode.
@@ -81,6 +114,16 @@ impl UnixListener {
     }
 
     /// [`accept`](UnixListener::accept), giving up with `TimedOut` after `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let path = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+    /// let listener = grove::net::UnixListener::bind(&path).unwrap();
+    /// let err = listener.accept_timeout(Duration::from_millis(5)).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     ///
     /// # Errors
     /// As `accept`, plus `TimedOut`.
@@ -104,12 +147,38 @@ impl UnixListener {
     }
 
     /// An endless iterator of accepted connections, as `std`'s.
+    ///
+    /// ```
+    /// use grove::net::{UnixListener, UnixStream};
+    ///
+    /// let path = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+    /// let listener = UnixListener::bind(&path).unwrap();
+    /// let p = path.clone();
+    /// grove::spawn(move || {
+    ///     let _a = UnixStream::connect(&p).unwrap();
+    ///     let _b = UnixStream::connect(&p).unwrap();
+    /// });
+    /// let served = listener.incoming().take(2).filter(Result::is_ok).count();
+    /// assert_eq!(served, 2);
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
 }
 
 /// The iterator of [`UnixListener::incoming`]: never returns `None`.
+///
+/// ```
+/// use grove::net::{UnixListener, UnixStream};
+///
+/// let path = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+/// let listener = UnixListener::bind(&path).unwrap();
+/// let _client = UnixStream::connect(&path).unwrap(); // waits in the backlog
+/// let mut incoming = listener.incoming();
+/// assert!(incoming.next().unwrap().is_ok());
+/// std::fs::remove_file(&path).unwrap();
+/// ```
 #[derive(Debug)]
 pub struct Incoming<'a> {
     listener: &'a UnixListener,
@@ -163,6 +232,11 @@ impl UnixStream {
     /// wait for; grove then retries with a backoff sleep (1 ms doubling to
     /// 50 ms), parking only this greenlet.
     ///
+    /// ```
+    /// let missing = grove::net::UnixStream::connect("/nonexistent/grove.sock").unwrap_err();
+    /// assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    ///
     /// # Errors
     /// `NotFound` / `ConnectionRefused` as `std`; `InvalidInput` for a path
     /// too long for a socket address.
@@ -204,6 +278,16 @@ impl UnixStream {
     }
 
     /// A connected pair of unnamed sockets.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    ///
+    /// let (mut parent, mut child) = grove::net::UnixStream::pair().unwrap();
+    /// grove::spawn(move || child.write_all(b"ok").unwrap());
+    /// let mut buf = [0; 2];
+    /// parent.read_exact(&mut buf).unwrap();
+    /// assert_eq!(&buf, b"ok");
+    /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
         Ok((
@@ -217,17 +301,38 @@ impl UnixStream {
     }
 
     /// The local address.
+    ///
+    /// ```
+    /// let (a, _b) = grove::net::UnixStream::pair().unwrap();
+    /// assert!(a.local_addr().unwrap().is_unnamed());
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.get().local_addr()
     }
 
     /// The peer's address.
+    ///
+    /// ```
+    /// let (a, _b) = grove::net::UnixStream::pair().unwrap();
+    /// assert!(a.peer_addr().unwrap().is_unnamed());
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.inner.get().peer_addr()
     }
 
     /// Shuts down the read half, the write half or both; greenlets parked
     /// in a read wake to end of file.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::net::Shutdown;
+    ///
+    /// let (mut a, b) = grove::net::UnixStream::pair().unwrap();
+    /// let reader = grove::spawn(move || a.read(&mut [0; 8]).unwrap()); // parks
+    /// grove::yield_now();
+    /// b.shutdown(Shutdown::Write).unwrap();
+    /// assert_eq!(reader.join().unwrap(), 0); // woken to end of file
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.get().shutdown(how)
     }
@@ -265,6 +370,13 @@ socket_timeouts!(UnixDatagram);
 impl UnixDatagram {
     /// Creates a socket bound to the file `path`.
     ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+    /// let socket = grove::net::UnixDatagram::bind(&path).unwrap();
+    /// assert_eq!(socket.local_addr().unwrap().as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// `AddrInUse` if the file exists; `InvalidInput` for a path too long.
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
@@ -275,11 +387,32 @@ impl UnixDatagram {
 
     /// Creates a socket bound to no address (it can send, and receive the
     /// replies to a connected peer).
+    ///
+    /// ```
+    /// use grove::net::UnixDatagram;
+    ///
+    /// let path = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+    /// let server = UnixDatagram::bind(&path).unwrap();
+    /// let client = UnixDatagram::unbound().unwrap();
+    /// client.send_to(b"log line", &path).unwrap();
+    /// let mut buf = [0; 16];
+    /// let (n, from) = server.recv_from(&mut buf).unwrap();
+    /// assert_eq!(&buf[..n], b"log line");
+    /// assert!(from.is_unnamed());
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn unbound() -> io::Result<UnixDatagram> {
         Self::register(Self::socket()?)
     }
 
     /// A connected pair of unnamed sockets.
+    ///
+    /// ```
+    /// let (a, b) = grove::net::UnixDatagram::pair().unwrap();
+    /// a.send(b"one").unwrap();
+    /// let mut buf = [0; 8];
+    /// assert_eq!(b.recv(&mut buf).unwrap(), 3);
+    /// ```
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = Socket::pair(Domain::UNIX, Type::DGRAM.nonblocking().cloexec(), None)?;
         Ok((Self::register(a)?, Self::register(b)?))
@@ -297,26 +430,70 @@ impl UnixDatagram {
 
     /// Connects the socket to the file `path`: `send` and `recv` then talk
     /// to it alone.
+    ///
+    /// ```
+    /// use grove::net::UnixDatagram;
+    ///
+    /// let path = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+    /// let server = UnixDatagram::bind(&path).unwrap();
+    /// let client = UnixDatagram::unbound().unwrap();
+    /// client.connect(&path).unwrap();
+    /// client.send(b"hi").unwrap();
+    /// assert_eq!(server.recv(&mut [0; 8]).unwrap(), 2);
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
         self.inner.get().connect(path)
     }
 
     /// The local address.
+    ///
+    /// ```
+    /// let socket = grove::net::UnixDatagram::unbound().unwrap();
+    /// assert!(socket.local_addr().unwrap().is_unnamed());
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.get().local_addr()
     }
 
     /// The connected peer's address.
+    ///
+    /// ```
+    /// let (a, _b) = grove::net::UnixDatagram::pair().unwrap();
+    /// assert!(a.peer_addr().is_ok());
+    /// let lonely = grove::net::UnixDatagram::unbound().unwrap();
+    /// assert!(lonely.peer_addr().is_err()); // not connected
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.inner.get().peer_addr()
     }
 
     /// Receives one datagram, returning its length and sender.
+    ///
+    /// ```
+    /// use grove::net::UnixDatagram;
+    ///
+    /// let path = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+    /// let server = UnixDatagram::bind(&path).unwrap();
+    /// let p = path.clone();
+    /// grove::spawn(move || UnixDatagram::unbound().unwrap().send_to(b"event", &p).unwrap());
+    /// let mut buf = [0; 16];
+    /// let (n, _from) = server.recv_from(&mut buf).unwrap(); // parks until one arrives
+    /// assert_eq!(&buf[..n], b"event");
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.inner.read(|s| s.recv_from(buf))
     }
 
     /// Receives one datagram from the connected peer.
+    ///
+    /// ```
+    /// let (a, b) = grove::net::UnixDatagram::pair().unwrap();
+    /// let receiver = grove::spawn(move || b.recv(&mut [0; 4]).unwrap());
+    /// a.send(b"ping").unwrap();
+    /// assert_eq!(receiver.join().unwrap(), 4);
+    /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(|s| s.recv(buf))
     }
@@ -325,6 +502,16 @@ impl UnixDatagram {
     /// queue is full: the kernel signals no readiness for an unconnected
     /// sender, so grove retries with a backoff sleep (1 ms doubling to
     /// 50 ms), within the write timeout.
+    ///
+    /// ```
+    /// use grove::net::UnixDatagram;
+    ///
+    /// let path = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+    /// let _server = UnixDatagram::bind(&path).unwrap();
+    /// let sent = UnixDatagram::unbound().unwrap().send_to(b"metric:1|c", &path).unwrap();
+    /// assert_eq!(sent, 10);
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
         let path = path.as_ref();
         let first = self.inner.get().send_to(buf, path);
@@ -359,11 +546,24 @@ impl UnixDatagram {
     }
 
     /// Sends `buf` to the connected peer.
+    ///
+    /// ```
+    /// let (a, _b) = grove::net::UnixDatagram::pair().unwrap();
+    /// assert_eq!(a.send(b"hello").unwrap(), 5);
+    /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.inner.write(|s| s.send(buf))
     }
 
     /// Shuts down the read half, the write half or both.
+    ///
+    /// ```
+    /// use std::net::Shutdown;
+    ///
+    /// let (a, _b) = grove::net::UnixDatagram::pair().unwrap();
+    /// a.shutdown(Shutdown::Write).unwrap();
+    /// assert!(a.send(b"late").is_err());
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.get().shutdown(how)
     }

@@ -173,6 +173,18 @@ where
     /// Bounds the items running or finished-but-unread at any time to
     /// `maxsize` (see [the type docs](IMap#backpressure-maxsize)).
     ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let group = grove::pool::Group::new();
+    /// // At most 2 items in flight or waiting to be read, though the group has no cap.
+    /// let results: Vec<u64> = group
+    ///     .imap(|n: u64| { grove::sleep(Duration::from_millis(1)); n * 10 }, 1..=5)
+    ///     .maxsize(2)
+    ///     .collect();
+    /// assert_eq!(results, [10, 20, 30, 40, 50]);
+    /// ```
+    ///
     /// # Panics
     ///
     /// If `maxsize` is 0 (no item could ever start).

@@ -50,6 +50,11 @@ impl Command {
     /// A builder for running `program` (searched in `PATH` if it has no
     /// slash), with no arguments, the parent's environment and working
     /// directory.
+    ///
+    /// ```
+    /// let status = grove::process::Command::new("true").status().unwrap();
+    /// assert!(status.success());
+    /// ```
     pub fn new(program: impl AsRef<OsStr>) -> Command {
         Command {
             std: std::process::Command::new(program),
@@ -60,12 +65,22 @@ impl Command {
     }
 
     /// Adds an argument.
+    ///
+    /// ```
+    /// let out = grove::process::Command::new("echo").arg("hello world").output().unwrap();
+    /// assert_eq!(out.stdout, b"hello world\n"); // one argument, spaces and all
+    /// ```
     pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
         self.std.arg(arg);
         self
     }
 
     /// Adds arguments.
+    ///
+    /// ```
+    /// let out = grove::process::Command::new("printf").args(["%s-%s", "a", "b"]).output().unwrap();
+    /// assert_eq!(out.stdout, b"a-b");
+    /// ```
     pub fn args<I, S>(&mut self, args: I) -> &mut Command
     where
         I: IntoIterator<Item = S>,
@@ -76,12 +91,30 @@ impl Command {
     }
 
     /// Sets an environment variable for the child.
+    ///
+    /// ```
+    /// let out = grove::process::Command::new("sh")
+    ///     .args(["-c", "echo $GREETING"])
+    ///     .env("GREETING", "hi")
+    ///     .output()
+    ///     .unwrap();
+    /// assert_eq!(out.stdout, b"hi\n");
+    /// ```
     pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Command {
         self.std.env(key, value);
         self
     }
 
     /// Sets environment variables for the child.
+    ///
+    /// ```
+    /// let out = grove::process::Command::new("sh")
+    ///     .args(["-c", "echo $A$B"])
+    ///     .envs([("A", "1"), ("B", "2")])
+    ///     .output()
+    ///     .unwrap();
+    /// assert_eq!(out.stdout, b"12\n");
+    /// ```
     pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
     where
         I: IntoIterator<Item = (K, V)>,
@@ -93,18 +126,41 @@ impl Command {
     }
 
     /// Removes an environment variable from the child's environment.
+    ///
+    /// ```
+    /// let out = grove::process::Command::new("sh")
+    ///     .args(["-c", "echo \"[$HOME]\""])
+    ///     .env_remove("HOME")
+    ///     .output()
+    ///     .unwrap();
+    /// assert_eq!(out.stdout, b"[]\n");
+    /// ```
     pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
         self.std.env_remove(key);
         self
     }
 
     /// Gives the child an empty environment (plus what `env` adds later).
+    ///
+    /// ```
+    /// let out = grove::process::Command::new("/usr/bin/env")
+    ///     .env_clear()
+    ///     .env("ONLY", "this")
+    ///     .output()
+    ///     .unwrap();
+    /// assert_eq!(out.stdout, b"ONLY=this\n");
+    /// ```
     pub fn env_clear(&mut self) -> &mut Command {
         self.std.env_clear();
         self
     }
 
     /// Sets the child's working directory.
+    ///
+    /// ```
+    /// let out = grove::process::Command::new("pwd").current_dir("/tmp").output().unwrap();
+    /// assert_eq!(out.stdout, b"/tmp\n");
+    /// ```
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
         self.std.current_dir(dir);
         self
@@ -112,6 +168,15 @@ impl Command {
 
     /// Configures the child's stdin ([`Stdio::piped`] makes
     /// [`Child::stdin`] a cooperative pipe).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use grove::process::{Command, Stdio};
+    ///
+    /// let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    /// child.stdin.take().unwrap().write_all(b"ping").unwrap(); // dropped: closed
+    /// assert_eq!(child.wait_with_output().unwrap().stdout, b"ping");
+    /// ```
     pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
         self.std.stdin(cfg);
         self.stdin_set = true;
@@ -120,6 +185,14 @@ impl Command {
 
     /// Configures the child's stdout ([`Stdio::piped`] makes
     /// [`Child::stdout`] a cooperative pipe).
+    ///
+    /// ```
+    /// use grove::process::{Command, Stdio};
+    ///
+    /// // Silence a chatty child.
+    /// let status = Command::new("echo").arg("noise").stdout(Stdio::null()).status().unwrap();
+    /// assert!(status.success());
+    /// ```
     pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
         self.std.stdout(cfg);
         self.stdout_set = true;
@@ -128,6 +201,13 @@ impl Command {
 
     /// Configures the child's stderr ([`Stdio::piped`] makes
     /// [`Child::stderr`] a cooperative pipe).
+    ///
+    /// ```
+    /// use grove::process::{Command, Stdio};
+    ///
+    /// let child = Command::new("sh").args(["-c", "echo oops >&2"]).stderr(Stdio::piped()).spawn().unwrap();
+    /// assert_eq!(child.wait_with_output().unwrap().stderr, b"oops\n");
+    /// ```
     pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
         self.std.stderr(cfg);
         self.stderr_set = true;
@@ -135,26 +215,61 @@ impl Command {
     }
 
     /// The program to run.
+    ///
+    /// ```
+    /// let cmd = grove::process::Command::new("ls");
+    /// assert_eq!(cmd.get_program(), "ls");
+    /// ```
     pub fn get_program(&self) -> &OsStr {
         self.std.get_program()
     }
 
     /// The arguments given so far.
+    ///
+    /// ```
+    /// let mut cmd = grove::process::Command::new("ls");
+    /// cmd.args(["-l", "/tmp"]);
+    /// assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["-l", "/tmp"]);
+    /// ```
     pub fn get_args(&self) -> std::process::CommandArgs<'_> {
         self.std.get_args()
     }
 
     /// The environment changes given so far.
+    ///
+    /// ```
+    /// use std::ffi::OsStr;
+    ///
+    /// let mut cmd = grove::process::Command::new("env");
+    /// cmd.env("LANG", "C").env_remove("TZ");
+    /// let changes: Vec<_> = cmd.get_envs().collect();
+    /// assert_eq!(changes, [(OsStr::new("LANG"), Some(OsStr::new("C"))), (OsStr::new("TZ"), None)]);
+    /// ```
     pub fn get_envs(&self) -> std::process::CommandEnvs<'_> {
         self.std.get_envs()
     }
 
     /// The working directory, if one was set.
+    ///
+    /// ```
+    /// use std::path::Path;
+    ///
+    /// let mut cmd = grove::process::Command::new("ls");
+    /// assert_eq!(cmd.get_current_dir(), None);
+    /// cmd.current_dir("/tmp");
+    /// assert_eq!(cmd.get_current_dir(), Some(Path::new("/tmp")));
+    /// ```
     pub fn get_current_dir(&self) -> Option<&Path> {
         self.std.get_current_dir()
     }
 
     /// The `std` builder inside.
+    ///
+    /// ```
+    /// let mut cmd = grove::process::Command::new("ls");
+    /// cmd.arg("-a");
+    /// assert_eq!(cmd.as_std().get_args().count(), 1);
+    /// ```
     pub fn as_std(&self) -> &std::process::Command {
         &self.std
     }
@@ -164,6 +279,17 @@ impl Command {
     /// `process_group`, `pre_exec`…). Configure stdio through this type's
     /// own methods, so that [`output`](Command::output) knows which streams
     /// it should capture.
+    ///
+    /// ```
+    /// use std::os::unix::process::CommandExt;
+    ///
+    /// let mut cmd = grove::process::Command::new("sh");
+    /// cmd.args(["-c", "cut -d' ' -f5 /proc/$$/stat"]); // its process group
+    /// cmd.as_std_mut().process_group(0); // a group of its own
+    /// let child_pgid = String::from_utf8(cmd.output().unwrap().stdout).unwrap();
+    /// // SAFETY: getpgrp has no preconditions.
+    /// assert_ne!(child_pgid.trim(), unsafe { libc::getpgrp() }.to_string());
+    /// ```
     pub fn as_std_mut(&mut self) -> &mut std::process::Command {
         &mut self.std
     }
@@ -172,6 +298,14 @@ impl Command {
     ///
     /// Starting a process (`fork`/`exec`) does not block the hub for long;
     /// everything after that — waiting, pipe I/O — is cooperative.
+    ///
+    /// ```
+    /// let mut child = grove::process::Command::new("sleep").arg("0.05").spawn().unwrap();
+    /// assert!(child.wait().unwrap().success());
+    ///
+    /// let missing = grove::process::Command::new("/no/such/program").spawn();
+    /// assert_eq!(missing.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    /// ```
     ///
     /// # Errors
     /// As [`std::process::Command::spawn`] (program not found, not
@@ -187,6 +321,12 @@ impl Command {
     /// stdout and stderr are read concurrently (stderr by a helper
     /// greenlet), so a child that fills one pipe while the other is being
     /// read cannot deadlock.
+    ///
+    /// ```
+    /// let out = grove::process::Command::new("uname").arg("-s").output().unwrap();
+    /// assert!(out.status.success());
+    /// assert_eq!(out.stdout, b"Linux\n");
+    /// ```
     ///
     /// # Errors
     /// As [`spawn`](Command::spawn), and any I/O error reading the pipes.
@@ -204,6 +344,11 @@ impl Command {
     /// Runs the child to completion (inheriting stdin, stdout and stderr by
     /// default) and returns its exit status. A piped stdin is closed before
     /// waiting, as with `std`.
+    ///
+    /// ```
+    /// let status = grove::process::Command::new("sh").args(["-c", "exit 7"]).status().unwrap();
+    /// assert_eq!(status.code(), Some(7));
+    /// ```
     ///
     /// # Errors
     /// As [`spawn`](Command::spawn) and [`Child::wait`].

@@ -207,6 +207,12 @@ impl Child {
     }
 
     /// The child's process id.
+    ///
+    /// ```
+    /// let mut child = grove::process::Command::new("true").spawn().unwrap();
+    /// assert!(child.id() > 0);
+    /// child.wait().unwrap();
+    /// ```
     pub fn id(&self) -> u32 {
         self.std.id()
     }
@@ -214,6 +220,15 @@ impl Child {
     /// Sends `SIGKILL` to the child (does not wait for it to die: call
     /// [`wait`](Child::wait) next). As with `std`, killing a child that has
     /// already exited is not an error.
+    ///
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt;
+    ///
+    /// let mut child = grove::process::Command::new("sleep").arg("60").spawn().unwrap();
+    /// child.kill().unwrap();
+    /// let status = child.wait().unwrap(); // reap it
+    /// assert_eq!(status.signal(), Some(libc::SIGKILL));
+    /// ```
     ///
     /// # Errors
     /// As [`std::process::Child::kill`].
@@ -223,6 +238,14 @@ impl Child {
 
     /// Returns the exit status if the child has exited, without waiting
     /// (`waitpid` with `WNOHANG`). Reaps the child if so.
+    ///
+    /// ```
+    /// let mut child = grove::process::Command::new("sleep").arg("60").spawn().unwrap();
+    /// assert_eq!(child.try_wait().unwrap(), None); // still running
+    /// child.kill().unwrap();
+    /// child.wait().unwrap();
+    /// assert!(child.try_wait().unwrap().is_some());
+    /// ```
     ///
     /// # Errors
     /// As [`std::process::Child::try_wait`].
@@ -237,6 +260,23 @@ impl Child {
     ///
     /// On a thread's own stack this runs the hub until the child exits; the
     /// hub never reports "would block forever" while waiting for a child.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut children: Vec<_> = (0..3)
+    ///     .map(|_| grove::process::Command::new("sleep").arg("0.1").spawn().unwrap())
+    ///     .collect();
+    /// let started = std::time::Instant::now();
+    /// let waiters: Vec<_> = children
+    ///     .drain(..)
+    ///     .map(|mut child| grove::spawn(move || child.wait().unwrap()))
+    ///     .collect();
+    /// for w in waiters {
+    ///     assert!(w.join().unwrap().success());
+    /// }
+    /// assert!(started.elapsed() < Duration::from_secs(2)); // waited for side by side
+    /// ```
     ///
     /// # Errors
     /// As [`std::process::Child::wait`]; or, when called while the greenlet
@@ -257,6 +297,15 @@ impl Child {
     /// Waits at most `timeout` for the child to exit; `Ok(None)` if it is
     /// still running then. Unlike [`wait`](Child::wait), it leaves
     /// [`stdin`](Child::stdin) open, as [`try_wait`](Child::try_wait) does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut child = grove::process::Command::new("sleep").arg("60").spawn().unwrap();
+    /// assert_eq!(child.wait_timeout(Duration::from_millis(10)).unwrap(), None);
+    /// child.kill().unwrap();
+    /// assert!(child.wait_timeout(Duration::from_secs(5)).unwrap().is_some());
+    /// ```
     ///
     /// # Errors
     /// As [`wait`](Child::wait).
@@ -310,6 +359,20 @@ impl Child {
     /// waits for the child and returns everything, as
     /// [`std::process::Child::wait_with_output`]. Streams that were not
     /// piped come back empty.
+    ///
+    /// ```
+    /// use grove::process::{Command, Stdio};
+    ///
+    /// let child = Command::new("sh")
+    ///     .args(["-c", "echo out; echo err >&2; exit 3"])
+    ///     .stdout(Stdio::piped())
+    ///     .stderr(Stdio::piped())
+    ///     .spawn()
+    ///     .unwrap();
+    /// let output = child.wait_with_output().unwrap();
+    /// assert_eq!(output.status.code(), Some(3));
+    /// assert_eq!((&output.stdout[..], &output.stderr[..]), (&b"out\n"[..], &b"err\n"[..]));
+    /// ```
     ///
     /// # Errors
     /// Any I/O error reading the pipes, or as [`wait`](Child::wait).

@@ -61,6 +61,18 @@ impl<P: AsRawFd> fmt::Debug for Pipe<P> {
 ///
 /// Dropping it closes the pipe, so the child reads end of file.
 ///
+/// ```
+/// use std::io::Write;
+/// use grove::process::{Command, Stdio};
+///
+/// let mut child = Command::new("wc").arg("-l").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+/// let mut stdin = child.stdin.take().unwrap();
+/// stdin.write_all(b"one\ntwo\nthree\n").unwrap();
+/// drop(stdin); // end of file for `wc`
+/// let out = child.wait_with_output().unwrap();
+/// assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "3");
+/// ```
+///
 /// # Kill and timeout safety
 ///
 /// A greenlet killed or timed out while blocked in a write unwinds at once;
@@ -74,6 +86,19 @@ pub struct ChildStdin {
 
 /// The parent's end of a child's stdout: a cooperative [`Read`]er.
 ///
+/// ```
+/// use std::io::{BufRead, BufReader};
+/// use grove::process::{Command, Stdio};
+///
+/// let mut child = Command::new("seq").arg("3").stdout(Stdio::piped()).spawn().unwrap();
+/// let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+///     .lines()
+///     .map(Result::unwrap)
+///     .collect(); // reads park this greenlet only
+/// assert_eq!(lines, ["1", "2", "3"]);
+/// child.wait().unwrap();
+/// ```
+///
 /// # Kill and timeout safety
 ///
 /// A greenlet killed or timed out while blocked in a read unwinds at once
@@ -85,6 +110,17 @@ pub struct ChildStdout {
 }
 
 /// The parent's end of a child's stderr: a cooperative [`Read`]er.
+///
+/// ```
+/// use std::io::Read;
+/// use grove::process::{Command, Stdio};
+///
+/// let mut child = Command::new("ls").arg("/no/such/dir").stderr(Stdio::piped()).spawn().unwrap();
+/// let mut err = String::new();
+/// child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+/// assert!(err.contains("/no/such/dir"));
+/// assert!(!child.wait().unwrap().success());
+/// ```
 ///
 /// # Kill and timeout safety
 ///

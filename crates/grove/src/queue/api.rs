@@ -11,12 +11,27 @@ macro_rules! buffered_queue_api {
     ($name:ident $(, $bound:path)?) => {
         impl<T $(: $bound)?> $name<T> {
             /// Creates an unbounded queue: `put` never waits.
+            ///
+            /// ```
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::new();")]
+            /// queue.put(1);
+            /// assert_eq!(queue.capacity(), None);
+            /// ```
             pub fn new() -> Self {
                 <Self as HasCore>::from_core(Core::new(usize::MAX))
             }
 
             /// Creates a queue that holds at most `maxsize` items: a `put`
             /// on a full queue waits for a free slot.
+            ///
+            /// ```
+            /// use std::time::Duration;
+            ///
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::bounded(1);")]
+            /// queue.put(1);
+            /// assert!(queue.is_full());
+            /// assert!(queue.put_timeout(2, Duration::from_millis(5)).is_err()); // no room
+            /// ```
             ///
             /// # Panics
             ///
@@ -40,6 +55,18 @@ macro_rules! buffered_queue_api {
 
             /// Puts `item`, waiting while the queue is full. Putters that
             /// wait are served in arrival order.
+            ///
+            /// ```
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::bounded(1);")]
+            /// let q = queue.clone();
+            /// let producer = grove::spawn(move || {
+            ///     q.put(1);
+            ///     q.put(2); // waits until the consumer takes 1
+            /// });
+            /// assert_eq!(queue.get(), 1);
+            /// assert_eq!(queue.get(), 2);
+            /// producer.join().unwrap();
+            /// ```
             ///
             /// # Panics
             ///
@@ -76,6 +103,16 @@ macro_rules! buffered_queue_api {
             /// `Duration::MAX` waits without limit. On failure the item
             /// comes back in the error: [`Full::is_shutdown`] says whether
             /// the queue was shut down or only stayed full.
+            ///
+            /// ```
+            /// use std::time::Duration;
+            ///
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::bounded(1);")]
+            /// assert!(queue.put_timeout(1, Duration::from_millis(5)).is_ok());
+            /// let full = queue.put_timeout(2, Duration::from_millis(5)).unwrap_err();
+            /// assert!(!full.is_shutdown());
+            /// assert_eq!(full.into_inner(), 2); // the item comes back
+            /// ```
             pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), Full<T>> {
                 let deadline = Hub::get().deadline_after(timeout);
                 let done = self.core().put_until(item, deadline);
@@ -90,6 +127,12 @@ macro_rules! buffered_queue_api {
             /// It never overtakes a putter that waits: while another putter
             /// waits, or has been promised a slot and not yet run, it fails
             /// even if more slots are free.
+            ///
+            /// ```
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::bounded(1);")]
+            /// assert!(queue.put_nowait(1).is_ok());
+            /// assert_eq!(queue.put_nowait(2).unwrap_err().into_inner(), 2);
+            /// ```
             pub fn put_nowait(&self, item: T) -> Result<(), Full<T>> {
                 let done = self.core().put_now(item);
                 if done.is_ok() {
@@ -100,6 +143,15 @@ macro_rules! buffered_queue_api {
 
             /// Takes an item, waiting until there is one. Getters that wait
             /// are served in arrival order.
+            ///
+            /// ```
+            /// use std::time::Duration;
+            ///
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::new();")]
+            /// let q = queue.clone();
+            /// grove::spawn(move || { grove::sleep(Duration::from_millis(5)); q.put(42) });
+            /// assert_eq!(queue.get(), 42); // runs the hub until the item arrives
+            /// ```
             ///
             /// # Panics
             ///
@@ -137,6 +189,16 @@ macro_rules! buffered_queue_api {
             /// says whether the queue was shut down and drained or only
             /// stayed empty. An item promised to this getter just as its
             /// time runs out is still returned.
+            ///
+            /// ```
+            /// use std::time::Duration;
+            ///
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::<u32>::new();")]
+            /// let empty = queue.get_timeout(Duration::from_millis(5)).unwrap_err();
+            /// assert!(!empty.is_shutdown()); // only stayed empty
+            /// queue.put(3);
+            /// assert_eq!(queue.get_timeout(Duration::from_millis(5)), Ok(3));
+            /// ```
             pub fn get_timeout(&self, timeout: Duration) -> Result<T, Empty> {
                 let deadline = Hub::get().deadline_after(timeout);
                 self.core().get_until(deadline)
@@ -149,12 +211,27 @@ macro_rules! buffered_queue_api {
             /// waits, or has been promised an item and not yet run, it fails
             /// (with an `Empty` that is not `is_shutdown()`) even if the queue
             /// holds more items.
+            ///
+            /// ```
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::new();")]
+            /// assert!(queue.get_nowait().is_err());
+            /// queue.put(9);
+            /// assert_eq!(queue.get_nowait(), Ok(9));
+            /// ```
             pub fn get_nowait(&self) -> Result<T, Empty> {
                 self.core().get_now()
             }
 
             /// A clone of the item at the head of the queue (the one the
             /// next get takes), without taking it.
+            ///
+            /// ```
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::new();")]
+            /// assert_eq!(queue.peek(), None);
+            /// queue.put(5);
+            /// assert_eq!(queue.peek(), Some(5));
+            /// assert_eq!(queue.len(), 1); // still there
+            /// ```
             pub fn peek(&self) -> Option<T>
             where
                 T: Clone,
@@ -164,33 +241,81 @@ macro_rules! buffered_queue_api {
 
             /// The number of items in the queue, including items already
             /// promised to getters that are about to run.
+            ///
+            /// ```
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::new();")]
+            /// queue.put(1);
+            /// queue.put(2);
+            /// assert_eq!(queue.len(), 2);
+            /// ```
             pub fn len(&self) -> usize {
                 self.core().len()
             }
 
             /// Whether the queue holds no item.
+            ///
+            /// ```
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::new();")]
+            /// assert!(queue.is_empty());
+            /// queue.put(1);
+            /// assert!(!queue.is_empty());
+            /// ```
             pub fn is_empty(&self) -> bool {
                 self.core().len() == 0
             }
 
             /// Whether the queue holds `maxsize` items (never, unbounded).
+            ///
+            /// ```
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::bounded(2);")]
+            /// queue.put(1);
+            /// assert!(!queue.is_full());
+            /// queue.put(2);
+            /// assert!(queue.is_full());
+            /// ```
             pub fn is_full(&self) -> bool {
                 self.core().is_full()
             }
 
             /// The bound given to `bounded`, or `None` for an unbounded queue.
+            ///
+            /// ```
+            #[doc = concat!(" assert_eq!(grove::queue::", stringify!($name), "::<u8>::bounded(8).capacity(), Some(8));")]
+            #[doc = concat!(" assert_eq!(grove::queue::", stringify!($name), "::<u8>::new().capacity(), None);")]
+            /// ```
             pub fn capacity(&self) -> Option<usize> {
                 self.core().capacity()
             }
 
             /// Greenlets blocked in a get: waiting, or already given an item
             /// and about to run.
+            ///
+            /// ```
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::<u32>::new();")]
+            /// let q = queue.clone();
+            /// let getter = grove::spawn(move || q.get());
+            /// grove::yield_now(); // the getter starts and blocks
+            /// assert_eq!(queue.getters_waiting(), 1);
+            /// queue.put(1);
+            /// assert_eq!(getter.join().unwrap(), 1);
+            /// ```
             pub fn getters_waiting(&self) -> usize {
                 self.core().getters_blocked()
             }
 
             /// Greenlets blocked in a put: waiting, or already given a slot
             /// and about to run.
+            ///
+            /// ```
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::bounded(1);")]
+            /// queue.put(1);
+            /// let q = queue.clone();
+            /// let putter = grove::spawn(move || q.put(2));
+            /// grove::yield_now(); // the putter starts and blocks: the queue is full
+            /// assert_eq!(queue.putters_waiting(), 1);
+            /// assert_eq!(queue.get(), 1);
+            /// putter.join().unwrap();
+            /// ```
             pub fn putters_waiting(&self) -> usize {
                 self.core().putters_blocked()
             }
@@ -202,17 +327,46 @@ macro_rules! buffered_queue_api {
             /// getters wake and drain the queue, then fail with
             /// `Empty::is_shutdown()`; iteration ends when the queue is
             /// drained. Calling it again does nothing; it cannot be undone.
+            ///
+            /// ```
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::new();")]
+            /// queue.put(1);
+            /// queue.shutdown();
+            /// assert!(queue.put_nowait(2).unwrap_err().is_shutdown()); // puts fail
+            /// assert_eq!(queue.get_nowait(), Ok(1)); // what is left can still be taken
+            /// assert!(queue.get_nowait().unwrap_err().is_shutdown());
+            /// ```
             pub fn shutdown(&self) {
                 self.core().shutdown();
             }
 
             /// Whether [`shutdown`](Self::shutdown) was called.
+            ///
+            /// ```
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::<u8>::new();")]
+            /// assert!(!queue.is_shutdown());
+            /// queue.shutdown();
+            /// assert!(queue.is_shutdown());
+            /// ```
             pub fn is_shutdown(&self) -> bool {
                 self.core().is_shutdown()
             }
 
             /// An iterator taking items by blocking get until the queue is
             /// shut down and drained. See [`Iter`].
+            ///
+            /// ```
+            #[doc = concat!(" let queue = grove::queue::", stringify!($name), "::new();")]
+            /// let q = queue.clone();
+            /// grove::spawn(move || {
+            ///     for n in [3, 3, 3] {
+            ///         q.put(n);
+            ///     }
+            ///     q.shutdown(); // ends the consumer's loop once drained
+            /// });
+            /// let total: u32 = queue.iter().sum();
+            /// assert_eq!(total, 9);
+            /// ```
             pub fn iter(&self) -> Iter<'_, T> {
                 Iter::new(self.core())
             }

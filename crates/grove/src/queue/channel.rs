@@ -658,6 +658,11 @@ impl<T> Receive<T> for Inner<T> {
 
 impl<T> Channel<T> {
     /// Creates a channel.
+    ///
+    /// ```
+    /// let chan = grove::queue::Channel::<String>::new();
+    /// assert!(chan.is_empty() && chan.is_full()); // no room without a getter
+    /// ```
     pub fn new() -> Self {
         Channel(Rc::new(Inner {
             state: RefCell::new(State {
@@ -673,6 +678,21 @@ impl<T> Channel<T> {
 
     /// Offers `item` and waits until a getter has taken it. Putters are
     /// served in arrival order.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// let chan = grove::queue::Channel::new();
+    /// let delivered = Rc::new(Cell::new(false));
+    /// let (c, d) = (chan.clone(), delivered.clone());
+    /// grove::spawn(move || {
+    ///     c.put("hand-off"); // returns only once a getter took it
+    ///     d.set(true);
+    /// });
+    /// grove::yield_now();
+    /// assert!(!delivered.get()); // still waiting for a getter
+    /// assert_eq!(chan.get(), "hand-off");
+    /// ```
     ///
     /// # Panics
     ///
@@ -702,6 +722,14 @@ impl<T> Channel<T> {
     /// says whether the channel was shut down. If the time runs out just as
     /// a getter has been chosen for the item, the rendezvous counts as done
     /// and `Ok` is returned. `Duration::MAX` waits without limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let chan = grove::queue::Channel::new();
+    /// let unwanted = chan.put_timeout(1, Duration::from_millis(5)).unwrap_err();
+    /// assert_eq!(unwanted.into_inner(), 1); // nobody came to take it
+    /// ```
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), Full<T>> {
         let deadline = Hub::get().deadline_after(timeout);
         self.0.put_until(item, deadline, false)
@@ -712,12 +740,31 @@ impl<T> Channel<T> {
     ///
     /// On success the item is promised to the longest-waiting getter, which
     /// takes it when it next runs.
+    ///
+    /// ```
+    /// let chan = grove::queue::Channel::new();
+    /// assert!(chan.put_nowait(1).is_err()); // no getter waits
+    /// let c = chan.clone();
+    /// let getter = grove::spawn(move || c.get());
+    /// grove::yield_now(); // now one does
+    /// assert!(chan.put_nowait(2).is_ok());
+    /// assert_eq!(getter.join().unwrap(), 2);
+    /// ```
     pub fn put_nowait(&self, item: T) -> Result<(), Full<T>> {
         self.0.put_now(item)
     }
 
     /// Waits until a putter offers an item and takes it. Getters are served
     /// in arrival order.
+    ///
+    /// ```
+    /// let chan = grove::queue::Channel::new();
+    /// let c = chan.clone();
+    /// let producer = grove::spawn(move || (1..=3).for_each(|n| c.put(n)));
+    /// let got: Vec<i32> = (0..3).map(|_| chan.get()).collect();
+    /// assert_eq!(got, [1, 2, 3]);
+    /// producer.join().unwrap();
+    /// ```
     ///
     /// # Panics
     ///
@@ -744,6 +791,13 @@ impl<T> Channel<T> {
 
     /// Waits at most `timeout` for a putter and takes its item.
     /// `Duration::MAX` waits without limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let chan = grove::queue::Channel::<u8>::new();
+    /// assert!(chan.get_timeout(Duration::from_millis(5)).is_err());
+    /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Empty> {
         let deadline = Hub::get().deadline_after(timeout);
         self.0.get_until(deadline)
@@ -751,34 +805,84 @@ impl<T> Channel<T> {
 
     /// Takes the item of a putter that is already waiting (and not promised
     /// to an earlier getter), without waiting.
+    ///
+    /// ```
+    /// let chan = grove::queue::Channel::new();
+    /// assert!(chan.get_nowait().is_err());
+    /// let c = chan.clone();
+    /// grove::spawn(move || c.put('x'));
+    /// grove::yield_now(); // the putter waits with its item
+    /// assert_eq!(chan.get_nowait(), Ok('x'));
+    /// ```
     pub fn get_nowait(&self) -> Result<T, Empty> {
         self.0.get_now()
     }
 
     /// The number of items offered and not yet taken (by waiting putters,
     /// or left by `put_nowait` for a chosen getter).
+    ///
+    /// ```
+    /// let chan = grove::queue::Channel::new();
+    /// let c = chan.clone();
+    /// grove::spawn(move || c.put(1));
+    /// grove::yield_now();
+    /// assert_eq!(chan.len(), 1); // offered by the waiting putter
+    /// ```
     pub fn len(&self) -> usize {
         self.0.state.borrow().len()
     }
 
     /// Whether no item is on offer.
+    ///
+    /// ```
+    /// let chan = grove::queue::Channel::<u8>::new();
+    /// assert!(chan.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Whether a put would have to wait: no getter is waiting with nothing
     /// promised to it (so `put_nowait` would fail).
+    ///
+    /// ```
+    /// let chan = grove::queue::Channel::<u8>::new();
+    /// assert!(chan.is_full()); // no getter waiting
+    /// let c = chan.clone();
+    /// grove::spawn(move || c.get());
+    /// grove::yield_now();
+    /// assert!(!chan.is_full());
+    /// chan.put(1);
+    /// ```
     pub fn is_full(&self) -> bool {
         !self.0.state.borrow().getters.has_waiting()
     }
 
     /// Greenlets blocked in a get: waiting, or already given an item and
     /// about to run.
+    ///
+    /// ```
+    /// let chan = grove::queue::Channel::new();
+    /// let c = chan.clone();
+    /// grove::spawn(move || c.get());
+    /// grove::yield_now();
+    /// assert_eq!(chan.getters_waiting(), 1);
+    /// chan.put(());
+    /// ```
     pub fn getters_waiting(&self) -> usize {
         self.0.state.borrow().getters.len()
     }
 
     /// Greenlets blocked in a put, waiting for a getter to take their item.
+    ///
+    /// ```
+    /// let chan = grove::queue::Channel::new();
+    /// let c = chan.clone();
+    /// grove::spawn(move || c.put(()));
+    /// grove::yield_now();
+    /// assert_eq!(chan.putters_waiting(), 1);
+    /// chan.get();
+    /// ```
     pub fn putters_waiting(&self) -> usize {
         let st = self.0.state.borrow();
         st.putters.len() - st.left
@@ -788,17 +892,43 @@ impl<T> Channel<T> {
     /// wake with their items handed back (unless a getter was already
     /// chosen for them); getters take what is left and then fail. Calling it
     /// again does nothing.
+    ///
+    /// ```
+    /// let chan = grove::queue::Channel::new();
+    /// let c = chan.clone();
+    /// let putter = grove::spawn(move || c.put_timeout(1, std::time::Duration::MAX));
+    /// grove::yield_now();
+    /// chan.shutdown(); // the blocked putter gets its item back
+    /// assert!(putter.join().unwrap().unwrap_err().is_shutdown());
+    /// ```
     pub fn shutdown(&self) {
         self.0.shutdown();
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.
+    ///
+    /// ```
+    /// let chan = grove::queue::Channel::<u8>::new();
+    /// chan.shutdown();
+    /// assert!(chan.is_shutdown());
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         self.0.state.borrow().shut_down
     }
 
     /// An iterator taking items by blocking get until the channel is shut
     /// down and drained. See [`Iter`].
+    ///
+    /// ```
+    /// let chan = grove::queue::Channel::new();
+    /// let c = chan.clone();
+    /// grove::spawn(move || {
+    ///     c.put("a");
+    ///     c.put("b");
+    ///     c.shutdown();
+    /// });
+    /// assert_eq!(chan.iter().collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
     pub fn iter(&self) -> Iter<'_, T> {
         Iter::new(&*self.0)
     }

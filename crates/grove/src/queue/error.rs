@@ -51,6 +51,13 @@ impl Empty {
 
     /// Whether the queue was shut down and drained: no get will ever
     /// succeed again. `false` means it was only empty for now.
+    ///
+    /// ```
+    /// let queue = grove::queue::Queue::<u8>::new();
+    /// assert!(!queue.get_nowait().unwrap_err().is_shutdown()); // empty for now
+    /// queue.shutdown();
+    /// assert!(queue.get_nowait().unwrap_err().is_shutdown()); // empty for good
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         self.reason == EmptyReason::ShutDown
     }
@@ -129,11 +136,26 @@ impl<T> Full<T> {
     /// Whether the queue was shut down: no put will ever succeed again.
     /// `false` means it was only full (or, for a `Channel`, had no getter
     /// waiting) for now.
+    ///
+    /// ```
+    /// let queue = grove::queue::Queue::bounded(1);
+    /// queue.put(1);
+    /// assert!(!queue.put_nowait(2).unwrap_err().is_shutdown()); // full for now
+    /// queue.shutdown();
+    /// assert!(queue.put_nowait(2).unwrap_err().is_shutdown());
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         self.reason == FullReason::ShutDown
     }
 
     /// The item that was not put.
+    ///
+    /// ```
+    /// let queue = grove::queue::Queue::bounded(1);
+    /// queue.put(String::from("first"));
+    /// let err = queue.put_nowait(String::from("second")).unwrap_err();
+    /// assert_eq!(err.into_inner(), "second");
+    /// ```
     pub fn into_inner(self) -> T {
         self.item
     }

@@ -87,6 +87,16 @@ impl<T> JoinableQueue<T> {
     /// got, when it is done with it. When no task is left unfinished, every
     /// greenlet blocked in [`join`](Self::join) wakes.
     ///
+    /// ```
+    /// let jobs = grove::queue::JoinableQueue::new();
+    /// jobs.put("resize image");
+    /// let job = jobs.get();
+    /// assert_eq!(jobs.unfinished_tasks(), 1); // taken, not yet done
+    /// // ... work on `job` ...
+    /// jobs.task_done();
+    /// assert_eq!(jobs.unfinished_tasks(), 0);
+    /// ```
+    ///
     /// # Panics
     ///
     /// At the caller, if it is called more times than items were put (no
@@ -108,6 +118,13 @@ impl<T> JoinableQueue<T> {
     }
 
     /// The number of items put and not yet marked done.
+    ///
+    /// ```
+    /// let jobs = grove::queue::JoinableQueue::new();
+    /// jobs.put(1);
+    /// jobs.put(2);
+    /// assert_eq!(jobs.unfinished_tasks(), 2);
+    /// ```
     pub fn unfinished_tasks(&self) -> usize {
         self.0.unfinished.get()
     }
@@ -117,12 +134,39 @@ impl<T> JoinableQueue<T> {
     ///
     /// Called while the current greenlet is unwinding, it cannot wait and
     /// returns at once.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let jobs = grove::queue::JoinableQueue::new();
+    /// for ms in [5, 10, 15] {
+    ///     jobs.put(ms);
+    /// }
+    /// for _ in 0..2 {
+    ///     let jobs = jobs.clone();
+    ///     grove::spawn(move || loop {
+    ///         let ms = jobs.get();
+    ///         grove::sleep(Duration::from_millis(ms));
+    ///         jobs.task_done();
+    ///     });
+    /// }
+    /// jobs.join(); // every item was taken *and* marked done
+    /// assert_eq!(jobs.unfinished_tasks(), 0);
+    /// ```
     pub fn join(&self) {
         self.join_until(None);
     }
 
     /// Waits at most `timeout` until every item put has been marked done;
     /// returns whether that happened. `Duration::MAX` waits without limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let jobs = grove::queue::JoinableQueue::new();
+    /// jobs.put("nobody takes this");
+    /// assert!(!jobs.join_timeout(Duration::from_millis(5)));
+    /// ```
     pub fn join_timeout(&self, timeout: Duration) -> bool {
         self.join_until(Hub::get().deadline_after(timeout))
     }

@@ -103,6 +103,25 @@ impl DatagramServer {
     /// A server receiving on `addr` (each resolved address tried in turn),
     /// with the default options. It receives nothing until started.
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::net::UdpSocket;
+    /// use grove::server::DatagramServer;
+    ///
+    /// let server = DatagramServer::bind("127.0.0.1:0", |data, peer, socket| {
+    ///     let reply = data.to_ascii_uppercase();
+    ///     let _ = socket.send_to(&reply, peer);
+    /// })
+    /// .unwrap();
+    /// server.start();
+    /// let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// client.send_to(b"ping", server.local_addr()).unwrap();
+    /// let mut buf = [0; 16];
+    /// let (n, _) = client.recv_from(&mut buf).unwrap();
+    /// assert_eq!(&buf[..n], b"PING");
+    /// server.stop(Duration::from_secs(1));
+    /// ```
+    ///
     /// # Errors
     /// As [`UdpSocket::bind`](crate::net::UdpSocket::bind).
     pub fn bind<A, F>(addr: A, handler: F) -> io::Result<DatagramServer>
@@ -116,6 +135,17 @@ impl DatagramServer {
     /// A server receiving on `socket`, a grove socket you made. The socket
     /// is put back in blocking mode if it was not.
     ///
+    /// ```
+    /// use grove::net::UdpSocket;
+    /// use grove::server::DatagramServer;
+    ///
+    /// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// socket.set_broadcast(true).unwrap(); // options set by you
+    /// let addr = socket.local_addr().unwrap();
+    /// let server = DatagramServer::new(socket, |_data, _peer, _socket| ()).unwrap();
+    /// assert_eq!(server.local_addr(), addr);
+    /// ```
+    ///
     /// # Errors
     /// The socket's `local_addr` error.
     pub fn new<F>(socket: UdpSocket, handler: F) -> io::Result<DatagramServer>
@@ -126,17 +156,39 @@ impl DatagramServer {
     }
 
     /// A builder, to set socket options, the buffer size or a [`Pool`].
+    ///
+    /// ```
+    /// let server = grove::server::DatagramServer::builder()
+    ///     .pool_size(16)
+    ///     .bind("127.0.0.1:0", |_data, _peer, _socket| ())
+    ///     .unwrap();
+    /// assert!(!server.is_running());
+    /// ```
     pub fn builder() -> DatagramServerBuilder {
         DatagramServerBuilder::default()
     }
 
     /// The address the server receives on (still known after it stopped).
+    ///
+    /// ```
+    /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
+    /// assert_ne!(server.local_addr().port(), 0);
+    /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
     }
 
     /// Starts receiving in a background greenlet and returns at once; see
     /// [`StreamServer::start`](super::StreamServer::start).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
+    /// server.start();
+    /// assert!(server.is_running());
+    /// server.stop(Duration::ZERO);
+    /// ```
     ///
     /// # Panics
     /// If the server was already started or was stopped, or if no stack
@@ -159,6 +211,16 @@ impl DatagramServer {
 
     /// Starts the server unless it was started, then waits until it has
     /// stopped; see [`StreamServer::serve_forever`](super::StreamServer::serve_forever).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
+    /// let stopper = server.clone();
+    /// grove::spawn_later(Duration::from_millis(10), move || stopper.stop(Duration::from_secs(1)));
+    /// server.serve_forever(); // runs until the greenlet above stops it
+    /// assert!(server.is_stopped());
+    /// ```
     #[track_caller]
     pub fn serve_forever(&self) {
         if std::thread::panicking() {
@@ -170,6 +232,15 @@ impl DatagramServer {
     /// Stops receiving, lets the running handlers finish for up to
     /// `timeout`, kills the rest and returns once they are all gone; see
     /// [`StreamServer::stop`](super::StreamServer::stop).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
+    /// server.start();
+    /// server.stop(Duration::from_millis(100));
+    /// assert!(!server.is_running() && server.is_stopped());
+    /// ```
     #[track_caller]
     pub fn stop(&self, timeout: Duration) {
         drop(self.inner.socket.borrow_mut().take());
@@ -177,16 +248,53 @@ impl DatagramServer {
     }
 
     /// Whether the server is receiving (started, not stopped).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
+    /// assert!(!server.is_running());
+    /// server.start();
+    /// assert!(server.is_running());
+    /// server.stop(Duration::ZERO);
+    /// ```
     pub fn is_running(&self) -> bool {
         self.inner.core.state() == State::Running
     }
 
     /// Whether the server was stopped and all its handlers are gone.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
+    /// server.start();
+    /// server.stop(Duration::ZERO);
+    /// assert!(server.is_stopped());
+    /// ```
     pub fn is_stopped(&self) -> bool {
         self.inner.core.state() == State::Stopped
     }
 
     /// Handler greenlets spawned and not yet gone.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::net::UdpSocket;
+    ///
+    /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| {
+    ///     grove::sleep(Duration::from_secs(60))
+    /// })
+    /// .unwrap();
+    /// server.start();
+    /// let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// client.send_to(b"a", server.local_addr()).unwrap();
+    /// client.send_to(b"b", server.local_addr()).unwrap();
+    /// while server.handler_count() < 2 {
+    ///     grove::sleep(Duration::from_millis(1)); // a handler greenlet per datagram
+    /// }
+    /// server.stop(Duration::ZERO);
+    /// ```
     pub fn handler_count(&self) -> usize {
         self.inner.core.handler_count()
     }
@@ -252,6 +360,14 @@ impl Default for DatagramServerBuilder {
 
 impl DatagramServerBuilder {
     /// `SO_REUSEADDR` (default off, as `std`'s `UdpSocket::bind`).
+    ///
+    /// ```
+    /// let server = grove::server::DatagramServer::builder()
+    ///     .reuse_address(true)
+    ///     .bind("127.0.0.1:0", |_d, _p, _s| ())
+    ///     .unwrap();
+    /// # drop(server);
+    /// ```
     pub fn reuse_address(mut self, on: bool) -> Self {
         self.reuse_address = on;
         self
@@ -260,6 +376,18 @@ impl DatagramServerBuilder {
     /// `SO_REUSEPORT` (default off): several sockets with the option may
     /// bind the same address; the kernel spreads datagrams over them by
     /// sender.
+    ///
+    /// ```
+    /// use grove::server::DatagramServer;
+    ///
+    /// let first = DatagramServer::builder().reuse_port(true).bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
+    /// let port = first.local_addr().port();
+    /// let second = DatagramServer::builder()
+    ///     .reuse_port(true)
+    ///     .bind(("127.0.0.1", port), |_d, _p, _s| ())
+    ///     .unwrap();
+    /// assert_eq!(second.local_addr().port(), port);
+    /// ```
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.reuse_port = on;
         self
@@ -268,6 +396,24 @@ impl DatagramServerBuilder {
     /// The receive buffer: longer datagrams are truncated to it (default
     /// 65,507 bytes, the largest UDP payload over IPv4). Each handler gets
     /// a copy of its datagram's bytes only.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::event::AsyncResult;
+    /// use grove::net::UdpSocket;
+    /// use grove::server::DatagramServer;
+    ///
+    /// let got = AsyncResult::new();
+    /// let g = got.clone();
+    /// let server = DatagramServer::builder()
+    ///     .max_datagram_size(4)
+    ///     .bind("127.0.0.1:0", move |data, _peer, _socket| { let _ = g.set(data.to_vec()); })
+    ///     .unwrap();
+    /// server.start();
+    /// UdpSocket::bind("127.0.0.1:0").unwrap().send_to(b"truncated", server.local_addr()).unwrap();
+    /// assert_eq!(got.get(), b"trun");
+    /// server.stop(Duration::from_secs(1));
+    /// ```
     ///
     /// # Panics
     /// If `size` is 0.
@@ -284,6 +430,14 @@ impl DatagramServerBuilder {
 
     /// Runs the handlers in a new [`Pool`] of `size`.
     ///
+    /// ```
+    /// let server = grove::server::DatagramServer::builder()
+    ///     .pool_size(32) // at most 32 datagrams handled at once
+    ///     .bind("127.0.0.1:0", |_d, _p, _s| ())
+    ///     .unwrap();
+    /// # drop(server);
+    /// ```
+    ///
     /// # Panics
     /// If `size` is 0, as [`Pool::new`].
     #[track_caller]
@@ -293,12 +447,32 @@ impl DatagramServerBuilder {
 
     /// Runs the handlers in `pool`; the server receives only while it has
     /// a free slot.
+    ///
+    /// ```
+    /// let shared = grove::pool::Pool::new(64);
+    /// let server = grove::server::DatagramServer::builder()
+    ///     .pool(shared.clone())
+    ///     .bind("127.0.0.1:0", |_d, _p, _s| ())
+    ///     .unwrap();
+    /// assert_eq!(shared.size(), 64);
+    /// # drop(server);
+    /// ```
     pub fn pool(mut self, pool: Pool) -> Self {
         self.handlers = Handlers::Pool(pool);
         self
     }
 
     /// Runs the handlers in `group` (no cap).
+    ///
+    /// ```
+    /// let handlers = grove::pool::Group::new();
+    /// let server = grove::server::DatagramServer::builder()
+    ///     .group(handlers.clone())
+    ///     .bind("127.0.0.1:0", |_d, _p, _s| ())
+    ///     .unwrap();
+    /// assert!(handlers.is_empty());
+    /// # drop(server);
+    /// ```
     pub fn group(mut self, group: Group) -> Self {
         self.handlers = Handlers::Group(group);
         self
@@ -306,6 +480,18 @@ impl DatagramServerBuilder {
 
     /// The grace period of the stop that follows a killed or timed-out
     /// `serve_forever` (default 1 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = grove::server::DatagramServer::builder()
+    ///     .stop_timeout(Duration::from_millis(10))
+    ///     .bind("127.0.0.1:0", |_d, _p, _s| ())
+    ///     .unwrap();
+    /// let served = grove::with_timeout(Duration::from_millis(10), || server.serve_forever());
+    /// assert_eq!(served, Err(grove::Timeout));
+    /// assert!(!server.is_running()); // the socket is closed
+    /// ```
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = timeout;
         self
@@ -313,6 +499,14 @@ impl DatagramServerBuilder {
 
     /// Binds a UDP socket on `addr` with these options (each resolved
     /// address in turn) and makes the server.
+    ///
+    /// ```
+    /// let server = grove::server::DatagramServer::builder()
+    ///     .max_datagram_size(512) // classic DNS over UDP
+    ///     .bind("127.0.0.1:0", |query, peer, socket| { let _ = socket.send_to(query, peer); })
+    ///     .unwrap();
+    /// # drop(server);
+    /// ```
     ///
     /// # Errors
     /// The last address's error or the resolution error.
@@ -354,6 +548,17 @@ impl DatagramServerBuilder {
 
     /// Makes the server on a socket you made (the socket options above do
     /// not apply).
+    ///
+    /// ```
+    /// use grove::net::UdpSocket;
+    ///
+    /// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let server = grove::server::DatagramServer::builder()
+    ///     .pool_size(4)
+    ///     .socket(socket, |_d, _p, _s| ())
+    ///     .unwrap();
+    /// # drop(server);
+    /// ```
     ///
     /// # Errors
     /// The socket's `local_addr` error.

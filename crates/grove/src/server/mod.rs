@@ -80,6 +80,22 @@ use crate::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 /// A listening socket a [`StreamServer`] can serve: grove's
 /// [`TcpListener`] and [`UnixListener`]. Sealed.
+///
+/// ```
+/// use std::fmt::Debug;
+/// use grove::server::{Listener, StreamServer};
+///
+/// // One function for TCP and Unix-socket servers alike.
+/// fn describe<L: Listener>(server: &StreamServer<L>) -> String
+/// where
+///     L::Addr: Debug,
+/// {
+///     format!("listening on {:?}", server.local_addr())
+/// }
+///
+/// let tcp = StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
+/// assert!(describe(&tcp).starts_with("listening on 127.0.0.1:"));
+/// ```
 pub trait Listener: sealed::Sealed + 'static {
     /// The connected stream the handler gets.
     type Stream: 'static;
@@ -88,11 +104,34 @@ pub trait Listener: sealed::Sealed + 'static {
 
     /// Waits for a connection (parking the greenlet).
     ///
+    /// ```
+    /// use std::io::Write;
+    /// use grove::net::{TcpListener, TcpStream};
+    /// use grove::server::Listener;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = Listener::local_addr(&listener).unwrap();
+    /// let client = grove::spawn(move || TcpStream::connect(addr).unwrap().write_all(b"hi").unwrap());
+    /// let (_stream, peer) = Listener::accept(&listener).unwrap(); // parks until the client connects
+    /// assert!(peer.ip().is_loopback());
+    /// client.join().unwrap();
+    /// ```
+    ///
     /// # Errors
     /// The listener's `accept` errors.
     fn accept(&self) -> io::Result<(Self::Stream, Self::Addr)>;
 
     /// The address the listener is bound to.
+    ///
+    /// ```
+    /// use grove::server::Listener;
+    ///
+    /// let path = std::env::temp_dir().join(format!("grove-doc-l-{}.sock", std::process::id()));
+    /// let listener = grove::net::UnixListener::bind(&path).unwrap();
+    /// let addr = Listener::local_addr(&listener).unwrap();
+    /// assert_eq!(addr.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     ///
     /// # Errors
     /// The listener's `local_addr` errors.

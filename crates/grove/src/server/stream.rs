@@ -141,6 +141,23 @@ impl StreamServer<TcpListener> {
     /// [`local_addr`](StreamServer::local_addr). The server accepts nothing
     /// until started.
     ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::time::Duration;
+    /// use grove::server::StreamServer;
+    ///
+    /// let server = StreamServer::bind("127.0.0.1:0", |mut conn, _peer| {
+    ///     conn.write_all(b"220 ready\r\n").unwrap();
+    /// })
+    /// .unwrap();
+    /// server.start();
+    /// let mut client = grove::net::TcpStream::connect(server.local_addr()).unwrap();
+    /// let mut banner = String::new();
+    /// client.read_to_string(&mut banner).unwrap();
+    /// assert_eq!(banner, "220 ready\r\n");
+    /// server.stop(Duration::from_secs(1));
+    /// ```
+    ///
     /// # Errors
     /// As [`TcpListener::bind`](crate::net::TcpListener::bind).
     pub fn bind<A, F>(addr: A, handler: F) -> io::Result<StreamServer<TcpListener>>
@@ -152,6 +169,14 @@ impl StreamServer<TcpListener> {
     }
 
     /// A builder, to set the listening socket's options or a [`Pool`].
+    ///
+    /// ```
+    /// let server = grove::server::StreamServer::builder()
+    ///     .pool_size(2)
+    ///     .bind("127.0.0.1:0", |_conn, _peer| ())
+    ///     .unwrap();
+    /// assert!(!server.is_running()); // not started yet
+    /// ```
     pub fn builder() -> StreamServerBuilder {
         StreamServerBuilder::default()
     }
@@ -163,6 +188,24 @@ impl StreamServer<UnixListener> {
     /// [`UnixStream`](crate::net::UnixStream) and its peer's (usually
     /// unnamed) address. As with `std`, the socket file stays when the
     /// server stops: remove it yourself.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::time::Duration;
+    /// use grove::server::StreamServer;
+    ///
+    /// let path = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+    /// let server = StreamServer::bind_unix(&path, |mut conn, _peer| {
+    ///     conn.write_all(b"hello over a unix socket").unwrap();
+    /// })
+    /// .unwrap();
+    /// server.start();
+    /// let mut reply = String::new();
+    /// grove::net::UnixStream::connect(&path).unwrap().read_to_string(&mut reply).unwrap();
+    /// assert_eq!(reply, "hello over a unix socket");
+    /// server.stop(Duration::from_secs(1));
+    /// std::fs::remove_file(&path).unwrap(); // the socket file stays, as with std
+    /// ```
     ///
     /// # Errors
     /// As [`UnixListener::bind`](crate::net::UnixListener::bind).
@@ -179,6 +222,17 @@ impl<L: Listener> StreamServer<L> {
     /// A server accepting on `listener`, a grove listener you made (gevent's
     /// `StreamServer(socket, handle)`), with no pool. The listener is put
     /// back in blocking mode if it was not.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::net::TcpListener;
+    /// use grove::server::StreamServer;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap(); // bound and configured by you
+    /// let addr = listener.local_addr().unwrap();
+    /// let server = StreamServer::new(listener, |_conn, peer| println!("{peer} connected")).unwrap();
+    /// assert_eq!(server.local_addr(), addr);
+    /// ```
     ///
     /// # Errors
     /// The listener's `local_addr` error.
@@ -215,6 +269,13 @@ impl<L: Listener> StreamServer<L> {
     }
 
     /// The address the server listens on (still known after it stopped).
+    ///
+    /// ```
+    /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
+    /// let addr = server.local_addr();
+    /// assert!(addr.ip().is_loopback());
+    /// assert_ne!(addr.port(), 0); // the port the OS picked
+    /// ```
     pub fn local_addr(&self) -> L::Addr {
         self.inner.local_addr.clone()
     }
@@ -223,6 +284,15 @@ impl<L: Listener> StreamServer<L> {
     /// greenlet runs from the hub's next turn, as a spawned one does; the
     /// server runs until [`stop`](StreamServer::stop)ped, whether or not
     /// handles to it remain.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
+    /// server.start(); // returns at once; this greenlet (or thread) goes on
+    /// assert!(server.is_running());
+    /// server.stop(Duration::from_secs(1));
+    /// ```
     ///
     /// # Panics
     /// If the server was already started or was stopped (a stopped
@@ -252,6 +322,22 @@ impl<L: Listener> StreamServer<L> {
     /// Killed or timed out while waiting, it stops the server (see *Kill
     /// and timeout safety* above): `grove::with_timeout(d, ||
     /// server.serve_forever())` serves for `d`.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::time::Duration;
+    /// use grove::server::StreamServer;
+    ///
+    /// let server = StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
+    /// let (stopper, addr) = (server.clone(), server.local_addr());
+    /// grove::spawn(move || {
+    ///     let mut conn = grove::net::TcpStream::connect(addr).unwrap();
+    ///     let _ = conn.read(&mut [0; 1]); // served (and closed) by the handler
+    ///     stopper.stop(Duration::from_secs(1)); // say, from a signal handler
+    /// });
+    /// server.serve_forever(); // in `fn main`: runs the hub until stopped
+    /// assert!(server.is_stopped());
+    /// ```
     #[track_caller]
     pub fn serve_forever(&self) {
         if std::thread::panicking() {
@@ -273,6 +359,27 @@ impl<L: Listener> StreamServer<L> {
     /// them at its own deadline. Called while unwinding, it closes the
     /// listener and kills the handlers without waiting.
     ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::time::Duration;
+    /// use grove::server::StreamServer;
+    ///
+    /// // A handler that would hold its connection for a minute...
+    /// let server = StreamServer::bind("127.0.0.1:0", |_conn, _peer| {
+    ///     grove::sleep(Duration::from_secs(60))
+    /// })
+    /// .unwrap();
+    /// server.start();
+    /// let mut client = grove::net::TcpStream::connect(server.local_addr()).unwrap();
+    /// while server.handler_count() == 0 {
+    ///     grove::sleep(Duration::from_millis(1));
+    /// }
+    /// // ...gets 10 ms of grace, then is killed: its connection closes.
+    /// server.stop(Duration::from_millis(10));
+    /// assert_eq!(server.handler_count(), 0);
+    /// assert_eq!(client.read(&mut [0; 8]).unwrap(), 0);
+    /// ```
+    ///
     /// # Panics
     /// In hub context (link callbacks), where nothing may block.
     #[track_caller]
@@ -282,17 +389,55 @@ impl<L: Listener> StreamServer<L> {
     }
 
     /// Whether the server is accepting (started, not stopped).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
+    /// assert!(!server.is_running());
+    /// server.start();
+    /// assert!(server.is_running());
+    /// server.stop(Duration::ZERO);
+    /// assert!(!server.is_running());
+    /// ```
     pub fn is_running(&self) -> bool {
         self.inner.core.state() == State::Running
     }
 
     /// Whether the server was stopped and all its handlers are gone.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
+    /// server.start();
+    /// assert!(!server.is_stopped());
+    /// server.stop(Duration::ZERO);
+    /// assert!(server.is_stopped());
+    /// ```
     pub fn is_stopped(&self) -> bool {
         self.inner.core.state() == State::Stopped
     }
 
     /// Handler greenlets spawned and not yet gone (finished handlers leave
     /// in a hub callback queued when they die).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| {
+    ///     grove::sleep(Duration::from_secs(60))
+    /// })
+    /// .unwrap();
+    /// server.start();
+    /// let _clients: Vec<_> = (0..3)
+    ///     .map(|_| grove::net::TcpStream::connect(server.local_addr()).unwrap())
+    ///     .collect();
+    /// while server.handler_count() < 3 {
+    ///     grove::sleep(Duration::from_millis(1)); // one handler greenlet per connection
+    /// }
+    /// server.stop(Duration::ZERO);
+    /// ```
     pub fn handler_count(&self) -> usize {
         self.inner.core.handler_count()
     }
@@ -360,6 +505,14 @@ impl StreamServerBuilder {
     /// The listen backlog: connections the kernel completes and queues
     /// while the server does not accept them (default 1024; the kernel caps
     /// it at `net.core.somaxconn`). Values above `i32::MAX` are capped.
+    ///
+    /// ```
+    /// let server = grove::server::StreamServer::builder()
+    ///     .backlog(4096) // ride out bursts of connects
+    ///     .bind("127.0.0.1:0", |_conn, _peer| ())
+    ///     .unwrap();
+    /// # drop(server);
+    /// ```
     pub fn backlog(mut self, backlog: u32) -> Self {
         self.backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
         self
@@ -367,6 +520,14 @@ impl StreamServerBuilder {
 
     /// `SO_REUSEADDR` (default on, as `std` sets it): bind again at once to
     /// a port whose previous server left connections in `TIME_WAIT`.
+    ///
+    /// ```
+    /// let server = grove::server::StreamServer::builder()
+    ///     .reuse_address(false)
+    ///     .bind("127.0.0.1:0", |_conn, _peer| ())
+    ///     .unwrap();
+    /// # drop(server);
+    /// ```
     pub fn reuse_address(mut self, on: bool) -> Self {
         self.reuse_address = on;
         self
@@ -376,6 +537,19 @@ impl StreamServerBuilder {
     /// may listen on the same address; the kernel spreads connections over
     /// them — one server per thread (each thread has its own hub) or per
     /// process. Not used for Unix sockets.
+    ///
+    /// ```
+    /// use grove::server::StreamServer;
+    ///
+    /// // Two servers on one port; the kernel spreads connections over them.
+    /// let first = StreamServer::builder().reuse_port(true).bind("127.0.0.1:0", |_c, _p| ()).unwrap();
+    /// let port = first.local_addr().port();
+    /// let second = StreamServer::builder()
+    ///     .reuse_port(true)
+    ///     .bind(("127.0.0.1", port), |_c, _p| ())
+    ///     .unwrap();
+    /// assert_eq!(second.local_addr().port(), port);
+    /// ```
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.reuse_port = on;
         self
@@ -384,6 +558,21 @@ impl StreamServerBuilder {
     /// Runs the handlers in a new [`Pool`] of `size`: at most `size`
     /// connections are served at once (see *Backpressure* on
     /// [`StreamServer`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = grove::server::StreamServer::builder()
+    ///     .pool_size(1) // one connection at a time
+    ///     .bind("127.0.0.1:0", |_conn, _peer| grove::sleep(Duration::from_secs(60)))
+    ///     .unwrap();
+    /// server.start();
+    /// let _a = grove::net::TcpStream::connect(server.local_addr()).unwrap();
+    /// let _b = grove::net::TcpStream::connect(server.local_addr()).unwrap(); // waits in the backlog
+    /// grove::sleep(Duration::from_millis(20));
+    /// assert_eq!(server.handler_count(), 1);
+    /// server.stop(Duration::ZERO);
+    /// ```
     ///
     /// # Panics
     /// If `size` is 0, as [`Pool::new`].
@@ -395,6 +584,17 @@ impl StreamServerBuilder {
     /// Runs the handlers in `pool` (which other code may share: its
     /// greenlets count towards the cap). The server accepts only while the
     /// pool has a free slot.
+    ///
+    /// ```
+    /// use grove::pool::Pool;
+    /// use grove::server::StreamServer;
+    ///
+    /// // Two servers sharing one cap of 100 connections.
+    /// let pool = Pool::new(100);
+    /// let http = StreamServer::builder().pool(pool.clone()).bind("127.0.0.1:0", |_c, _p| ()).unwrap();
+    /// let admin = StreamServer::builder().pool(pool.clone()).bind("127.0.0.1:0", |_c, _p| ()).unwrap();
+    /// # drop((http, admin));
+    /// ```
     pub fn pool(mut self, pool: Pool) -> Self {
         self.handlers = Handlers::Pool(pool);
         self
@@ -403,6 +603,25 @@ impl StreamServerBuilder {
     /// Runs the handlers in `group` (no cap), so that other code can
     /// `join` or `kill` them. [`stop`](StreamServer::stop) only waits for
     /// and kills the server's own handlers.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::pool::Group;
+    /// use grove::server::StreamServer;
+    ///
+    /// let handlers = Group::new();
+    /// let server = StreamServer::builder()
+    ///     .group(handlers.clone())
+    ///     .bind("127.0.0.1:0", |_conn, _peer| grove::sleep(Duration::from_secs(60)))
+    ///     .unwrap();
+    /// server.start();
+    /// let _client = grove::net::TcpStream::connect(server.local_addr()).unwrap();
+    /// while handlers.is_empty() {
+    ///     grove::sleep(Duration::from_millis(1));
+    /// }
+    /// handlers.kill(); // other code can reach the handlers
+    /// server.stop(Duration::ZERO);
+    /// ```
     pub fn group(mut self, group: Group) -> Self {
         self.handlers = Handlers::Group(group);
         self
@@ -446,6 +665,19 @@ impl StreamServerBuilder {
     /// The grace period the handlers get when the greenlet in
     /// [`serve_forever`](StreamServer::serve_forever) is killed or times
     /// out (default 1 s, as gevent's `stop_timeout`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = grove::server::StreamServer::builder()
+    ///     .stop_timeout(Duration::from_millis(50))
+    ///     .bind("127.0.0.1:0", |_conn, _peer| ())
+    ///     .unwrap();
+    /// // Serves for 20 ms, then stops, giving handlers 50 ms to finish.
+    /// let served = grove::with_timeout(Duration::from_millis(20), || server.serve_forever());
+    /// assert_eq!(served, Err(grove::Timeout));
+    /// assert!(!server.is_running()); // the listener is closed
+    /// ```
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = timeout;
         self
@@ -453,6 +685,15 @@ impl StreamServerBuilder {
 
     /// Binds a TCP listener on `addr` with these options (each resolved
     /// address in turn, as [`TcpListener::bind`]) and makes the server.
+    ///
+    /// ```
+    /// use grove::server::StreamServer;
+    ///
+    /// let server = StreamServer::builder().bind("127.0.0.1:0", |_c, _p| ()).unwrap();
+    /// let taken = server.local_addr();
+    /// let clash = StreamServer::builder().reuse_address(false).bind(taken, |_c, _p| ());
+    /// assert_eq!(clash.unwrap_err().kind(), std::io::ErrorKind::AddrInUse);
+    /// ```
     ///
     /// # Errors
     /// The last address's error (`AddrInUse`, …) or the resolution error.
@@ -504,6 +745,17 @@ impl StreamServerBuilder {
     /// Binds a Unix listener on `path` (with the backlog option) and makes
     /// the server.
     ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("grove-doc-b-{}.sock", std::process::id()));
+    /// let server = grove::server::StreamServer::builder()
+    ///     .pool_size(10)
+    ///     .bind_unix(&path, |_conn, _peer| ())
+    ///     .unwrap();
+    /// assert!(path.exists());
+    /// drop(server);
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// `AddrInUse` if `path` exists; the other errors of `bind`.
     pub fn bind_unix<P, F>(self, path: P, handler: F) -> io::Result<StreamServer<UnixListener>>
@@ -521,6 +773,15 @@ impl StreamServerBuilder {
 
     /// Makes the server on a listener you made (the socket options above
     /// do not apply; the pool and stop timeout do).
+    ///
+    /// ```
+    /// use grove::net::TcpListener;
+    /// use grove::server::StreamServer;
+    ///
+    /// let listener = TcpListener::bind("[::1]:0").or_else(|_| TcpListener::bind("127.0.0.1:0")).unwrap();
+    /// let server = StreamServer::builder().pool_size(8).listener(listener, |_c, _p| ()).unwrap();
+    /// # drop(server);
+    /// ```
     ///
     /// # Errors
     /// The listener's `local_addr` error.

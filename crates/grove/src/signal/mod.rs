@@ -242,6 +242,14 @@ pub fn on(signal: Signal, handler: impl Fn() + 'static) -> io::Result<SignalHand
 /// process ends, the signal's previous disposition is restored.
 ///
 /// Not `Send`: it belongs to the thread whose hub runs the handler.
+///
+/// ```
+/// use grove::signal::{self, Signal};
+///
+/// let handle = signal::on(Signal::WINCH, || println!("terminal resized")).unwrap();
+/// assert_eq!(handle.signal(), Signal::WINCH);
+/// drop(handle); // the handler is gone; SIGWINCH's old disposition is back
+/// ```
 #[must_use = "dropping the SignalHandle removes the handler at once"]
 pub struct SignalHandle {
     key: usize,
@@ -251,12 +259,36 @@ pub struct SignalHandle {
 
 impl SignalHandle {
     /// The signal this handler runs for.
+    ///
+    /// ```
+    /// use grove::signal::{self, Signal};
+    ///
+    /// let handle = signal::on(Signal::USR2, || ()).unwrap();
+    /// assert_eq!(handle.signal(), Signal::USR2);
+    /// ```
     pub fn signal(&self) -> Signal {
         self.signal
     }
 
     /// Removes the handler (the same as dropping the handle). Handler
     /// greenlets already started keep running.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc, time::Duration};
+    /// use grove::signal::{self, Signal, Signals};
+    ///
+    /// let runs = Rc::new(Cell::new(0));
+    /// let r = runs.clone();
+    /// let handle = signal::on(Signal::USR1, move || r.set(r.get() + 1)).unwrap();
+    /// handle.cancel();
+    ///
+    /// // A `Signals` keeps SIGUSR1 handled while we check the cancelled handler stays quiet.
+    /// let signals = Signals::new(&[Signal::USR1]).unwrap();
+    /// // SAFETY: sends SIGUSR1 to this process, which handles it.
+    /// unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) };
+    /// assert_eq!(signals.wait_timeout(Duration::from_secs(5)), Some(Signal::USR1));
+    /// assert_eq!(runs.get(), 0);
+    /// ```
     pub fn cancel(self) {}
 }
 
@@ -327,6 +359,15 @@ impl fmt::Debug for Signals {
 impl Signals {
     /// Subscribes to `signals` (duplicates are ignored).
     ///
+    /// ```
+    /// use grove::signal::{Signal, Signals};
+    ///
+    /// let signals = Signals::new(&[Signal::HUP, Signal::HUP, Signal::TERM]).unwrap();
+    /// assert_eq!(signals.signals(), [Signal::HUP, Signal::TERM]); // duplicates ignored
+    /// assert!(Signals::new(&[]).is_err());
+    /// assert!(Signals::new(&[Signal::from_raw(libc::SIGKILL)]).is_err()); // cannot be caught
+    /// ```
+    ///
     /// # Errors
     /// `InvalidInput` for an empty list or a signal grove cannot handle (see
     /// [`on`]); an OS error if the dispatcher cannot be started.
@@ -363,12 +404,28 @@ impl Signals {
     }
 
     /// The signals subscribed to.
+    ///
+    /// ```
+    /// use grove::signal::{Signal, Signals};
+    ///
+    /// let signals = Signals::new(&[Signal::USR2]).unwrap();
+    /// assert_eq!(signals.signals(), [Signal::USR2]);
+    /// ```
     pub fn signals(&self) -> &[Signal] {
         &self.signals
     }
 
     /// Takes the oldest queued signal, waiting for one if none is queued.
     /// On a thread's own stack the hub runs meanwhile.
+    ///
+    /// ```
+    /// use grove::signal::{Signal, Signals};
+    ///
+    /// let signals = Signals::new(&[Signal::TERM, Signal::USR1]).unwrap();
+    /// // SAFETY: sends SIGTERM to this process, which now queues it instead of dying.
+    /// unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+    /// assert_eq!(signals.wait().unwrap(), Signal::TERM); // time to shut down cleanly
+    /// ```
     ///
     /// # Errors
     /// Only when called while the greenlet is unwinding with nothing queued
@@ -389,6 +446,14 @@ impl Signals {
     /// Takes the oldest queued signal, waiting at most `timeout` for one;
     /// `None` if none arrived.
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::signal::{Signal, Signals};
+    ///
+    /// let signals = Signals::new(&[Signal::USR2]).unwrap();
+    /// assert_eq!(signals.wait_timeout(Duration::from_millis(5)), None);
+    /// ```
+    ///
     /// # Panics
     /// As [`wait`](Signals::wait), unless `timeout` is zero.
     pub fn wait_timeout(&self, timeout: Duration) -> Option<Signal> {
@@ -399,6 +464,19 @@ impl Signals {
     }
 
     /// Takes the oldest queued signal without waiting.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::signal::{Signal, Signals};
+    ///
+    /// let signals = Signals::new(&[Signal::USR1]).unwrap();
+    /// assert_eq!(signals.try_wait(), None);
+    /// // SAFETY: sends SIGUSR1 to this process, which now handles it.
+    /// unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) };
+    /// while signals.try_wait().is_none() {
+    ///     grove::sleep(Duration::from_millis(1)); // the hub takes the delivery
+    /// }
+    /// ```
     pub fn try_wait(&self) -> Option<Signal> {
         self.queue.pending.borrow_mut().pop_front()
     }
@@ -434,6 +512,16 @@ impl Drop for Signals {
 /// [`Signals`]): only arrivals after the call count, and the signals' previous
 /// dispositions are back when it returns. To handle a signal repeatedly
 /// without a window where its default action could run, keep a [`Signals`].
+///
+/// ```
+/// use grove::signal::{self, Signal};
+///
+/// grove::spawn(|| {
+///     // SAFETY: sends SIGHUP to this process, which is waiting for it.
+///     unsafe { libc::kill(libc::getpid(), libc::SIGHUP) };
+/// });
+/// assert_eq!(signal::wait(&[Signal::HUP]).unwrap(), Signal::HUP);
+/// ```
 ///
 /// # Errors
 /// As [`Signals::new`] and [`Signals::wait`].

@@ -10,6 +10,14 @@ use libc::c_int;
 /// The common signals are associated constants; any other number can be
 /// made with [`from_raw`](Signal::from_raw) (it is checked when used).
 /// Displays as its name (`SIGUSR1`, `SIGRTMIN+2`, or `signal 99`).
+///
+/// ```
+/// use grove::signal::Signal;
+///
+/// assert_eq!(Signal::TERM.as_raw(), libc::SIGTERM);
+/// assert_eq!(Signal::USR1.to_string(), "SIGUSR1");
+/// assert_eq!(Signal::rt(2).to_string(), "SIGRTMIN+2");
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Signal(pub(super) c_int);
 
@@ -52,16 +60,32 @@ impl Signal {
     pub const XFSZ: Signal = Signal(libc::SIGXFSZ);
 
     /// The signal with this number (not checked until it is used).
+    ///
+    /// ```
+    /// use grove::signal::Signal;
+    ///
+    /// assert_eq!(Signal::from_raw(libc::SIGHUP), Signal::HUP);
+    /// assert_eq!(Signal::from_raw(99).to_string(), "signal 99");
+    /// ```
     pub const fn from_raw(signo: c_int) -> Signal {
         Signal(signo)
     }
 
     /// The signal's number.
+    ///
+    /// ```
+    /// assert_eq!(grove::signal::Signal::INT.as_raw(), libc::SIGINT);
+    /// ```
     pub const fn as_raw(self) -> c_int {
         self.0
     }
 
     /// `SIGRTMIN + n`, the `n`-th real-time signal available to programs.
+    ///
+    /// ```
+    /// let sig = grove::signal::Signal::rt(1);
+    /// assert_eq!(sig.as_raw(), libc::SIGRTMIN() + 1);
+    /// ```
     pub fn rt(n: c_int) -> Signal {
         Signal(libc::SIGRTMIN() + n)
     }

@@ -30,6 +30,23 @@
 //! of an idle greenlet near 128 bytes. Larger stacks are available through
 //! `Builder::stack_size`; each distinct slot size gets its own pool.
 //!
+//! ```
+//! use grove::stack::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE};
+//!
+//! // A parser that recurses deeply asks for a bigger stack up front.
+//! let parser = grove::Builder::new()
+//!     .name("parser")
+//!     .stack_size(16 * DEFAULT_STACK_SIZE)
+//!     .spawn(|| "parsed")
+//!     .unwrap();
+//! assert_eq!(parser.join().unwrap(), "parsed");
+//!
+//! // Sizes outside the bounds are an error, not a silent adjustment.
+//! let too_small = grove::Builder::new().stack_size(MIN_STACK_SIZE - 1).spawn(|| ());
+//! assert_eq!(too_small.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+//! assert!(grove::Builder::new().stack_size(MAX_STACK_SIZE + 1).spawn(|| ()).is_err());
+//! ```
+//!
 //! ## Reuse and dirty pages
 //!
 //! A stack whose greenlet finished goes back to its pool. The most recently

@@ -66,6 +66,14 @@ impl ResolverConfig {
     /// A configuration that asks `nameservers` (in order, with failover),
     /// with glibc's defaults for everything else. An empty list means
     /// `127.0.0.1:53`, as in glibc.
+    ///
+    /// ```
+    /// use grove::net::resolver::ResolverConfig;
+    ///
+    /// let config = ResolverConfig::new(vec!["9.9.9.9:53".parse().unwrap(), "1.1.1.1:53".parse().unwrap()]);
+    /// assert_eq!(config.nameservers().len(), 2);
+    /// assert_eq!(ResolverConfig::new(vec![]).nameservers(), ["127.0.0.1:53".parse().unwrap()]);
+    /// ```
     pub fn new(nameservers: Vec<SocketAddr>) -> Self {
         ResolverConfig {
             nameservers,
@@ -77,6 +85,11 @@ impl ResolverConfig {
     /// local server on port 53), as glibc does.
     ///
     /// Blocking file I/O on a small local file, like gevent's resolvers.
+    ///
+    /// ```
+    /// let config = grove::net::resolver::ResolverConfig::system().unwrap();
+    /// assert!(config.attempts() >= 1);
+    /// ```
     ///
     /// # Errors
     /// Any read error other than "not found".
@@ -92,6 +105,22 @@ impl ResolverConfig {
     /// `search`, `domain` and `options` (`ndots:n`, `timeout:n`,
     /// `attempts:n`, `rotate`; others are ignored). Lines that do not parse
     /// are skipped, as glibc skips them; comments start with `#` or `;`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::net::resolver::ResolverConfig;
+    ///
+    /// let config = ResolverConfig::parse(
+    ///     "# managed by hand\n\
+    ///      nameserver 10.0.0.2\n\
+    ///      search corp.example lab.example\n\
+    ///      options ndots:2 timeout:3 attempts:4 rotate\n",
+    /// );
+    /// assert_eq!(config.nameservers(), ["10.0.0.2:53".parse().unwrap()]);
+    /// assert_eq!(config.search_domains(), ["corp.example", "lab.example"]);
+    /// assert_eq!((config.ndots(), config.attempts(), config.rotate()), (2, 4, true));
+    /// assert_eq!(config.timeout(), Duration::from_secs(3));
+    /// ```
     pub fn parse(text: &str) -> Self {
         let mut conf = Self::default();
         for line in text.lines() {
@@ -142,6 +171,11 @@ impl ResolverConfig {
 
     /// Replaces the search list (domains tried for names with fewer than
     /// `ndots` dots first, and after the name itself otherwise).
+    ///
+    /// ```
+    /// let config = grove::net::resolver::ResolverConfig::new(vec![]).with_search(["svc.cluster.local"]);
+    /// assert_eq!(config.search_domains(), ["svc.cluster.local"]);
+    /// ```
     pub fn with_search<I, S>(mut self, domains: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -155,18 +189,35 @@ impl ResolverConfig {
     }
 
     /// Sets `ndots`.
+    ///
+    /// ```
+    /// let config = grove::net::resolver::ResolverConfig::new(vec![]).with_ndots(5);
+    /// assert_eq!(config.ndots(), 5);
+    /// ```
     pub fn with_ndots(mut self, ndots: u8) -> Self {
         self.ndots = ndots;
         self
     }
 
     /// Sets how long one try waits for one server (at least 1 ms).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let config = grove::net::resolver::ResolverConfig::new(vec![]).with_timeout(Duration::from_millis(500));
+    /// assert_eq!(config.timeout(), Duration::from_millis(500));
+    /// ```
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
     /// Sets how many times the whole server list is tried (at least 1).
+    ///
+    /// ```
+    /// let config = grove::net::resolver::ResolverConfig::new(vec![]).with_attempts(0);
+    /// assert_eq!(config.attempts(), 1); // at least one
+    /// ```
     pub fn with_attempts(mut self, attempts: u32) -> Self {
         self.attempts = attempts.max(1);
         self
@@ -174,12 +225,22 @@ impl ResolverConfig {
 
     /// Sets `rotate`: spread queries over the servers instead of always
     /// asking the first one first.
+    ///
+    /// ```
+    /// let config = grove::net::resolver::ResolverConfig::new(vec![]).with_rotate(true);
+    /// assert!(config.rotate());
+    /// ```
     pub fn with_rotate(mut self, rotate: bool) -> Self {
         self.rotate = rotate;
         self
     }
 
     /// The servers, in order (`127.0.0.1:53` when none was named).
+    ///
+    /// ```
+    /// let config = grove::net::resolver::ResolverConfig::parse("nameserver ::1\n");
+    /// assert_eq!(config.nameservers(), ["[::1]:53".parse().unwrap()]);
+    /// ```
     pub fn nameservers(&self) -> &[SocketAddr] {
         const LOCAL: &[SocketAddr] = &[SocketAddr::new(
             IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
@@ -193,27 +254,51 @@ impl ResolverConfig {
     }
 
     /// The search domains, without trailing dots.
+    ///
+    /// ```
+    /// let config = grove::net::resolver::ResolverConfig::parse("domain example.com.\n");
+    /// assert_eq!(config.search_domains(), ["example.com"]);
+    /// ```
     pub fn search_domains(&self) -> &[String] {
         &self.search
     }
 
     /// Names with at least this many dots are tried as given before the
     /// search list.
+    ///
+    /// ```
+    /// assert_eq!(grove::net::resolver::ResolverConfig::new(vec![]).ndots(), 1); // glibc's default
+    /// ```
     pub fn ndots(&self) -> u8 {
         self.ndots
     }
 
     /// How long one try waits for one server.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let config = grove::net::resolver::ResolverConfig::new(vec![]);
+    /// assert_eq!(config.timeout(), Duration::from_secs(5)); // glibc's default
+    /// ```
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
 
     /// How many times the server list is tried.
+    ///
+    /// ```
+    /// assert_eq!(grove::net::resolver::ResolverConfig::new(vec![]).attempts(), 2); // glibc's default
+    /// ```
     pub fn attempts(&self) -> u32 {
         self.attempts
     }
 
     /// Whether queries are spread over the servers.
+    ///
+    /// ```
+    /// assert!(!grove::net::resolver::ResolverConfig::new(vec![]).rotate());
+    /// ```
     pub fn rotate(&self) -> bool {
         self.rotate
     }

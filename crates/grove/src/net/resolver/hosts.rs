@@ -29,11 +29,21 @@ pub struct Hosts {
 
 impl Hosts {
     /// An empty table: every name goes to DNS.
+    ///
+    /// ```
+    /// let hosts = grove::net::resolver::Hosts::new();
+    /// assert!(hosts.is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Reads `/etc/hosts`; a missing file is an empty table.
+    ///
+    /// ```
+    /// let hosts = grove::net::resolver::Hosts::system().unwrap();
+    /// let _ = hosts.get("localhost"); // usually there, but a hosts file may omit it
+    /// ```
     ///
     /// # Errors
     /// Any read error other than "not found".
@@ -47,6 +57,11 @@ impl Hosts {
 
     /// Parses the text of a hosts file. Lines whose first word is not an
     /// IP address are skipped (glibc skips them too).
+    ///
+    /// ```
+    /// let hosts = grove::net::resolver::Hosts::parse("127.0.0.1 localhost\nnot-an-ip skipped\n");
+    /// assert_eq!(hosts.len(), 1);
+    /// ```
     pub fn parse(text: &str) -> Self {
         let mut hosts = Self::new();
         for line in text.lines() {
@@ -63,6 +78,12 @@ impl Hosts {
     }
 
     /// Adds `ip` to `name`'s addresses.
+    ///
+    /// ```
+    /// let mut hosts = grove::net::resolver::Hosts::new();
+    /// hosts.insert("api", "10.0.0.9".parse().unwrap());
+    /// assert_eq!(hosts.get("API").unwrap().len(), 1);
+    /// ```
     pub fn insert(&mut self, name: &str, ip: IpAddr) {
         let ips = self.names.entry(key(name)).or_default();
         if !ips.contains(&ip) {
@@ -71,6 +92,12 @@ impl Hosts {
     }
 
     /// `name`'s addresses (case-insensitive, a trailing dot ignored).
+    ///
+    /// ```
+    /// let hosts = grove::net::resolver::Hosts::parse("10.0.0.3 db\n");
+    /// assert_eq!(hosts.get("db.").unwrap(), ["10.0.0.3".parse::<std::net::IpAddr>().unwrap()]);
+    /// assert!(hosts.get("web").is_none());
+    /// ```
     pub fn get(&self, name: &str) -> Option<&[IpAddr]> {
         let name = name.strip_suffix('.').unwrap_or(name);
         if name.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -82,11 +109,20 @@ impl Hosts {
     }
 
     /// How many names the table holds.
+    ///
+    /// ```
+    /// let hosts = grove::net::resolver::Hosts::parse("10.0.0.1 a b c\n");
+    /// assert_eq!(hosts.len(), 3);
+    /// ```
     pub fn len(&self) -> usize {
         self.names.len()
     }
 
     /// Whether the table holds no name.
+    ///
+    /// ```
+    /// assert!(grove::net::resolver::Hosts::parse("# only a comment\n").is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }

@@ -74,6 +74,24 @@ const MAX_CNAME_CHAIN: usize = 8;
 /// A stub resolver: a [`ResolverConfig`] and a [`Hosts`] table. `Send +
 /// Sync`; share it behind an `Arc` or `Rc`, or build one per thread.
 ///
+/// ```
+/// use grove::net::resolver::{Hosts, Resolver, ResolverConfig};
+///
+/// let resolver = std::rc::Rc::new(Resolver::new(
+///     ResolverConfig::new(vec![]),
+///     Hosts::parse("10.0.0.5 cache\n"),
+/// ));
+/// let greenlets: Vec<_> = (0..3)
+///     .map(|_| {
+///         let r = resolver.clone();
+///         grove::spawn(move || r.lookup_ip("cache").unwrap())
+///     })
+///     .collect();
+/// for g in greenlets {
+///     assert_eq!(g.join().unwrap(), ["10.0.0.5".parse::<std::net::IpAddr>().unwrap()]);
+/// }
+/// ```
+///
 /// # Examples
 ///
 /// See the [module documentation](self).
@@ -93,6 +111,14 @@ pub struct Resolver {
 
 impl Resolver {
     /// A resolver that asks `config`'s servers after looking in `hosts`.
+    ///
+    /// ```
+    /// use grove::net::resolver::{Hosts, Resolver, ResolverConfig};
+    ///
+    /// let upstream = ResolverConfig::new(vec!["192.0.2.53:53".parse().unwrap()]);
+    /// let resolver = Resolver::new(upstream, Hosts::new());
+    /// assert_eq!(resolver.config().nameservers().len(), 1);
+    /// ```
     pub fn new(config: ResolverConfig, hosts: Hosts) -> Self {
         Resolver {
             config,
@@ -103,6 +129,11 @@ impl Resolver {
 
     /// The system's resolver: `/etc/resolv.conf` and `/etc/hosts`, read now.
     ///
+    /// ```
+    /// let resolver = grove::net::resolver::Resolver::system().unwrap();
+    /// assert!(!resolver.config().nameservers().is_empty()); // 127.0.0.1:53 at least
+    /// ```
+    ///
     /// # Errors
     /// A file that exists but cannot be read.
     pub fn system() -> io::Result<Self> {
@@ -110,11 +141,25 @@ impl Resolver {
     }
 
     /// The configuration.
+    ///
+    /// ```
+    /// use grove::net::resolver::{Hosts, Resolver, ResolverConfig};
+    ///
+    /// let resolver = Resolver::new(ResolverConfig::new(vec![]).with_attempts(3), Hosts::new());
+    /// assert_eq!(resolver.config().attempts(), 3);
+    /// ```
     pub fn config(&self) -> &ResolverConfig {
         &self.config
     }
 
     /// The hosts table.
+    ///
+    /// ```
+    /// use grove::net::resolver::{Hosts, Resolver, ResolverConfig};
+    ///
+    /// let resolver = Resolver::new(ResolverConfig::new(vec![]), Hosts::parse("10.0.0.1 a b\n"));
+    /// assert_eq!(resolver.hosts().len(), 2);
+    /// ```
     pub fn hosts(&self) -> &Hosts {
         &self.hosts
     }
@@ -123,6 +168,17 @@ impl Resolver {
     /// hub: a literal address as is, then the hosts table, then DNS with
     /// the search list (names with fewer than `ndots` dots try the search
     /// domains first, names ending in `.` are tried as given only).
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use std::net::IpAddr;
+    /// use grove::net::resolver::{Hosts, Resolver, ResolverConfig};
+    ///
+    /// let resolver = Resolver::new(ResolverConfig::new(vec![]), Hosts::parse("10.9.8.7 db\n"));
+    /// assert_eq!(resolver.lookup_ip("db").unwrap(), ["10.9.8.7".parse::<IpAddr>().unwrap()]);
+    /// assert_eq!(resolver.lookup_ip("::1").unwrap(), ["::1".parse::<IpAddr>().unwrap()]); // literal
+    /// assert_eq!(resolver.lookup_ip("x.invalid").unwrap_err().kind(), ErrorKind::NotFound);
+    /// ```
     ///
     /// # Errors
     /// `NotFound` when no candidate name exists or has an address;
@@ -295,6 +351,15 @@ fn addresses(msg: &Message, name: &Name, out: &mut Vec<IpAddr>) {
 }
 
 /// Which resolver [`lookup_host`](crate::net::lookup_host) uses.
+///
+/// ```
+/// use grove::net::resolver::{set_resolver, ResolverKind};
+///
+/// // This program needs nsswitch (say, LDAP hosts): use getaddrinfo.
+/// set_resolver(ResolverKind::Thread);
+/// let ips = grove::net::lookup_host("localhost").unwrap();
+/// assert!(ips.iter().all(|ip| ip.is_loopback()));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResolverKind {
     /// This module's resolver, in the calling greenlet (the default with
@@ -333,6 +398,14 @@ pub fn set_resolver(kind: ResolverKind) {
 /// The resolver [`lookup_host`](crate::net::lookup_host) uses: the last
 /// [`set_resolver`], else `GROVE_RESOLVER` (`native` or `thread`; anything
 /// else is reported once on stderr and ignored), else `Native`.
+///
+/// ```
+/// use grove::net::resolver::{resolver_kind, ResolverKind};
+///
+/// if std::env::var_os("GROVE_RESOLVER").is_none() {
+///     assert_eq!(resolver_kind(), ResolverKind::Native); // the feature's default
+/// }
+/// ```
 pub fn resolver_kind() -> ResolverKind {
     match KIND.load(Ordering::Relaxed) {
         KIND_NATIVE => ResolverKind::Native,
