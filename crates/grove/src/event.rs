@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 use crate::hub::{Hub, Primitive, RemoteWatcher, WaitOn, Watcher, Watchers};
 use crate::sync::{Arc, OnceLock};
 use crate::timeout::Timeout;
-use crate::waitlist::{Wait, WaitList};
-use crate::waitlist_shared::{SharedGuard, SharedWaitList};
+use crate::wait::list::{Wait, WaitList};
+use crate::wait::shared::{SharedGuard, SharedWaitList};
 
 /// What a greenlet parked here waits on, for reports.
 static WAITS_ON_ASYNC_RESULT: Primitive = Primitive::new("AsyncResult::get");
@@ -530,6 +530,45 @@ impl<T: Clone> AsyncResult<T> {
     /// ```
     pub fn try_get(&self) -> Option<T> {
         self.inner.value.get().cloned()
+    }
+}
+
+// ---- waiting on it with `grove::wait` ------------------------------------------
+
+impl crate::wait::Sealed for Event {
+    fn watch(&self, slot: &crate::wait::Slot) -> Option<usize> {
+        Event::watch(self, slot.local())
+    }
+    fn unwatch(&self, _slot: &crate::wait::Slot, key: usize) {
+        Event::unwatch(self, key);
+    }
+    /// A `set` seen is an event that happened, even if cleared since.
+    fn confirm(&self) -> bool {
+        true
+    }
+}
+
+impl crate::Waitable for Event {
+    fn is_ready(&self) -> bool {
+        self.is_set()
+    }
+}
+
+impl<T> crate::wait::Sealed for AsyncResult<T> {
+    fn watch(&self, slot: &crate::wait::Slot) -> Option<usize> {
+        AsyncResult::watch(self, slot.remote())
+    }
+    fn unwatch(&self, _slot: &crate::wait::Slot, key: usize) {
+        AsyncResult::unwatch(self, key);
+    }
+    fn confirm(&self) -> bool {
+        true
+    }
+}
+
+impl<T> crate::Waitable for AsyncResult<T> {
+    fn is_ready(&self) -> bool {
+        AsyncResult::is_ready(self)
     }
 }
 

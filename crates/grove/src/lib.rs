@@ -94,8 +94,6 @@ mod sleep;
 mod sync;
 mod timeout;
 mod wait;
-mod waitlist;
-mod waitlist_shared;
 
 pub mod event;
 pub mod hooks;

@@ -71,7 +71,7 @@ use crate::cancel::Cancel;
 use crate::greenlet::{Builder, Greenlet, GreenletError};
 use crate::hub::{Hub, Primitive, Task, WaitOn};
 use crate::panic::panic_message;
-use crate::waitlist::{Wait, WaitList};
+use crate::wait::list::{Wait, WaitList};
 
 /// What a greenlet parked here waits on, for reports.
 pub(crate) static WAITS_ON_GROUP_JOIN: Primitive = Primitive::new("Group::join");

@@ -8,10 +8,10 @@
 //! * a hub's [`Handle`](crate::Handle): the job queue and its "already rung"
 //!   flag in `hub/handle.rs`, which other threads push to and the hub drains
 //!   after its poller reports the wake-up;
-//! * the shared wait-list (`waitlist_shared.rs`) behind
+//! * the shared wait-list (`wait/shared.rs`) behind
 //!   [`AsyncResult`](crate::event::AsyncResult), set from any thread, and
 //!   the mailbox through which such objects tell a `grove::wait` on
-//!   another thread that they became ready (`wait.rs`);
+//!   another thread that they became ready (`wait/mailbox.rs`);
 //! * the [`ThreadPool`](crate::threadpool::ThreadPool): job queue, worker
 //!   threads, result hand-back, shutdown.
 //!
@@ -25,7 +25,7 @@
 //! hub loop (sleep until the waker rings or a timer fires, drain the job
 //! queue, run the jobs).
 //!
-//! The models (`loom_tests` in `hub/handle.rs`, `event.rs`, `wait.rs`,
+//! The models (`loom_tests` in `hub/handle.rs`, `event.rs`, `wait/mailbox.rs`,
 //! `threadpool.rs`):
 //!
 //! * pushes from two threads against the hub draining and sleeping: no lost

@@ -50,8 +50,8 @@ use crate::panic::panic_message;
 use crate::sync::thread::JoinHandle;
 use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::timeout::Timeout;
-use crate::waitlist::Wait;
-use crate::waitlist_shared::SharedWaitList;
+use crate::wait::list::Wait;
+use crate::wait::shared::SharedWaitList;
 
 /// What a greenlet parked here waits on, for reports.
 static WAITS_ON_THREAD_POOL_JOB: Primitive =

@@ -684,3 +684,32 @@ pub fn current_name() -> Option<String> {
     }
     hub.current().and_then(|t| t.name().map(str::to_owned))
 }
+
+// ---- waiting on it with `grove::wait` ------------------------------------------
+
+impl<T> crate::wait::Sealed for Greenlet<T> {
+    fn watch(&self, slot: &crate::wait::Slot) -> Option<usize> {
+        let task = self.task();
+        if task.is_dead() {
+            return None;
+        }
+        task.completion.borrow_mut().joiners.watch(slot.local());
+        Some(0) // unused: `unwatch` finds the watcher by identity
+    }
+    fn unwatch(&self, slot: &crate::wait::Slot, _key: usize) {
+        self.task()
+            .completion
+            .borrow_mut()
+            .joiners
+            .unwatch(&slot.local());
+    }
+    fn confirm(&self) -> bool {
+        true
+    }
+}
+
+impl<T> crate::Waitable for Greenlet<T> {
+    fn is_ready(&self) -> bool {
+        self.is_dead()
+    }
+}

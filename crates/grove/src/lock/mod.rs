@@ -53,7 +53,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::hub::{Hub, Primitive, WaitOn};
-use crate::waitlist::{Wait, WaitList};
+use crate::wait::list::{Wait, WaitList};
 
 pub use mutex::{Mutex, MutexGuard};
 pub use rlock::{RLock, RLockGuard};

@@ -15,7 +15,7 @@ use super::{Group, Pool};
 use crate::greenlet::GreenletError;
 use crate::hub::WaitOn;
 use crate::panic::panic_message;
-use crate::waitlist::{Wait, WaitList};
+use crate::wait::list::{Wait, WaitList};
 
 /// Results of finished items, waiting to be read.
 enum Done<R> {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::buffered::{Core, Fifo, HasCore, Iter};
 use super::{Empty, Full};
 use crate::hub::{Hub, Primitive, WaitOn};
-use crate::waitlist::{Wait, WaitList};
+use crate::wait::list::{Wait, WaitList};
 
 /// What a greenlet parked here waits on, for reports.
 static WAITS_ON_QUEUE_JOIN: Primitive = Primitive::new("JoinableQueue::join");

@@ -15,7 +15,7 @@ use crate::greenlet::{Builder, Greenlet};
 use crate::hub::{Hub, Primitive, WaitOn};
 use crate::panic::panic_message;
 use crate::pool::{Group, Pool};
-use crate::waitlist::{Wait, WaitList};
+use crate::wait::list::{Wait, WaitList};
 
 /// What a greenlet parked here waits on, for reports.
 static WAITS_ON_SERVE_FOREVER: Primitive = Primitive::new("a server to be stopped (serve_forever)");

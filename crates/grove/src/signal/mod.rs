@@ -79,7 +79,7 @@ use libc::c_int;
 use slab::Slab;
 
 use crate::hub::{Hub, Primitive, WaitOn};
-use crate::waitlist::{Wait, WaitList};
+use crate::wait::list::{Wait, WaitList};
 use dispatch::global;
 pub use number::Signal;
 

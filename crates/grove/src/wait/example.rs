@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::time::Instant;
 
 use crate::hub::{Primitive, WaitOn};
-use crate::waitlist::{Wait, WaitList};
+use crate::wait::list::{Wait, WaitList};
 
 /// What a greenlet parked here waits on, for reports.
 static WAITS_ON_LATCH: Primitive = Primitive::new("Latch::wait");

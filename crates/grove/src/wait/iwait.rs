@@ -89,10 +89,12 @@
 //!   [`AsyncResult::get`] does. Bound such waits with a timeout.
 //! * A greenlet that passes its own handle never sees it ready: it cannot
 //!   finish while it waits.
-
-#[cfg(test)]
-mod example;
-pub(crate) mod line;
+//!
+//! [`AsyncResult`]: crate::event::AsyncResult
+//! [`AsyncResult::get`]: crate::event::AsyncResult::get
+//! [`Event`]: crate::event::Event
+//! [`Event::wait`]: crate::event::Event::wait
+//! [`Greenlet`]: crate::Greenlet
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::VecDeque;
@@ -102,13 +104,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::event::{AsyncResult, Event};
-use crate::greenlet::{Greenlet, RemoteGreenlet};
-use crate::hub::{
-    Hub, Primitive, RemoteUnparker, RemoteWatch, RemoteWatcher, Unparker, WaitOn, Watch, Watcher,
-};
-use crate::queue::{Channel, JoinableQueue, LifoQueue, PriorityQueue, Queue};
-use crate::sync::{Mutex, MutexGuard};
+use super::mailbox::Mailbox;
+use crate::hub::{Hub, Primitive, RemoteWatch, RemoteWatcher, Unparker, WaitOn, Watch, Watcher};
 
 /// What a greenlet parked here waits on, for reports.
 static WAITS_ON_ANY: Primitive = Primitive::new("grove::wait on several objects");
@@ -148,12 +145,23 @@ static WAITS_ON_ANY: Primitive = Primitive::new("grove::wait on several objects"
 /// queue.put(1);
 /// assert!(event.is_ready() && queue.is_ready());
 /// ```
+///
+/// [`AsyncResult<T>`]: crate::event::AsyncResult
+/// [`Channel<T>`]: crate::queue::Channel
+/// [`Event`]: crate::event::Event
+/// [`Event::wait`]: crate::event::Event::wait
+/// [`Greenlet<T>`]: crate::Greenlet
+/// [`JoinableQueue<T>`]: crate::queue::JoinableQueue
+/// [`LifoQueue<T>`]: crate::queue::LifoQueue
+/// [`PriorityQueue<T>`]: crate::queue::PriorityQueue
+/// [`Queue<T>`]: crate::queue::Queue
+/// [`RemoteGreenlet<T>`]: crate::RemoteGreenlet
 pub trait Waitable: sealed::Sealed {
     /// Whether the object is ready now (see the table above); takes nothing.
     fn is_ready(&self) -> bool;
 }
 
-mod sealed {
+pub(crate) mod sealed {
     use super::Tracker;
     use std::rc::Rc;
 
@@ -183,12 +191,12 @@ use sealed::{Sealed, Slot};
 
 impl Slot {
     /// A hub-local watcher for this slot.
-    fn local(&self) -> Watcher {
+    pub(crate) fn local(&self) -> Watcher {
         Watcher::new(self.tracker.clone(), self.index)
     }
 
     /// A cross-thread watcher for this slot.
-    fn remote(&self) -> RemoteWatcher {
+    pub(crate) fn remote(&self) -> RemoteWatcher {
         RemoteWatcher::new(self.tracker.mailbox(), self.index)
     }
 }
@@ -608,74 +616,7 @@ impl Watch for Tracker {
     }
 }
 
-/// Where objects on other threads (an `AsyncResult` set from anywhere)
-/// report readiness: indices in order, and the waiter's cross-thread
-/// unparker while it is parked. Lock order: the watched object's mutex,
-/// then this one, then the waiter hub's job queue. Its mutex is
-/// `crate::sync`'s, so `loom_tests` below check it under loom.
-struct Mailbox {
-    inner: Mutex<Mail>,
-}
-
-struct Mail {
-    fired: Vec<usize>,
-    waker: Option<RemoteUnparker>,
-}
-
-impl Mailbox {
-    fn new() -> Self {
-        Mailbox {
-            inner: Mutex::new(Mail {
-                fired: Vec::new(),
-                waker: None,
-            }),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Mail> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn take(&self) -> Vec<usize> {
-        std::mem::take(&mut self.lock().fired)
-    }
-
-    /// See [`Tracker::arm`].
-    fn arm(&self, unparker: &Unparker) -> bool {
-        self.arm_with(RemoteUnparker::from_local(unparker))
-    }
-
-    /// Makes `waker` the one a readiness wakes, unless mail is waiting.
-    fn arm_with(&self, waker: RemoteUnparker) -> bool {
-        let mut mail = self.lock();
-        if !mail.fired.is_empty() {
-            return false;
-        }
-        mail.waker = Some(waker);
-        true
-    }
-
-    fn disarm(&self) {
-        // Dropped outside the lock: it holds a `Handle` clone.
-        let waker = self.lock().waker.take();
-        drop(waker);
-    }
-}
-
-impl RemoteWatch for Mailbox {
-    fn ready(&self, index: usize) {
-        let waker = {
-            let mut mail = self.lock();
-            mail.fired.push(index);
-            mail.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.unpark();
-        }
-    }
-}
-
-// ---- the implementations ----------------------------------------------------
+// ---- references ----------------------------------------------------------------
 
 impl<W: Sealed + ?Sized> Sealed for &W {
     fn watch(&self, slot: &Slot) -> Option<usize> {
@@ -695,120 +636,12 @@ impl<W: Waitable + ?Sized> Waitable for &W {
     }
 }
 
-impl<T> Sealed for Greenlet<T> {
-    fn watch(&self, slot: &Slot) -> Option<usize> {
-        let task = self.task();
-        if task.is_dead() {
-            return None;
-        }
-        task.completion.borrow_mut().joiners.watch(slot.local());
-        Some(0) // unused: `unwatch` finds the watcher by identity
-    }
-    fn unwatch(&self, slot: &Slot, _key: usize) {
-        self.task()
-            .completion
-            .borrow_mut()
-            .joiners
-            .unwatch(&slot.local());
-    }
-    fn confirm(&self) -> bool {
-        true
-    }
-}
-
-impl<T> Waitable for Greenlet<T> {
-    fn is_ready(&self) -> bool {
-        self.is_dead()
-    }
-}
-
-impl<T> Sealed for RemoteGreenlet<T> {
-    fn watch(&self, slot: &Slot) -> Option<usize> {
-        RemoteGreenlet::watch(self, slot.remote())
-    }
-    fn unwatch(&self, _slot: &Slot, key: usize) {
-        RemoteGreenlet::unwatch(self, key);
-    }
-    fn confirm(&self) -> bool {
-        true
-    }
-}
-
-impl<T> Waitable for RemoteGreenlet<T> {
-    fn is_ready(&self) -> bool {
-        self.is_dead()
-    }
-}
-
-impl Sealed for Event {
-    fn watch(&self, slot: &Slot) -> Option<usize> {
-        Event::watch(self, slot.local())
-    }
-    fn unwatch(&self, _slot: &Slot, key: usize) {
-        Event::unwatch(self, key);
-    }
-    /// A `set` seen is an event that happened, even if cleared since.
-    fn confirm(&self) -> bool {
-        true
-    }
-}
-
-impl Waitable for Event {
-    fn is_ready(&self) -> bool {
-        self.is_set()
-    }
-}
-
-impl<T> Sealed for AsyncResult<T> {
-    fn watch(&self, slot: &Slot) -> Option<usize> {
-        AsyncResult::watch(self, slot.remote())
-    }
-    fn unwatch(&self, _slot: &Slot, key: usize) {
-        AsyncResult::unwatch(self, key);
-    }
-    fn confirm(&self) -> bool {
-        true
-    }
-}
-
-impl<T> Waitable for AsyncResult<T> {
-    fn is_ready(&self) -> bool {
-        AsyncResult::is_ready(self)
-    }
-}
-
-/// The queues: ready while a get would not wait.
-macro_rules! waitable_queue {
-    ($name:ident $(, $bound:path)?) => {
-        impl<T $(: $bound)?> Sealed for $name<T> {
-            fn watch(&self, slot: &Slot) -> Option<usize> {
-                $name::watch(self, slot.local())
-            }
-            fn unwatch(&self, _slot: &Slot, key: usize) {
-                $name::unwatch(self, key);
-            }
-            fn confirm(&self) -> bool {
-                self.get_ready()
-            }
-        }
-
-        impl<T $(: $bound)?> Waitable for $name<T> {
-            fn is_ready(&self) -> bool {
-                self.get_ready()
-            }
-        }
-    };
-}
-
-waitable_queue!(Queue);
-waitable_queue!(LifoQueue);
-waitable_queue!(PriorityQueue, Ord);
-waitable_queue!(JoinableQueue);
-waitable_queue!(Channel);
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{AsyncResult, Event};
+    use crate::queue::{Channel, Queue};
+    use crate::Greenlet;
     use std::cell::RefCell;
 
     /// Watchers alive for `tracker`: local ones hold an `Rc` of it, remote
@@ -930,65 +763,5 @@ mod tests {
         result.set(()).unwrap();
         assert_eq!(it.next(), Some(1));
         setter.join().unwrap();
-    }
-}
-
-#[cfg(all(test, loom))]
-mod loom_tests {
-    use super::*;
-    use crate::sync::model::{self, on_hub};
-    use crate::sync::thread;
-
-    /// Takes mail until `want` indices have arrived, parking between looks
-    /// as `iwait` does: arm (refused if mail is waiting), park, disarm.
-    fn collect(mailbox: &Mailbox, want: usize) -> Vec<usize> {
-        let mut got = Vec::new();
-        while got.len() < want {
-            got.extend(mailbox.take());
-            if got.len() < want && mailbox.arm_with(RemoteUnparker::model_current()) {
-                model::park();
-                mailbox.disarm();
-            }
-        }
-        got
-    }
-
-    /// A readiness from another thread against the waiter arming and
-    /// parking: never lost (loom fails a model whose hub nobody wakes).
-    #[test]
-    fn loom_a_remote_readiness_reaches_a_parking_waiter() {
-        loom::model(|| {
-            on_hub(|_| {
-                let mailbox = Arc::new(Mailbox::new());
-                let remote = mailbox.clone();
-                let t = thread::spawn(move || remote.ready(3));
-                assert_eq!(collect(&mailbox, 1), [3]);
-                t.join().unwrap();
-                assert!(mailbox.lock().waker.is_none(), "no waker left armed");
-            });
-        });
-    }
-
-    /// Two threads report: both indices arrive, each once.
-    #[test]
-    fn loom_two_reporters() {
-        loom::model(|| {
-            on_hub(|_| {
-                let mailbox = Arc::new(Mailbox::new());
-                let reporters: Vec<_> = [1, 2]
-                    .into_iter()
-                    .map(|index| {
-                        let remote = mailbox.clone();
-                        thread::spawn(move || remote.ready(index))
-                    })
-                    .collect();
-                let mut got = collect(&mailbox, 2);
-                got.sort_unstable();
-                assert_eq!(got, [1, 2]);
-                for t in reporters {
-                    t.join().unwrap();
-                }
-            });
-        });
     }
 }

@@ -1,6 +1,6 @@
 //! The shared wait-list: a FIFO of parked greenlets of *any* hub, behind a mutex.
 //!
-//! The hub-local [`WaitList`](crate::waitlist::WaitList) serves every
+//! The hub-local [`WaitList`](crate::wait::list::WaitList) serves every
 //! primitive whose handle is `!Send`. A primitive that other threads may
 //! touch — [`AsyncResult`](crate::event::AsyncResult), a joinable
 //! [`RemoteGreenlet`](crate::RemoteGreenlet), cross-thread channels later —
@@ -52,7 +52,7 @@ use slab::Slab;
 use crate::hub::{RemoteUnparker, RemoteWatcher, WaitOn};
 use crate::sync::{Mutex, MutexGuard};
 use crate::wait::line::Line;
-use crate::waitlist::Wait;
+use crate::wait::list::Wait;
 use parking::Parker;
 
 struct Inner<S> {
