@@ -22,9 +22,12 @@ OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 SERVER_CPU=1 CLIENT_CPU=0
 
+# The median of the third field of the "rep" lines on stdin.
+median_rep() { awk '$1 == "rep" { print $3 }' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
 # One figure of one side: prints it on stdout.
 timing() { # harness bench n
-  taskset -c "$SERVER_CPU" "$1" child grove "$2" "$3" 3 | awk '$1 == "rep" { v[n++] = $3 } END { asort(v); print v[int((n + 1) / 2)] }'
+  taskset -c "$SERVER_CPU" "$1" child grove "$2" "$3" 3 | median_rep
 }
 memory() { # harness -> bytes per idle greenlet at 10k
   taskset -c "$SERVER_CPU" "$1" child grove mem 10000 1 | awk '$1 == "mem" { printf "%.0f\n", (($4 - $3) + ($6 - $5)) * 1024 / $2 }'
@@ -36,8 +39,7 @@ echo_rate() { # harness conns -> round trips/s
   # The server ends when its stdin closes: keep a pipe open while it runs.
   sleep 60 | taskset -c "$SERVER_CPU" "$1" serve grove "$port" 60 >/dev/null 2>&1 & pid=$!
   sleep 0.5
-  rate="$(taskset -c "$CLIENT_CPU" "$1" load "127.0.0.1:$port" "$2" echo --secs 1 --warmup 0.5 --reps 3 \
-    | awk '$1 == "rep" { v[n++] = $3 } END { asort(v); print v[int((n + 1) / 2)] }')"
+  rate="$(taskset -c "$CLIENT_CPU" "$1" load "127.0.0.1:$port" "$2" echo --secs 1 --warmup 0.5 --reps 3 | median_rep)"
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
   echo "$rate"
 }
@@ -85,17 +87,18 @@ echo "| row | before (median) | after (median) | after/before speed: median [min
 echo "|---|---|---|---|"
 for i in "${!ROWS[@]}"; do
   spec="${ROWS[$i]}"; name="${spec%%|*}"; better="${spec##*|}"
-  # Pair each round's two A figures with its two B figures (the means of
+  # Pair each round's two A figures with its two B figures (the mean of
   # each side's pair), then take the ratio as a speed: above 1 is faster.
-  paste -d' ' "$OUT/$i.A" "$OUT/$i.B" | awk -v better="$better" -v name="$name" -v rounds="$ROUNDS" '
-    { a[NR] = $1; b[NR] = $2 }
-    END {
-      for (r = 0; r < rounds; r++) {
-        ma = (a[2*r+1] + a[2*r+2]) / 2; mb = (b[2*r+1] + b[2*r+2]) / 2
-        ratio[r] = (better == "lower") ? ma / mb : mb / ma
-      }
-      n = asort(ratio); m = asort(a, sa); k = asort(b, sb)
-      med = (n % 2) ? ratio[(n+1)/2] : (ratio[n/2] + ratio[n/2+1]) / 2
-      printf "| %s | %.1f | %.1f | %.3f [%.3f, %.3f] |\n", name, sa[int((m+1)/2)], sb[int((k+1)/2)], med, ratio[1], ratio[n]
-    }'
+  python3 - "$OUT/$i.A" "$OUT/$i.B" "$name" "$better" "$ROUNDS" <<'PY'
+import statistics, sys
+a, b = ([float(x) for x in open(f).read().split()] for f in sys.argv[1:3])
+name, better, rounds = sys.argv[3], sys.argv[4], int(sys.argv[5])
+ratios = []
+for r in range(rounds):
+    ma, mb = sum(a[2 * r:2 * r + 2]) / 2, sum(b[2 * r:2 * r + 2]) / 2
+    ratios.append(ma / mb if better == "lower" else mb / ma)
+print("| %s | %.1f | %.1f | %.3f [%.3f, %.3f] |" % (
+    name, statistics.median(a), statistics.median(b),
+    statistics.median(ratios), min(ratios), max(ratios)))
+PY
 done

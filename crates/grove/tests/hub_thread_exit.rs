@@ -64,3 +64,27 @@ fn a_destructor_that_runs_before_the_hub_is_torn_down_can_block() {
 fn a_destructor_that_runs_after_the_hub_is_torn_down_gets_a_fresh_hub() {
     assert!(run_thread(true));
 }
+
+/// `std::process::exit` called inside a greenlet runs this thread's
+/// destructors, the hub's teardown among them, while that greenlet is
+/// still running: the teardown leaves its context alone and the process
+/// exits with the code asked for.
+#[test]
+fn exiting_the_process_from_inside_a_greenlet() {
+    const CHILD: &str = "GROVE_EXIT_FROM_GREENLET_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        // A parked greenlet, leaked by the teardown, and the exiting one.
+        let _sleeper = grove::spawn(|| grove::sleep(Duration::from_secs(3600)));
+        let exiting = grove::spawn(|| std::process::exit(7));
+        let _ = exiting.join();
+        unreachable!("the process exited");
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "exiting_the_process_from_inside_a_greenlet"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(!stderr.contains("fatal runtime error"), "{stderr}");
+}

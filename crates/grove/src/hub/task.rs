@@ -258,9 +258,15 @@ impl Task {
         unsafe { *self.context.get() = Some(context) };
     }
 
-    /// Takes the greenlet's context out of the record.
+    /// Takes the greenlet's context out of the record; `None` while it is
+    /// being resumed — the greenlet is running, which during a teardown
+    /// means the process is exiting from inside it (`std::process::exit`
+    /// runs this thread's destructors on the greenlet's stack): its context
+    /// then stays, never resumed again, with the task nobody drops.
     pub(crate) fn take_context(&self) -> Option<Context> {
-        self.check_context_idle();
+        if self.context_busy.get() {
+            return None;
+        }
         // SAFETY: as in `put_context`.
         unsafe { (*self.context.get()).take() }
     }
