@@ -26,7 +26,7 @@
 //! queue, run the jobs).
 //!
 //! The models (`loom_tests` in `hub/handle.rs`, `event.rs`, `wait/mailbox.rs`,
-//! `threadpool.rs`):
+//! `threadpool/mod.rs`):
 //!
 //! * pushes from two threads against the hub draining and sleeping: no lost
 //!   wake-up, at most one wake-up per drain; the "would block forever" check
