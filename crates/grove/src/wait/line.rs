@@ -466,7 +466,7 @@ impl<P, W: Waiter> Line<P, W> {
 pub(crate) fn wait_turn(blocked: usize, is_head: &dyn Fn() -> bool) {
     let mut rounds = blocked + 2;
     while !is_head() && rounds > 0 {
-        crate::yield_now();
+        Hub::get().yield_now();
         rounds -= 1;
     }
     debug_assert!(is_head(), "an older served waiter never ran");
