@@ -78,6 +78,8 @@ impl RemoteWatch for Mailbox {
 
 #[cfg(all(test, loom))]
 mod loom_tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::sync::model::{self, on_hub};
     use crate::sync::thread;
