@@ -36,10 +36,13 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 echo_rate() { # harness conns -> round trips/s
   local port pid rate
   port="$(free_port)"
-  # The server ends when its stdin closes: keep a pipe open while it runs.
-  sleep 60 | taskset -c "$SERVER_CPU" "$1" serve grove "$port" 60 >/dev/null 2>&1 & pid=$!
+  # The server ends when its stdin closes: hold a FIFO open while it runs.
+  rm -f "$OUT/stdin"; mkfifo "$OUT/stdin"
+  taskset -c "$SERVER_CPU" "$1" serve grove "$port" 60 <"$OUT/stdin" >/dev/null 2>&1 & pid=$!
+  exec 3>"$OUT/stdin"
   sleep 0.5
   rate="$(taskset -c "$CLIENT_CPU" "$1" load "127.0.0.1:$port" "$2" echo --secs 1 --warmup 0.5 --reps 3 | median_rep)"
+  exec 3>&-
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
   echo "$rate"
 }

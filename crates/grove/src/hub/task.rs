@@ -243,11 +243,18 @@ impl Task {
 
     #[inline(always)]
     fn check_context_idle(&self) {
-        assert!(
-            !self.context_busy.get(),
+        if self.context_busy.get() {
+            self.context_in_use();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn context_in_use(&self) -> ! {
+        panic!(
             "grove: the context of greenlet {} is in use",
             self.describe()
-        );
+        )
     }
 
     /// Puts the greenlet's context in the record (dropping what was there).
