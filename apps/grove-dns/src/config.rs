@@ -107,7 +107,7 @@ pub struct Cli {
     pub max_ttl: u32,
 
     /// The cache's store file (redb). Default: grove-dns/cache.redb under
-    /// $XDG_CACHE_HOME or ~/.cache.
+    /// $XDG_CACHE_HOME or ~/.cache (grove-dns/demo-cache.redb with --demo).
     #[arg(long, value_name = "PATH", conflicts_with_all = ["redis", "no_store"], help_heading = "Persistence")]
     pub store: Option<PathBuf>,
 
@@ -316,8 +316,15 @@ impl Config {
         } else if let Some(path) = &cli.store {
             StoreConfig::Redb(path.clone())
         } else {
+            // The demo's toy answers (*.grove.test) never enter the
+            // production cache file: the demo has a file of its own.
+            let file = if cli.demo {
+                DEMO_STORE_FILE
+            } else {
+                STORE_FILE
+            };
             match default_store_path() {
-                Some(path) => StoreConfig::Redb(path),
+                Some(path) => StoreConfig::Redb(path.with_file_name(file)),
                 None => {
                     crate::log!("no $XDG_CACHE_HOME or $HOME: the cache is kept in memory only");
                     StoreConfig::None
@@ -450,6 +457,12 @@ pub fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
         .collect()
 }
 
+/// The default store's file name, in [`default_store_path`]'s directory.
+pub const STORE_FILE: &str = "cache.redb";
+
+/// The `--demo` store's file name, beside [`STORE_FILE`].
+pub const DEMO_STORE_FILE: &str = "demo-cache.redb";
+
 /// `$XDG_CACHE_HOME/grove-dns/cache.redb`, else `~/.cache/grove-dns/cache.redb`.
 pub fn default_store_path() -> Option<PathBuf> {
     let from = |var: &str| {
@@ -460,7 +473,7 @@ pub fn default_store_path() -> Option<PathBuf> {
     let base = from("XDG_CACHE_HOME")
         .filter(|p| p.is_absolute())
         .or_else(|| from("HOME").map(|home| home.join(".cache")))?;
-    Some(Path::new(&base).join("grove-dns").join("cache.redb"))
+    Some(Path::new(&base).join("grove-dns").join(STORE_FILE))
 }
 
 #[cfg(test)]

@@ -150,7 +150,8 @@ pub fn tour(server: SocketAddr, stats: Arc<Stats>) {
     show("nowhere.example", b"\x07nowhere\x07example\x00");
     println!(
         "demo: the cache answers repeats, the same name in other letter case, the repeated \
-         NXDOMAIN (negative caching) and, after a restart, everything asked before.\n\
+         NXDOMAIN (negative caching) and, after a restart, everything asked before while its \
+         TTL lasts (NXDOMAIN 60 s, the toy zone's A records 300 s).\n\
          demo: try `dig @{} -p {port} anything.grove.test`; Ctrl-C stops and saves the cache \
          (SIGHUP prints stats).",
         server.ip()

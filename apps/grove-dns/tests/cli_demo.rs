@@ -67,8 +67,12 @@ fn demo_runs_self_contained_and_shows_cache_hits() {
     assert!(child.wait().unwrap().success(), "{stderr}");
     assert!(stderr.contains("cache saved to redb file"), "{stderr}");
     assert!(
-        dir.join("grove-dns/cache.redb").exists(),
-        "default store under $XDG_CACHE_HOME"
+        dir.join("grove-dns/demo-cache.redb").exists(),
+        "the demo's own store under $XDG_CACHE_HOME"
+    );
+    assert!(
+        !dir.join("grove-dns/cache.redb").exists(),
+        "the demo's toy answers stay out of the production cache file"
     );
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -91,6 +95,9 @@ fn help_reads_well_and_bad_arguments_say_why() {
         "--max-ttl",
         "--demo",
         "EXAMPLES",
+        // Where it listens by default, and the demo's own cache file.
+        "127.0.0.1:5353",
+        "demo-cache.redb",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}:\n{text}");
     }

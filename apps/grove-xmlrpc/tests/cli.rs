@@ -129,3 +129,24 @@ fn monkey_mode_is_one_thread_for_many_connections() {
     assert!(json.contains("\"errors\":0,"), "{json}");
     assert!(!json.contains("\"calls\":0,"), "{json}");
 }
+
+#[test]
+fn serve_help_states_the_address_and_default_port() {
+    let out = Command::new(env!("CARGO_BIN_EXE_grove-xmlrpc"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for words in [
+        "--listen",
+        "[default: 127.0.0.1]",
+        "--port",
+        "[default: 8080]",
+    ] {
+        assert!(
+            help.contains(words),
+            "serve --help lacks {words:?}:\n{help}"
+        );
+    }
+}

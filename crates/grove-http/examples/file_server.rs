@@ -12,6 +12,11 @@
 //! leave it: `..` segments (also percent-encoded), NUL bytes, backslashes,
 //! and symbolic links that point outside the root.
 //!
+//! Hidden files — any path with a component that starts with a dot, such
+//! as `/.git/config` or `/.env`, also when reached through a symbolic link —
+//! are answered 404 and left out of listings, unless `--show-hidden` is
+//! given: serving a checkout's `.git/` by accident gives its history away.
+//!
 //! Only regular files are served (a FIFO, a device or a socket under the
 //! root gets 403); client-caused filesystem errors are 4xx (a name too
 //! long, a file used as a directory: 404), running out of fds is `503`
@@ -46,6 +51,7 @@ fn main() {
     let mut port: u16 = 8000;
     let mut bind = String::from("127.0.0.1");
     let mut root = PathBuf::from(".");
+    let mut show_hidden = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
@@ -60,12 +66,16 @@ fn main() {
             }
             "--bind" => bind = value("--bind"),
             "--root" => root = PathBuf::from(value("--root")),
-            "-h" | "--help" => usage(""),
+            "--show-hidden" => show_hidden = true,
+            "-h" | "--help" => {
+                println!("{HELP}\n\n{USAGE}");
+                std::process::exit(0)
+            }
             other => usage(&format!("unknown argument {other:?}")),
         }
     }
     let files = match FileService::new(&root) {
-        Ok(files) => files,
+        Ok(files) => files.show_hidden(show_hidden),
         Err(e) => {
             eprintln!("file_server: {}: {e}", root.display());
             std::process::exit(1);
@@ -86,11 +96,23 @@ fn main() {
     server.serve_forever();
 }
 
+const USAGE: &str = "usage: file_server [--bind ADDR] [--port PORT] [--root DIR] [--show-hidden]";
+
+const HELP: &str = "\
+Serves the files under a directory over HTTP/1.1 (GET, HEAD, byte ranges,
+directory listings).
+
+Options:
+  --bind ADDR      address to listen on (default 127.0.0.1: loopback only;
+                   0.0.0.0 serves other machines too)
+  --port PORT      port to listen on (default 8000; 0: any free port)
+  --root DIR       the directory to serve (default .)
+  --show-hidden    also serve and list dot-files and dot-directories
+                   (.git/, .env, ...); without it they are answered 404
+  -h, --help       this text";
+
 fn usage(problem: &str) -> ! {
-    if !problem.is_empty() {
-        eprintln!("file_server: {problem}");
-    }
-    eprintln!("usage: file_server [--bind ADDR] [--port PORT] [--root DIR]");
+    eprintln!("file_server: {problem}\n{USAGE}");
     std::process::exit(2)
 }
 
@@ -100,6 +122,8 @@ pub(crate) struct FileService {
     /// The root, canonical (no symlinks, absolute), so that a resolved
     /// path can be checked to lie under it.
     root: Arc<Path>,
+    /// Whether dot-files and dot-directories are served and listed.
+    show_hidden: bool,
 }
 
 /// What the filesystem said about a request's path (found on the thread
@@ -128,7 +152,28 @@ impl FileService {
                 "not a directory",
             ));
         }
-        Ok(FileService { root: root.into() })
+        Ok(FileService {
+            root: root.into(),
+            show_hidden: false,
+        })
+    }
+
+    /// Serves and lists dot-files and dot-directories too (off by default:
+    /// they are answered 404 and left out of listings).
+    pub(crate) fn show_hidden(mut self, show: bool) -> FileService {
+        self.show_hidden = show;
+        self
+    }
+
+    /// Whether `path` (under the root) is hidden and hidden files are not
+    /// served: a component below the root starts with a dot.
+    fn refuses_hidden(&self, path: &Path) -> bool {
+        !self.show_hidden
+            && path.strip_prefix(&self.root).is_ok_and(|below| {
+                below
+                    .components()
+                    .any(|c| c.as_os_str().as_encoded_bytes().starts_with(b"."))
+            })
     }
 
     /// Answers one request.
@@ -169,6 +214,11 @@ impl FileService {
         let Some(path) = self.resolve(url_path) else {
             return Found::Error(StatusCode::FORBIDDEN);
         };
+        // Checked on the resolved path: the URL's names and, for a symlink,
+        // the names of its real target.
+        if self.refuses_hidden(&path) {
+            return Found::Error(StatusCode::NOT_FOUND);
+        }
         let meta = match fs::metadata(&path) {
             Ok(meta) => meta,
             Err(e) => return Found::Error(io_status(&e)),
@@ -187,12 +237,13 @@ impl FileService {
             if index.is_file() {
                 // The index may itself be a symlink out of the root.
                 return match fs::canonicalize(&index) {
+                    Ok(real) if self.refuses_hidden(&real) => Found::Error(StatusCode::NOT_FOUND),
                     Ok(real) if real.starts_with(&self.root) => open_regular(real),
                     Ok(_) => Found::Error(StatusCode::FORBIDDEN),
                     Err(e) => Found::Error(io_status(&e)),
                 };
             }
-            return listing(&path, url_path);
+            return listing(&path, url_path, self.show_hidden);
         }
         if !meta.is_file() {
             // A FIFO, a device, a socket: never opened.
@@ -472,14 +523,15 @@ pub(crate) fn content_type(path: &Path) -> &'static str {
 }
 
 /// An HTML listing of a directory (names escaped, sorted, directories
-/// marked with a trailing slash).
-fn listing(dir: &Path, url_path: &str) -> Found {
+/// marked with a trailing slash; dot-names only with `show_hidden`).
+fn listing(dir: &Path, url_path: &str, show_hidden: bool) -> Found {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => return Found::Error(io_status(&e)),
     };
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
+        .filter(|e| show_hidden || !e.file_name().as_encoded_bytes().starts_with(b"."))
         .map(|e| {
             let mut name = e.file_name().to_string_lossy().into_owned();
             if e.file_type().is_ok_and(|t| t.is_dir()) {

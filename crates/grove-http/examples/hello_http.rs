@@ -1,12 +1,14 @@
 //! The benchmark server: answers every request with `Hello world!\r\n`.
 //!
 //! ```text
-//! cargo run --release -p grove-http --example hello_http -- --port 3000 --threads 1
+//! cargo run --release -p grove-http --example hello_http -- --port 8081 --threads 1
+//! curl http://127.0.0.1:8081/
 //! ```
 //!
-//! Options: `--port N` (default 3000), `--threads N` (default 1: one hub,
-//! one core), `--host ADDR` (default 0.0.0.0). Production defaults: every
-//! limit and timeout of the server is on.
+//! Options: `--bind ADDR` (default 127.0.0.1: loopback only; 0.0.0.0 to
+//! serve other machines), `--port N` (default 8081), `--threads N`
+//! (default 1: one hub, one core). Production defaults: every limit and
+//! timeout of the server is on.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -18,15 +20,28 @@ fn hello(_req: Request<Body>) -> Response<Body> {
     Response::new(Body::from("Hello world!\r\n"))
 }
 
+const USAGE: &str = "usage: hello_http [--bind ADDR] [--port N] [--threads N]";
+
+const HELP: &str = "\
+An HTTP/1.1 server answering every request with \"Hello world!\".
+
+Options:
+  --bind ADDR    address to listen on (default 127.0.0.1: loopback only;
+                 0.0.0.0 serves other machines too)
+  --port N       port to listen on (default 8081; 0: any free port)
+  --threads N    hubs, one per thread, each with its own SO_REUSEPORT
+                 listener (default 1)
+  -h, --help     this text";
+
 fn usage(err: &str) -> ExitCode {
-    eprintln!("hello_http: {err}\nusage: hello_http [--port N] [--threads N] [--host ADDR]");
+    eprintln!("hello_http: {err}\n{USAGE}");
     ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
-    let mut port: u16 = 3000;
+    let mut port: u16 = 8081;
     let mut threads: usize = 1;
-    let mut host = String::from("0.0.0.0");
+    let mut host = String::from("127.0.0.1");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -43,8 +58,11 @@ fn main() -> ExitCode {
                 }
                 _ => Err(format!("--threads: {v:?} is not a positive number")),
             }),
-            "--host" => value("--host").map(|v| host = v),
-            "-h" | "--help" => return usage("an HTTP server answering Hello world!"),
+            "--bind" => value("--bind").map(|v| host = v),
+            "-h" | "--help" => {
+                println!("{HELP}\n\n{USAGE}");
+                return ExitCode::SUCCESS;
+            }
             other => Err(format!("unknown argument {other:?}")),
         };
         if let Err(err) = parsed {

@@ -23,6 +23,10 @@ fn main() {
     let mut bind = String::from("127.0.0.1");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "-h" || arg == "--help" {
+            println!("{HELP}");
+            return;
+        }
         match (arg.as_str(), args.next()) {
             ("--port", Some(v)) => port = v.parse().unwrap_or_else(|_| usage("bad --port")),
             ("--bind", Some(v)) => bind = v,
@@ -39,6 +43,17 @@ fn main() {
     eprintln!("websocket_echo: ws://{}/", server.local_addr());
     server.serve_forever();
 }
+
+const HELP: &str = "\
+usage: websocket_echo [--bind ADDR] [--port PORT]
+
+A WebSocket echo server (any path upgrades; GET / without an upgrade
+serves a page that talks to it).
+
+Options:
+  --bind ADDR    address to listen on (default 127.0.0.1: loopback only;
+                 0.0.0.0 serves other machines too)
+  --port PORT    port to listen on (default 9001; 0: any free port)";
 
 fn usage(problem: &str) -> ! {
     eprintln!("websocket_echo: {problem}\nusage: websocket_echo [--bind ADDR] [--port PORT]");

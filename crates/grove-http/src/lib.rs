@@ -58,7 +58,7 @@
 //! ```
 //!
 //! `examples/hello_http.rs` is the benchmark server:
-//! `cargo run --release -p grove-http --example hello_http -- --port 3000 --threads 1`.
+//! `cargo run --release -p grove-http --example hello_http -- --port 8081 --threads 1`.
 //!
 //! # Protocol notes (RFC 9112)
 //!
@@ -86,6 +86,7 @@ mod config;
 mod conn;
 mod date;
 mod deadline;
+mod panic_message;
 mod parse;
 mod server;
 #[cfg(feature = "tls")]

@@ -1,7 +1,8 @@
 //! The `file_server` example against curl: whole files, single byte ranges
 //! (206 / 416), HEAD, Content-Type, directories, path traversal refused,
 //! special files refused without blocking, client-caused errors as 4xx,
-//! and a slow reader cut off while others are served.
+//! dot-files answered 404 unless asked for, and a slow reader cut off
+//! while others are served.
 //!
 //! The example's `FileService` is compiled into this test (`#[path]`) and
 //! served in-process on a free port; curl runs as a child through
@@ -84,7 +85,10 @@ fn serve(root: &Path) -> Server {
 }
 
 fn serve_with(root: &Path, builder: grove_http::ServerBuilder) -> Server {
-    let files = FileService::new(root).unwrap();
+    serve_files(FileService::new(root).unwrap(), builder)
+}
+
+fn serve_files(files: FileService, builder: grove_http::ServerBuilder) -> Server {
     let server = builder
         .bind("127.0.0.1:0", move |req: Request<Body>| files.respond(&req))
         .unwrap();
@@ -304,6 +308,58 @@ fn directories() {
     assert!(page.contains("href=\"x%3Cy%3E.css\""), "{page}");
     let r = curl(&server, &[], "/plain/x%3Cy%3E.css");
     assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
+    server.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn dot_files_are_not_found_unless_shown() {
+    let _serial = serial();
+    let tree = Tree::new("hidden");
+    let root = tree.root();
+    fs::create_dir_all(root.join(".git")).unwrap();
+    fs::write(root.join(".git/config"), "[core] secret").unwrap();
+    fs::write(root.join(".env"), "TOKEN=secret").unwrap();
+    fs::create_dir_all(root.join("sub/.cache")).unwrap();
+    fs::write(root.join("sub/.cache/x"), "secret").unwrap();
+    // A plain name that leads to a hidden file through a symlink.
+    std::os::unix::fs::symlink(root.join(".env"), root.join("env-link")).unwrap();
+    let hidden = [
+        "/.git/config",
+        "/.git/",
+        "/.git",
+        "/%2egit/config",
+        "/.env",
+        "/sub/.cache/x",
+        "/env-link",
+        "/.missing",
+    ];
+    let server = serve(&root);
+    for path in hidden {
+        let r = curl(&server, &[], path);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(
+            !r.body.windows(6).any(|w| w == b"secret"),
+            "{path} leaked the file"
+        );
+    }
+    let page = String::from_utf8(curl(&server, &[], "/").body).unwrap();
+    assert!(page.contains("data.txt"), "{page}");
+    assert!(
+        !page.contains(".git") && !page.contains(".env"),
+        "listed: {page}"
+    );
+    server.stop(Duration::from_secs(1));
+
+    let files = FileService::new(&root).unwrap().show_hidden(true);
+    let server = serve_files(files, Server::builder());
+    let r = curl(&server, &[], "/.git/config");
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (200, b"[core] secret".as_slice())
+    );
+    assert_eq!(curl(&server, &[], "/env-link").status, 200);
+    let page = String::from_utf8(curl(&server, &[], "/").body).unwrap();
+    assert!(page.contains(".git/") && page.contains(".env"), "{page}");
     server.stop(Duration::from_secs(1));
 }
 

@@ -2,7 +2,7 @@
 //! `AsyncResult` after three seconds.
 //!
 //! ```text
-//! cargo run -p grove --example async_result
+//! cargo run -p grove-rt --example async_result
 //! ```
 //!
 //! Prints, after three seconds:

@@ -4,7 +4,7 @@
 //! names of `/etc/hosts`, and one that cannot exist.
 //!
 //! ```text
-//! cargo run -p grove --example dns_lookup [NAME...]
+//! cargo run -p grove-rt --example dns_lookup [NAME...]
 //! ```
 
 use std::time::Instant;

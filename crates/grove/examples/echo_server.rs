@@ -3,7 +3,7 @@
 //! the client types `quit`. Ctrl-C (or SIGTERM) stops the server gracefully.
 //!
 //! ```text
-//! cargo run --release -p grove --example echo_server [PORT]   # default 6000
+//! cargo run --release -p grove-rt --example echo_server [PORT]   # default 6000
 //! nc 127.0.0.1 6000
 //! ```
 
@@ -42,9 +42,18 @@ fn echo(conn: TcpStream, peer: SocketAddr) {
     }
 }
 
+const HELP: &str = "usage: echo_server [PORT]
+
+gevent's echo server: echoes lines until the client types `quit`.
+Listens on 127.0.0.1 (loopback only), port PORT (default 6000).";
+
 fn main() {
-    let port: u16 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().expect("usage: echo_server [PORT]"),
+    let port: u16 = match std::env::args().nth(1).as_deref() {
+        Some("-h" | "--help") => {
+            println!("{HELP}");
+            return;
+        }
+        Some(arg) => arg.parse().expect(HELP),
         None => 6000,
     };
     let server = StreamServer::builder()

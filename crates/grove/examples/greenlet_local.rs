@@ -2,7 +2,7 @@
 //! greenlet-local stash; each sees only its own.
 //!
 //! ```text
-//! cargo run -p grove --example greenlet_local
+//! cargo run -p grove-rt --example greenlet_local
 //! ```
 //!
 //! Prints, as gevent does:

@@ -2,7 +2,7 @@
 //! `imap` and `imap_unordered` of a task that sleeps (3 - n) units.
 //!
 //! ```text
-//! cargo run -p grove --example group
+//! cargo run -p grove-rt --example group
 //! ```
 //!
 //! Prints (greenlet ids vary):

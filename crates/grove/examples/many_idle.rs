@@ -1,7 +1,7 @@
 //! Holds N idle greenlets at once and reports the memory each one costs.
 //!
 //! ```text
-//! cargo run --release -p grove --example many_idle -- 1000000
+//! cargo run --release -p grove-rt --example many_idle -- 1000000
 //! ```
 //!
 //! Every greenlet parks in `sleep` on its own timer, the common "idle" state

@@ -2,7 +2,7 @@
 //! items; each greenlet prints how many greenlets the pool holds.
 //!
 //! ```text
-//! cargo run -p grove --example pool_size
+//! cargo run -p grove-rt --example pool_size
 //! ```
 //!
 //! Prints, as gevent does:

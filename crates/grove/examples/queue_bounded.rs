@@ -3,7 +3,7 @@
 //! for a task in vain.
 //!
 //! ```text
-//! cargo run -p grove --example queue_bounded
+//! cargo run -p grove-rt --example queue_bounded
 //! ```
 //!
 //! The gevent original:

@@ -2,7 +2,7 @@
 //! workers drain it, taking turns because each yields after every task.
 //!
 //! ```text
-//! cargo run -p grove --example queue_workers
+//! cargo run -p grove-rt --example queue_workers
 //! ```
 //!
 //! The gevent original:

@@ -3,7 +3,7 @@
 //! `worker2` holds a guard, as Python's `with sem:` does.
 //!
 //! ```text
-//! cargo run -p grove --example semaphore
+//! cargo run -p grove-rt --example semaphore
 //! ```
 //!
 //! Prints:

@@ -2,7 +2,7 @@
 //! while a child process runs `sleep 1; uname`; then the child's output.
 //!
 //! ```text
-//! cargo run -p grove --example subprocess_cron
+//! cargo run -p grove-rt --example subprocess_cron
 //! ```
 //!
 //! Prints (the child takes a second, so "cron" comes five or six times):

@@ -2,7 +2,7 @@
 //! connection reads the request head line by line, answers, and closes.
 //!
 //! ```text
-//! cargo run --release -p grove --example tcp_hello [PORT]   # default 3000
+//! cargo run --release -p grove-rt --example tcp_hello [PORT]   # default 3000
 //! curl http://127.0.0.1:3000/
 //! ```
 
@@ -30,9 +30,18 @@ fn handle(conn: TcpStream) -> std::io::Result<()> {
     // dropping `conn` closes the connection
 }
 
+const HELP: &str = "usage: tcp_hello [PORT]
+
+eventlet's raw-socket \"Hello world!\" HTTP server.
+Listens on 127.0.0.1 (loopback only), port PORT (default 3000).";
+
 fn main() {
-    let port: u16 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().expect("usage: tcp_hello [PORT]"),
+    let port: u16 = match std::env::args().nth(1).as_deref() {
+        Some("-h" | "--help") => {
+            println!("{HELP}");
+            return;
+        }
+        Some(arg) => arg.parse().expect(HELP),
         None => 3000,
     };
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");

@@ -1,7 +1,7 @@
 //! A short tour of grove: greenlets, sleeping, joining, timeouts and kills.
 //!
 //! ```text
-//! cargo run --release -p grove --example tour
+//! cargo run --release -p grove-rt --example tour
 //! ```
 
 use std::time::{Duration, Instant};

@@ -3,15 +3,24 @@
 //! prints it and sends it back to its sender.
 //!
 //! ```text
-//! cargo run --release -p grove --example udp_echo [PORT]   # default 9000
+//! cargo run --release -p grove-rt --example udp_echo [PORT]   # default 9000
 //! nc -u 127.0.0.1 9000
 //! ```
 
 use grove::server::DatagramServer;
 
+const HELP: &str = "usage: udp_echo [PORT]
+
+gevent's UDP echo server: prints each datagram and sends it back.
+Listens on 127.0.0.1 (loopback only), port PORT (default 9000).";
+
 fn main() {
-    let port: u16 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().expect("usage: udp_echo [PORT]"),
+    let port: u16 = match std::env::args().nth(1).as_deref() {
+        Some("-h" | "--help") => {
+            println!("{HELP}");
+            return;
+        }
+        Some(arg) => arg.parse().expect(HELP),
         None => 9000,
     };
     let server = DatagramServer::bind(("127.0.0.1", port), |data, peer, socket| {

@@ -51,7 +51,7 @@
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
-//!     cargo test -p grove --release --lib -- loom_tests
+//!     cargo test -p grove-rt --release --lib -- loom_tests
 //! ```
 //!
 //! (its own target directory: `--cfg loom` would otherwise rebuild the

@@ -4,10 +4,10 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Runs `cargo run -q -p grove --example NAME`; returns its stdout.
+/// Runs `cargo run -q -p grove-rt --example NAME`; returns its stdout.
 fn run_example(name: &str) -> String {
     let output = Command::new(env!("CARGO"))
-        .args(["run", "-q", "-p", "grove", "--example", name])
+        .args(["run", "-q", "-p", "grove-rt", "--example", name])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo runs");

@@ -1,4 +1,5 @@
-//! Runs the networking examples: `tcp_hello` against a std HTTP client and
+//! Runs the networking examples: `tcp_hello` against a std HTTP client,
+//! `socket_timeouts` against the output its doc shows, and
 //! `dns_lookup` with its printed results.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -9,7 +10,7 @@ use std::time::Duration;
 /// Builds the example and returns its binary (next to this test's `deps/`).
 fn build_example(name: &str) -> PathBuf {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "grove", "--example", name])
+        .args(["build", "-q", "-p", "grove-rt", "--example", name])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("cargo runs");
@@ -104,4 +105,22 @@ fn dns_lookup_resolves_names_concurrently() {
             "names of /etc/hosts resolve: {text}"
         );
     }
+}
+
+#[test]
+fn socket_timeouts_prints_what_its_doc_says() {
+    let exe = build_example("socket_timeouts");
+    let out = Command::new(exe).output().expect("example runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "connected: the server says \"hello\"\n\
+         the next read: TimedOut after the 200 ms read timeout\n\
+         the whole exchange: Err(Timeout)\n\
+         a closed port: ConnectionRefused\n"
+    );
 }

@@ -5,7 +5,7 @@ use std::process::Command;
 
 fn run_example(name: &str) -> String {
     let out = Command::new(env!("CARGO"))
-        .args(["run", "-q", "-p", "grove", "--example", name])
+        .args(["run", "-q", "-p", "grove-rt", "--example", name])
         .output()
         .expect("cargo runs");
     assert!(

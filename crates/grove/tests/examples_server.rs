@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 /// Builds the example and returns its binary (next to this test's `deps/`).
 fn build_example(name: &str) -> PathBuf {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "grove", "--example", name])
+        .args(["build", "-q", "-p", "grove-rt", "--example", name])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("cargo runs");

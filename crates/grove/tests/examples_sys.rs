@@ -4,10 +4,10 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Runs `cargo run -q -p grove --example NAME`; returns its stdout.
+/// Runs `cargo run -q -p grove-rt --example NAME`; returns its stdout.
 fn run_example(name: &str) -> String {
     let output = Command::new(env!("CARGO"))
-        .args(["run", "-q", "-p", "grove", "--example", name])
+        .args(["run", "-q", "-p", "grove-rt", "--example", name])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo runs");
@@ -24,7 +24,14 @@ fn run_example(name: &str) -> String {
 fn subprocess_cron_ticks_while_the_child_runs_then_prints_its_output() {
     // Build first, so the timing below measures the program, not cargo.
     let built = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "grove", "--example", "subprocess_cron"])
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "grove-rt",
+            "--example",
+            "subprocess_cron",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("cargo runs");

@@ -2,14 +2,23 @@
 //! of the head into a shared buffer that the `http` types slice (header
 //! values and the URI cost no allocation of their own), and the framing
 //! checks of RFC 9112 §6 that keep requests from being smuggled.
+//!
+//! This module runs one parse; `request_line` judges a line httparse
+//! cannot complete (and the method), `fields` the header fields the server
+//! itself reads (framing, connection, expectation, host).
+
+mod fields;
+mod request_line;
 
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderName, HeaderValue};
-use http::{Method, Request, StatusCode, Uri, Version};
+use http::header::{HeaderMap, HeaderValue};
+use http::{Request, StatusCode, Uri, Version};
 
+use self::fields::{header_name, Fields};
+use self::request_line::{check_partial, parse_method, refusal};
 use crate::body::Body;
 
 /// The most headers any configuration may allow (the stack array's size).
@@ -128,6 +137,7 @@ fn parse_head_many(
     parse_head_with::<MAX_HEADERS_CAP>(buf, limits, raw_buf, req)
 }
 
+/// One parse attempt with `N` header slots (see [`parse_head`]).
 #[inline(always)]
 fn parse_head_with<const N: usize>(
     buf: &[u8],
@@ -144,21 +154,7 @@ fn parse_head_with<const N: usize>(
             check_partial(buf, limits)?;
             return Ok(None);
         }
-        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::HeadTooLarge),
-        Err(httparse::Error::Version) => {
-            // httparse says Version for anything but `HTTP/1.[01]`; an
-            // overlong line that is still arriving is a 414 first.
-            check_partial(buf, limits)?;
-            return Err(if buf.starts_with(b"HTTP/") || !looks_like_version(buf) {
-                HeadError::Bad("malformed request line")
-            } else {
-                HeadError::Version
-            });
-        }
-        Err(_) => {
-            check_partial(buf, limits)?;
-            return Err(HeadError::Bad("malformed request head"));
-        }
+        Err(err) => return Err(refusal(buf, limits, err)),
     };
     if len > limits.max_head {
         return Err(HeadError::HeadTooLarge);
@@ -167,6 +163,7 @@ fn parse_head_with<const N: usize>(
     else {
         return Err(HeadError::Bad("malformed request line"));
     };
+    // Where a slice of `buf` starts in it (and so in the head's copy).
     let base = buf.as_ptr() as usize;
     let offset = |s: &[u8]| s.as_ptr() as usize - base;
     let method_range = offset(method.as_bytes())..offset(method.as_bytes()) + method.len();
@@ -175,15 +172,7 @@ fn parse_head_with<const N: usize>(
     if target_range.end + 10 - method_range.start > limits.max_line {
         return Err(HeadError::UriTooLong);
     }
-    // The head's bytes go to the connection's head buffer, whose storage
-    // is reclaimed once the earlier requests' heads are dropped: no
-    // allocation per request in the steady state, and the buffer is
-    // reclaimed (or grown) only when it runs out of room.
-    if raw_buf.capacity() < len {
-        raw_buf.reserve(len.max(HEAD_BUF_CHUNK));
-    }
-    raw_buf.extend_from_slice(&buf[..len]);
-    let raw = raw_buf.split().freeze();
+    let raw = copy_head(raw_buf, &buf[..len]);
 
     *req.method_mut() = parse_method(method.as_bytes())?;
     if path != "/" {
@@ -197,98 +186,60 @@ fn parse_head_with<const N: usize>(
         Version::HTTP_10
     };
     *req.version_mut() = version;
-
-    // The fresh request's empty map is sized once. Its first `append`
-    // allocates room for `FIRST_GROWTH` headers by itself, for fewer
-    // instructions than `reserve` (measured: ~40 per request); only a
-    // longer head reserves up front, to spare the map a rehash.
-    let headers = req.headers_mut();
-    if parsed.headers.len() > FIRST_GROWTH {
-        headers.reserve(parsed.headers.len());
-    }
-    let mut content_length: Option<u64> = None;
-    let mut chunked = false;
-    let mut transfer_encoding = false;
-    let mut close = false;
-    let mut keep_alive_token = false;
-    let mut expect_continue = false;
-    let mut hosts = 0;
-    for h in parsed.headers.iter() {
-        let (name, role) = header_name(h.name.as_bytes())?;
-        let start = offset(h.value);
-        let value = HeaderValue::from_maybe_shared(raw.slice(start..start + h.value.len()))
-            .map_err(|_| HeadError::Bad("invalid header value"))?;
-        match role {
-            Role::Other => {}
-            Role::Host => hosts += 1,
-            Role::ContentLength => {
-                if content_length.is_some() {
-                    return Err(HeadError::Bad("more than one Content-Length"));
-                }
-                content_length = Some(parse_content_length(h.value)?);
-            }
-            Role::TransferEncoding => {
-                transfer_encoding = true;
-                for coding in tokens(h.value) {
-                    // Only `chunked`, once, as the final (and only) coding.
-                    if !coding.eq_ignore_ascii_case(b"chunked") || chunked {
-                        return Err(HeadError::Bad("unsupported transfer coding"));
-                    }
-                    chunked = true;
-                }
-            }
-            Role::Connection => {
-                for token in tokens(h.value) {
-                    if token.eq_ignore_ascii_case(b"close") {
-                        close = true;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                        keep_alive_token = true;
-                    }
-                }
-            }
-            Role::Expect => {
-                if h.value.eq_ignore_ascii_case(b"100-continue") {
-                    expect_continue = version == Version::HTTP_11;
-                } else {
-                    return Err(HeadError::Expectation);
-                }
-            }
-        }
-        headers.append(name, value);
-    }
-    if transfer_encoding && !chunked {
-        return Err(HeadError::Bad("empty Transfer-Encoding"));
-    }
-    let framing = match (transfer_encoding, content_length) {
-        (true, Some(_)) => return Err(HeadError::Bad("both Transfer-Encoding and Content-Length")),
-        (true, None) if version == Version::HTTP_10 => {
-            return Err(HeadError::Bad("Transfer-Encoding in an HTTP/1.0 request"))
-        }
-        (true, None) => Framing::Chunked,
-        (false, Some(0)) | (false, None) => Framing::None,
-        (false, Some(n)) if n > limits.max_body => return Err(HeadError::BodyTooLarge),
-        (false, Some(n)) => Framing::Length(n),
-    };
-    if version == Version::HTTP_11 && hosts != 1 {
-        return Err(HeadError::Bad(
-            "an HTTP/1.1 request needs exactly one Host header",
-        ));
-    }
-    let keep_alive = if version == Version::HTTP_11 {
-        !close
-    } else {
-        keep_alive_token && !close
-    };
-
+    let fields = append_headers(req.headers_mut(), parsed.headers, &raw, offset, version)?;
+    let verdict = fields.verdict(version, limits)?;
     Ok(Some(Head {
         len,
-        framing,
-        keep_alive,
-        expect_continue: expect_continue && framing != Framing::None,
+        framing: verdict.framing,
+        keep_alive: verdict.keep_alive,
+        expect_continue: verdict.expect_continue,
         raw,
         method: method_range,
         target: target_range,
     }))
+}
+
+/// Copies the head's bytes to the connection's head buffer, whose storage
+/// is reclaimed once the earlier requests' heads are dropped: no
+/// allocation per request in the steady state, and the buffer is
+/// reclaimed (or grown) only when it runs out of room.
+#[inline(always)]
+fn copy_head(raw_buf: &mut BytesMut, head: &[u8]) -> Bytes {
+    if raw_buf.capacity() < head.len() {
+        raw_buf.reserve(head.len().max(HEAD_BUF_CHUNK));
+    }
+    raw_buf.extend_from_slice(head);
+    raw_buf.split().freeze()
+}
+
+/// Appends the parsed fields to the request's (fresh, empty) header map,
+/// their values slices of `raw` (at `offset` of each value in the input),
+/// and gathers what the server reads from them.
+#[inline(always)]
+fn append_headers(
+    headers: &mut HeaderMap,
+    parsed: &[httparse::Header<'_>],
+    raw: &Bytes,
+    offset: impl Fn(&[u8]) -> usize,
+    version: Version,
+) -> Result<Fields, HeadError> {
+    // The fresh request's empty map is sized once. Its first `append`
+    // allocates room for `FIRST_GROWTH` headers by itself, for fewer
+    // instructions than `reserve` (measured: ~40 per request); only a
+    // longer head reserves up front, to spare the map a rehash.
+    if parsed.len() > FIRST_GROWTH {
+        headers.reserve(parsed.len());
+    }
+    let mut fields = Fields::default();
+    for h in parsed {
+        let (name, role) = header_name(h.name.as_bytes())?;
+        let start = offset(h.value);
+        let value = HeaderValue::from_maybe_shared(raw.slice(start..start + h.value.len()))
+            .map_err(|_| HeadError::Bad("invalid header value"))?;
+        fields.note(role, h.value, version)?;
+        headers.append(name, value);
+    }
+    Ok(fields)
 }
 
 /// How many entries an empty `HeaderMap`'s first insertion makes room for
@@ -298,116 +249,10 @@ const FIRST_GROWTH: usize = 6;
 /// First size of a connection's head buffer (it grows for larger heads).
 const HEAD_BUF_CHUNK: usize = 1024;
 
-#[inline(always)]
-fn parse_method(method: &[u8]) -> Result<Method, HeadError> {
-    if method.len() == 3 && method[0] == b'G' && method[1] == b'E' && method[2] == b'T' {
-        return Ok(Method::GET);
-    }
-    parse_other_method(method)
-}
-
-#[inline(never)]
-fn parse_other_method(method: &[u8]) -> Result<Method, HeadError> {
-    Method::from_bytes(method).map_err(|_| HeadError::Bad("invalid method"))
-}
-
-/// What the server itself makes of a header field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Other,
-    Host,
-    ContentLength,
-    TransferEncoding,
-    Connection,
-    Expect,
-}
-
-/// The name of a header field and its role; the most common request
-/// header names are matched without `HeaderName`'s general parser.
-#[inline(always)]
-fn header_name(name: &[u8]) -> Result<(HeaderName, Role), HeadError> {
-    Ok(match name.len() {
-        4 if is(name, b"host") => (header::HOST, Role::Host),
-        6 if is(name, b"accept") => (header::ACCEPT, Role::Other),
-        6 if is(name, b"cookie") => (header::COOKIE, Role::Other),
-        6 if is(name, b"expect") => (header::EXPECT, Role::Expect),
-        10 if is(name, b"user-agent") => (header::USER_AGENT, Role::Other),
-        10 if is(name, b"connection") => (header::CONNECTION, Role::Connection),
-        12 if is(name, b"content-type") => (header::CONTENT_TYPE, Role::Other),
-        14 if is(name, b"content-length") => (header::CONTENT_LENGTH, Role::ContentLength),
-        15 if is(name, b"accept-encoding") => (header::ACCEPT_ENCODING, Role::Other),
-        15 if is(name, b"accept-language") => (header::ACCEPT_LANGUAGE, Role::Other),
-        17 if is(name, b"transfer-encoding") => (header::TRANSFER_ENCODING, Role::TransferEncoding),
-        _ => {
-            // Not one of the names above (so none of the roles either).
-            let name =
-                HeaderName::from_bytes(name).map_err(|_| HeadError::Bad("invalid header name"))?;
-            (name, Role::Other)
-        }
-    })
-}
-
-/// Whether the header name `name` equals `known` (lowercase letters, digits
-/// and `-`), ignoring ASCII case. `name` is a token (httparse checked it),
-/// and for token bytes setting bit 0x20 lowercases exactly the letters:
-/// the other bytes that bit could turn into a byte of `known` (control
-/// characters) are not tokens.
-#[inline(always)]
-fn is<const N: usize>(name: &[u8], known: &[u8; N]) -> bool {
-    name.len() == N && (0..N).all(|i| name[i] | 0x20 == known[i])
-}
-
-/// Limits of a head still arriving (or malformed): an overlong request
-/// line is 414, an overlong head 431.
-fn check_partial(buf: &[u8], limits: &HeadLimits) -> Result<(), HeadError> {
-    // httparse skips empty lines before the request line; so do we.
-    let skip = buf
-        .iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .count();
-    let line = &buf[skip..];
-    match memchr(b'\n', line) {
-        None if line.len() > limits.max_line => Err(HeadError::UriTooLong),
-        Some(end) if end > limits.max_line => Err(HeadError::UriTooLong),
-        _ if buf.len() > limits.max_head => Err(HeadError::HeadTooLarge),
-        _ => Ok(()),
-    }
-}
-
-/// Whether the request line ends with something shaped like `HTTP/x.y`.
-fn looks_like_version(buf: &[u8]) -> bool {
-    let line = match memchr(b'\n', buf) {
-        Some(end) => &buf[..end],
-        None => buf,
-    };
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    line.len() >= 8 && {
-        let v = &line[line.len() - 8..];
-        v.starts_with(b"HTTP/") && v[5].is_ascii_digit() && v[6] == b'.' && v[7].is_ascii_digit()
-    }
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
-}
-
-fn parse_content_length(value: &[u8]) -> Result<u64, HeadError> {
-    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
-        return Err(HeadError::Bad("invalid Content-Length"));
-    }
-    Ok(value.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
-}
-
-/// The comma-separated tokens of a header value, trimmed, empty ones skipped.
-fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value
-        .split(|&b| b == b',')
-        .map(|t| t.trim_ascii())
-        .filter(|t| !t.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
+    use http::{header, Method};
+
     use super::*;
 
     const LIMITS: HeadLimits = HeadLimits {
@@ -553,40 +398,6 @@ mod tests {
             .unwrap_err(),
             HeadError::HeadTooLarge
         );
-    }
-
-    #[test]
-    fn known_header_names_match_http_s_parser() {
-        for name in [
-            "host",
-            "HOST",
-            "Host",
-            "accept",
-            "Cookie",
-            "EXPECT",
-            "User-Agent",
-            "connection",
-            "Content-Type",
-            "content-LENGTH",
-            "Accept-Encoding",
-            "accept-language",
-            "Transfer-Encoding",
-            "x-other",
-            "Hosts",
-            "hos",
-            "acceptX",
-            "X-Forwarded-For",
-        ] {
-            let (ours, _) = header_name(name.as_bytes()).unwrap();
-            assert_eq!(
-                ours,
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                "{name}"
-            );
-        }
-        assert_eq!(header_name(b"hOsT").unwrap().1, Role::Host);
-        assert_eq!(header_name(b"x-host").unwrap().1, Role::Other);
-        assert!(header_name(b"bad name").is_err());
     }
 
     #[test]
