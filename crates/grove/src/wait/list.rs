@@ -107,13 +107,21 @@ impl WaitList {
     }
 
     /// Wakes the longest-waiting greenlet; returns whether there was one.
+    ///
+    /// Inline down to the check: a release or `set` with nobody waiting
+    /// (the common case) costs a load and a branch.
+    #[inline]
     pub(crate) fn notify_one(&self) -> bool {
-        let mut line = self.inner.borrow_mut();
-        if !line.has_waiting() {
+        if !self.inner.borrow().has_waiting() {
             return false;
         }
-        line.serve_first(None);
+        self.serve_first();
         true
+    }
+
+    #[inline(never)]
+    fn serve_first(&self) {
+        self.inner.borrow_mut().serve_first(None);
     }
 
     /// Wakes every waiting greenlet, in the order they began waiting;
