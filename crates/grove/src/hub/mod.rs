@@ -193,7 +193,15 @@ impl Hub {
         drop(self.remote.close());
         let tasks: Vec<Rc<Task>> = self.tasks.borrow_mut().take_all();
         for task in &tasks {
-            let context = task.take_context();
+            if ptr::eq(Rc::as_ptr(task), self.current.get()) {
+                // Running: the process is exiting from inside this greenlet
+                // (`std::process::exit` runs this thread's destructors on its
+                // stack). Its context stays, never resumed again, with the
+                // task nobody drops.
+                continue;
+            }
+            // SAFETY: no resume is under way but the running one skipped above.
+            let context = unsafe { task.take_context() };
             if let Some(context) = context {
                 if context.started() {
                     context.leak();
@@ -352,7 +360,8 @@ impl Hub {
 
     /// Registers a freshly spawned greenlet and queues its start.
     pub(crate) fn launch(&self, task: &Rc<Task>, context: Context, delay: Option<Duration>) {
-        task.put_context(context);
+        // SAFETY: the task has not been scheduled yet: nothing resumes it.
+        unsafe { task.put_context(context) };
         let key = self.tasks.borrow_mut().insert(task.clone());
         task.key.set(key);
         match delay {
@@ -371,7 +380,8 @@ impl Hub {
 
     /// Kills a greenlet that never ran: its closure is dropped here, it never runs.
     fn cancel_unstarted(&self, task: &Rc<Task>) {
-        let context = task.take_context();
+        // SAFETY: the task has not started: nothing resumes it.
+        let context = unsafe { task.take_context() };
         if let Some(context) = context {
             let stack = context.into_stack();
             self.stacks.borrow_mut().release(stack);
@@ -561,12 +571,13 @@ impl Hub {
         }
         task.state.set(State::Running);
         self.current.set(Rc::as_ptr(&task));
-        let finished = task
-            .resume_context()
-            .expect("a live greenlet owns its context");
+        // SAFETY: the hub's loop, on the thread's own stack, is the only
+        // caller, and it resumes one task at a time (never from a greenlet).
+        let finished = unsafe { task.resume_context() }.expect("a live greenlet owns its context");
         self.current.set(ptr::null());
         if finished {
-            let context = task.take_context().expect("checked above");
+            // SAFETY: the resume returned and the greenlet finished.
+            let context = unsafe { task.take_context() }.expect("checked above");
             let stack = context.into_stack();
             self.stacks.borrow_mut().release(stack);
             self.retire(&task);

@@ -183,11 +183,12 @@ pub(crate) struct Task {
     /// and once dead. Reached only through the context methods below.
     ///
     /// # Invariant
-    /// While `context_busy` is set, the resume that set it holds the only
-    /// reference into the cell; otherwise none is live.
+    /// While a resume is under way it holds the only reference into the
+    /// cell; otherwise none is live (the context methods' contract).
     context: UnsafeCell<Option<Context>>,
-    /// A resume of `context` is under way (a borrow flag in one byte of the
-    /// record's padding, where a `RefCell` would cost a word).
+    /// A resume of `context` is under way: debug builds check the context
+    /// methods' contract with it (one byte of the record's padding).
+    #[cfg(debug_assertions)]
     context_busy: Cell<bool>,
     pub(crate) completion: RefCell<Completion>,
 }
@@ -207,6 +208,7 @@ impl Task {
             waiting_on: Cell::new(WaitOn::Nothing),
             yielder: Cell::new(std::ptr::null()),
             context: UnsafeCell::new(None),
+            #[cfg(debug_assertions)]
             context_busy: Cell::new(false),
             completion: RefCell::new(Completion::default()),
         }
@@ -241,52 +243,58 @@ impl Task {
         }
     }
 
+    /// In debug builds (the tests), checks the context methods' contract:
+    /// no resume of this task's context is under way.
     #[inline(always)]
-    fn check_context_idle(&self) {
+    fn debug_check_context_idle(&self) {
+        #[cfg(debug_assertions)]
         if self.context_busy.get() {
-            self.context_in_use();
+            context_in_use(self);
         }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn context_in_use(&self) -> ! {
-        panic!(
-            "grove: the context of greenlet {} is in use",
-            self.describe()
-        )
     }
 
     /// Puts the greenlet's context in the record (dropping what was there).
-    pub(crate) fn put_context(&self, context: Context) {
-        self.check_context_idle();
-        // SAFETY: not busy, so no reference into the cell is live (field
-        // invariant; the methods below end their use before returning).
+    ///
+    /// # Safety
+    /// No resume of this task's context may be under way (see
+    /// [`resume_context`](Self::resume_context)).
+    pub(crate) unsafe fn put_context(&self, context: Context) {
+        self.debug_check_context_idle();
+        // SAFETY: by the contract, no reference into the cell is live.
         unsafe { *self.context.get() = Some(context) };
     }
 
-    /// Takes the greenlet's context out of the record; `None` while it is
-    /// being resumed — the greenlet is running, which during a teardown
-    /// means the process is exiting from inside it (`std::process::exit`
-    /// runs this thread's destructors on the greenlet's stack): its context
-    /// then stays, never resumed again, with the task nobody drops.
-    pub(crate) fn take_context(&self) -> Option<Context> {
-        if self.context_busy.get() {
-            return None;
-        }
-        // SAFETY: as in `put_context`.
+    /// Takes the greenlet's context out of the record.
+    ///
+    /// # Safety
+    /// As for [`put_context`](Self::put_context).
+    pub(crate) unsafe fn take_context(&self) -> Option<Context> {
+        self.debug_check_context_idle();
+        // SAFETY: by the contract, no reference into the cell is live.
         unsafe { (*self.context.get()).take() }
     }
 
     /// Resumes the greenlet's context until it suspends (`Some(false)`) or
     /// finishes (`Some(true)`); `None` if there is none.
+    ///
+    /// # Safety
+    /// No other resume of this task's context may be under way: the hub's
+    /// loop resumes a task only from its own frames on the thread's stack
+    /// (never from a greenlet, so never re-entrantly), and while the
+    /// greenlet runs nothing calls these methods on its task (a teardown
+    /// that runs on it, `std::process::exit` inside a greenlet, skips the
+    /// running task). Debug builds check this with a borrow flag; release
+    /// builds pay nothing on the switch path (a flag there cost ~3 ns per
+    /// round trip, `docs/runs/wait-core.md`).
     #[inline(always)]
-    pub(crate) fn resume_context(&self) -> Option<bool> {
-        self.check_context_idle();
+    pub(crate) unsafe fn resume_context(&self) -> Option<bool> {
+        self.debug_check_context_idle();
+        #[cfg(debug_assertions)]
         self.context_busy.set(true);
-        // SAFETY: not busy before and busy until the resume returns, so this
-        // is the only reference into the cell while the greenlet runs.
+        // SAFETY: by the contract this is the only reference into the cell
+        // while the greenlet runs.
         let finished = unsafe { (*self.context.get()).as_mut() }.map(Context::resume);
+        #[cfg(debug_assertions)]
         self.context_busy.set(false);
         finished
     }
@@ -348,6 +356,16 @@ impl Task {
             None => format!("#{}", self.id),
         }
     }
+}
+
+#[cfg(debug_assertions)]
+#[cold]
+#[inline(never)]
+fn context_in_use(task: &Task) -> ! {
+    panic!(
+        "grove: the context of greenlet {} is in use",
+        task.describe()
+    )
 }
 
 impl fmt::Debug for Task {
