@@ -11,33 +11,45 @@
 # 3. runs `harness all`, pinned to one CPU with taskset, which runs every
 #    measurement in a process of its own and prints one markdown table
 #    (also saved to benches/target/results.md). As root it raises
-#    vm.max_map_count for the peers of the 1M memory row and restores it.
+#    vm.max_map_count for the peers of the 1M memory row and restores it;
+# 4. draws the plots into docs/img/ (matplotlib) from the CSV files the
+#    areas run wrote into benches/target/.
+#
+# Time, on the 2-CPU machine the published figures come from: about 1½ hours
+# in full while other builds load it (docs/BENCHMARKS.md, "Reproduce", gives
+# each area's command and time).
 #
 # Harness options (see `benches/target/release/harness --help`), e.g.
-#   --quick                 a smoke run (about 15 s; no 1M row)
+#   --quick                 a smoke run (a few minutes; no 1M row)
 #   --benches switch,spawn  only the timing rows
 #   --benches queue,sem,event  only the coordination-primitive rows
 #   --benches echo,connmem  only the cooperative-I/O rows: echo servers
-#                           on CPU 1, the load generator on CPU 0 (about 1¾ min)
+#                           on CPU 1, the load generator on CPU 0, each peer
+#                           paired with grove (about 10 min on a loaded machine)
 #   --benches dns           only the DNS forwarders: grove-dns, dnsmasq and
 #                           the original gevent proxy behind one dnsmasq upstream,
-#                           dnsperf on CPU 0 (about 1 min; needs dnsmasq, dnsperf)
+#                           dnsperf on CPU 0 (about 3½ min; needs dnsmasq, dnsperf)
 #   --benches http          only the HTTP rows: hello_http (grove-http),
 #                           hyper, may_minihttp, Go net/http, gevent pywsgi and a
 #                           C kernel-floor server (peers/c/http_floor.c, built
 #                           with cc -O2) under wrk -t1 at 64 and 1,024
 #                           connections, non-pipelined and pipelined (depth 16,
-#                           peers/wrk/pipeline.lua); also plots target/http.png
-#                           (matplotlib in the venv)
+#                           peers/wrk/pipeline.lua), each peer paired with
+#                           grove-http (26 min loaded without the pipelined
+#                           table, --http-pipeline 0; about 45 with it)
 #   --benches xmlrpc        only the XML-RPC rows: grove-xmlrpc's modes,
 #                           Python's SimpleXMLRPCServer plain / threaded / under
 #                           gevent (peers/xmlrpc/server.py) and dxr-axum, all
 #                           under `grove-xmlrpc bench` on CPU 0 at 1, 64 and 1,024
-#                           connections (about 10 min; --quick: about 1); builds
-#                           grove-xmlrpc and plots target/xmlrpc.png
+#                           connections (one round of pairs: about 15 min quiet;
+#                           --quick: about 2); builds grove-xmlrpc
 #   --benches monkey        only the grove-monkey rows (src/bin/monkey_bench.rs:
 #                           passed-through read cost; redis GET from threads, tokio,
-#                           greenlets under patch_all; needs redis-server; about 40 s)
+#                           greenlets under patch_all; needs redis-server; about 1½ min)
+#   --benches bridge        only the bridges: grove::channel ping-pong greenlet <->
+#                           thread and greenlet <-> tokio task against crossbeam-channel
+#                           and tokio mpsc; grove::tokio::run against tokio::spawn
+#                           (src/bridge_rows.rs; widens itself to CPUs 0-1; about 30 s)
 #   --subjects grove,tokio  only some columns (floor: the HTTP kernel floor)
 set -euo pipefail
 
@@ -148,8 +160,8 @@ fi
 # Built from the repository's own workspace, as a user would build it; only
 # when the HTTP rows are selected.
 HTTP_ARGS=()
-rm -f "$TARGET/http.csv"   # the plot below draws only this run's HTTP rows
 if wants http "$@"; then
+  rm -f "$TARGET/http.csv"   # the plot below draws only this run's HTTP rows
   ROOT="$(cd "$BENCHES/.." && pwd)"
   command -v wrk >/dev/null 2>&1 || log "wrk is missing: apt-get install wrk (the HTTP rows will show n/a)"
   if [ -f "$ROOT/crates/grove-http/examples/hello_http.rs" ]; then
@@ -183,8 +195,8 @@ fi
 
 # --- grove-xmlrpc (the XML-RPC rows: server and load client) -------------
 XMLRPC_ARGS=()
-rm -f "$TARGET/xmlrpc.csv"   # the plot below draws only this run's XML-RPC rows
 if wants xmlrpc "$@"; then
+  rm -f "$TARGET/xmlrpc.csv"   # the plot below draws only this run's XML-RPC rows
   build_app grove-xmlrpc
   XMLRPC_ARGS=("${APP_ARGS[@]}" --xmlrpc-csv "$TARGET/xmlrpc.csv")
   # `--mode monkey` needs the `monkey` feature (grove-monkey's libc hooks): a
@@ -221,22 +233,39 @@ versions() {
 
 {
   echo "<!-- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$BENCHES" rev-parse --short HEAD 2>/dev/null || echo none) -->"
-  "${PIN[@]}" "$TARGET/release/harness" all "${GO_ARGS[@]}" "${GEVENT_ARGS[@]}" "${HTTP_ARGS[@]}" "${DNS_ARGS[@]}" "${XMLRPC_ARGS[@]}" "$@"
+  "${PIN[@]}" "$TARGET/release/harness" all "${GO_ARGS[@]}" "${GEVENT_ARGS[@]}" "${HTTP_ARGS[@]}" "${DNS_ARGS[@]}" "${XMLRPC_ARGS[@]}" --csv-dir "$TARGET" "$@"
   echo
   versions
 } | tee "$TARGET/results.md"
 log "table saved to $TARGET/results.md"
 
-# --- the plots (HTTP: docs/img/http.png, XML-RPC: docs/img/xmlrpc.png are copies) --
-for plot in http xmlrpc; do
-  [ -s "$TARGET/$plot.csv" ] || continue
-  if [ -n "$PY" ] && ! "$PY" -c 'import matplotlib' 2>/dev/null; then
-    log "installing matplotlib from PyPI into $VENV for the plots"
-    "$PY" -m pip install -q matplotlib >>"$TARGET/pip.log" 2>&1 || log "pip install matplotlib failed (see $TARGET/pip.log)"
-  fi
-  if [ -n "$PY" ] && "$PY" "$BENCHES/plot_$plot.py" "$TARGET/$plot.csv" "$TARGET/$plot.png"; then
-    log "$plot plot saved to $TARGET/$plot.png (docs/img/$plot.png is a copy of it)"
-  else
-    log "no $plot plot: matplotlib is not available"
-  fi
+# --- the plots, into docs/img/ ----------------------------------------------
+# Every area run writes its figures as CSV into $TARGET (the harness's
+# --csv-dir, --http-csv, --xmlrpc-csv); each CSV present is drawn, so docs/img
+# keeps the latest run of every area. matplotlib comes from PyPI into the
+# bench venv, or else from Debian (python3-matplotlib, for /usr/bin/python3).
+PLOT_PY=""
+for py in "$PY" /usr/bin/python3; do
+  [ -n "$py" ] && [ -x "$py" ] && "$py" -c 'import matplotlib' 2>/dev/null && { PLOT_PY="$py"; break; }
 done
+if [ -z "$PLOT_PY" ] && [ -n "$PY" ]; then
+  log "installing matplotlib from PyPI into $VENV for the plots"
+  "$PY" -m pip install -q matplotlib >>"$TARGET/pip.log" 2>&1 && PLOT_PY="$PY"
+fi
+if [ -z "$PLOT_PY" ] && is_root && command -v apt-get >/dev/null 2>&1; then
+  log "installing python3-matplotlib with apt-get for the plots (log: $TARGET/apt.log)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-matplotlib; } >>"$TARGET/apt.log" 2>&1 \
+    && /usr/bin/python3 -c 'import matplotlib' 2>/dev/null && PLOT_PY=/usr/bin/python3
+fi
+IMG="$ROOT/docs/img"
+if [ -z "$PLOT_PY" ]; then
+  log "no plots: matplotlib is not available (see $TARGET/pip.log, $TARGET/apt.log)"
+else
+  mkdir -p "$IMG"
+  for plot in http xmlrpc; do
+    [ -s "$TARGET/$plot.csv" ] || continue
+    "$PLOT_PY" "$BENCHES/plot_$plot.py" "$TARGET/$plot.csv" "$IMG/$plot.png" \
+      && log "$plot plot saved to $IMG/$plot.png"
+  done
+  "$PLOT_PY" "$BENCHES/plot_areas.py" "$TARGET" "$IMG" | sed 's/^/[run.sh] plots: /' >&2
+fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # grove's loom models: the cross-thread edges (Handle wake-up, AsyncResult set
-# from another thread, the thread pool) under loom's model checker. See the
+# from another thread, the thread pool, grove::channel) under loom's model checker. See the
 # module docs of crates/grove/src/sync.rs.
 #
 #   bash scripts/loom.sh                 # all models, 3 preemptions

@@ -39,7 +39,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::loadgen::{clock_ticks, cpu_ticks};
+use crate::loadgen::{clock_ticks, cpu_ticks, NOISE};
+use crate::noise::{self, Better, Ratios, Verdict};
 use crate::orchestrate::{say, Options, Runner};
 use crate::report;
 
@@ -53,6 +54,9 @@ const HIT_NAMES: usize = 10;
 const DNSPERF_CLIENTS: usize = 16;
 /// dnsperf's queries in flight.
 const DNSPERF_OUTSTANDING: usize = 100;
+/// The server's CPU share under which dnsperf, not grove-dns, set the
+/// rate of a window (the server waited for queries the rest of the time).
+const SERVER_BOUND: f64 = 0.9;
 /// How long one miss-path query may take before it counts as lost.
 const MISS_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -119,6 +123,12 @@ struct Measured {
     /// CPUs the server may run on.
     ncpus: usize,
     lost: u64,
+    /// Windows run again because other processes disturbed them.
+    repeated: usize,
+    /// grove-dns (1 thread) ÷ this subject per pair of adjacent windows:
+    /// hits/s and CPU per hit (empty for grove-dns itself).
+    paired_qps: Vec<f64>,
+    paired_cpu: Vec<f64>,
     miss: Option<Latency>,
     error: Option<String>,
 }
@@ -147,7 +157,7 @@ fn have(tool: &str) -> bool {
 }
 
 /// Runs the DNS benchmark and returns its markdown section.
-pub fn section(opts: &Options) -> String {
+pub fn section(opts: &Options, csv_dir: Option<&Path>) -> String {
     let d = &opts.dns;
     let cpus = cpus_online();
     let server_cpu = d.server_cpu.unwrap_or(cpus - 1);
@@ -259,7 +269,35 @@ pub fn section(opts: &Options) -> String {
         server_cpu,
         client_cpu,
     );
+    if let Some(dir) = csv_dir {
+        if let Err(e) = write_csv(dir, &subjects, &measured) {
+            say(&format!("dns: could not write dns.csv: {e}"));
+        }
+    }
     out
+}
+
+/// `dns.csv` for the plot: each subject's median hits/s, server CPU per
+/// hit and the min–max of its windows' CPU per hit.
+fn write_csv(dir: &Path, subjects: &[Subject], measured: &[Measured]) -> io::Result<()> {
+    let mut text = String::from("subject,hits_per_sec,cpu_us_per_hit,cpu_us_min,cpu_us_max\n");
+    for (s, m) in subjects.iter().zip(measured) {
+        let (Some(q), Some(c)) = (median(&m.qps), median(&m.cpu_per_query)) else {
+            continue;
+        };
+        let us =
+            |f: fn(f64, f64) -> f64, init| m.cpu_per_query.iter().fold(init, |a, &b| f(a, b)) * 1e6;
+        let _ = writeln!(
+            text,
+            "{},{q:.0},{:.3},{:.3},{:.3}",
+            s.title.replace(',', ";"),
+            c * 1e6,
+            us(f64::min, f64::INFINITY),
+            us(f64::max, 0.0)
+        );
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("dns.csv"), text)
 }
 
 fn strings(v: &[&str]) -> Vec<String> {
@@ -428,37 +466,58 @@ fn run(
     }
 
     if dnsperf {
+        // Each peer's window next to one of grove-dns (1 thread, subject 0),
+        // in alternating order, so grove ÷ peer compares adjacent windows.
         for round in 0..d.rounds {
-            for ((s, m), server) in subjects
-                .iter()
-                .zip(measured.iter_mut())
-                .zip(servers.iter_mut())
-            {
-                let Some((p, addr)) = server else { continue };
-                if m.error.is_some() {
-                    continue;
+            for peer in 1..subjects.len() {
+                let mut got: Vec<Option<Window>> = vec![None, None];
+                for (slot, i) in noise::pair_order(round, 0, peer).into_iter().enumerate() {
+                    let Some((p, addr)) = &mut servers[i] else {
+                        continue;
+                    };
+                    if measured[i].error.is_some() {
+                        continue;
+                    }
+                    let s = &subjects[i];
+                    let m = &mut measured[i];
+                    match steady_window(d, p, *addr, &queries, client_cpu, &cpu_list(&s.cpus)) {
+                        Ok(w) => {
+                            say(&format!(
+                                "dns: {} round {}: {} ({:.2} µs server CPU per query, server {:.0}%, others on its CPUs {:.0}%, least disturbed of {} window(s), at most {})",
+                                s.title,
+                                round + 1,
+                                report::per_sec(w.qps),
+                                w.cpu_per_query * 1e6,
+                                w.server_share * 100.0,
+                                w.others * 100.0,
+                                w.tries,
+                                MAX_TRIES
+                            ));
+                            m.qps.push(w.qps);
+                            m.cpu_per_query.push(w.cpu_per_query);
+                            m.server_share.push(w.server_share);
+                            m.others.push(w.others);
+                            m.lost += w.lost;
+                            m.repeated += w.tries - 1;
+                            got[slot] = Some(w);
+                        }
+                        Err(e) => {
+                            say(&format!("dns: {}: {e}", s.title));
+                            m.error = Some(format!("failed: {e}"));
+                        }
+                    }
                 }
-                match window(d, p, *addr, &queries, client_cpu, &cpu_list(&s.cpus)) {
-                    Ok(w) => {
-                        say(&format!(
-                            "dns: {} round {}: {} ({:.2} µs server CPU per query, server {:.0}%, others on its CPUs {:.0}%)",
-                            s.title,
-                            round + 1,
-                            report::per_sec(w.qps),
-                            w.cpu_per_query * 1e6,
-                            w.server_share * 100.0,
-                            w.others * 100.0
-                        ));
-                        m.qps.push(w.qps);
-                        m.cpu_per_query.push(w.cpu_per_query);
-                        m.server_share.push(w.server_share);
-                        m.others.push(w.others);
-                        m.lost += w.lost;
-                    }
-                    Err(e) => {
-                        say(&format!("dns: {}: {e}", s.title));
-                        m.error = Some(format!("failed: {e}"));
-                    }
+                let [first, second] = [got[0].take(), got[1].take()];
+                let (g, p) = if round % 2 == 0 {
+                    (first, second)
+                } else {
+                    (second, first)
+                };
+                if let (Some(g), Some(p)) = (g, p) {
+                    measured[peer].paired_qps.push(g.qps / p.qps);
+                    measured[peer]
+                        .paired_cpu
+                        .push(g.cpu_per_query / p.cpu_per_query);
                 }
             }
         }
@@ -506,6 +565,43 @@ struct Window {
     server_share: f64,
     others: f64,
     lost: u64,
+    /// Windows run to get this figure (see [`steady_window`]).
+    tries: usize,
+}
+
+/// Windows tried at most for one figure.
+const MAX_TRIES: usize = 3;
+
+/// One window, run again (at most [`MAX_TRIES`] in all, the least disturbed
+/// kept) while other processes took ≥ `loadgen::NOISE` of a CPU on the
+/// server's CPUs.
+fn steady_window(
+    d: &DnsOptions,
+    server: &mut Proc,
+    addr: SocketAddr,
+    queries: &Path,
+    client_cpu: usize,
+    server_cpus: &[usize],
+) -> Result<Window, String> {
+    // With every CPU the server's CPUs include dnsperf's: "others" is not
+    // noise there, so those windows are not repeated.
+    let shared = server_cpus.contains(&client_cpu);
+    let mut best: Option<Window> = None;
+    let mut made = 0;
+    while made < MAX_TRIES {
+        let w = window(d, server, addr, queries, client_cpu, server_cpus)?;
+        made += 1;
+        let quiet = shared || w.others < NOISE;
+        if best.as_ref().is_none_or(|b| w.others < b.others) {
+            best = Some(w);
+        }
+        if quiet {
+            break;
+        }
+    }
+    let mut best = best.expect("at least one window");
+    best.tries = made;
+    Ok(best)
 }
 
 /// One dnsperf run against a warmed server.
@@ -560,6 +656,19 @@ fn window(
         ));
     };
     let lost = field("Queries lost:").unwrap_or(0.0) as u64;
+    // Every answer must be NOERROR (each name exists upstream): a window
+    // whose answers carry other codes measured errors, not hits.
+    let codes = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Response codes:"))
+        .ok_or("dnsperf printed no response-code line")?;
+    let noerror = response_count(codes, "NOERROR");
+    if noerror != completed as u64 {
+        return Err(format!(
+            "{noerror} of {completed} answers were NOERROR (response codes: {})",
+            codes.trim()
+        ));
+    }
     let server_secs = (cpu1.saturating_sub(cpu0)) as f64 / ticks;
     Ok(Window {
         qps,
@@ -567,7 +676,19 @@ fn window(
         server_share: server_secs / wall,
         others: (busy1.saturating_sub(busy0) as f64 / ticks - server_secs).max(0.0) / wall,
         lost,
+        tries: 1,
     })
+}
+
+/// The count of `code` in dnsperf's response-code line
+/// (`NOERROR 1234 (99.5%), SERVFAIL 6 (0.5%)`); 0 when absent.
+fn response_count(line: &str, code: &str) -> u64 {
+    line.split(',')
+        .filter_map(|part| {
+            let mut words = part.split_whitespace();
+            (words.next()? == code).then(|| words.next()?.parse::<u64>().ok())?
+        })
+        .sum()
 }
 
 /// `"1"` → `[1]`, `"0-3"` → `[0, 1, 2, 3]` (a `taskset -c` list).
@@ -702,9 +823,7 @@ fn query_packet(id: u16, name: &str) -> Vec<u8> {
 }
 
 fn median(v: &[f64]) -> Option<f64> {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied()
+    noise::median(v)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -723,13 +842,17 @@ fn write_section(
         out,
         "Caching forwarders in front of one upstream (dnsmasq answering `*.bench.test` authoritatively, \
          on CPU {client_cpu}). Cached hits: `dnsperf -c {DNSPERF_CLIENTS} -q {DNSPERF_OUTSTANDING} -l {}` on CPU \
-         {client_cpu} over {HIT_NAMES} pre-warmed names, {} windows per subject interleaved over the subjects, \
-         median shown; servers on CPU {server_cpu} unless noted. Server CPU per hit is the server's \
+         {client_cpu} over {HIT_NAMES} pre-warmed names, {} rounds in which every subject's window runs next \
+         to one of grove-dns (1 thread), in alternating order (grove-dns first in odd rounds); a window \
+         in which other processes took ≥ {:.0}% of a CPU on the server's CPUs is run again (at most \
+         {MAX_TRIES}, the least disturbed kept), and a window whose answers are not all NOERROR is an \
+         error, not a figure; medians shown (an even count: the mean of the middle two); servers on CPU {server_cpu} unless noted. Server CPU per hit is the server's \
          utime+stime over the window ÷ queries answered; on a shared machine it is the steadier figure, \
          since hits/s also depends on how much of its CPU the server got (the next row). Miss path: {} A queries for fresh names, one at a \
          time, from a client on CPU {client_cpu}.\n",
         d.secs,
         d.rounds,
+        NOISE * 100.0,
         d.misses
     );
     let _ = writeln!(out, "| | {} |", titles.join(" | "));
@@ -812,7 +935,18 @@ fn write_section(
             } else {
                 String::new()
             };
-            format!("{}: {}{lost}", s.title, v.join(", "))
+            let repeated = if m.repeated > 0 {
+                format!(", {} disturbed windows run again", m.repeated)
+            } else {
+                String::new()
+            };
+            let paired = if m.paired_qps.is_empty() {
+                String::new()
+            } else {
+                let r: Vec<String> = m.paired_qps.iter().map(|r| report::ratio(*r)).collect();
+                format!(" (grove-dns ÷ this per pair: {})", r.join(", "))
+            };
+            format!("{}: {}{paired}{lost}{repeated}", s.title, v.join(", "))
         })
         .collect();
     if !spread.is_empty() {
@@ -825,44 +959,57 @@ fn write_section(
          understates the server; server CPU per hit does not depend on it."
     );
     let _ = writeln!(out, "- Versions: {}.", versions(subjects));
-    // Both measures: hits/s as the issue states the target, and its
-    // machine-independent twin, server CPU per hit (dnsperf can be the limit,
-    // and on a shared machine the server may not get its whole CPU).
-    let cpu = |i: usize| measured.get(i).and_then(|m| median(&m.cpu_per_query));
-    let verdict = |r: f64, need: f64| if r > need { "met" } else { "not met" };
-    if let (Some(g), Some(m), Some(p)) = (
-        grove_qps,
-        measured.get(2).and_then(|m| median(&m.qps)),
-        measured.get(3).and_then(|m| median(&m.qps)),
-    ) {
-        let mut line = format!(
-            "- Targets (grove-dns on one core): ahead of dnsmasq — hits/s {} ({})",
-            report::ratio(g / m),
-            verdict(g / m, 1.0)
+    // The targets name cached hits/s. dnsperf can be what sets that rate:
+    // then the servers' hits/s cannot rank them, and the verdict says so;
+    // server CPU per hit is shown beside it, judged by the same rule.
+    let grove_share = measured.first().and_then(|m| median(&m.server_share));
+    let grove_others = measured.first().and_then(|m| median(&m.others));
+    let capped = grove_share.is_some_and(|s| s < SERVER_BOUND);
+    // Who held grove-dns below its CPU: other processes, when they took
+    // more of its CPU than it did, else dnsperf.
+    let setter = match (grove_share, grove_others) {
+        (Some(s), Some(o)) if o > s => format!(
+            "the machine's load set the rate: grove-dns got {:.0}% of its CPU, other processes {:.0}%",
+            s * 100.0,
+            o * 100.0
+        ),
+        _ => format!(
+            "dnsperf set the rate: grove-dns used {:.0}% of its CPU",
+            grove_share.unwrap_or(0.0) * 100.0
+        ),
+    };
+    let target = |peer: usize, name: &str, bound: f64| -> Option<String> {
+        let m = measured.get(peer)?;
+        let qps = Ratios::paired(&m.paired_qps)?;
+        let cpu = Ratios::paired(&m.paired_cpu)?;
+        let rate = if capped {
+            Verdict::NotDemonstrable(setter.clone())
+        } else {
+            qps.verdict(bound, Better::Higher)
+        };
+        Some(format!(
+            "{name} — hits/s {qps}: {}; server CPU per hit {cpu}: {} (grove-dns ÷ {}, \
+             ≤ {} wanted)",
+            rate.target_word(),
+            cpu.verdict(1.0 / bound, Better::Lower),
+            subjects[peer].title,
+            report::ratio(1.0 / bound)
+        ))
+    };
+    let lines: Vec<String> = [
+        target(2, "ahead of dnsmasq", 1.0),
+        target(3, "at least 30× the Python original", 30.0),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !lines.is_empty() {
+        let _ = writeln!(
+            out,
+            "- Targets (grove-dns on one core; paired windows, median (min–max)): {}.",
+            lines.join("; ")
         );
-        if let (Some(gc), Some(mc)) = (cpu(0), cpu(2)) {
-            let _ = write!(
-                line,
-                ", CPU per hit {} less ({})",
-                report::ratio(mc / gc),
-                verdict(mc / gc, 1.0)
-            );
-        }
-        let _ = write!(
-            line,
-            "; at least 30× the Python original — hits/s {} ({})",
-            report::ratio(g / p),
-            verdict(g / p, 30.0 - 1e-9)
-        );
-        if let (Some(gc), Some(pc)) = (cpu(0), cpu(3)) {
-            let _ = write!(
-                line,
-                ", CPU per hit {} less ({})",
-                report::ratio(pc / gc),
-                verdict(pc / gc, 30.0 - 1e-9)
-            );
-        }
-        let _ = writeln!(out, "{line}.");
+        let _ = writeln!(out, "- {}", noise::RULE);
     }
     let _ = writeln!(out);
 }
@@ -910,4 +1057,17 @@ fn versions(subjects: &[Subject]) -> String {
         ));
     }
     v.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_response_codes() {
+        let line = "  NOERROR 51234 (99.98%), SERVFAIL 10 (0.02%)";
+        assert_eq!(response_count(line, "NOERROR"), 51234);
+        assert_eq!(response_count(line, "SERVFAIL"), 10);
+        assert_eq!(response_count(line, "NXDOMAIN"), 0);
+    }
 }

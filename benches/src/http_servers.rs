@@ -43,8 +43,10 @@ async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
 }
 
 /// hyper 1.x, HTTP/1 only, on tokio's current-thread runtime: one task per
-/// connection, as hyper's own hello-world example (keep-alive is hyper's
-/// default; so are its `date` header and pipelined-response flushing).
+/// connection, as hyper's own hello-world example, with hyper's defaults:
+/// keep-alive and the `date` header on, pipelined-response flushing
+/// (`http1::Builder::pipeline_flush`) off, so each answer to a pipelined
+/// batch is written on its own.
 fn hyper_server(addr: SocketAddr) -> Result<(), String> {
     let rt = crate::subjects::tokio::io_runtime();
     rt.block_on(async move {

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use crate::child::{self, ChildRun};
 use crate::loadgen::NOISE;
+use crate::noise;
 use crate::orchestrate::{say, Col, Options, Runner, COLS};
 use crate::report::{self, Cell, Load, Row, Target};
 use crate::server_process::{pick_port, wait_for_quiet, ServerProcess};
@@ -124,6 +125,7 @@ pub fn rows(opts: &Options, echo: bool, connmem: bool) -> (Vec<Row>, Vec<String>
                 if conns == 1 { "" } else { "s" }
             );
             let mut row = Row::new(&label, Target::Echo);
+            row.count = conns;
             row.cells = echo_cells(opts, &place, conns);
             rows.push(row);
         }
@@ -164,13 +166,13 @@ fn method(opts: &Options, place: &Placement) -> String {
          time, each doing one round trip, then runs {MSG_BYTES}-byte ping-pong on every connection \
          at once: {:.1} s warm-up, then {} timed windows of {:.1} s (a window in which other \
          processes took ≥ {:.0}% of a CPU is repeated, up to {} windows, and the least disturbed \
-         are kept). Each echo cell is {} such process pairs, run in rounds that take every subject \
-         in turn (so a slow drift of the machine reaches every column alike); the cell is the \
-         median over the rounds of each process's best window (this machine switches between two \
+         are kept). Each echo cell is {} rounds; in each round every peer runs next to a fresh \
+         grove process, in alternating order (grove first in odd rounds, the peer first in even \
+         ones), and grove ÷ peer of that round compares the two adjacent processes; the cell is \
+         the median over its processes of each process's best window (this machine switches between two \
          throughput levels about 25% apart for seconds at a time, for every server alike, so a \
          plain median over windows mostly tells which level a cell ran in; the spread table also \
-         gives the median of all windows); `round by round` compares grove with tokio measured \
-         in the same round. Peer cells show `value (grove ÷ peer)`: for round trips/s above 1× means \
+         gives the median of all windows). Peer cells show `value (grove ÷ peer)`: for round trips/s above 1× means \
          grove is ahead. \"server µs CPU/rt\" is the server's CPU time (user + system, which on \
          loopback includes delivering its replies into the client's socket) per round trip. The \
          memory row is one process pair per subject: (VmRSS after − before) / N of the server, read \
@@ -223,75 +225,120 @@ fn server_argv(opts: &Options, col: Col, port: u16, lifetime: u64) -> Result<Vec
     Ok(argv)
 }
 
-/// One echo row: `rounds` rounds, each running every column once in a fresh
-/// process pair; a column that fails is not run again.
+/// One echo row: `rounds` rounds; in each, every peer runs next to a fresh
+/// grove process, in alternating order (`noise::pair_order`), so grove ÷
+/// peer is taken from two adjacent process pairs. A column that fails is not
+/// run again; without a grove result the peers run alone.
 fn echo_cells(opts: &Options, place: &Placement, conns: usize) -> [Cell; 6] {
-    let mut windows: [Vec<f64>; 6] = Default::default();
-    let mut rounds: [Vec<f64>; 6] = Default::default();
-    let mut loads: [Vec<Load>; 6] = Default::default();
-    let mut failed: [Option<Cell>; 6] = Default::default();
+    let mut e = Echo {
+        opts,
+        place,
+        conns,
+        windows: Default::default(),
+        rounds: Default::default(),
+        loads: Default::default(),
+        failed: Default::default(),
+    };
+    let mut paired: [Vec<f64>; 6] = Default::default();
     for round in 0..opts.io.rounds {
-        for (i, col) in COLS.into_iter().enumerate() {
-            if failed[i].is_some() {
+        for peer in 1..COLS.len() {
+            if e.failed[peer].is_some() {
                 continue;
             }
-            let run = match run_once(opts, place, col, Mode::Echo(conns)) {
-                Ok(run) => run,
-                Err(cell) => {
-                    failed[i] = Some(cell);
-                    continue;
+            let mut got = [None; 6];
+            for i in noise::pair_order(round, 0, peer) {
+                if e.failed[i].is_none() {
+                    got[i] = e.run(i, round);
                 }
-            };
-            match run.reps.get("echo") {
-                Some(values) if run.succeeded() && !values.is_empty() => {
-                    let mut v = values.clone();
-                    v.sort_by(f64::total_cmp);
-                    // The process's best window: see `rate_cell`.
-                    rounds[i].push(v[v.len() - 1]);
-                    windows[i].extend(v);
-                    if let Some(load) = run.load.get("echo").and_then(|v| Load::from_record(v)) {
-                        loads[i].push(load);
-                    }
-                    say(&format!(
-                        "{} echo @ {}, round {}: {}",
-                        col.title(),
-                        report::count(conns),
-                        round + 1,
-                        report::per_sec(rounds[i][round])
-                    ));
-                }
-                _ => {
-                    let why = run.failure();
-                    say(&format!(
-                        "{} echo @ {}: FAILED: {why}",
-                        col.title(),
-                        report::count(conns)
-                    ));
-                    failed[i] = Some(Cell::Failed(why));
-                }
+            }
+            if let (Some(g), Some(p)) = (got[0], got[peer]) {
+                paired[peer].push(g / p);
             }
         }
     }
+    let Echo {
+        windows,
+        rounds,
+        loads,
+        mut failed,
+        ..
+    } = e;
     std::array::from_fn(|i| match failed[i].take() {
         Some(cell) => cell,
         None if windows[i].is_empty() => Cell::Skipped,
-        None => rate_cell(&windows[i], &rounds[i], &loads[i]),
+        None => rate_cell(&windows[i], &rounds[i], &loads[i], &paired[i]),
     })
 }
 
-/// The cell of a column: the median over its rounds of each round's best
-/// window. The machine these rows were built on switches between two
+/// The state of one echo row while its rounds run.
+struct Echo<'a> {
+    opts: &'a Options,
+    place: &'a Placement,
+    conns: usize,
+    windows: [Vec<f64>; 6],
+    rounds: [Vec<f64>; 6],
+    loads: [Vec<Load>; 6],
+    failed: [Option<Cell>; 6],
+}
+
+impl Echo<'_> {
+    /// One fresh process pair of column `i`: its best window, or `None`
+    /// (and the column marked failed).
+    fn run(&mut self, i: usize, round: usize) -> Option<f64> {
+        let col = COLS[i];
+        let run = match run_once(self.opts, self.place, col, Mode::Echo(self.conns)) {
+            Ok(run) => run,
+            Err(cell) => {
+                self.failed[i] = Some(cell);
+                return None;
+            }
+        };
+        match run.reps.get("echo") {
+            Some(values) if run.succeeded() && !values.is_empty() => {
+                let mut v = values.clone();
+                v.sort_by(f64::total_cmp);
+                // The process's best window: see `rate_cell`.
+                let best = v[v.len() - 1];
+                self.rounds[i].push(best);
+                self.windows[i].extend(v);
+                if let Some(load) = run.load.get("echo").and_then(|v| Load::from_record(v)) {
+                    self.loads[i].push(load);
+                }
+                say(&format!(
+                    "{} echo @ {}, round {}: {}",
+                    col.title(),
+                    report::count(self.conns),
+                    round + 1,
+                    report::per_sec(best)
+                ));
+                Some(best)
+            }
+            _ => {
+                let why = run.failure();
+                say(&format!(
+                    "{} echo @ {}: FAILED: {why}",
+                    col.title(),
+                    report::count(self.conns)
+                ));
+                self.failed[i] = Some(Cell::Failed(why));
+                None
+            }
+        }
+    }
+}
+
+/// The cell of a column: the median over its processes of each process's
+/// best window. The machine these rows were built on switches between two
 /// throughput levels some 25% apart for seconds at a time, whatever the
 /// server (a property of the machine, seen by every subject alike), so a
 /// median over windows mostly tells which level a cell ran in; each
 /// process's best window tells what the server does when the machine lets
 /// it, and the median over processes keeps one lucky window from deciding.
-/// The median of all windows is kept for the spread table.
-fn rate_cell(windows: &[f64], rounds: &[f64], loads: &[Load]) -> Cell {
+/// The median of all windows is kept for the spread table; `paired` holds
+/// grove ÷ this column per round, for the verdict.
+fn rate_cell(windows: &[f64], rounds: &[f64], loads: &[Load], paired: &[f64]) -> Cell {
     let mut v = windows.to_vec();
     v.sort_by(f64::total_cmp);
-    let mut best = rounds.to_vec();
-    best.sort_by(f64::total_cmp);
     let load = (!loads.is_empty()).then(|| {
         let n = loads.len() as f64;
         let mean = |f: fn(&Load) -> f64| loads.iter().map(f).sum::<f64>() / n;
@@ -306,12 +353,13 @@ fn rate_cell(windows: &[f64], rounds: &[f64], loads: &[Load]) -> Cell {
         }
     });
     let mut cell = Cell::Rate {
-        median: best[best.len() / 2],
-        windows_median: v[v.len() / 2],
+        median: noise::median(rounds).unwrap_or(0.0),
+        windows_median: noise::median(&v).unwrap_or(0.0),
         min: v[0],
         max: v[v.len() - 1],
         reps: v.len(),
         rounds: rounds.to_vec(),
+        paired: paired.to_vec(),
         load: load.map(Box::new),
         note: None,
     };

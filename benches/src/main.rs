@@ -12,6 +12,7 @@
 //! `bash benches/run.sh` (from the repository root) installs the Go and gevent
 //! peers, builds everything and runs `harness all` pinned to one CPU.
 
+mod bridge_rows;
 mod child;
 mod dns;
 mod http_rows;
@@ -19,6 +20,7 @@ mod http_servers;
 mod io_rows;
 mod loadgen;
 mod monkey_rows;
+mod noise;
 mod orchestrate;
 mod proto;
 mod report;
@@ -54,11 +56,13 @@ options of `all`:
   --scale F             multiply every iteration count by F
   --mem-counts LIST     idle-task counts for the memory rows (default 10000,100000,1000000)
   --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem,http,dns,xmlrpc,
-                        monkey
+                        monkey,bridge
                         (default: all; echo, connmem: the cooperative-I/O rows;
                         http: the servers, dns: the forwarders and xmlrpc:
                         the XML-RPC servers, each a table of its own; monkey:
-                        the grove-monkey rows, run by the monkey-bench binary)
+                        the grove-monkey rows, run by the monkey-bench binary;
+                        bridge: grove::channel and grove::tokio against
+                        crossbeam-channel and tokio, a table of its own)
   --subjects LIST       any of grove,corosensei,may,tokio,go,gevent,floor (default: all)
   --go PATH             the Go peer binary (default benches/target/go/grove-bench-go)
   --no-go REASON        show Go as not available, with REASON
@@ -68,8 +72,8 @@ options of `all`:
   --map-count N         vm.max_map_count for the peers in memory rows above 100k tasks
                         (default 4194304; 0 never raises; needs root)
   --echo-conns LIST     concurrent connections of the echo rows (default 1,100,10000)
-  --echo-rounds N       fresh server processes per echo cell, in rounds over the
-                        subjects (default 3; --quick: 1)
+  --echo-rounds N       rounds per echo cell; in each, every peer runs next to a fresh
+                        grove, alternating which goes first (default 3; --quick: 1)
   --echo-windows N      timed windows per echo process (default 5)
   --echo-secs S         length of one timed echo window (default 0.25; --quick: 0.2)
   --echo-warmup S       echo warm-up before the windows (default 0.25; --quick: 0.2)
@@ -77,13 +81,15 @@ options of `all`:
   --server-cpu N        CPU the echo servers are pinned to (default: the last one)
   --client-cpu N        CPU the load generator is pinned to (default 0)
   --dns-secs S          length of one dnsperf window of the dns section (default 4; --quick: 1)
-  --dns-rounds N        dnsperf windows per dns subject (default 3; --quick: 1)
+  --dns-rounds N        rounds of paired dnsperf windows, each subject's next to grove-dns's
+                        (default 3; --quick: 1)
   --dns-misses N        fresh names asked per subject on the miss path (default 400)
   --dns-threads N       threads of the multi-core grove-dns column (default: CPUs)
   --grove-dns PATH      the grove-dns binary (default target/release/grove-dns)
   --no-grove-dns REASON show grove-dns as not available, with REASON
   --http-conns LIST     wrk connections of the HTTP rows (default 64,1024)
-  --http-rounds N       fresh server processes per HTTP cell, in rounds (default 3; --quick: 1)
+  --http-rounds N       rounds per HTTP cell; in each, every peer runs next to a fresh
+                        grove-http, alternating which goes first (default 3; --quick: 1)
   --http-secs S         length of the timed wrk run, whole seconds (default 5; --quick: 2)
   --http-warmup S       length of the warm-up wrk run (default 1)
   --grove-http PATH     grove-http's hello_http example binary (run.sh builds it)
@@ -99,7 +105,9 @@ options of `all`:
   --xmlrpc-conns LIST   load-client connections of the XML-RPC rows (default 1,64,1024)
   --xmlrpc-calls LIST   workloads: add (add(3,5)), gen (gen(2048)), gen-nogzip (gen(2048)
                         without Accept-Encoding: gzip) (default: all three; --quick: gen)
-  --xmlrpc-rounds N     fresh server processes per XML-RPC cell, in rounds (default 1)
+  --xmlrpc-rounds N     rounds per XML-RPC cell; in each, every other server runs next to a
+                        fresh grove-xmlrpc (greenlets), alternating (default 1; verdicts
+                        need at least 2)
   --xmlrpc-secs S       the load client's timed window (default 5; --quick: 1)
   --xmlrpc-warmup S     its warm-up before it (default 1; --quick: 0.5)
   --grove-xmlrpc PATH   the grove-xmlrpc binary, server and load client (run.sh builds it)
@@ -107,6 +115,9 @@ options of `all`:
   --grove-xmlrpc-monkey PATH  grove-xmlrpc built with `--features monkey`, for `--mode monkey`
                         (default: the binary above, which rejects that mode without it)
   --xmlrpc-csv PATH     also write the XML-RPC medians as CSV (run.sh: target/xmlrpc.csv)
+  --csv-dir DIR         also write the figures of the areas run as CSV for the plots:
+                        switch-spawn.csv, memory.csv, primitives.csv, echo.csv, dns.csv
+                        (run.sh: target/)
   (--subjects selects the XML-RPC servers too: grove = grove-xmlrpc's modes, gevent = the
    Python peers, tokio = dxr-axum)
   (--subjects selects the HTTP servers too: grove = both grove-http rows, tokio = hyper,
@@ -289,6 +300,7 @@ fn all_main(args: &[String]) -> Result<(), String> {
                 opts.xmlrpc.grove_xmlrpc_monkey = Some(PathBuf::from(value()?))
             }
             "--xmlrpc-csv" => opts.xmlrpc.csv = Some(PathBuf::from(value()?)),
+            "--csv-dir" => opts.csv_dir = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown option {other:?}")),
         }
     }

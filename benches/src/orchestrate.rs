@@ -114,6 +114,8 @@ pub struct Options {
     pub http: HttpOptions,
     /// The XML-RPC rows.
     pub xmlrpc: XmlrpcOptions,
+    /// Where to write each area's figures as CSV for the plots (`--csv-dir`).
+    pub csv_dir: Option<PathBuf>,
     pub benches_dir: PathBuf,
 }
 
@@ -125,6 +127,7 @@ pub fn all_benches() -> impl Iterator<Item = &'static str> {
         .chain(dns::DNS_BENCHES)
         .chain(&["http", "xmlrpc"])
         .chain(crate::monkey_rows::MONKEY_BENCHES)
+        .chain(crate::bridge_rows::BRIDGE_BENCHES)
         .copied()
 }
 
@@ -148,6 +151,7 @@ impl Options {
             dns: DnsOptions::new(&benches_dir),
             http: HttpOptions::default(),
             xmlrpc: XmlrpcOptions::new(&benches_dir),
+            csv_dir: None,
             benches_dir,
         }
     }
@@ -242,6 +246,7 @@ pub fn run_all(opts: &Options) {
                 &format!("memory per idle task @ {}", report::count(count)),
                 Target::Memory,
             );
+            row.count = count;
             // grove first, always at the machine's own limit.
             if let Some(maps) = maps.as_mut() {
                 maps.restore();
@@ -307,8 +312,18 @@ pub fn run_all(opts: &Options) {
     }
 
     let mut out = std::io::stdout().lock();
-    if !rows.is_empty() || !(has("http") || has("dns") || has("xmlrpc") || has("monkey")) {
+    if !rows.is_empty()
+        || !(has("http") || has("dns") || has("xmlrpc") || has("monkey") || has("bridge"))
+    {
         let _ = report::write(&mut out, opts, &rows, &notes);
+    }
+    if let Some(dir) = &opts.csv_dir {
+        if let Err(e) = report::write_csv(dir, &rows) {
+            say(&format!(
+                "could not write the CSV files into {}: {e}",
+                dir.display()
+            ));
+        }
     }
 
     // HTTP servers under wrk, a section of its own.
@@ -321,7 +336,7 @@ pub fn run_all(opts: &Options) {
 
     // DNS forwarders, a table of their own after the others.
     if has("dns") {
-        let section = dns::section(opts);
+        let section = dns::section(opts, opts.csv_dir.as_deref());
         let _ = writeln!(out, "\n{section}");
     }
 
@@ -333,6 +348,11 @@ pub fn run_all(opts: &Options) {
     // grove-monkey, from its own binary (`monkey-bench`).
     if has("monkey") {
         let _ = writeln!(out, "\n{}", crate::monkey_rows::section(opts));
+    }
+
+    // grove's bridges to threads and tokio.
+    if has("bridge") {
+        let _ = writeln!(out, "\n{}", crate::bridge_rows::section(opts));
     }
 }
 
@@ -494,7 +514,7 @@ fn time_cell(run: &ChildRun, metric: &str, n: usize) -> Cell {
             let mut v = values.clone();
             v.sort_by(f64::total_cmp);
             Cell::Time {
-                median: v[v.len() / 2],
+                median: crate::noise::median(&v).unwrap_or(v[0]),
                 min: v[0],
                 max: v[v.len() - 1],
                 n,

@@ -14,8 +14,10 @@
 //! `seconds` (as the client reports them) before the client exited, and
 //! every CPU figure is interpolated to its ends. A run in which other
 //! processes took ≥ [`NOISE`] of a CPU is repeated once (the quieter kept).
-//! Cells run in rounds that take every server in turn; values are medians
-//! over the rounds. Section and CSV are written by `xmlrpc_report.rs`.
+//! Cells run in rounds; in each, every other server runs next to a fresh
+//! grove-xmlrpc (greenlets), in alternating order, and the targets are
+//! judged on those pairs by the noise rule of `noise.rs`; values are medians
+//! over a server's runs. Section and CSV are written by `xmlrpc_report.rs`.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -26,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use crate::io_rows::{pinned, placement, Placement};
 use crate::loadgen::{self, NOISE};
+use crate::noise::Ratios;
 use crate::orchestrate::{say, Col, Options, Runner};
 use crate::server_process::{pick_port, wait_for_quiet, ServerProcess};
 use crate::xmlrpc_load;
@@ -184,6 +187,9 @@ pub struct Sample {
     /// The client's CPU share by its own count (`client_cpu_s` ÷ `seconds`
     /// of its JSON): beside `client`, a check of the window's alignment.
     pub client_own: f64,
+    /// (round, peer index): the pair this run belongs to; grove-xmlrpc's
+    /// runs carry the peer they ran next to.
+    pub pair: (usize, usize),
 }
 
 /// A cell: every round's sample, or why there is none.
@@ -198,13 +204,27 @@ pub enum Cell {
 impl Cell {
     pub fn median(&self, f: fn(&Sample) -> f64) -> Option<f64> {
         match self {
-            Cell::Samples(rounds) if !rounds.is_empty() => {
-                let mut v: Vec<f64> = rounds.iter().map(f).collect();
-                v.sort_by(f64::total_cmp);
-                Some(v[v.len() / 2])
+            Cell::Samples(rounds) => {
+                crate::noise::median(&rounds.iter().map(f).collect::<Vec<_>>())
             }
             _ => None,
         }
+    }
+
+    /// grove-xmlrpc (greenlets) ÷ `peer` per pair of adjacent runs.
+    pub fn paired(grove: &Cell, peer: &Cell, f: fn(&Sample) -> f64) -> Option<Ratios> {
+        let (Cell::Samples(g), Cell::Samples(p)) = (grove, peer) else {
+            return None;
+        };
+        let r: Vec<f64> = g
+            .iter()
+            .filter_map(|gs| {
+                p.iter()
+                    .find(|ps| ps.pair == gs.pair)
+                    .map(|ps| f(gs) / f(ps))
+            })
+            .collect();
+        Ratios::paired(&r)
     }
 }
 
@@ -239,49 +259,62 @@ pub fn run(opts: &Options, out: &mut impl Write) -> io::Result<()> {
     for (w, work) in results.works.clone().into_iter().enumerate() {
         for (c, &conns) in x.conns.iter().enumerate() {
             let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); n];
+            // Every other server runs next to a fresh grove-xmlrpc
+            // (greenlets), in alternating order (`noise::pair_order`), so that
+            // the target ratios compare adjacent processes.
+            let grove = SUBJECTS.iter().position(|&s| s == GROVE).unwrap_or(0);
             for round in 0..x.rounds {
-                for (i, &subject) in SUBJECTS.iter().enumerate() {
-                    let cell = &mut results.cells[w][c][i];
-                    if !subject.selected(opts) || matches!(cell, Cell::Failed(_)) {
+                for peer in (0..n).filter(|&p| p != grove) {
+                    if !SUBJECTS[peer].selected(opts) {
                         continue;
                     }
-                    if let Some(why) = &absent[i] {
-                        *cell = Cell::Unavailable(why.clone());
-                        continue;
-                    }
-                    let label = format!("xmlrpc {} {} @ {conns}", work.name(), subject.key());
-                    match run_cell(
-                        opts,
-                        &place,
-                        subject,
-                        work,
-                        conns,
-                        &mut results.gen_bytes[i],
-                    ) {
-                        Ok(s) => {
-                            say(&format!(
-                                "{label}, round {}: {:.0} calls/s, {:.1} µs CPU/call, p50 {:.0} µs, \
-                                 p99 {:.0} µs, {} errors, client {:.2} (by its own count {:.2}) / server {:.2} CPU",
-                                round + 1,
-                                s.calls_per_sec,
-                                s.cpu_us,
-                                s.p50_us,
-                                s.p99_us,
-                                s.errors,
-                                s.client,
-                                s.client_own,
-                                s.server
-                            ));
-                            samples[i].push(s);
+                    for i in crate::noise::pair_order(round, grove, peer) {
+                        let subject = SUBJECTS[i];
+                        let cell = &mut results.cells[w][c][i];
+                        if !subject.selected(opts) || matches!(cell, Cell::Failed(_)) {
+                            continue;
                         }
-                        Err(Start::Never(why)) => {
-                            say(&format!("{label}: {why}"));
-                            absent[i] = Some(why.clone());
-                            *cell = Cell::Unavailable(why);
+                        if let Some(why) = &absent[i] {
+                            *cell = Cell::Unavailable(why.clone());
+                            continue;
                         }
-                        Err(Start::Failed(why)) => {
-                            say(&format!("{label}: {why}"));
-                            *cell = Cell::Failed(why);
+                        let label = format!("xmlrpc {} {} @ {conns}", work.name(), subject.key());
+                        match run_cell(
+                            opts,
+                            &place,
+                            subject,
+                            work,
+                            conns,
+                            &mut results.gen_bytes[i],
+                        ) {
+                            Ok(mut s) => {
+                                say(&format!(
+                                    "{label}, round {} (pair with {}): {:.0} calls/s, {:.1} µs \
+                                     CPU/call, p50 {:.0} µs, p99 {:.0} µs, {} errors, client {:.2} \
+                                     (by its own count {:.2}) / server {:.2} CPU",
+                                    round + 1,
+                                    SUBJECTS[peer].key(),
+                                    s.calls_per_sec,
+                                    s.cpu_us,
+                                    s.p50_us,
+                                    s.p99_us,
+                                    s.errors,
+                                    s.client,
+                                    s.client_own,
+                                    s.server
+                                ));
+                                s.pair = (round, peer);
+                                samples[i].push(s);
+                            }
+                            Err(Start::Never(why)) => {
+                                say(&format!("{label}: {why}"));
+                                absent[i] = Some(why.clone());
+                                *cell = Cell::Unavailable(why);
+                            }
+                            Err(Start::Failed(why)) => {
+                                say(&format!("{label}: {why}"));
+                                *cell = Cell::Failed(why);
+                            }
                         }
                     }
                 }

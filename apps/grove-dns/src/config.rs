@@ -25,8 +25,9 @@ use crate::tcp::TcpLimits;
 /// queries share one upstream query. The cache survives restarts: it is
 /// kept in a local file (redb) by default, or in Redis with --redis.
 ///
-/// SIGHUP prints a stats line; SIGINT/SIGTERM stop the server after
-/// flushing the cache to its store.
+/// SIGHUP prints a stats line; SIGUSR1 prints every live greenlet (grove's
+/// run-info); SIGINT/SIGTERM stop the server after flushing the cache to
+/// its store.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "grove-dns", version, about, long_about, max_term_width = 100)]
 #[command(after_help = "EXAMPLES:\n  \

@@ -184,6 +184,8 @@ pub fn run(config: Config, on_ready: Option<OnReady>) -> Result<(), String> {
         move || log!("{}", stats.line(cache.len()))
     };
     let _hup = signal::on(Signal::HUP, print_stats.clone()).map_err(|e| e.to_string())?;
+    // Every live greenlet of this hub, its state and spawn tree.
+    let _usr1 = signal::on(Signal::USR1, grove::dump).map_err(|e| e.to_string())?;
     let ticker = config.stats_interval.map(|every| {
         let print_stats = print_stats.clone();
         grove::spawn(move || loop {

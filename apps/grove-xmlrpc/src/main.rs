@@ -156,6 +156,8 @@ fn main() -> ExitCode {
 }
 
 fn serve(listen: &str, port: u16, mode: Mode, threads: usize) -> ExitCode {
+    // SIGUSR1 prints every live greenlet of this thread's hub (`grove::dump`).
+    let _dump = grove::signal::on(grove::signal::Signal::USR1, grove::dump);
     raise_fd_limit();
     let resolved = std::net::ToSocketAddrs::to_socket_addrs(&(listen, port));
     let Some(addr) = resolved.ok().and_then(|mut addrs| addrs.next()) else {

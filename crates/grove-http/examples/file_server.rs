@@ -48,6 +48,8 @@ use grove_http::http::{header, HeaderValue, Method, Request, Response, StatusCod
 use grove_http::{Body, Server};
 
 fn main() {
+    // SIGUSR1 prints every live greenlet of this thread's hub (`grove::dump`).
+    let _dump = grove::signal::on(grove::signal::Signal::USR1, grove::dump);
     let mut port: u16 = 8000;
     let mut bind = String::from("127.0.0.1");
     let mut root = PathBuf::from(".");

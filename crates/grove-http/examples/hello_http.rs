@@ -39,6 +39,8 @@ fn usage(err: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // SIGUSR1 prints every live greenlet of this thread's hub (`grove::dump`).
+    let _dump = grove::signal::on(grove::signal::Signal::USR1, grove::dump);
     let mut port: u16 = 8081;
     let mut threads: usize = 1;
     let mut host = String::from("127.0.0.1");

@@ -19,6 +19,8 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Error, Message, WebSocket};
 
 fn main() {
+    // SIGUSR1 prints every live greenlet of this thread's hub (`grove::dump`).
+    let _dump = grove::signal::on(grove::signal::Signal::USR1, grove::dump);
     let mut port: u16 = 9001;
     let mut bind = String::from("127.0.0.1");
     let mut args = std::env::args().skip(1);

@@ -47,6 +47,7 @@
 //! |---|---|---|
 //! | crate root | [`spawn`], [`Greenlet`], [`Builder`], [`sleep`], [`yield_now`], [`with_timeout`], [`Handle`] | `gevent`, `Greenlet`, `Timeout` |
 //! | crate root | [`wait()`], [`iwait`]: the first of many greenlets, events, results, queues to be ready | `gevent.wait`, `gevent.iwait` |
+//! | crate root | [`block_on`]: a future polled on the calling greenlet, woken from any thread | |
 //! | [`event`] | `Event`, `AsyncResult` | `gevent.event` |
 //! | [`queue`] | `Queue`, `LifoQueue`, `PriorityQueue`, `JoinableQueue`, `Channel` | `gevent.queue` |
 //! | [`lock`] | `Semaphore`, `BoundedSemaphore`, `Lock`, `RLock`, `Mutex` | `gevent.lock` |
@@ -56,10 +57,13 @@
 //! | `net::resolver` (feature `dns-resolver`) | `Resolver`: `/etc/hosts` and DNS over grove sockets, behind `lookup_host` | `gevent.resolver.ares`, `gevent.resolver.dnspython` |
 //! | [`io`] | raw fd readiness for code that owns its sockets | `gevent.socket.wait_read` |
 //! | [`server`] | `StreamServer`, `DatagramServer`: a handler greenlet per connection or datagram, `Pool` cap, graceful stop | `gevent.server` |
+//! | [`channel`] | `bounded`, `unbounded`: `Send` MPMC channels between greenlets, OS threads and async tasks | |
 //! | [`threadpool`] | `ThreadPool`, `spawn_blocking`: blocking or CPU-bound work on OS threads while the hub runs | `gevent.threadpool` |
 //! | [`process`] | `Command`, `Child` with cooperative `wait`, `output` and pipes | `gevent.subprocess` |
 //! | [`signal`] | `signal::on` (a handler greenlet per signal), `Signals`, `signal::wait` | `gevent.signal_handler` |
 //! | [`stack`] | stack sizes | |
+//! | [`monitor`] | the blocking monitor: reports a greenlet that holds its hub too long, with its backtrace (`GROVE_MONITOR=1`) | `gevent.monitor` (`GEVENT_MONITOR_THREAD_ENABLE`) |
+//! | [`introspect`] | [`run_info`], [`dump`]: every live greenlet, its state and spawn tree; [`stats`]: the hub's counters and loop lag | `gevent.util.print_run_info` |
 //! | [`hooks`] | waits that report kills and timeouts as values, for libc hooks (`grove-monkey`) | `gevent.monkey` |
 //!
 //! Every blocking call has a bounded form (`*_timeout`, `*_nowait`, `try_*`),
@@ -72,6 +76,13 @@
 //!   resolver (hosts file, `resolv.conf`, DNS over grove's UDP and TCP
 //!   sockets) that [`net::lookup_host`] then uses instead of `getaddrinfo`
 //!   on the thread pool; `GROVE_RESOLVER=thread` switches back at run time.
+//! * `tracing` (off by default): a `tracing` span per greenlet and events
+//!   for its spawn, exit, panic, kill and timeout (see `docs/DEBUGGING.md`).
+//!
+//! * `tokio` (off by default): [`tokio::run`](crate::tokio) runs
+//!   tokio-bound futures (reqwest, sqlx, tonic) on a shared side runtime
+//!   while the calling greenlet parks; grove's streams also implement
+//!   tokio's `AsyncRead`/`AsyncWrite`. See `docs/ASYNC.md`.
 //!
 //! # Platform
 //!
@@ -85,20 +96,26 @@
 #[cfg(panic = "abort")]
 compile_error!("grove cancels greenlets by unwinding: build with panic = \"unwind\"");
 
+mod block_on;
 mod cancel;
 mod context;
+mod fork;
 mod greenlet;
 mod hub;
 mod panic;
 mod sleep;
 mod sync;
 mod timeout;
+mod trace;
 mod wait;
 
+pub mod channel;
 pub mod event;
 pub mod hooks;
+pub mod introspect;
 pub mod local;
 pub mod lock;
+pub mod monitor;
 pub mod net;
 pub mod pool;
 pub mod process;
@@ -107,6 +124,8 @@ pub mod server;
 pub mod signal;
 pub mod stack;
 pub mod threadpool;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub mod io {
     //! Readiness of raw fds, for code that integrates its own sockets.
@@ -139,12 +158,14 @@ pub mod io {
     pub use crate::hub::io::{wait_fd, Direction, Registration};
 }
 
+pub use block_on::block_on;
 pub use cancel::is_cancellation;
 pub use greenlet::{
     current_id, current_name, joinall, killall, spawn, spawn_later, Builder, Greenlet,
     GreenletError, RemoteGreenlet,
 };
 pub use hub::{Handle, HubGone, POLL_EVERY_TURNS, TURN_BUDGET};
+pub use introspect::{dump, run_info, stats};
 pub use panic::panic_message;
 pub use sleep::{sleep, yield_now};
 pub use timeout::{with_timeout, Timeout};

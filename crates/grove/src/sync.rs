@@ -2,7 +2,7 @@
 //! [loom](https://docs.rs/loom)'s (tokio's `loom` module, in small).
 //!
 //! Almost all of grove is single-threaded: a hub and its greenlets share
-//! `Cell`s and `RefCell`s. Three edges cross OS threads, and only those
+//! `Cell`s and `RefCell`s. Four edges cross OS threads, and only those
 //! import their atomics, locks and threads from here:
 //!
 //! * a hub's [`Handle`](crate::Handle): the job queue and its "already rung"
@@ -13,7 +13,9 @@
 //!   the mailbox through which such objects tell a `grove::wait` on
 //!   another thread that they became ready (`wait/mailbox.rs`);
 //! * the [`ThreadPool`](crate::threadpool::ThreadPool): job queue, worker
-//!   threads, result hand-back, shutdown.
+//!   threads, result hand-back, shutdown;
+//! * [`grove::channel`](crate::channel): its buffer, endpoint counts and
+//!   waker lists under one mutex (`channel/core.rs`).
 //!
 //! In a normal build everything here is `std`'s (a re-export: no cost). Built
 //! with `--cfg loom` (unit tests only), it is loom's, and the `loom_tests` modules next to that
@@ -26,7 +28,7 @@
 //! queue, run the jobs).
 //!
 //! The models (`loom_tests` in `hub/handle.rs`, `event.rs`, `wait/mailbox.rs`,
-//! `threadpool/mod.rs`):
+//! `threadpool/mod.rs`, `channel/core.rs`):
 //!
 //! * pushes from two threads against the hub draining and sleeping: no lost
 //!   wake-up, at most one wake-up per drain; the "would block forever" check
@@ -40,7 +42,10 @@
 //!   never lost, each index once, no waker left armed;
 //! * `ThreadPool::spawn` and `apply` handing results back, the pool dropped
 //!   while its job is queued or running, the last handle dropped by a job of
-//!   the pool itself, `apply` timing out while the job runs.
+//!   the pool itself, `apply` timing out while the job runs;
+//! * a channel's send and receive across threads (loom's `block_on`), a
+//!   rendezvous offer against the last receiver leaving, a waiting receiver
+//!   against the last sender leaving.
 //!
 //! Loom also fails a model that leaks an `Arc` or deadlocks (a hub that
 //! nothing wakes). Not modelled: greenlet switches and kills (the model hub

@@ -333,6 +333,7 @@ fn run_greenlet<T: 'static>(task: Rc<Task>, yielder: &Yielder, f: impl FnOnce() 
         }
         Err(payload) => Outcome::Panicked(payload),
     };
+    crate::trace::finished(&task, &outcome);
     task.completion.borrow_mut().outcome = Some(outcome);
 }
 

@@ -35,6 +35,13 @@ thread_local! {
     static OWNER: Owner = const { Owner };
 }
 
+/// Forgets this thread's hub without touching it, in a child right after
+/// `fork` (see `fork.rs`): the next grove call creates a fresh one; the old
+/// one, its epoll fd shared with the parent, is leaked.
+pub(crate) fn forget_after_fork() {
+    let _ = CURRENT_HUB.try_with(|c| c.set(ptr::null()));
+}
+
 /// Tears the hub down when its thread ends.
 struct Owner;
 
@@ -78,6 +85,7 @@ impl Hub {
     #[cold]
     fn create() -> &'static Hub {
         crate::stack::ensure_handler_for_this_thread();
+        crate::fork::install();
         let hub = Hub::new()
             .unwrap_or_else(|err| panic!("grove: cannot create this thread's hub: {err}"));
         let ptr = Box::into_raw(Box::new(hub));
@@ -88,6 +96,11 @@ impl Hub {
         // SAFETY: just allocated; freed only by `Owner::drop`.
         let hub = unsafe { &*ptr };
         hub.current.set(Rc::as_ptr(&hub.main));
+        crate::monitor::init_from_env();
+        if super::beat::wanted() {
+            crate::monitor::ensure_watcher();
+            hub.attach_beat();
+        }
         hub
     }
 }

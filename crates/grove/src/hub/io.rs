@@ -114,6 +114,11 @@ impl Poller {
         self.waiting.get()
     }
 
+    /// Fds registered with this poller right now.
+    pub(crate) fn registered(&self) -> usize {
+        self.sources.borrow().len()
+    }
+
     /// Waits for events up to `timeout` (`None`: until one arrives) and wakes
     /// the parked greenlets they concern. Returns whether the cross-thread
     /// waker fired.

@@ -41,9 +41,11 @@
 //! panics at the caller, the hub catches and reports the panic, and keeps
 //! going.
 
+pub(crate) mod beat;
 mod current;
 pub(crate) mod handle;
 pub(crate) mod io;
+pub(crate) mod ledger;
 mod registry;
 mod run_queue;
 pub(crate) mod task;
@@ -51,7 +53,7 @@ pub(crate) mod timers;
 mod wake_all;
 pub(crate) mod watch;
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -66,9 +68,11 @@ use crate::panic::panic_message;
 use crate::stack::StackPool;
 use crate::sync::Arc;
 
+use beat::Beat;
 pub(crate) use handle::RemoteUnparker;
 pub use handle::{Handle, HubGone};
 use io::Poller;
+use ledger::Ledger;
 use registry::Registry;
 use run_queue::RunQueue;
 pub(crate) use task::{Outcome, Primitive, State, Task, Unparker, WaitOn};
@@ -153,7 +157,16 @@ pub(crate) struct Hub {
     /// Run-queue entries left in the current turn.
     turn_left: Cell<usize>,
     ids: Cell<(u64, u64)>,
+    /// Parents, ages, switch counts and timings (run-info and stats).
+    pub(crate) ledger: Ledger,
+    /// Published for the blocking monitor while it is on (see `beat.rs`).
+    beat: OnceCell<std::sync::Arc<Beat>>,
+    /// Whether anything watches switches (timing, the monitor, tracing): the
+    /// one test a switch pays while nothing does.
+    observed: Cell<bool>,
 }
+
+pub(crate) use current::forget_after_fork;
 
 /// Global source of greenlet ids, handed out to hubs in blocks.
 static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
@@ -185,11 +198,64 @@ impl Hub {
             turns_since_poll: Cell::new(0),
             turn_left: Cell::new(0),
             ids: Cell::new((first + 1, first + ID_BLOCK)),
+            ledger: Ledger::new(),
+            beat: OnceCell::new(),
+            observed: Cell::new(crate::trace::ENABLED),
         })
+    }
+
+    /// Starts publishing this hub's heartbeat for the blocking monitor.
+    pub(crate) fn attach_beat(&self) {
+        self.beat.get_or_init(|| Beat::register(self.main.id));
+        self.observed.set(true);
+    }
+
+    /// Turns per-greenlet timing and the loop-lag histogram on or off.
+    pub(crate) fn set_timing(&self, on: bool) {
+        self.ledger.set_timing(on);
+        self.observed
+            .set(on || self.beat.get().is_some() || crate::trace::ENABLED);
+    }
+
+    /// What watchers see when the hub resumes `task` (see `observed`).
+    #[cold]
+    #[inline(never)]
+    fn observe_enter(&self, task: &Task) {
+        self.ledger.enter_timed(task.key.get());
+        if let Some(beat) = self.beat.get() {
+            beat.enter(task);
+        }
+        crate::trace::enter(task.key.get());
+    }
+
+    /// What watchers see when `task` gives control back.
+    #[cold]
+    #[inline(never)]
+    fn observe_leave(&self, task: &Task) {
+        crate::trace::exit(task.key.get());
+        if let Some(beat) = self.beat.get() {
+            beat.leave();
+        }
+        self.ledger.leave_timed(task.key.get());
+    }
+
+    /// The thread's own stack has control again: it holds the hub (for the
+    /// monitor) only while there are greenlets it could be holding up.
+    fn beat_main_resumes(&self) {
+        if let Some(beat) = self.beat.get() {
+            if self.tasks.borrow().len() > 0 {
+                beat.enter(&self.main);
+            } else {
+                beat.leave();
+            }
+        }
     }
 
     /// Frees what the hub holds when its thread ends (see `current`).
     fn teardown(&self) {
+        if let Some(beat) = self.beat.get() {
+            beat.retire();
+        }
         drop(self.remote.close());
         let tasks: Vec<Rc<Task>> = self.tasks.borrow_mut().take_all();
         for task in &tasks {
@@ -283,6 +349,27 @@ impl Hub {
         self.tasks.borrow().get(key).filter(|t| t.id == id).cloned()
     }
 
+    // ---- observation (run-info, stats) --------------------------------------
+
+    /// The thread's own-stack task.
+    pub(crate) fn main_task(&self) -> &Rc<Task> {
+        &self.main
+    }
+
+    /// Every live greenlet, in registry order.
+    pub(crate) fn live_tasks(&self) -> Vec<Rc<Task>> {
+        self.tasks.borrow().iter().cloned().collect()
+    }
+
+    /// `(runnable entries, pending timers, stacks in use)`.
+    pub(crate) fn queue_counts(&self) -> (usize, usize, usize) {
+        (
+            self.run_queue.len(),
+            self.timers.borrow().len(),
+            self.stacks.borrow().in_use(),
+        )
+    }
+
     // ---- time ---------------------------------------------------------------
 
     /// The cached clock of this turn.
@@ -323,8 +410,11 @@ impl Hub {
 
     // ---- scheduling ---------------------------------------------------------
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn schedule(&self, task: Rc<Task>) {
+        if self.observed.get() {
+            self.ledger.runnable(task.key.get());
+        }
         self.run_queue.push(task);
     }
 
@@ -364,6 +454,12 @@ impl Hub {
         unsafe { task.put_context(context) };
         let key = self.tasks.borrow_mut().insert(task.clone());
         task.key.set(key);
+        let parent = self.current().map_or(0, |t| t.id);
+        self.ledger.spawned(key, parent, self.now());
+        crate::trace::spawned(task, key, parent);
+        if self.on_main() {
+            self.beat_main_resumes();
+        }
         match delay {
             None => {
                 task.state.set(State::New);
@@ -395,7 +491,10 @@ impl Hub {
         task.state.set(State::Dead);
         let key = task.key.replace(task::NO_KEY);
         let registered = if key != task::NO_KEY {
-            self.tasks.borrow_mut().remove(key)
+            let removed = self.tasks.borrow_mut().remove(key);
+            self.ledger.retired(self.tasks.borrow().len());
+            crate::trace::retired(key);
+            removed
         } else {
             None
         };
@@ -479,6 +578,7 @@ impl Hub {
     fn switch_out(&self, task: &Task) {
         if ptr::eq(task, Rc::as_ptr(&self.main)) {
             self.run_until_main_runnable();
+            self.beat_main_resumes();
         } else {
             // SAFETY: `task` is the running greenlet (it is `current`), and its
             // yielder was stored when it started, on its own stack.
@@ -497,6 +597,9 @@ impl Hub {
     #[inline(never)]
     fn run_until_main_runnable(&self) {
         self.current.set(ptr::null());
+        if let Some(beat) = self.beat.get() {
+            beat.leave();
+        }
         loop {
             // A turn that the thread stack interrupted by becoming runnable
             // continues where it left off: a thread stack that blocks briefly
@@ -528,6 +631,7 @@ impl Hub {
             }
             self.turns_since_poll.set(self.turns_since_poll.get() + 1);
             self.turn_left.set(TURN_BUDGET);
+            self.ledger.turn();
             if self.run_turn() {
                 return;
             }
@@ -571,9 +675,16 @@ impl Hub {
         }
         task.state.set(State::Running);
         self.current.set(Rc::as_ptr(&task));
+        self.ledger.count_switch();
+        if self.observed.get() {
+            self.observe_enter(&task);
+        }
         // SAFETY: the hub's loop, on the thread's own stack, is the only
         // caller, and it resumes one task at a time (never from a greenlet).
         let finished = unsafe { task.resume_context() }.expect("a live greenlet owns its context");
+        if self.observed.get() {
+            self.observe_leave(&task);
+        }
         self.current.set(ptr::null());
         if finished {
             // SAFETY: the resume returned and the greenlet finished.
@@ -602,6 +713,7 @@ impl Hub {
                 }
                 TimerKind::Timeout(depth) => {
                     if !task.is_dead() {
+                        crate::trace::timed_out(&task, depth);
                         task.request_timeout(depth);
                         self.interrupt(&task);
                     }
@@ -617,6 +729,10 @@ impl Hub {
     }
 
     fn poll(&self, timeout: Option<Duration>) {
+        if self.beat.get().is_none() && beat::wanted() {
+            // The monitor was enabled after this hub was created.
+            self.attach_beat();
+        }
         if self.io.poll(timeout) {
             for job in self.remote.take_jobs() {
                 run_callback(job);

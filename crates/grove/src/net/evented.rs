@@ -109,6 +109,12 @@ impl<S: StdSocket> Evented<S> {
         &self.shared.registration
     }
 
+    /// How many handles share the socket (the user's `try_clone`s and
+    /// internal [`share`](Self::share)s).
+    pub(crate) fn handle_count(&self) -> usize {
+        Rc::strong_count(&self.shared)
+    }
+
     /// Another handle to the same socket and registration.
     pub(crate) fn share(&self) -> Self {
         Evented {

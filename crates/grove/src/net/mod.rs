@@ -64,8 +64,29 @@
 //! while the greenlet is already unwinding (in a `Drop` during a kill) does
 //! not park: it fails with an `io::ErrorKind::Other` error if it would wait
 //! (not `Interrupted`, which std's `read_exact`/`write_all` retry forever).
+//!
+//! # Async
+//!
+//! [`TcpStream`] and [`UnixStream`] implement `futures-io`'s `AsyncRead`
+//! and `AsyncWrite` (and, with the `tokio` feature, tokio's), polled on the
+//! hub, so async protocol code runs over grove sockets inside
+//! [`block_on`](crate::block_on):
+//!
+//! ```
+//! use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! let (mut a, mut b) = grove::net::UnixStream::pair().unwrap();
+//! let echoed = grove::block_on(async {
+//!     a.write_all(b"ping").await.unwrap();
+//!     let mut buf = [0; 4];
+//!     b.read_exact(&mut buf).await.unwrap();
+//!     buf
+//! });
+//! assert_eq!(&echoed, b"ping");
+//! ```
 
 mod addr;
+mod async_io;
 mod batch;
 pub(crate) mod evented;
 #[cfg(feature = "dns-resolver")]

@@ -286,7 +286,7 @@ impl Iterator for Incoming<'_> {
 /// any error.) The stream stays usable by other greenlets; a connect that is
 /// interrupted closes its half-made socket.
 pub struct TcpStream {
-    inner: Evented<std::net::TcpStream>,
+    pub(super) inner: Evented<std::net::TcpStream>,
 }
 
 socket_common!(TcpStream, std::net::TcpStream, "TCP stream");

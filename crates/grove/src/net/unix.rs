@@ -217,7 +217,7 @@ impl Iterator for Incoming<'_> {
 /// As [`TcpStream`](super::TcpStream): an interrupted read or write has
 /// transferred nothing in that call, and the stream stays usable.
 pub struct UnixStream {
-    inner: Evented<stdnet::UnixStream>,
+    pub(super) inner: Evented<stdnet::UnixStream>,
 }
 
 socket_common!(UnixStream, stdnet::UnixStream, "Unix stream");

@@ -60,7 +60,7 @@ mod workers;
 
 pub use default::{default_pool, spawn_blocking, SIZE_ENV};
 pub use panicked::JobPanicked;
-use workers::{start_thread, Owner, Shared, State};
+use workers::{forget_threads_after_fork, start_thread, Owner, Shared, State};
 
 /// A pool of OS threads that run closures for greenlets (gevent's `ThreadPool`).
 ///
@@ -160,6 +160,7 @@ impl ThreadPool {
                         idle: 0,
                         running: 0,
                         handles: Vec::new(),
+                        generation: crate::fork::generation(),
                     }),
                     work: Condvar::new(),
                     exited: AsyncResult::new(),
@@ -383,6 +384,7 @@ impl ThreadPool {
     fn try_submit(&self, job: Job) -> Result<(), (std::io::Error, Job)> {
         let shared = &self.owner.shared;
         let mut state = shared.lock();
+        forget_threads_after_fork(&mut state);
         // Start a thread when the queued jobs (with this one) outnumber the
         // idle threads that will take them.
         if state.queue.len() + 1 > state.idle && state.threads < shared.max_threads {

@@ -61,6 +61,8 @@ pub(super) struct State {
     /// Jobs running right now.
     pub(super) running: usize,
     pub(super) handles: Vec<JoinHandle<()>>,
+    /// The fork generation the threads were started in (see `fork.rs`).
+    pub(super) generation: u64,
 }
 
 impl Shared {
@@ -77,6 +79,19 @@ impl Shared {
     /// Whether the calling thread is one of this pool's threads.
     pub(super) fn is_own_thread(&self) -> bool {
         CURRENT_POOL.with(Cell::get) == self.address()
+    }
+}
+
+/// In a forked child the pool's threads do not exist: count none (their
+/// join handles name threads of the parent and are forgotten, not joined).
+pub(super) fn forget_threads_after_fork(state: &mut State) {
+    let generation = crate::fork::generation();
+    if state.generation != generation {
+        state.generation = generation;
+        state.threads = 0;
+        state.idle = 0;
+        state.running = 0;
+        std::mem::forget(std::mem::take(&mut state.handles));
     }
 }
 

@@ -54,3 +54,18 @@ pub fn cpu_time() -> std::time::Duration {
     let tv = |t: libc::timeval| std::time::Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
+
+/// Runs the test `child` of this test binary in a child process with `env`
+/// set (the child test does its work only when it sees its variable), and
+/// returns the child's stdout and stderr; panics with both if it failed.
+pub fn run_child_test(child: &str, env: &[(&str, &str)]) -> (String, String) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", child, "--nocapture", "--test-threads=1"])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    (stdout, stderr)
+}

@@ -1,0 +1,155 @@
+//! The channel's one waiter list: a FIFO of `std::task::Waker`s.
+//!
+//! Every waiter of a `grove::channel` — a greenlet (its `block_on` waker
+//! unparks it through its hub's `Handle`), an OS thread (a waker that
+//! unparks the thread) or an async task (its executor's waker) — is a
+//! `Waker` in one of these lists, kept under the channel's mutex. The list
+//! is plain data; the mutex around it (from `crate::sync`, the loom seam) is
+//! what makes it cross-thread.
+//!
+//! Each entry has an id its owner keeps: the owner updates its waker in
+//! place on a re-poll, and removes the entry when it stops waiting. An entry
+//! that is gone when its owner looks was *notified* (popped and woken): if
+//! the owner no longer acts on it (a dropped future: a kill, a timeout), it
+//! passes the notification on ([`WakerList::wake_one`]), so none is lost.
+
+use std::collections::VecDeque;
+use std::task::Waker;
+
+/// Waiters in the order they began waiting. See the module docs.
+#[derive(Debug, Default)]
+pub(super) struct WakerList {
+    entries: VecDeque<(u64, Waker)>,
+    next_id: u64,
+}
+
+impl WakerList {
+    /// A fresh id for a waiter that has none yet.
+    pub(super) fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Puts the waiter `*id` (a fresh one if `None`) in the list with
+    /// `waker`, or updates its waker if it is already there. A waiter that
+    /// was notified and waits again goes to the back.
+    pub(super) fn register(&mut self, id: &mut Option<u64>, waker: &Waker) {
+        if let Some(id) = *id {
+            if let Some((_, w)) = self.entries.iter_mut().find(|(i, _)| *i == id) {
+                if !w.will_wake(waker) {
+                    w.clone_from(waker);
+                }
+                return;
+            }
+        }
+        let key = match *id {
+            Some(key) => key,
+            None => self.next_id(),
+        };
+        *id = Some(key);
+        self.entries.push_back((key, waker.clone()));
+    }
+
+    /// Removes waiter `id`; returns whether it was still there (`false`:
+    /// it was notified, or never registered).
+    pub(super) fn remove(&mut self, id: u64) -> bool {
+        match self.entries.iter().position(|(i, _)| *i == id) {
+            Some(at) => {
+                self.entries.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Wakes the longest-waiting waiter; returns whether there was one.
+    pub(super) fn wake_one(&mut self) -> bool {
+        match self.entries.pop_front() {
+            Some((_, waker)) => {
+                waker.wake();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Wakes waiter `id` if it is waiting.
+    pub(super) fn wake_id(&mut self, id: u64) {
+        if let Some(at) = self.entries.iter().position(|(i, _)| *i == id) {
+            if let Some((_, waker)) = self.entries.remove(at) {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Wakes every waiter, in order.
+    pub(super) fn wake_all(&mut self) {
+        for (_, waker) in self.entries.drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// Waiters not yet notified.
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn counter() -> (Arc<Count>, Waker) {
+        let c = Arc::new(Count(AtomicUsize::new(0)));
+        (c.clone(), Waker::from(c))
+    }
+
+    #[test]
+    fn fifo_update_in_place_and_notified_means_gone() {
+        let mut list = WakerList::default();
+        let (a, wa) = counter();
+        let (b, wb) = counter();
+        let (mut ida, mut idb) = (None, None);
+        list.register(&mut ida, &wa);
+        list.register(&mut idb, &wb);
+        list.register(&mut ida, &wa); // a re-poll: still first, still one entry
+        assert_eq!(list.len(), 2);
+        assert!(list.wake_one());
+        assert_eq!(a.0.load(Ordering::Relaxed), 1);
+        assert!(
+            !list.remove(ida.unwrap()),
+            "a was notified: its entry is gone"
+        );
+        assert!(list.remove(idb.unwrap()));
+        assert!(!list.wake_one());
+        assert_eq!(b.0.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn wake_id_wakes_only_that_waiter() {
+        let mut list = WakerList::default();
+        let (a, wa) = counter();
+        let (b, wb) = counter();
+        let (mut ida, mut idb) = (None, None);
+        list.register(&mut ida, &wa);
+        list.register(&mut idb, &wb);
+        list.wake_id(idb.unwrap());
+        assert_eq!(
+            (a.0.load(Ordering::Relaxed), b.0.load(Ordering::Relaxed)),
+            (0, 1)
+        );
+        list.wake_all();
+        assert_eq!(a.0.load(Ordering::Relaxed), 1);
+        assert_eq!(list.len(), 0);
+    }
+}
