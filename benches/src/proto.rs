@@ -103,14 +103,3 @@ pub fn fail(spawned: usize, why: &str) -> ! {
     println!("error {}", why.replace('\n', " "));
     std::process::exit(1)
 }
-
-/// The message of a caught panic payload.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic with a non-string payload".to_string()
-    }
-}

@@ -74,7 +74,7 @@ pub fn memory(n: usize) -> ! {
             }));
             match spawned {
                 Ok(greenlet) => drop(greenlet), // detached: it keeps sleeping
-                Err(payload) => proto::fail(i, &proto::panic_message(&*payload)),
+                Err(payload) => proto::fail(i, grove::panic_message(&*payload)),
             }
             proto::progress(i + 1, n);
         }

@@ -79,7 +79,7 @@ pub fn memory(n: usize) -> ! {
         match spawned {
             Ok(Ok(handle)) => drop(handle), // detached: it keeps sleeping
             Ok(Err(e)) => proto::fail(i, &format!("spawn failed: {e}")),
-            Err(payload) => proto::fail(i, &proto::panic_message(&*payload)),
+            Err(payload) => proto::fail(i, grove::panic_message(&*payload)),
         }
         proto::progress(i + 1, n);
     }

@@ -86,7 +86,6 @@ mod config;
 mod conn;
 mod date;
 mod deadline;
-mod panic_message;
 mod parse;
 mod server;
 #[cfg(feature = "tls")]

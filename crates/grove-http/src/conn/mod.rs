@@ -48,10 +48,10 @@ use crate::body::{Body, BodySource, Incoming, Kind};
 use crate::config::Config;
 use crate::date::DateCache;
 use crate::deadline::Meter;
-use crate::panic_message::panic_message;
 use crate::parse::{Framing, Head, HeadError};
 use crate::transport::Transport;
 use crate::Handler;
+use grove::panic_message;
 
 /// What a server's connections share (one per server and thread).
 pub(crate) trait ConnHooks {

@@ -15,9 +15,9 @@ use super::response_head::{error_response, write_head, write_head_framed, write_
 use crate::body::{Body, Kind};
 use crate::chunked::write_chunk_head;
 use crate::date::DateCache;
-use crate::panic_message::panic_message;
 use crate::transport::Transport;
 use crate::upgrade::Upgraded;
+use grove::panic_message;
 
 /// The result of sending a response.
 pub(super) enum Sent {
