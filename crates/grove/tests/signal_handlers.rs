@@ -60,15 +60,19 @@ fn sigusr1_wakes_a_handler_greenlet_on_this_threads_hub() {
 #[test]
 fn a_handler_may_block_and_the_hub_keeps_running() {
     let done = Event::new();
+    let ticks = Rc::new(Cell::new(0));
     let handle = {
-        let done = done.clone();
+        let (done, ticks) = (done.clone(), ticks.clone());
         signal::on(Signal::USR2, move || {
-            grove::sleep(Duration::from_millis(30)); // handlers are greenlets
+            // Handlers are greenlets: this one blocks until another greenlet
+            // has run twice, which only happens if the hub keeps running.
+            while ticks.get() < 2 {
+                grove::sleep(Duration::from_millis(1));
+            }
             done.set();
         })
         .unwrap()
     };
-    let ticks = Rc::new(Cell::new(0));
     let ticker = {
         let ticks = ticks.clone();
         grove::spawn(move || loop {

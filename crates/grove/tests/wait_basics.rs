@@ -33,10 +33,18 @@ fn wait_returns_every_object_in_the_order_they_became_ready() {
 
 #[test]
 fn mixed_objects_in_one_wait() {
-    let g = sleeper(30);
     let event = Event::new();
     let result = AsyncResult::new();
     let queue = Queue::new();
+    // The greenlet finishes after the event by construction, not by a timer
+    // margin (timers a few ms apart can fire in one turn on a loaded machine).
+    let g = {
+        let event = event.clone();
+        grove::spawn(move || {
+            event.wait();
+            30
+        })
+    };
     {
         let (event, result, queue) = (event.clone(), result.clone(), queue.clone());
         grove::spawn(move || {

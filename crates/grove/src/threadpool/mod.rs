@@ -440,6 +440,11 @@ mod tests {
         let more: Vec<_> = (0..10).map(|i| pool.spawn(move || i)).collect();
         assert_eq!(more.iter().map(|r| r.get().unwrap()).sum::<i32>(), 45);
         assert_eq!(pool.threads(), 3);
+        // A job's result is set just before its worker counts it as done.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while pool.pending() != 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         assert_eq!(pool.pending(), 0);
     }
 
