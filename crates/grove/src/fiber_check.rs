@@ -152,7 +152,7 @@ mod asan {
         pub(super) static FROM: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
     }
 
-    extern "C" {
+    unsafe extern "C" {
         pub(super) fn __sanitizer_start_switch_fiber(
             fake_stack_save: *mut *mut c_void,
             bottom: *const c_void,
