@@ -70,8 +70,12 @@ fn main() {
         doomed.join().map(|_| ()).unwrap_err()
     );
 
-    // A panic stays inside its greenlet and comes back from join.
-    let failing = grove::spawn(|| -> u32 { panic!("something broke") });
+    // A panic stays inside its greenlet and comes back from join. The report
+    // on stderr ("greenlet #N 'deliberate' panicked at ...") is expected.
+    let failing = grove::Builder::new()
+        .name("deliberate")
+        .spawn(|| -> u32 { panic!("a deliberate panic, to show that join returns it") })
+        .unwrap();
     println!("panicking greenlet: {}", failing.join().unwrap_err());
 
     // Other threads can hand work to this hub through a Handle.

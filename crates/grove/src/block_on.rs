@@ -39,6 +39,9 @@ use std::time::Instant;
 use crate::hub::{Hub, Primitive, RemoteUnparker, TimerAction, Unparker, WaitOn};
 use std::sync::Arc;
 
+/// What a greenlet parked in `block_on` waits on, for reports.
+static WAITS_ON_FUTURE: Primitive = Primitive::new("a future (grove::block_on)");
+
 /// Polls `future` to completion on the calling greenlet and returns its output.
 ///
 /// While the future is pending, the greenlet parks and the hub runs the
@@ -108,7 +111,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         return block_thread(future);
     }
     let future = pin!(future);
-    match poll_until(hub, WaitOn::Primitive(Primitive::Future), future, None) {
+    match poll_until(hub, WaitOn::Primitive(&WAITS_ON_FUTURE), future, None) {
         Some(output) => output,
         None => unreachable!("no deadline was given"),
     }
@@ -422,7 +425,7 @@ mod tests {
     fn a_deadline_leaves_the_future_alive() {
         let mut future = pin!(std::future::pending::<()>());
         let deadline = Instant::now() + std::time::Duration::from_millis(5);
-        let on = WaitOn::Primitive(Primitive::Future);
+        let on = WaitOn::Primitive(&WAITS_ON_FUTURE);
         assert!(block_on_until(on, future.as_mut(), Some(deadline)).is_none());
         assert!(block_thread_until(future, Some(Instant::now())).is_none());
     }

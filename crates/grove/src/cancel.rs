@@ -1,17 +1,51 @@
 //! Cancellation: how kills and timeouts reach a greenlet.
 //!
-//! `kill()` and an expiring `with_timeout` record a request on the target and
-//! wake it if it is parked. The target's next return from a grove park then
-//! *unwinds* with a private [`Cancelled`] payload (through `resume_unwind`, so
-//! no panic message is printed): destructors run and nothing leaks. The
-//! request is sticky: a `catch_unwind` that swallows the payload does not save
-//! the greenlet, the next park unwinds again. Code that catches panics (an
-//! HTTP server turning handler panics into 500s) uses [`is_cancellation`] to
-//! let cancellations through.
+//! `kill()` and an expiring `with_timeout` record a [`Cancel`] request on the
+//! target and wake it if it is parked. The target's next return from a grove
+//! park then *unwinds* with a private [`Cancelled`] payload (through
+//! `resume_unwind`, so no panic message is printed): destructors run and
+//! nothing leaks. The request is sticky: a `catch_unwind` that swallows the
+//! payload does not save the greenlet, the next park unwinds again. Code that
+//! catches panics (an HTTP server turning handler panics into 500s) uses
+//! [`is_cancellation`] to let cancellations through.
+//!
+//! A leaf below the hub: the hub stores a task's pending [`Cancel`] and
+//! calls [`raise`] when it resumes one; this module names nothing above it.
 
 use std::any::Any;
 
-use crate::hub::task::{Cancel, Task};
+/// A pending cancellation request. Kill beats every timeout; among timeouts
+/// the outermost scope (smallest nesting depth) wins, since unwinding to it
+/// also leaves every inner scope. A scope is named by its depth: at any
+/// moment a task has one live `with_timeout` scope per depth, and a scope's
+/// timer is cancelled when the scope ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cancel {
+    None,
+    Timeout(u16),
+    Kill,
+}
+
+impl Cancel {
+    /// 0: none; `u32::MAX`: kill; otherwise a timeout scope's depth (from 1).
+    #[inline(always)]
+    pub(crate) fn encode(self) -> u32 {
+        match self {
+            Cancel::None => 0,
+            Cancel::Timeout(depth) => u32::from(depth),
+            Cancel::Kill => u32::MAX,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn decode(raw: u32) -> Cancel {
+        match raw {
+            0 => Cancel::None,
+            u32::MAX => Cancel::Kill,
+            depth => Cancel::Timeout(depth as u16),
+        }
+    }
+}
 
 /// The unwind payload of a kill or timeout.
 #[derive(Debug)]
@@ -39,19 +73,18 @@ pub fn is_cancellation(payload: &(dyn Any + Send)) -> bool {
     payload.is::<Cancelled>()
 }
 
-/// Unwinds if a kill or timeout is pending for `task` (and it is not
-/// already unwinding: a second unwind would abort the process).
+/// Unwinds if `cancel` is a pending request (and the caller is not already
+/// unwinding: a second unwind would abort the process).
 #[inline(always)]
-pub(crate) fn raise_if_cancelled(task: &Task) {
-    let cancel = task.cancel();
+pub(crate) fn raise(cancel: Cancel) {
     if cancel != Cancel::None {
-        raise(cancel);
+        raise_now(cancel);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn raise(cancel: Cancel) {
+fn raise_now(cancel: Cancel) {
     if !std::thread::panicking() {
         std::panic::resume_unwind(Box::new(Cancelled(cancel)));
     }

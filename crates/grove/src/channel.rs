@@ -75,6 +75,12 @@ use crate::block_on::{block_on_until, block_thread_until};
 use crate::hub::{Hub, Primitive, WaitOn};
 use crate::sync::Arc;
 
+/// What a greenlet parked in a send waits on, for reports.
+static WAITS_ON_SEND: Primitive =
+    Primitive::new("a grove::channel send (channel full, or no receiver yet)");
+/// What a greenlet parked in a receive waits on, for reports.
+static WAITS_ON_RECV: Primitive = Primitive::new("a grove::channel receive");
+
 /// A channel that holds at most `cap` values; `bounded(0)` is a rendezvous
 /// (a send waits until a receiver takes the value).
 ///
@@ -142,7 +148,7 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         let mut future = self.send_async(value);
-        wait(Primitive::ThreadChannelSend, &mut future, None).expect("no deadline")
+        wait(&WAITS_ON_SEND, &mut future, None).expect("no deadline")
     }
 
     /// Sends `value` if that needs no waiting.
@@ -189,7 +195,7 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
         let mut future = self.send_async(value);
-        match wait(Primitive::ThreadChannelSend, &mut future, Some(timeout)) {
+        match wait(&WAITS_ON_SEND, &mut future, Some(timeout)) {
             Some(out) => out.map_err(Into::into),
             None => future.settle_timeout(),
         }
@@ -246,7 +252,7 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
         let mut future = self.recv_async();
-        wait(Primitive::ThreadChannelRecv, &mut future, None).expect("no deadline")
+        wait(&WAITS_ON_RECV, &mut future, None).expect("no deadline")
     }
 
     /// Receives a value if one is waiting.
@@ -292,7 +298,7 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         let mut future = self.recv_async();
-        match wait(Primitive::ThreadChannelRecv, &mut future, Some(timeout)) {
+        match wait(&WAITS_ON_RECV, &mut future, Some(timeout)) {
             Some(out) => out.map_err(Into::into),
             // Dropping the future leaves the list (and passes on a wake-up).
             None => self.try_recv().map_err(|err| match err {
@@ -364,7 +370,7 @@ impl<T> Receiver<T> {
 /// without a hub (or one that is unwinding) by parking the thread.
 #[track_caller]
 fn wait<F: Future + Unpin>(
-    on: Primitive,
+    on: &'static Primitive,
     future: &mut F,
     timeout: Option<Duration>,
 ) -> Option<F::Output> {

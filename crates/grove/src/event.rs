@@ -40,8 +40,13 @@ use std::time::{Duration, Instant};
 use crate::hub::{Hub, Primitive, RemoteWatcher, WaitOn, Watcher, Watchers};
 use crate::sync::{Arc, OnceLock};
 use crate::timeout::Timeout;
-use crate::waitlist::{Wait, WaitList};
-use crate::waitlist_shared::{SharedGuard, SharedWaitList};
+use crate::wait::list::{Wait, WaitList};
+use crate::wait::shared::{SharedGuard, SharedWaitList};
+
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_ASYNC_RESULT: Primitive = Primitive::new("AsyncResult::get");
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_EVENT: Primitive = Primitive::new("Event::wait");
 
 /// A flag greenlets can wait for (gevent's `Event`).
 ///
@@ -229,7 +234,7 @@ impl Event {
         loop {
             match inner
                 .waiters
-                .wait(WaitOn::Primitive(Primitive::Event), deadline)
+                .wait(WaitOn::Primitive(&WAITS_ON_EVENT), deadline)
             {
                 Wait::Notified if inner.sets.get() != seen => return true,
                 // A stale notification passed on by a killed waiter.
@@ -444,7 +449,7 @@ impl<T> AsyncResult<T> {
         }
         let mut locked: SharedGuard<'_, ()> = self.inner.waiters.lock();
         while !self.is_ready() {
-            let (wait, relocked) = locked.wait(WaitOn::Primitive(Primitive::AsyncResult), deadline);
+            let (wait, relocked) = locked.wait(WaitOn::Primitive(&WAITS_ON_ASYNC_RESULT), deadline);
             locked = relocked;
             if wait != Wait::Notified {
                 break;
@@ -525,6 +530,45 @@ impl<T: Clone> AsyncResult<T> {
     /// ```
     pub fn try_get(&self) -> Option<T> {
         self.inner.value.get().cloned()
+    }
+}
+
+// ---- waiting on it with `grove::wait` ------------------------------------------
+
+impl crate::wait::Sealed for Event {
+    fn watch(&self, slot: &crate::wait::Slot) -> Option<usize> {
+        Event::watch(self, slot.local())
+    }
+    fn unwatch(&self, _slot: &crate::wait::Slot, key: usize) {
+        Event::unwatch(self, key);
+    }
+    /// A `set` seen is an event that happened, even if cleared since.
+    fn confirm(&self) -> bool {
+        true
+    }
+}
+
+impl crate::Waitable for Event {
+    fn is_ready(&self) -> bool {
+        self.is_set()
+    }
+}
+
+impl<T> crate::wait::Sealed for AsyncResult<T> {
+    fn watch(&self, slot: &crate::wait::Slot) -> Option<usize> {
+        AsyncResult::watch(self, slot.remote())
+    }
+    fn unwatch(&self, _slot: &crate::wait::Slot, key: usize) {
+        AsyncResult::unwatch(self, key);
+    }
+    fn confirm(&self) -> bool {
+        true
+    }
+}
+
+impl<T> crate::Waitable for AsyncResult<T> {
+    fn is_ready(&self) -> bool {
+        AsyncResult::is_ready(self)
     }
 }
 

@@ -41,10 +41,10 @@ use std::os::fd::RawFd;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
+use crate::cancel::Cancel;
 use crate::cancel::Cancelled;
 use crate::hub::io::{Direction, Registration};
-use crate::hub::task::Cancel;
-use crate::hub::{Hub, TimerAction, Unparker, WaitOn};
+use crate::hub::{Hub, Unparker, WaitOn};
 
 /// Why a hook's wait ended without its condition.
 ///
@@ -233,7 +233,6 @@ pub fn wait_fds(fds: &[(RawFd, Direction)], deadline: Option<Instant>) -> Result
     let mut guard = Waiting {
         unparker: &unparker,
         held: Vec::with_capacity(fds.len()),
-        timer: None,
     };
     let mut refused = false;
     for &(fd, direction) in fds {
@@ -247,16 +246,14 @@ pub fn wait_fds(fds: &[(RawFd, Direction)], deadline: Option<Instant>) -> Result
         let soon = hub.refresh_now() + Duration::from_millis(1);
         deadline = Some(deadline.map_or(soon, |d| d.min(soon)));
     }
-    if let Some(deadline) = deadline {
-        guard.timer = Some(hub.add_timer(deadline, TimerAction::unpark(unparker.clone())));
-    }
+    let timer = deadline.map(|d| (d, unparker.clone()));
     let on = match fds.first() {
         Some(&(fd, Direction::Read)) => WaitOn::Readable(fd),
         Some(&(fd, Direction::Write)) => WaitOn::Writable(fd),
         None => WaitOn::Sleep,
     };
     hub.io.note_waiting(true);
-    let parked = run(|| hub.park(on));
+    let parked = run(|| hub.park_until(on, timer));
     hub.io.note_waiting(false);
     drop(guard);
     match parked {
@@ -379,14 +376,10 @@ fn acquire(fd: RawFd, direction: Direction, unparker: &Unparker) -> Option<u64> 
 struct Waiting<'a> {
     unparker: &'a Unparker,
     held: Vec<(RawFd, u64, Direction)>,
-    timer: Option<crate::hub::TimerKey>,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if let Some(timer) = self.timer.take() {
-            Hub::get().cancel_timer(timer);
-        }
         SOURCES.with(|sources| {
             let sources = sources.borrow();
             for &(fd, id, direction) in &self.held {

@@ -103,14 +103,12 @@ mod fiber_check;
 mod fork;
 mod greenlet;
 mod hub;
-mod line;
+mod panic;
 mod sleep;
 mod sync;
 mod timeout;
 mod trace;
 mod wait;
-mod waitlist;
-mod waitlist_shared;
 
 pub mod channel;
 pub mod event;
@@ -169,6 +167,7 @@ pub use greenlet::{
 };
 pub use hub::{Handle, HubGone, POLL_EVERY_TURNS, TURN_BUDGET};
 pub use introspect::{dump, run_info, stats};
+pub use panic::panic_message;
 pub use sleep::{sleep, yield_now};
 pub use timeout::{with_timeout, Timeout};
 pub use wait::{iwait, wait, IWait, Waitable};

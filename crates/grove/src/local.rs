@@ -48,7 +48,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use crate::cancel::is_cancellation;
-use crate::greenlet::panic_message;
+use crate::panic::panic_message;
 
 /// Declares greenlet-local statics: like `thread_local!`, but each greenlet
 /// has its own value.
@@ -208,7 +208,7 @@ impl<T: 'static> GreenletLocal<T> {
     /// borrowed while the initialiser or the caller's closure run, so both
     /// may use greenlet-locals themselves.
     fn value(&'static self) -> Rc<T> {
-        let owner = crate::current_id().unwrap_or(THREAD_OWNER);
+        let owner = crate::hub::current_greenlet_id().unwrap_or(THREAD_OWNER);
         let key = self.key();
         let found = TABLE.with(|table| {
             table

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::hub::{Hub, TimerAction, WaitOn};
+use crate::hub::{Hub, WaitOn};
 
 /// Suspends the current greenlet for `duration`; other greenlets run meanwhile.
 ///
@@ -29,23 +29,18 @@ pub fn sleep(duration: Duration) {
         return yield_now();
     }
     let hub = Hub::get();
-    let unparker = hub.current_unparker();
-    let Some(deadline) = hub.deadline_after(duration) else {
-        hub.park(WaitOn::SleepForever);
-        return;
-    };
-    let timer = hub.add_timer(deadline, TimerAction::unpark(unparker));
-    if let Some(task) = hub.current() {
-        hub.ledger.sleeps_until(task.key.get(), deadline);
-    }
-    struct CancelTimer(crate::hub::TimerKey);
-    impl Drop for CancelTimer {
-        fn drop(&mut self) {
-            Hub::get().cancel_timer(self.0);
+    match hub.deadline_after(duration) {
+        Some(deadline) => {
+            let timer = Some((deadline, hub.current_unparker()));
+            if let Some(task) = hub.current() {
+                hub.ledger.sleeps_until(task.key.get(), deadline);
+            }
+            hub.park_until(WaitOn::Sleep, timer);
+        }
+        None => {
+            hub.park_until(WaitOn::SleepForever, None);
         }
     }
-    let _cancel = CancelTimer(timer);
-    hub.park(WaitOn::Sleep);
 }
 
 /// Lets every other runnable greenlet run once, then continues (gevent's

@@ -8,8 +8,10 @@
 //! * a hub's [`Handle`](crate::Handle): the job queue and its "already rung"
 //!   flag in `hub/handle.rs`, which other threads push to and the hub drains
 //!   after its poller reports the wake-up;
-//! * the shared wait-list (`waitlist_shared.rs`) behind
-//!   [`AsyncResult`](crate::event::AsyncResult), set from any thread;
+//! * the shared wait-list (`wait/shared.rs`) behind
+//!   [`AsyncResult`](crate::event::AsyncResult), set from any thread, and
+//!   the mailbox through which such objects tell a `grove::wait` on
+//!   another thread that they became ready (`wait/mailbox.rs`);
 //! * the [`ThreadPool`](crate::threadpool::ThreadPool): job queue, worker
 //!   threads, result hand-back, shutdown;
 //! * [`grove::channel`](crate::channel): its buffer, endpoint counts and
@@ -25,8 +27,8 @@
 //! hub loop (sleep until the waker rings or a timer fires, drain the job
 //! queue, run the jobs).
 //!
-//! The models (`loom_tests` in `hub/handle.rs`, `event.rs`, `threadpool.rs`,
-//! `channel/core.rs`):
+//! The models (`loom_tests` in `hub/handle.rs`, `event.rs`, `wait/mailbox.rs`,
+//! `threadpool/mod.rs`, `channel/core.rs`):
 //!
 //! * pushes from two threads against the hub draining and sleeping: no lost
 //!   wake-up, at most one wake-up per drain; the "would block forever" check
@@ -35,6 +37,9 @@
 //! * `AsyncResult::get` against a `set` from a thread without a hub; a
 //!   timed wait against the set and its deadline; two setters; waiters on
 //!   two hubs; every finished wait leaves the wait-list;
+//! * the `grove::wait` mailbox: a readiness reported from another thread
+//!   against the waiter arming and parking, and from two threads at once:
+//!   never lost, each index once, no waker left armed;
 //! * `ThreadPool::spawn` and `apply` handing results back, the pool dropped
 //!   while its job is queued or running, the last handle dropped by a job of
 //!   the pool itself, `apply` timing out while the job runs;

@@ -30,8 +30,8 @@ use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
+use crate::cancel::Cancel;
 use crate::cancel::Cancelled;
-use crate::hub::task::Cancel;
 use crate::hub::{Hub, TimerAction};
 
 /// The error of a [`with_timeout`] whose duration passed.

@@ -24,8 +24,8 @@ mod imp {
     use tracing::span::EnteredSpan;
     use tracing::Span;
 
-    use crate::greenlet::{panic_message, GreenletError};
     use crate::hub::task::{Outcome, Task};
+    use crate::panic::panic_message;
 
     /// Target of grove's spans and events.
     const TARGET: &str = "grove::greenlet";
@@ -85,9 +85,9 @@ mod imp {
     pub(crate) fn finished(task: &Task, outcome: &Outcome) {
         let id = task.id;
         match outcome {
-            Ok(_) => tracing::debug!(target: TARGET, id, "exit"),
-            Err(GreenletError::Killed) => tracing::info!(target: TARGET, id, "killed"),
-            Err(GreenletError::Panicked(payload)) => {
+            Outcome::Returned(_) => tracing::debug!(target: TARGET, id, "exit"),
+            Outcome::Killed => tracing::info!(target: TARGET, id, "killed"),
+            Outcome::Panicked(payload) => {
                 let message = panic_message(payload.as_ref());
                 tracing::error!(target: TARGET, id, message, "panic");
             }

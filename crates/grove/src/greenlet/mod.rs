@@ -27,6 +27,7 @@
 //! std::thread::spawn(move || g.join());
 //! ```
 
+mod panic_hook;
 mod remote;
 
 use std::any::Any;
@@ -37,10 +38,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::cancel::is_cancellation;
+use crate::cancel::{is_cancellation, Cancel};
 use crate::context::{Context, Yielder};
-use crate::hub::task::Cancel;
-use crate::hub::{Hub, State, Task, TimerAction, Unparker, WaitOn};
+use crate::hub::{Hub, Outcome, State, Task, Unparker, WaitOn};
+use crate::panic::panic_message;
 
 pub use remote::RemoteGreenlet;
 
@@ -93,17 +94,6 @@ impl fmt::Display for GreenletError {
 }
 
 impl std::error::Error for GreenletError {}
-
-/// The message of a panic payload (`&str` or `String`), or a placeholder.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "<non-string panic payload>"
-    }
-}
 
 /// A handle to a greenlet that returns a `T`.
 ///
@@ -298,6 +288,7 @@ impl Builder {
         delay: Option<Duration>,
         f: impl FnOnce() -> T + 'static,
     ) -> io::Result<Greenlet<T>> {
+        panic_hook::install();
         let hub = Hub::get();
         let stack = hub.stacks.borrow_mut().acquire(self.stack_size)?;
         let task = Rc::new(Task::new(hub.next_id(), self.name, State::New));
@@ -312,6 +303,17 @@ impl Builder {
     }
 }
 
+/// A greenlet's type-erased outcome as `join` returns it.
+fn into_result<T: 'static>(outcome: Outcome) -> Result<T, GreenletError> {
+    match outcome {
+        Outcome::Returned(value) => Ok(*value
+            .downcast::<T>()
+            .expect("the outcome has the greenlet's type")),
+        Outcome::Panicked(payload) => Err(GreenletError::Panicked(payload)),
+        Outcome::Killed => Err(GreenletError::Killed),
+    }
+}
+
 /// The body of every greenlet: run `f`, record how it ended.
 fn run_greenlet<T: 'static>(task: Rc<Task>, yielder: &Yielder, f: impl FnOnce() -> T) {
     task.yielder.set(yielder);
@@ -323,13 +325,13 @@ fn run_greenlet<T: 'static>(task: Rc<Task>, yielder: &Yielder, f: impl FnOnce() 
             // The greenlet swallowed its kill and returned: it is still killed.
             // Its value is dropped here, in greenlet context.
             let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
-            Err(GreenletError::Killed)
+            Outcome::Killed
         }
-        Ok(value) => Ok(Box::new(value) as Box<dyn Any>),
+        Ok(value) => Outcome::Returned(Box::new(value)),
         Err(payload) if is_cancellation(&*payload) || task.cancel() == Cancel::Kill => {
-            Err(GreenletError::Killed)
+            Outcome::Killed
         }
-        Err(payload) => Err(GreenletError::Panicked(payload)),
+        Err(payload) => Outcome::Panicked(payload),
     };
     crate::trace::finished(&task, &outcome);
     task.completion.borrow_mut().outcome = Some(outcome);
@@ -371,16 +373,12 @@ impl<T: 'static> Greenlet<T> {
                 self.task.describe()
             );
         }
-        match completion
-            .outcome
-            .take()
-            .expect("a dead greenlet has an outcome")
-        {
-            Ok(value) => Ok(*value
-                .downcast::<T>()
-                .expect("the outcome has the greenlet's type")),
-            Err(err) => Err(err),
-        }
+        into_result(
+            completion
+                .outcome
+                .take()
+                .expect("a dead greenlet has an outcome"),
+        )
     }
 
     /// Like [`join`](Greenlet::join), but gives up after `timeout`,
@@ -501,7 +499,7 @@ impl<T> Greenlet<T> {
             .is_some_and(|t| std::ptr::eq(t, Rc::as_ptr(&self.task)))
         {
             self.task.request_kill();
-            crate::cancel::raise_if_cancelled(&self.task);
+            self.task.raise_if_cancelled();
             return;
         }
         hub.kill_nowait(&self.task);
@@ -600,13 +598,12 @@ impl<T> Greenlet<T> {
                 .borrow_mut()
                 .joiners
                 .push(unparker.clone());
-            let timer = deadline.map(|d| hub.add_timer(d, TimerAction::unpark(unparker.clone())));
+            let timer = deadline.map(|d| (d, unparker.clone()));
             let guard = JoinWait {
                 task: &self.task,
                 unparker,
-                timer,
             };
-            let parked = hub.park(WaitOn::Join(self.task.id));
+            let parked = hub.park_until(WaitOn::Join(self.task.id), timer);
             drop(guard);
             if !parked {
                 return self.task.is_dead();
@@ -615,18 +612,14 @@ impl<T> Greenlet<T> {
     }
 }
 
-/// Leaves the joiner list and cancels the timer however the wait ended.
+/// Leaves the joiner list however the wait ended.
 struct JoinWait<'a> {
     task: &'a Rc<Task>,
     unparker: Unparker,
-    timer: Option<crate::hub::TimerKey>,
 }
 
 impl Drop for JoinWait<'_> {
     fn drop(&mut self) {
-        if let Some(timer) = self.timer {
-            Hub::get().cancel_timer(timer);
-        }
         let unparker = &self.unparker;
         self.task.completion.borrow_mut().joiners.remove(unparker);
     }
@@ -675,11 +668,7 @@ pub fn killall<T>(greenlets: &[Greenlet<T>]) {
 /// assert_eq!(g.join().unwrap(), Some(id));
 /// ```
 pub fn current_id() -> Option<u64> {
-    let hub = Hub::try_get()?;
-    if hub.on_main() {
-        return None;
-    }
-    hub.current().map(|t| t.id)
+    crate::hub::current_greenlet_id()
 }
 
 /// The running greenlet's name, if it has one.
@@ -695,4 +684,33 @@ pub fn current_name() -> Option<String> {
         return None;
     }
     hub.current().and_then(|t| t.name().map(str::to_owned))
+}
+
+// ---- waiting on it with `grove::wait` ------------------------------------------
+
+impl<T> crate::wait::Sealed for Greenlet<T> {
+    fn watch(&self, slot: &crate::wait::Slot) -> Option<usize> {
+        let task = self.task();
+        if task.is_dead() {
+            return None;
+        }
+        task.completion.borrow_mut().joiners.watch(slot.local());
+        Some(0) // unused: `unwatch` finds the watcher by identity
+    }
+    fn unwatch(&self, slot: &crate::wait::Slot, _key: usize) {
+        self.task()
+            .completion
+            .borrow_mut()
+            .joiners
+            .unwatch(&slot.local());
+    }
+    fn confirm(&self) -> bool {
+        true
+    }
+}
+
+impl<T> crate::Waitable for Greenlet<T> {
+    fn is_ready(&self) -> bool {
+        self.is_dead()
+    }
 }

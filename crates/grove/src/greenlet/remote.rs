@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use super::GreenletError;
 use crate::hub::{Handle, Hub, HubGone, RemoteWatcher, WaitOn};
-use crate::waitlist::Wait;
-use crate::waitlist_shared::{SharedGuard, SharedWaitList};
+use crate::wait::list::Wait;
+use crate::wait::shared::{SharedGuard, SharedWaitList};
 
 struct Slot<T> {
     outcome: Option<Result<T, GreenletError>>,
@@ -151,13 +151,7 @@ fn start<T: Send + 'static>(completer: Completer<T>, f: impl FnOnce() -> T + 'st
     let task = greenlet.task.clone();
     greenlet.link(move || {
         let outcome = task.completion.borrow_mut().outcome.take();
-        let outcome = match outcome {
-            Some(Ok(value)) => Ok(*value
-                .downcast::<T>()
-                .expect("the outcome has the greenlet's type")),
-            Some(Err(err)) => Err(err),
-            None => Err(GreenletError::Killed),
-        };
+        let outcome = outcome.map_or(Err(GreenletError::Killed), super::into_result);
         task.taken.set(true);
         completer.shared.complete(outcome);
         drop(completer);
@@ -300,5 +294,25 @@ impl<T> RemoteGreenlet<T> {
                 return slot.finished();
             }
         }
+    }
+}
+
+// ---- waiting on it with `grove::wait` ------------------------------------------
+
+impl<T> crate::wait::Sealed for RemoteGreenlet<T> {
+    fn watch(&self, slot: &crate::wait::Slot) -> Option<usize> {
+        RemoteGreenlet::watch(self, slot.remote())
+    }
+    fn unwatch(&self, _slot: &crate::wait::Slot, key: usize) {
+        RemoteGreenlet::unwatch(self, key);
+    }
+    fn confirm(&self) -> bool {
+        true
+    }
+}
+
+impl<T> crate::Waitable for RemoteGreenlet<T> {
+    fn is_ready(&self) -> bool {
+        self.is_dead()
     }
 }

@@ -23,7 +23,8 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::task::{Task, ThinVec, Unparker, WaitOn};
+use super::task::{Unparker, WaitOn};
+use super::wake_all::WakeAll;
 use super::Hub;
 
 /// Token of the cross-thread waker.
@@ -79,51 +80,7 @@ struct Source {
 /// and one writer, and an inline waiter is on the `Source`'s own cache line,
 /// where a `Vec`'s buffer would be one more cache miss per wake-up with
 /// thousands of connections.
-#[derive(Debug, Default)]
-struct Waiters {
-    first: Option<Unparker>,
-    rest: ThinVec<Unparker>,
-}
-
-impl Waiters {
-    fn push(&mut self, unparker: Unparker) {
-        if self.first.is_none() && self.rest.is_empty() {
-            self.first = Some(unparker);
-        } else {
-            self.rest.push(unparker);
-        }
-    }
-
-    /// Removes the waiter of `unparker`'s episode, if still present.
-    fn remove(&mut self, unparker: &Unparker) {
-        if self
-            .first
-            .as_ref()
-            .is_some_and(|w| w.same_episode(unparker))
-        {
-            self.first = None;
-        } else {
-            self.rest.retain(|w| !w.same_episode(unparker));
-        }
-    }
-
-    /// Wakes every waiter, in order, and forgets them.
-    fn wake_all(&mut self) {
-        if let Some(first) = self.first.take() {
-            first.unpark();
-        }
-        if !self.rest.is_empty() {
-            for waiter in self.rest.take() {
-                waiter.unpark();
-            }
-        }
-    }
-
-    /// The task to be woken first, for prefetching.
-    fn first_task(&self) -> Option<&Task> {
-        self.first.as_ref().map(|w| &*w.task)
-    }
-}
+type Waiters = WakeAll<Unparker>;
 
 /// The hub's poller.
 #[derive(Debug)]
@@ -435,20 +392,18 @@ impl Registration {
                 Direction::Write => source.writers.push(unparker.clone()),
             }
         }
-        let timer =
-            deadline.map(|d| hub.add_timer(d, super::TimerAction::unpark(unparker.clone())));
+        let timer = deadline.map(|d| (d, unparker.clone()));
         let waiting = WaitGuard {
             registration: self,
             direction,
             unparker: &unparker,
-            timer,
         };
         let on = match direction {
             Direction::Read => WaitOn::Readable(self.fd),
             Direction::Write => WaitOn::Writable(self.fd),
         };
         hub.io.waiting.set(hub.io.waiting.get() + 1);
-        let parked = hub.park(on);
+        let parked = hub.park_until(on, timer);
         drop(waiting);
         if !parked {
             // Not `Interrupted`: std's `read_to_end`/`write_all` retry that
@@ -508,16 +463,12 @@ struct WaitGuard<'a> {
     registration: &'a Registration,
     direction: Direction,
     unparker: &'a Unparker,
-    timer: Option<super::TimerKey>,
 }
 
 impl Drop for WaitGuard<'_> {
     fn drop(&mut self) {
         let hub = Hub::get();
         hub.io.waiting.set(hub.io.waiting.get() - 1);
-        if let Some(timer) = self.timer {
-            hub.cancel_timer(timer);
-        }
         let mut sources = hub.io.sources.borrow_mut();
         let source = &mut sources[self.registration.key];
         match self.direction {

@@ -42,6 +42,7 @@
 //! going.
 
 pub(crate) mod beat;
+mod current;
 pub(crate) mod handle;
 pub(crate) mod io;
 pub(crate) mod ledger;
@@ -49,6 +50,7 @@ mod registry;
 mod run_queue;
 pub(crate) mod task;
 pub(crate) mod timers;
+mod wake_all;
 pub(crate) mod watch;
 
 use std::cell::{Cell, OnceCell, RefCell};
@@ -60,9 +62,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::cancel::{raise_if_cancelled, Cancelled};
+use crate::cancel::{is_cancellation, Cancel};
 use crate::context::{self, Context};
-use crate::greenlet::{panic_message, GreenletError};
+use crate::panic::panic_message;
 use crate::stack::StackPool;
 use crate::sync::Arc;
 
@@ -73,7 +75,7 @@ use io::Poller;
 use ledger::Ledger;
 use registry::Registry;
 use run_queue::RunQueue;
-pub(crate) use task::{Primitive, State, Task, Unparker, WaitOn};
+pub(crate) use task::{Outcome, Primitive, State, Task, Unparker, WaitOn};
 pub(crate) use timers::TimerKey;
 use timers::Timers;
 pub(crate) use watch::{RemoteWatch, RemoteWatcher, Watch, Watcher, Watchers};
@@ -164,84 +166,13 @@ pub(crate) struct Hub {
     observed: Cell<bool>,
 }
 
-thread_local! {
-    static CURRENT_HUB: Cell<*const Hub> = const { Cell::new(ptr::null()) };
-    static OWNER: Owner = const { Owner };
-}
-
-/// Forgets this thread's hub without touching it, in a child right after
-/// `fork` (see `fork.rs`): the next grove call creates a fresh one; the old
-/// one, its epoll fd shared with the parent, is leaked.
-pub(crate) fn forget_after_fork() {
-    let _ = CURRENT_HUB.try_with(|c| c.set(ptr::null()));
-}
+pub(crate) use current::forget_after_fork;
 
 /// Global source of greenlet ids, handed out to hubs in blocks.
 static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
 const ID_BLOCK: u64 = 1024;
 
-/// Tears the hub down when its thread ends.
-struct Owner;
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        let ptr = CURRENT_HUB.with(Cell::get);
-        if ptr.is_null() {
-            return;
-        }
-        // SAFETY: the pointer came from Box::into_raw in `Hub::get` and is
-        // freed only here, once, at thread exit.
-        unsafe { &*ptr }.teardown();
-        CURRENT_HUB.with(|c| c.set(ptr::null()));
-        // SAFETY: as above; no greenlet of this thread will run again.
-        drop(unsafe { Box::from_raw(ptr.cast_mut()) });
-    }
-}
-
 impl Hub {
-    /// This thread's hub, created on first use.
-    ///
-    /// The reference is valid until the thread's TLS destructors run; grove
-    /// code uses it only while running on this thread, and greenlets still
-    /// parked at that point are never resumed.
-    #[inline]
-    pub(crate) fn get() -> &'static Hub {
-        let ptr = CURRENT_HUB.with(Cell::get);
-        if !ptr.is_null() {
-            // SAFETY: see above; the hub outlives every caller on this thread.
-            return unsafe { &*ptr };
-        }
-        Self::create()
-    }
-
-    /// This thread's hub if it exists (and is not being torn down).
-    pub(crate) fn try_get() -> Option<&'static Hub> {
-        let ptr = CURRENT_HUB.try_with(Cell::get).ok()?;
-        // SAFETY: as in `get`.
-        (!ptr.is_null()).then(|| unsafe { &*ptr })
-    }
-
-    #[cold]
-    fn create() -> &'static Hub {
-        crate::stack::ensure_handler_for_this_thread();
-        crate::fork::install();
-        let hub = Hub::new()
-            .unwrap_or_else(|err| panic!("grove: cannot create this thread's hub: {err}"));
-        let ptr = Box::into_raw(Box::new(hub));
-        CURRENT_HUB.with(|c| c.set(ptr));
-        // Registers the teardown; if TLS is already being destroyed the hub is leaked.
-        let _ = OWNER.try_with(|_| ());
-        // SAFETY: just allocated; freed only by `Owner::drop`.
-        let hub = unsafe { &*ptr };
-        hub.current.set(Rc::as_ptr(&hub.main));
-        crate::monitor::init_from_env();
-        if beat::wanted() {
-            crate::monitor::ensure_watcher();
-            hub.attach_beat();
-        }
-        hub
-    }
-
     fn new() -> std::io::Result<Hub> {
         let io = Poller::new()?;
         #[cfg(not(all(test, loom)))]
@@ -320,6 +251,7 @@ impl Hub {
         }
     }
 
+    /// Frees what the hub holds when its thread ends (see `current`).
     fn teardown(&self) {
         if let Some(beat) = self.beat.get() {
             beat.retire();
@@ -327,8 +259,15 @@ impl Hub {
         drop(self.remote.close());
         let tasks: Vec<Rc<Task>> = self.tasks.borrow_mut().take_all();
         for task in &tasks {
-            // SAFETY: context invariant: no task runs during teardown.
-            let context = unsafe { (*task.context.get()).take() };
+            if ptr::eq(Rc::as_ptr(task), self.current.get()) {
+                // Running: the process is exiting from inside this greenlet
+                // (`std::process::exit` runs this thread's destructors on its
+                // stack). Its context stays, never resumed again, with the
+                // task nobody drops.
+                continue;
+            }
+            // SAFETY: no resume is under way but the running one skipped above.
+            let context = unsafe { task.take_context() };
             if let Some(context) = context {
                 if context.started() {
                     context.leak();
@@ -511,8 +450,8 @@ impl Hub {
 
     /// Registers a freshly spawned greenlet and queues its start.
     pub(crate) fn launch(&self, task: &Rc<Task>, context: Context, delay: Option<Duration>) {
-        // SAFETY: context invariant: the task has not been scheduled yet.
-        unsafe { *task.context.get() = Some(context) };
+        // SAFETY: the task has not been scheduled yet: nothing resumes it.
+        unsafe { task.put_context(context) };
         let key = self.tasks.borrow_mut().insert(task.clone());
         task.key.set(key);
         let parent = self.current().map_or(0, |t| t.id);
@@ -537,13 +476,13 @@ impl Hub {
 
     /// Kills a greenlet that never ran: its closure is dropped here, it never runs.
     fn cancel_unstarted(&self, task: &Rc<Task>) {
-        // SAFETY: context invariant: the task has not started, so nothing runs on it.
-        let context = unsafe { (*task.context.get()).take() };
+        // SAFETY: the task has not started: nothing resumes it.
+        let context = unsafe { task.take_context() };
         if let Some(context) = context {
             let stack = context.into_stack();
             self.stacks.borrow_mut().release(stack);
         }
-        task.completion.borrow_mut().outcome = Some(Err(GreenletError::Killed));
+        task.completion.borrow_mut().outcome = Some(Outcome::Killed);
         self.retire(task);
     }
 
@@ -591,9 +530,9 @@ impl Hub {
         let Some(task) = self.current() else {
             blocking_in_hub_context()
         };
-        if task.cancel() != task::Cancel::None {
+        if task.cancel() != Cancel::None {
             end_episode(task);
-            raise_if_cancelled(task);
+            task.raise_if_cancelled();
         }
         if task.notified.replace(false) {
             task.seq.set(task.seq.get().wrapping_add(1));
@@ -605,6 +544,18 @@ impl Hub {
         true
     }
 
+    /// The one park with a deadline: parks like [`park`](Self::park) until
+    /// this episode is woken or the deadline of `timer` passes (then its
+    /// unparker, the same episode's, wakes the task). The timer is
+    /// cancelled however the park ends, unwinding included, so none
+    /// outlives its wait. The caller has joined whatever line will wake it
+    /// and leaves it in a drop guard of its own.
+    #[inline(always)]
+    pub(crate) fn park_until(&self, on: WaitOn, timer: Option<(Instant, Unparker)>) -> bool {
+        let _deadline = Deadline(timer.map(|(d, u)| self.add_timer(d, TimerAction::unpark(u))));
+        self.park(on)
+    }
+
     /// Puts the running task behind everything runnable and runs them.
     #[inline(always)]
     pub(crate) fn yield_now(&self) {
@@ -614,7 +565,7 @@ impl Hub {
         let Some(task) = self.current_rc() else {
             blocking_in_hub_context()
         };
-        raise_if_cancelled(&task);
+        task.raise_if_cancelled();
         task.state.set(State::Runnable);
         task.waiting_on.set(WaitOn::Yield);
         let task_ref: *const Task = Rc::as_ptr(&task);
@@ -636,7 +587,7 @@ impl Hub {
         task.seq.set(task.seq.get().wrapping_add(1));
         task.state.set(State::Running);
         task.waiting_on.set(WaitOn::Nothing);
-        raise_if_cancelled(task);
+        task.raise_if_cancelled();
     }
 
     // ---- the loop -----------------------------------------------------------
@@ -728,17 +679,16 @@ impl Hub {
         if self.observed.get() {
             self.observe_enter(&task);
         }
-        // SAFETY: context invariant: only the hub touches a task's context,
-        // and while the greenlet runs nothing else does.
-        let context = unsafe { (*task.context.get()).as_mut() };
-        let finished = context.expect("a live greenlet owns its context").resume();
+        // SAFETY: the hub's loop, on the thread's own stack, is the only
+        // caller, and it resumes one task at a time (never from a greenlet).
+        let finished = unsafe { task.resume_context() }.expect("a live greenlet owns its context");
         if self.observed.get() {
             self.observe_leave(&task);
         }
         self.current.set(ptr::null());
         if finished {
-            // SAFETY: the greenlet finished; nothing runs on its context.
-            let context = unsafe { (*task.context.get()).take() }.expect("checked above");
+            // SAFETY: the resume returned and the greenlet finished.
+            let context = unsafe { task.take_context() }.expect("checked above");
             let stack = context.into_stack();
             self.stacks.borrow_mut().release(stack);
             self.retire(&task);
@@ -842,14 +792,36 @@ impl std::fmt::Debug for Hub {
     }
 }
 
+/// The running greenlet's id; `None` on a thread's own stack, in hub
+/// context, or on a thread without a hub.
+pub(crate) fn current_greenlet_id() -> Option<u64> {
+    let hub = Hub::try_get()?;
+    if hub.on_main() {
+        return None;
+    }
+    hub.current().map(|t| t.id)
+}
+
 /// Runs a hub-context callback; a panic is reported, never propagated into the loop.
 fn run_callback(f: impl FnOnce()) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-        if !payload.is::<Cancelled>() {
+        if !is_cancellation(payload.as_ref()) {
             eprintln!(
                 "grove: a hub callback panicked: {}",
                 panic_message(payload.as_ref())
             );
+        }
+    }
+}
+
+/// Cancels a deadline's timer however a park ends.
+struct Deadline(Option<TimerKey>);
+
+impl Drop for Deadline {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Some(timer) = self.0.take() {
+            Hub::get().cancel_timer(timer);
         }
     }
 }

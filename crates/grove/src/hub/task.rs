@@ -12,9 +12,11 @@ use std::fmt;
 use std::os::fd::RawFd;
 use std::rc::Rc;
 
+use super::wake_all::{ThinVec, WakeAll, Woken};
 use super::watch::Watcher;
+use crate::cancel::{self, Cancel};
 use crate::context::{prefetch, Context, Yielder};
-use crate::greenlet::GreenletError;
+use crate::panic::panic_message;
 
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,39 +35,6 @@ pub(crate) enum State {
     Dead,
 }
 
-/// A pending cancellation request. Kill beats every timeout; among timeouts
-/// the outermost scope (smallest nesting depth) wins, since unwinding to it
-/// also leaves every inner scope. A scope is named by its depth: at any
-/// moment a task has one live `with_timeout` scope per depth, and a scope's
-/// timer is cancelled when the scope ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Cancel {
-    None,
-    Timeout(u16),
-    Kill,
-}
-
-impl Cancel {
-    /// 0: none; `u32::MAX`: kill; otherwise a timeout scope's depth (from 1).
-    #[inline(always)]
-    fn encode(self) -> u32 {
-        match self {
-            Cancel::None => 0,
-            Cancel::Timeout(depth) => u32::from(depth),
-            Cancel::Kill => u32::MAX,
-        }
-    }
-
-    #[inline(always)]
-    fn decode(raw: u32) -> Cancel {
-        match raw {
-            0 => Cancel::None,
-            u32::MAX => Cancel::Kill,
-            depth => Cancel::Timeout(depth as u16),
-        }
-    }
-}
-
 /// Registry key of a task that is not (or no longer) registered.
 pub(crate) const NO_KEY: u32 = u32::MAX;
 
@@ -82,72 +51,28 @@ pub(crate) enum WaitOn {
     /// The end of a greenlet on another thread's hub.
     RemoteJoin,
     /// A coordination primitive.
-    Primitive(Primitive),
+    Primitive(&'static Primitive),
 }
 
-/// The coordination primitive a task waits on (one byte, so that `WaitOn`
-/// and with it every task record stay small).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // variants are used as their primitives land
-pub(crate) enum Primitive {
-    Event,
-    AsyncResult,
-    Semaphore,
-    Lock,
-    RLock,
-    Mutex,
-    QueueGet,
-    QueuePut,
-    QueueJoin,
-    ChannelGet,
-    ChannelPut,
-    PoolSlot,
-    GroupJoin,
-    /// A job on a thread pool (`ThreadPool::apply`, `spawn_blocking`).
-    ThreadPoolJob,
-    /// A Unix signal (`grove::signal::Signals::wait`).
-    Signal,
-    /// `grove::wait` / `iwait` on several objects.
-    Any,
-    /// A server's handlers finishing (`StreamServer::stop`).
-    ServerStop,
-    /// A server stopping (`StreamServer::serve_forever`).
-    ServeForever,
-    /// A future polled by `grove::block_on`.
-    Future,
-    /// A `grove::channel` send waiting for room or a receiver.
-    ThreadChannelSend,
-    /// A `grove::channel` receive waiting for a value.
-    ThreadChannelRecv,
+/// The coordination primitive a task waits on, described by the primitive
+/// itself: each primitive's module holds a `static` of this, so the hub
+/// names no higher layer and a parked task's record keeps one pointer
+/// (`WaitOn` and with it every task record stay small).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Primitive {
+    /// The call that waits, as a report shows it ("Event::wait").
+    what: &'static str,
+}
+
+impl Primitive {
+    pub(crate) const fn new(what: &'static str) -> Primitive {
+        Primitive { what }
+    }
 }
 
 impl fmt::Display for Primitive {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Primitive::Event => "Event::wait",
-            Primitive::AsyncResult => "AsyncResult::get",
-            Primitive::Semaphore => "Semaphore::acquire",
-            Primitive::Lock => "Lock::acquire",
-            Primitive::RLock => "RLock::acquire",
-            Primitive::Mutex => "Mutex::lock",
-            Primitive::QueueGet => "a queue get",
-            Primitive::QueuePut => "a queue put (queue full)",
-            Primitive::QueueJoin => "JoinableQueue::join",
-            Primitive::ChannelGet => "Channel::get",
-            Primitive::ChannelPut => "Channel::put (waiting for a getter)",
-            Primitive::PoolSlot => "a free slot in a Pool",
-            Primitive::GroupJoin => "Group::join",
-            Primitive::ThreadPoolJob => "a thread-pool job (ThreadPool::apply, spawn_blocking)",
-            Primitive::Signal => "a Unix signal (Signals::wait)",
-            Primitive::Any => "grove::wait on several objects",
-            Primitive::ServerStop => "a server's handlers finishing (server stop)",
-            Primitive::ServeForever => "a server to be stopped (serve_forever)",
-            Primitive::Future => "a future (grove::block_on)",
-            Primitive::ThreadChannelSend => {
-                "a grove::channel send (channel full, or no receiver yet)"
-            }
-            Primitive::ThreadChannelRecv => "a grove::channel receive",
-        })
+        f.write_str(self.what)
     }
 }
 
@@ -167,8 +92,13 @@ impl fmt::Display for WaitOn {
     }
 }
 
-/// The outcome of a greenlet, type-erased (`Ok` holds a `Box<T>`).
-pub(crate) type Outcome = Result<Box<dyn Any>, GreenletError>;
+/// How a task ended, type-erased (`Returned` holds a `Box<T>`); the
+/// greenlet layer turns it into its public `Result`.
+pub(crate) enum Outcome {
+    Returned(Box<dyn Any>),
+    Panicked(Box<dyn Any + Send>),
+    Killed,
+}
 
 /// What happens when a task dies.
 #[derive(Default)]
@@ -178,108 +108,49 @@ pub(crate) struct Completion {
     pub(crate) links: ThinVec<Box<dyn FnOnce()>>,
 }
 
-/// A `Vec` that costs one word while empty (most lists here stay empty).
-#[allow(clippy::box_collection)] // the point: one word inline instead of three
-pub(crate) struct ThinVec<T>(Option<Box<Vec<T>>>);
-
-impl<T: fmt::Debug> fmt::Debug for ThinVec<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.0.iter().flat_map(|v| v.iter()))
-            .finish()
-    }
-}
-
-impl<T> Default for ThinVec<T> {
-    fn default() -> Self {
-        ThinVec(None)
-    }
-}
-
-impl<T> ThinVec<T> {
-    pub(crate) fn push(&mut self, item: T) {
-        self.0.get_or_insert_with(Default::default).push(item);
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.as_ref().is_none_or(|v| v.is_empty())
-    }
-
-    pub(crate) fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
-        if let Some(v) = &mut self.0 {
-            v.retain(keep);
-        }
-    }
-
-    /// Takes every item, leaving the list empty.
-    pub(crate) fn take(&mut self) -> Vec<T> {
-        self.0.take().map(|b| *b).unwrap_or_default()
-    }
-}
-
 /// Greenlets waiting for a task to die, in the order they began waiting,
-/// and the watchers of `grove::wait` told when it does. The first joiner is
-/// stored inline: most greenlets have at most one, and a spawn-and-join
-/// then allocates nothing here.
-#[derive(Default)]
-pub(crate) struct Joiners {
-    first: Option<Unparker>,
-    rest: ThinVec<Joiner>,
-}
+/// and the watchers of `grove::wait` told when it does (the first joiner
+/// inline: most greenlets have at most one, and a spawn-and-join then
+/// allocates nothing here).
+pub(crate) type Joiners = WakeAll<Joiner>;
 
-enum Joiner {
+/// One entry of [`Joiners`].
+pub(crate) enum Joiner {
     Unpark(Unparker),
     Watch(Watcher),
 }
 
+impl From<Unparker> for Joiner {
+    fn from(unparker: Unparker) -> Self {
+        Joiner::Unpark(unparker)
+    }
+}
+
+impl Woken for Joiner {
+    fn is_episode(&self, unparker: &Unparker) -> bool {
+        matches!(self, Joiner::Unpark(j) if j.same_episode(unparker))
+    }
+
+    fn wake(self) {
+        match self {
+            Joiner::Unpark(unparker) => {
+                unparker.unpark();
+            }
+            Joiner::Watch(watcher) => watcher.fire(),
+        }
+    }
+}
+
 impl Joiners {
-    pub(crate) fn push(&mut self, unparker: Unparker) {
-        if self.first.is_none() && self.rest.is_empty() {
-            self.first = Some(unparker);
-        } else {
-            self.rest.push(Joiner::Unpark(unparker));
-        }
-    }
-
-    /// Removes the waiter of `unparker`'s episode, if still present.
-    pub(crate) fn remove(&mut self, unparker: &Unparker) {
-        if self
-            .first
-            .as_ref()
-            .is_some_and(|j| j.same_episode(unparker))
-        {
-            self.first = None;
-        } else {
-            self.rest
-                .retain(|j| !matches!(j, Joiner::Unpark(j) if j.same_episode(unparker)));
-        }
-    }
-
     /// Adds a watcher, fired when the task dies (it does not wake anyone by
     /// itself and takes nothing).
     pub(crate) fn watch(&mut self, watcher: Watcher) {
-        self.rest.push(Joiner::Watch(watcher));
+        self.push_rest(Joiner::Watch(watcher));
     }
 
     /// Removes `watcher`, if still present (not yet fired).
     pub(crate) fn unwatch(&mut self, watcher: &Watcher) {
-        self.rest
-            .retain(|j| !matches!(j, Joiner::Watch(w) if w.same(watcher)));
-    }
-
-    /// Wakes every waiter and fires every watcher, in order.
-    pub(crate) fn wake_all(&mut self) {
-        if let Some(first) = self.first.take() {
-            first.unpark();
-        }
-        for joiner in self.rest.take() {
-            match joiner {
-                Joiner::Unpark(unparker) => {
-                    unparker.unpark();
-                }
-                Joiner::Watch(watcher) => watcher.fire(),
-            }
-        }
+        self.retain_rest(|j| !matches!(j, Joiner::Watch(w) if w.same(watcher)));
     }
 }
 
@@ -308,11 +179,17 @@ pub(crate) struct Task {
     pub(crate) waiting_on: Cell<WaitOn>,
     /// Set when the greenlet starts; null for a thread's own stack.
     pub(crate) yielder: Cell<*const Yielder>,
+    /// The greenlet's stack and registers; empty for a thread's own stack
+    /// and once dead. Reached only through the context methods below.
+    ///
     /// # Invariant
-    /// Accessed only by the hub: to resume the task (while it runs, nothing
-    /// else touches it), to take it when the task finished, or to drop it
-    /// before it ever started. `None` for a thread's own stack and once dead.
-    pub(crate) context: UnsafeCell<Option<Context>>,
+    /// While a resume is under way it holds the only reference into the
+    /// cell; otherwise none is live (the context methods' contract).
+    context: UnsafeCell<Option<Context>>,
+    /// A resume of `context` is under way: debug builds check the context
+    /// methods' contract with it (one byte of the record's padding).
+    #[cfg(debug_assertions)]
+    context_busy: Cell<bool>,
     pub(crate) completion: RefCell<Completion>,
 }
 
@@ -331,6 +208,8 @@ impl Task {
             waiting_on: Cell::new(WaitOn::Nothing),
             yielder: Cell::new(std::ptr::null()),
             context: UnsafeCell::new(None),
+            #[cfg(debug_assertions)]
+            context_busy: Cell::new(false),
             completion: RefCell::new(Completion::default()),
         }
     }
@@ -364,6 +243,62 @@ impl Task {
         }
     }
 
+    /// In debug builds (the tests), checks the context methods' contract:
+    /// no resume of this task's context is under way.
+    #[inline(always)]
+    fn debug_check_context_idle(&self) {
+        #[cfg(debug_assertions)]
+        if self.context_busy.get() {
+            context_in_use(self);
+        }
+    }
+
+    /// Puts the greenlet's context in the record (dropping what was there).
+    ///
+    /// # Safety
+    /// No resume of this task's context may be under way (see
+    /// [`resume_context`](Self::resume_context)).
+    pub(crate) unsafe fn put_context(&self, context: Context) {
+        self.debug_check_context_idle();
+        // SAFETY: by the contract, no reference into the cell is live.
+        unsafe { *self.context.get() = Some(context) };
+    }
+
+    /// Takes the greenlet's context out of the record.
+    ///
+    /// # Safety
+    /// As for [`put_context`](Self::put_context).
+    pub(crate) unsafe fn take_context(&self) -> Option<Context> {
+        self.debug_check_context_idle();
+        // SAFETY: by the contract, no reference into the cell is live.
+        unsafe { (*self.context.get()).take() }
+    }
+
+    /// Resumes the greenlet's context until it suspends (`Some(false)`) or
+    /// finishes (`Some(true)`); `None` if there is none.
+    ///
+    /// # Safety
+    /// No other resume of this task's context may be under way: the hub's
+    /// loop resumes a task only from its own frames on the thread's stack
+    /// (never from a greenlet, so never re-entrantly), and while the
+    /// greenlet runs nothing calls these methods on its task (a teardown
+    /// that runs on it, `std::process::exit` inside a greenlet, skips the
+    /// running task). Debug builds check this with a borrow flag; release
+    /// builds pay nothing on the switch path (a flag there cost ~3 ns per
+    /// round trip, `docs/runs/wait-core.md`).
+    #[inline(always)]
+    pub(crate) unsafe fn resume_context(&self) -> Option<bool> {
+        self.debug_check_context_idle();
+        #[cfg(debug_assertions)]
+        self.context_busy.set(true);
+        // SAFETY: by the contract this is the only reference into the cell
+        // while the greenlet runs.
+        let finished = unsafe { (*self.context.get()).as_mut() }.map(Context::resume);
+        #[cfg(debug_assertions)]
+        self.context_busy.set(false);
+        finished
+    }
+
     pub(crate) fn name(&self) -> Option<&str> {
         self.name.as_deref().map(|n| &**n)
     }
@@ -371,6 +306,13 @@ impl Task {
     #[inline(always)]
     pub(crate) fn cancel(&self) -> Cancel {
         Cancel::decode(self.cancel.get())
+    }
+
+    /// Unwinds if a kill or timeout is pending for this task (and it is not
+    /// already unwinding).
+    #[inline(always)]
+    pub(crate) fn raise_if_cancelled(&self) {
+        cancel::raise(self.cancel());
     }
 
     fn set_cancel(&self, cancel: Cancel) {
@@ -416,6 +358,16 @@ impl Task {
     }
 }
 
+#[cfg(debug_assertions)]
+#[cold]
+#[inline(never)]
+fn context_in_use(task: &Task) -> ! {
+    panic!(
+        "grove: the context of greenlet {} is in use",
+        task.describe()
+    )
+}
+
 impl fmt::Debug for Task {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task")
@@ -435,11 +387,11 @@ impl Drop for Task {
             context.leak();
         }
         let outcome = self.completion.get_mut().outcome.take();
-        if let Some(Err(GreenletError::Panicked(payload))) = &outcome {
+        if let Some(Outcome::Panicked(payload)) = &outcome {
             eprintln!(
                 "grove: greenlet {} panicked and nobody joined it: {}",
                 self.describe(),
-                crate::greenlet::panic_message(payload.as_ref())
+                panic_message(payload.as_ref())
             );
         }
     }

@@ -53,7 +53,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::hub::{Hub, Primitive, WaitOn};
-use crate::waitlist::{Wait, WaitList};
+use crate::wait::list::{Wait, WaitList};
 
 pub use mutex::{Mutex, MutexGuard};
 pub use rlock::{RLock, RLockGuard};
@@ -120,11 +120,11 @@ struct Permits {
     /// Acquirers inside `WaitList::wait`: waiting, or woken and not yet back.
     in_wait: Cell<usize>,
     waiters: WaitList,
-    on: Primitive,
+    on: &'static Primitive,
 }
 
 impl Permits {
-    fn new(permits: usize, on: Primitive) -> Permits {
+    fn new(permits: usize, on: &'static Primitive) -> Permits {
         Permits {
             permits: Cell::new(permits),
             in_wait: Cell::new(0),

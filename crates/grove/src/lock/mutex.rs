@@ -9,6 +9,9 @@ use std::time::Duration;
 use super::Permits;
 use crate::hub::Primitive;
 
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_MUTEX: Primitive = Primitive::new("Mutex::lock");
+
 // ---- Mutex ----------------------------------------------------------------------
 
 /// A cooperative mutex guarding a `T`: [`lock`](Mutex::lock) waits (in
@@ -142,7 +145,7 @@ impl<T> Mutex<T> {
     pub fn new(value: T) -> Mutex<T> {
         Mutex {
             inner: Rc::new(MutexInner {
-                permits: Permits::new(1, Primitive::Mutex),
+                permits: Permits::new(1, &WAITS_ON_MUTEX),
                 data: RefCell::new(value),
             }),
         }

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use super::{cannot_wait_while_unwinding, NotOwner, Permits};
 use crate::hub::{Hub, Primitive};
 
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_R_LOCK: Primitive = Primitive::new("RLock::acquire");
+
 // ---- RLock ------------------------------------------------------------------------
 
 /// A re-entrant lock (gevent's `RLock`): the greenlet that holds it may
@@ -112,7 +115,7 @@ impl RLock {
     pub fn new() -> RLock {
         RLock {
             inner: Rc::new(RLockInner {
-                permits: Permits::new(1, Primitive::RLock),
+                permits: Permits::new(1, &WAITS_ON_R_LOCK),
                 owner: Cell::new(None),
                 depth: Cell::new(0),
             }),

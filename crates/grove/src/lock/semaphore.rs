@@ -7,6 +7,11 @@ use std::time::Duration;
 use super::{OverRelease, Permits};
 use crate::hub::Primitive;
 
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_LOCK: Primitive = Primitive::new("Lock::acquire");
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_SEMAPHORE: Primitive = Primitive::new("Semaphore::acquire");
+
 // ---- Semaphore ------------------------------------------------------------------
 
 /// A counter of permits that greenlets acquire and release (gevent's
@@ -100,7 +105,7 @@ impl Semaphore {
     /// ```
     pub fn new(permits: usize) -> Semaphore {
         Semaphore {
-            permits: Rc::new(Permits::new(permits, Primitive::Semaphore)),
+            permits: Rc::new(Permits::new(permits, &WAITS_ON_SEMAPHORE)),
         }
     }
 
@@ -294,7 +299,7 @@ impl BoundedSemaphore {
     /// ```
     pub fn new(permits: usize) -> BoundedSemaphore {
         BoundedSemaphore {
-            permits: Rc::new(Permits::new(permits, Primitive::Semaphore)),
+            permits: Rc::new(Permits::new(permits, &WAITS_ON_SEMAPHORE)),
             bound: permits,
         }
     }
@@ -526,7 +531,7 @@ impl Lock {
     /// ```
     pub fn new() -> Lock {
         Lock {
-            permits: Rc::new(Permits::new(1, Primitive::Lock)),
+            permits: Rc::new(Permits::new(1, &WAITS_ON_LOCK)),
         }
     }
 

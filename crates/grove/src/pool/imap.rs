@@ -8,12 +8,14 @@ use std::iter::FusedIterator;
 use std::panic::resume_unwind;
 use std::rc::Rc;
 
+use super::WAITS_ON_GROUP_JOIN;
 use super::{Ended, Inner};
 #[cfg(doc)]
 use super::{Group, Pool};
-use crate::greenlet::{panic_message, GreenletError};
-use crate::hub::{Primitive, WaitOn};
-use crate::waitlist::{Wait, WaitList};
+use crate::greenlet::GreenletError;
+use crate::hub::WaitOn;
+use crate::panic::panic_message;
+use crate::wait::list::{Wait, WaitList};
 
 /// Results of finished items, waiting to be read.
 enum Done<R> {
@@ -305,7 +307,7 @@ where
             if self
                 .shared
                 .reader
-                .wait(WaitOn::Primitive(Primitive::GroupJoin), None)
+                .wait(WaitOn::Primitive(&WAITS_ON_GROUP_JOIN), None)
                 == Wait::Unwinding
             {
                 return None;

@@ -1,5 +1,5 @@
 //! The one mechanism under `Queue`, `LifoQueue`, `PriorityQueue` and
-//! `JoinableQueue`: a container behind two [`Side`]s, all in one `RefCell`.
+//! `JoinableQueue`: a container behind two [`Line`]s, all in one `RefCell`.
 //! The kinds differ only in the container ([`Buffer`]).
 //!
 //! # Hand-off
@@ -48,9 +48,14 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::time::Instant;
 
-use super::side::{wait_turn, Side};
 use super::{Empty, Full};
-use crate::hub::{Hub, Primitive, TimerAction, TimerKey, WaitOn, Watcher, Watchers};
+use crate::hub::{Hub, Primitive, WaitOn, Watcher, Watchers};
+use crate::wait::line::{wait_turn, Line};
+
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_QUEUE_GET: Primitive = Primitive::new("a queue get");
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_QUEUE_PUT: Primitive = Primitive::new("a queue put (queue full)");
 
 /// What a container holds (a trait of its own, without the bounds the
 /// container's methods need, so that `Core<Smallest<T>>` is a type for any
@@ -170,7 +175,7 @@ impl<T: Ord> Buffer for Smallest<T> {
 }
 
 /// A buffered queue: items in a [`Buffer`] (or in the hands of served
-/// getters), getters and putters in FIFO [`Side`]s. See the module docs.
+/// getters), getters and putters in FIFO [`Line`]s. See the module docs.
 pub(crate) struct Core<B: Holds> {
     state: RefCell<State<B>>,
     /// `usize::MAX` for an unbounded queue.
@@ -185,9 +190,9 @@ struct State<B: Holds> {
     /// Items moved into served getters' nodes (counted by `len`).
     held: usize,
     shut_down: bool,
-    getters: Side<B::Item>,
+    getters: Line<B::Item>,
     /// Served putters hold a free slot (no payload).
-    putters: Side<()>,
+    putters: Line<()>,
 }
 
 impl<B: Buffer> State<B> {
@@ -345,8 +350,8 @@ impl<B: Buffer> Core<B> {
                 items: B::new(),
                 held: 0,
                 shut_down: false,
-                getters: Side::new(),
-                putters: Side::new(),
+                getters: Line::new(),
+                putters: Line::new(),
             }),
             capacity,
             watchers: Watchers::default(),
@@ -507,7 +512,6 @@ impl<B: Buffer> Core<B> {
         let guard = GetGuard {
             core: self,
             key,
-            timer: None,
             armed: true,
         };
         Some(self.get_served(guard, deadline))
@@ -526,16 +530,14 @@ impl<B: Buffer> Core<B> {
             Some(d) => (unparker.task.clone(), Some((d, unparker))),
         };
         let key = self.state.borrow_mut().getters.push(task);
-        let timer = for_timer.map(|(d, unparker)| hub.add_timer(d, TimerAction::unpark(unparker)));
         let guard = GetGuard {
             core: self,
             key,
-            timer,
             armed: true,
         };
         // Called while unwinding, `park` returns at once: the getter is not
         // served, and `get_in_turn` takes it out of the line again.
-        hub.park(WaitOn::Primitive(Primitive::QueueGet));
+        hub.park_until(WaitOn::Primitive(&WAITS_ON_QUEUE_GET), for_timer);
         self.get_served(guard, deadline)
     }
 
@@ -546,9 +548,6 @@ impl<B: Buffer> Core<B> {
         mut guard: GetGuard<'_, B>,
         deadline: Option<Instant>,
     ) -> Result<B::Item, Empty> {
-        if let Some(timer) = guard.timer.take() {
-            Hub::get().cancel_timer(timer);
-        }
         let key = guard.key;
         let mut st = self.state.borrow_mut();
         if !st.getters.is_served_head(key) {
@@ -628,10 +627,7 @@ impl<B: Buffer> Core<B> {
     /// A getter's wait ended by unwinding.
     #[cold]
     #[inline(never)]
-    fn getter_unwound(&self, key: usize, timer: Option<TimerKey>) {
-        if let Some(timer) = timer {
-            Hub::get().cancel_timer(timer);
-        }
+    fn getter_unwound(&self, key: usize) {
         self.state.borrow_mut().getter_cancelled(key);
         // Its item may be back in the buffer, the line empty.
         self.notify_ready();
@@ -714,7 +710,6 @@ impl<B: Buffer> Core<B> {
         let guard = PutGuard {
             core: self,
             key,
-            timer: None,
             armed: true,
         };
         Ok(self.put_served(guard, item))
@@ -734,15 +729,13 @@ impl<B: Buffer> Core<B> {
             Some(d) => (unparker.task.clone(), Some((d, unparker))),
         };
         let key = self.state.borrow_mut().putters.push(task);
-        let timer = for_timer.map(|(d, unparker)| hub.add_timer(d, TimerAction::unpark(unparker)));
         let guard = PutGuard {
             core: self,
             key,
-            timer,
             armed: true,
         };
         // Called while unwinding, `park` returns at once (see `get_wait`).
-        hub.park(WaitOn::Primitive(Primitive::QueuePut));
+        hub.park_until(WaitOn::Primitive(&WAITS_ON_QUEUE_PUT), for_timer);
         self.put_served(guard, item)
     }
 
@@ -750,9 +743,6 @@ impl<B: Buffer> Core<B> {
     /// turn.
     #[inline(always)]
     fn put_served(&self, mut guard: PutGuard<'_, B>, item: B::Item) -> Result<(), Full<B::Item>> {
-        if let Some(timer) = guard.timer.take() {
-            Hub::get().cancel_timer(timer);
-        }
         let key = guard.key;
         let mut st = self.state.borrow_mut();
         if !st.putters.is_served_head(key) {
@@ -797,10 +787,7 @@ impl<B: Buffer> Core<B> {
     /// A putter's wait ended by unwinding.
     #[cold]
     #[inline(never)]
-    fn putter_unwound(&self, key: usize, timer: Option<TimerKey>) {
-        if let Some(timer) = timer {
-            Hub::get().cancel_timer(timer);
-        }
+    fn putter_unwound(&self, key: usize) {
         self.state.borrow_mut().putter_cancelled(key, self.capacity);
     }
 
@@ -822,7 +809,6 @@ impl<B: Buffer> Core<B> {
 struct GetGuard<'a, B: Buffer> {
     core: &'a Core<B>,
     key: usize,
-    timer: Option<TimerKey>,
     /// Until the getter has left the line normally.
     armed: bool,
 }
@@ -831,7 +817,7 @@ impl<B: Buffer> Drop for GetGuard<'_, B> {
     #[inline(always)]
     fn drop(&mut self) {
         if self.armed {
-            self.core.getter_unwound(self.key, self.timer.take());
+            self.core.getter_unwound(self.key);
         }
     }
 }
@@ -840,7 +826,6 @@ impl<B: Buffer> Drop for GetGuard<'_, B> {
 struct PutGuard<'a, B: Buffer> {
     core: &'a Core<B>,
     key: usize,
-    timer: Option<TimerKey>,
     armed: bool,
 }
 
@@ -848,7 +833,7 @@ impl<B: Buffer> Drop for PutGuard<'_, B> {
     #[inline(always)]
     fn drop(&mut self) {
         if self.armed {
-            self.core.putter_unwound(self.key, self.timer.take());
+            self.core.putter_unwound(self.key);
         }
     }
 }

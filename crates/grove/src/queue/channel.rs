@@ -1,6 +1,6 @@
 //! `Channel`: a rendezvous — a put waits until a getter takes its item.
 //!
-//! Two [`Side`]s in one `RefCell`, as under the buffered queues. The
+//! Two [`Line`]s in one `RefCell`, as under the buffered queues. The
 //! putters' line holds the offers in arrival order: a waiting putter's node
 //! holds its item. A put that finds a getter waiting moves its item
 //! straight into that getter's node (with the key of the putter's node) and
@@ -29,9 +29,14 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::buffered::{Iter, Receive};
-use super::side::{wait_turn, Side};
 use super::{Empty, Full};
-use crate::hub::{Hub, Primitive, TimerAction, TimerKey, WaitOn, Watcher, Watchers};
+use crate::hub::{Hub, Primitive, WaitOn, Watcher, Watchers};
+use crate::wait::line::{wait_turn, Line};
+
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_CHANNEL_GET: Primitive = Primitive::new("Channel::get");
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_CHANNEL_PUT: Primitive = Primitive::new("Channel::put (waiting for a getter)");
 
 /// A rendezvous between the greenlets of one thread (gevent's `Channel`): a
 /// queue with no room, where [`put`](Channel::put) waits until a getter has
@@ -119,10 +124,10 @@ struct Inner<T> {
 struct State<T> {
     /// A served getter holds its item and the key of the putter waiting
     /// for the take (`NO_PUTTER`: none).
-    getters: Side<(T, usize)>,
+    getters: Line<(T, usize)>,
     /// Offers, oldest first: waiting nodes are on offer; a served node's
     /// item is in a getter's hands (no payload) or was taken (`Taken`).
-    putters: Side<Offer<T>>,
+    putters: Line<Offer<T>>,
     /// Items in served getters' hands.
     held: usize,
     /// `Offer::Left` nodes in `putters`.
@@ -364,7 +369,6 @@ impl<T> Inner<T> {
         let guard = GetGuard {
             inner: self,
             key: mine,
-            timer: None,
             armed: true,
         };
         Some(self.get_served(guard, deadline))
@@ -382,16 +386,14 @@ impl<T> Inner<T> {
             Some(d) => (unparker.task.clone(), Some((d, unparker))),
         };
         let key = self.state.borrow_mut().getters.push(task);
-        let timer = for_timer.map(|(d, unparker)| hub.add_timer(d, TimerAction::unpark(unparker)));
         let guard = GetGuard {
             inner: self,
             key,
-            timer,
             armed: true,
         };
         // Called while unwinding, `park` returns at once: the getter is not
         // served, and `get_in_turn` takes it out of the line again.
-        hub.park(WaitOn::Primitive(Primitive::ChannelGet));
+        hub.park_until(WaitOn::Primitive(&WAITS_ON_CHANNEL_GET), for_timer);
         self.get_served(guard, deadline)
     }
 
@@ -401,9 +403,6 @@ impl<T> Inner<T> {
         mut guard: GetGuard<'_, T>,
         deadline: Option<Instant>,
     ) -> Result<T, Empty> {
-        if let Some(timer) = guard.timer.take() {
-            Hub::get().cancel_timer(timer);
-        }
         let key = guard.key;
         let mut st = self.state.borrow_mut();
         if !st.getters.is_served_head(key) {
@@ -497,10 +496,7 @@ impl<T> Inner<T> {
 
     #[cold]
     #[inline(never)]
-    fn getter_unwound(&self, key: usize, timer: Option<TimerKey>) {
-        if let Some(timer) = timer {
-            Hub::get().cancel_timer(timer);
-        }
+    fn getter_unwound(&self, key: usize) {
         self.state.borrow_mut().getter_cancelled(key);
         // Its item may be back on offer, the line empty.
         self.notify_ready();
@@ -551,18 +547,13 @@ impl<T> Inner<T> {
             self.notify_ready();
             key
         };
-        let timer = for_timer.map(|(d, unparker)| hub.add_timer(d, TimerAction::unpark(unparker)));
         let mut guard = PutGuard {
             inner: self,
             key,
-            timer,
             armed: true,
         };
         // Only a take, a shutdown or the deadline wakes the putter.
-        hub.park(WaitOn::Primitive(Primitive::ChannelPut));
-        if let Some(timer) = guard.timer.take() {
-            hub.cancel_timer(timer);
-        }
+        hub.park_until(WaitOn::Primitive(&WAITS_ON_CHANNEL_PUT), for_timer);
         guard.armed = false;
         let mut st = self.state.borrow_mut();
         let left = st.putter_leaves(key);
@@ -603,10 +594,7 @@ impl<T> Inner<T> {
 
     #[cold]
     #[inline(never)]
-    fn putter_unwound(&self, key: usize, timer: Option<TimerKey>) {
-        if let Some(timer) = timer {
-            Hub::get().cancel_timer(timer);
-        }
+    fn putter_unwound(&self, key: usize) {
         let left = self.state.borrow_mut().putter_leaves(key);
         // The put did not happen: its item is dropped here, after the borrow.
         drop(left);
@@ -633,7 +621,6 @@ impl<T> Inner<T> {
 struct GetGuard<'a, T> {
     inner: &'a Inner<T>,
     key: usize,
-    timer: Option<TimerKey>,
     armed: bool,
 }
 
@@ -641,7 +628,7 @@ impl<T> Drop for GetGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
         if self.armed {
-            self.inner.getter_unwound(self.key, self.timer.take());
+            self.inner.getter_unwound(self.key);
         }
     }
 }
@@ -651,7 +638,6 @@ impl<T> Drop for GetGuard<'_, T> {
 struct PutGuard<'a, T> {
     inner: &'a Inner<T>,
     key: usize,
-    timer: Option<TimerKey>,
     armed: bool,
 }
 
@@ -659,7 +645,7 @@ impl<T> Drop for PutGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
         if self.armed {
-            self.inner.putter_unwound(self.key, self.timer.take());
+            self.inner.putter_unwound(self.key);
         }
     }
 }
@@ -680,8 +666,8 @@ impl<T> Channel<T> {
     pub fn new() -> Self {
         Channel(Rc::new(Inner {
             state: RefCell::new(State {
-                getters: Side::new(),
-                putters: Side::new(),
+                getters: Line::new(),
+                putters: Line::new(),
                 held: 0,
                 left: 0,
                 shut_down: false,

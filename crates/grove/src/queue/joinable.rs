@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use super::buffered::{Core, Fifo, HasCore, Iter};
 use super::{Empty, Full};
 use crate::hub::{Hub, Primitive, WaitOn};
-use crate::waitlist::{Wait, WaitList};
+use crate::wait::list::{Wait, WaitList};
+
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_QUEUE_JOIN: Primitive = Primitive::new("JoinableQueue::join");
 
 /// A FIFO queue that counts unfinished tasks, so that a producer can wait
 /// until every item it put has been processed (gevent's `JoinableQueue`,
@@ -170,7 +173,7 @@ impl<T> JoinableQueue<T> {
 
     fn join_until(&self, deadline: Option<Instant>) -> bool {
         while self.0.unfinished.get() > 0 {
-            let on = WaitOn::Primitive(Primitive::QueueJoin);
+            let on = WaitOn::Primitive(&WAITS_ON_QUEUE_JOIN);
             match self.0.joiners.wait(on, deadline) {
                 Wait::Notified => {}
                 Wait::TimedOut | Wait::Unwinding => break,

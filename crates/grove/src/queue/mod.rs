@@ -78,10 +78,40 @@ mod joinable;
 mod kinds;
 #[cfg(test)]
 mod ready_tests;
-mod side;
 
 pub use self::buffered::Iter;
 pub use self::channel::Channel;
 pub use self::error::{Empty, Full};
 pub use self::joinable::JoinableQueue;
 pub use self::kinds::{LifoQueue, PriorityQueue, Queue};
+
+// ---- waiting on it with `grove::wait` ------------------------------------------
+
+/// The queues: ready while a get would not wait.
+macro_rules! waitable_queue {
+    ($name:ident $(, $bound:path)?) => {
+        impl<T $(: $bound)?> crate::wait::Sealed for $name<T> {
+            fn watch(&self, slot: &crate::wait::Slot) -> Option<usize> {
+                $name::watch(self, slot.local())
+            }
+            fn unwatch(&self, _slot: &crate::wait::Slot, key: usize) {
+                $name::unwatch(self, key);
+            }
+            fn confirm(&self) -> bool {
+                self.get_ready()
+            }
+        }
+
+        impl<T $(: $bound)?> crate::Waitable for $name<T> {
+            fn is_ready(&self) -> bool {
+                self.get_ready()
+            }
+        }
+    };
+}
+
+waitable_queue!(Queue);
+waitable_queue!(LifoQueue);
+waitable_queue!(PriorityQueue, Ord);
+waitable_queue!(JoinableQueue);
+waitable_queue!(Channel);

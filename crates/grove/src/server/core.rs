@@ -11,10 +11,17 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::cancel::is_cancellation;
-use crate::greenlet::{panic_message, Builder, Greenlet};
+use crate::greenlet::{Builder, Greenlet};
 use crate::hub::{Hub, Primitive, WaitOn};
+use crate::panic::panic_message;
 use crate::pool::{Group, Pool};
-use crate::waitlist::{Wait, WaitList};
+use crate::wait::list::{Wait, WaitList};
+
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_SERVE_FOREVER: Primitive = Primitive::new("a server to be stopped (serve_forever)");
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_SERVER_STOP: Primitive =
+    Primitive::new("a server's handlers finishing (server stop)");
 
 /// The accept loop yields to the other greenlets after this many
 /// connections (or datagrams) in a row, so that a flood of arrivals cannot
@@ -273,7 +280,7 @@ impl Core {
         while self.state.get() != State::Stopped {
             match self
                 .changed
-                .wait(WaitOn::Primitive(Primitive::ServeForever), None)
+                .wait(WaitOn::Primitive(&WAITS_ON_SERVE_FOREVER), None)
             {
                 Wait::Notified | Wait::TimedOut => {}
                 Wait::Unwinding => return, // the guard stops the server
@@ -297,7 +304,7 @@ impl Core {
             }
             match self
                 .changed
-                .wait(WaitOn::Primitive(Primitive::ServerStop), deadline)
+                .wait(WaitOn::Primitive(&WAITS_ON_SERVER_STOP), deadline)
             {
                 Wait::Notified => {}
                 Wait::TimedOut => return self.others() == 0,

@@ -79,9 +79,12 @@ use libc::c_int;
 use slab::Slab;
 
 use crate::hub::{Hub, Primitive, WaitOn};
-use crate::waitlist::{Wait, WaitList};
+use crate::wait::list::{Wait, WaitList};
 use dispatch::global;
 pub use number::Signal;
+
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_SIGNAL: Primitive = Primitive::new("a Unix signal (Signals::wait)");
 
 // ---- the per-hub part -----------------------------------------------------
 
@@ -488,7 +491,7 @@ impl Signals {
             match self
                 .queue
                 .waiters
-                .wait(WaitOn::Primitive(Primitive::Signal), deadline)
+                .wait(WaitOn::Primitive(&WAITS_ON_SIGNAL), deadline)
             {
                 Wait::Notified => {}
                 Wait::TimedOut | Wait::Unwinding => return self.try_wait(),

@@ -1,41 +1,42 @@
-//! One side of a queue — its getters or its putters: a FIFO line of blocked
-//! greenlets, each in a node that can receive a *hand-off*.
+//! The one FIFO of waiter nodes under every wait-list and both sides of
+//! every queue.
 //!
-//! A waiter is *served* when the other side gives it what it waits for,
-//! oldest waiter first: an item moved straight into its node (a FIFO
-//! queue's or a channel's getter), or a bare claim on a unit kept
-//! elsewhere (a free slot for a putter; an item left in the buffer for a
-//! LIFO or priority getter, which picks the item when it runs). Serving
-//! makes the waiter runnable; it wakes with the item in hand, and leaves
-//! without re-checking anything. (A channel's putters use the same line
-//! the other way round: a waiting node holds the item on offer.) Served waiters are always the oldest in
-//! the line (a prefix), and they leave it in arrival order even when the
-//! hub runs them in another order (a waiter whose deadline passed is
-//! already queued to run when it is served: the hand-off still wins): a
-//! served waiter that finds an older one still in the line yields until
-//! that one has gone ([`Side::is_head`]).
+//! A node is *waiting* until it is *served* — notified, or handed what it
+//! waits for — oldest waiter first: an item moved straight into its node (a
+//! FIFO queue's or a channel's getter), or a bare claim on a unit kept
+//! elsewhere (a permit, a free slot for a putter; an item left in the buffer
+//! for a LIFO or priority getter, which picks the item when it runs), or
+//! nothing at all (an `Event`'s waiter). Serving makes the waiter runnable;
+//! it wakes with the item in hand, and leaves without re-checking anything.
+//! (A channel's putters use the same line the other way round: a waiting
+//! node holds the item on offer.) Served waiters are always the oldest in
+//! the line (a prefix), and they leave it in arrival order when they need
+//! to (a queue's getters): a served waiter that finds an older one still in
+//! the line yields until that one has gone ([`Line::is_head`],
+//! [`wait_turn`]).
 //!
 //! The line keeps no record of *why* a node was served beyond its payload,
-//! so the owner decides what a cancelled served waiter gives back: its item
-//! shifts down the served prefix ([`Side::shift_after`]) and the last one
-//! goes to the next waiter or back to the front of the buffer, its claim
-//! passes to the next waiter or lapses (see `buffered.rs`). Nothing is lost
+//! so the owner decides what a cancelled served waiter gives back: a wait
+//! list passes the notification to the next waiter; a queue's item shifts
+//! down the served prefix ([`Line::shift_after`]) and the last one goes to
+//! the next waiter or back to the front of the buffer, its claim passes to
+//! the next waiter or lapses (see `queue/buffered.rs`). Nothing is lost
 //! that way.
 //!
 //! Nodes live in an arena owned by the line (never on a parked greenlet's
 //! stack, DESIGN.md rule 4) and are linked in arrival order, so a waiter
-//! that times out in the middle leaves in O(1). The line holds no borrow
-//! flag of its own: its owner keeps it inside its one `RefCell`, with
-//! everything else it guards, so a get or put takes one borrow at a time.
+//! that times out in the middle leaves in O(1); a node stays until its
+//! owner removes it, however its wait ended, so no stale waiter is left.
+//! The line holds no borrow flag of its own: its owner keeps it inside its
+//! one `RefCell` or `Mutex`, with everything else it guards.
 //!
-//! This is the queues' counterpart of [`WaitList`](crate::waitlist::WaitList):
-//! same FIFO and same "no stale waiter" guarantees, plus a payload per node,
-//! served nodes kept in line until they leave, and no forwarding of its own
-//! (the owner re-serves, since only it knows what a node carried).
+//! The waiter handle `W` is a local task (`Rc<Task>`: woken if parked) or,
+//! for primitives other threads touch, a [`RemoteUnparker`] (woken through
+//! its hub's `Handle`); see [`Waiter`].
 
 use std::rc::Rc;
 
-use crate::hub::{Hub, State, Task};
+use crate::hub::{Hub, RemoteUnparker, State, Task};
 
 const NIL: usize = usize::MAX;
 
@@ -47,15 +48,50 @@ enum Mark {
     Served,
 }
 
-struct Node<P> {
+/// How a line wakes the waiter of a node it serves.
+pub(crate) trait Waiter {
+    /// Wakes the waiter in `slot` if it is parked, taking it out of the
+    /// slot; a waiter not parked yet (queued to run by its deadline or a
+    /// kill) stays and finds itself served when it runs.
+    fn wake(slot: &mut Option<Self>)
+    where
+        Self: Sized;
+}
+
+impl Waiter for Rc<Task> {
+    #[inline(always)]
+    fn wake(slot: &mut Option<Self>) {
+        if slot
+            .as_ref()
+            .is_some_and(|t| t.state.get() == State::Parked)
+        {
+            let task = slot.take().expect("checked above");
+            task.state.set(State::Runnable);
+            Hub::get().schedule(task);
+        }
+    }
+}
+
+impl Waiter for RemoteUnparker {
+    /// Wakes through the waiter's hub; the unparker names one park episode,
+    /// so a waiter not parked yet is told when it parks. Taken at once, so
+    /// a served node keeps no `Handle` clone alive.
+    fn wake(slot: &mut Option<Self>) {
+        if let Some(unparker) = slot.take() {
+            unparker.unpark();
+        }
+    }
+}
+
+struct Node<P, W> {
     prev: usize,
     next: usize,
     mark: Mark,
     /// What a hand-off moved into the node (`None`: a bare claim, or not
     /// served yet).
     payload: Option<P>,
-    /// The waiter; taken when serving it schedules it.
-    task: Option<Rc<Task>>,
+    /// The waiter; taken when serving it wakes it.
+    task: Option<W>,
 }
 
 /// A FIFO line of blocked greenlets. See the module docs.
@@ -63,8 +99,8 @@ struct Node<P> {
 /// The nodes live in an arena (a `Vec` with a free list threaded through
 /// `next`), so joining and leaving the line allocate nothing once it has
 /// grown to its usual length.
-pub(super) struct Side<P> {
-    nodes: Vec<Node<P>>,
+pub(crate) struct Line<P, W = Rc<Task>> {
+    nodes: Vec<Node<P, W>>,
     /// First vacant slot of the arena.
     free: usize,
     /// Nodes in the line.
@@ -77,9 +113,15 @@ pub(super) struct Side<P> {
     waiting: usize,
 }
 
-impl<P> Side<P> {
-    pub(super) fn new() -> Self {
-        Side {
+impl<P, W: Waiter> Default for Line<P, W> {
+    fn default() -> Self {
+        Line::new()
+    }
+}
+
+impl<P, W: Waiter> Line<P, W> {
+    pub(crate) fn new() -> Self {
+        Line {
             nodes: Vec::new(),
             free: NIL,
             len: 0,
@@ -92,55 +134,55 @@ impl<P> Side<P> {
 
     /// Greenlets in the line (waiting, or served and about to run).
     #[inline(always)]
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Nobody waits and nobody served is still in the line.
     #[inline(always)]
-    pub(super) fn is_idle(&self) -> bool {
+    pub(crate) fn is_idle(&self) -> bool {
         self.head == NIL
     }
 
     /// Waiters not served yet.
     #[inline(always)]
-    pub(super) fn waiting(&self) -> usize {
+    pub(crate) fn waiting(&self) -> usize {
         self.waiting
     }
 
     #[inline(always)]
-    pub(super) fn has_waiting(&self) -> bool {
+    pub(crate) fn has_waiting(&self) -> bool {
         self.first_waiting != NIL
     }
 
     /// Served waiters still in the line.
     #[inline(always)]
-    pub(super) fn served(&self) -> usize {
+    pub(crate) fn served(&self) -> usize {
         self.len - self.waiting
     }
 
     /// Puts the current greenlet (`task`) at the end of the line; returns
     /// its key.
     #[inline(always)]
-    pub(super) fn push(&mut self, task: Rc<Task>) -> usize {
+    pub(crate) fn push(&mut self, task: W) -> usize {
         self.push_node(Some(task), Mark::Waiting, None)
     }
 
     /// Puts a node already served with `payload` at the end of the line
     /// (only while nobody waits unserved, so the served stay a prefix).
-    pub(super) fn push_served(&mut self, task: Rc<Task>, payload: Option<P>) -> usize {
+    pub(crate) fn push_served(&mut self, task: W, payload: Option<P>) -> usize {
         debug_assert!(!self.has_waiting());
         self.push_node(Some(task), Mark::Served, payload)
     }
 
     /// Puts a waiting node with `payload` and an optional owner at the end
     /// of the line.
-    pub(super) fn push_waiting(&mut self, task: Option<Rc<Task>>, payload: P) -> usize {
+    pub(crate) fn push_waiting(&mut self, task: Option<W>, payload: P) -> usize {
         self.push_node(task, Mark::Waiting, Some(payload))
     }
 
     #[inline(always)]
-    fn push_node(&mut self, task: Option<Rc<Task>>, mark: Mark, payload: Option<P>) -> usize {
+    fn push_node(&mut self, task: Option<W>, mark: Mark, payload: Option<P>) -> usize {
         let prev = self.tail;
         let key = self.free;
         let key = if key != NIL {
@@ -174,13 +216,7 @@ impl<P> Side<P> {
 
     #[cold]
     #[inline(never)]
-    fn grow(
-        &mut self,
-        prev: usize,
-        mark: Mark,
-        payload: Option<P>,
-        task: Option<Rc<Task>>,
-    ) -> usize {
+    fn grow(&mut self, prev: usize, mark: Mark, payload: Option<P>, task: Option<W>) -> usize {
         self.nodes.push(Node {
             prev,
             next: NIL,
@@ -193,7 +229,7 @@ impl<P> Side<P> {
 
     /// Puts an ownerless waiting node with `payload` just before the first
     /// waiting one: it becomes the oldest waiting.
-    pub(super) fn insert_first_waiting(&mut self, payload: P) -> usize {
+    pub(crate) fn insert_first_waiting(&mut self, payload: P) -> usize {
         let before = self.first_waiting;
         let key = self.push_waiting(None, payload);
         if before != NIL {
@@ -233,7 +269,7 @@ impl<P> Side<P> {
     /// is parked; one already queued by its deadline or a kill finds itself
     /// served when it runs). There must be a waiter.
     #[inline(always)]
-    pub(super) fn serve_first(&mut self, payload: Option<P>) {
+    pub(crate) fn serve_first(&mut self, payload: Option<P>) {
         let key = self.mark_first_served(payload);
         self.wake(key);
     }
@@ -241,7 +277,7 @@ impl<P> Side<P> {
     /// Serves the oldest waiter with `payload` without waking it; returns
     /// its key. There must be a waiter.
     #[inline(always)]
-    pub(super) fn mark_first_served(&mut self, payload: Option<P>) -> usize {
+    pub(crate) fn mark_first_served(&mut self, payload: Option<P>) -> usize {
         let key = self.first_waiting;
         let node = &mut self.nodes[key];
         debug_assert_eq!(node.mark, Mark::Waiting);
@@ -254,22 +290,13 @@ impl<P> Side<P> {
 
     /// Makes `key`'s owner runnable if it is parked.
     #[inline(always)]
-    pub(super) fn wake(&mut self, key: usize) {
-        let node = &mut self.nodes[key];
-        if node
-            .task
-            .as_ref()
-            .is_some_and(|t| t.state.get() == State::Parked)
-        {
-            let task = node.task.take().expect("checked above");
-            task.state.set(State::Runnable);
-            Hub::get().schedule(task);
-        }
+    pub(crate) fn wake(&mut self, key: usize) {
+        W::wake(&mut self.nodes[key].task);
     }
 
     /// The last served node, `key`, goes back to waiting with `payload`:
     /// it becomes the oldest waiting.
-    pub(super) fn unserve(&mut self, key: usize, payload: P) {
+    pub(crate) fn unserve(&mut self, key: usize, payload: P) {
         let node = &mut self.nodes[key];
         debug_assert_eq!(node.mark, Mark::Served);
         debug_assert_eq!(node.next, self.first_waiting, "not the last served");
@@ -281,12 +308,12 @@ impl<P> Side<P> {
 
     /// The oldest waiting node.
     #[inline(always)]
-    pub(super) fn first_waiting(&self) -> Option<usize> {
+    pub(crate) fn first_waiting(&self) -> Option<usize> {
         (self.first_waiting != NIL).then_some(self.first_waiting)
     }
 
     /// The oldest waiting node whose payload satisfies `pred`.
-    pub(super) fn find_waiting(&self, pred: impl Fn(&P) -> bool) -> Option<usize> {
+    pub(crate) fn find_waiting(&self, pred: impl Fn(&P) -> bool) -> Option<usize> {
         let mut at = self.first_waiting;
         while at != NIL {
             let node = &self.nodes[at];
@@ -299,7 +326,7 @@ impl<P> Side<P> {
     }
 
     /// The keys of the waiting nodes, oldest first.
-    pub(super) fn waiting_keys(&self) -> Vec<usize> {
+    pub(crate) fn waiting_keys(&self) -> Vec<usize> {
         let mut keys = Vec::with_capacity(self.waiting);
         let mut at = self.first_waiting;
         while at != NIL {
@@ -310,7 +337,7 @@ impl<P> Side<P> {
     }
 
     /// The payload of the oldest served node that satisfies `pred`.
-    pub(super) fn find_served_mut(&mut self, pred: impl Fn(&P) -> bool) -> Option<&mut P> {
+    pub(crate) fn find_served_mut(&mut self, pred: impl Fn(&P) -> bool) -> Option<&mut P> {
         let mut at = self.head;
         while at != NIL && self.nodes[at].mark == Mark::Served {
             if self.nodes[at].payload.as_ref().is_some_and(&pred) {
@@ -322,42 +349,42 @@ impl<P> Side<P> {
     }
 
     /// Sets the payload of `key`'s node.
-    pub(super) fn set_payload(&mut self, key: usize, payload: P) {
+    pub(crate) fn set_payload(&mut self, key: usize, payload: P) {
         self.nodes[key].payload = Some(payload);
     }
 
     /// Serves every waiter, oldest first, with nothing (shutdown).
-    pub(super) fn serve_all(&mut self) {
+    pub(crate) fn serve_all(&mut self) {
         while self.has_waiting() {
             self.serve_first(None);
         }
     }
 
     #[inline(always)]
-    pub(super) fn is_served(&self, key: usize) -> bool {
+    pub(crate) fn is_served(&self, key: usize) -> bool {
         self.nodes[key].mark == Mark::Served
     }
 
     /// Whether `key` is the oldest in the line.
     #[inline(always)]
-    pub(super) fn is_head(&self, key: usize) -> bool {
+    pub(crate) fn is_head(&self, key: usize) -> bool {
         self.head == key
     }
 
     /// Whether `key` is the oldest in the line and served: it may leave
     /// with [`pop_head`](Self::pop_head).
     #[inline(always)]
-    pub(super) fn is_served_head(&self, key: usize) -> bool {
+    pub(crate) fn is_served_head(&self, key: usize) -> bool {
         self.head == key && self.nodes[key].mark == Mark::Served
     }
 
     /// Takes the payload out of `key`'s node.
-    pub(super) fn take_payload(&mut self, key: usize) -> Option<P> {
+    pub(crate) fn take_payload(&mut self, key: usize) -> Option<P> {
         self.nodes[key].payload.take()
     }
 
     /// The payload of the oldest node, if it holds one.
-    pub(super) fn head_payload(&self) -> Option<&P> {
+    pub(crate) fn head_payload(&self) -> Option<&P> {
         self.nodes.get(self.head)?.payload.as_ref()
     }
 
@@ -379,7 +406,7 @@ impl<P> Side<P> {
     /// The served head `key` leaves the line (see
     /// [`is_served_head`](Self::is_served_head)); returns its payload.
     #[inline(always)]
-    pub(super) fn pop_head(&mut self, key: usize) -> Option<P> {
+    pub(crate) fn pop_head(&mut self, key: usize) -> Option<P> {
         debug_assert!(self.is_served_head(key));
         let next = self.nodes[key].next;
         self.head = next;
@@ -393,7 +420,7 @@ impl<P> Side<P> {
 
     /// Takes `key` out of the line, wherever it is; returns whether it had
     /// been served, and its payload.
-    pub(super) fn remove(&mut self, key: usize) -> (bool, Option<P>) {
+    pub(crate) fn remove(&mut self, key: usize) -> (bool, Option<P>) {
         let Node { next, mark, .. } = self.nodes[key];
         debug_assert_ne!(mark, Mark::Vacant);
         self.unlink(key);
@@ -413,7 +440,7 @@ impl<P> Side<P> {
     /// carried and ends the shift. Returns what is still carried past the
     /// last served node.
     #[cold]
-    pub(super) fn shift_after(&mut self, key: usize, mut carry: P) -> Option<P> {
+    pub(crate) fn shift_after(&mut self, key: usize, mut carry: P) -> Option<P> {
         let mut at = self.nodes[key].next;
         while at != NIL && self.nodes[at].mark == Mark::Served {
             let node = &mut self.nodes[at];
@@ -436,10 +463,10 @@ impl<P> Side<P> {
 /// the caller's guard is still armed.
 #[cold]
 #[inline(never)]
-pub(super) fn wait_turn(blocked: usize, is_head: &dyn Fn() -> bool) {
+pub(crate) fn wait_turn(blocked: usize, is_head: &dyn Fn() -> bool) {
     let mut rounds = blocked + 2;
     while !is_head() && rounds > 0 {
-        crate::yield_now();
+        Hub::get().yield_now();
         rounds -= 1;
     }
     debug_assert!(is_head(), "an older served waiter never ran");
@@ -451,7 +478,7 @@ mod tests {
 
     #[test]
     fn shift_after_moves_payloads_down_the_served_prefix() {
-        let mut side: Side<u32> = Side::new();
+        let mut side: Line<u32> = Line::new();
         let task = || Rc::new(Task::new(0, None, State::Runnable));
         let keys: Vec<usize> = (0..4).map(|_| side.push(task())).collect();
         side.serve_first(Some(10));
@@ -473,7 +500,7 @@ mod tests {
 
     #[test]
     fn offers_go_back_to_the_front_of_the_waiting_part() {
-        let mut side: Side<&str> = Side::new();
+        let mut side: Line<&str> = Line::new();
         let task = || Rc::new(Task::new(0, None, State::Runnable));
         let a = side.push_waiting(Some(task()), "a");
         let b = side.push_waiting(Some(task()), "b");

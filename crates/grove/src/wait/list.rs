@@ -2,10 +2,10 @@
 //!
 //! `Event`, `Semaphore`, `Lock`, `JoinableQueue::join` and `Pool` are thin
 //! layers over this one mechanism (gevent's `_abstract_linkable` +
-//! `_waiter`, tokio's `batch_semaphore`). The queues' getters and putters
-//! wait in its payload-carrying counterpart, `queue/side.rs`, which moves
-//! an item straight into a waiter's node (same FIFO and no-stale-waiter
-//! guarantees; a served waiter's item or claim is passed on by the queue). A primitive checks its own condition; if it cannot
+//! `_waiter`, tokio's `batch_semaphore`). Its nodes are those of the one
+//! waiter FIFO, `wait/line.rs`, in which the queues' getters and putters
+//! also wait (there with an item moved straight into a served node). A
+//! primitive checks its own condition; if it cannot
 //! proceed it calls [`WaitList::wait`], which parks the current greenlet (or
 //! drives the hub on a thread's own stack) until a [`notify_one`] or
 //! [`notify_all`] reaches it, its deadline passes, or it is cancelled.
@@ -31,8 +31,10 @@ use std::cell::RefCell;
 use std::fmt;
 use std::time::Instant;
 
-use crate::hub::{Hub, TimerAction, TimerKey, Unparker, WaitOn};
-use crate::line::Line;
+use std::rc::Rc;
+
+use crate::hub::{Hub, Task, WaitOn};
+use crate::wait::line::Line;
 
 /// How a [`WaitList::wait`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +49,7 @@ pub(crate) enum Wait {
 
 /// A FIFO of parked greenlets of one hub. See the module docs.
 pub(crate) struct WaitList {
-    inner: RefCell<Line<Unparker>>,
+    inner: RefCell<Line<(), Rc<Task>>>,
 }
 
 impl Default for WaitList {
@@ -67,13 +69,13 @@ impl fmt::Debug for WaitList {
 impl WaitList {
     pub(crate) fn new() -> Self {
         WaitList {
-            inner: RefCell::new(Line::default()),
+            inner: RefCell::new(Line::new()),
         }
     }
 
     /// Greenlets waiting and not yet notified.
     pub(crate) fn len(&self) -> usize {
-        self.inner.borrow().len()
+        self.inner.borrow().waiting()
     }
 
     /// Parks the current greenlet until notified, `deadline` passes, or it
@@ -87,15 +89,13 @@ impl WaitList {
             return Wait::TimedOut;
         }
         let unparker = hub.current_unparker();
-        let key = self.inner.borrow_mut().push_back(unparker.clone());
-        let timer = deadline.map(|d| hub.add_timer(d, TimerAction::unpark(unparker)));
+        let key = self.inner.borrow_mut().push(unparker.task.clone());
         let mut guard = Waiting {
             list: self,
             key,
-            timer,
             done: false,
         };
-        if !hub.park(on) {
+        if !hub.park_until(on, deadline.map(|d| (d, unparker))) {
             guard.finish();
             return Wait::Unwinding;
         }
@@ -107,15 +107,21 @@ impl WaitList {
     }
 
     /// Wakes the longest-waiting greenlet; returns whether there was one.
+    ///
+    /// Inline down to the check: a release or `set` with nobody waiting
+    /// (the common case) costs a load and a branch.
+    #[inline]
     pub(crate) fn notify_one(&self) -> bool {
-        let unparker = self.inner.borrow_mut().pop_front().map(|u| u.clone());
-        match unparker {
-            Some(unparker) => {
-                unparker.unpark();
-                true
-            }
-            None => false,
+        if !self.inner.borrow().has_waiting() {
+            return false;
         }
+        self.serve_first();
+        true
+    }
+
+    #[inline(never)]
+    fn serve_first(&self) {
+        self.inner.borrow_mut().serve_first(None);
     }
 
     /// Wakes every waiting greenlet, in the order they began waiting;
@@ -133,7 +139,6 @@ impl WaitList {
 struct Waiting<'a> {
     list: &'a WaitList,
     key: usize,
-    timer: Option<TimerKey>,
     done: bool,
 }
 
@@ -141,10 +146,7 @@ impl Waiting<'_> {
     /// Leaves the list; returns whether this waiter had been notified.
     fn finish(&mut self) -> bool {
         self.done = true;
-        if let Some(timer) = self.timer.take() {
-            Hub::get().cancel_timer(timer);
-        }
-        let (_, notified) = self.list.inner.borrow_mut().remove(self.key);
+        let (notified, _) = self.list.inner.borrow_mut().remove(self.key);
         notified
     }
 }

@@ -89,22 +89,26 @@
 //!   [`AsyncResult::get`] does. Bound such waits with a timeout.
 //! * A greenlet that passes its own handle never sees it ready: it cannot
 //!   finish while it waits.
+//!
+//! [`AsyncResult`]: crate::event::AsyncResult
+//! [`AsyncResult::get`]: crate::event::AsyncResult::get
+//! [`Event`]: crate::event::Event
+//! [`Event::wait`]: crate::event::Event::wait
+//! [`Greenlet`]: crate::Greenlet
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::iter::FusedIterator;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::event::{AsyncResult, Event};
-use crate::greenlet::{Greenlet, RemoteGreenlet};
-use crate::hub::{
-    Hub, Primitive, RemoteUnparker, RemoteWatch, RemoteWatcher, TimerAction, TimerKey, Unparker,
-    WaitOn, Watch, Watcher,
-};
-use crate::queue::{Channel, JoinableQueue, LifoQueue, PriorityQueue, Queue};
+use super::mailbox::Mailbox;
+use crate::hub::{Hub, Primitive, RemoteWatch, RemoteWatcher, Unparker, WaitOn, Watch, Watcher};
+
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_ANY: Primitive = Primitive::new("grove::wait on several objects");
 
 /// An object that [`wait`] and [`iwait`] can wait on.
 ///
@@ -141,12 +145,23 @@ use crate::queue::{Channel, JoinableQueue, LifoQueue, PriorityQueue, Queue};
 /// queue.put(1);
 /// assert!(event.is_ready() && queue.is_ready());
 /// ```
+///
+/// [`AsyncResult<T>`]: crate::event::AsyncResult
+/// [`Channel<T>`]: crate::queue::Channel
+/// [`Event`]: crate::event::Event
+/// [`Event::wait`]: crate::event::Event::wait
+/// [`Greenlet<T>`]: crate::Greenlet
+/// [`JoinableQueue<T>`]: crate::queue::JoinableQueue
+/// [`LifoQueue<T>`]: crate::queue::LifoQueue
+/// [`PriorityQueue<T>`]: crate::queue::PriorityQueue
+/// [`Queue<T>`]: crate::queue::Queue
+/// [`RemoteGreenlet<T>`]: crate::RemoteGreenlet
 pub trait Waitable: sealed::Sealed {
     /// Whether the object is ready now (see the table above); takes nothing.
     fn is_ready(&self) -> bool;
 }
 
-mod sealed {
+pub(crate) mod sealed {
     use super::Tracker;
     use std::rc::Rc;
 
@@ -176,12 +191,12 @@ use sealed::{Sealed, Slot};
 
 impl Slot {
     /// A hub-local watcher for this slot.
-    fn local(&self) -> Watcher {
+    pub(crate) fn local(&self) -> Watcher {
         Watcher::new(self.tracker.clone(), self.index)
     }
 
     /// A cross-thread watcher for this slot.
-    fn remote(&self) -> RemoteWatcher {
+    pub(crate) fn remote(&self) -> RemoteWatcher {
         RemoteWatcher::new(self.tracker.mailbox(), self.index)
     }
 }
@@ -435,14 +450,9 @@ impl<W: Waitable> IWait<'_, W> {
         if !self.tracker.arm(&unparker) {
             return Parked::Woken;
         }
-        let timer = self
-            .deadline
-            .map(|d| hub.add_timer(d, TimerAction::unpark(unparker)));
-        let _armed = Armed {
-            tracker: &self.tracker,
-            timer,
-        };
-        if hub.park(WaitOn::Primitive(Primitive::Any)) {
+        let _armed = Armed(&self.tracker);
+        let timer = self.deadline.map(|d| (d, unparker));
+        if hub.park_until(WaitOn::Primitive(&WAITS_ON_ANY), timer) {
             Parked::Woken
         } else {
             Parked::Unwinding
@@ -482,18 +492,12 @@ impl<W: Waitable> Drop for IWait<'_, W> {
     }
 }
 
-/// Disarms the tracker and cancels the deadline timer however a park ends.
-struct Armed<'a> {
-    tracker: &'a Tracker,
-    timer: Option<TimerKey>,
-}
+/// Disarms the tracker however a park ends.
+struct Armed<'a>(&'a Tracker);
 
 impl Drop for Armed<'_> {
     fn drop(&mut self) {
-        if let Some(timer) = self.timer.take() {
-            Hub::get().cancel_timer(timer);
-        }
-        self.tracker.disarm();
+        self.0.disarm();
     }
 }
 
@@ -540,7 +544,9 @@ impl Tracker {
     }
 
     fn mailbox(&self) -> Arc<dyn RemoteWatch> {
-        self.mailbox.get_or_init(Arc::default).clone()
+        self.mailbox
+            .get_or_init(|| Arc::new(Mailbox::new()))
+            .clone()
     }
 
     /// Records object `index` as ready (once) and wakes the waiter.
@@ -610,61 +616,7 @@ impl Watch for Tracker {
     }
 }
 
-/// Where objects on other threads (an `AsyncResult` set from anywhere)
-/// report readiness: indices in order, and the waiter's cross-thread
-/// unparker while it is parked. Lock order: the watched object's mutex,
-/// then this one, then the waiter hub's job queue.
-#[derive(Default)]
-struct Mailbox {
-    inner: Mutex<Mail>,
-}
-
-#[derive(Default)]
-struct Mail {
-    fired: Vec<usize>,
-    waker: Option<RemoteUnparker>,
-}
-
-impl Mailbox {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Mail> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn take(&self) -> Vec<usize> {
-        std::mem::take(&mut self.lock().fired)
-    }
-
-    /// See [`Tracker::arm`].
-    fn arm(&self, unparker: &Unparker) -> bool {
-        let mut mail = self.lock();
-        if !mail.fired.is_empty() {
-            return false;
-        }
-        mail.waker = Some(RemoteUnparker::from_local(unparker));
-        true
-    }
-
-    fn disarm(&self) {
-        // Dropped outside the lock: it holds a `Handle` clone.
-        let waker = self.lock().waker.take();
-        drop(waker);
-    }
-}
-
-impl RemoteWatch for Mailbox {
-    fn ready(&self, index: usize) {
-        let waker = {
-            let mut mail = self.lock();
-            mail.fired.push(index);
-            mail.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.unpark();
-        }
-    }
-}
-
-// ---- the implementations ----------------------------------------------------
+// ---- references ----------------------------------------------------------------
 
 impl<W: Sealed + ?Sized> Sealed for &W {
     fn watch(&self, slot: &Slot) -> Option<usize> {
@@ -684,120 +636,12 @@ impl<W: Waitable + ?Sized> Waitable for &W {
     }
 }
 
-impl<T> Sealed for Greenlet<T> {
-    fn watch(&self, slot: &Slot) -> Option<usize> {
-        let task = self.task();
-        if task.is_dead() {
-            return None;
-        }
-        task.completion.borrow_mut().joiners.watch(slot.local());
-        Some(0) // unused: `unwatch` finds the watcher by identity
-    }
-    fn unwatch(&self, slot: &Slot, _key: usize) {
-        self.task()
-            .completion
-            .borrow_mut()
-            .joiners
-            .unwatch(&slot.local());
-    }
-    fn confirm(&self) -> bool {
-        true
-    }
-}
-
-impl<T> Waitable for Greenlet<T> {
-    fn is_ready(&self) -> bool {
-        self.is_dead()
-    }
-}
-
-impl<T> Sealed for RemoteGreenlet<T> {
-    fn watch(&self, slot: &Slot) -> Option<usize> {
-        RemoteGreenlet::watch(self, slot.remote())
-    }
-    fn unwatch(&self, _slot: &Slot, key: usize) {
-        RemoteGreenlet::unwatch(self, key);
-    }
-    fn confirm(&self) -> bool {
-        true
-    }
-}
-
-impl<T> Waitable for RemoteGreenlet<T> {
-    fn is_ready(&self) -> bool {
-        self.is_dead()
-    }
-}
-
-impl Sealed for Event {
-    fn watch(&self, slot: &Slot) -> Option<usize> {
-        Event::watch(self, slot.local())
-    }
-    fn unwatch(&self, _slot: &Slot, key: usize) {
-        Event::unwatch(self, key);
-    }
-    /// A `set` seen is an event that happened, even if cleared since.
-    fn confirm(&self) -> bool {
-        true
-    }
-}
-
-impl Waitable for Event {
-    fn is_ready(&self) -> bool {
-        self.is_set()
-    }
-}
-
-impl<T> Sealed for AsyncResult<T> {
-    fn watch(&self, slot: &Slot) -> Option<usize> {
-        AsyncResult::watch(self, slot.remote())
-    }
-    fn unwatch(&self, _slot: &Slot, key: usize) {
-        AsyncResult::unwatch(self, key);
-    }
-    fn confirm(&self) -> bool {
-        true
-    }
-}
-
-impl<T> Waitable for AsyncResult<T> {
-    fn is_ready(&self) -> bool {
-        AsyncResult::is_ready(self)
-    }
-}
-
-/// The queues: ready while a get would not wait.
-macro_rules! waitable_queue {
-    ($name:ident $(, $bound:path)?) => {
-        impl<T $(: $bound)?> Sealed for $name<T> {
-            fn watch(&self, slot: &Slot) -> Option<usize> {
-                $name::watch(self, slot.local())
-            }
-            fn unwatch(&self, _slot: &Slot, key: usize) {
-                $name::unwatch(self, key);
-            }
-            fn confirm(&self) -> bool {
-                self.get_ready()
-            }
-        }
-
-        impl<T $(: $bound)?> Waitable for $name<T> {
-            fn is_ready(&self) -> bool {
-                self.get_ready()
-            }
-        }
-    };
-}
-
-waitable_queue!(Queue);
-waitable_queue!(LifoQueue);
-waitable_queue!(PriorityQueue, Ord);
-waitable_queue!(JoinableQueue);
-waitable_queue!(Channel);
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{AsyncResult, Event};
+    use crate::queue::{Channel, Queue};
+    use crate::Greenlet;
     use std::cell::RefCell;
 
     /// Watchers alive for `tracker`: local ones hold an `Rc` of it, remote

@@ -1,6 +1,6 @@
 //! The shared wait-list: a FIFO of parked greenlets of *any* hub, behind a mutex.
 //!
-//! The hub-local [`WaitList`](crate::waitlist::WaitList) serves every
+//! The hub-local [`WaitList`](crate::wait::list::WaitList) serves every
 //! primitive whose handle is `!Send`. A primitive that other threads may
 //! touch — [`AsyncResult`](crate::event::AsyncResult), a joinable
 //! [`RemoteGreenlet`](crate::RemoteGreenlet), cross-thread channels later —
@@ -50,17 +50,17 @@ use std::time::Instant;
 use slab::Slab;
 
 use crate::hub::{RemoteUnparker, RemoteWatcher, WaitOn};
-use crate::line::Line;
 use crate::sync::{Mutex, MutexGuard};
-use crate::waitlist::Wait;
+use crate::wait::line::Line;
+use crate::wait::list::Wait;
 use parking::Parker;
 
 struct Inner<S> {
     state: S,
-    /// The waiters in arrival order. A notified waiter's unparker is taken
-    /// at once, so a node that only waits for its owner to remove it keeps
-    /// no `Handle` clone alive.
-    queue: Line<Option<RemoteUnparker>>,
+    /// The waiters in arrival order (the one waiter FIFO, `wait/line.rs`).
+    /// A notified waiter's unparker is taken at once, so a node that only
+    /// waits for its owner to remove it keeps no `Handle` clone alive.
+    queue: Line<(), RemoteUnparker>,
     /// Watchers of `grove::wait`: told when the primitive becomes ready
     /// ([`SharedGuard::fire_watchers`]), never handed a notification.
     watchers: Slab<RemoteWatcher>,
@@ -92,7 +92,7 @@ impl<S> SharedWaitList<S> {
         SharedWaitList {
             inner: Mutex::new(Inner {
                 state,
-                queue: Line::default(),
+                queue: Line::new(),
                 watchers: Slab::new(),
             }),
         }
@@ -126,7 +126,7 @@ impl<S> DerefMut for SharedGuard<'_, S> {
 impl<'a, S> SharedGuard<'a, S> {
     /// Waiters not yet notified.
     pub(crate) fn len(&self) -> usize {
-        self.guard.queue.len()
+        self.guard.queue.waiting()
     }
 
     /// Registers the current greenlet (or thread stack), unlocks, parks until
@@ -149,7 +149,7 @@ impl<'a, S> SharedGuard<'a, S> {
         }
         let (remote, unparker) = parker.unparkers();
         let SharedGuard { list, mut guard } = self;
-        let key = guard.queue.push_back(Some(remote));
+        let key = guard.queue.push(remote);
         drop(guard);
         let mut waiting = Waiting {
             list,
@@ -173,18 +173,16 @@ impl<'a, S> SharedGuard<'a, S> {
     /// finished wait must leave none behind).
     #[cfg(all(test, loom))]
     pub(crate) fn has_nodes(&self) -> bool {
-        !self.guard.queue.has_no_nodes()
+        !self.guard.queue.is_idle()
     }
 
     /// Wakes the longest-waiting waiter; returns whether there was one.
     pub(crate) fn notify_one(&mut self) -> bool {
-        match self.guard.queue.pop_front().and_then(Option::take) {
-            Some(unparker) => {
-                unparker.unpark();
-                true
-            }
-            None => false,
+        if !self.guard.queue.has_waiting() {
+            return false;
         }
+        self.guard.queue.serve_first(None);
+        true
     }
 
     /// Wakes every waiter, in the order they began waiting; returns how many.
@@ -233,7 +231,7 @@ impl<S> Waiting<'_, S> {
         if let Some(timer) = self.timer.take() {
             Parker::cancel_timer(timer);
         }
-        locked.guard.queue.remove(self.key).1
+        locked.guard.queue.remove(self.key).0
     }
 }
 
@@ -395,7 +393,7 @@ mod tests {
         let deadline = Instant::now() + Duration::from_millis(10);
         assert_eq!(wait_for(&list, Some(deadline)), Wait::TimedOut);
         assert_eq!(list.lock().len(), 0);
-        assert!(list.lock().guard.queue.has_no_nodes());
+        assert!(list.lock().guard.queue.is_idle());
         assert_eq!(wait_for(&list, Some(Instant::now())), Wait::TimedOut);
     }
 
@@ -417,7 +415,7 @@ mod tests {
         gs[0].kill();
         crate::joinall(&gs[1..]);
         assert_eq!(*got.borrow(), [1], "the second waiter got the notification");
-        assert!(list.lock().guard.queue.has_no_nodes());
+        assert!(list.lock().guard.queue.is_idle());
     }
 
     #[test]

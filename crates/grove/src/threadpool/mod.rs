@@ -36,37 +36,31 @@
 //! assert_eq!(ticker.join().unwrap(), 5);
 //! ```
 
-use std::any::Any;
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::event::AsyncResult;
-use crate::greenlet::panic_message;
 use crate::hub::{Hub, Primitive, WaitOn};
-use crate::sync::thread::JoinHandle;
-use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
+use crate::sync::{Arc, Condvar, Mutex};
 use crate::timeout::Timeout;
-use crate::waitlist::Wait;
-use crate::waitlist_shared::SharedWaitList;
+use crate::wait::list::Wait;
+use crate::wait::shared::SharedWaitList;
+
+/// What a greenlet parked here waits on, for reports.
+static WAITS_ON_THREAD_POOL_JOB: Primitive =
+    Primitive::new("a thread-pool job (ThreadPool::apply, spawn_blocking)");
 
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
-/// The environment variable that sizes the default pool.
-pub const SIZE_ENV: &str = "GROVE_THREADPOOL_SIZE";
+mod default;
+mod panicked;
+mod workers;
 
-#[cfg(not(all(test, loom)))]
-thread_local! {
-    /// The pool whose thread this is (the address of its `Shared`), or 0.
-    static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
-}
-#[cfg(all(test, loom))]
-loom::thread_local! {
-    static CURRENT_POOL: Cell<usize> = Cell::new(0);
-}
+pub use default::{default_pool, spawn_blocking, SIZE_ENV};
+pub use panicked::JobPanicked;
+use workers::{forget_threads_after_fork, start_thread, Owner, Shared, State};
 
 /// A pool of OS threads that run closures for greenlets (gevent's `ThreadPool`).
 ///
@@ -127,50 +121,6 @@ pub struct ThreadPool {
     owner: Arc<Owner>,
 }
 
-/// Shuts the pool down when the last `ThreadPool` handle is dropped. The
-/// worker threads hold only `Shared`, so they do not keep the pool alive.
-struct Owner {
-    shared: Arc<Shared>,
-}
-
-struct Shared {
-    state: Mutex<State>,
-    /// Signalled when a job is queued or the pool shuts down.
-    work: Condvar,
-    /// Set by the last thread to exit after shutdown.
-    exited: AsyncResult<()>,
-    max_threads: usize,
-}
-
-/// The pool's protocol, all under `Shared::state` (`work` is its condvar):
-///
-/// * a queued job is popped by exactly one worker, which counts it in
-///   `running` while it runs (outside the lock);
-/// * a worker waits on `work` only after finding the queue empty and
-///   `shutdown` unset under the lock, and `try_submit` and the shutdown
-///   notify after changing the state, so neither a job nor the shutdown is
-///   missed;
-/// * a worker exits only with the queue empty and `shutdown` set, so every
-///   job queued before the last handle went still runs; the last worker out
-///   sets `exited`, which a dropping hub waits for before it joins;
-/// * a result travels back through the job's own `AsyncResult` (or `apply`'s
-///   slot), a shared wait-list that wakes the waiter on its hub.
-///
-/// `loom_tests` below checks it.
-struct State {
-    queue: VecDeque<Job>,
-    shutdown: bool,
-    /// Threads started and not yet exited.
-    threads: usize,
-    /// Threads waiting for a job.
-    idle: usize,
-    /// Jobs running right now.
-    running: usize,
-    handles: Vec<JoinHandle<()>>,
-    /// The fork generation the threads were started in (see `fork.rs`).
-    generation: u64,
-}
-
 impl fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.owner.shared.lock();
@@ -180,23 +130,6 @@ impl fmt::Debug for ThreadPool {
             .field("queued", &state.queue.len())
             .field("running", &state.running)
             .finish()
-    }
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Jobs run outside the lock and never panic inside it.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The address of the pool's `Shared` (in its `Arc`), naming the pool.
-    fn address(&self) -> usize {
-        std::ptr::from_ref(self) as usize
-    }
-
-    /// Whether the calling thread is one of this pool's threads.
-    fn is_own_thread(&self) -> bool {
-        CURRENT_POOL.with(Cell::get) == self.address()
     }
 }
 
@@ -409,7 +342,7 @@ impl ThreadPool {
                 };
             }
             let (wait, relocked) =
-                locked.wait(WaitOn::Primitive(Primitive::ThreadPoolJob), deadline);
+                locked.wait(WaitOn::Primitive(&WAITS_ON_THREAD_POOL_JOB), deadline);
             locked = relocked;
             match wait {
                 Wait::Notified => {}
@@ -470,210 +403,6 @@ impl ThreadPool {
         shared.work.notify_one();
         Ok(())
     }
-}
-
-/// In a forked child the pool's threads do not exist: count none (their
-/// join handles name threads of the parent and are forgotten, not joined).
-fn forget_threads_after_fork(state: &mut State) {
-    let generation = crate::fork::generation();
-    if state.generation != generation {
-        state.generation = generation;
-        state.threads = 0;
-        state.idle = 0;
-        state.running = 0;
-        std::mem::forget(std::mem::take(&mut state.handles));
-    }
-}
-
-fn start_thread(shared: &Arc<Shared>) -> std::io::Result<JoinHandle<()>> {
-    let shared = shared.clone();
-    crate::sync::thread::Builder::new()
-        .name("grove-threadpool".into())
-        .spawn(move || worker(shared))
-}
-
-fn worker(shared: Arc<Shared>) {
-    CURRENT_POOL.with(|c| c.set(shared.address()));
-    let mut state = shared.lock();
-    loop {
-        if let Some(job) = state.queue.pop_front() {
-            state.running += 1;
-            drop(state);
-            // Jobs catch their closure's panic themselves; this only guards
-            // against a panicking drop of a payload or value.
-            let _ = catch_unwind(AssertUnwindSafe(job));
-            state = shared.lock();
-            state.running -= 1;
-            continue;
-        }
-        if state.shutdown {
-            break;
-        }
-        state.idle += 1;
-        state = shared.work.wait(state).unwrap_or_else(|e| e.into_inner());
-        state.idle -= 1;
-    }
-    state.threads -= 1;
-    let last = state.threads == 0;
-    drop(state);
-    if last {
-        let _ = shared.exited.set(());
-    }
-}
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        let shared = &self.shared;
-        let handles = {
-            let mut state = shared.lock();
-            state.shutdown = true;
-            if state.threads == 0 {
-                return;
-            }
-            std::mem::take(&mut state.handles)
-        };
-        shared.work.notify_all();
-        if shared.is_own_thread() {
-            // A job dropped the last handle: the threads (this one included)
-            // exit after the queue is drained; nobody joins them.
-            return;
-        }
-        #[cfg(not(all(test, loom)))]
-        let can_park =
-            !std::thread::panicking() && Hub::try_get().is_some_and(|hub| hub.current().is_some());
-        // A model hub is the thread's own stack: it can park.
-        #[cfg(all(test, loom))]
-        let can_park = !std::thread::panicking() && crate::sync::model::is_hub();
-        if can_park {
-            shared.exited.wait();
-        }
-        for handle in handles {
-            let _ = handle.join();
-        }
-    }
-}
-
-/// A job of [`ThreadPool::spawn`] panicked; carries the panic's message and payload.
-///
-/// Cheap to clone (every reader of the `AsyncResult` gets a clone); the
-/// payload itself can be taken once, by [`into_panic`](JobPanicked::into_panic).
-///
-/// ```
-/// let pool = grove::threadpool::ThreadPool::new(1);
-/// let result = pool.spawn(|| -> u32 { panic!("corrupt input") });
-/// let err = result.get().unwrap_err();
-/// assert_eq!(err.message(), "corrupt input");
-/// ```
-#[derive(Clone)]
-pub struct JobPanicked {
-    message: std::sync::Arc<str>,
-    payload: std::sync::Arc<std::sync::Mutex<Option<Box<dyn Any + Send>>>>,
-}
-
-impl JobPanicked {
-    fn new(payload: Box<dyn Any + Send>) -> JobPanicked {
-        JobPanicked {
-            message: panic_message(payload.as_ref()).into(),
-            payload: std::sync::Arc::new(std::sync::Mutex::new(Some(payload))),
-        }
-    }
-
-    /// The panic message (`"<non-string panic payload>"` for a payload that is
-    /// neither a `&str` nor a `String`).
-    ///
-    /// ```
-    /// let pool = grove::threadpool::ThreadPool::new(1);
-    /// let err = pool.spawn(|| -> () { panic!("code {}", 7) }).get().unwrap_err();
-    /// assert_eq!(err.message(), "code 7");
-    /// ```
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// The panic payload, to re-raise with `std::panic::resume_unwind`. The
-    /// first clone to ask gets the original payload; later ones get the
-    /// message as a `String`.
-    ///
-    /// ```
-    /// let pool = grove::threadpool::ThreadPool::new(1);
-    /// let err = pool.spawn(|| -> () { std::panic::panic_any(42_u32) }).get().unwrap_err();
-    /// let payload = err.into_panic(); // the original payload, to re-raise or inspect
-    /// assert_eq!(payload.downcast_ref::<u32>(), Some(&42));
-    /// ```
-    pub fn into_panic(self) -> Box<dyn Any + Send> {
-        let taken = self
-            .payload
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        taken.unwrap_or_else(|| Box::new(self.message.to_string()))
-    }
-}
-
-impl fmt::Debug for JobPanicked {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JobPanicked")
-            .field("message", &self.message)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Display for JobPanicked {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "thread-pool job panicked: {}", self.message)
-    }
-}
-
-impl std::error::Error for JobPanicked {}
-
-/// The process-wide default pool that [`spawn_blocking`] uses (gevent's
-/// `get_hub().threadpool`), created on first use.
-///
-/// Its size is the value of the `GROVE_THREADPOOL_SIZE` environment variable
-/// ([`SIZE_ENV`]) if that is a positive integer, else
-/// `max(10, available cores)` (gevent's default is 10). Its threads start
-/// lazily and live as long as the process. Net code uses it too (name
-/// resolution), so long-running jobs belong on a pool of their own.
-///
-/// ```
-/// let pool = grove::threadpool::default_pool();
-/// assert!(pool.max_threads() >= 1);
-/// assert_eq!(pool.apply(|| 2 * 21), 42);
-/// ```
-pub fn default_pool() -> &'static ThreadPool {
-    static DEFAULT: OnceLock<ThreadPool> = OnceLock::new();
-    DEFAULT.get_or_init(|| {
-        let from_env = std::env::var(SIZE_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|&n| n > 0);
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        ThreadPool::new(from_env.unwrap_or(cores.max(10)))
-    })
-}
-
-/// Runs `f` on the [`default_pool`] and waits for its value; the calling
-/// greenlet parks, the hub keeps running (tokio's `spawn_blocking`, gevent's
-/// `get_hub().threadpool.apply`).
-///
-/// A panic in `f` is re-raised here with its payload. Killed or timed out
-/// while waiting, the caller unwinds at once; `f` keeps running on its
-/// thread and its value is dropped there. See [`ThreadPool::apply`].
-///
-/// ```
-/// let n = grove::threadpool::spawn_blocking(|| std::fs::read_dir("/").map(|d| d.count()));
-/// assert!(n.unwrap() > 0);
-/// ```
-///
-/// # Panics
-/// As [`ThreadPool::apply`].
-#[track_caller]
-pub fn spawn_blocking<T, F>(f: F) -> T
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    default_pool().apply(f)
 }
 
 #[cfg(test)]
