@@ -4,6 +4,7 @@
 #   bash scripts/sanitize.sh                      # the default set of test files
 #   bash scripts/sanitize.sh greenlet_kill hub_behaviour   # chosen test files
 #
+# Every test file runs even when an earlier one fails (--no-fail-fast).
 # Uses the stable toolchain with RUSTC_BOOTSTRAP=1 (it ships the ASan
 # runtime) and a target directory of its own (target/asan). Only grove's code
 # and its dependencies are instrumented, not std. `--cfg grove_asan` makes
@@ -11,15 +12,12 @@
 # (__sanitizer_start_switch_fiber / __sanitizer_finish_switch_fiber, in
 # crates/grove/src/fiber_check.rs), so ASan knows the current stack at all
 # times and detect_stack_use_after_return stays on.
-#
-# GROVE_SANITIZE_TOOLCHAIN=+nightly picks another toolchain (the default is
-# the active one with RUSTC_BOOTSTRAP=1).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 TESTS=("$@")
 if [ ${#TESTS[@]} -eq 0 ]; then
-    TESTS=(greenlet_basics greenlet_kill greenlet_kill_storm hub_behaviour queue_basics lock_semaphore event_basics timeout_nesting introspect_run_info net_tcp)
+    TESTS=(greenlet_basics greenlet_kill greenlet_kill_storm hub_behaviour queue_basics lock_semaphore event_basics timeout_nesting introspect_run_info net_tcp fault_clock_jump)
 fi
 args=()
 for t in "${TESTS[@]}"; do args+=(--test "$t"); done
@@ -32,7 +30,7 @@ export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:abort_on_err
 target=$(rustc -vV | awk '/^host:/ {print $2}')
 log=$(mktemp)
 status=0
-cargo ${GROVE_SANITIZE_TOOLCHAIN:-} test -p grove-rt --target "$target" --target-dir target/asan "${args[@]}" -- --test-threads=1 >"$log" 2>&1 || status=$?
+cargo test -p grove-rt --target "$target" --target-dir target/asan --no-fail-fast "${args[@]}" -- --test-threads=1 >"$log" 2>&1 || status=$?
 grep -v -e "==WARNING: ASan is ignoring requested __asan_handle_no_return" \
         -e "False positive error reports may follow" \
         -e "For details see https://github.com/google/sanitizers/issues/189" \
