@@ -19,6 +19,7 @@
 
 use corosensei::{Coroutine, CoroutineResult};
 
+use crate::fiber_check;
 use crate::stack::Stack;
 
 /// Handed to the code running inside a context; used to suspend it.
@@ -27,6 +28,7 @@ pub(crate) type Yielder = corosensei::Yielder<(), ()>;
 /// A computation that runs on its own stack and can be suspended and resumed.
 pub(crate) struct Context {
     coroutine: Coroutine<(), (), (), Stack>,
+    mark: fiber_check::StackMark,
 }
 
 impl std::fmt::Debug for Context {
@@ -40,14 +42,22 @@ impl std::fmt::Debug for Context {
 impl Context {
     /// Prepares `body` to run on `stack`; it starts at the first [`resume`](Self::resume).
     pub(crate) fn new(stack: Stack, body: impl FnOnce(&Yielder) + 'static) -> Self {
-        Context {
-            coroutine: Coroutine::with_stack(stack, move |yielder: &Yielder, ()| body(yielder)),
-        }
+        use corosensei::stack::Stack as _;
+        let mark = fiber_check::StackMark::new(stack.limit().get(), stack.base().get());
+        let coroutine = Coroutine::with_stack(stack, move |yielder: &Yielder, ()| {
+            fiber_check::arrived(None);
+            body(yielder);
+            fiber_check::before_finish();
+        });
+        Context { coroutine, mark }
     }
 
     /// Runs the context until it suspends (`false`) or finishes (`true`).
     pub(crate) fn resume(&mut self) -> bool {
-        match self.coroutine.resume(()) {
+        let leaving = fiber_check::before_resume(&self.mark);
+        let result = self.coroutine.resume(());
+        fiber_check::after_resume(leaving);
+        match result {
             CoroutineResult::Yield(()) => false,
             CoroutineResult::Return(()) => true,
         }
@@ -110,7 +120,9 @@ pub(crate) fn prefetch<T>(addr: *const T) {
 /// long as the context exists.
 #[inline(always)]
 pub(crate) unsafe fn suspend(yielder: *const Yielder) {
+    let leaving = fiber_check::before_suspend();
     // SAFETY: by the caller's contract the yielder is alive and belongs to the
     // running context.
-    unsafe { (*yielder).suspend(()) }
+    unsafe { (*yielder).suspend(()) };
+    fiber_check::arrived(Some(leaving));
 }

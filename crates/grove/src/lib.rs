@@ -99,6 +99,7 @@ compile_error!("grove cancels greenlets by unwinding: build with panic = \"unwin
 mod block_on;
 mod cancel;
 mod context;
+mod fiber_check;
 mod fork;
 mod greenlet;
 mod hub;
