@@ -18,7 +18,7 @@ macro_rules! buffered_queue_api {
             /// assert_eq!(queue.capacity(), None);
             /// ```
             pub fn new() -> Self {
-                <Self as HasCore>::from_core(Core::new(usize::MAX))
+                <Self as HasCore>::from_core(Core::with_capacity(usize::MAX))
             }
 
             /// Creates a queue that holds at most `maxsize` items: a `put`
@@ -50,7 +50,7 @@ macro_rules! buffered_queue_api {
                         stringify!($name),
                     );
                 }
-                <Self as HasCore>::from_core(Core::new(maxsize))
+                <Self as HasCore>::from_core(Core::with_capacity(maxsize))
             }
 
             /// Puts `item`, waiting while the queue is full. Putters that

@@ -1,14 +1,14 @@
 //! `Channel`: a rendezvous — a put waits until a getter takes its item.
 //!
-//! Two [`Line`]s in one `RefCell`, as under the buffered queues. The
-//! putters' line holds the offers in arrival order: a waiting putter's node
-//! holds its item. A put that finds a getter waiting moves its item
-//! straight into that getter's node (with the key of the putter's node) and
-//! then waits, served, until the getter has run and taken it; a getter
-//! that finds a putter waiting takes its item and wakes it. Items left in
-//! the channel with nobody waiting for them (a `put_nowait` item whose
-//! getter died, a `put` made while unwinding) are ownerless offers in the
-//! same line, so every item is taken in offer order.
+//! Two [`Line`]s in one `RefCell`, run by the queue [`Engine`] as the
+//! buffered queues are. The putters' line holds the offers in arrival
+//! order: a waiting putter's node holds its item. A put that finds a getter
+//! waiting moves its item straight into that getter's node (with the key of
+//! the putter's node) and then waits, served, until the getter has run and
+//! taken it; a getter that finds a putter waiting takes its item and wakes
+//! it. Items left in the channel with nobody waiting for them (a
+//! `put_nowait` item whose getter died, a `put` made while unwinding) are
+//! ownerless offers in the same line, so every item is taken in offer order.
 //!
 //! If a served getter unwinds before it runs, its item shifts down the
 //! line of served getters (see `buffered.rs`); the last one goes to the
@@ -16,22 +16,18 @@
 //! which waits on (after a shutdown it is woken and gets its item back), or
 //! as an ownerless offer.
 //!
-//! `grove::wait`'s watchers sit beside the lines, as for the buffered
-//! queues: fired, after the borrow, whenever a newcomer's `get_nowait` may
-//! have become able not to fail with "no putter for now" (an offer made
-//! while no getter is in line, the getters' line emptied, an item back on
-//! offer from a cancelled getter, a shutdown, an offer withdrawn); they
-//! take and reserve nothing.
+//! Watchers are fired when an offer is made while no getter is in line,
+//! the getters' line empties, an item is back on offer from a cancelled
+//! getter, the channel is shut down, or an offer is withdrawn.
 
-use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::buffered::{Iter, Receive};
+use super::engine::{expired, wake_ups, Engine, Iter, Policy};
 use super::{Empty, Full};
-use crate::hub::{Hub, Primitive, WaitOn, Watcher, Watchers};
-use crate::wait::line::{wait_turn, Line};
+use crate::hub::{Hub, Primitive, WaitOn, Watcher};
+use crate::wait::line::Line;
 
 /// What a greenlet parked here waits on, for reports.
 static WAITS_ON_CHANNEL_GET: Primitive = Primitive::new("Channel::get");
@@ -99,7 +95,7 @@ static WAITS_ON_CHANNEL_PUT: Primitive = Primitive::new("Channel::put (waiting f
 /// fn assert_send<T: Send>() {}
 /// assert_send::<grove::queue::Channel<u32>>();
 /// ```
-pub struct Channel<T>(Rc<Inner<T>>);
+pub struct Channel<T>(Rc<Engine<State<T>>>);
 
 /// What a node of the putters' line holds.
 enum Offer<T> {
@@ -114,13 +110,7 @@ enum Offer<T> {
 /// No putter waits for the item (a getter's payload).
 const NO_PUTTER: usize = usize::MAX;
 
-struct Inner<T> {
-    state: RefCell<State<T>>,
-    /// `grove::wait`'s watchers, fired whenever a get may have become
-    /// possible (see the module docs).
-    watchers: Watchers,
-}
-
+/// What the engine of a channel runs on.
 struct State<T> {
     /// A served getter holds its item and the key of the putter waiting
     /// for the take (`NO_PUTTER`: none).
@@ -184,34 +174,6 @@ impl<T> State<T> {
         self.getters.serve_first(Some((item, putter)));
     }
 
-    /// A getter unwound out of its wait: whatever it held passes on.
-    #[cold]
-    #[inline(never)]
-    fn getter_cancelled(&mut self, key: usize) {
-        let carry = match self.getters.take_payload(key) {
-            Some(held) => self.getters.shift_after(key, held),
-            None => None,
-        };
-        self.getters.remove(key);
-        let Some((item, putter)) = carry else { return };
-        if self.getters.has_waiting() {
-            self.getters.serve_first(Some((item, putter)));
-            return;
-        }
-        self.held -= 1;
-        if putter == NO_PUTTER {
-            self.putters.insert_first_waiting(Offer::Left(item));
-            self.left += 1;
-        } else {
-            // Back on offer, at the front: the putter waits on. After a
-            // shutdown it takes its item back.
-            self.putters.unserve(putter, Offer::Item(item));
-            if self.shut_down {
-                self.putters.wake(putter);
-            }
-        }
-    }
-
     /// A putter whose item is in a getter's hands leaves: the getter keeps
     /// the item, nobody waits for the take.
     #[cold]
@@ -237,32 +199,113 @@ impl<T> State<T> {
             _ => unreachable!("a putter's node is on offer, handed or taken"),
         }
     }
+}
 
-    /// As `State::get_ready` of the buffered queues: whether `get_now`
-    /// would not fail with "no putter for now" — it takes an offer (none
-    /// in line, `next_offer` finds one: before a shutdown any waiting
-    /// node, after it an ownerless one, and those always wait), or the
-    /// channel is shut down with nothing left for it.
+impl<T> Policy for State<T> {
+    type Item = T;
+    type Held = (T, usize);
+
+    fn waits_on_get() -> &'static Primitive {
+        &WAITS_ON_CHANNEL_GET
+    }
+
+    #[inline(always)]
+    fn getters(&self) -> &Line<(T, usize)> {
+        &self.getters
+    }
+
+    #[inline(always)]
+    fn getters_mut(&mut self) -> &mut Line<(T, usize)> {
+        &mut self.getters
+    }
+
+    #[inline(always)]
+    fn is_shut_down(&self) -> bool {
+        self.shut_down
+    }
+
+    /// Takes the next offer and tells its putter.
+    #[inline(always)]
+    fn take(&mut self) -> Option<T> {
+        let key = self.next_offer()?;
+        let (item, putter) = self.claim(key);
+        self.taken(putter);
+        Some(item)
+    }
+
+    fn has_free(&self) -> bool {
+        self.next_offer().is_some()
+    }
+
+    /// Hands the next offers to waiting getters; their putters wait on
+    /// until the take.
+    #[cold]
+    #[inline(never)]
+    fn serve_getters(&mut self) {
+        while self.getters.has_waiting() {
+            let Some(key) = self.next_offer() else { break };
+            let (item, putter) = self.claim(key);
+            self.hand_off(item, putter);
+        }
+    }
+
+    /// The item in its hands (its putter is told); a getter woken by the
+    /// shutdown takes what is left.
+    #[inline(always)]
+    fn take_served(&mut self, key: usize) -> Option<T> {
+        match self.getters.pop_head(key) {
+            Some((item, putter)) => {
+                self.held -= 1;
+                self.taken(putter);
+                Some(item)
+            }
+            None => self.take_released(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn getter_cancelled(&mut self, _served: bool, carry: Option<(T, usize)>) {
+        let Some((item, putter)) = carry else { return };
+        if self.getters.has_waiting() {
+            self.getters.serve_first(Some((item, putter)));
+            return;
+        }
+        self.held -= 1;
+        if putter == NO_PUTTER {
+            self.putters.insert_first_waiting(Offer::Left(item));
+            self.left += 1;
+        } else {
+            // Back on offer, at the front: the putter waits on. After a
+            // shutdown it takes its item back.
+            self.putters.unserve(putter, Offer::Item(item));
+            if self.shut_down {
+                self.putters.wake(putter);
+            }
+        }
+    }
+
+    /// It withdraws its item, unless a getter has it already.
+    fn putter_cancelled(&mut self, key: usize) -> Option<T> {
+        self.putter_leaves(key).err()
+    }
+
+    /// It takes an offer (none in line, `next_offer` finds one: before a
+    /// shutdown any waiting node, after it an ownerless one, and those
+    /// always wait), or the channel is shut down with nothing left for it.
     fn get_ready(&self) -> bool {
         let on_offer = if self.shut_down {
             self.left > 0
         } else {
             self.putters.has_waiting()
         };
-        (self.getters.is_idle() && on_offer)
-            || (self.shut_down && self.held + self.left <= self.getters.len())
+        (self.getters.is_idle() && on_offer) || self.drained()
     }
 
-    /// As `State::empty` of the buffered queues: after a shutdown, fails
-    /// for good once every item left is promised to getters in line.
-    fn empty(&self) -> Empty {
-        if self.shut_down && self.held + self.left <= self.getters.len() {
-            Empty::SHUT_DOWN
-        } else {
-            Empty::NO_PUTTER
-        }
-    }
+    const NOT_YET: Empty = Empty::NO_PUTTER;
 
+    /// Items in getters' hands and on offer (after a shutdown, only the
+    /// ownerless ones: the putters that wait are taking theirs back).
     fn len(&self) -> usize {
         let on_offer = if self.shut_down {
             self.left
@@ -271,237 +314,27 @@ impl<T> State<T> {
         };
         self.held + on_offer
     }
+
+    /// Putters whose item is still on offer take it back.
+    fn close(&mut self) {
+        self.shut_down = true;
+        for key in self.putters.waiting_keys() {
+            self.putters.wake(key);
+        }
+    }
 }
 
-impl<T> Inner<T> {
-    /// Whether `get_now` would not fail with "no putter for now"
-    /// (`grove::wait`'s readiness); takes nothing.
-    fn get_ready(&self) -> bool {
-        self.state.borrow().get_ready()
-    }
-
-    /// Called, with the state not borrowed, after any change that may have
-    /// made a get possible: fires the watchers if one is. One load when
-    /// nobody watches.
-    #[inline(always)]
-    fn notify_ready(&self) {
-        if !self.watchers.is_empty() {
-            self.fire_if_ready();
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn fire_if_ready(&self) {
-        if self.get_ready() {
-            self.watchers.fire();
-        }
-    }
-
-    fn get_now(&self) -> Result<T, Empty> {
-        let mut st = self.state.borrow_mut();
-        if st.getters.is_idle() {
-            if let Some(key) = st.next_offer() {
-                let (item, putter) = st.claim(key);
-                st.taken(putter);
-                return Ok(item);
-            }
-        }
-        Err(st.empty())
-    }
-
-    #[inline(always)]
-    fn get_until(&self, deadline: Option<Instant>) -> Result<T, Empty> {
-        let mut st = self.state.borrow_mut();
-        if st.getters.is_idle() && !st.shut_down {
-            if let Some(key) = st.putters.first_waiting() {
-                let (item, putter) = st.claim(key);
-                st.taken(putter);
-                return Ok(item);
-            }
-            drop(st);
-        } else {
-            drop(st);
-            if let Some(done) = self.get_crowded(deadline) {
-                return done;
-            }
-        }
-        self.get_wait(deadline)
-    }
-
-    /// A get that found getters in line or the channel shut down. `None`:
-    /// wait in line.
-    #[cold]
-    #[inline(never)]
-    fn get_crowded(&self, deadline: Option<Instant>) -> Option<Result<T, Empty>> {
-        let mut st = self.state.borrow_mut();
-        if st.getters.is_idle() {
-            if let Some(key) = st.next_offer() {
-                let (item, putter) = st.claim(key);
-                st.taken(putter);
-                return Some(Ok(item));
-            }
-        }
-        let err = st.empty();
-        if err.is_shutdown() {
-            return Some(Err(err));
-        }
-        let key = st.next_offer()?;
-        drop(st);
-        // An offer is free, but getters served earlier have not run yet:
-        // claim it now, take it once they have gone.
-        let hub = Hub::get();
-        if deadline.is_some_and(|d| d <= hub.deadline_base()) || std::thread::panicking() {
-            return Some(Err(err));
-        }
-        let task = hub.current_unparker().task;
-        let mine = {
-            let mut st = self.state.borrow_mut();
-            let mine = st.getters.push(task);
-            let (item, putter) = st.claim(key);
-            st.hand_off(item, putter);
-            debug_assert!(st.getters.is_served(mine));
-            mine
-        };
-        // After a shutdown, one more getter in line can leave nothing for
-        // a newcomer: a get now fails for good.
-        self.notify_ready();
-        let guard = GetGuard {
-            inner: self,
-            key: mine,
-            armed: true,
-        };
-        Some(self.get_served(guard, deadline))
-    }
-
-    #[inline(always)]
-    fn get_wait(&self, deadline: Option<Instant>) -> Result<T, Empty> {
-        let hub = Hub::get();
-        if deadline.is_some_and(|d| d <= hub.deadline_base()) {
-            return self.get_now();
-        }
-        let unparker = hub.current_unparker();
-        let (task, for_timer) = match deadline {
-            None => (unparker.task, None),
-            Some(d) => (unparker.task.clone(), Some((d, unparker))),
-        };
-        let key = self.state.borrow_mut().getters.push(task);
-        let guard = GetGuard {
-            inner: self,
-            key,
-            armed: true,
-        };
-        // Called while unwinding, `park` returns at once: the getter is not
-        // served, and `get_in_turn` takes it out of the line again.
-        hub.park_until(WaitOn::Primitive(&WAITS_ON_CHANNEL_GET), for_timer);
-        self.get_served(guard, deadline)
-    }
-
-    #[inline(always)]
-    fn get_served(
-        &self,
-        mut guard: GetGuard<'_, T>,
-        deadline: Option<Instant>,
-    ) -> Result<T, Empty> {
-        let key = guard.key;
-        let mut st = self.state.borrow_mut();
-        if !st.getters.is_served_head(key) {
-            drop(st);
-            if !self.get_in_turn(key) {
-                guard.armed = false;
-                return self.get_left();
-            }
-            st = self.state.borrow_mut();
-        }
-        guard.armed = false;
-        match st.getters.pop_head(key) {
-            Some((item, putter)) => {
-                st.held -= 1;
-                st.taken(putter);
-                if self.watchers.is_empty() {
-                    // Nobody watches (the usual case): nothing else to do.
-                    return Ok(item);
-                }
-                drop(st);
-                self.got_watched(item)
-            }
-            None => {
-                drop(st);
-                self.get_released(deadline)
-            }
-        }
-    }
-
-    /// The end of `get_served` when watchers are registered: the line may
-    /// be empty now, with offers made while the getter was on its way, so
-    /// the watchers are told.
-    #[cold]
-    #[inline(never)]
-    fn got_watched(&self, item: T) -> Result<T, Empty> {
-        self.notify_ready();
-        Ok(item)
-    }
-
+impl<T> State<T> {
     /// A getter woken by the shutdown, which has left the line: takes what
-    /// is left, or fails; then the watchers are told.
+    /// is left.
     #[cold]
     #[inline(never)]
-    fn get_released(&self, deadline: Option<Instant>) -> Result<T, Empty> {
-        let got = self.take_released(deadline);
-        self.notify_ready();
-        got
+    fn take_released(&mut self) -> Option<T> {
+        self.take()
     }
+}
 
-    /// See `get_released`.
-    fn take_released(&self, deadline: Option<Instant>) -> Result<T, Empty> {
-        let mut st = self.state.borrow_mut();
-        if let Some(key) = st.next_offer() {
-            let (item, putter) = st.claim(key);
-            st.taken(putter);
-            return Ok(item);
-        }
-        if st.shut_down {
-            return Err(Empty::SHUT_DOWN);
-        }
-        drop(st);
-        debug_assert!(false, "a served getter found no item");
-        self.get_until(deadline)
-    }
-
-    /// A getter whose deadline passed before it was served has left the
-    /// line: a get that does not wait, then the watchers are told (its
-    /// leaving may have freed an offer for others).
-    #[cold]
-    #[inline(never)]
-    fn get_left(&self) -> Result<T, Empty> {
-        let got = self.get_now();
-        self.notify_ready();
-        got
-    }
-
-    /// As `Core::get_in_turn`.
-    #[cold]
-    #[inline(never)]
-    fn get_in_turn(&self, key: usize) -> bool {
-        let mut st = self.state.borrow_mut();
-        if !st.getters.is_served(key) {
-            st.getters.remove(key);
-            return false;
-        }
-        let blocked = st.getters.len();
-        drop(st);
-        wait_turn(blocked, &|| self.state.borrow().getters.is_head(key));
-        true
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn getter_unwound(&self, key: usize) {
-        self.state.borrow_mut().getter_cancelled(key);
-        // Its item may be back on offer, the line empty.
-        self.notify_ready();
-    }
-
+impl<T> Engine<State<T>> {
     fn put_now(&self, item: T) -> Result<(), Full<T>> {
         let mut st = self.state.borrow_mut();
         if st.shut_down {
@@ -525,15 +358,11 @@ impl<T> Inner<T> {
         if st.shut_down {
             return Err(Full::shut_down(item));
         }
-        if deadline.is_some_and(|d| d <= hub.deadline_base()) || std::thread::panicking() {
+        if expired(hub, deadline) || std::thread::panicking() {
             drop(st);
             return self.put_cannot_wait(item, leave);
         }
-        let unparker = hub.current_unparker();
-        let (task, for_timer) = match deadline {
-            None => (unparker.task, None),
-            Some(d) => (unparker.task.clone(), Some((d, unparker))),
-        };
+        let (task, for_timer) = wake_ups(hub, deadline);
         let key = if st.getters.has_waiting() {
             // Into the first waiting getter's hands; wait for the take.
             let key = st.putters.push_served(task, None);
@@ -547,11 +376,7 @@ impl<T> Inner<T> {
             self.notify_ready();
             key
         };
-        let mut guard = PutGuard {
-            inner: self,
-            key,
-            armed: true,
-        };
+        let mut guard = self.guard(key, false);
         // Only a take, a shutdown or the deadline wakes the putter.
         hub.park_until(WaitOn::Primitive(&WAITS_ON_CHANNEL_PUT), for_timer);
         guard.armed = false;
@@ -591,69 +416,6 @@ impl<T> Inner<T> {
             Err(Full::no_getter(item))
         }
     }
-
-    #[cold]
-    #[inline(never)]
-    fn putter_unwound(&self, key: usize) {
-        let left = self.state.borrow_mut().putter_leaves(key);
-        // The put did not happen: its item is dropped here, after the borrow.
-        drop(left);
-        // Withdrawn (see `put_until`).
-        self.notify_ready();
-    }
-
-    fn shutdown(&self) {
-        let mut st = self.state.borrow_mut();
-        if std::mem::replace(&mut st.shut_down, true) {
-            return;
-        }
-        // Putters whose item is still on offer take it back.
-        for key in st.putters.waiting_keys() {
-            st.putters.wake(key);
-        }
-        st.getters.serve_all();
-        drop(st);
-        self.notify_ready();
-    }
-}
-
-/// Takes a getter out of the line if its wait unwinds.
-struct GetGuard<'a, T> {
-    inner: &'a Inner<T>,
-    key: usize,
-    armed: bool,
-}
-
-impl<T> Drop for GetGuard<'_, T> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        if self.armed {
-            self.inner.getter_unwound(self.key);
-        }
-    }
-}
-
-/// Takes a putter out of the line if its wait unwinds: it withdraws its
-/// item, unless a getter has it already.
-struct PutGuard<'a, T> {
-    inner: &'a Inner<T>,
-    key: usize,
-    armed: bool,
-}
-
-impl<T> Drop for PutGuard<'_, T> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        if self.armed {
-            self.inner.putter_unwound(self.key);
-        }
-    }
-}
-
-impl<T> Receive<T> for Inner<T> {
-    fn receive(&self) -> Option<T> {
-        self.get_until(None).ok()
-    }
 }
 
 impl<T> Channel<T> {
@@ -664,16 +426,13 @@ impl<T> Channel<T> {
     /// assert!(chan.is_empty() && chan.is_full()); // no room without a getter
     /// ```
     pub fn new() -> Self {
-        Channel(Rc::new(Inner {
-            state: RefCell::new(State {
-                getters: Line::new(),
-                putters: Line::new(),
-                held: 0,
-                left: 0,
-                shut_down: false,
-            }),
-            watchers: Watchers::default(),
-        }))
+        Channel(Rc::new(Engine::new(State {
+            getters: Line::new(),
+            putters: Line::new(),
+            held: 0,
+            left: 0,
+            shut_down: false,
+        })))
     }
 
     /// Offers `item` and waits until a getter has taken it. Putters are
@@ -942,12 +701,12 @@ impl<T> Channel<T> {
     /// Registers a `grove::wait` watcher, fired whenever a get may have
     /// become possible; `None` (nothing registered) if one is possible now.
     pub(crate) fn watch(&self, watcher: Watcher) -> Option<usize> {
-        (!self.0.get_ready()).then(|| self.0.watchers.add(watcher))
+        self.0.watch(watcher)
     }
 
     /// Removes the watcher registered under `key`.
     pub(crate) fn unwatch(&self, key: usize) {
-        self.0.watchers.remove(key);
+        self.0.unwatch(key);
     }
 }
 

@@ -6,7 +6,8 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::buffered::{Core, Fifo, HasCore, Iter};
+use super::buffered::{Core, Fifo, HasCore};
+use super::engine::Iter;
 use super::{Empty, Full};
 use crate::hub::{Hub, Primitive, WaitOn};
 use crate::wait::list::{Wait, WaitList};

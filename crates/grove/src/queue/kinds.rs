@@ -5,7 +5,8 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::buffered::{Core, Fifo, HasCore, Iter, Lifo, Smallest};
+use super::buffered::{Core, Fifo, HasCore, Lifo, Smallest};
+use super::engine::Iter;
 use super::{Empty, Full};
 use crate::hub::Hub;
 

@@ -71,16 +71,18 @@
 
 #[macro_use]
 mod api;
+mod buffer;
 mod buffered;
 mod channel;
+mod engine;
 mod error;
 mod joinable;
 mod kinds;
 #[cfg(test)]
 mod ready_tests;
 
-pub use self::buffered::Iter;
 pub use self::channel::Channel;
+pub use self::engine::Iter;
 pub use self::error::{Empty, Full};
 pub use self::joinable::JoinableQueue;
 pub use self::kinds::{LifoQueue, PriorityQueue, Queue};
