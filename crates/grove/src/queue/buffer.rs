@@ -28,69 +28,53 @@ pub(crate) trait Buffer: Holds {
     fn len(&self) -> usize;
 }
 
-/// First in, first out.
-pub(crate) struct Fifo<T>(VecDeque<T>);
+/// A container that is a std collection and the four of its methods that
+/// make the order.
+macro_rules! container {
+    ($(#[$doc:meta])* $name:ident($coll:ident), hands_off: $hands_off:expr,
+     $push:ident, $pop:ident, $unpop:ident, $peek:ident) => {
+        $(#[$doc])*
+        pub(crate) struct $name<T>($coll<T>);
 
-impl<T> Holds for Fifo<T> {
-    type Item = T;
+        impl<T> Holds for $name<T> {
+            type Item = T;
+        }
+
+        impl<T> Buffer for $name<T> {
+            const HANDS_OFF: bool = $hands_off;
+            fn new() -> Self {
+                $name($coll::new())
+            }
+            #[inline(always)]
+            fn push(&mut self, item: T) {
+                self.0.$push(item);
+            }
+            #[inline(always)]
+            fn pop(&mut self) -> Option<T> {
+                self.0.$pop()
+            }
+            fn unpop(&mut self, item: T) {
+                self.0.$unpop(item);
+            }
+            fn peek(&self) -> Option<&T> {
+                self.0.$peek()
+            }
+            #[inline(always)]
+            fn len(&self) -> usize {
+                self.0.len()
+            }
+        }
+    };
 }
 
-impl<T> Buffer for Fifo<T> {
-    const HANDS_OFF: bool = true;
-    fn new() -> Self {
-        Fifo(VecDeque::new())
-    }
-    #[inline(always)]
-    fn push(&mut self, item: T) {
-        self.0.push_back(item);
-    }
-    #[inline(always)]
-    fn pop(&mut self) -> Option<T> {
-        self.0.pop_front()
-    }
-    fn unpop(&mut self, item: T) {
-        self.0.push_front(item);
-    }
-    fn peek(&self) -> Option<&T> {
-        self.0.front()
-    }
-    #[inline(always)]
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-}
-
-/// Last in, first out.
-pub(crate) struct Lifo<T>(Vec<T>);
-
-impl<T> Holds for Lifo<T> {
-    type Item = T;
-}
-
-impl<T> Buffer for Lifo<T> {
-    const HANDS_OFF: bool = false;
-    fn new() -> Self {
-        Lifo(Vec::new())
-    }
-    #[inline(always)]
-    fn push(&mut self, item: T) {
-        self.0.push(item);
-    }
-    #[inline(always)]
-    fn pop(&mut self) -> Option<T> {
-        self.0.pop()
-    }
-    fn unpop(&mut self, item: T) {
-        self.0.push(item);
-    }
-    fn peek(&self) -> Option<&T> {
-        self.0.last()
-    }
-    #[inline(always)]
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-}
+container!(
+    /// First in, first out.
+    Fifo(VecDeque), hands_off: true, push_back, pop_front, push_front, front
+);
+container!(
+    /// Last in, first out.
+    Lifo(Vec), hands_off: false, push, pop, push, last
+);
 
 /// Smallest first (a min-heap).
 pub(crate) struct Smallest<T>(BinaryHeap<Reverse<T>>);

@@ -10,6 +10,24 @@ use super::engine::Iter;
 use super::{Empty, Full};
 use crate::hub::Hub;
 
+/// A buffered queue type that is an `Rc` of its [`Core`] and nothing more:
+/// its `HasCore` and the shared API.
+macro_rules! rc_queue {
+    ($name:ident, $buf:ident $(, $bound:path)?) => {
+        impl<T $(: $bound)?> HasCore for $name<T> {
+            type Buf = $buf<T>;
+            fn from_core(core: Core<$buf<T>>) -> Self {
+                $name(Rc::new(core))
+            }
+            fn core(&self) -> &Core<$buf<T>> {
+                &self.0
+            }
+        }
+
+        buffered_queue_api!($name $(, $bound)?);
+    };
+}
+
 /// A first-in, first-out queue between the greenlets of one thread
 /// (gevent's `Queue`).
 ///
@@ -73,17 +91,7 @@ use crate::hub::Hub;
 /// ```
 pub struct Queue<T>(Rc<Core<Fifo<T>>>);
 
-impl<T> HasCore for Queue<T> {
-    type Buf = Fifo<T>;
-    fn from_core(core: Core<Fifo<T>>) -> Self {
-        Queue(Rc::new(core))
-    }
-    fn core(&self) -> &Core<Fifo<T>> {
-        &self.0
-    }
-}
-
-buffered_queue_api!(Queue);
+rc_queue!(Queue, Fifo);
 
 /// A last-in, first-out queue (a stack) between the greenlets of one thread
 /// (gevent's `LifoQueue`).
@@ -109,17 +117,7 @@ buffered_queue_api!(Queue);
 /// ```
 pub struct LifoQueue<T>(Rc<Core<Lifo<T>>>);
 
-impl<T> HasCore for LifoQueue<T> {
-    type Buf = Lifo<T>;
-    fn from_core(core: Core<Lifo<T>>) -> Self {
-        LifoQueue(Rc::new(core))
-    }
-    fn core(&self) -> &Core<Lifo<T>> {
-        &self.0
-    }
-}
-
-buffered_queue_api!(LifoQueue);
+rc_queue!(LifoQueue, Lifo);
 
 /// A queue that hands out its smallest item first, between the greenlets of
 /// one thread (gevent's `PriorityQueue`).
@@ -149,14 +147,4 @@ buffered_queue_api!(LifoQueue);
 /// ```
 pub struct PriorityQueue<T>(Rc<Core<Smallest<T>>>);
 
-impl<T: Ord> HasCore for PriorityQueue<T> {
-    type Buf = Smallest<T>;
-    fn from_core(core: Core<Smallest<T>>) -> Self {
-        PriorityQueue(Rc::new(core))
-    }
-    fn core(&self) -> &Core<Smallest<T>> {
-        &self.0
-    }
-}
-
-buffered_queue_api!(PriorityQueue, Ord);
+rc_queue!(PriorityQueue, Smallest, Ord);
