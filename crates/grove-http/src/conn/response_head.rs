@@ -95,41 +95,40 @@ pub(super) fn write_head_framed(
     keep_alive: bool,
     version: Version,
 ) -> bool {
-    let mut handler_closes = false;
+    // Written straight into `out`, which is the connection's reused write
+    // buffer: in the steady state it has the room already.
     // Borrowed only while the head is written: nothing here waits.
     let date = date.map(RefCell::borrow);
-    if status == StatusCode::OK && headers.is_empty() {
-        // The common case: status line, Server and Date in one copy.
-        date::write_ok_head(out, date.as_deref());
-    } else {
-        handler_closes = write_status_and_headers(out, status, headers, date.as_deref());
-    }
-    // The rest of the head, assembled on the stack and copied once:
-    // framing, connection, the blank line.
-    let mut tail = [0u8; 72];
-    let mut n = 0;
-    let mut put = |bytes: &[u8]| {
-        tail[n..n + bytes.len()].copy_from_slice(bytes);
-        n += bytes.len();
+    let length = match delimit {
+        Delimit::Chunked => None,
+        _ => length,
     };
-    match (delimit, length) {
-        (Delimit::Chunked, _) => put(b"Transfer-Encoding: chunked\r\n"),
-        (_, Some(len)) => {
-            put(b"Content-Length: ");
-            put(itoa::Buffer::new().format(len).as_bytes());
-            put(b"\r\n");
+    let handler_closes = if status == StatusCode::OK && headers.is_empty() {
+        // The common case: status line, Server, Date and the name of
+        // Content-Length in one copy.
+        date::write_ok_head(out, date.as_deref(), length.is_some());
+        false
+    } else {
+        let closes = write_status_and_headers(out, status, headers, date.as_deref());
+        if length.is_some() {
+            out.extend_from_slice(b"Content-Length: ");
         }
-        _ => {}
+        closes
+    };
+    if let Some(len) = length {
+        out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    } else if delimit == Delimit::Chunked {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
     }
     if status != StatusCode::SWITCHING_PROTOCOLS && !handler_closes {
         if !keep_alive {
-            put(b"Connection: close\r\n");
+            out.extend_from_slice(b"Connection: close\r\n");
         } else if version == Version::HTTP_10 {
-            put(b"Connection: keep-alive\r\n");
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
     }
-    put(b"\r\n");
-    out.extend_from_slice(&tail[..n]);
+    out.extend_from_slice(b"\r\n");
     keep_alive && !handler_closes
 }
 
@@ -235,6 +234,35 @@ mod tests {
         assert!(h.starts_with("HTTP/1.1 404 Not Found\r\nx-a: b\r\nServer: grove-http\r\n"));
         assert!(h.ends_with("Content-Length: 3\r\n\r\n"));
         assert!(!h.contains("99"));
+    }
+
+    #[test]
+    fn the_common_head_is_framed_like_any_other() {
+        let written = |status, delimit, length, version| {
+            let mut out = Vec::new();
+            let map = HeaderMap::new();
+            write_head_framed(None, &mut out, status, &map, length, delimit, true, version);
+            String::from_utf8(out).unwrap()
+        };
+        let ok = written(
+            StatusCode::OK,
+            Delimit::Length(14),
+            Some(14),
+            Version::HTTP_11,
+        );
+        assert!(ok.starts_with("HTTP/1.1 200 OK\r\nServer: grove-http\r\nDate: "));
+        assert!(ok.ends_with(" GMT\r\nContent-Length: 14\r\n\r\n"), "{ok}");
+        let chunked = written(StatusCode::OK, Delimit::Chunked, None, Version::HTTP_11);
+        assert!(chunked.ends_with(" GMT\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        let empty = written(StatusCode::OK, Delimit::None, None, Version::HTTP_10);
+        assert!(empty.ends_with(" GMT\r\nConnection: keep-alive\r\n\r\n"));
+        let other = written(
+            StatusCode::NOT_FOUND,
+            Delimit::Chunked,
+            None,
+            Version::HTTP_11,
+        );
+        assert!(other.ends_with(" GMT\r\nTransfer-Encoding: chunked\r\n\r\n"));
     }
 
     #[test]
