@@ -11,21 +11,14 @@ pub(crate) const DATE_LINE_LEN: usize = 6 + 29 + 2;
 /// front of its `Date` line so that both go out in one copy.
 const OK_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nServer: grove-http\r\n";
 
-/// The name of the header that most often follows, kept behind the `Date`
-/// line so that the common head up to its length is one copy too.
-const LENGTH_NAME: &[u8] = b"Content-Length: ";
-
-/// Bytes of the cached line.
-const LINE_LEN: usize = OK_HEAD.len() + DATE_LINE_LEN + LENGTH_NAME.len();
-
-/// The `Date` line of one second, behind [`OK_HEAD`] and in front of
-/// [`LENGTH_NAME`]. A server keeps one, which its reaper refreshes at
-/// least twice a second (see `ConnHooks::date`); other connections use
-/// this thread's, brought up to date on every use.
+/// The `Date` line of one second, behind [`OK_HEAD`]. A server keeps one,
+/// which its reaper refreshes at least twice a second (see
+/// `ConnHooks::date`); other connections use this thread's, brought up to
+/// date on every use.
 pub(crate) struct DateCache {
     secs: u64,
-    /// `OK_HEAD`, the `Date` line, `LENGTH_NAME`.
-    line: [u8; LINE_LEN],
+    /// `OK_HEAD` followed by the `Date` line.
+    line: [u8; OK_HEAD.len() + DATE_LINE_LEN],
 }
 
 impl DateCache {
@@ -33,7 +26,7 @@ impl DateCache {
     pub(crate) const fn new() -> DateCache {
         DateCache {
             secs: u64::MAX,
-            line: [0; LINE_LEN],
+            line: [0; OK_HEAD.len() + DATE_LINE_LEN],
         }
     }
 
@@ -42,31 +35,24 @@ impl DateCache {
         self.update(now_secs());
     }
 
-    /// `HTTP/1.1 200 OK`, `Server: grove-http` and the `Date` line, then
-    /// `Content-Length: ` (without its value) if `with_length`.
-    pub(crate) fn ok_head(&self, with_length: bool) -> &[u8] {
-        if with_length {
-            &self.line
-        } else {
-            &self.line[..LINE_LEN - LENGTH_NAME.len()]
-        }
+    /// `HTTP/1.1 200 OK`, `Server: grove-http` and the `Date` line.
+    pub(crate) fn ok_head(&self) -> &[u8] {
+        &self.line
     }
 
     /// The `Date` line alone.
     pub(crate) fn date_line(&self) -> &[u8] {
-        &self.line[OK_HEAD.len()..OK_HEAD.len() + DATE_LINE_LEN]
+        &self.line[OK_HEAD.len()..]
     }
 
     fn update(&mut self, secs: u64) {
         if self.secs != secs {
             self.secs = secs;
-            let (head, rest) = self.line.split_at_mut(OK_HEAD.len());
-            let (date, name) = rest.split_at_mut(DATE_LINE_LEN);
+            let (head, date) = self.line.split_at_mut(OK_HEAD.len());
             head.copy_from_slice(OK_HEAD);
             date[..6].copy_from_slice(b"Date: ");
             date[6..35].copy_from_slice(&imf_fixdate(secs));
             date[35..].copy_from_slice(b"\r\n");
-            name.copy_from_slice(LENGTH_NAME);
         }
     }
 }
@@ -92,12 +78,11 @@ pub(crate) fn write_date_line(out: &mut Vec<u8>, cache: Option<&DateCache>) {
 }
 
 /// Appends `HTTP/1.1 200 OK`, `Server: grove-http` and the `Date` line
-/// (with the date as [`write_date_line`] finds it), then `Content-Length: `
-/// (the caller writes the value) if `with_length`.
-pub(crate) fn write_ok_head(out: &mut Vec<u8>, cache: Option<&DateCache>, with_length: bool) {
+/// (with the date as [`write_date_line`] finds it).
+pub(crate) fn write_ok_head(out: &mut Vec<u8>, cache: Option<&DateCache>) {
     match cache {
-        Some(cache) => out.extend_from_slice(cache.ok_head(with_length)),
-        None => with_current(|cache| out.extend_from_slice(cache.ok_head(with_length))),
+        Some(cache) => out.extend_from_slice(cache.ok_head()),
+        None => with_current(|cache| out.extend_from_slice(cache.ok_head())),
     }
 }
 
@@ -211,17 +196,13 @@ mod tests {
         assert_eq!(out.len(), 2 * DATE_LINE_LEN);
         assert!(out.starts_with(b"Date: ") && out.ends_with(b" GMT\r\n"));
         let mut head = Vec::new();
-        write_ok_head(&mut head, Some(&cache), false);
+        write_ok_head(&mut head, Some(&cache));
         assert_eq!(&head[..OK_HEAD.len()], OK_HEAD);
         assert_eq!(&head[OK_HEAD.len()..], &out[DATE_LINE_LEN..]);
         let mut fresh = Vec::new();
-        write_ok_head(&mut fresh, None, false);
+        write_ok_head(&mut fresh, None);
         assert_eq!(fresh.len(), head.len());
         assert!(fresh.starts_with(OK_HEAD));
-        let mut with_length = Vec::new();
-        write_ok_head(&mut with_length, Some(&cache), true);
-        assert_eq!(&with_length[..head.len()], &head[..]);
-        assert_eq!(&with_length[head.len()..], b"Content-Length: ");
         let clf = clf_now();
         assert!(clf.starts_with(b"[") && clf.ends_with(b" +0000]"));
     }

@@ -95,40 +95,41 @@ pub(super) fn write_head_framed(
     keep_alive: bool,
     version: Version,
 ) -> bool {
-    // Written straight into `out`, which is the connection's reused write
-    // buffer: in the steady state it has the room already.
+    let mut handler_closes = false;
     // Borrowed only while the head is written: nothing here waits.
     let date = date.map(RefCell::borrow);
-    let length = match delimit {
-        Delimit::Chunked => None,
-        _ => length,
-    };
-    let handler_closes = if status == StatusCode::OK && headers.is_empty() {
-        // The common case: status line, Server, Date and the name of
-        // Content-Length in one copy.
-        date::write_ok_head(out, date.as_deref(), length.is_some());
-        false
+    if status == StatusCode::OK && headers.is_empty() {
+        // The common case: status line, Server and Date in one copy.
+        date::write_ok_head(out, date.as_deref());
     } else {
-        let closes = write_status_and_headers(out, status, headers, date.as_deref());
-        if length.is_some() {
-            out.extend_from_slice(b"Content-Length: ");
-        }
-        closes
+        handler_closes = write_status_and_headers(out, status, headers, date.as_deref());
+    }
+    // The rest of the head, assembled on the stack and copied once:
+    // framing, connection, the blank line.
+    let mut tail = [0u8; 72];
+    let mut n = 0;
+    let mut put = |bytes: &[u8]| {
+        tail[n..n + bytes.len()].copy_from_slice(bytes);
+        n += bytes.len();
     };
-    if let Some(len) = length {
-        out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
-        out.extend_from_slice(b"\r\n");
-    } else if delimit == Delimit::Chunked {
-        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    match (delimit, length) {
+        (Delimit::Chunked, _) => put(b"Transfer-Encoding: chunked\r\n"),
+        (_, Some(len)) => {
+            put(b"Content-Length: ");
+            put(itoa::Buffer::new().format(len).as_bytes());
+            put(b"\r\n");
+        }
+        _ => {}
     }
     if status != StatusCode::SWITCHING_PROTOCOLS && !handler_closes {
         if !keep_alive {
-            out.extend_from_slice(b"Connection: close\r\n");
+            put(b"Connection: close\r\n");
         } else if version == Version::HTTP_10 {
-            out.extend_from_slice(b"Connection: keep-alive\r\n");
+            put(b"Connection: keep-alive\r\n");
         }
     }
-    out.extend_from_slice(b"\r\n");
+    put(b"\r\n");
+    out.extend_from_slice(&tail[..n]);
     keep_alive && !handler_closes
 }
 
