@@ -238,6 +238,35 @@ mod tests {
     }
 
     #[test]
+    fn the_common_head_is_framed_like_any_other() {
+        let written = |status, delimit, length, version| {
+            let mut out = Vec::new();
+            let map = HeaderMap::new();
+            write_head_framed(None, &mut out, status, &map, length, delimit, true, version);
+            String::from_utf8(out).unwrap()
+        };
+        let ok = written(
+            StatusCode::OK,
+            Delimit::Length(14),
+            Some(14),
+            Version::HTTP_11,
+        );
+        assert!(ok.starts_with("HTTP/1.1 200 OK\r\nServer: grove-http\r\nDate: "));
+        assert!(ok.ends_with(" GMT\r\nContent-Length: 14\r\n\r\n"), "{ok}");
+        let chunked = written(StatusCode::OK, Delimit::Chunked, None, Version::HTTP_11);
+        assert!(chunked.ends_with(" GMT\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        let empty = written(StatusCode::OK, Delimit::None, None, Version::HTTP_10);
+        assert!(empty.ends_with(" GMT\r\nConnection: keep-alive\r\n\r\n"));
+        let other = written(
+            StatusCode::NOT_FOUND,
+            Delimit::Chunked,
+            None,
+            Version::HTTP_11,
+        );
+        assert!(other.ends_with(" GMT\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    }
+
+    #[test]
     fn a_handler_s_connection_close_ends_keep_alive() {
         let (h, kept) = head(StatusCode::OK, &[("connection", "foo, Close")], true);
         assert!(!kept);
