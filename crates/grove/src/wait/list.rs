@@ -20,34 +20,27 @@
 //! * **No stale waiter**: however a wait ends (notified, deadline, kill,
 //!   timeout, unwinding), the waiter leaves the list.
 //!
-//! Nodes live in a slab owned by the list (never on a parked greenlet's
-//! stack, DESIGN.md rule 4) and are linked in arrival order, so removing a
-//! timed-out waiter from the middle is O(1).
+//! Nodes live in the line's arena (never on a parked greenlet's stack,
+//! DESIGN.md rule 4) and are linked in arrival order, so removing a
+//! timed-out waiter from the middle is O(1). The park sequence itself is
+//! `wait/park.rs`, shared with the cross-thread list. `grove::wait`'s
+//! watchers of the primitive are nodes of the same line.
 //!
 //! [`notify_one`]: WaitList::notify_one
 //! [`notify_all`]: WaitList::notify_all
 
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::fmt;
+use std::rc::Rc;
 use std::time::Instant;
 
-use std::rc::Rc;
-
-use crate::hub::{Hub, Task, WaitOn};
+use crate::hub::{Task, WaitOn, Watcher};
 use crate::wait::line::Line;
+pub(crate) use crate::wait::park::Wait;
+use crate::wait::park::{self, Lock};
 
-/// How a [`WaitList::wait`] ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Wait {
-    /// A `notify_one`/`notify_all` reached this waiter.
-    Notified,
-    /// The deadline passed first.
-    TimedOut,
-    /// The caller is unwinding, so it could not park at all.
-    Unwinding,
-}
-
-/// A FIFO of parked greenlets of one hub. See the module docs.
+/// A FIFO of parked greenlets of one hub, and `grove::wait`'s watchers of
+/// the primitive. See the module docs.
 pub(crate) struct WaitList {
     inner: RefCell<Line<(), Rc<Task>>>,
 }
@@ -63,6 +56,21 @@ impl fmt::Debug for WaitList {
         f.debug_struct("WaitList")
             .field("waiting", &self.len())
             .finish()
+    }
+}
+
+impl Lock for WaitList {
+    type W = Rc<Task>;
+    type Guard<'a> = RefMut<'a, Line<(), Rc<Task>>>;
+
+    #[inline(always)]
+    fn lock(&self) -> Self::Guard<'_> {
+        self.inner.borrow_mut()
+    }
+
+    #[inline(always)]
+    fn line<'g>(guard: &'g mut Self::Guard<'_>) -> &'g mut Line<(), Rc<Task>> {
+        guard
     }
 }
 
@@ -84,26 +92,7 @@ impl WaitList {
     ///
     /// A deadline already in the past returns `TimedOut` without parking.
     pub(crate) fn wait(&self, on: WaitOn, deadline: Option<Instant>) -> Wait {
-        let hub = Hub::get();
-        if deadline.is_some_and(|d| d <= hub.deadline_base()) {
-            return Wait::TimedOut;
-        }
-        let unparker = hub.current_unparker();
-        let key = self.inner.borrow_mut().push(unparker.task.clone());
-        let mut guard = Waiting {
-            list: self,
-            key,
-            done: false,
-        };
-        if !hub.park_until(on, deadline.map(|d| (d, unparker))) {
-            guard.finish();
-            return Wait::Unwinding;
-        }
-        if guard.finish() {
-            Wait::Notified
-        } else {
-            Wait::TimedOut
-        }
+        park::wait(self, self.lock(), on, deadline).0
     }
 
     /// Wakes the longest-waiting greenlet; returns whether there was one.
@@ -133,34 +122,58 @@ impl WaitList {
         }
         woken
     }
-}
 
-/// Removes a waiter however its wait ends.
-struct Waiting<'a> {
-    list: &'a WaitList,
-    key: usize,
-    done: bool,
-}
+    /// Adds a `grove::wait` watcher; returns the key that removes it.
+    pub(crate) fn watch(&self, watcher: Watcher) -> usize {
+        self.inner.borrow_mut().watch(watcher)
+    }
 
-impl Waiting<'_> {
-    /// Leaves the list; returns whether this waiter had been notified.
-    fn finish(&mut self) -> bool {
-        self.done = true;
-        let (notified, _) = self.list.inner.borrow_mut().remove(self.key);
-        notified
+    /// Removes the watcher added under `key` (a key already removed is
+    /// ignored).
+    pub(crate) fn unwatch(&self, key: usize) {
+        let removed = self.inner.borrow_mut().unwatch(key);
+        drop(removed);
+    }
+
+    /// Whether no watcher is subscribed.
+    #[inline]
+    pub(crate) fn has_no_watchers(&self) -> bool {
+        !self.inner.borrow().has_watchers()
+    }
+
+    /// Tells every watcher that the primitive became ready; they stay.
+    #[inline]
+    pub(crate) fn fire_watchers(&self) {
+        self.inner.borrow().fire_watchers();
     }
 }
 
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        // Unwinding (kill or timeout) out of the park: a notification this
-        // waiter received but can no longer act on goes to the next one.
-        if self.finish() {
-            self.list.notify_one();
-        }
+/// Watchers of a primitive whose waiters stand in lines of their own (the
+/// queues'): a [`WaitList`] nobody waits in, under the names the queues
+/// call it by.
+#[derive(Default, Debug)]
+pub(crate) struct Watchers(WaitList);
+
+impl Watchers {
+    /// Adds a watcher; returns the key that removes it.
+    pub(crate) fn add(&self, watcher: Watcher) -> usize {
+        self.0.watch(watcher)
+    }
+
+    /// Removes the watcher added under `key` (a key already removed is ignored).
+    pub(crate) fn remove(&self, key: usize) {
+        self.0.unwatch(key);
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.has_no_watchers()
+    }
+
+    /// Tells every watcher that the object became ready. Watchers stay.
+    #[inline]
+    pub(crate) fn fire(&self) {
+        self.0.fire_watchers();
     }
 }
 
