@@ -1,38 +1,22 @@
 //! Who runs on this hub, and the one place a greenlet's context is resumed.
 //!
-//! A task's context (its stack and registers) sits in a [`ContextCell`] in
-//! the task's record. Resuming it needs `&mut Context` while the greenlet
-//! runs — for as long as its code does, which may be anything, including
-//! code that reaches the hub and its task records. The cell has no methods
-//! of its own: only [`Running`], the hub's "who runs" pointer, opens it,
-//! and it opens it mutably in one place, [`Running::resume`]. That makes
-//! the safety argument local to this file:
+//! A task's context (stack and registers) sits in a [`ContextCell`] with no
+//! methods of its own: only [`Running`], the hub's running-task pointer,
+//! opens it, mutably in one place, [`Running::resume`]. The argument that
+//! this is sound is local to this file:
 //!
 //! * **Invariant**: a `&mut` into a task's cell is live only inside
-//!   `resume(task)`, and for all that time `Running` names `task` — it is
-//!   set to `task` on the way in and back to the hub (null) on the way
-//!   out.
-//! * `resume` starts only from the hub (null), or refuses before it
-//!   touches anything: so never while another resume is under way, since
-//!   that one names its greenlet until it returns.
-//! * Nothing else moves `Running` off a greenlet: [`enter_main`] and
-//!   [`enter_hub`] refuse to (the thread's own stack and the hub loop
-//!   never run while a greenlet does), so the name stays put for the whole
-//!   resume.
-//! * [`take_context`] and [`put_context`] refuse the task that `Running`
-//!   names, so they never touch a cell that a resume holds; a teardown
-//!   that runs on a greenlet's stack (`std::process::exit` inside it) gets
+//!   `resume(task)`, and all that time `Running` names `task`.
+//! * `resume` starts only from the hub loop (`Running` null) and refuses
+//!   otherwise before touching anything, so never during another resume;
+//!   `enter_main`/`enter_hub` refuse to move `Running` off a greenlet.
+//! * `take_context`/`put_context` refuse the task `Running` names: a
+//!   teardown on a greenlet's stack (`std::process::exit` inside it) gets
 //!   `None` for that greenlet and leaves its context alone.
 //!
-//! The checks are loads and compares of one pointer the hub keeps in any
-//! case (a load, a compare and a branch per resume); a separate borrow
-//! flag, stored and cleared around every resume, cost more
-//! (`docs/runs/wait-core.md`).
-//!
-//! [`enter_main`]: Running::enter_main
-//! [`enter_hub`]: Running::enter_hub
-//! [`take_context`]: Running::take_context
-//! [`put_context`]: Running::put_context
+//! The checks read the one pointer the hub keeps anyway (a load, a compare
+//! and a branch per resume); a borrow flag stored and cleared around every
+//! resume cost more (`docs/runs/wait-core.md`).
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
@@ -41,8 +25,7 @@ use std::rc::Rc;
 use super::task::Task;
 use crate::context::Context;
 
-/// A task's context: empty for a thread's own stack and once dead. Opened
-/// only by [`Running`] (see the module docs).
+/// A task's context: empty for a thread's own stack and once dead.
 pub(crate) struct ContextCell(UnsafeCell<Option<Context>>);
 
 impl ContextCell {
@@ -114,8 +97,7 @@ impl Running {
         ptr::eq(self.task.get(), self.main)
     }
 
-    /// The thread's own stack runs again (from the hub loop, or to report
-    /// a hang).
+    /// The thread's own stack runs again.
     #[inline(always)]
     pub(crate) fn enter_main(&self) {
         self.leave_to(self.main);

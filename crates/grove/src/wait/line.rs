@@ -111,16 +111,6 @@ enum Held<W: Waiter> {
     Watcher(Subscription<W::Target>),
 }
 
-impl<W: Waiter> Held<W> {
-    #[inline(always)]
-    fn from(task: Option<W>) -> Self {
-        match task {
-            Some(w) => Held::Waiter(w),
-            None => Held::Nobody,
-        }
-    }
-}
-
 struct Node<P, W: Waiter> {
     prev: usize,
     next: usize,
@@ -233,8 +223,7 @@ impl<P, W: Waiter> Line<P, W> {
 
     #[inline(always)]
     fn push_node(&mut self, task: Option<W>, mark: Mark, payload: Option<P>) -> usize {
-        let key = self.occupy(mark, payload, Held::from(task));
-        self.link_at_tail(key, false);
+        let key = self.add(mark, payload, task.map_or(Held::Nobody, Held::Waiter));
         if mark == Mark::Waiting {
             if self.first_waiting == NIL {
                 self.first_waiting = key;
@@ -245,61 +234,47 @@ impl<P, W: Waiter> Line<P, W> {
         key
     }
 
-    /// Takes a vacant slot (or grows the arena) for an unlinked node.
+    /// Puts a node in a vacant slot (or grows the arena) and links it at
+    /// the tail of its chain (the watchers' if `Watching`, else the line).
     #[inline(always)]
-    fn occupy(&mut self, mark: Mark, payload: Option<P>, held: Held<W>) -> usize {
+    fn add(&mut self, mark: Mark, payload: Option<P>, held: Held<W>) -> usize {
+        let (prev, next) = (NIL, NIL);
+        let node = Node {
+            prev,
+            next,
+            mark,
+            payload,
+            held,
+        };
         let key = self.free;
-        if key == NIL {
-            return self.grow(mark, payload, held);
+        let key = if key == NIL {
+            self.grow(node)
+        } else {
+            debug_assert_eq!(self.nodes[key].mark, Mark::Vacant);
+            self.free = self.nodes[key].next;
+            self.nodes[key] = node;
+            key
+        };
+        let ends = if mark == Mark::Watching {
+            &mut self.watchers
+        } else {
+            &mut self.line
+        };
+        let prev = std::mem::replace(&mut ends.tail, key);
+        if prev == NIL {
+            ends.head = key;
+        } else {
+            self.nodes[prev].next = key;
         }
-        let node = &mut self.nodes[key];
-        debug_assert_eq!(node.mark, Mark::Vacant);
-        self.free = node.next;
-        node.mark = mark;
-        node.payload = payload;
-        node.held = held;
+        self.nodes[key].prev = prev;
         key
     }
 
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, mark: Mark, payload: Option<P>, held: Held<W>) -> usize {
-        self.nodes.push(Node {
-            prev: NIL,
-            next: NIL,
-            mark,
-            payload,
-            held,
-        });
+    fn grow(&mut self, node: Node<P, W>) -> usize {
+        self.nodes.push(node);
         self.nodes.len() - 1
-    }
-
-    /// The watchers' chain or the line itself (callers know which a node
-    /// is in, so the hot paths read no mark for it).
-    #[inline(always)]
-    fn chain(&mut self, watchers: bool) -> &mut Ends {
-        if watchers {
-            &mut self.watchers
-        } else {
-            &mut self.line
-        }
-    }
-
-    /// Links `key` at the tail of its chain.
-    #[inline(always)]
-    fn link_at_tail(&mut self, key: usize, watchers: bool) {
-        let ends = self.chain(watchers);
-        let prev = ends.tail;
-        ends.tail = key;
-        if prev == NIL {
-            ends.head = key;
-        }
-        if prev != NIL {
-            self.nodes[prev].next = key;
-        }
-        let node = &mut self.nodes[key];
-        node.prev = prev;
-        node.next = NIL;
     }
 
     /// Puts an ownerless waiting node with `payload` just before the first
@@ -325,7 +300,8 @@ impl<P, W: Waiter> Line<P, W> {
         key
     }
 
-    /// Unlinks `key` from its chain without touching the counters or the mark.
+    /// Unlinks `key` from its chain (the watchers' or the line) without
+    /// touching the counters or the mark.
     #[inline(always)]
     fn unlink(&mut self, key: usize, watchers: bool) {
         let Node { prev, next, .. } = self.nodes[key];
@@ -335,7 +311,11 @@ impl<P, W: Waiter> Line<P, W> {
         if next != NIL {
             self.nodes[next].prev = prev;
         }
-        let ends = self.chain(watchers);
+        let ends = if watchers {
+            &mut self.watchers
+        } else {
+            &mut self.line
+        };
         if prev == NIL {
             ends.head = next;
         }
@@ -522,9 +502,7 @@ impl<P, W: Waiter> Line<P, W> {
     /// Adds a watcher; returns the key that [`unwatch`](Self::unwatch)
     /// removes it with.
     pub(crate) fn watch(&mut self, watcher: Subscription<W::Target>) -> usize {
-        let key = self.occupy(Mark::Watching, None, Held::Watcher(watcher));
-        self.link_at_tail(key, true);
-        key
+        self.add(Mark::Watching, None, Held::Watcher(watcher))
     }
 
     /// Removes the watcher added under `key`; returns it (to be dropped

@@ -2,13 +2,12 @@
 //!
 //! `Event`, `Semaphore`, `Lock`, `JoinableQueue::join` and `Pool` are thin
 //! layers over this one mechanism (gevent's `_abstract_linkable` +
-//! `_waiter`, tokio's `batch_semaphore`). Its nodes are those of the one
-//! waiter FIFO, `wait/line.rs`, in which the queues' getters and putters
-//! also wait (there with an item moved straight into a served node). A
-//! primitive checks its own condition; if it cannot
-//! proceed it calls [`WaitList::wait`], which parks the current greenlet (or
-//! drives the hub on a thread's own stack) until a [`notify_one`] or
-//! [`notify_all`] reaches it, its deadline passes, or it is cancelled.
+//! `_waiter`, tokio's `batch_semaphore`), a `RefCell` around the one
+//! waiter FIFO (`wait/line.rs`). A primitive checks its own condition; if
+//! it cannot proceed it calls [`WaitList::wait`], which parks the current
+//! greenlet (or drives the hub on a thread's own stack; `wait/park.rs`)
+//! until a [`notify_one`] or [`notify_all`] reaches it, its deadline
+//! passes, or it is cancelled.
 //!
 //! Guarantees:
 //!
@@ -21,10 +20,8 @@
 //!   timeout, unwinding), the waiter leaves the list.
 //!
 //! Nodes live in the line's arena (never on a parked greenlet's stack,
-//! DESIGN.md rule 4) and are linked in arrival order, so removing a
-//! timed-out waiter from the middle is O(1). The park sequence itself is
-//! `wait/park.rs`, shared with the cross-thread list. `grove::wait`'s
-//! watchers of the primitive are nodes of the same line.
+//! DESIGN.md rule 4), so a timed-out waiter leaves from the middle in
+//! O(1). `grove::wait`'s watchers of the primitive are nodes of the line.
 //!
 //! [`notify_one`]: WaitList::notify_one
 //! [`notify_all`]: WaitList::notify_all
@@ -116,11 +113,7 @@ impl WaitList {
     /// Wakes every waiting greenlet, in the order they began waiting;
     /// returns how many.
     pub(crate) fn notify_all(&self) -> usize {
-        let mut woken = 0;
-        while self.notify_one() {
-            woken += 1;
-        }
-        woken
+        park::notify_all(&mut self.lock())
     }
 
     /// Adds a `grove::wait` watcher; returns the key that removes it.
@@ -174,105 +167,5 @@ impl Watchers {
     #[inline]
     pub(crate) fn fire(&self) {
         self.0.fire_watchers();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::cell::RefCell;
-    use std::rc::Rc;
-    use std::time::Duration;
-
-    #[test]
-    fn notifies_in_fifo_order() {
-        let list = Rc::new(WaitList::new());
-        let log = Rc::new(RefCell::new(Vec::new()));
-        let gs: Vec<_> = (0..3)
-            .map(|i| {
-                let (list, log) = (list.clone(), log.clone());
-                crate::spawn(move || {
-                    assert_eq!(list.wait(WaitOn::Sleep, None), Wait::Notified);
-                    log.borrow_mut().push(i);
-                })
-            })
-            .collect();
-        crate::yield_now();
-        assert_eq!(list.len(), 3);
-        assert!(list.notify_one());
-        crate::yield_now();
-        assert_eq!(*log.borrow(), [0]);
-        assert_eq!(list.notify_all(), 2);
-        crate::joinall(&gs);
-        assert_eq!(*log.borrow(), [0, 1, 2]);
-        assert!(!list.notify_one());
-    }
-
-    #[test]
-    fn deadline_ends_the_wait_and_leaves_the_list() {
-        let list = WaitList::new();
-        let deadline = Instant::now() + Duration::from_millis(10);
-        assert_eq!(list.wait(WaitOn::Sleep, Some(deadline)), Wait::TimedOut);
-        assert_eq!(list.len(), 0);
-        assert_eq!(
-            list.wait(WaitOn::Sleep, Some(Instant::now())),
-            Wait::TimedOut
-        );
-    }
-
-    #[test]
-    fn a_notification_to_a_killed_waiter_passes_on() {
-        let list = Rc::new(WaitList::new());
-        let got = Rc::new(RefCell::new(Vec::new()));
-        let gs: Vec<_> = (0..2)
-            .map(|i| {
-                let (list, got) = (list.clone(), got.clone());
-                crate::spawn(move || {
-                    list.wait(WaitOn::Sleep, None);
-                    got.borrow_mut().push(i);
-                })
-            })
-            .collect();
-        crate::yield_now();
-        // Notify the first waiter, then kill it before it runs.
-        assert!(list.notify_one());
-        gs[0].kill();
-        crate::joinall(&gs[1..]);
-        assert_eq!(
-            *got.borrow(),
-            [1],
-            "the second waiter received the notification"
-        );
-        assert_eq!(list.len(), 0);
-    }
-
-    #[test]
-    fn a_waiter_timed_out_in_the_middle_is_unlinked() {
-        let list = Rc::new(WaitList::new());
-        let order = Rc::new(RefCell::new(Vec::new()));
-        let gs: Vec<_> = [None, Some(5u64), None]
-            .into_iter()
-            .enumerate()
-            .map(|(i, ms)| {
-                let (list, order) = (list.clone(), order.clone());
-                crate::spawn(move || {
-                    let deadline = ms.map(|ms| Instant::now() + Duration::from_millis(ms));
-                    let r = list.wait(WaitOn::Sleep, deadline);
-                    order.borrow_mut().push((i, r));
-                })
-            })
-            .collect();
-        crate::sleep(Duration::from_millis(20));
-        assert_eq!(list.len(), 2);
-        list.notify_all();
-        crate::joinall(&gs);
-        assert_eq!(
-            *order.borrow(),
-            [
-                (1, Wait::TimedOut),
-                (0, Wait::Notified),
-                (2, Wait::Notified)
-            ]
-        );
     }
 }

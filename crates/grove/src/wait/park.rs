@@ -1,25 +1,19 @@
-//! The one park sequence of a wait-list: register, arm the deadline, park,
-//! and leave the line however the park ends.
+//! The one park sequence of both wait-lists: register under the lock,
+//! park until woken or the deadline (`Hub::park_until`, whose timer lives
+//! exactly as long as the park), leave the line however the park ends.
 //!
-//! Both wait-lists run it — the hub-local `WaitList` (its line in a
-//! `RefCell`) and the `SharedWaitList` (its line behind a mutex, beside the
-//! primitive's state) — through [`wait`], generic over how the line is
-//! locked ([`Lock`]) and how its kind of waiter parks ([`Parks`]). A waiter
-//! of another thread's primitive is a `RemoteUnparker`, and under
-//! `--cfg loom` it parks in `crate::sync::model`'s model of a hub instead
-//! of a real one, so the loom models (`wait/shared.rs`, `event.rs`) check
-//! this very sequence.
-//!
-//! The sequence keeps the wait-lists' guarantees: the waiter registers
-//! under the lock that guards the state it checked (no notification slips
-//! between the check and the park); the deadline's timer lives exactly as
-//! long as the park (`Hub::park_until`); and the node is removed by its
-//! own waiter, once, however the wait ends — a notification it received but
-//! can no longer act on (it is unwinding) goes to the next waiter.
-
-use std::time::Instant;
+//! [`wait`] is generic over how the line is locked ([`Lock`]: the local
+//! list's `RefCell`, the shared list's mutex beside the primitive's state)
+//! and how its kind of waiter parks ([`Parks`]). Registering under the
+//! lock that guards the checked state means no notification slips between
+//! the check and the park; the node is removed by its own waiter, once,
+//! and one it was served but can no longer act on (it is unwinding) goes
+//! to the next waiter. Under `--cfg loom` a cross-thread waiter
+//! (`RemoteUnparker`) parks in `crate::sync::model`'s hub instead, so the
+//! loom models (`event.rs`) check this very sequence.
 
 use std::rc::Rc;
+use std::time::Instant;
 
 use crate::hub::{Hub, RemoteUnparker, Task, Unparker, WaitOn};
 use crate::wait::line::{Line, Waiter};
@@ -35,62 +29,52 @@ pub(crate) enum Wait {
     Unwinding,
 }
 
-/// A line of waiters behind its owner's lock (a `RefCell` or a mutex).
+/// A line of waiters behind its owner's lock.
 pub(crate) trait Lock {
-    /// The kind of waiter in the line.
     type W: Parks;
     /// The locked line (and whatever else the lock guards).
     type Guard<'a>
     where
         Self: 'a;
-
-    /// Locks the line.
     fn lock(&self) -> Self::Guard<'_>;
-
-    /// The line inside a locked guard.
     fn line<'g>(guard: &'g mut Self::Guard<'_>) -> &'g mut Line<(), Self::W>;
 }
 
-/// A kind of waiter that can park: names the [`Parker`] it parks with.
+/// A kind of waiter that parks: on its thread's hub (or loom's model).
 pub(crate) trait Parks: Waiter {
-    /// Its thread's hub (or a model of it).
-    type Parker: Parker<Self>;
-}
-
-/// The parking side of one waiter kind: the current task's hub.
-pub(crate) trait Parker<W>: Sized {
-    /// What wakes the park episode when its deadline passes.
+    /// The hub, fetched once per wait.
+    type Hub;
+    /// What the deadline's timer wakes.
     type Token;
-    /// The parker of the calling task.
-    fn current() -> Self;
+    fn hub() -> Self::Hub;
     /// Whether `deadline` has passed already (then nobody parks).
-    fn expired(&self, deadline: Option<Instant>) -> bool;
-    /// The waiter handle for the current park episode, and its timer's
-    /// token.
-    fn waiter(&self) -> (W, Self::Token);
-    /// Parks until woken, the deadline passes or a cancellation unwinds
-    /// out; `false` without parking when the caller is unwinding.
-    fn park_until(&self, on: WaitOn, timer: Option<(Instant, Self::Token)>) -> bool;
+    fn expired(hub: &Self::Hub, deadline: Option<Instant>) -> bool;
+    /// The waiter handle for the current park episode, and its timer's token.
+    fn enter(hub: &Self::Hub) -> (Self, Self::Token);
+    /// `Hub::park_until`: `false` without parking when unwinding.
+    fn park_until(hub: &Self::Hub, on: WaitOn, timer: Option<(Instant, Self::Token)>) -> bool;
 }
 
 /// Wakes the oldest waiter of `line`; returns whether there was one.
 #[inline(always)]
 pub(crate) fn notify_one<W: Waiter>(line: &mut Line<(), W>) -> bool {
-    if !line.has_waiting() {
-        return false;
+    let any = line.has_waiting();
+    if any {
+        line.serve_first(None);
     }
-    line.serve_first(None);
-    true
+    any
+}
+
+/// Wakes every waiter of `line`, oldest first; returns how many.
+pub(crate) fn notify_all<W: Waiter>(line: &mut Line<(), W>) -> usize {
+    std::iter::from_fn(|| notify_one(line).then_some(())).count()
 }
 
 /// Registers the calling task in `list`'s line (locked as `locked`),
 /// unlocks, parks until notified, `deadline` passes or it is cancelled,
-/// then locks again and leaves the line. See the module docs.
-///
-/// A deadline already in the past returns `TimedOut`, and a caller that is
-/// unwinding gets `Unwinding`, both without parking. A cancellation
-/// unwinds out of here with the lock released, the waiter removed and any
-/// notification it had received passed on.
+/// then locks again and leaves the line. A deadline already past and a
+/// caller that is unwinding return at once (`TimedOut`, `Unwinding`); a
+/// cancellation unwinds out with the lock released and the waiter gone.
 #[inline(always)]
 pub(crate) fn wait<'a, L: Lock>(
     list: &'a L,
@@ -98,23 +82,19 @@ pub(crate) fn wait<'a, L: Lock>(
     on: WaitOn,
     deadline: Option<Instant>,
 ) -> (Wait, L::Guard<'a>) {
-    let parker = <<L::W as Parks>::Parker as Parker<L::W>>::current();
-    if parker.expired(deadline) {
+    let hub = L::W::hub();
+    if L::W::expired(&hub, deadline) {
         return (Wait::TimedOut, locked);
     }
     if std::thread::panicking() {
         return (Wait::Unwinding, locked);
     }
-    let (waiter, token) = parker.waiter();
+    let (waiter, token) = L::W::enter(&hub);
     let key = L::line(&mut locked).push(waiter);
     drop(locked);
-    let mut leaving = Leaving {
-        list,
-        key,
-        done: false,
-    };
-    let parked = parker.park_until(on, deadline.map(|d| (d, token)));
-    leaving.done = true;
+    let mut leaving = Leaving { list, key };
+    let parked = L::W::park_until(&hub, on, deadline.map(|d| (d, token)));
+    leaving.key = usize::MAX; // disarmed: leaving the normal way
     let mut relocked = list.lock();
     let (notified, _) = L::line(&mut relocked).remove(key);
     let wait = match (parked, notified) {
@@ -125,30 +105,27 @@ pub(crate) fn wait<'a, L: Lock>(
     (wait, relocked)
 }
 
-/// Removes a waiter that unwinds out of its park (kill or timeout); the
-/// node lives in the line's arena, never on the parked greenlet's stack.
+/// Removes a waiter that unwinds out of its park (kill or timeout).
 struct Leaving<'a, L: Lock> {
     list: &'a L,
+    /// `usize::MAX` once disarmed.
     key: usize,
-    done: bool,
 }
 
 impl<L: Lock> Drop for Leaving<'_, L> {
     fn drop(&mut self) {
-        if self.done {
+        if self.key == usize::MAX {
             return;
         }
         let mut locked = self.list.lock();
         let line = L::line(&mut locked);
-        // A notification this waiter received but can no longer act on
-        // goes to the next one.
         if line.remove(self.key).0 {
-            notify_one(line);
+            notify_one(line); // served, and can no longer act on it
         }
     }
 }
 
-/// A waiter handle made for one park episode of the running task.
+/// A waiter handle for one park episode of the running task.
 pub(crate) trait OfEpisode {
     fn of(unparker: &Unparker) -> Self;
 }
@@ -160,100 +137,216 @@ impl OfEpisode for Rc<Task> {
     }
 }
 
+#[cfg(not(all(test, loom)))]
 impl OfEpisode for RemoteUnparker {
-    #[inline(always)]
     fn of(unparker: &Unparker) -> Self {
         RemoteUnparker::from_local(unparker)
     }
 }
 
-/// The current task's hub.
-pub(crate) struct HubParker {
-    hub: &'static Hub,
-}
-
-impl<W: OfEpisode> Parker<W> for HubParker {
+impl<W: Waiter + OfEpisode> Parks for W {
+    type Hub = &'static Hub;
     type Token = Unparker;
 
     #[inline(always)]
-    fn current() -> Self {
-        HubParker { hub: Hub::get() }
+    fn hub() -> &'static Hub {
+        Hub::get()
     }
 
     #[inline(always)]
-    fn expired(&self, deadline: Option<Instant>) -> bool {
-        deadline.is_some_and(|d| d <= self.hub.deadline_base())
+    fn expired(hub: &&'static Hub, deadline: Option<Instant>) -> bool {
+        deadline.is_some_and(|d| d <= hub.deadline_base())
     }
 
     #[inline(always)]
-    fn waiter(&self) -> (W, Unparker) {
-        let unparker = self.hub.current_unparker();
+    fn enter(hub: &&'static Hub) -> (W, Unparker) {
+        let unparker = hub.current_unparker();
         (W::of(&unparker), unparker)
     }
 
     #[inline(always)]
-    fn park_until(&self, on: WaitOn, timer: Option<(Instant, Unparker)>) -> bool {
-        self.hub.park_until(on, timer)
+    fn park_until(hub: &&'static Hub, on: WaitOn, timer: Option<(Instant, Unparker)>) -> bool {
+        hub.park_until(on, timer)
     }
 }
 
-impl Parks for Rc<Task> {
-    type Parker = HubParker;
-}
-
-#[cfg(not(all(test, loom)))]
-impl Parks for RemoteUnparker {
-    type Parker = HubParker;
-}
-
-/// Under `--cfg loom`: the calling loom thread's model hub
-/// (`crate::sync::model::enter_hub`), which loom can run (a real hub
-/// switches stacks and polls epoll).
+/// Under `--cfg loom`: the loom thread's model hub (`model::enter_hub`),
+/// whose deadlines only the models' `Clock` ends.
 #[cfg(all(test, loom))]
-mod model_parker {
-    use std::time::Instant;
+impl Parks for RemoteUnparker {
+    type Hub = ();
+    type Token = ();
 
-    use super::{Parker, Parks};
-    use crate::hub::{RemoteUnparker, WaitOn};
-    use crate::sync::model;
+    fn hub() {}
 
-    pub(crate) struct ModelParker;
-
-    impl Parks for RemoteUnparker {
-        type Parker = ModelParker;
+    fn expired((): &(), _deadline: Option<Instant>) -> bool {
+        false
     }
 
-    impl Parker<RemoteUnparker> for ModelParker {
-        type Token = ();
+    fn enter((): &()) -> (RemoteUnparker, ()) {
+        (RemoteUnparker::model_current(), ())
+    }
 
-        fn current() -> Self {
-            ModelParker
-        }
-
-        /// Models pass deadlines that only their `model::Clock` ends.
-        fn expired(&self, _deadline: Option<Instant>) -> bool {
-            false
-        }
-
-        fn waiter(&self) -> (RemoteUnparker, ()) {
-            (RemoteUnparker::model_current(), ())
-        }
-
-        /// `Hub::park_until`: the timer armed for the park only.
-        fn park_until(&self, _on: WaitOn, timer: Option<(Instant, ())>) -> bool {
-            struct Disarm(bool);
-            impl Drop for Disarm {
-                fn drop(&mut self) {
-                    if self.0 {
-                        model::cancel_timer();
-                    }
-                }
+    fn park_until((): &(), _on: WaitOn, timer: Option<(Instant, ())>) -> bool {
+        use crate::sync::model;
+        struct Disarm;
+        impl Drop for Disarm {
+            fn drop(&mut self) {
+                model::cancel_timer();
             }
-            let _disarm = Disarm(timer.is_some());
-            if timer.is_some() {
-                model::add_timer();
-            }
-            model::park()
+        }
+        let _disarm = timer.map(|_| {
+            model::add_timer();
+            Disarm
+        });
+        model::park()
+    }
+}
+
+/// Both wait-lists hold the same guarantees; each test runs on each.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wait::list::WaitList;
+    use crate::wait::shared::SharedWaitList;
+    use std::cell::RefCell;
+    use std::time::Duration;
+
+    /// A wait-list as the tests drive it: through the one sequence.
+    trait List: Lock + Sized + 'static {
+        fn fresh() -> Self;
+        fn wait(&self, deadline: Option<Instant>) -> Wait {
+            wait(self, self.lock(), WaitOn::Sleep, deadline).0
+        }
+        fn notify_one(&self) -> bool {
+            notify_one(Self::line(&mut self.lock()))
+        }
+        fn notify_all(&self) -> usize {
+            notify_all(Self::line(&mut self.lock()))
+        }
+        fn len(&self) -> usize {
+            Self::line(&mut self.lock()).waiting()
+        }
+        /// No node left, served or not.
+        fn idle(&self) -> bool {
+            Self::line(&mut self.lock()).is_idle()
         }
     }
+
+    impl List for WaitList {
+        fn fresh() -> Self {
+            WaitList::new()
+        }
+    }
+
+    impl List for SharedWaitList<()> {
+        fn fresh() -> Self {
+            SharedWaitList::new(())
+        }
+    }
+
+    fn notifies_in_fifo_order<L: List>() {
+        let list = Rc::new(L::fresh());
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let gs: Vec<_> = (0..3)
+            .map(|i| {
+                let (list, log) = (list.clone(), log.clone());
+                crate::spawn(move || {
+                    assert_eq!(list.wait(None), Wait::Notified);
+                    log.borrow_mut().push(i);
+                })
+            })
+            .collect();
+        crate::yield_now();
+        assert_eq!(list.len(), 3);
+        assert!(list.notify_one());
+        crate::yield_now();
+        assert_eq!(*log.borrow(), [0]);
+        assert_eq!(list.notify_all(), 2);
+        crate::joinall(&gs);
+        assert_eq!(*log.borrow(), [0, 1, 2]);
+        assert!(!list.notify_one());
+    }
+
+    fn deadline_ends_the_wait_and_leaves_the_list<L: List>() {
+        let list = L::fresh();
+        let deadline = Instant::now() + Duration::from_millis(10);
+        assert_eq!(list.wait(Some(deadline)), Wait::TimedOut);
+        assert_eq!(list.len(), 0);
+        assert!(list.idle());
+        assert_eq!(list.wait(Some(Instant::now())), Wait::TimedOut);
+    }
+
+    fn a_notification_to_a_killed_waiter_passes_on<L: List>() {
+        let list = Rc::new(L::fresh());
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let gs: Vec<_> = (0..2)
+            .map(|i| {
+                let (list, got) = (list.clone(), got.clone());
+                crate::spawn(move || {
+                    list.wait(None);
+                    got.borrow_mut().push(i);
+                })
+            })
+            .collect();
+        crate::yield_now();
+        // Notify the first waiter, then kill it before it runs.
+        assert!(list.notify_one());
+        gs[0].kill();
+        crate::joinall(&gs[1..]);
+        assert_eq!(*got.borrow(), [1], "the second waiter got the notification");
+        assert_eq!(list.len(), 0);
+        assert!(list.idle());
+    }
+
+    fn a_waiter_timed_out_in_the_middle_is_unlinked<L: List>() {
+        let list = Rc::new(L::fresh());
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let gs: Vec<_> = [None, Some(5u64), None]
+            .into_iter()
+            .enumerate()
+            .map(|(i, ms)| {
+                let (list, order) = (list.clone(), order.clone());
+                crate::spawn(move || {
+                    let deadline = ms.map(|ms| Instant::now() + Duration::from_millis(ms));
+                    let r = list.wait(deadline);
+                    order.borrow_mut().push((i, r));
+                })
+            })
+            .collect();
+        crate::sleep(Duration::from_millis(20));
+        assert_eq!(list.len(), 2);
+        list.notify_all();
+        crate::joinall(&gs);
+        let expected = [
+            (1, Wait::TimedOut),
+            (0, Wait::Notified),
+            (2, Wait::Notified),
+        ];
+        assert_eq!(*order.borrow(), expected);
+    }
+
+    macro_rules! on_both_lists {
+        ($($name:ident),*) => {
+            mod local {
+                $(#[test]
+                fn $name() {
+                    super::$name::<super::WaitList>();
+                })*
+            }
+            mod shared {
+                $(#[test]
+                fn $name() {
+                    super::$name::<super::SharedWaitList<()>>();
+                })*
+            }
+        };
+    }
+
+    on_both_lists!(
+        notifies_in_fifo_order,
+        deadline_ends_the_wait_and_leaves_the_list,
+        a_notification_to_a_killed_waiter_passes_on,
+        a_waiter_timed_out_in_the_middle_is_unlinked
+    );
 }

@@ -13,35 +13,26 @@
 //! A waiter checks the state under the lock, and if it must wait, calls
 //! [`SharedGuard::wait`]: it registers, releases the lock, parks (or drives
 //! the hub on a thread's own stack), then re-takes the lock — as
-//! `Condvar::wait` does. Registering under the lock that guards the state
-//! means a notification can never slip between the check and the park.
-//!
-//! Guarantees, the same as the local list's:
-//!
-//! * **FIFO**: waiters are notified in the order they began waiting.
-//! * **No lost notification**: a notification goes to one specific waiter;
-//!   if that waiter is killed or timed out before it acts on it, its exit
-//!   passes the notification on to the next waiter.
-//! * **No stale waiter**: however a wait ends (notified, deadline, kill,
-//!   timeout, unwinding), the waiter leaves the list.
+//! `Condvar::wait` does — through the one park sequence (`wait/park.rs`),
+//! with the local list's guarantees (FIFO, no lost notification, no stale
+//! waiter; see `wait/list.rs`).
 //!
 //! A parked waiter's `RemoteUnparker` holds a clone of its hub's `Handle`,
 //! so that hub never reports "would block forever" while the waiter waits:
-//! another thread might still notify it.
-//!
-//! Lock order: the list's mutex may be held while pushing a wake-up onto a
-//! hub's job queue (a leaf lock), never the other way round.
+//! another thread might still notify it. Lock order: the list's mutex may
+//! be held while pushing a wake-up onto a hub's job queue (a leaf lock),
+//! never the other way round.
 //!
 //! Invariants, all kept under the one mutex, which is what makes them hold
 //! across threads: a node is waiting, holding its unparker, exactly while
 //! its waiter waits un-notified; `notify_one` marks it served and takes the
-//! unparker (so a waiter is notified at most once per wait), and its
-//! waiter reads "served" as "notified" when it removes the node; every
-//! node is removed by its own waiter, once (`wait/park.rs`, the one park
-//! sequence, also when unwinding), so none is leaked. The wake-up itself travels outside the list (a job on the waiter's hub,
-//! `hub::handle`); it names one park episode, so a late one cannot end a
-//! later wait. `loom_tests` (in `event.rs`) checks this with `AsyncResult` set from
-//! another thread against a waiter that waits, times out or re-checks.
+//! unparker (so a waiter is notified at most once per wait), and the
+//! waiter reads "served" as "notified" when it removes its node, once,
+//! however the wait ends. The wake-up itself travels outside the list (a
+//! job on the waiter's hub, `hub::handle`); it names one park episode, so a
+//! late one cannot end a later wait. `event.rs`'s `loom_tests` check this
+//! with `AsyncResult` set from another thread against a waiter that waits,
+//! times out or re-checks.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -161,18 +152,9 @@ impl<'a, S> SharedGuard<'a, S> {
         !self.guard.queue.is_idle()
     }
 
-    /// Wakes the longest-waiting waiter; returns whether there was one.
-    pub(crate) fn notify_one(&mut self) -> bool {
-        park::notify_one(&mut self.guard.queue)
-    }
-
     /// Wakes every waiter, in the order they began waiting; returns how many.
     pub(crate) fn notify_all(&mut self) -> usize {
-        let mut woken = 0;
-        while self.notify_one() {
-            woken += 1;
-        }
-        woken
+        park::notify_all(&mut self.guard.queue)
     }
 
     /// Adds a watcher (see `hub::watch`); returns the key that removes it.
@@ -215,92 +197,6 @@ mod tests {
                 return wait;
             }
         }
-    }
-
-    #[test]
-    fn notifies_in_fifo_order() {
-        let list = Rc::new(SharedWaitList::new(0u32));
-        let log = Rc::new(RefCell::new(Vec::new()));
-        let gs: Vec<_> = (0..3)
-            .map(|i| {
-                let (list, log) = (list.clone(), log.clone());
-                crate::spawn(move || {
-                    let (wait, _locked) = list.lock().wait(WaitOn::RemoteJoin, None);
-                    assert_eq!(wait, Wait::Notified);
-                    log.borrow_mut().push(i);
-                })
-            })
-            .collect();
-        crate::yield_now();
-        assert_eq!(list.lock().len(), 3);
-        assert!(list.lock().notify_one());
-        crate::yield_now();
-        assert_eq!(*log.borrow(), [0]);
-        assert_eq!(list.lock().notify_all(), 2);
-        crate::joinall(&gs);
-        assert_eq!(*log.borrow(), [0, 1, 2]);
-        assert!(!list.lock().notify_one());
-    }
-
-    #[test]
-    fn deadline_ends_the_wait_and_leaves_the_list() {
-        let list = SharedWaitList::new(false);
-        let deadline = Instant::now() + Duration::from_millis(10);
-        assert_eq!(wait_for(&list, Some(deadline)), Wait::TimedOut);
-        assert_eq!(list.lock().len(), 0);
-        assert!(list.lock().guard.queue.is_idle());
-        assert_eq!(wait_for(&list, Some(Instant::now())), Wait::TimedOut);
-    }
-
-    #[test]
-    fn a_notification_to_a_killed_waiter_passes_on() {
-        let list = Rc::new(SharedWaitList::new(()));
-        let got = Rc::new(RefCell::new(Vec::new()));
-        let gs: Vec<_> = (0..2)
-            .map(|i| {
-                let (list, got) = (list.clone(), got.clone());
-                crate::spawn(move || {
-                    let (_, _locked) = list.lock().wait(WaitOn::RemoteJoin, None);
-                    got.borrow_mut().push(i);
-                })
-            })
-            .collect();
-        crate::yield_now();
-        assert!(list.lock().notify_one());
-        gs[0].kill();
-        crate::joinall(&gs[1..]);
-        assert_eq!(*got.borrow(), [1], "the second waiter got the notification");
-        assert!(list.lock().guard.queue.is_idle());
-    }
-
-    #[test]
-    fn a_waiter_timed_out_in_the_middle_is_unlinked() {
-        let list = Rc::new(SharedWaitList::new(()));
-        let order = Rc::new(RefCell::new(Vec::new()));
-        let gs: Vec<_> = [None, Some(5u64), None]
-            .into_iter()
-            .enumerate()
-            .map(|(i, ms)| {
-                let (list, order) = (list.clone(), order.clone());
-                crate::spawn(move || {
-                    let deadline = ms.map(|ms| Instant::now() + Duration::from_millis(ms));
-                    let (wait, _locked) = list.lock().wait(WaitOn::RemoteJoin, deadline);
-                    order.borrow_mut().push((i, wait));
-                })
-            })
-            .collect();
-        crate::sleep(Duration::from_millis(20));
-        assert_eq!(list.lock().len(), 2);
-        list.lock().notify_all();
-        crate::joinall(&gs);
-        assert_eq!(
-            *order.borrow(),
-            [
-                (1, Wait::TimedOut),
-                (0, Wait::Notified),
-                (2, Wait::Notified)
-            ]
-        );
     }
 
     #[test]
