@@ -58,57 +58,43 @@ enum Mark {
 
 /// How a line wakes the waiter of a node it serves, and what watches it.
 pub(crate) trait Waiter: Sized {
-    /// What the watchers of lines of this waiter kind tell (`grove::wait`'s
-    /// record, hub-local or cross-thread) when the owner becomes ready;
-    /// watchers are never served.
+    /// What the line's watchers tell (`grove::wait`'s record, hub-local or
+    /// cross-thread) when the owner becomes ready.
     type Target: Target;
 
-    /// Whether serving should wake the waiter now; one not parked yet
-    /// (queued to run by its deadline or a kill) stays in its node and
-    /// finds itself served when it runs.
-    fn parked(&self) -> bool;
-
-    /// Wakes the waiter, which [`parked`](Self::parked) said is parked.
-    fn wake(self);
+    /// Wakes the waiter in `slot` if it is parked, taking it out of the
+    /// slot; a waiter not parked yet (queued to run by its deadline or a
+    /// kill) stays and finds itself served when it runs.
+    fn wake(slot: &mut Option<Self>);
 }
 
 impl Waiter for Rc<Task> {
     type Target = Rc<dyn Watch>;
 
     #[inline(always)]
-    fn parked(&self) -> bool {
-        self.state.get() == State::Parked
-    }
-
-    #[inline(always)]
-    fn wake(self) {
-        self.state.set(State::Runnable);
-        Hub::get().schedule(self);
+    fn wake(slot: &mut Option<Self>) {
+        if slot
+            .as_ref()
+            .is_some_and(|t| t.state.get() == State::Parked)
+        {
+            let task = slot.take().expect("checked above");
+            task.state.set(State::Runnable);
+            Hub::get().schedule(task);
+        }
     }
 }
 
 impl Waiter for RemoteUnparker {
     type Target = Arc<dyn RemoteWatch>;
 
-    /// The unparker names one park episode, so a waiter not parked yet is
-    /// told when it parks: always woken at once, so a served node keeps no
-    /// `Handle` clone alive.
-    #[inline(always)]
-    fn parked(&self) -> bool {
-        true
+    /// Wakes through the waiter's hub; the unparker names one park episode,
+    /// so a waiter not parked yet is told when it parks. Taken at once, so
+    /// a served node keeps no `Handle` clone alive.
+    fn wake(slot: &mut Option<Self>) {
+        if let Some(unparker) = slot.take() {
+            unparker.unpark();
+        }
     }
-
-    fn wake(self) {
-        self.unpark();
-    }
-}
-
-/// Who a node holds.
-enum Held<W: Waiter> {
-    /// Nobody: a vacant slot, an ownerless offer, or a waiter already woken.
-    Nobody,
-    Waiter(W),
-    Watcher(Subscription<W::Target>),
 }
 
 struct Node<P, W: Waiter> {
@@ -118,8 +104,10 @@ struct Node<P, W: Waiter> {
     /// What a hand-off moved into the node (`None`: a bare claim, or not
     /// served yet).
     payload: Option<P>,
-    /// The waiter (taken when serving it wakes it), or the watcher.
-    held: Held<W>,
+    /// The waiter; taken when serving it wakes it.
+    task: Option<W>,
+    /// A watcher node's watcher (`None` in every other node).
+    watcher: Option<Subscription<W::Target>>,
 }
 
 /// The two chains of a line's arena: its waiters and its watchers.
@@ -223,7 +211,12 @@ impl<P, W: Waiter> Line<P, W> {
 
     #[inline(always)]
     fn push_node(&mut self, task: Option<W>, mark: Mark, payload: Option<P>) -> usize {
-        let key = self.add(mark, payload, task.map_or(Held::Nobody, Held::Waiter));
+        let key = self.occupy();
+        let node = &mut self.nodes[key];
+        node.mark = mark;
+        node.payload = payload;
+        node.task = task;
+        self.link_at_tail(key, false);
         if mark == Mark::Waiting {
             if self.first_waiting == NIL {
                 self.first_waiting = key;
@@ -234,28 +227,36 @@ impl<P, W: Waiter> Line<P, W> {
         key
     }
 
-    /// Puts a node in a vacant slot (or grows the arena) and links it at
-    /// the tail of its chain (the watchers' if `Watching`, else the line).
+    /// A vacant slot (its node holds nothing), growing the arena if none.
     #[inline(always)]
-    fn add(&mut self, mark: Mark, payload: Option<P>, held: Held<W>) -> usize {
-        let (prev, next) = (NIL, NIL);
-        let node = Node {
-            prev,
-            next,
-            mark,
-            payload,
-            held,
-        };
+    fn occupy(&mut self) -> usize {
         let key = self.free;
-        let key = if key == NIL {
-            self.grow(node)
-        } else {
-            debug_assert_eq!(self.nodes[key].mark, Mark::Vacant);
-            self.free = self.nodes[key].next;
-            self.nodes[key] = node;
-            key
-        };
-        let ends = if mark == Mark::Watching {
+        if key == NIL {
+            return self.grow();
+        }
+        debug_assert_eq!(self.nodes[key].mark, Mark::Vacant);
+        self.free = self.nodes[key].next;
+        key
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) -> usize {
+        self.nodes.push(Node {
+            prev: NIL,
+            next: NIL,
+            mark: Mark::Vacant,
+            payload: None,
+            task: None,
+            watcher: None,
+        });
+        self.nodes.len() - 1
+    }
+
+    /// Links `key` at the tail of its chain (the watchers' or the line).
+    #[inline(always)]
+    fn link_at_tail(&mut self, key: usize, watchers: bool) {
+        let ends = if watchers {
             &mut self.watchers
         } else {
             &mut self.line
@@ -266,15 +267,9 @@ impl<P, W: Waiter> Line<P, W> {
         } else {
             self.nodes[prev].next = key;
         }
-        self.nodes[key].prev = prev;
-        key
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn grow(&mut self, node: Node<P, W>) -> usize {
-        self.nodes.push(node);
-        self.nodes.len() - 1
+        let node = &mut self.nodes[key];
+        node.prev = prev;
+        node.next = NIL;
     }
 
     /// Puts an ownerless waiting node with `payload` just before the first
@@ -350,12 +345,7 @@ impl<P, W: Waiter> Line<P, W> {
     /// Makes `key`'s owner runnable if it is parked.
     #[inline(always)]
     pub(crate) fn wake(&mut self, key: usize) {
-        let held = &mut self.nodes[key].held;
-        if matches!(held, Held::Waiter(w) if w.parked()) {
-            if let Held::Waiter(w) = std::mem::replace(held, Held::Nobody) {
-                w.wake();
-            }
-        }
+        W::wake(&mut self.nodes[key].task);
     }
 
     /// The last served node, `key`, goes back to waiting with `payload`:
@@ -461,7 +451,7 @@ impl<P, W: Waiter> Line<P, W> {
         let node = &mut self.nodes[key];
         node.mark = Mark::Vacant;
         node.next = self.free;
-        node.held = Held::Nobody;
+        node.task = None;
         self.free = key;
         node.payload.take()
     }
@@ -502,7 +492,12 @@ impl<P, W: Waiter> Line<P, W> {
     /// Adds a watcher; returns the key that [`unwatch`](Self::unwatch)
     /// removes it with.
     pub(crate) fn watch(&mut self, watcher: Subscription<W::Target>) -> usize {
-        self.add(Mark::Watching, None, Held::Watcher(watcher))
+        let key = self.occupy();
+        let node = &mut self.nodes[key];
+        node.mark = Mark::Watching;
+        node.watcher = Some(watcher);
+        self.link_at_tail(key, true);
+        key
     }
 
     /// Removes the watcher added under `key`; returns it (to be dropped
@@ -513,12 +508,9 @@ impl<P, W: Waiter> Line<P, W> {
             return None;
         }
         self.unlink(key, true);
-        let held = std::mem::replace(&mut self.nodes[key].held, Held::Nobody);
+        let watcher = self.nodes[key].watcher.take();
         self.vacate(key);
-        match held {
-            Held::Watcher(watcher) => Some(watcher),
-            _ => None,
-        }
+        watcher
     }
 
     /// Whether any watcher is subscribed.
@@ -540,7 +532,7 @@ impl<P, W: Waiter> Line<P, W> {
     fn fire_each_watcher(&self) {
         let mut at = self.watchers.head;
         while at != NIL {
-            if let Held::Watcher(watcher) = &self.nodes[at].held {
+            if let Some(watcher) = &self.nodes[at].watcher {
                 watcher.fire();
             }
             at = self.nodes[at].next;

@@ -67,7 +67,11 @@ pub(crate) fn notify_one<W: Waiter>(line: &mut Line<(), W>) -> bool {
 
 /// Wakes every waiter of `line`, oldest first; returns how many.
 pub(crate) fn notify_all<W: Waiter>(line: &mut Line<(), W>) -> usize {
-    std::iter::from_fn(|| notify_one(line).then_some(())).count()
+    let mut woken = 0;
+    while notify_one(line) {
+        woken += 1;
+    }
+    woken
 }
 
 /// Registers the calling task in `list`'s line (locked as `locked`),
