@@ -42,6 +42,8 @@ pub(crate) trait Lock {
 
 /// A kind of waiter that parks: on its thread's hub (or loom's model).
 pub(crate) trait Parks: Waiter {
+    /// Whether other threads may serve this kind of waiter.
+    const REMOTE: bool;
     /// The hub, fetched once per wait.
     type Hub;
     /// What the deadline's timer wakes.
@@ -90,7 +92,10 @@ pub(crate) fn wait<'a, L: Lock>(
     if L::W::expired(&hub, deadline) {
         return (Wait::TimedOut, locked);
     }
-    if std::thread::panicking() {
+    // A cross-thread waiter must not register while unwinding (another
+    // thread could serve it before it leaves); a local one needs no check
+    // here: nothing serves it before `park_until` says `false`.
+    if L::W::REMOTE && std::thread::panicking() {
         return (Wait::Unwinding, locked);
     }
     let (waiter, token) = L::W::enter(&hub);
@@ -131,10 +136,13 @@ impl<L: Lock> Drop for Leaving<'_, L> {
 
 /// A waiter handle for one park episode of the running task.
 pub(crate) trait OfEpisode {
+    /// Whether other threads may serve it.
+    const REMOTE: bool;
     fn of(unparker: &Unparker) -> Self;
 }
 
 impl OfEpisode for Rc<Task> {
+    const REMOTE: bool = false;
     #[inline(always)]
     fn of(unparker: &Unparker) -> Self {
         unparker.task.clone()
@@ -143,12 +151,14 @@ impl OfEpisode for Rc<Task> {
 
 #[cfg(not(all(test, loom)))]
 impl OfEpisode for RemoteUnparker {
+    const REMOTE: bool = true;
     fn of(unparker: &Unparker) -> Self {
         RemoteUnparker::from_local(unparker)
     }
 }
 
 impl<W: Waiter + OfEpisode> Parks for W {
+    const REMOTE: bool = W::REMOTE;
     type Hub = &'static Hub;
     type Token = Unparker;
 
@@ -178,6 +188,7 @@ impl<W: Waiter + OfEpisode> Parks for W {
 /// whose deadlines only the models' `Clock` ends.
 #[cfg(all(test, loom))]
 impl Parks for RemoteUnparker {
+    const REMOTE: bool = true;
     type Hub = ();
     type Token = ();
 
