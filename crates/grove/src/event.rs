@@ -37,7 +37,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::hub::{Hub, Primitive, RemoteWatcher, WaitOn, Watcher, Watchers};
+use crate::hub::{Hub, Primitive, RemoteWatcher, WaitOn, Watcher};
 use crate::sync::{Arc, OnceLock};
 use crate::timeout::Timeout;
 use crate::wait::list::{Wait, WaitList};
@@ -100,9 +100,9 @@ struct EventInner {
     /// changed since it began waiting: a notification forwarded to it by a
     /// killed waiter of an earlier `set` (after a `clear`) is not an event.
     sets: Cell<u64>,
+    /// Waiters, and `grove::wait`'s watchers, fired by each `set` that
+    /// raises the flag.
     waiters: WaitList,
-    /// `grove::wait`'s watchers, fired by each `set` that raises the flag.
-    watchers: Watchers,
 }
 
 impl fmt::Debug for Event {
@@ -143,7 +143,7 @@ impl Event {
         }
         inner.sets.set(inner.sets.get() + 1);
         inner.waiters.notify_all();
-        inner.watchers.fire();
+        inner.waiters.fire_watchers();
     }
 
     /// Lowers the flag: later waits block until the next [`set`](Event::set).
@@ -217,12 +217,12 @@ impl Event {
     /// Registers a `grove::wait` watcher, fired by the next `set` that
     /// raises the flag; `None` (nothing registered) if the flag is up now.
     pub(crate) fn watch(&self, watcher: Watcher) -> Option<usize> {
-        (!self.is_set()).then(|| self.inner.watchers.add(watcher))
+        (!self.is_set()).then(|| self.inner.waiters.watch(watcher))
     }
 
     /// Removes the watcher registered under `key`.
     pub(crate) fn unwatch(&self, key: usize) {
-        self.inner.watchers.remove(key);
+        self.inner.waiters.unwatch(key);
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> bool {

@@ -26,7 +26,6 @@
 
 use std::cell::Cell;
 use std::ptr;
-use std::rc::Rc;
 
 use super::Hub;
 
@@ -95,7 +94,6 @@ impl Hub {
         let _ = OWNER.try_with(|_| ());
         // SAFETY: just allocated; freed only by `Owner::drop`.
         let hub = unsafe { &*ptr };
-        hub.current.set(Rc::as_ptr(&hub.main));
         crate::monitor::init_from_env();
         if super::beat::wanted() {
             crate::monitor::ensure_watcher();

@@ -48,6 +48,7 @@ pub(crate) mod io;
 pub(crate) mod ledger;
 mod registry;
 mod run_queue;
+mod running;
 pub(crate) mod task;
 pub(crate) mod timers;
 mod wake_all;
@@ -78,7 +79,7 @@ use run_queue::RunQueue;
 pub(crate) use task::{Outcome, Primitive, State, Task, Unparker, WaitOn};
 pub(crate) use timers::TimerKey;
 use timers::Timers;
-pub(crate) use watch::{RemoteWatch, RemoteWatcher, Watch, Watcher, Watchers};
+pub(crate) use watch::{RemoteWatch, RemoteWatcher, Subscription, Target, Watch, Watcher};
 
 /// Run-queue entries handled per turn before the clock is read again.
 pub const TURN_BUDGET: usize = 64;
@@ -150,8 +151,9 @@ pub(crate) struct Hub {
     /// alive while it waits, even when nothing else refers to it.
     tasks: RefCell<Registry>,
     main: Rc<Task>,
-    /// The running task; null while the hub itself runs.
-    current: Cell<*const Task>,
+    /// The running task; null while the hub itself runs. The only way into
+    /// a task's context cell.
+    running: Running,
     now: Cell<Instant>,
     turns_since_poll: Cell<u32>,
     /// Run-queue entries left in the current turn.
@@ -167,6 +169,7 @@ pub(crate) struct Hub {
 }
 
 pub(crate) use current::forget_after_fork;
+use running::Running;
 
 /// Global source of greenlet ids, handed out to hubs in blocks.
 static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
@@ -183,6 +186,7 @@ impl Hub {
         let first = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
         let main = Rc::new(Task::new(first, None, State::Running));
         main.key.set(MAIN_KEY);
+        let running = Running::new(&main);
         Ok(Hub {
             run_queue: RunQueue::default(),
             callbacks: RefCell::new(VecDeque::new()),
@@ -193,7 +197,7 @@ impl Hub {
             stacks: RefCell::new(StackPool::new()),
             tasks: RefCell::new(Registry::default()),
             main,
-            current: Cell::new(ptr::null()),
+            running,
             now: Cell::new(Instant::now()),
             turns_since_poll: Cell::new(0),
             turn_left: Cell::new(0),
@@ -259,16 +263,11 @@ impl Hub {
         drop(self.remote.close());
         let tasks: Vec<Rc<Task>> = self.tasks.borrow_mut().take_all();
         for task in &tasks {
-            if ptr::eq(Rc::as_ptr(task), self.current.get()) {
-                // Running: the process is exiting from inside this greenlet
-                // (`std::process::exit` runs this thread's destructors on its
-                // stack). Its context stays, never resumed again, with the
-                // task nobody drops.
-                continue;
-            }
-            // SAFETY: no resume is under way but the running one skipped above.
-            let context = unsafe { task.take_context() };
-            if let Some(context) = context {
+            // The running task's context (the process is exiting from inside
+            // that greenlet: `std::process::exit` runs this thread's
+            // destructors on its stack) is not given out: it stays, never
+            // resumed again, with the task nobody drops.
+            if let Some(context) = self.running.take_context(task) {
                 if context.started() {
                     context.leak();
                 } else {
@@ -303,30 +302,18 @@ impl Hub {
     /// The running task, or `None` in hub context.
     #[inline(always)]
     pub(crate) fn current(&self) -> Option<&Task> {
-        let ptr = self.current.get();
-        // SAFETY: `current` points at a live task: the main task (owned by
-        // the hub) or a running greenlet (owned by the registry).
-        (!ptr.is_null()).then(|| unsafe { &*ptr })
+        self.running.task()
     }
 
     /// The running task as an `Rc`, or `None` in hub context.
     #[inline(always)]
     pub(crate) fn current_rc(&self) -> Option<Rc<Task>> {
-        let ptr = self.current.get();
-        if ptr.is_null() {
-            return None;
-        }
-        // SAFETY: `ptr` came from `Rc::as_ptr` of a live task (see `current`);
-        // taking another strong count keeps the accounting balanced.
-        unsafe {
-            Rc::increment_strong_count(ptr);
-            Some(Rc::from_raw(ptr))
-        }
+        self.running.task_rc()
     }
 
     /// Whether the running code is the thread's own stack.
     pub(crate) fn on_main(&self) -> bool {
-        ptr::eq(self.current.get(), Rc::as_ptr(&self.main))
+        self.running.on_main()
     }
 
     /// An unparker for the current park episode of the running task.
@@ -450,8 +437,9 @@ impl Hub {
 
     /// Registers a freshly spawned greenlet and queues its start.
     pub(crate) fn launch(&self, task: &Rc<Task>, context: Context, delay: Option<Duration>) {
-        // SAFETY: the task has not been scheduled yet: nothing resumes it.
-        unsafe { task.put_context(context) };
+        // A new task never runs yet.
+        let put = self.running.put_context(task, context);
+        debug_assert!(put.is_ok(), "a new task runs");
         let key = self.tasks.borrow_mut().insert(task.clone());
         task.key.set(key);
         let parent = self.current().map_or(0, |t| t.id);
@@ -476,8 +464,7 @@ impl Hub {
 
     /// Kills a greenlet that never ran: its closure is dropped here, it never runs.
     fn cancel_unstarted(&self, task: &Rc<Task>) {
-        // SAFETY: the task has not started: nothing resumes it.
-        let context = unsafe { task.take_context() };
+        let context = self.running.take_context(task);
         if let Some(context) = context {
             let stack = context.into_stack();
             self.stacks.borrow_mut().release(stack);
@@ -596,7 +583,7 @@ impl Hub {
     /// from the run queue.
     #[inline(never)]
     fn run_until_main_runnable(&self) {
-        self.current.set(ptr::null());
+        self.running.enter_hub();
         if let Some(beat) = self.beat.get() {
             beat.leave();
         }
@@ -614,7 +601,7 @@ impl Hub {
             self.fire_timers(now);
             if self.run_queue.is_empty() {
                 if let Some(report) = self.stuck_report() {
-                    self.current.set(Rc::as_ptr(&self.main));
+                    self.running.enter_main();
                     self.main.state.set(State::Running);
                     self.main.seq.set(self.main.seq.get().wrapping_add(1));
                     self.main.waiting_on.set(WaitOn::Nothing);
@@ -650,7 +637,7 @@ impl Hub {
                 return false;
             };
             if Rc::ptr_eq(&task, &self.main) {
-                self.current.set(Rc::as_ptr(&self.main));
+                self.running.enter_main();
                 return true;
             }
             if Rc::ptr_eq(&task, &self.callback_marker) {
@@ -674,21 +661,19 @@ impl Hub {
             return; // killed before it started
         }
         task.state.set(State::Running);
-        self.current.set(Rc::as_ptr(&task));
         self.ledger.count_switch();
         if self.observed.get() {
             self.observe_enter(&task);
         }
-        // SAFETY: the hub's loop, on the thread's own stack, is the only
-        // caller, and it resumes one task at a time (never from a greenlet).
-        let finished = unsafe { task.resume_context() }.expect("a live greenlet owns its context");
+        let finished = self
+            .running
+            .resume(&task)
+            .expect("a live greenlet owns its context");
         if self.observed.get() {
             self.observe_leave(&task);
         }
-        self.current.set(ptr::null());
         if finished {
-            // SAFETY: the resume returned and the greenlet finished.
-            let context = unsafe { task.take_context() }.expect("checked above");
+            let context = self.running.take_context(&task).expect("checked above");
             let stack = context.into_stack();
             self.stacks.borrow_mut().release(stack);
             self.retire(&task);

@@ -7,15 +7,16 @@
 //! waits on something else.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell, UnsafeCell};
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::os::fd::RawFd;
 use std::rc::Rc;
 
+use super::running::ContextCell;
 use super::wake_all::{ThinVec, WakeAll, Woken};
 use super::watch::Watcher;
 use crate::cancel::{self, Cancel};
-use crate::context::{prefetch, Context, Yielder};
+use crate::context::{prefetch, Yielder};
 use crate::panic::panic_message;
 
 /// Where a task is in its life.
@@ -180,16 +181,8 @@ pub(crate) struct Task {
     /// Set when the greenlet starts; null for a thread's own stack.
     pub(crate) yielder: Cell<*const Yielder>,
     /// The greenlet's stack and registers; empty for a thread's own stack
-    /// and once dead. Reached only through the context methods below.
-    ///
-    /// # Invariant
-    /// While a resume is under way it holds the only reference into the
-    /// cell; otherwise none is live (the context methods' contract).
-    context: UnsafeCell<Option<Context>>,
-    /// A resume of `context` is under way: debug builds check the context
-    /// methods' contract with it (one byte of the record's padding).
-    #[cfg(debug_assertions)]
-    context_busy: Cell<bool>,
+    /// and once dead. Opened only by the hub's `Running` (`running.rs`).
+    pub(super) context: ContextCell,
     pub(crate) completion: RefCell<Completion>,
 }
 
@@ -207,9 +200,7 @@ impl Task {
             timeout_depth: Cell::new(0),
             waiting_on: Cell::new(WaitOn::Nothing),
             yielder: Cell::new(std::ptr::null()),
-            context: UnsafeCell::new(None),
-            #[cfg(debug_assertions)]
-            context_busy: Cell::new(false),
+            context: ContextCell::new(),
             completion: RefCell::new(Completion::default()),
         }
     }
@@ -241,62 +232,6 @@ impl Task {
         if !yielder.is_null() {
             prefetch(yielder);
         }
-    }
-
-    /// In debug builds (the tests), checks the context methods' contract:
-    /// no resume of this task's context is under way.
-    #[inline(always)]
-    fn debug_check_context_idle(&self) {
-        #[cfg(debug_assertions)]
-        if self.context_busy.get() {
-            context_in_use(self);
-        }
-    }
-
-    /// Puts the greenlet's context in the record (dropping what was there).
-    ///
-    /// # Safety
-    /// No resume of this task's context may be under way (see
-    /// [`resume_context`](Self::resume_context)).
-    pub(crate) unsafe fn put_context(&self, context: Context) {
-        self.debug_check_context_idle();
-        // SAFETY: by the contract, no reference into the cell is live.
-        unsafe { *self.context.get() = Some(context) };
-    }
-
-    /// Takes the greenlet's context out of the record.
-    ///
-    /// # Safety
-    /// As for [`put_context`](Self::put_context).
-    pub(crate) unsafe fn take_context(&self) -> Option<Context> {
-        self.debug_check_context_idle();
-        // SAFETY: by the contract, no reference into the cell is live.
-        unsafe { (*self.context.get()).take() }
-    }
-
-    /// Resumes the greenlet's context until it suspends (`Some(false)`) or
-    /// finishes (`Some(true)`); `None` if there is none.
-    ///
-    /// # Safety
-    /// No other resume of this task's context may be under way: the hub's
-    /// loop resumes a task only from its own frames on the thread's stack
-    /// (never from a greenlet, so never re-entrantly), and while the
-    /// greenlet runs nothing calls these methods on its task (a teardown
-    /// that runs on it, `std::process::exit` inside a greenlet, skips the
-    /// running task). Debug builds check this with a borrow flag; release
-    /// builds pay nothing on the switch path (a flag there cost ~3 ns per
-    /// round trip, `docs/runs/wait-core.md`).
-    #[inline(always)]
-    pub(crate) unsafe fn resume_context(&self) -> Option<bool> {
-        self.debug_check_context_idle();
-        #[cfg(debug_assertions)]
-        self.context_busy.set(true);
-        // SAFETY: by the contract this is the only reference into the cell
-        // while the greenlet runs.
-        let finished = unsafe { (*self.context.get()).as_mut() }.map(Context::resume);
-        #[cfg(debug_assertions)]
-        self.context_busy.set(false);
-        finished
     }
 
     pub(crate) fn name(&self) -> Option<&str> {
@@ -356,16 +291,6 @@ impl Task {
             None => format!("#{}", self.id),
         }
     }
-}
-
-#[cfg(debug_assertions)]
-#[cold]
-#[inline(never)]
-fn context_in_use(task: &Task) -> ! {
-    panic!(
-        "grove: the context of greenlet {} is in use",
-        task.describe()
-    )
 }
 
 impl fmt::Debug for Task {

@@ -102,7 +102,7 @@ impl std::error::Error for NotOwner {}
 
 // ---- the permit counter under every type of this module -----------------------
 
-/// Permits and their FIFO of waiters.
+/// Permits and their FIFO of waiters (also a `Pool`'s free slots).
 ///
 /// (Guards are built lazily, `ok.then(|| Guard { .. })`: a guard built and
 /// dropped on failure would release a permit it never took.)
@@ -114,7 +114,7 @@ impl std::error::Error for NotOwner {}
 /// waiter (the wait-list's guarantee) or, if there is none, its promise
 /// simply lapses and the permit is available again: `promised` is computed
 /// from who is still inside `wait`, never stored.
-struct Permits {
+pub(crate) struct Permits {
     /// Permits nobody holds: available ones plus promised ones.
     permits: Cell<usize>,
     /// Acquirers inside `WaitList::wait`: waiting, or woken and not yet back.
@@ -124,7 +124,7 @@ struct Permits {
 }
 
 impl Permits {
-    fn new(permits: usize, on: &'static Primitive) -> Permits {
+    pub(crate) fn new(permits: usize, on: &'static Primitive) -> Permits {
         Permits {
             permits: Cell::new(permits),
             in_wait: Cell::new(0),
@@ -133,16 +133,23 @@ impl Permits {
         }
     }
 
+    /// Acquirers inside `acquire_until`: waiting, or woken and not yet back.
+    #[cfg(test)]
+    pub(crate) fn in_wait(&self) -> usize {
+        self.in_wait.get()
+    }
+
     /// Woken waiters that have not taken their permit yet.
     fn promised(&self) -> usize {
         self.in_wait.get() - self.waiters.len()
     }
 
-    fn available(&self) -> usize {
+    /// Permits a newcomer could take now (promised ones excluded).
+    pub(crate) fn available(&self) -> usize {
         self.permits.get().saturating_sub(self.promised())
     }
 
-    fn try_acquire(&self) -> bool {
+    pub(crate) fn try_acquire(&self) -> bool {
         if self.available() == 0 {
             return false;
         }
@@ -152,7 +159,7 @@ impl Permits {
 
     /// Takes a permit, waiting until `deadline`; false on timeout, or when
     /// the caller is unwinding and none is available.
-    fn acquire_until(&self, deadline: Option<Instant>) -> bool {
+    pub(crate) fn acquire_until(&self, deadline: Option<Instant>) -> bool {
         if self.try_acquire() {
             return true;
         }
@@ -172,7 +179,7 @@ impl Permits {
     }
 
     /// Returns a permit, handing it to the first waiter if there is one.
-    fn release(&self) {
+    pub(crate) fn release(&self) {
         let permits = self.permits.get().checked_add(1);
         self.permits
             .set(permits.expect("grove::lock: permit count overflow"));

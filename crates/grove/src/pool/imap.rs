@@ -210,27 +210,34 @@ where
     /// Starts items while slots are free (never waits).
     fn start_what_fits(&mut self) {
         while self.may_start() && (self.inner.free() > 0 || self.inner.doomed()) {
-            if !self.start_next() {
+            if !self.start_next(false) {
                 break;
             }
         }
     }
 
-    /// Pulls the next item and starts it; the caller made sure it may.
-    /// Returns `false` when the input is exhausted.
-    fn start_next(&mut self) -> bool {
+    /// Pulls the next item and starts it, in the slot the caller took
+    /// (`in_slot`) or a free one; the caller made sure it may. Returns
+    /// `false` when the input is exhausted.
+    fn start_next(&mut self, in_slot: bool) -> bool {
         let Some(item) = self.items.next() else {
             self.exhausted = true;
-            // A slot this call waited for is not used: pass it on.
-            self.inner.wake_slot_waiters();
+            if in_slot {
+                // The slot this call waited for is not used: pass it on.
+                self.inner.give_slot();
+            }
             return false;
         };
         let index = self.started;
         self.started += 1;
         let f = self.f.clone();
-        let g = match self.inner.spawn(None, false, None, move || f(item)) {
-            Ok(g) => g,
-            Err(_) => unreachable!("a slot is free"),
+        let g = if in_slot {
+            self.inner.start_in_slot(None, move || f(item))
+        } else {
+            match self.inner.spawn(None, false, None, move || f(item)) {
+                Ok(g) => g,
+                Err(_) => unreachable!("a slot is free"),
+            }
         };
         let shared = self.shared.clone();
         let handle = g.clone();
@@ -296,9 +303,9 @@ where
                 }
                 // Nothing of ours runs and no slot is free (other greenlets
                 // fill the pool): wait for one, in line with other spawners.
-                match self.inner.wait_slot(None) {
+                match self.inner.take_slot(None) {
                     Ended::Ready => {
-                        self.start_next();
+                        self.start_next(true);
                     }
                     Ended::TimedOut | Ended::Unwinding => return None,
                 }

@@ -70,6 +70,7 @@ use crate::cancel::is_cancellation;
 use crate::cancel::Cancel;
 use crate::greenlet::{Builder, Greenlet};
 use crate::hub::{Hub, Primitive, Task, WaitOn};
+use crate::lock::Permits;
 use crate::panic::panic_message;
 use crate::wait::list::{Wait, WaitList};
 
@@ -95,13 +96,11 @@ struct Inner {
     members: RefCell<BTreeMap<u64, Rc<Task>>>,
     /// Greenlets waiting for the group to become empty.
     joiners: WaitList,
-    /// Greenlets waiting for a free slot of a pool.
-    slots: WaitList,
-    /// Greenlets inside a slot wait, whether still waiting or already
-    /// notified and not yet resumed. Those notified hold a *reserved* slot
-    /// (`slot_waiting - slots.len()`), so a newcomer cannot take the slot a
-    /// woken waiter is about to use: slots go out in FIFO order.
-    slot_waiting: Cell<usize>,
+    /// A pool's free slots (`None` for a group), on the locks' permit
+    /// counter: a member holds one permit from its spawn until it leaves.
+    /// Spawners wait for one in FIFO order, and a slot freed while they
+    /// wait is promised to the first, so a newcomer cannot take it.
+    slots: Option<Permits>,
     /// `kill` calls in progress: greenlets spawned meanwhile are killed
     /// before they start.
     killing: Cell<usize>,
@@ -125,8 +124,7 @@ impl Inner {
             fail_fast,
             members: RefCell::new(BTreeMap::new()),
             joiners: WaitList::new(),
-            slots: WaitList::new(),
-            slot_waiting: Cell::new(0),
+            slots: size.map(|size| Permits::new(size, &WAITS_ON_POOL_SLOT)),
             killing: Cell::new(0),
             failure: RefCell::new(None),
         })
@@ -136,17 +134,9 @@ impl Inner {
         self.members.borrow().len()
     }
 
-    /// Slots promised to notified waiters that have not resumed yet.
-    fn reserved(&self) -> usize {
-        self.slot_waiting.get() - self.slots.len()
-    }
-
     /// Slots a newcomer could take right now (`usize::MAX` for a group).
     fn free(&self) -> usize {
-        match self.size {
-            None => usize::MAX,
-            Some(size) => size.saturating_sub(self.len() + self.reserved()),
-        }
+        self.slots.as_ref().map_or(usize::MAX, Permits::available)
     }
 
     /// Whether a greenlet spawned now must be killed before it starts.
@@ -154,37 +144,24 @@ impl Inner {
         self.killing.get() > 0 || self.failure.borrow().is_some()
     }
 
-    /// Hands every free slot to a waiter, first come first served. Keeps
-    /// the invariant: no greenlet waits for a slot while one is free.
-    fn wake_slot_waiters(&self) {
-        while self.free() > 0 && self.slots.notify_one() {}
+    /// Takes a free slot, waiting for one until `deadline`.
+    fn take_slot(&self, deadline: Option<Instant>) -> Ended {
+        let Some(slots) = &self.slots else {
+            return Ended::Ready;
+        };
+        if slots.acquire_until(deadline) || slots.try_acquire() {
+            Ended::Ready
+        } else if std::thread::panicking() {
+            Ended::Unwinding
+        } else {
+            Ended::TimedOut
+        }
     }
 
-    /// Waits for a free slot (without taking it) until `deadline`.
-    fn wait_slot(&self, deadline: Option<Instant>) -> Ended {
-        loop {
-            if self.free() > 0 {
-                return Ended::Ready;
-            }
-            self.slot_waiting.set(self.slot_waiting.get() + 1);
-            let mut guard = SlotWait {
-                inner: self,
-                unwound: true,
-            };
-            let wait = self
-                .slots
-                .wait(WaitOn::Primitive(&WAITS_ON_POOL_SLOT), deadline);
-            // Normal exit: a notified waiter's reserved slot now shows as
-            // free, and the caller takes it (or passes it on) before anything
-            // else runs.
-            guard.unwound = false;
-            drop(guard);
-            match wait {
-                Wait::Notified => continue,
-                Wait::TimedOut if self.free() > 0 => return Ended::Ready,
-                Wait::TimedOut => return Ended::TimedOut,
-                Wait::Unwinding => return Ended::Unwinding,
-            }
+    /// Gives back a slot taken and not used (to the first waiter, if any).
+    fn give_slot(&self) {
+        if let Some(slots) = &self.slots {
+            slots.release();
         }
     }
 
@@ -219,7 +196,7 @@ impl Inner {
     }
 
     /// Starts `f` as a member (on a stack of `stack_size`, or the default
-    /// size); the caller has made sure a slot is free.
+    /// size) in the slot the caller took.
     #[track_caller]
     fn start<T: 'static>(
         self: &Rc<Self>,
@@ -238,7 +215,7 @@ impl Inner {
         let g = match spawned {
             Ok(g) => g,
             Err(err) => {
-                self.wake_slot_waiters();
+                self.give_slot();
                 panic!("grove::pool: cannot spawn a greenlet: {err}");
             }
         };
@@ -275,26 +252,36 @@ impl Inner {
         if self.doomed() {
             return Ok(Inner::stillborn(f));
         }
-        match self.wait_slot(deadline) {
-            // The group may have failed or begun a kill while we waited.
-            Ended::Ready if self.doomed() => {
-                self.wake_slot_waiters();
-                Ok(Inner::stillborn(f))
-            }
-            Ended::Ready => Ok(self.start(stack_size, f)),
+        match self.take_slot(deadline) {
+            Ended::Ready => Ok(self.start_in_slot(stack_size, f)),
             Ended::TimedOut => Err(f),
             Ended::Unwinding if give_back_when_unwinding => Err(f),
             Ended::Unwinding => Ok(Inner::stillborn(f)),
         }
     }
 
+    /// Starts `f` in the slot the caller took, unless the group failed or
+    /// began a kill meanwhile (then the slot goes back).
+    #[track_caller]
+    fn start_in_slot<T: 'static>(
+        self: &Rc<Self>,
+        stack_size: Option<usize>,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Greenlet<T> {
+        if self.doomed() {
+            self.give_slot();
+            return Inner::stillborn(f);
+        }
+        self.start(stack_size, f)
+    }
+
     /// A member died (hub context): it leaves, freeing its slot.
     fn leave(&self, id: u64) {
         let removed = self.members.borrow_mut().remove(&id);
-        drop(removed);
-        if self.size.is_some() {
-            self.wake_slot_waiters();
+        if removed.is_some() {
+            self.give_slot();
         }
+        drop(removed);
         if self.members.borrow().is_empty() {
             self.joiners.notify_all();
         }
@@ -349,24 +336,6 @@ impl Inner {
         }
         if let Some(payload) = self.take_failure() {
             resume_unwind(payload);
-        }
-    }
-}
-
-/// Gives up a slot wait that unwound (kill or timeout of the waiter). The
-/// wait-list already passed a notification it had received to the next
-/// waiter; if there was none, the reserved slot becomes free again here.
-struct SlotWait<'a> {
-    inner: &'a Inner,
-    unwound: bool,
-}
-
-impl Drop for SlotWait<'_> {
-    fn drop(&mut self) {
-        let inner = self.inner;
-        inner.slot_waiting.set(inner.slot_waiting.get() - 1);
-        if self.unwound {
-            inner.wake_slot_waiters();
         }
     }
 }
@@ -436,7 +405,8 @@ mod tests {
 
     impl Pool {
         fn inner_slots_waiting(&self) -> usize {
-            self.group.inner.slot_waiting.get()
+            let slots = self.group.inner.slots.as_ref().expect("a pool");
+            slots.in_wait()
         }
     }
 

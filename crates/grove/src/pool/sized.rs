@@ -278,9 +278,11 @@ impl Pool {
     #[track_caller]
     fn wait_available_until(&self, deadline: Option<Instant>) -> bool {
         let inner = &self.group.inner;
-        let ended = inner.wait_slot(deadline);
-        // Not taking the slot: the next waiter may.
-        inner.wake_slot_waiters();
+        let ended = inner.take_slot(deadline);
+        if ended == Ended::Ready {
+            // Not using the slot: the next waiter may.
+            inner.give_slot();
+        }
         ended == Ended::Ready
     }
 

@@ -16,7 +16,8 @@
 //! mispredict. Unusual cases (deadlines, cancellation, shutdown, waiting
 //! behind served getters) are out of line.
 //!
-//! Watchers sit beside the lines, never in them: they are told (fired)
+//! Watchers sit in a list of their own beside the getters' and putters'
+//! lines (a wait-list nobody waits in): they are told (fired)
 //! whenever a newcomer's `get_nowait` may have become able not to fail with
 //! "empty for now" ([`Policy::get_ready`]). They take and reserve nothing;
 //! firing happens after the state's borrow is released, and costs one load
@@ -28,8 +29,9 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::Empty;
-use crate::hub::{Hub, Primitive, Task, Unparker, WaitOn, Watcher, Watchers};
+use crate::hub::{Hub, Primitive, Task, Unparker, WaitOn, Watcher};
 use crate::wait::line::{wait_turn, Line};
+use crate::wait::list::Watchers;
 
 /// A queue's state: what the [`Engine`] asks of it.
 pub(crate) trait Policy {

@@ -78,7 +78,7 @@
 //!   even if it was cleared before the waiter ran, as for [`Event::wait`].
 //!   A queue is checked again before it is reported, so the caller is not
 //!   told of an item another greenlet took first.
-//! * **Cost**: one watcher per object (a slab entry; for a greenlet an
+//! * **Cost**: one watcher per object (a node of its waiters' line; for a greenlet an
 //!   entry in its joiner list), no greenlet and no allocation per object
 //!   beyond that; each readiness is O(1). An object is unsubscribed as soon
 //!   as it is yielded.

@@ -33,10 +33,16 @@
 //! The waiter handle `W` is a local task (`Rc<Task>`: woken if parked) or,
 //! for primitives other threads touch, a [`RemoteUnparker`] (woken through
 //! its hub's `Handle`); see [`Waiter`].
+//!
+//! **Watchers** (`grove::wait`/`iwait`) are nodes of the same arena in a
+//! second chain: they are never served and never counted as waiting; they
+//! are [fired](Line::fire_watchers) when the owner's object becomes ready
+//! and stay until their owner [removes](Line::unwatch) them.
 
 use std::rc::Rc;
+use std::sync::Arc;
 
-use crate::hub::{Hub, RemoteUnparker, State, Task};
+use crate::hub::{Hub, RemoteUnparker, RemoteWatch, State, Subscription, Target, Task, Watch};
 
 const NIL: usize = usize::MAX;
 
@@ -46,19 +52,25 @@ enum Mark {
     Vacant,
     Waiting,
     Served,
+    /// A watcher, in the watchers' chain.
+    Watching,
 }
 
-/// How a line wakes the waiter of a node it serves.
-pub(crate) trait Waiter {
+/// How a line wakes the waiter of a node it serves, and what watches it.
+pub(crate) trait Waiter: Sized {
+    /// What the line's watchers tell (`grove::wait`'s record, hub-local or
+    /// cross-thread) when the owner becomes ready.
+    type Target: Target;
+
     /// Wakes the waiter in `slot` if it is parked, taking it out of the
     /// slot; a waiter not parked yet (queued to run by its deadline or a
     /// kill) stays and finds itself served when it runs.
-    fn wake(slot: &mut Option<Self>)
-    where
-        Self: Sized;
+    fn wake(slot: &mut Option<Self>);
 }
 
 impl Waiter for Rc<Task> {
+    type Target = Rc<dyn Watch>;
+
     #[inline(always)]
     fn wake(slot: &mut Option<Self>) {
         if slot
@@ -73,6 +85,8 @@ impl Waiter for Rc<Task> {
 }
 
 impl Waiter for RemoteUnparker {
+    type Target = Arc<dyn RemoteWatch>;
+
     /// Wakes through the waiter's hub; the unparker names one park episode,
     /// so a waiter not parked yet is told when it parks. Taken at once, so
     /// a served node keeps no `Handle` clone alive.
@@ -83,7 +97,7 @@ impl Waiter for RemoteUnparker {
     }
 }
 
-struct Node<P, W> {
+struct Node<P, W: Waiter> {
     prev: usize,
     next: usize,
     mark: Mark,
@@ -92,6 +106,15 @@ struct Node<P, W> {
     payload: Option<P>,
     /// The waiter; taken when serving it wakes it.
     task: Option<W>,
+    /// A watcher node's watcher (`None` in every other node).
+    watcher: Option<Subscription<W::Target>>,
+}
+
+/// The two chains of a line's arena: its waiters and its watchers.
+#[derive(Clone, Copy)]
+struct Ends {
+    head: usize,
+    tail: usize,
 }
 
 /// A FIFO line of blocked greenlets. See the module docs.
@@ -99,14 +122,15 @@ struct Node<P, W> {
 /// The nodes live in an arena (a `Vec` with a free list threaded through
 /// `next`), so joining and leaving the line allocate nothing once it has
 /// grown to its usual length.
-pub(crate) struct Line<P, W = Rc<Task>> {
+pub(crate) struct Line<P, W: Waiter = Rc<Task>> {
     nodes: Vec<Node<P, W>>,
     /// First vacant slot of the arena.
     free: usize,
-    /// Nodes in the line.
+    /// Nodes in the line (watchers not counted).
     len: usize,
-    head: usize,
-    tail: usize,
+    line: Ends,
+    /// The watchers' chain (in no order that matters).
+    watchers: Ends,
     /// The oldest waiter not served yet (`NIL`: none); every node before it
     /// is served, every node from it on is not.
     first_waiting: usize,
@@ -121,12 +145,16 @@ impl<P, W: Waiter> Default for Line<P, W> {
 
 impl<P, W: Waiter> Line<P, W> {
     pub(crate) fn new() -> Self {
+        const NONE: Ends = Ends {
+            head: NIL,
+            tail: NIL,
+        };
         Line {
             nodes: Vec::new(),
             free: NIL,
             len: 0,
-            head: NIL,
-            tail: NIL,
+            line: NONE,
+            watchers: NONE,
             first_waiting: NIL,
             waiting: 0,
         }
@@ -141,7 +169,7 @@ impl<P, W: Waiter> Line<P, W> {
     /// Nobody waits and nobody served is still in the line.
     #[inline(always)]
     pub(crate) fn is_idle(&self) -> bool {
-        self.head == NIL
+        self.line.head == NIL
     }
 
     /// Waiters not served yet.
@@ -183,27 +211,12 @@ impl<P, W: Waiter> Line<P, W> {
 
     #[inline(always)]
     fn push_node(&mut self, task: Option<W>, mark: Mark, payload: Option<P>) -> usize {
-        let prev = self.tail;
-        let key = self.free;
-        let key = if key != NIL {
-            let node = &mut self.nodes[key];
-            debug_assert_eq!(node.mark, Mark::Vacant);
-            self.free = node.next;
-            node.prev = prev;
-            node.next = NIL;
-            node.mark = mark;
-            node.payload = payload;
-            node.task = task;
-            key
-        } else {
-            self.grow(prev, mark, payload, task)
-        };
-        if prev == NIL {
-            self.head = key;
-        } else {
-            self.nodes[prev].next = key;
-        }
-        self.tail = key;
+        let key = self.occupy();
+        let node = &mut self.nodes[key];
+        node.mark = mark;
+        node.payload = payload;
+        node.task = task;
+        self.link_at_tail(key, false);
         if mark == Mark::Waiting {
             if self.first_waiting == NIL {
                 self.first_waiting = key;
@@ -214,17 +227,49 @@ impl<P, W: Waiter> Line<P, W> {
         key
     }
 
+    /// A vacant slot (its node holds nothing), growing the arena if none.
+    #[inline(always)]
+    fn occupy(&mut self) -> usize {
+        let key = self.free;
+        if key == NIL {
+            return self.grow();
+        }
+        debug_assert_eq!(self.nodes[key].mark, Mark::Vacant);
+        self.free = self.nodes[key].next;
+        key
+    }
+
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, prev: usize, mark: Mark, payload: Option<P>, task: Option<W>) -> usize {
+    fn grow(&mut self) -> usize {
         self.nodes.push(Node {
-            prev,
+            prev: NIL,
             next: NIL,
-            mark,
-            payload,
-            task,
+            mark: Mark::Vacant,
+            payload: None,
+            task: None,
+            watcher: None,
         });
         self.nodes.len() - 1
+    }
+
+    /// Links `key` at the tail of its chain (the watchers' or the line).
+    #[inline(always)]
+    fn link_at_tail(&mut self, key: usize, watchers: bool) {
+        let ends = if watchers {
+            &mut self.watchers
+        } else {
+            &mut self.line
+        };
+        let prev = std::mem::replace(&mut ends.tail, key);
+        if prev == NIL {
+            ends.head = key;
+        } else {
+            self.nodes[prev].next = key;
+        }
+        let node = &mut self.nodes[key];
+        node.prev = prev;
+        node.next = NIL;
     }
 
     /// Puts an ownerless waiting node with `payload` just before the first
@@ -234,14 +279,14 @@ impl<P, W: Waiter> Line<P, W> {
         let key = self.push_waiting(None, payload);
         if before != NIL {
             // Linked at the tail: move it just before `before`.
-            self.unlink(key);
+            self.unlink(key, false);
             let prev = self.nodes[before].prev;
             let node = &mut self.nodes[key];
             node.prev = prev;
             node.next = before;
             self.nodes[before].prev = key;
             if prev == NIL {
-                self.head = key;
+                self.line.head = key;
             } else {
                 self.nodes[prev].next = key;
             }
@@ -250,18 +295,27 @@ impl<P, W: Waiter> Line<P, W> {
         key
     }
 
-    /// Unlinks `key` without touching the counters or the mark.
-    fn unlink(&mut self, key: usize) {
+    /// Unlinks `key` from its chain (the watchers' or the line) without
+    /// touching the counters or the mark.
+    #[inline(always)]
+    fn unlink(&mut self, key: usize, watchers: bool) {
         let Node { prev, next, .. } = self.nodes[key];
-        if prev == NIL {
-            self.head = next;
-        } else {
+        if prev != NIL {
             self.nodes[prev].next = next;
         }
-        if next == NIL {
-            self.tail = prev;
-        } else {
+        if next != NIL {
             self.nodes[next].prev = prev;
+        }
+        let ends = if watchers {
+            &mut self.watchers
+        } else {
+            &mut self.line
+        };
+        if prev == NIL {
+            ends.head = next;
+        }
+        if next == NIL {
+            ends.tail = prev;
         }
     }
 
@@ -338,7 +392,7 @@ impl<P, W: Waiter> Line<P, W> {
 
     /// The payload of the oldest served node that satisfies `pred`.
     pub(crate) fn find_served_mut(&mut self, pred: impl Fn(&P) -> bool) -> Option<&mut P> {
-        let mut at = self.head;
+        let mut at = self.line.head;
         while at != NIL && self.nodes[at].mark == Mark::Served {
             if self.nodes[at].payload.as_ref().is_some_and(&pred) {
                 return self.nodes[at].payload.as_mut();
@@ -368,14 +422,14 @@ impl<P, W: Waiter> Line<P, W> {
     /// Whether `key` is the oldest in the line.
     #[inline(always)]
     pub(crate) fn is_head(&self, key: usize) -> bool {
-        self.head == key
+        self.line.head == key
     }
 
     /// Whether `key` is the oldest in the line and served: it may leave
     /// with [`pop_head`](Self::pop_head).
     #[inline(always)]
     pub(crate) fn is_served_head(&self, key: usize) -> bool {
-        self.head == key && self.nodes[key].mark == Mark::Served
+        self.line.head == key && self.nodes[key].mark == Mark::Served
     }
 
     /// Takes the payload out of `key`'s node.
@@ -385,7 +439,7 @@ impl<P, W: Waiter> Line<P, W> {
 
     /// The payload of the oldest node, if it holds one.
     pub(crate) fn head_payload(&self) -> Option<&P> {
-        self.nodes.get(self.head)?.payload.as_ref()
+        self.nodes.get(self.line.head)?.payload.as_ref()
     }
 
     /// Frees `key`'s slot; returns its payload. Its task, if still there,
@@ -399,7 +453,6 @@ impl<P, W: Waiter> Line<P, W> {
         node.next = self.free;
         node.task = None;
         self.free = key;
-        self.len -= 1;
         node.payload.take()
     }
 
@@ -409,12 +462,13 @@ impl<P, W: Waiter> Line<P, W> {
     pub(crate) fn pop_head(&mut self, key: usize) -> Option<P> {
         debug_assert!(self.is_served_head(key));
         let next = self.nodes[key].next;
-        self.head = next;
+        self.line.head = next;
         if next == NIL {
-            self.tail = NIL;
+            self.line.tail = NIL;
         } else {
             self.nodes[next].prev = NIL;
         }
+        self.len -= 1;
         self.vacate(key)
     }
 
@@ -422,8 +476,9 @@ impl<P, W: Waiter> Line<P, W> {
     /// been served, and its payload.
     pub(crate) fn remove(&mut self, key: usize) -> (bool, Option<P>) {
         let Node { next, mark, .. } = self.nodes[key];
-        debug_assert_ne!(mark, Mark::Vacant);
-        self.unlink(key);
+        debug_assert!(matches!(mark, Mark::Waiting | Mark::Served));
+        self.unlink(key, false);
+        self.len -= 1;
         let served = mark == Mark::Served;
         if !served {
             if self.first_waiting == key {
@@ -432,6 +487,56 @@ impl<P, W: Waiter> Line<P, W> {
             self.waiting -= 1;
         }
         (served, self.vacate(key))
+    }
+
+    /// Adds a watcher; returns the key that [`unwatch`](Self::unwatch)
+    /// removes it with.
+    pub(crate) fn watch(&mut self, watcher: Subscription<W::Target>) -> usize {
+        let key = self.occupy();
+        let node = &mut self.nodes[key];
+        node.mark = Mark::Watching;
+        node.watcher = Some(watcher);
+        self.link_at_tail(key, true);
+        key
+    }
+
+    /// Removes the watcher added under `key`; returns it (to be dropped
+    /// outside the owner's borrow or lock). A key already removed, or
+    /// reused since by a waiter, is ignored.
+    pub(crate) fn unwatch(&mut self, key: usize) -> Option<Subscription<W::Target>> {
+        if self.nodes.get(key)?.mark != Mark::Watching {
+            return None;
+        }
+        self.unlink(key, true);
+        let watcher = self.nodes[key].watcher.take();
+        self.vacate(key);
+        watcher
+    }
+
+    /// Whether any watcher is subscribed.
+    #[inline(always)]
+    pub(crate) fn has_watchers(&self) -> bool {
+        self.watchers.head != NIL
+    }
+
+    /// Tells every watcher that the object became ready. Watchers stay.
+    #[inline(always)]
+    pub(crate) fn fire_watchers(&self) {
+        if self.has_watchers() {
+            self.fire_each_watcher();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fire_each_watcher(&self) {
+        let mut at = self.watchers.head;
+        while at != NIL {
+            if let Some(watcher) = &self.nodes[at].watcher {
+                watcher.fire();
+            }
+            at = self.nodes[at].next;
+        }
     }
 
     /// A served node before `key` leaves the line and its payload, `carry`,
@@ -520,5 +625,46 @@ mod tests {
         assert_eq!(side.remove(a), (true, None));
         assert!(side.is_head(left));
         assert_eq!((side.len(), side.served()), (2, 0));
+    }
+
+    #[test]
+    fn watchers_fire_and_stay_beside_the_waiters() {
+        use crate::hub::Watcher;
+        use std::cell::RefCell;
+
+        #[derive(Default)]
+        struct Log(RefCell<Vec<usize>>);
+        impl Watch for Log {
+            fn ready(&self, index: usize) {
+                self.0.borrow_mut().push(index);
+            }
+        }
+
+        let log = Rc::new(Log::default());
+        let mut line: Line<()> = Line::new();
+        let task = || Rc::new(Task::new(0, None, State::Runnable));
+        let a = line.push(task());
+        let w0 = line.watch(Watcher::new(log.clone(), 0));
+        let b = line.push(task());
+        let w1 = line.watch(Watcher::new(log.clone(), 1));
+        // Watchers are neither waiting nor in the line's order.
+        assert_eq!((line.len(), line.waiting()), (2, 2));
+        assert!(line.is_head(a));
+        line.fire_watchers();
+        line.fire_watchers();
+        assert_eq!(*log.0.borrow(), [0, 1, 0, 1]);
+        // Serving skips them; removing one leaves the other.
+        assert_eq!(line.mark_first_served(None), a);
+        assert_eq!(line.first_waiting(), Some(b));
+        assert!(line.unwatch(w0).is_some());
+        assert!(line.unwatch(w0).is_none(), "removed once");
+        assert!(line.unwatch(a).is_none(), "a waiter is no watcher");
+        line.fire_watchers();
+        assert_eq!(*log.0.borrow(), [0, 1, 0, 1, 1]);
+        assert!(line.unwatch(w1).is_some());
+        assert!(!line.has_watchers());
+        assert_eq!(line.remove(a), (true, None));
+        assert_eq!(line.remove(b), (false, None));
+        assert!(line.is_idle());
     }
 }

@@ -2,13 +2,12 @@
 //!
 //! `Event`, `Semaphore`, `Lock`, `JoinableQueue::join` and `Pool` are thin
 //! layers over this one mechanism (gevent's `_abstract_linkable` +
-//! `_waiter`, tokio's `batch_semaphore`). Its nodes are those of the one
-//! waiter FIFO, `wait/line.rs`, in which the queues' getters and putters
-//! also wait (there with an item moved straight into a served node). A
-//! primitive checks its own condition; if it cannot
-//! proceed it calls [`WaitList::wait`], which parks the current greenlet (or
-//! drives the hub on a thread's own stack) until a [`notify_one`] or
-//! [`notify_all`] reaches it, its deadline passes, or it is cancelled.
+//! `_waiter`, tokio's `batch_semaphore`), a `RefCell` around the one
+//! waiter FIFO (`wait/line.rs`). A primitive checks its own condition; if
+//! it cannot proceed it calls [`WaitList::wait`], which parks the current
+//! greenlet (or drives the hub on a thread's own stack; `wait/park.rs`)
+//! until a [`notify_one`] or [`notify_all`] reaches it, its deadline
+//! passes, or it is cancelled.
 //!
 //! Guarantees:
 //!
@@ -20,34 +19,25 @@
 //! * **No stale waiter**: however a wait ends (notified, deadline, kill,
 //!   timeout, unwinding), the waiter leaves the list.
 //!
-//! Nodes live in a slab owned by the list (never on a parked greenlet's
-//! stack, DESIGN.md rule 4) and are linked in arrival order, so removing a
-//! timed-out waiter from the middle is O(1).
+//! Nodes live in the line's arena (never on a parked greenlet's stack,
+//! DESIGN.md rule 4), so a timed-out waiter leaves from the middle in
+//! O(1). `grove::wait`'s watchers of the primitive are nodes of the line.
 //!
 //! [`notify_one`]: WaitList::notify_one
 //! [`notify_all`]: WaitList::notify_all
 
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::fmt;
+use std::rc::Rc;
 use std::time::Instant;
 
-use std::rc::Rc;
-
-use crate::hub::{Hub, Task, WaitOn};
+use crate::hub::{Task, WaitOn, Watcher};
 use crate::wait::line::Line;
+pub(crate) use crate::wait::park::Wait;
+use crate::wait::park::{self, Lock};
 
-/// How a [`WaitList::wait`] ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Wait {
-    /// A `notify_one`/`notify_all` reached this waiter.
-    Notified,
-    /// The deadline passed first.
-    TimedOut,
-    /// The caller is unwinding, so it could not park at all.
-    Unwinding,
-}
-
-/// A FIFO of parked greenlets of one hub. See the module docs.
+/// A FIFO of parked greenlets of one hub, and `grove::wait`'s watchers of
+/// the primitive. See the module docs.
 pub(crate) struct WaitList {
     inner: RefCell<Line<(), Rc<Task>>>,
 }
@@ -63,6 +53,21 @@ impl fmt::Debug for WaitList {
         f.debug_struct("WaitList")
             .field("waiting", &self.len())
             .finish()
+    }
+}
+
+impl Lock for WaitList {
+    type W = Rc<Task>;
+    type Guard<'a> = RefMut<'a, Line<(), Rc<Task>>>;
+
+    #[inline(always)]
+    fn lock(&self) -> Self::Guard<'_> {
+        self.inner.borrow_mut()
+    }
+
+    #[inline(always)]
+    fn line<'g>(guard: &'g mut Self::Guard<'_>) -> &'g mut Line<(), Rc<Task>> {
+        guard
     }
 }
 
@@ -84,26 +89,7 @@ impl WaitList {
     ///
     /// A deadline already in the past returns `TimedOut` without parking.
     pub(crate) fn wait(&self, on: WaitOn, deadline: Option<Instant>) -> Wait {
-        let hub = Hub::get();
-        if deadline.is_some_and(|d| d <= hub.deadline_base()) {
-            return Wait::TimedOut;
-        }
-        let unparker = hub.current_unparker();
-        let key = self.inner.borrow_mut().push(unparker.task.clone());
-        let mut guard = Waiting {
-            list: self,
-            key,
-            done: false,
-        };
-        if !hub.park_until(on, deadline.map(|d| (d, unparker))) {
-            guard.finish();
-            return Wait::Unwinding;
-        }
-        if guard.finish() {
-            Wait::Notified
-        } else {
-            Wait::TimedOut
-        }
+        park::wait(self, self.lock(), on, deadline).0
     }
 
     /// Wakes the longest-waiting greenlet; returns whether there was one.
@@ -127,139 +113,66 @@ impl WaitList {
     /// Wakes every waiting greenlet, in the order they began waiting;
     /// returns how many.
     pub(crate) fn notify_all(&self) -> usize {
+        // One wake-up at a time, each inline down to its check (as
+        // `notify_one`): cheaper for the usual one or two waiters than a
+        // loop under one borrow.
         let mut woken = 0;
         while self.notify_one() {
             woken += 1;
         }
         woken
     }
-}
 
-/// Removes a waiter however its wait ends.
-struct Waiting<'a> {
-    list: &'a WaitList,
-    key: usize,
-    done: bool,
-}
+    /// Adds a `grove::wait` watcher; returns the key that removes it.
+    pub(crate) fn watch(&self, watcher: Watcher) -> usize {
+        self.inner.borrow_mut().watch(watcher)
+    }
 
-impl Waiting<'_> {
-    /// Leaves the list; returns whether this waiter had been notified.
-    fn finish(&mut self) -> bool {
-        self.done = true;
-        let (notified, _) = self.list.inner.borrow_mut().remove(self.key);
-        notified
+    /// Removes the watcher added under `key` (a key already removed is
+    /// ignored).
+    pub(crate) fn unwatch(&self, key: usize) {
+        let removed = self.inner.borrow_mut().unwatch(key);
+        drop(removed);
+    }
+
+    /// Whether no watcher is subscribed.
+    #[inline]
+    pub(crate) fn has_no_watchers(&self) -> bool {
+        !self.inner.borrow().has_watchers()
+    }
+
+    /// Tells every watcher that the primitive became ready; they stay.
+    #[inline]
+    pub(crate) fn fire_watchers(&self) {
+        self.inner.borrow().fire_watchers();
     }
 }
 
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        // Unwinding (kill or timeout) out of the park: a notification this
-        // waiter received but can no longer act on goes to the next one.
-        if self.finish() {
-            self.list.notify_one();
-        }
-    }
-}
+/// Watchers of a primitive whose waiters stand in lines of their own (the
+/// queues'): a [`WaitList`] nobody waits in, under the names the queues
+/// call it by.
+#[derive(Default, Debug)]
+pub(crate) struct Watchers(WaitList);
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::cell::RefCell;
-    use std::rc::Rc;
-    use std::time::Duration;
-
-    #[test]
-    fn notifies_in_fifo_order() {
-        let list = Rc::new(WaitList::new());
-        let log = Rc::new(RefCell::new(Vec::new()));
-        let gs: Vec<_> = (0..3)
-            .map(|i| {
-                let (list, log) = (list.clone(), log.clone());
-                crate::spawn(move || {
-                    assert_eq!(list.wait(WaitOn::Sleep, None), Wait::Notified);
-                    log.borrow_mut().push(i);
-                })
-            })
-            .collect();
-        crate::yield_now();
-        assert_eq!(list.len(), 3);
-        assert!(list.notify_one());
-        crate::yield_now();
-        assert_eq!(*log.borrow(), [0]);
-        assert_eq!(list.notify_all(), 2);
-        crate::joinall(&gs);
-        assert_eq!(*log.borrow(), [0, 1, 2]);
-        assert!(!list.notify_one());
+impl Watchers {
+    /// Adds a watcher; returns the key that removes it.
+    pub(crate) fn add(&self, watcher: Watcher) -> usize {
+        self.0.watch(watcher)
     }
 
-    #[test]
-    fn deadline_ends_the_wait_and_leaves_the_list() {
-        let list = WaitList::new();
-        let deadline = Instant::now() + Duration::from_millis(10);
-        assert_eq!(list.wait(WaitOn::Sleep, Some(deadline)), Wait::TimedOut);
-        assert_eq!(list.len(), 0);
-        assert_eq!(
-            list.wait(WaitOn::Sleep, Some(Instant::now())),
-            Wait::TimedOut
-        );
+    /// Removes the watcher added under `key` (a key already removed is ignored).
+    pub(crate) fn remove(&self, key: usize) {
+        self.0.unwatch(key);
     }
 
-    #[test]
-    fn a_notification_to_a_killed_waiter_passes_on() {
-        let list = Rc::new(WaitList::new());
-        let got = Rc::new(RefCell::new(Vec::new()));
-        let gs: Vec<_> = (0..2)
-            .map(|i| {
-                let (list, got) = (list.clone(), got.clone());
-                crate::spawn(move || {
-                    list.wait(WaitOn::Sleep, None);
-                    got.borrow_mut().push(i);
-                })
-            })
-            .collect();
-        crate::yield_now();
-        // Notify the first waiter, then kill it before it runs.
-        assert!(list.notify_one());
-        gs[0].kill();
-        crate::joinall(&gs[1..]);
-        assert_eq!(
-            *got.borrow(),
-            [1],
-            "the second waiter received the notification"
-        );
-        assert_eq!(list.len(), 0);
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.has_no_watchers()
     }
 
-    #[test]
-    fn a_waiter_timed_out_in_the_middle_is_unlinked() {
-        let list = Rc::new(WaitList::new());
-        let order = Rc::new(RefCell::new(Vec::new()));
-        let gs: Vec<_> = [None, Some(5u64), None]
-            .into_iter()
-            .enumerate()
-            .map(|(i, ms)| {
-                let (list, order) = (list.clone(), order.clone());
-                crate::spawn(move || {
-                    let deadline = ms.map(|ms| Instant::now() + Duration::from_millis(ms));
-                    let r = list.wait(WaitOn::Sleep, deadline);
-                    order.borrow_mut().push((i, r));
-                })
-            })
-            .collect();
-        crate::sleep(Duration::from_millis(20));
-        assert_eq!(list.len(), 2);
-        list.notify_all();
-        crate::joinall(&gs);
-        assert_eq!(
-            *order.borrow(),
-            [
-                (1, Wait::TimedOut),
-                (0, Wait::Notified),
-                (2, Wait::Notified)
-            ]
-        );
+    /// Tells every watcher that the object became ready. Watchers stay.
+    #[inline]
+    pub(crate) fn fire(&self) {
+        self.0.fire_watchers();
     }
 }

@@ -13,57 +13,43 @@
 //! A waiter checks the state under the lock, and if it must wait, calls
 //! [`SharedGuard::wait`]: it registers, releases the lock, parks (or drives
 //! the hub on a thread's own stack), then re-takes the lock — as
-//! `Condvar::wait` does. Registering under the lock that guards the state
-//! means a notification can never slip between the check and the park.
-//!
-//! Guarantees, the same as the local list's:
-//!
-//! * **FIFO**: waiters are notified in the order they began waiting.
-//! * **No lost notification**: a notification goes to one specific waiter;
-//!   if that waiter is killed or timed out before it acts on it, its exit
-//!   passes the notification on to the next waiter.
-//! * **No stale waiter**: however a wait ends (notified, deadline, kill,
-//!   timeout, unwinding), the waiter leaves the list.
+//! `Condvar::wait` does — through the one park sequence (`wait/park.rs`),
+//! with the local list's guarantees (FIFO, no lost notification, no stale
+//! waiter; see `wait/list.rs`).
 //!
 //! A parked waiter's `RemoteUnparker` holds a clone of its hub's `Handle`,
 //! so that hub never reports "would block forever" while the waiter waits:
-//! another thread might still notify it.
-//!
-//! Lock order: the list's mutex may be held while pushing a wake-up onto a
-//! hub's job queue (a leaf lock), never the other way round.
+//! another thread might still notify it. Lock order: the list's mutex may
+//! be held while pushing a wake-up onto a hub's job queue (a leaf lock),
+//! never the other way round.
 //!
 //! Invariants, all kept under the one mutex, which is what makes them hold
-//! across threads: a node is in the queue with `Some(unparker)` exactly
-//! while its waiter waits un-notified; `notify_one` takes the unparker (so
-//! a waiter is notified at most once per wait) and its waiter's `finish`
-//! reads that as "notified"; every node is removed by its own waiter, once
-//! (`finish`, or the `Waiting` guard when unwinding), so none is leaked. The
-//! wake-up itself travels outside the list (a job on the waiter's hub,
-//! `hub::handle`); it names one park episode, so a late one cannot end a
-//! later wait. `loom_tests` below checks this with `AsyncResult` set from
-//! another thread against a waiter that waits, times out or re-checks.
+//! across threads: a node is waiting, holding its unparker, exactly while
+//! its waiter waits un-notified; `notify_one` marks it served and takes the
+//! unparker (so a waiter is notified at most once per wait), and the
+//! waiter reads "served" as "notified" when it removes its node, once,
+//! however the wait ends. The wake-up itself travels outside the list (a
+//! job on the waiter's hub, `hub::handle`); it names one park episode, so a
+//! late one cannot end a later wait. `event.rs`'s `loom_tests` check this
+//! with `AsyncResult` set from another thread against a waiter that waits,
+//! times out or re-checks.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::time::Instant;
 
-use slab::Slab;
-
 use crate::hub::{RemoteUnparker, RemoteWatcher, WaitOn};
 use crate::sync::{Mutex, MutexGuard};
 use crate::wait::line::Line;
-use crate::wait::list::Wait;
-use parking::Parker;
+use crate::wait::park::{self, Lock, Wait};
 
 struct Inner<S> {
     state: S,
-    /// The waiters in arrival order (the one waiter FIFO, `wait/line.rs`).
-    /// A notified waiter's unparker is taken at once, so a node that only
-    /// waits for its owner to remove it keeps no `Handle` clone alive.
+    /// The waiters in arrival order, and `grove::wait`'s watchers (the one
+    /// waiter FIFO, `wait/line.rs`). A notified waiter's unparker is taken
+    /// at once, so a node that only waits for its owner to remove it keeps
+    /// no `Handle` clone alive.
     queue: Line<(), RemoteUnparker>,
-    /// Watchers of `grove::wait`: told when the primitive becomes ready
-    /// ([`SharedGuard::fire_watchers`]), never handed a notification.
-    watchers: Slab<RemoteWatcher>,
 }
 
 /// A primitive's state `S` and its waiters, behind one mutex. See the module docs.
@@ -93,7 +79,6 @@ impl<S> SharedWaitList<S> {
             inner: Mutex::new(Inner {
                 state,
                 queue: Line::new(),
-                watchers: Slab::new(),
             }),
         }
     }
@@ -106,6 +91,22 @@ impl<S> SharedWaitList<S> {
             list: self,
             guard: self.inner.lock().unwrap_or_else(|e| e.into_inner()),
         }
+    }
+}
+
+impl<S> Lock for SharedWaitList<S> {
+    type W = RemoteUnparker;
+    type Guard<'a>
+        = SharedGuard<'a, S>
+    where
+        S: 'a;
+
+    fn lock(&self) -> SharedGuard<'_, S> {
+        SharedWaitList::lock(self)
+    }
+
+    fn line<'g>(guard: &'g mut SharedGuard<'_, S>) -> &'g mut Line<(), RemoteUnparker> {
+        &mut guard.guard.queue
     }
 }
 
@@ -130,7 +131,8 @@ impl<'a, S> SharedGuard<'a, S> {
     }
 
     /// Registers the current greenlet (or thread stack), unlocks, parks until
-    /// notified, `deadline` passes or it is cancelled, then locks again.
+    /// notified, `deadline` passes or it is cancelled, then locks again
+    /// (`wait/park.rs`).
     ///
     /// A deadline already in the past returns `TimedOut` without parking;
     /// a caller that is unwinding gets `Unwinding` without parking. A
@@ -140,33 +142,7 @@ impl<'a, S> SharedGuard<'a, S> {
     /// # Panics
     /// In hub context, where nothing may block.
     pub(crate) fn wait(self, on: WaitOn, deadline: Option<Instant>) -> (Wait, SharedGuard<'a, S>) {
-        let parker = Parker::current();
-        if parker.expired(deadline) {
-            return (Wait::TimedOut, self);
-        }
-        if std::thread::panicking() {
-            return (Wait::Unwinding, self);
-        }
-        let (remote, unparker) = parker.unparkers();
-        let SharedGuard { list, mut guard } = self;
-        let key = guard.queue.push(remote);
-        drop(guard);
-        let mut waiting = Waiting {
-            list,
-            key,
-            timer: None,
-            done: false,
-        };
-        waiting.timer = deadline.map(|d| parker.add_timer(d, unparker));
-        let parked = parker.park(on);
-        let mut relocked = list.lock();
-        let notified = waiting.finish(&mut relocked);
-        let wait = match (parked, notified) {
-            (false, _) => Wait::Unwinding,
-            (true, true) => Wait::Notified,
-            (true, false) => Wait::TimedOut,
-        };
-        (wait, relocked)
+        park::wait(self.list, self, on, deadline)
     }
 
     /// Whether any waiter's node is still in the list, notified or not (a
@@ -176,32 +152,19 @@ impl<'a, S> SharedGuard<'a, S> {
         !self.guard.queue.is_idle()
     }
 
-    /// Wakes the longest-waiting waiter; returns whether there was one.
-    pub(crate) fn notify_one(&mut self) -> bool {
-        if !self.guard.queue.has_waiting() {
-            return false;
-        }
-        self.guard.queue.serve_first(None);
-        true
-    }
-
     /// Wakes every waiter, in the order they began waiting; returns how many.
     pub(crate) fn notify_all(&mut self) -> usize {
-        let mut woken = 0;
-        while self.notify_one() {
-            woken += 1;
-        }
-        woken
+        park::notify_all(&mut self.guard.queue)
     }
 
     /// Adds a watcher (see `hub::watch`); returns the key that removes it.
     pub(crate) fn watch(&mut self, watcher: RemoteWatcher) -> usize {
-        self.guard.watchers.insert(watcher)
+        self.guard.queue.watch(watcher)
     }
 
     /// Removes the watcher added under `key` (a key already removed is ignored).
     pub(crate) fn unwatch(&mut self, key: usize) {
-        let removed = self.guard.watchers.try_remove(key);
+        let removed = self.guard.queue.unwatch(key);
         drop(removed);
     }
 
@@ -209,133 +172,7 @@ impl<'a, S> SharedGuard<'a, S> {
     /// so a watcher added after a readiness check cannot miss it). Watchers
     /// stay until their owners remove them.
     pub(crate) fn fire_watchers(&self) {
-        for (_, watcher) in self.guard.watchers.iter() {
-            watcher.fire();
-        }
-    }
-}
-
-/// Removes a waiter however its wait ends (the node lives in the list's slab,
-/// never on the parked greenlet's stack).
-struct Waiting<'a, S> {
-    list: &'a SharedWaitList<S>,
-    key: usize,
-    timer: Option<parking::Timer>,
-    done: bool,
-}
-
-impl<S> Waiting<'_, S> {
-    /// Leaves the list; returns whether this waiter had been notified.
-    fn finish(&mut self, locked: &mut SharedGuard<'_, S>) -> bool {
-        self.done = true;
-        if let Some(timer) = self.timer.take() {
-            Parker::cancel_timer(timer);
-        }
-        locked.guard.queue.remove(self.key).0
-    }
-}
-
-impl<S> Drop for Waiting<'_, S> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        // Unwinding (kill or timeout) out of the park: a notification this
-        // waiter received but can no longer act on goes to the next one.
-        let mut locked = self.list.lock();
-        if self.finish(&mut locked) {
-            locked.notify_one();
-        }
-    }
-}
-
-/// The waiting task's side: its hub, which loom cannot run (greenlet
-/// switches, epoll); under `--cfg loom`, the hub model of `crate::sync::model`.
-#[cfg(not(all(test, loom)))]
-mod parking {
-    use std::time::Instant;
-
-    use crate::hub::{Hub, RemoteUnparker, TimerAction, TimerKey, Unparker, WaitOn};
-
-    pub(super) type Timer = TimerKey;
-
-    /// The current task's hub.
-    pub(super) struct Parker {
-        hub: &'static Hub,
-    }
-
-    impl Parker {
-        #[inline(always)]
-        pub(super) fn current() -> Parker {
-            Parker { hub: Hub::get() }
-        }
-
-        #[inline(always)]
-        pub(super) fn expired(&self, deadline: Option<Instant>) -> bool {
-            deadline.is_some_and(|d| d <= self.hub.deadline_base())
-        }
-
-        /// The current park episode's unparker, for the list and for a timer.
-        #[inline(always)]
-        pub(super) fn unparkers(&self) -> (RemoteUnparker, Unparker) {
-            let unparker = self.hub.current_unparker();
-            (RemoteUnparker::from_local(&unparker), unparker)
-        }
-
-        #[inline(always)]
-        pub(super) fn add_timer(&self, deadline: Instant, unparker: Unparker) -> Timer {
-            self.hub.add_timer(deadline, TimerAction::unpark(unparker))
-        }
-
-        #[inline(always)]
-        pub(super) fn park(&self, on: WaitOn) -> bool {
-            self.hub.park(on)
-        }
-
-        #[inline(always)]
-        pub(super) fn cancel_timer(timer: Timer) {
-            Hub::get().cancel_timer(timer);
-        }
-    }
-}
-
-#[cfg(all(test, loom))]
-mod parking {
-    use std::time::Instant;
-
-    use crate::hub::{RemoteUnparker, WaitOn};
-    use crate::sync::model;
-
-    pub(super) type Timer = ();
-
-    /// The calling loom thread's model hub (`model::enter_hub`).
-    pub(super) struct Parker;
-
-    impl Parker {
-        pub(super) fn current() -> Parker {
-            Parker
-        }
-
-        /// Models pass deadlines that only their `model::Clock` ends.
-        pub(super) fn expired(&self, _deadline: Option<Instant>) -> bool {
-            false
-        }
-
-        pub(super) fn unparkers(&self) -> (RemoteUnparker, ()) {
-            (RemoteUnparker::model_current(), ())
-        }
-
-        pub(super) fn add_timer(&self, _deadline: Instant, (): ()) -> Timer {
-            model::add_timer();
-        }
-
-        pub(super) fn park(&self, _on: WaitOn) -> bool {
-            model::park()
-        }
-
-        pub(super) fn cancel_timer((): Timer) {
-            model::cancel_timer();
-        }
+        self.guard.queue.fire_watchers();
     }
 }
 
@@ -360,92 +197,6 @@ mod tests {
                 return wait;
             }
         }
-    }
-
-    #[test]
-    fn notifies_in_fifo_order() {
-        let list = Rc::new(SharedWaitList::new(0u32));
-        let log = Rc::new(RefCell::new(Vec::new()));
-        let gs: Vec<_> = (0..3)
-            .map(|i| {
-                let (list, log) = (list.clone(), log.clone());
-                crate::spawn(move || {
-                    let (wait, _locked) = list.lock().wait(WaitOn::RemoteJoin, None);
-                    assert_eq!(wait, Wait::Notified);
-                    log.borrow_mut().push(i);
-                })
-            })
-            .collect();
-        crate::yield_now();
-        assert_eq!(list.lock().len(), 3);
-        assert!(list.lock().notify_one());
-        crate::yield_now();
-        assert_eq!(*log.borrow(), [0]);
-        assert_eq!(list.lock().notify_all(), 2);
-        crate::joinall(&gs);
-        assert_eq!(*log.borrow(), [0, 1, 2]);
-        assert!(!list.lock().notify_one());
-    }
-
-    #[test]
-    fn deadline_ends_the_wait_and_leaves_the_list() {
-        let list = SharedWaitList::new(false);
-        let deadline = Instant::now() + Duration::from_millis(10);
-        assert_eq!(wait_for(&list, Some(deadline)), Wait::TimedOut);
-        assert_eq!(list.lock().len(), 0);
-        assert!(list.lock().guard.queue.is_idle());
-        assert_eq!(wait_for(&list, Some(Instant::now())), Wait::TimedOut);
-    }
-
-    #[test]
-    fn a_notification_to_a_killed_waiter_passes_on() {
-        let list = Rc::new(SharedWaitList::new(()));
-        let got = Rc::new(RefCell::new(Vec::new()));
-        let gs: Vec<_> = (0..2)
-            .map(|i| {
-                let (list, got) = (list.clone(), got.clone());
-                crate::spawn(move || {
-                    let (_, _locked) = list.lock().wait(WaitOn::RemoteJoin, None);
-                    got.borrow_mut().push(i);
-                })
-            })
-            .collect();
-        crate::yield_now();
-        assert!(list.lock().notify_one());
-        gs[0].kill();
-        crate::joinall(&gs[1..]);
-        assert_eq!(*got.borrow(), [1], "the second waiter got the notification");
-        assert!(list.lock().guard.queue.is_idle());
-    }
-
-    #[test]
-    fn a_waiter_timed_out_in_the_middle_is_unlinked() {
-        let list = Rc::new(SharedWaitList::new(()));
-        let order = Rc::new(RefCell::new(Vec::new()));
-        let gs: Vec<_> = [None, Some(5u64), None]
-            .into_iter()
-            .enumerate()
-            .map(|(i, ms)| {
-                let (list, order) = (list.clone(), order.clone());
-                crate::spawn(move || {
-                    let deadline = ms.map(|ms| Instant::now() + Duration::from_millis(ms));
-                    let (wait, _locked) = list.lock().wait(WaitOn::RemoteJoin, deadline);
-                    order.borrow_mut().push((i, wait));
-                })
-            })
-            .collect();
-        crate::sleep(Duration::from_millis(20));
-        assert_eq!(list.lock().len(), 2);
-        list.lock().notify_all();
-        crate::joinall(&gs);
-        assert_eq!(
-            *order.borrow(),
-            [
-                (1, Wait::TimedOut),
-                (0, Wait::Notified),
-                (2, Wait::Notified)
-            ]
-        );
     }
 
     #[test]
