@@ -385,6 +385,30 @@ fn a_timeout_around_serve_forever_stops_the_server_gracefully() {
 }
 
 #[test]
+fn a_timed_out_serve_forever_has_stopped_when_it_returns() {
+    let server = StreamServer::bind("127.0.0.1:0", echo).unwrap();
+    let addr = server.local_addr();
+    let served = grove::with_timeout(Duration::from_millis(20), || server.serve_forever());
+    assert_eq!(served, Err(grove::Timeout));
+    // No handler was running: nothing is left to wait for.
+    assert!(server.is_stopped());
+    let err = std::net::TcpStream::connect(addr).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn a_killed_serve_forever_has_stopped_when_its_greenlet_is_dead() {
+    let server = StreamServer::bind("127.0.0.1:0", echo).unwrap();
+    let serving = grove::spawn({
+        let server = server.clone();
+        move || server.serve_forever()
+    });
+    wait_until("the start", || server.is_running());
+    serving.kill();
+    assert!(server.is_stopped());
+}
+
+#[test]
 fn an_interrupted_stop_kills_the_handlers_at_once() {
     let drops = DropCounter::new();
     let server = {
@@ -402,7 +426,8 @@ fn an_interrupted_stop_kills_the_handlers_at_once() {
         server.stop(Duration::from_secs(3600))
     });
     assert_eq!(r, Err(grove::Timeout));
-    wait_until("the kill", || server.is_stopped());
+    // The handlers were killed and are gone when the stop returns.
+    assert!(server.is_stopped());
     assert_eq!(drops.count(), 1);
     drop(conn);
 }

@@ -69,8 +69,10 @@ const MAX_DATAGRAM: usize = 65_507;
 /// # Kill and timeout safety
 ///
 /// As for [`StreamServer`](super::StreamServer): a killed `serve_forever`
-/// stops the server, an interrupted `stop` kills the remaining handlers at
-/// once, and kills and timeouts of handlers are not reported as panics.
+/// stops the server (stopped when the call is left, if no handler runs),
+/// an interrupted `stop` kills the remaining handlers at once and is left
+/// once they are gone, and kills and timeouts of handlers are not reported
+/// as panics.
 /// The socket is closed when the receive loop and the last handler (each
 /// holds a handle to it) are gone.
 pub struct DatagramServer {

@@ -102,11 +102,13 @@ type Handler<L> = dyn Fn(<L as Listener>::Stream, <L as Listener>::Addr);
 ///
 /// A greenlet killed or timed out while in
 /// [`serve_forever`](StreamServer::serve_forever) stops the server: the
-/// listener is closed at once, and the handlers get the builder's
-/// [`stop_timeout`](StreamServerBuilder::stop_timeout) to finish in a new
-/// greenlet, then are killed. A greenlet killed or timed out while in
-/// [`stop`](StreamServer::stop) finishes the stop abruptly: the handlers
-/// still running are killed without waiting.
+/// listener is closed before the call unwinds out, and the handlers get the
+/// builder's [`stop_timeout`](StreamServerBuilder::stop_timeout) to finish
+/// in a new greenlet, then are killed. With no handler running, the server
+/// [`is_stopped`](StreamServer::is_stopped) as soon as the call is left. A
+/// greenlet killed or timed out while in [`stop`](StreamServer::stop)
+/// finishes the stop abruptly: the handlers still running are killed at
+/// once, and the call unwinds out once they are gone (stopped).
 pub struct StreamServer<L: Listener = TcpListener> {
     inner: Rc<Inner<L>>,
 }
