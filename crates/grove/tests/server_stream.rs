@@ -470,6 +470,46 @@ fn stopping_an_idle_server_closes_its_listener() {
 }
 
 #[test]
+fn a_stopped_server_whose_handler_holds_it_is_freed() {
+    // The handler reaches its own server (to stop it from inside, say):
+    // once stopped and dropped, nothing of it may stay alive.
+    let stops: [fn(&StreamServer); 3] = [
+        |server| server.stop(Duration::from_secs(1)),
+        |server| {
+            let r = grove::with_timeout(Duration::from_millis(50), || server.serve_forever());
+            assert_eq!(r, Err(grove::Timeout));
+        },
+        |server| server.stop(Duration::from_secs(1)), // never started
+    ];
+    for (i, stop) in stops.into_iter().enumerate() {
+        let cell: Rc<OnceCell<StreamServer>> = Rc::new(OnceCell::new());
+        let server = {
+            let cell = cell.clone();
+            StreamServer::bind("127.0.0.1:0", move |conn, _| {
+                let server = cell.get().unwrap();
+                assert!(server.handler_count() >= 1);
+                drop(conn);
+            })
+            .unwrap()
+        };
+        let _ = cell.set(server.clone());
+        if i == 0 {
+            server.start();
+            let addr = server.local_addr();
+            wait_thread(std::thread::spawn(move || request(addr, b"x")));
+        }
+        stop(&server);
+        assert!(server.is_stopped(), "case {i}");
+        let freed = Rc::downgrade(&cell);
+        drop((server, cell));
+        assert!(
+            freed.upgrade().is_none(),
+            "case {i}: the server outlived its stop"
+        );
+    }
+}
+
+#[test]
 fn starting_twice_or_after_a_stop_panics_with_a_message() {
     let server = StreamServer::bind("127.0.0.1:0", echo).unwrap();
     server.start();
