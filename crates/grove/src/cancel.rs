@@ -37,6 +37,16 @@ impl Cancel {
         }
     }
 
+    /// The request that wins when both `self` and `other` are pending.
+    pub(crate) fn merge(self, other: Cancel) -> Cancel {
+        match (self, other) {
+            (Cancel::Kill, _) | (_, Cancel::Kill) => Cancel::Kill,
+            (Cancel::Timeout(a), Cancel::Timeout(b)) => Cancel::Timeout(a.min(b)),
+            (Cancel::None, other) => other,
+            (this, Cancel::None) => this,
+        }
+    }
+
     #[inline(always)]
     pub(crate) fn decode(raw: u32) -> Cancel {
         match raw {
@@ -87,5 +97,26 @@ pub(crate) fn raise(cancel: Cancel) {
 fn raise_now(cancel: Cancel) {
     if !std::thread::panicking() {
         std::panic::resume_unwind(Box::new(Cancelled(cancel)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cancel;
+
+    #[test]
+    fn a_kill_beats_timeouts_and_the_outer_timeout_beats_the_inner() {
+        let (kill, outer, inner) = (Cancel::Kill, Cancel::Timeout(1), Cancel::Timeout(3));
+        for (a, b, wins) in [
+            (kill, outer, kill),
+            (inner, kill, kill),
+            (outer, inner, outer),
+            (inner, outer, outer),
+            (Cancel::None, inner, inner),
+            (inner, Cancel::None, inner),
+            (Cancel::None, Cancel::None, Cancel::None),
+        ] {
+            assert_eq!(a.merge(b), wins, "{a:?} with {b:?}");
+        }
     }
 }

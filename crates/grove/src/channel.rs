@@ -49,6 +49,41 @@
 //! assert_eq!(rx.recv_timeout(Duration::from_millis(5)), Err(grove::channel::RecvTimeoutError::Disconnected));
 //! ```
 //!
+//! # Blocking on a thread's own stack
+//!
+//! A blocking `recv` (or `send`) on a thread's own stack drives the hub, as
+//! `join` does there. When nothing can run any more, a local primitive such
+//! as a [`Queue`](crate::queue::Queue) panics with the hub's "would block
+//! forever" report. A channel cannot always be reported that way, because
+//! its endpoints are `Send`: an endpoint moves to another thread without a
+//! trace, and that thread may send tomorrow. So:
+//!
+//! * **Every sender gone** (or every receiver, for `send`): the wait ends
+//!   with [`RecvError`] ([`SendError`]) whichever way the last one went —
+//!   dropped by a greenlet of this hub that ended, was killed or panicked,
+//!   or by another thread — and that also wakes a blocked thread stack.
+//! * **A sender still exists somewhere**: the wait lasts until it sends or
+//!   goes, even when in fact it is held where nothing will ever run again
+//!   (a greenlet of this hub parked forever, an unjoined greenlet's result,
+//!   the blocked caller's own stack). The waiting receiver's wake-up is a
+//!   [`Handle`](crate::Handle) to the hub, which the "would block forever"
+//!   check counts as a way to be woken, as it does for an
+//!   [`AsyncResult`](crate::event::AsyncResult).
+//!
+//! Where that could hang a program, bound the wait (`recv_timeout`), or use
+//! a [`Queue`](crate::queue::Queue) between greenlets of one thread: its
+//! waits are reported. Once a channel wait has ended it leaves no wake-up
+//! behind, so later local waits are reported as usual.
+//!
+//! ```
+//! use grove::channel::{unbounded, RecvError};
+//!
+//! let (tx, rx) = unbounded::<u32>();
+//! // The last sender goes with a greenlet that ends: the wait ends.
+//! grove::spawn(move || drop(tx));
+//! assert_eq!(rx.recv(), Err(RecvError));
+//! ```
+//!
 //! # Kill and timeout safety
 //!
 //! A greenlet killed or timed out (`with_timeout`) while blocked in `send`

@@ -190,3 +190,85 @@ fn blocking_recv_in_a_hub_callback_panics_at_the_caller() {
     grove::sleep(Duration::from_millis(2));
     assert!(seen.borrow().contains("hub callback"), "{}", seen.borrow());
 }
+
+/// Runs `f` on a fresh OS thread (a hub of its own) and returns its result.
+fn on_fresh_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(f).join().unwrap()
+}
+
+#[test]
+fn the_last_sender_leaving_ends_a_wait_on_the_thread_stack() {
+    // With a greenlet that ends, one that is killed, one that panics.
+    let ended = on_fresh_thread(|| {
+        let (tx, rx) = unbounded::<u8>();
+        grove::spawn(move || {
+            grove::sleep(Duration::from_millis(5));
+            drop(tx);
+        });
+        rx.recv()
+    });
+    assert_eq!(ended, Err(RecvError));
+    let killed = on_fresh_thread(|| {
+        let (tx, rx) = unbounded::<u8>();
+        let holder = grove::spawn(move || {
+            let _tx = tx;
+            grove::sleep(Duration::from_secs(3600));
+        });
+        grove::spawn(move || holder.kill());
+        rx.recv()
+    });
+    assert_eq!(killed, Err(RecvError));
+    let panicked = on_fresh_thread(|| {
+        let (tx, rx) = unbounded::<u8>();
+        let _holder = grove::spawn(move || {
+            let _tx = tx;
+            grove::yield_now();
+            panic!("the holder fails");
+        });
+        rx.recv()
+    });
+    assert_eq!(panicked, Err(RecvError));
+    // With another OS thread, while the hub sleeps in the poller.
+    let elsewhere = on_fresh_thread(|| {
+        let (tx, rx) = unbounded::<u8>();
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            drop(tx);
+        });
+        let r = rx.recv();
+        thread.join().unwrap();
+        r
+    });
+    assert_eq!(elsewhere, Err(RecvError));
+    // And for a send: the last receiver goes.
+    let unsent = on_fresh_thread(|| {
+        let (tx, rx) = bounded::<u8>(0);
+        grove::spawn(move || drop(rx));
+        tx.send(1).map_err(|e| e.into_inner())
+    });
+    assert_eq!(unsent, Err(1));
+}
+
+#[test]
+fn a_finished_channel_wait_leaves_the_stuck_report_working() {
+    let msg = on_fresh_thread(|| {
+        let (tx, rx) = unbounded::<u8>();
+        grove::spawn(move || {
+            grove::sleep(Duration::from_millis(5));
+            tx.send(3).unwrap();
+        });
+        assert_eq!(rx.recv(), Ok(3));
+        assert_eq!(rx.recv(), Err(RecvError));
+        let (_tx, rx) = unbounded::<u8>();
+        assert!(rx.recv_timeout(Duration::from_millis(5)).is_err());
+        // Nothing can run and no wake-up is left in a channel: reported.
+        let queue = grove::queue::Queue::<u8>::new();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| queue.get()));
+        let payload = r.unwrap_err();
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default()
+    });
+    assert!(msg.contains("would block forever"), "{msg}");
+}

@@ -249,9 +249,15 @@ fn set_nonblocking(fd: i32) {
 
 /// Runs one test of this binary in a child process and returns (status, stderr).
 fn run_child(test: &str) -> (std::process::ExitStatus, String) {
+    run_child_with(test, &[])
+}
+
+/// [`run_child`] with more environment variables.
+fn run_child_with(test: &str, env: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env("GROVE_TEST_CHILD", "1")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     (
@@ -280,16 +286,21 @@ fn child_stack_overflow() {
 
 #[test]
 fn a_stack_overflow_names_the_greenlet_and_aborts() {
-    let (status, stderr) = run_child("child_stack_overflow");
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(
-        status.signal(),
-        Some(libc::SIGABRT),
-        "status {status:?}, stderr: {stderr}"
-    );
-    assert!(stderr.contains("stack overflow in greenlet"), "{stderr}");
-    assert!(stderr.contains("'deep-diver'"), "{stderr}");
-    assert!(stderr.contains("stack size 61376 bytes"), "{stderr}");
+    // The report is written from the signal handler, before anything that
+    // a backtrace setting could change.
+    for backtrace in ["0", "1"] {
+        let (status, stderr) =
+            run_child_with("child_stack_overflow", &[("RUST_BACKTRACE", backtrace)]);
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            status.signal(),
+            Some(libc::SIGABRT),
+            "RUST_BACKTRACE={backtrace}: status {status:?}, stderr: {stderr}"
+        );
+        assert!(stderr.contains("stack overflow in greenlet"), "{stderr}");
+        assert!(stderr.contains("'deep-diver'"), "{stderr}");
+        assert!(stderr.contains("stack size 61376 bytes"), "{stderr}");
+    }
 }
 
 #[test]

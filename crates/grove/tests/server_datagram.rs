@@ -3,7 +3,7 @@
 
 mod util;
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::thread::JoinHandle;
@@ -177,7 +177,8 @@ fn serve_forever_under_a_timeout_stops_the_server() {
         .unwrap();
     let r = grove::with_timeout(Duration::from_millis(100), || server.serve_forever());
     assert_eq!(r, Err(grove::Timeout));
-    wait_until("the stop", || server.is_stopped());
+    // No handler was running: stopped when serve_forever returns.
+    assert!(server.is_stopped());
     // The socket is closed: the port can be bound again.
     let again = std::net::UdpSocket::bind(server.local_addr()).unwrap();
     drop(again);
@@ -243,4 +244,35 @@ fn reuse_port_and_bad_input() {
 #[should_panic(expected = "max_datagram_size(0)")]
 fn a_zero_buffer_is_refused() {
     let _ = DatagramServer::builder().max_datagram_size(0);
+}
+
+#[test]
+fn a_stopped_server_whose_handler_holds_it_is_freed() {
+    let cell: Rc<OnceCell<DatagramServer>> = Rc::new(OnceCell::new());
+    let server = {
+        let cell = cell.clone();
+        DatagramServer::bind("127.0.0.1:0", move |data, peer, socket| {
+            assert!(cell.get().unwrap().handler_count() >= 1);
+            socket.send_to(data, peer).unwrap();
+        })
+        .unwrap()
+    };
+    let _ = cell.set(server.clone());
+    server.start();
+    let addr = server.local_addr();
+    let reply = wait_thread(std::thread::spawn(move || {
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        client.send_to(b"ping", addr).unwrap();
+        let mut buf = [0; 8];
+        let n = client.recv(&mut buf).unwrap();
+        buf[..n].to_vec()
+    }));
+    assert_eq!(reply, b"ping");
+    server.stop(Duration::from_secs(1));
+    let freed = Rc::downgrade(&cell);
+    drop((server, cell));
+    assert!(freed.upgrade().is_none(), "the server outlived its stop");
 }

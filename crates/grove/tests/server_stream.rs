@@ -385,6 +385,30 @@ fn a_timeout_around_serve_forever_stops_the_server_gracefully() {
 }
 
 #[test]
+fn a_timed_out_serve_forever_has_stopped_when_it_returns() {
+    let server = StreamServer::bind("127.0.0.1:0", echo).unwrap();
+    let addr = server.local_addr();
+    let served = grove::with_timeout(Duration::from_millis(20), || server.serve_forever());
+    assert_eq!(served, Err(grove::Timeout));
+    // No handler was running: nothing is left to wait for.
+    assert!(server.is_stopped());
+    let err = std::net::TcpStream::connect(addr).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn a_killed_serve_forever_has_stopped_when_its_greenlet_is_dead() {
+    let server = StreamServer::bind("127.0.0.1:0", echo).unwrap();
+    let serving = grove::spawn({
+        let server = server.clone();
+        move || server.serve_forever()
+    });
+    wait_until("the start", || server.is_running());
+    serving.kill();
+    assert!(server.is_stopped());
+}
+
+#[test]
 fn an_interrupted_stop_kills_the_handlers_at_once() {
     let drops = DropCounter::new();
     let server = {
@@ -402,7 +426,8 @@ fn an_interrupted_stop_kills_the_handlers_at_once() {
         server.stop(Duration::from_secs(3600))
     });
     assert_eq!(r, Err(grove::Timeout));
-    wait_until("the kill", || server.is_stopped());
+    // The handlers were killed and are gone when the stop returns.
+    assert!(server.is_stopped());
     assert_eq!(drops.count(), 1);
     drop(conn);
 }
@@ -442,6 +467,46 @@ fn stopping_an_idle_server_closes_its_listener() {
     let err = std::net::TcpStream::connect(addr).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
     drop(queued);
+}
+
+#[test]
+fn a_stopped_server_whose_handler_holds_it_is_freed() {
+    // The handler reaches its own server (to stop it from inside, say):
+    // once stopped and dropped, nothing of it may stay alive.
+    let stops: [fn(&StreamServer); 3] = [
+        |server| server.stop(Duration::from_secs(1)),
+        |server| {
+            let r = grove::with_timeout(Duration::from_millis(50), || server.serve_forever());
+            assert_eq!(r, Err(grove::Timeout));
+        },
+        |server| server.stop(Duration::from_secs(1)), // never started
+    ];
+    for (i, stop) in stops.into_iter().enumerate() {
+        let cell: Rc<OnceCell<StreamServer>> = Rc::new(OnceCell::new());
+        let server = {
+            let cell = cell.clone();
+            StreamServer::bind("127.0.0.1:0", move |conn, _| {
+                let server = cell.get().unwrap();
+                assert!(server.handler_count() >= 1);
+                drop(conn);
+            })
+            .unwrap()
+        };
+        let _ = cell.set(server.clone());
+        if i == 0 {
+            server.start();
+            let addr = server.local_addr();
+            wait_thread(std::thread::spawn(move || request(addr, b"x")));
+        }
+        stop(&server);
+        assert!(server.is_stopped(), "case {i}");
+        let freed = Rc::downgrade(&cell);
+        drop((server, cell));
+        assert!(
+            freed.upgrade().is_none(),
+            "case {i}: the server outlived its stop"
+        );
+    }
 }
 
 #[test]

@@ -95,8 +95,11 @@ assert gz_proxy.echo("z" * 5000) == "z" * 5000
 
 # ... and responses gzipped only past 1,400 bytes when accepted.
 parts = urllib.parse.urlsplit(url)
+# The timeout only catches a hang: a debug build of the server spends about
+# 3 s inflating the 21 MiB gzip bomb below on a quiet machine, and over 20 s
+# on a loaded one.
 def post(body, headers=None, path=None, method="POST", conn=None):
-    c = conn or http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    c = conn or http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
     c.request(method, path or parts.path, body=body, headers=headers or {})
     r = c.getresponse()
     return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read(), c

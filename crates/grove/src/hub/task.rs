@@ -269,12 +269,25 @@ impl Task {
 
     /// Records that the timeout scope at depth `scope` expired.
     pub(crate) fn request_timeout(&self, scope: u16) {
-        let merged = match self.cancel() {
-            Cancel::None => Cancel::Timeout(scope),
-            Cancel::Timeout(other) => Cancel::Timeout(other.min(scope)),
-            Cancel::Kill => Cancel::Kill,
-        };
-        self.set_cancel(merged);
+        self.set_cancel(self.cancel().merge(Cancel::Timeout(scope)));
+    }
+
+    /// Runs `f` with this task's pending kill or timeout set aside, then
+    /// puts it back, merged with any that arrived meanwhile (such a newer
+    /// one interrupts `f` as usual). For a short clean-up wait that must
+    /// finish before the caller goes on unwinding from a cancellation it
+    /// caught: the request is postponed, never dropped.
+    pub(crate) fn defer_cancel<R>(&self, f: impl FnOnce() -> R) -> R {
+        /// Puts the set-aside request back, on return and on unwind alike.
+        struct Restore<'a>(&'a Task, Cancel);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.set_cancel(self.1.merge(self.0.cancel()));
+            }
+        }
+        let _restore = Restore(self, self.cancel());
+        self.set_cancel(Cancel::None);
+        f()
     }
 
     /// Ends timeout scope `scope`: its pending expiry no longer applies.

@@ -247,46 +247,98 @@ impl Core {
 
     /// The graceful stop: close, wait up to `timeout` for the handlers
     /// (other than the caller), kill the rest and wait until they are gone.
+    /// Interrupted (killed, timed out), it kills them at once and still
+    /// returns — unwinding — only once they are gone.
     pub(super) fn stop(&self, timeout: Duration) {
         let deadline = Hub::get().deadline_after(timeout);
         self.close();
-        // Interrupted (killed, timed out), the stop finishes abruptly.
-        let guard = KillOnUnwind(self);
-        if !std::thread::panicking() {
-            let acceptor = self.acceptor.borrow().clone();
-            if let Some(acceptor) = acceptor {
-                acceptor.wait();
-            }
+        if std::thread::panicking() {
+            // Called from a destructor while unwinding: nothing may park.
+            self.kill_others();
+            self.settle();
+            return;
+        }
+        let waited = catch_unwind(AssertUnwindSafe(|| {
+            self.wait_acceptor();
             if !self.wait_others(deadline) {
                 self.kill_others();
                 self.wait_others(None);
             }
-        } else {
+        }));
+        if let Err(payload) = waited {
             self.kill_others();
+            if is_cancellation(&*payload) {
+                self.finish_interrupted(|| {
+                    self.wait_acceptor();
+                    self.wait_others(None);
+                });
+            }
+            resume_unwind(payload);
         }
-        std::mem::forget(guard);
         self.settle();
     }
 
     /// Starts the server if it is idle and waits until it has stopped. If
     /// the caller is killed or timed out meanwhile, the server stops: at
-    /// once for new connections, gracefully (`stop_timeout`) in a new
-    /// greenlet for the handlers.
+    /// once for new connections (the listener is closed when this returns),
+    /// gracefully (`stop_timeout`) in a new greenlet for the handlers.
     pub(super) fn serve_forever(self: &Rc<Self>, start: impl FnOnce()) {
         if self.state.get() == State::Idle {
             start();
         }
-        let guard = StopOnUnwind(self);
-        while self.state.get() != State::Stopped {
-            match self
-                .changed
-                .wait(WaitOn::Primitive(&WAITS_ON_SERVE_FOREVER), None)
-            {
-                Wait::Notified | Wait::TimedOut => {}
-                Wait::Unwinding => return, // the guard stops the server
+        let waited = catch_unwind(AssertUnwindSafe(|| {
+            while self.state.get() != State::Stopped {
+                let on = WaitOn::Primitive(&WAITS_ON_SERVE_FOREVER);
+                if let Wait::Unwinding = self.changed.wait(on, None) {
+                    return false;
+                }
+            }
+            true
+        }));
+        match waited {
+            Ok(true) => {}
+            Ok(false) => self.stop_in_background(),
+            Err(payload) => {
+                self.stop_in_background();
+                if is_cancellation(&*payload) {
+                    self.finish_interrupted(|| self.wait_acceptor());
+                }
+                resume_unwind(payload);
             }
         }
-        std::mem::forget(guard);
+    }
+
+    /// Closes the server and, if handlers are running, gives them
+    /// `stop_timeout` to finish in a new greenlet. Does not block.
+    fn stop_in_background(self: &Rc<Self>) {
+        self.close();
+        if self.live.borrow().is_empty() {
+            return;
+        }
+        let core = self.clone();
+        let timeout = self.stop_timeout;
+        // Spawning does not block, so it is allowed while unwinding.
+        let _ = Builder::new().spawn(move || core.stop(timeout));
+    }
+
+    /// After a kill or timeout of the caller was caught: runs `wait` (a wait
+    /// for greenlets already killed, which die at their next run) with that
+    /// cancellation set aside, so that the server is as far stopped as it
+    /// can be when the caller goes on unwinding.
+    fn finish_interrupted(&self, wait: impl FnOnce()) {
+        if let Some(task) = Hub::get().current_rc() {
+            task.defer_cancel(wait);
+        }
+        self.settle();
+    }
+
+    /// Waits until the acceptor (killed by `close`) is gone; it closes the
+    /// listener as it unwinds.
+    fn wait_acceptor(&self) {
+        let acceptor = self.acceptor.borrow().clone();
+        if let Some(acceptor) = acceptor {
+            acceptor.wait();
+        }
     }
 
     /// Handlers alive other than the calling greenlet.
@@ -344,31 +396,6 @@ impl Core {
         }
         self.state.set(State::Stopped);
         self.changed.notify_all();
-    }
-}
-
-/// Kills the handlers without waiting when a `stop` unwinds.
-struct KillOnUnwind<'a>(&'a Core);
-
-impl Drop for KillOnUnwind<'_> {
-    fn drop(&mut self) {
-        self.0.kill_others();
-    }
-}
-
-/// Stops the server when `serve_forever` unwinds.
-struct StopOnUnwind<'a>(&'a Rc<Core>);
-
-impl Drop for StopOnUnwind<'_> {
-    fn drop(&mut self) {
-        let core = self.0.clone();
-        core.close();
-        if core.live.borrow().is_empty() {
-            return;
-        }
-        let timeout = core.stop_timeout;
-        // Spawning does not block, so it is allowed while unwinding.
-        let _ = Builder::new().spawn(move || core.stop(timeout));
     }
 }
 

@@ -69,8 +69,10 @@ const MAX_DATAGRAM: usize = 65_507;
 /// # Kill and timeout safety
 ///
 /// As for [`StreamServer`](super::StreamServer): a killed `serve_forever`
-/// stops the server, an interrupted `stop` kills the remaining handlers at
-/// once, and kills and timeouts of handlers are not reported as panics.
+/// stops the server (stopped when the call is left, if no handler runs),
+/// an interrupted `stop` kills the remaining handlers at once and is left
+/// once they are gone, and kills and timeouts of handlers are not reported
+/// as panics.
 /// The socket is closed when the receive loop and the last handler (each
 /// holds a handle to it) are gone.
 pub struct DatagramServer {
@@ -79,9 +81,11 @@ pub struct DatagramServer {
 
 struct Inner {
     core: Rc<Core>,
-    socket: RefCell<Option<UdpSocket>>,
+    /// The socket and the handler until the server starts (the receive
+    /// loop then owns them) or stops: a stopped server keeps no handler, so
+    /// one that captured the server is freed with it.
+    idle: RefCell<Option<(UdpSocket, Rc<Handler>)>>,
     local_addr: SocketAddr,
-    handler: Rc<Handler>,
     buffer_size: usize,
 }
 
@@ -197,13 +201,12 @@ impl DatagramServer {
     pub fn start(&self) {
         let inner = &self.inner;
         inner.core.start(|| {
-            let socket = inner
-                .socket
+            let (socket, handler) = inner
+                .idle
                 .borrow_mut()
                 .take()
-                .expect("an idle server holds its socket");
+                .expect("an idle server holds its socket and handler");
             let core = inner.core.clone();
-            let handler = inner.handler.clone();
             let buffer_size = inner.buffer_size;
             move || receive_loop(&core, socket, handler, buffer_size)
         });
@@ -243,7 +246,7 @@ impl DatagramServer {
     /// ```
     #[track_caller]
     pub fn stop(&self, timeout: Duration) {
-        drop(self.inner.socket.borrow_mut().take());
+        drop(self.inner.idle.borrow_mut().take());
         self.inner.core.stop(timeout);
     }
 
@@ -578,9 +581,8 @@ impl DatagramServerBuilder {
         Ok(DatagramServer {
             inner: Rc::new(Inner {
                 core,
-                socket: RefCell::new(Some(socket)),
+                idle: RefCell::new(Some((socket, Rc::new(handler)))),
                 local_addr,
-                handler: Rc::new(handler),
                 buffer_size: self.buffer_size,
             }),
         })

@@ -102,22 +102,26 @@ type Handler<L> = dyn Fn(<L as Listener>::Stream, <L as Listener>::Addr);
 ///
 /// A greenlet killed or timed out while in
 /// [`serve_forever`](StreamServer::serve_forever) stops the server: the
-/// listener is closed at once, and the handlers get the builder's
-/// [`stop_timeout`](StreamServerBuilder::stop_timeout) to finish in a new
-/// greenlet, then are killed. A greenlet killed or timed out while in
-/// [`stop`](StreamServer::stop) finishes the stop abruptly: the handlers
-/// still running are killed without waiting.
+/// listener is closed before the call unwinds out, and the handlers get the
+/// builder's [`stop_timeout`](StreamServerBuilder::stop_timeout) to finish
+/// in a new greenlet, then are killed. With no handler running, the server
+/// [`is_stopped`](StreamServer::is_stopped) as soon as the call is left. A
+/// greenlet killed or timed out while in [`stop`](StreamServer::stop)
+/// finishes the stop abruptly: the handlers still running are killed at
+/// once, and the call unwinds out once they are gone (stopped).
 pub struct StreamServer<L: Listener = TcpListener> {
     inner: Rc<Inner<L>>,
 }
 
 struct Inner<L: Listener> {
     core: Rc<Core>,
-    /// The listener until the server starts (the acceptor then owns it) or
-    /// stops.
-    listener: RefCell<Option<L>>,
+    /// The listener and the handler until the server starts (the acceptor
+    /// then owns them) or stops. Nothing else keeps the handler: once the
+    /// acceptor and the handler greenlets are gone it is dropped, with
+    /// whatever it captured — the server itself, say, to stop it from a
+    /// handler — so a stopped server frees everything.
+    idle: RefCell<Option<(L, Rc<Handler<L>>)>>,
     local_addr: L::Addr,
-    handler: Rc<Handler<L>>,
 }
 
 impl<L: Listener> Clone for StreamServer<L> {
@@ -261,9 +265,8 @@ impl<L: Listener> StreamServer<L> {
         Ok(StreamServer {
             inner: Rc::new(Inner {
                 core,
-                listener: RefCell::new(Some(listener)),
+                idle: RefCell::new(Some((listener, handler))),
                 local_addr,
-                handler,
             }),
         })
     }
@@ -301,13 +304,12 @@ impl<L: Listener> StreamServer<L> {
     pub fn start(&self) {
         let inner = &self.inner;
         inner.core.start(|| {
-            let listener = inner
-                .listener
+            let (listener, handler) = inner
+                .idle
                 .borrow_mut()
                 .take()
-                .expect("an idle server holds its listener");
+                .expect("an idle server holds its listener and handler");
             let core = inner.core.clone();
-            let handler = inner.handler.clone();
             move || accept_loop(&core, listener, handler)
         });
     }
@@ -384,7 +386,7 @@ impl<L: Listener> StreamServer<L> {
     /// In hub context (link callbacks), where nothing may block.
     #[track_caller]
     pub fn stop(&self, timeout: Duration) {
-        drop(self.inner.listener.borrow_mut().take());
+        drop(self.inner.idle.borrow_mut().take());
         self.inner.core.stop(timeout);
     }
 

@@ -216,6 +216,28 @@ struct Chunk {
 static ABANDONED: Mutex<Vec<Chunk>> = Mutex::new(Vec::new());
 /// Set once `MADV_GUARD_INSTALL` turned out to be unsupported.
 static GUARD_BY_MPROTECT: AtomicBool = AtomicBool::new(false);
+/// Set while the kernel refuses grove new mappings: from the `ENOMEM` of a
+/// stack reservation or guard until one succeeds again.
+static OUT_OF_MAPPINGS: AtomicBool = AtomicBool::new(false);
+
+/// Whether the last stack grove tried to make failed for want of memory
+/// mappings (`vm.max_map_count` or address space) and none has succeeded
+/// since.
+///
+/// The panic report reads it: a backtrace printed now would need mappings
+/// too, and an allocation that fails while std prints one waits forever on
+/// the backtrace lock its own report holds.
+pub(crate) fn out_of_mappings() -> bool {
+    OUT_OF_MAPPINGS.load(Ordering::Relaxed)
+}
+
+/// Records whether a mapping call succeeded, for [`out_of_mappings`].
+fn note_mapping<T>(result: &io::Result<T>) {
+    let refused = matches!(result, Err(e) if e.kind() == io::ErrorKind::OutOfMemory);
+    if refused != OUT_OF_MAPPINGS.load(Ordering::Relaxed) {
+        OUT_OF_MAPPINGS.store(refused, Ordering::Relaxed);
+    }
+}
 
 /// The stacks of one slot size.
 #[derive(Debug)]
@@ -274,7 +296,9 @@ impl ClassPool {
             .last_mut()
             .expect("a chunk with room was just ensured");
         let start = chunk.base + chunk.carved * chunk.slot_size;
-        install_guard(start)?;
+        let guarded = install_guard(start);
+        note_mapping(&guarded);
+        guarded?;
         chunk.carved += 1;
         Ok(start)
     }
@@ -298,7 +322,9 @@ impl ClassPool {
             None => FIRST_CHUNK_SLOTS.min(max_slots),
         };
         let len = slots * self.slot_size;
-        let base = reserve(len)?;
+        let reserved = reserve(len);
+        note_mapping(&reserved);
+        let base = reserved?;
         overflow::register_chunk(base, len, self.slot_size);
         Ok(Chunk {
             base,
