@@ -37,6 +37,24 @@ fn try_open_fds() -> Option<usize> {
     Some(std::fs::read_dir("/proc/self/fd").ok()?.count())
 }
 
+/// Each open fd and what it refers to (`socket:[…]`, `anon_inode:[eventpoll]`…),
+/// so a failure says which fds outlived the churn.
+fn fd_table() -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let path = e.ok()?.path();
+        let target = std::fs::read_link(&path).ok()?;
+        Some(format!(
+            "{} -> {}",
+            path.file_name()?.to_string_lossy(),
+            target.display()
+        ))
+    })
+    .collect()
+}
+
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
@@ -139,6 +157,7 @@ fn echo_server_returns_to_baseline_after_churn() {
     });
     let (addr, hub) = rx.recv().unwrap();
     let baseline = (on_server(&hub, grove::stats), open_fds(), rss_kib());
+    let baseline_fds = fd_table();
 
     let deadline = Instant::now() + Duration::from_secs(secs);
     let clients: Vec<_> = (0..conns)
@@ -183,7 +202,14 @@ fn echo_server_returns_to_baseline_after_churn() {
         after.0
     );
     assert_eq!(after.0.io_waiters, baseline.0.io_waiters, "{}", after.0);
-    assert_eq!(after.1, baseline.1, "open fds back to baseline");
+    let new_fds: Vec<_> = fd_table()
+        .into_iter()
+        .filter(|fd| !baseline_fds.contains(fd))
+        .collect();
+    assert_eq!(
+        after.1, baseline.1,
+        "open fds back to baseline; new: {new_fds:?}"
+    );
     // Freed stacks beyond the warm ones are given back; malloc keeps some.
     assert!(
         after.2 <= baseline.2 + (peak.2 - baseline.2.min(peak.2)) / 2 + 16 * 1024,
