@@ -199,17 +199,12 @@ impl DatagramServer {
     /// can be had.
     #[track_caller]
     pub fn start(&self) {
-        let inner = &self.inner;
-        inner.core.start(|| {
-            let (socket, handler) = inner
-                .idle
-                .borrow_mut()
-                .take()
-                .expect("an idle server holds its socket and handler");
-            let core = inner.core.clone();
-            let buffer_size = inner.buffer_size;
-            move || receive_loop(&core, socket, handler, buffer_size)
-        });
+        let buffer_size = self.inner.buffer_size;
+        self.inner
+            .core
+            .start(&self.inner.idle, |(socket, handler), core| {
+                move || receive_loop(&core, socket, handler, buffer_size)
+            });
     }
 
     /// Starts the server unless it was started, then waits until it has
@@ -226,9 +221,6 @@ impl DatagramServer {
     /// ```
     #[track_caller]
     pub fn serve_forever(&self) {
-        if std::thread::panicking() {
-            return;
-        }
         self.inner.core.serve_forever(|| self.start());
     }
 
@@ -246,8 +238,7 @@ impl DatagramServer {
     /// ```
     #[track_caller]
     pub fn stop(&self, timeout: Duration) {
-        drop(self.inner.idle.borrow_mut().take());
-        self.inner.core.stop(timeout);
+        self.inner.core.stop_idle(&self.inner.idle, timeout);
     }
 
     /// Whether the server is receiving (started, not stopped).

@@ -302,16 +302,11 @@ impl<L: Listener> StreamServer<L> {
     /// server's listener is closed), or if no stack can be had.
     #[track_caller]
     pub fn start(&self) {
-        let inner = &self.inner;
-        inner.core.start(|| {
-            let (listener, handler) = inner
-                .idle
-                .borrow_mut()
-                .take()
-                .expect("an idle server holds its listener and handler");
-            let core = inner.core.clone();
-            move || accept_loop(&core, listener, handler)
-        });
+        self.inner
+            .core
+            .start(&self.inner.idle, |(listener, handler), core| {
+                move || accept_loop(&core, listener, handler)
+            });
     }
 
     /// Starts the server unless it was started, then waits until it has
@@ -342,9 +337,6 @@ impl<L: Listener> StreamServer<L> {
     /// ```
     #[track_caller]
     pub fn serve_forever(&self) {
-        if std::thread::panicking() {
-            return;
-        }
         self.inner.core.serve_forever(|| self.start());
     }
 
@@ -386,8 +378,7 @@ impl<L: Listener> StreamServer<L> {
     /// In hub context (link callbacks), where nothing may block.
     #[track_caller]
     pub fn stop(&self, timeout: Duration) {
-        drop(self.inner.idle.borrow_mut().take());
-        self.inner.core.stop(timeout);
+        self.inner.core.stop_idle(&self.inner.idle, timeout);
     }
 
     /// Whether the server is accepting (started, not stopped).
