@@ -186,6 +186,16 @@ impl Permits {
         self.waiters.notify_one();
     }
 
+    /// Returns a permit unless `bound` permits are already unheld (a
+    /// bounded semaphore's or a lock's release); nothing changes then.
+    fn release_within(&self, bound: usize) -> Result<(), OverRelease> {
+        if self.permits.get() >= bound {
+            return Err(OverRelease);
+        }
+        self.release();
+        Ok(())
+    }
+
     /// `acquire` for the forms that must return a guard.
     #[track_caller]
     fn acquire_or_panic(&self, what: &str) {

@@ -96,6 +96,37 @@ impl Drop for SemaphoreGuard<'_> {
     }
 }
 
+/// The guard forms of acquiring, written once for [`SemaphoreGuard`] and
+/// [`LockGuard`] (built lazily, as `Permits` says why).
+trait Held<'a>: Sized {
+    /// The guard of a permit just taken from `permits`.
+    fn holding(permits: &'a Permits) -> Self;
+
+    /// Takes a permit, waiting in line; `what` names the caller in the
+    /// panic of a wait while unwinding.
+    #[track_caller]
+    fn acquire(permits: &'a Permits, what: &str) -> Self {
+        permits.acquire_or_panic(what);
+        Self::holding(permits)
+    }
+
+    fn acquire_timeout(permits: &'a Permits, timeout: Duration) -> Option<Self> {
+        permits
+            .acquire_timeout(timeout)
+            .then(|| Self::holding(permits))
+    }
+
+    fn try_acquire(permits: &'a Permits) -> Option<Self> {
+        permits.try_acquire().then(|| Self::holding(permits))
+    }
+}
+
+impl<'a> Held<'a> for SemaphoreGuard<'a> {
+    fn holding(permits: &'a Permits) -> Self {
+        SemaphoreGuard { permits }
+    }
+}
+
 impl Semaphore {
     /// A semaphore with `permits` permits (0 is allowed).
     ///
@@ -186,10 +217,7 @@ impl Semaphore {
     /// unwinding when no permit is available.
     #[track_caller]
     pub fn acquire_guard(&self) -> SemaphoreGuard<'_> {
-        self.permits.acquire_or_panic("Semaphore::acquire_guard");
-        SemaphoreGuard {
-            permits: &self.permits,
-        }
+        SemaphoreGuard::acquire(&self.permits, "Semaphore::acquire_guard")
     }
 
     /// [`acquire_timeout`](Semaphore::acquire_timeout) with a guard.
@@ -204,11 +232,7 @@ impl Semaphore {
     /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_some());
     /// ```
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
-        self.permits
-            .acquire_timeout(timeout)
-            .then(|| SemaphoreGuard {
-                permits: &self.permits,
-            })
+        SemaphoreGuard::acquire_timeout(&self.permits, timeout)
     }
 
     /// [`try_acquire`](Semaphore::try_acquire) with a guard.
@@ -220,9 +244,7 @@ impl Semaphore {
     /// assert!(sem.try_acquire_guard().is_none());
     /// ```
     pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
-        self.permits.try_acquire().then(|| SemaphoreGuard {
-            permits: &self.permits,
-        })
+        SemaphoreGuard::try_acquire(&self.permits)
     }
 
     /// Permits an `acquire` could take now without waiting.
@@ -355,11 +377,7 @@ impl BoundedSemaphore {
     /// [`OverRelease`] if no permit is held (every permit is already
     /// available or promised to a waiter); nothing changes then.
     pub fn release(&self) -> Result<(), OverRelease> {
-        if self.permits.permits.get() >= self.bound {
-            return Err(OverRelease);
-        }
-        self.permits.release();
-        Ok(())
+        self.permits.release_within(self.bound)
     }
 
     /// As [`Semaphore::acquire_guard`].
@@ -374,11 +392,7 @@ impl BoundedSemaphore {
     /// As [`Semaphore::acquire_guard`].
     #[track_caller]
     pub fn acquire_guard(&self) -> SemaphoreGuard<'_> {
-        self.permits
-            .acquire_or_panic("BoundedSemaphore::acquire_guard");
-        SemaphoreGuard {
-            permits: &self.permits,
-        }
+        SemaphoreGuard::acquire(&self.permits, "BoundedSemaphore::acquire_guard")
     }
 
     /// As [`Semaphore::acquire_guard_timeout`].
@@ -391,11 +405,7 @@ impl BoundedSemaphore {
     /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_none());
     /// ```
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
-        self.permits
-            .acquire_timeout(timeout)
-            .then(|| SemaphoreGuard {
-                permits: &self.permits,
-            })
+        SemaphoreGuard::acquire_timeout(&self.permits, timeout)
     }
 
     /// As [`Semaphore::try_acquire_guard`].
@@ -406,9 +416,7 @@ impl BoundedSemaphore {
     /// assert!(sem.try_acquire_guard().is_none());
     /// ```
     pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
-        self.permits.try_acquire().then(|| SemaphoreGuard {
-            permits: &self.permits,
-        })
+        SemaphoreGuard::try_acquire(&self.permits)
     }
 
     /// Permits an `acquire` could take now without waiting.
@@ -516,6 +524,12 @@ impl Drop for LockGuard<'_> {
     }
 }
 
+impl<'a> Held<'a> for LockGuard<'a> {
+    fn holding(permits: &'a Permits) -> Self {
+        LockGuard { permits }
+    }
+}
+
 impl Default for Lock {
     fn default() -> Self {
         Lock::new()
@@ -604,11 +618,7 @@ impl Lock {
     /// # Errors
     /// [`OverRelease`] if the lock is not locked; nothing changes then.
     pub fn release(&self) -> Result<(), OverRelease> {
-        if self.permits.permits.get() >= 1 {
-            return Err(OverRelease);
-        }
-        self.permits.release();
-        Ok(())
+        self.permits.release_within(1)
     }
 
     /// Locks as [`acquire`](Lock::acquire) does and returns a guard that
@@ -627,10 +637,7 @@ impl Lock {
     /// unwinding when the lock is held.
     #[track_caller]
     pub fn acquire_guard(&self) -> LockGuard<'_> {
-        self.permits.acquire_or_panic("Lock::acquire_guard");
-        LockGuard {
-            permits: &self.permits,
-        }
+        LockGuard::acquire(&self.permits, "Lock::acquire_guard")
     }
 
     /// [`acquire_timeout`](Lock::acquire_timeout) with a guard.
@@ -643,9 +650,7 @@ impl Lock {
     /// assert!(lock.acquire_guard_timeout(Duration::from_millis(5)).is_none());
     /// ```
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
-        self.permits.acquire_timeout(timeout).then(|| LockGuard {
-            permits: &self.permits,
-        })
+        LockGuard::acquire_timeout(&self.permits, timeout)
     }
 
     /// [`try_acquire`](Lock::try_acquire) with a guard.
@@ -656,9 +661,7 @@ impl Lock {
     /// assert!(lock.try_acquire_guard().is_none());
     /// ```
     pub fn try_acquire_guard(&self) -> Option<LockGuard<'_>> {
-        self.permits.try_acquire().then(|| LockGuard {
-            permits: &self.permits,
-        })
+        LockGuard::try_acquire(&self.permits)
     }
 
     /// Whether the lock is held (or promised to a woken waiter).
