@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Protocol, Type};
 
+use super::bind::{bind_first, bound_socket};
 use super::core::{Core, Handlers, Pace, State, DEFAULT_STOP_TIMEOUT};
 use crate::net::{ToSocketAddrs, UdpSocket};
 use crate::pool::{Group, Pool};
@@ -509,34 +510,18 @@ impl DatagramServerBuilder {
         A: ToSocketAddrs,
         F: Fn(&[u8], SocketAddr, &UdpSocket) + 'static,
     {
-        let mut last_err = None;
-        for addr in addr.to_socket_addrs()? {
-            match self.bind_udp(addr) {
-                Ok(socket) => return self.socket(socket, handler),
-                Err(err) => last_err = Some(err),
-            }
-        }
-        Err(last_err.unwrap_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "could not resolve to any addresses",
-            )
-        }))
+        let socket = bind_first(addr, |addr| self.bind_udp(addr))?;
+        self.socket(socket, handler)
     }
 
     fn bind_udp(&self, addr: SocketAddr) -> io::Result<UdpSocket> {
-        let socket = Socket::new(
-            Domain::for_address(addr),
-            Type::DGRAM.nonblocking().cloexec(),
-            Some(Protocol::UDP),
+        let socket = bound_socket(
+            addr,
+            Type::DGRAM,
+            Protocol::UDP,
+            self.reuse_address,
+            self.reuse_port,
         )?;
-        if self.reuse_address {
-            socket.set_reuse_address(true)?;
-        }
-        if self.reuse_port {
-            socket.set_reuse_port(true)?;
-        }
-        socket.bind(&SockAddr::from(addr))?;
         UdpSocket::from_std(socket.into())
     }
 

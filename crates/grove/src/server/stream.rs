@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use super::bind::{bind_first, bound_socket};
 use super::core::{Core, Handlers, Pace, State, DEFAULT_STOP_TIMEOUT};
 use super::Listener;
 use crate::net::{TcpListener, ToSocketAddrs, UnixListener};
@@ -696,19 +697,8 @@ impl StreamServerBuilder {
         F: Fn(crate::net::TcpStream, SocketAddr) + 'static,
     {
         self.check_stack_size()?;
-        let mut last_err = None;
-        for addr in addr.to_socket_addrs()? {
-            match self.bind_tcp(addr) {
-                Ok(listener) => return self.listener(listener, handler),
-                Err(err) => last_err = Some(err),
-            }
-        }
-        Err(last_err.unwrap_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "could not resolve to any addresses",
-            )
-        }))
+        let listener = bind_first(addr, |addr| self.bind_tcp(addr))?;
+        self.listener(listener, handler)
     }
 
     /// Refuses a bad stack size when the server is made, rather than at
@@ -721,16 +711,13 @@ impl StreamServerBuilder {
     }
 
     fn bind_tcp(&self, addr: SocketAddr) -> io::Result<TcpListener> {
-        let socket = Socket::new(
-            Domain::for_address(addr),
-            Type::STREAM.nonblocking().cloexec(),
-            Some(Protocol::TCP),
+        let socket = bound_socket(
+            addr,
+            Type::STREAM,
+            Protocol::TCP,
+            self.reuse_address,
+            self.reuse_port,
         )?;
-        socket.set_reuse_address(self.reuse_address)?;
-        if self.reuse_port {
-            socket.set_reuse_port(true)?;
-        }
-        socket.bind(&SockAddr::from(addr))?;
         socket.listen(self.backlog)?;
         TcpListener::from_std(socket.into())
     }
