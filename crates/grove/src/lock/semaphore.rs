@@ -96,37 +96,6 @@ impl Drop for SemaphoreGuard<'_> {
     }
 }
 
-/// The guard forms of acquiring, written once for [`SemaphoreGuard`] and
-/// [`LockGuard`] (built lazily, as `Permits` says why).
-trait Held<'a>: Sized {
-    /// The guard of a permit just taken from `permits`.
-    fn holding(permits: &'a Permits) -> Self;
-
-    /// Takes a permit, waiting in line; `what` names the caller in the
-    /// panic of a wait while unwinding.
-    #[track_caller]
-    fn acquire(permits: &'a Permits, what: &str) -> Self {
-        permits.acquire_or_panic(what);
-        Self::holding(permits)
-    }
-
-    fn acquire_timeout(permits: &'a Permits, timeout: Duration) -> Option<Self> {
-        permits
-            .acquire_timeout(timeout)
-            .then(|| Self::holding(permits))
-    }
-
-    fn try_acquire(permits: &'a Permits) -> Option<Self> {
-        permits.try_acquire().then(|| Self::holding(permits))
-    }
-}
-
-impl<'a> Held<'a> for SemaphoreGuard<'a> {
-    fn holding(permits: &'a Permits) -> Self {
-        SemaphoreGuard { permits }
-    }
-}
-
 impl Semaphore {
     /// A semaphore with `permits` permits (0 is allowed).
     ///
@@ -217,7 +186,10 @@ impl Semaphore {
     /// unwinding when no permit is available.
     #[track_caller]
     pub fn acquire_guard(&self) -> SemaphoreGuard<'_> {
-        SemaphoreGuard::acquire(&self.permits, "Semaphore::acquire_guard")
+        self.permits.acquire_or_panic("Semaphore::acquire_guard");
+        SemaphoreGuard {
+            permits: &self.permits,
+        }
     }
 
     /// [`acquire_timeout`](Semaphore::acquire_timeout) with a guard.
@@ -232,7 +204,11 @@ impl Semaphore {
     /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_some());
     /// ```
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
-        SemaphoreGuard::acquire_timeout(&self.permits, timeout)
+        self.permits
+            .acquire_timeout(timeout)
+            .then(|| SemaphoreGuard {
+                permits: &self.permits,
+            })
     }
 
     /// [`try_acquire`](Semaphore::try_acquire) with a guard.
@@ -244,7 +220,9 @@ impl Semaphore {
     /// assert!(sem.try_acquire_guard().is_none());
     /// ```
     pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
-        SemaphoreGuard::try_acquire(&self.permits)
+        self.permits.try_acquire().then(|| SemaphoreGuard {
+            permits: &self.permits,
+        })
     }
 
     /// Permits an `acquire` could take now without waiting.
@@ -377,7 +355,11 @@ impl BoundedSemaphore {
     /// [`OverRelease`] if no permit is held (every permit is already
     /// available or promised to a waiter); nothing changes then.
     pub fn release(&self) -> Result<(), OverRelease> {
-        self.permits.release_within(self.bound)
+        if self.permits.permits.get() >= self.bound {
+            return Err(OverRelease);
+        }
+        self.permits.release();
+        Ok(())
     }
 
     /// As [`Semaphore::acquire_guard`].
@@ -392,7 +374,11 @@ impl BoundedSemaphore {
     /// As [`Semaphore::acquire_guard`].
     #[track_caller]
     pub fn acquire_guard(&self) -> SemaphoreGuard<'_> {
-        SemaphoreGuard::acquire(&self.permits, "BoundedSemaphore::acquire_guard")
+        self.permits
+            .acquire_or_panic("BoundedSemaphore::acquire_guard");
+        SemaphoreGuard {
+            permits: &self.permits,
+        }
     }
 
     /// As [`Semaphore::acquire_guard_timeout`].
@@ -405,7 +391,11 @@ impl BoundedSemaphore {
     /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_none());
     /// ```
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
-        SemaphoreGuard::acquire_timeout(&self.permits, timeout)
+        self.permits
+            .acquire_timeout(timeout)
+            .then(|| SemaphoreGuard {
+                permits: &self.permits,
+            })
     }
 
     /// As [`Semaphore::try_acquire_guard`].
@@ -416,7 +406,9 @@ impl BoundedSemaphore {
     /// assert!(sem.try_acquire_guard().is_none());
     /// ```
     pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
-        SemaphoreGuard::try_acquire(&self.permits)
+        self.permits.try_acquire().then(|| SemaphoreGuard {
+            permits: &self.permits,
+        })
     }
 
     /// Permits an `acquire` could take now without waiting.
@@ -524,12 +516,6 @@ impl Drop for LockGuard<'_> {
     }
 }
 
-impl<'a> Held<'a> for LockGuard<'a> {
-    fn holding(permits: &'a Permits) -> Self {
-        LockGuard { permits }
-    }
-}
-
 impl Default for Lock {
     fn default() -> Self {
         Lock::new()
@@ -618,7 +604,11 @@ impl Lock {
     /// # Errors
     /// [`OverRelease`] if the lock is not locked; nothing changes then.
     pub fn release(&self) -> Result<(), OverRelease> {
-        self.permits.release_within(1)
+        if self.permits.permits.get() >= 1 {
+            return Err(OverRelease);
+        }
+        self.permits.release();
+        Ok(())
     }
 
     /// Locks as [`acquire`](Lock::acquire) does and returns a guard that
@@ -637,7 +627,10 @@ impl Lock {
     /// unwinding when the lock is held.
     #[track_caller]
     pub fn acquire_guard(&self) -> LockGuard<'_> {
-        LockGuard::acquire(&self.permits, "Lock::acquire_guard")
+        self.permits.acquire_or_panic("Lock::acquire_guard");
+        LockGuard {
+            permits: &self.permits,
+        }
     }
 
     /// [`acquire_timeout`](Lock::acquire_timeout) with a guard.
@@ -650,7 +643,9 @@ impl Lock {
     /// assert!(lock.acquire_guard_timeout(Duration::from_millis(5)).is_none());
     /// ```
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
-        LockGuard::acquire_timeout(&self.permits, timeout)
+        self.permits.acquire_timeout(timeout).then(|| LockGuard {
+            permits: &self.permits,
+        })
     }
 
     /// [`try_acquire`](Lock::try_acquire) with a guard.
@@ -661,7 +656,9 @@ impl Lock {
     /// assert!(lock.try_acquire_guard().is_none());
     /// ```
     pub fn try_acquire_guard(&self) -> Option<LockGuard<'_>> {
-        LockGuard::try_acquire(&self.permits)
+        self.permits.try_acquire().then(|| LockGuard {
+            permits: &self.permits,
+        })
     }
 
     /// Whether the lock is held (or promised to a woken waiter).

@@ -29,24 +29,29 @@ pub(super) fn bind_first<A: ToSocketAddrs, T>(
     }))
 }
 
-/// A non-blocking, close-on-exec socket of type `ty` bound to `addr`, with
-/// `SO_REUSEADDR` and `SO_REUSEPORT` as given.
-pub(super) fn bound_socket(
-    addr: SocketAddr,
-    ty: Type,
-    protocol: Protocol,
-    reuse_address: bool,
-    reuse_port: bool,
-) -> io::Result<Socket> {
-    let socket = Socket::new(
-        Domain::for_address(addr),
-        ty.nonblocking().cloexec(),
-        Some(protocol),
-    )?;
-    socket.set_reuse_address(reuse_address)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
+/// The builders' `SO_REUSEADDR` and `SO_REUSEPORT` options.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reuse {
+    pub(super) address: bool,
+    pub(super) port: bool,
+}
+
+impl Reuse {
+    /// A non-blocking, close-on-exec socket of type `ty` bound to `addr`,
+    /// with these options.
+    pub(super) fn bound(
+        self,
+        addr: SocketAddr,
+        ty: Type,
+        protocol: Protocol,
+    ) -> io::Result<Socket> {
+        let domain = Domain::for_address(addr);
+        let socket = Socket::new(domain, ty.nonblocking().cloexec(), Some(protocol))?;
+        socket.set_reuse_address(self.address)?;
+        if self.port {
+            socket.set_reuse_port(true)?;
+        }
+        socket.bind(&SockAddr::from(addr))?;
+        Ok(socket)
     }
-    socket.bind(&SockAddr::from(addr))?;
-    Ok(socket)
 }

@@ -161,11 +161,11 @@ impl Core {
                 self.kind, self.addr
             ),
         }
-        let idle = idle.borrow_mut().take();
-        let body = make_loop(
-            idle.expect("an idle server holds its socket and handler"),
-            self.clone(),
-        );
+        let idle = idle
+            .borrow_mut()
+            .take()
+            .expect("an idle server has its socket");
+        let body = make_loop(idle, self.clone());
         let acceptor = Builder::new()
             .name(format!("{} on {}", self.kind, self.addr))
             .spawn(body)

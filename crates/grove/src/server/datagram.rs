@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use socket2::{Protocol, Type};
 
-use super::bind::{bind_first, bound_socket};
+use super::bind::{bind_first, Reuse};
 use super::core::{Core, Handlers, Pace, State, DEFAULT_STOP_TIMEOUT};
 use crate::net::{ToSocketAddrs, UdpSocket};
 use crate::pool::{Group, Pool};
@@ -334,8 +334,7 @@ fn receive_loop(core: &Rc<Core>, socket: UdpSocket, handler: Rc<Handler>, buffer
 /// ```
 #[derive(Debug, Clone)]
 pub struct DatagramServerBuilder {
-    reuse_address: bool,
-    reuse_port: bool,
+    reuse: Reuse,
     buffer_size: usize,
     handlers: Handlers,
     stop_timeout: Duration,
@@ -344,8 +343,10 @@ pub struct DatagramServerBuilder {
 impl Default for DatagramServerBuilder {
     fn default() -> Self {
         DatagramServerBuilder {
-            reuse_address: false,
-            reuse_port: false,
+            reuse: Reuse {
+                address: false,
+                port: false,
+            },
             buffer_size: MAX_DATAGRAM,
             handlers: Handlers::default(),
             stop_timeout: DEFAULT_STOP_TIMEOUT,
@@ -364,7 +365,7 @@ impl DatagramServerBuilder {
     /// # drop(server);
     /// ```
     pub fn reuse_address(mut self, on: bool) -> Self {
-        self.reuse_address = on;
+        self.reuse.address = on;
         self
     }
 
@@ -384,7 +385,7 @@ impl DatagramServerBuilder {
     /// assert_eq!(second.local_addr().port(), port);
     /// ```
     pub fn reuse_port(mut self, on: bool) -> Self {
-        self.reuse_port = on;
+        self.reuse.port = on;
         self
     }
 
@@ -515,13 +516,7 @@ impl DatagramServerBuilder {
     }
 
     fn bind_udp(&self, addr: SocketAddr) -> io::Result<UdpSocket> {
-        let socket = bound_socket(
-            addr,
-            Type::DGRAM,
-            Protocol::UDP,
-            self.reuse_address,
-            self.reuse_port,
-        )?;
+        let socket = self.reuse.bound(addr, Type::DGRAM, Protocol::UDP)?;
         UdpSocket::from_std(socket.into())
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::bind::{bind_first, bound_socket};
+use super::bind::{bind_first, Reuse};
 use super::core::{Core, Handlers, Pace, State, DEFAULT_STOP_TIMEOUT};
 use super::Listener;
 use crate::net::{TcpListener, ToSocketAddrs, UnixListener};
@@ -475,8 +475,7 @@ fn accept_loop<L: Listener>(core: &Rc<Core>, listener: L, handler: Rc<Handler<L>
 #[derive(Debug, Clone)]
 pub struct StreamServerBuilder {
     backlog: i32,
-    reuse_address: bool,
-    reuse_port: bool,
+    reuse: Reuse,
     handlers: Handlers,
     stack_size: Option<usize>,
     stop_timeout: Duration,
@@ -486,8 +485,10 @@ impl Default for StreamServerBuilder {
     fn default() -> Self {
         StreamServerBuilder {
             backlog: BACKLOG,
-            reuse_address: true,
-            reuse_port: false,
+            reuse: Reuse {
+                address: true,
+                port: false,
+            },
             handlers: Handlers::default(),
             stack_size: None,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
@@ -523,7 +524,7 @@ impl StreamServerBuilder {
     /// # drop(server);
     /// ```
     pub fn reuse_address(mut self, on: bool) -> Self {
-        self.reuse_address = on;
+        self.reuse.address = on;
         self
     }
 
@@ -545,7 +546,7 @@ impl StreamServerBuilder {
     /// assert_eq!(second.local_addr().port(), port);
     /// ```
     pub fn reuse_port(mut self, on: bool) -> Self {
-        self.reuse_port = on;
+        self.reuse.port = on;
         self
     }
 
@@ -711,13 +712,7 @@ impl StreamServerBuilder {
     }
 
     fn bind_tcp(&self, addr: SocketAddr) -> io::Result<TcpListener> {
-        let socket = bound_socket(
-            addr,
-            Type::STREAM,
-            Protocol::TCP,
-            self.reuse_address,
-            self.reuse_port,
-        )?;
+        let socket = self.reuse.bound(addr, Type::STREAM, Protocol::TCP)?;
         socket.listen(self.backlog)?;
         TcpListener::from_std(socket.into())
     }
