@@ -104,8 +104,9 @@ impl std::error::Error for NotOwner {}
 
 /// Permits and their FIFO of waiters (also a `Pool`'s free slots).
 ///
-/// (Guards are built lazily, `ok.then(|| Guard { .. })`: a guard built and
-/// dropped on failure would release a permit it never took.)
+/// (Guards are built only once a permit is taken, `held.map(|permits| Guard
+/// { permits })`: a guard built and dropped on failure would release a
+/// permit it never took.)
 ///
 /// A release with waiters hands its permit to the first one (counted in
 /// `permits` until that waiter runs and takes it); the permits *available* to
@@ -196,12 +197,24 @@ impl Permits {
         Ok(())
     }
 
-    /// `acquire` for the forms that must return a guard.
+    /// `acquire` for the forms that must return a guard: `what` names the
+    /// caller in the panic of a wait while unwinding.
     #[track_caller]
-    fn acquire_or_panic(&self, what: &str) {
+    fn hold(&self, what: &str) -> &Permits {
         if !self.acquire_until(None) {
             cannot_wait_while_unwinding(what);
         }
+        self
+    }
+
+    /// `acquire_timeout` for the guard forms: the permits to hold, if taken.
+    fn hold_timeout(&self, timeout: Duration) -> Option<&Permits> {
+        self.acquire_timeout(timeout).then_some(self)
+    }
+
+    /// `try_acquire` for the guard forms: the permits to hold, if taken.
+    fn try_hold(&self) -> Option<&Permits> {
+        self.try_acquire().then_some(self)
     }
 }
 
