@@ -9,24 +9,23 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use crate::net::ToSocketAddrs;
 
 /// Calls `bind` on each address `addr` resolves to until one succeeds; the
-/// last error otherwise (`std`'s rule for bind).
+/// last error otherwise (`std`'s rule for bind, as `net`'s own binds).
 pub(super) fn bind_first<A: ToSocketAddrs, T>(
     addr: A,
     mut bind: impl FnMut(SocketAddr) -> io::Result<T>,
 ) -> io::Result<T> {
-    let mut last_err = None;
+    let unresolved = io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "could not resolve to any addresses",
+    );
+    let mut bound = Err(unresolved);
     for addr in addr.to_socket_addrs()? {
-        match bind(addr) {
-            Ok(bound) => return Ok(bound),
-            Err(err) => last_err = Some(err),
+        bound = bind(addr);
+        if bound.is_ok() {
+            break;
         }
     }
-    Err(last_err.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "could not resolve to any addresses",
-        )
-    }))
+    bound
 }
 
 /// The builders' `SO_REUSEADDR` and `SO_REUSEPORT` options.
