@@ -76,6 +76,7 @@ const MAX_DATAGRAM: usize = 65_507;
 /// as panics.
 /// The socket is closed when the receive loop and the last handler (each
 /// holds a handle to it) are gone.
+#[derive(Clone)]
 pub struct DatagramServer {
     inner: Rc<Inner>,
 }
@@ -88,14 +89,6 @@ struct Inner {
     idle: RefCell<Option<(UdpSocket, Rc<Handler>)>>,
     local_addr: SocketAddr,
     buffer_size: usize,
-}
-
-impl Clone for DatagramServer {
-    fn clone(&self) -> Self {
-        DatagramServer {
-            inner: self.inner.clone(),
-        }
-    }
 }
 
 impl fmt::Debug for DatagramServer {
