@@ -162,6 +162,27 @@ pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
 }
 
+/// The state queries both ends share, written once: `Sender` and
+/// `Receiver` each hold the channel as `chan`.
+macro_rules! channel_state {
+    () => {
+        /// Values waiting in the channel (not counting rendezvous offers).
+        pub fn len(&self) -> usize {
+            self.chan.len()
+        }
+
+        /// Whether no value is waiting in the channel.
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+
+        /// The bound (`None`: unbounded; `Some(0)`: rendezvous).
+        pub fn capacity(&self) -> Option<usize> {
+            self.chan.capacity()
+        }
+    };
+}
+
 impl<T> Sender<T> {
     /// Sends `value`, waiting for room (or, on a rendezvous channel, for a
     /// receiver to take it).
@@ -251,20 +272,7 @@ impl<T> Sender<T> {
         SendFuture::new(&self.chan, value)
     }
 
-    /// Values waiting in the channel (not counting rendezvous offers).
-    pub fn len(&self) -> usize {
-        self.chan.len()
-    }
-
-    /// Whether no value is waiting in the channel.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The bound (`None`: unbounded; `Some(0)`: rendezvous).
-    pub fn capacity(&self) -> Option<usize> {
-        self.chan.capacity()
-    }
+    channel_state!();
 }
 
 impl<T> Receiver<T> {
@@ -384,20 +392,7 @@ impl<T> Receiver<T> {
         TryIter { rx: self }
     }
 
-    /// Values waiting in the channel (not counting rendezvous offers).
-    pub fn len(&self) -> usize {
-        self.chan.len()
-    }
-
-    /// Whether no value is waiting in the channel.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The bound (`None`: unbounded; `Some(0)`: rendezvous).
-    pub fn capacity(&self) -> Option<usize> {
-        self.chan.capacity()
-    }
+    channel_state!();
 }
 
 /// Polls a channel future to completion (or `timeout`) the way the caller

@@ -114,14 +114,22 @@ mod tests {
         (c.clone(), Waker::from(c))
     }
 
+    /// A waiter of the tests: its wake count, its waker and its id.
+    type Waiter = (Arc<Count>, Waker, Option<u64>);
+
+    /// A fresh list with two waiters registered, `a` then `b`.
+    fn two_waiters() -> (WakerList, [Waiter; 2]) {
+        let mut list = WakerList::default();
+        let mut waiters = [counter(), counter()].map(|(count, waker)| (count, waker, None));
+        for (_, waker, id) in &mut waiters {
+            list.register(id, waker);
+        }
+        (list, waiters)
+    }
+
     #[test]
     fn fifo_update_in_place_and_notified_means_gone() {
-        let mut list = WakerList::default();
-        let (a, wa) = counter();
-        let (b, wb) = counter();
-        let (mut ida, mut idb) = (None, None);
-        list.register(&mut ida, &wa);
-        list.register(&mut idb, &wb);
+        let (mut list, [(a, wa, mut ida), (b, _, idb)]) = two_waiters();
         list.register(&mut ida, &wa); // a re-poll: still first, still one entry
         assert_eq!(list.len(), 2);
         assert!(list.wake_one());
@@ -137,12 +145,7 @@ mod tests {
 
     #[test]
     fn wake_id_wakes_only_that_waiter() {
-        let mut list = WakerList::default();
-        let (a, wa) = counter();
-        let (b, wb) = counter();
-        let (mut ida, mut idb) = (None, None);
-        list.register(&mut ida, &wa);
-        list.register(&mut idb, &wb);
+        let (mut list, [(a, ..), (b, _, idb)]) = two_waiters();
         list.wake_id(idb.unwrap());
         assert_eq!(
             (a.0.load(Ordering::Relaxed), b.0.load(Ordering::Relaxed)),

@@ -104,8 +104,9 @@ impl std::error::Error for NotOwner {}
 
 /// Permits and their FIFO of waiters (also a `Pool`'s free slots).
 ///
-/// (Guards are built lazily, `ok.then(|| Guard { .. })`: a guard built and
-/// dropped on failure would release a permit it never took.)
+/// (Guards are built only once a permit is taken, `held.map(|permits| Guard
+/// { permits })`: a guard built and dropped on failure would release a
+/// permit it never took.)
 ///
 /// A release with waiters hands its permit to the first one (counted in
 /// `permits` until that waiter runs and takes it); the permits *available* to
@@ -186,12 +187,34 @@ impl Permits {
         self.waiters.notify_one();
     }
 
-    /// `acquire` for the forms that must return a guard.
+    /// Returns a permit unless `bound` permits are already unheld (a
+    /// bounded semaphore's or a lock's release); nothing changes then.
+    fn release_within(&self, bound: usize) -> Result<(), OverRelease> {
+        if self.permits.get() >= bound {
+            return Err(OverRelease);
+        }
+        self.release();
+        Ok(())
+    }
+
+    /// `acquire` for the forms that must return a guard: `what` names the
+    /// caller in the panic of a wait while unwinding.
     #[track_caller]
-    fn acquire_or_panic(&self, what: &str) {
+    fn hold(&self, what: &str) -> &Permits {
         if !self.acquire_until(None) {
             cannot_wait_while_unwinding(what);
         }
+        self
+    }
+
+    /// `acquire_timeout` for the guard forms: the permits to hold, if taken.
+    fn hold_timeout(&self, timeout: Duration) -> Option<&Permits> {
+        self.acquire_timeout(timeout).then_some(self)
+    }
+
+    /// `try_acquire` for the guard forms: the permits to hold, if taken.
+    fn try_hold(&self) -> Option<&Permits> {
+        self.try_acquire().then_some(self)
     }
 }
 

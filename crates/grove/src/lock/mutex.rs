@@ -184,7 +184,7 @@ impl<T> Mutex<T> {
     /// unwinding when the mutex is held (it cannot wait then).
     #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        self.inner.permits.acquire_or_panic("Mutex::lock");
+        self.inner.permits.hold("Mutex::lock");
         self.guard()
     }
 

@@ -186,10 +186,8 @@ impl Semaphore {
     /// unwinding when no permit is available.
     #[track_caller]
     pub fn acquire_guard(&self) -> SemaphoreGuard<'_> {
-        self.permits.acquire_or_panic("Semaphore::acquire_guard");
-        SemaphoreGuard {
-            permits: &self.permits,
-        }
+        let permits = self.permits.hold("Semaphore::acquire_guard");
+        SemaphoreGuard { permits }
     }
 
     /// [`acquire_timeout`](Semaphore::acquire_timeout) with a guard.
@@ -204,11 +202,8 @@ impl Semaphore {
     /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_some());
     /// ```
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
-        self.permits
-            .acquire_timeout(timeout)
-            .then(|| SemaphoreGuard {
-                permits: &self.permits,
-            })
+        let held = self.permits.hold_timeout(timeout);
+        held.map(|permits| SemaphoreGuard { permits })
     }
 
     /// [`try_acquire`](Semaphore::try_acquire) with a guard.
@@ -220,9 +215,8 @@ impl Semaphore {
     /// assert!(sem.try_acquire_guard().is_none());
     /// ```
     pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
-        self.permits.try_acquire().then(|| SemaphoreGuard {
-            permits: &self.permits,
-        })
+        let held = self.permits.try_hold();
+        held.map(|permits| SemaphoreGuard { permits })
     }
 
     /// Permits an `acquire` could take now without waiting.
@@ -355,11 +349,7 @@ impl BoundedSemaphore {
     /// [`OverRelease`] if no permit is held (every permit is already
     /// available or promised to a waiter); nothing changes then.
     pub fn release(&self) -> Result<(), OverRelease> {
-        if self.permits.permits.get() >= self.bound {
-            return Err(OverRelease);
-        }
-        self.permits.release();
-        Ok(())
+        self.permits.release_within(self.bound)
     }
 
     /// As [`Semaphore::acquire_guard`].
@@ -374,11 +364,8 @@ impl BoundedSemaphore {
     /// As [`Semaphore::acquire_guard`].
     #[track_caller]
     pub fn acquire_guard(&self) -> SemaphoreGuard<'_> {
-        self.permits
-            .acquire_or_panic("BoundedSemaphore::acquire_guard");
-        SemaphoreGuard {
-            permits: &self.permits,
-        }
+        let permits = self.permits.hold("BoundedSemaphore::acquire_guard");
+        SemaphoreGuard { permits }
     }
 
     /// As [`Semaphore::acquire_guard_timeout`].
@@ -391,11 +378,8 @@ impl BoundedSemaphore {
     /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_none());
     /// ```
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
-        self.permits
-            .acquire_timeout(timeout)
-            .then(|| SemaphoreGuard {
-                permits: &self.permits,
-            })
+        let held = self.permits.hold_timeout(timeout);
+        held.map(|permits| SemaphoreGuard { permits })
     }
 
     /// As [`Semaphore::try_acquire_guard`].
@@ -406,9 +390,8 @@ impl BoundedSemaphore {
     /// assert!(sem.try_acquire_guard().is_none());
     /// ```
     pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
-        self.permits.try_acquire().then(|| SemaphoreGuard {
-            permits: &self.permits,
-        })
+        let held = self.permits.try_hold();
+        held.map(|permits| SemaphoreGuard { permits })
     }
 
     /// Permits an `acquire` could take now without waiting.
@@ -604,11 +587,7 @@ impl Lock {
     /// # Errors
     /// [`OverRelease`] if the lock is not locked; nothing changes then.
     pub fn release(&self) -> Result<(), OverRelease> {
-        if self.permits.permits.get() >= 1 {
-            return Err(OverRelease);
-        }
-        self.permits.release();
-        Ok(())
+        self.permits.release_within(1)
     }
 
     /// Locks as [`acquire`](Lock::acquire) does and returns a guard that
@@ -627,10 +606,8 @@ impl Lock {
     /// unwinding when the lock is held.
     #[track_caller]
     pub fn acquire_guard(&self) -> LockGuard<'_> {
-        self.permits.acquire_or_panic("Lock::acquire_guard");
-        LockGuard {
-            permits: &self.permits,
-        }
+        let permits = self.permits.hold("Lock::acquire_guard");
+        LockGuard { permits }
     }
 
     /// [`acquire_timeout`](Lock::acquire_timeout) with a guard.
@@ -643,9 +620,8 @@ impl Lock {
     /// assert!(lock.acquire_guard_timeout(Duration::from_millis(5)).is_none());
     /// ```
     pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
-        self.permits.acquire_timeout(timeout).then(|| LockGuard {
-            permits: &self.permits,
-        })
+        let held = self.permits.hold_timeout(timeout);
+        held.map(|permits| LockGuard { permits })
     }
 
     /// [`try_acquire`](Lock::try_acquire) with a guard.
@@ -656,9 +632,8 @@ impl Lock {
     /// assert!(lock.try_acquire_guard().is_none());
     /// ```
     pub fn try_acquire_guard(&self) -> Option<LockGuard<'_>> {
-        self.permits.try_acquire().then(|| LockGuard {
-            permits: &self.permits,
-        })
+        let held = self.permits.try_hold();
+        held.map(|permits| LockGuard { permits })
     }
 
     /// Whether the lock is held (or promised to a woken waiter).

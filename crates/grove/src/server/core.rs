@@ -141,9 +141,14 @@ impl Core {
         self.live.borrow().len()
     }
 
-    /// Starts the acceptor greenlet running the loop `make_loop` returns.
+    /// Starts the acceptor greenlet running the loop `make_loop` makes of
+    /// the server's idle socket and handler (the loop then owns them).
     #[track_caller]
-    pub(super) fn start<B: FnOnce() + 'static>(self: &Rc<Self>, make_loop: impl FnOnce() -> B) {
+    pub(super) fn start<T, B: FnOnce() + 'static>(
+        self: &Rc<Self>,
+        idle: &RefCell<Option<T>>,
+        make_loop: impl FnOnce(T, Rc<Core>) -> B,
+    ) {
         match self.state.get() {
             State::Idle => {}
             State::Running => panic!(
@@ -156,7 +161,11 @@ impl Core {
                 self.kind, self.addr
             ),
         }
-        let body = make_loop();
+        let idle = idle
+            .borrow_mut()
+            .take()
+            .expect("an idle server has its socket");
+        let body = make_loop(idle, self.clone());
         let acceptor = Builder::new()
             .name(format!("{} on {}", self.kind, self.addr))
             .spawn(body)
@@ -245,6 +254,13 @@ impl Core {
         self.settle();
     }
 
+    /// A server handle's `stop`: drops the idle socket and handler (of a
+    /// server never started), then stops.
+    pub(super) fn stop_idle<T>(&self, idle: &RefCell<Option<T>>, timeout: Duration) {
+        drop(idle.borrow_mut().take());
+        self.stop(timeout);
+    }
+
     /// The graceful stop: close, wait up to `timeout` for the handlers
     /// (other than the caller), kill the rest and wait until they are gone.
     /// Interrupted (killed, timed out), it kills them at once and still
@@ -282,7 +298,11 @@ impl Core {
     /// the caller is killed or timed out meanwhile, the server stops: at
     /// once for new connections (the listener is closed when this returns),
     /// gracefully (`stop_timeout`) in a new greenlet for the handlers.
+    /// Returns at once if the caller is unwinding.
     pub(super) fn serve_forever(self: &Rc<Self>, start: impl FnOnce()) {
+        if std::thread::panicking() {
+            return;
+        }
         if self.state.get() == State::Idle {
             start();
         }

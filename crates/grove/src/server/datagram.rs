@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Protocol, Type};
 
+use super::bind::{bind_first, Reuse};
 use super::core::{Core, Handlers, Pace, State, DEFAULT_STOP_TIMEOUT};
 use crate::net::{ToSocketAddrs, UdpSocket};
 use crate::pool::{Group, Pool};
@@ -75,6 +76,7 @@ const MAX_DATAGRAM: usize = 65_507;
 /// as panics.
 /// The socket is closed when the receive loop and the last handler (each
 /// holds a handle to it) are gone.
+#[derive(Clone)]
 pub struct DatagramServer {
     inner: Rc<Inner>,
 }
@@ -87,14 +89,6 @@ struct Inner {
     idle: RefCell<Option<(UdpSocket, Rc<Handler>)>>,
     local_addr: SocketAddr,
     buffer_size: usize,
-}
-
-impl Clone for DatagramServer {
-    fn clone(&self) -> Self {
-        DatagramServer {
-            inner: self.inner.clone(),
-        }
-    }
 }
 
 impl fmt::Debug for DatagramServer {
@@ -199,17 +193,12 @@ impl DatagramServer {
     /// can be had.
     #[track_caller]
     pub fn start(&self) {
-        let inner = &self.inner;
-        inner.core.start(|| {
-            let (socket, handler) = inner
-                .idle
-                .borrow_mut()
-                .take()
-                .expect("an idle server holds its socket and handler");
-            let core = inner.core.clone();
-            let buffer_size = inner.buffer_size;
-            move || receive_loop(&core, socket, handler, buffer_size)
-        });
+        let buffer_size = self.inner.buffer_size;
+        self.inner
+            .core
+            .start(&self.inner.idle, |(socket, handler), core| {
+                move || receive_loop(&core, socket, handler, buffer_size)
+            });
     }
 
     /// Starts the server unless it was started, then waits until it has
@@ -226,9 +215,6 @@ impl DatagramServer {
     /// ```
     #[track_caller]
     pub fn serve_forever(&self) {
-        if std::thread::panicking() {
-            return;
-        }
         self.inner.core.serve_forever(|| self.start());
     }
 
@@ -246,8 +232,7 @@ impl DatagramServer {
     /// ```
     #[track_caller]
     pub fn stop(&self, timeout: Duration) {
-        drop(self.inner.idle.borrow_mut().take());
-        self.inner.core.stop(timeout);
+        self.inner.core.stop_idle(&self.inner.idle, timeout);
     }
 
     /// Whether the server is receiving (started, not stopped).
@@ -342,8 +327,7 @@ fn receive_loop(core: &Rc<Core>, socket: UdpSocket, handler: Rc<Handler>, buffer
 /// ```
 #[derive(Debug, Clone)]
 pub struct DatagramServerBuilder {
-    reuse_address: bool,
-    reuse_port: bool,
+    reuse: Reuse,
     buffer_size: usize,
     handlers: Handlers,
     stop_timeout: Duration,
@@ -352,8 +336,10 @@ pub struct DatagramServerBuilder {
 impl Default for DatagramServerBuilder {
     fn default() -> Self {
         DatagramServerBuilder {
-            reuse_address: false,
-            reuse_port: false,
+            reuse: Reuse {
+                address: false,
+                port: false,
+            },
             buffer_size: MAX_DATAGRAM,
             handlers: Handlers::default(),
             stop_timeout: DEFAULT_STOP_TIMEOUT,
@@ -372,7 +358,7 @@ impl DatagramServerBuilder {
     /// # drop(server);
     /// ```
     pub fn reuse_address(mut self, on: bool) -> Self {
-        self.reuse_address = on;
+        self.reuse.address = on;
         self
     }
 
@@ -392,7 +378,7 @@ impl DatagramServerBuilder {
     /// assert_eq!(second.local_addr().port(), port);
     /// ```
     pub fn reuse_port(mut self, on: bool) -> Self {
-        self.reuse_port = on;
+        self.reuse.port = on;
         self
     }
 
@@ -518,34 +504,12 @@ impl DatagramServerBuilder {
         A: ToSocketAddrs,
         F: Fn(&[u8], SocketAddr, &UdpSocket) + 'static,
     {
-        let mut last_err = None;
-        for addr in addr.to_socket_addrs()? {
-            match self.bind_udp(addr) {
-                Ok(socket) => return self.socket(socket, handler),
-                Err(err) => last_err = Some(err),
-            }
-        }
-        Err(last_err.unwrap_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "could not resolve to any addresses",
-            )
-        }))
+        let socket = bind_first(addr, |addr| self.bind_udp(addr))?;
+        self.socket(socket, handler)
     }
 
     fn bind_udp(&self, addr: SocketAddr) -> io::Result<UdpSocket> {
-        let socket = Socket::new(
-            Domain::for_address(addr),
-            Type::DGRAM.nonblocking().cloexec(),
-            Some(Protocol::UDP),
-        )?;
-        if self.reuse_address {
-            socket.set_reuse_address(true)?;
-        }
-        if self.reuse_port {
-            socket.set_reuse_port(true)?;
-        }
-        socket.bind(&SockAddr::from(addr))?;
+        let socket = self.reuse.bound(addr, Type::DGRAM, Protocol::UDP)?;
         UdpSocket::from_std(socket.into())
     }
 

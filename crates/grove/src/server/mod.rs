@@ -66,6 +66,7 @@
 //! abrupt (the handlers are killed at once). See [`StreamServer`] for the
 //! details.
 
+mod bind;
 mod core;
 mod datagram;
 mod stream;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use super::bind::{bind_first, Reuse};
 use super::core::{Core, Handlers, Pace, State, DEFAULT_STOP_TIMEOUT};
 use super::Listener;
 use crate::net::{TcpListener, ToSocketAddrs, UnixListener};
@@ -302,16 +303,11 @@ impl<L: Listener> StreamServer<L> {
     /// server's listener is closed), or if no stack can be had.
     #[track_caller]
     pub fn start(&self) {
-        let inner = &self.inner;
-        inner.core.start(|| {
-            let (listener, handler) = inner
-                .idle
-                .borrow_mut()
-                .take()
-                .expect("an idle server holds its listener and handler");
-            let core = inner.core.clone();
-            move || accept_loop(&core, listener, handler)
-        });
+        self.inner
+            .core
+            .start(&self.inner.idle, |(listener, handler), core| {
+                move || accept_loop(&core, listener, handler)
+            });
     }
 
     /// Starts the server unless it was started, then waits until it has
@@ -342,9 +338,6 @@ impl<L: Listener> StreamServer<L> {
     /// ```
     #[track_caller]
     pub fn serve_forever(&self) {
-        if std::thread::panicking() {
-            return;
-        }
         self.inner.core.serve_forever(|| self.start());
     }
 
@@ -386,8 +379,7 @@ impl<L: Listener> StreamServer<L> {
     /// In hub context (link callbacks), where nothing may block.
     #[track_caller]
     pub fn stop(&self, timeout: Duration) {
-        drop(self.inner.idle.borrow_mut().take());
-        self.inner.core.stop(timeout);
+        self.inner.core.stop_idle(&self.inner.idle, timeout);
     }
 
     /// Whether the server is accepting (started, not stopped).
@@ -483,8 +475,7 @@ fn accept_loop<L: Listener>(core: &Rc<Core>, listener: L, handler: Rc<Handler<L>
 #[derive(Debug, Clone)]
 pub struct StreamServerBuilder {
     backlog: i32,
-    reuse_address: bool,
-    reuse_port: bool,
+    reuse: Reuse,
     handlers: Handlers,
     stack_size: Option<usize>,
     stop_timeout: Duration,
@@ -494,8 +485,10 @@ impl Default for StreamServerBuilder {
     fn default() -> Self {
         StreamServerBuilder {
             backlog: BACKLOG,
-            reuse_address: true,
-            reuse_port: false,
+            reuse: Reuse {
+                address: true,
+                port: false,
+            },
             handlers: Handlers::default(),
             stack_size: None,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
@@ -531,7 +524,7 @@ impl StreamServerBuilder {
     /// # drop(server);
     /// ```
     pub fn reuse_address(mut self, on: bool) -> Self {
-        self.reuse_address = on;
+        self.reuse.address = on;
         self
     }
 
@@ -553,7 +546,7 @@ impl StreamServerBuilder {
     /// assert_eq!(second.local_addr().port(), port);
     /// ```
     pub fn reuse_port(mut self, on: bool) -> Self {
-        self.reuse_port = on;
+        self.reuse.port = on;
         self
     }
 
@@ -705,19 +698,8 @@ impl StreamServerBuilder {
         F: Fn(crate::net::TcpStream, SocketAddr) + 'static,
     {
         self.check_stack_size()?;
-        let mut last_err = None;
-        for addr in addr.to_socket_addrs()? {
-            match self.bind_tcp(addr) {
-                Ok(listener) => return self.listener(listener, handler),
-                Err(err) => last_err = Some(err),
-            }
-        }
-        Err(last_err.unwrap_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "could not resolve to any addresses",
-            )
-        }))
+        let listener = bind_first(addr, |addr| self.bind_tcp(addr))?;
+        self.listener(listener, handler)
     }
 
     /// Refuses a bad stack size when the server is made, rather than at
@@ -730,16 +712,7 @@ impl StreamServerBuilder {
     }
 
     fn bind_tcp(&self, addr: SocketAddr) -> io::Result<TcpListener> {
-        let socket = Socket::new(
-            Domain::for_address(addr),
-            Type::STREAM.nonblocking().cloexec(),
-            Some(Protocol::TCP),
-        )?;
-        socket.set_reuse_address(self.reuse_address)?;
-        if self.reuse_port {
-            socket.set_reuse_port(true)?;
-        }
-        socket.bind(&SockAddr::from(addr))?;
+        let socket = self.reuse.bound(addr, Type::STREAM, Protocol::TCP)?;
         socket.listen(self.backlog)?;
         TcpListener::from_std(socket.into())
     }
