@@ -15,7 +15,8 @@ Draws, for each CSV present in DIR:
   scale (lower is better), with the windows' min-max as error bars;
 - uring.csv -> uring.png: server CPU per round trip / request by connection
   count for every server of the io_uring comparison, one panel per area
-  (echo, HTTP, HTTP pipelined), with the processes' min-max as error bars.
+  (echo, HTTP, HTTP pipelined), log scale (lower is better), with the
+  processes' min-max as error bars.
 """
 
 import csv
@@ -189,7 +190,9 @@ def uring(rows, dst):
         ax.set_ylabel("µs server CPU per operation (lower is better)")
         title = URING_AREAS.get(area, "HTTP hello, " + area.replace("http-", "").replace("-", " depth "))
         ax.set_title(title, fontsize=10)
-        ax.set_ylim(bottom=0)
+        # Log scale: echo at 1 connection costs ten times more per round
+        # trip (the server sleeps and is woken for every one) than at 100.
+        log_axis(ax)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle("io_uring comparison: server CPU per operation by connections "

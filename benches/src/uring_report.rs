@@ -266,34 +266,19 @@ fn write_decision(out: &mut impl Write, grids: &[Grid]) -> io::Result<()> {
     writeln!(out, "| area | connections | grove-uring ÷ grove-epoll, CPU/op | ≤ 0.90× | ≤ 1.03× | grove-uring ÷ monoio, CPU/op |")?;
     writeln!(out, "|---|---|---|---|---|---|")?;
     let uring = index(Server::GroveUring);
-    let mut all: Vec<Verdict> = Vec::new();
+    // Every condition of the rule: (what, verdict).
+    let mut all: Vec<(String, Verdict)> = Vec::new();
+    let missing = || Verdict::NotDemonstrable("not measured".into());
     for g in grids {
+        let at = format!("{} @ {}", g.area.name(), report::count(g.conns));
         let r = g.ratios(uring, true);
         let tenth = matches!(g.area, Area::Echo) && g.conns >= 100 || g.area.is_http();
         let v10 = r.map(|r| r.verdict(0.90, Better::Lower));
         let v3 = r.map(|r| r.verdict(1.03, Better::Lower));
-        let vm = matches!(g.area, Area::Echo)
-            .then(|| g.uring_vs_monoio())
-            .flatten();
+        let echo = matches!(g.area, Area::Echo);
+        let vm = echo.then(|| g.uring_vs_monoio()).flatten();
         let vm_verdict = vm.map(|r| r.verdict(1.0, Better::Lower));
         let word = |v: &Option<Verdict>| v.as_ref().map_or("—".to_string(), Verdict::target_word);
-        if tenth {
-            all.push(
-                v10.clone()
-                    .unwrap_or(Verdict::NotDemonstrable("not measured".into())),
-            );
-        }
-        all.push(
-            v3.clone()
-                .unwrap_or(Verdict::NotDemonstrable("not measured".into())),
-        );
-        if matches!(g.area, Area::Echo) {
-            all.push(
-                vm_verdict
-                    .clone()
-                    .unwrap_or(Verdict::NotDemonstrable("not measured".into())),
-            );
-        }
         writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} |",
@@ -308,16 +293,44 @@ fn write_decision(out: &mut impl Write, grids: &[Grid]) -> io::Result<()> {
             word(&v3),
             vm.map_or("—".to_string(), |r| format!("{r}: {}", word(&vm_verdict))),
         )?;
+        if tenth {
+            all.push((format!("≤ 0.90× at {at}"), v10.unwrap_or_else(missing)));
+        }
+        all.push((format!("≤ 1.03× at {at}"), v3.unwrap_or_else(missing)));
+        if echo {
+            all.push((
+                format!("below monoio at {at}"),
+                vm_verdict.unwrap_or_else(missing),
+            ));
+        }
     }
-    let keep = !all.is_empty() && all.iter().all(|v| *v == Verdict::Ahead);
+    let keep = !all.is_empty() && all.iter().all(|(_, v)| *v == Verdict::Ahead);
+    let list = |want: fn(&Verdict) -> bool| {
+        let names: Vec<&str> = all
+            .iter()
+            .filter(|(_, v)| want(v))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
     writeln!(
         out,
-        "\nDecision by this run: {}.",
+        "\nDecision by this run: {} ({} of {} conditions met; not met: {}; level, within the \
+         spread: {}; not demonstrable here: {}).",
         if keep {
-            "every condition met — keep the io_uring backend and make `auto` the default"
+            "keep the io_uring backend and make `auto` the default"
         } else {
-            "not every condition met — the io_uring backend stays out of the default"
-        }
+            "the io_uring backend does not earn the default"
+        },
+        all.iter().filter(|(_, v)| *v == Verdict::Ahead).count(),
+        all.len(),
+        list(|v| *v == Verdict::Behind),
+        list(|v| *v == Verdict::Level),
+        list(|v| matches!(v, Verdict::NotDemonstrable(_))),
     )
 }
 
