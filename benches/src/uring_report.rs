@@ -360,3 +360,62 @@ pub fn write_csv(path: &Path, grids: &[Grid]) -> io::Result<()> {
     }
     std::fs::write(path, text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meas(cpu_us: f64) -> Meas {
+        Meas {
+            rate: 1e5 / cpu_us,
+            cpu_us,
+            other: 0.0,
+            note: None,
+        }
+    }
+
+    /// Echo @ 100 over two rounds: grove-uring at 0.8 of grove-epoll's CPU
+    /// in both pairs, monoio's processes dearer than grove-uring's.
+    fn grid() -> Grid {
+        let mut g = Grid::new(Area::Echo, 100, 2);
+        let (uring, monoio) = (index(Server::GroveUring), index(Server::Monoio));
+        for round in 0..2 {
+            g.samples[0].push((round, meas(5.0)));
+            g.samples[uring].push((round, meas(4.0)));
+            g.paired[uring].push((0.8, 1.25));
+            g.samples[monoio].push((round, meas(4.0 + round as f64)));
+        }
+        g
+    }
+
+    #[test]
+    fn uring_and_monoio_are_compared_round_by_round() {
+        let r = grid().uring_vs_monoio().expect("two rounds");
+        assert_eq!((r.min, r.max, r.samples), (0.8, 1.0, 2));
+        // 1.0 is on the bound: level, not "below monoio".
+        assert_eq!(r.verdict(1.0, Better::Lower), Verdict::Level);
+    }
+
+    #[test]
+    fn decision_names_each_condition() {
+        let mut text = Vec::new();
+        write_decision(&mut text, &[grid()]).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("2 of 3 conditions met"), "{text}");
+        assert!(text.contains("level, within the spread: below monoio at echo @ 100"));
+        assert!(text.contains("does not earn the default"));
+    }
+
+    #[test]
+    fn csv_has_one_line_per_measured_server() {
+        let dir = std::env::temp_dir().join(format!("uring-csv-{}", std::process::id()));
+        let path = dir.join("uring.csv");
+        write_csv(&path, &[grid()]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(lines[2], "echo,100,grove-uring,4,4,4,25000");
+        assert_eq!(lines[3], "echo,100,monoio,4.5,4,5,22500");
+    }
+}
