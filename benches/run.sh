@@ -57,7 +57,7 @@
 #                           liburing-dev from Debian), echo at 1/100/10k and HTTP at
 #                           64/1,024 connections, plain and pipelined, every server
 #                           paired with grove-epoll; memory per idle connection
-#                           (about 25 min on a loaded machine; --quick: about 5)
+#                           (about 50 min on a heavily loaded machine; --quick: about 10)
 #   --subjects grove,tokio  only some columns (floor: the HTTP kernel floor)
 set -euo pipefail
 

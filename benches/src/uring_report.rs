@@ -250,7 +250,7 @@ fn write_area<'a>(
     Ok(())
 }
 
-/// The rule for keeping the io_uring backend, checked row by row.
+/// The rule for keeping grove's io_uring backend, checked row by row.
 fn write_decision(out: &mut impl Write, grids: &[Grid]) -> io::Result<()> {
     writeln!(
         out,
