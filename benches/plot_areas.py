@@ -12,7 +12,11 @@ Draws, for each CSV present in DIR:
 - echo.csv -> echo.png: echo round trips/s by connection count, one line per
   subject (higher is better), with the processes' min-max as error bars;
 - dns.csv -> dns.png: server CPU per cached hit, one bar per forwarder, log
-  scale (lower is better), with the windows' min-max as error bars.
+  scale (lower is better), with the windows' min-max as error bars;
+- uring.csv -> uring.png: server CPU per round trip / request by connection
+  count for every server of the io_uring comparison, one panel per area
+  (echo, HTTP, HTTP pipelined), log scale (lower is better), with the
+  processes' min-max as error bars.
 """
 
 import csv
@@ -142,6 +146,61 @@ def dns(rows, dst):
     fig.savefig(dst, dpi=100)
 
 
+# The io_uring comparison's servers: grove's two backends in green shades,
+# the io_uring ones dashed.
+URING_STYLE = {
+    "grove-epoll": ("tab:green", "-"),
+    "grove-uring": ("darkgreen", "--"),
+    "monoio": ("tab:cyan", "--"),
+    "tokio": ("tab:red", "-"),
+    "hyper": ("tab:red", "-"),
+    "may": ("tab:orange", "-"),
+    "may_minihttp": ("tab:orange", "-"),
+    "C epoll floor": ("black", "-"),
+    "C io_uring floor": ("black", "--"),
+}
+URING_AREAS = {"echo": "Echo: µs CPU per round trip", "http": "HTTP hello: µs CPU per request"}
+
+
+def uring(rows, dst):
+    areas = []
+    for r in rows:
+        if r["area"] not in areas:
+            areas.append(r["area"])
+    fig, axes = plt.subplots(1, len(areas), figsize=(5.2 * len(areas), 4.6))
+    if len(areas) == 1:
+        axes = [axes]
+    for ax, area in zip(axes, areas):
+        sel_area = [r for r in rows if r["area"] == area]
+        servers = []
+        for r in sel_area:
+            if r["server"] not in servers:
+                servers.append(r["server"])
+        for s in servers:
+            sel = sorted((r for r in sel_area if r["server"] == s), key=lambda r: int(r["conns"]))
+            xs = [int(r["conns"]) for r in sel]
+            ys = [float(r["cpu_us"]) for r in sel]
+            lo = [y - float(r["cpu_min"]) for y, r in zip(ys, sel)]
+            hi = [float(r["cpu_max"]) - y for y, r in zip(ys, sel)]
+            color, style = URING_STYLE.get(s, (None, "-"))
+            ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, color=color,
+                        linestyle=style, linewidth=2.5 if s.startswith("grove") else 1.2, label=s)
+        ax.set_xscale("log")
+        ax.set_xlabel("connections")
+        ax.set_ylabel("µs server CPU per operation (lower is better)")
+        title = URING_AREAS.get(area, "HTTP hello, " + area.replace("http-", "").replace("-", " depth "))
+        ax.set_title(title, fontsize=10)
+        # Log scale: echo at 1 connection costs ten times more per round
+        # trip (the server sleeps and is woken for every one) than at 100.
+        log_axis(ax)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("io_uring comparison: server CPU per operation by connections "
+                 "(median of processes, bars min-max)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(dst, dpi=100)
+
+
 def main():
     src, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
@@ -156,6 +215,7 @@ def main():
             "Echo: 64 B round trips/s by connections (median of processes, bars min-max)",
             True)),
         ("dns", dns),
+        ("uring", uring),
     ]
     for name, draw in jobs:
         path = os.path.join(src, name + ".csv")

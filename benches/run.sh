@@ -50,6 +50,14 @@
 #                           thread and greenlet <-> tokio task against crossbeam-channel
 #                           and tokio mpsc; grove::tokio::run against tokio::spawn
 #                           (src/bridge_rows.rs; widens itself to CPUs 0-1; about 30 s)
+#   --benches uring         only the io_uring comparison (not in the default run):
+#                           grove-epoll and grove-uring (GROVE_POLLER in the server's
+#                           environment) against monoio, tokio/hyper, may/may_minihttp
+#                           and the C epoll and io_uring floors (peers/c/*_floor.c;
+#                           liburing-dev from Debian), echo at 1/100/10k and HTTP at
+#                           64/1,024 connections, plain and pipelined, every server
+#                           paired with grove-epoll; memory per idle connection
+#                           (about 50 min on a heavily loaded machine; --quick: about 10)
 #   --subjects grove,tokio  only some columns (floor: the HTTP kernel floor)
 set -euo pipefail
 
@@ -160,8 +168,10 @@ fi
 # Built from the repository's own workspace, as a user would build it; only
 # when the HTTP rows are selected.
 HTTP_ARGS=()
-if wants http "$@"; then
-  rm -f "$TARGET/http.csv"   # the plot below draws only this run's HTTP rows
+if wants http "$@" || wants uring "$@"; then
+  if wants http "$@"; then
+    rm -f "$TARGET/http.csv"   # the plot below draws only this run's HTTP rows
+  fi
   ROOT="$(cd "$BENCHES/.." && pwd)"
   command -v wrk >/dev/null 2>&1 || log "wrk is missing: apt-get install wrk (the HTTP rows will show n/a)"
   if [ -f "$ROOT/crates/grove-http/examples/hello_http.rs" ]; then
@@ -190,6 +200,31 @@ if wants http "$@"; then
     HTTP_ARGS+=(--http-floor "$TARGET/http_floor")
   else
     HTTP_ARGS+=(--no-http-floor "n/a: cc -O2 peers/c/http_floor.c failed: $(head -n 1 "$TARGET/http-floor-build.log")")
+  fi
+fi
+
+# --- the io_uring comparison's C floors (echo on epoll; echo and HTTP on
+# io_uring, with liburing from Debian's liburing-dev) -------------------------
+URING_ARGS=()
+if wants uring "$@"; then
+  rm -f "$TARGET/uring.csv"   # the plot below draws only this run's comparison
+  if [ -n "${CC:-}" ] && ! [ -f /usr/include/liburing.h ] && is_root && command -v apt-get >/dev/null 2>&1; then
+    log "installing liburing-dev with apt-get for the io_uring floor (log: $TARGET/apt.log)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liburing-dev; } >>"$TARGET/apt.log" 2>&1 || true
+  fi
+  if [ -z "${CC:-}" ]; then
+    URING_ARGS=(--no-echo-floor "n/a: no C compiler" --no-uring-floor "n/a: no C compiler")
+  else
+    if "$CC" -O2 -o "$TARGET/echo_floor" "$BENCHES/peers/c/echo_floor.c" 2>"$TARGET/echo-floor-build.log"; then
+      URING_ARGS+=(--echo-floor "$TARGET/echo_floor")
+    else
+      URING_ARGS+=(--no-echo-floor "n/a: cc -O2 peers/c/echo_floor.c failed: $(head -n 1 "$TARGET/echo-floor-build.log")")
+    fi
+    if "$CC" -O2 -o "$TARGET/uring_floor" "$BENCHES/peers/c/uring_floor.c" -luring 2>"$TARGET/uring-floor-build.log"; then
+      URING_ARGS+=(--uring-floor "$TARGET/uring_floor")
+    else
+      URING_ARGS+=(--no-uring-floor "n/a: cc -O2 peers/c/uring_floor.c -luring failed (apt-get install liburing-dev): $(head -n 1 "$TARGET/uring-floor-build.log")")
+    fi
   fi
 fi
 
@@ -226,14 +261,14 @@ fi
 versions() {
   local lock="$BENCHES/Cargo.lock"
   crate() { awk -v n="$1" '$0 == "name = \"" n "\"" { getline; gsub(/version = |"/, ""); print; exit }' "$lock"; }
-  echo "Versions: $(rustc --version | cut -d' ' -f1-2); corosensei $(crate corosensei), may $(crate may), tokio $(crate tokio), dxr_server $(crate dxr_server), axum $(crate axum)"\
+  echo "Versions: $(rustc --version | cut -d' ' -f1-2); corosensei $(crate corosensei), may $(crate may), tokio $(crate tokio), monoio $(crate monoio), dxr_server $(crate dxr_server), axum $(crate axum)"\
 "; $(command -v go >/dev/null 2>&1 && go version | cut -d' ' -f3 || echo 'Go n/a')"\
 "; $([ -n "$PY" ] && "$PY" -c 'import sys, gevent, greenlet; print("CPython %d.%d.%d, gevent %s, greenlet %s" % (sys.version_info[:3] + (gevent.__version__, greenlet.__version__)))' || echo 'gevent n/a')."
 }
 
 {
   echo "<!-- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$BENCHES" rev-parse --short HEAD 2>/dev/null || echo none) -->"
-  "${PIN[@]}" "$TARGET/release/harness" all "${GO_ARGS[@]}" "${GEVENT_ARGS[@]}" "${HTTP_ARGS[@]}" "${DNS_ARGS[@]}" "${XMLRPC_ARGS[@]}" --csv-dir "$TARGET" "$@"
+  "${PIN[@]}" "$TARGET/release/harness" all "${GO_ARGS[@]}" "${GEVENT_ARGS[@]}" "${HTTP_ARGS[@]}" "${DNS_ARGS[@]}" "${XMLRPC_ARGS[@]}" "${URING_ARGS[@]}" --csv-dir "$TARGET" "$@"
   echo
   versions
 } | tee "$TARGET/results.md"

@@ -137,7 +137,7 @@ fn idx(subject: Subject) -> usize {
 
 /// How wrk sends its requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     /// One request per write, the next after its answer (the targets' method).
     Plain,
     /// `depth` requests per write (`peers/wrk/pipeline.lua`), the next batch
@@ -147,7 +147,7 @@ enum Mode {
 }
 
 impl Mode {
-    fn name(self) -> String {
+    pub(crate) fn name(self) -> String {
         match self {
             Mode::Plain => "non-pipelined".to_string(),
             Mode::Pipelined(d) => format!("pipelined, depth {d}"),
@@ -212,19 +212,19 @@ impl Subject {
 
 /// What one timed wrk run reported, and what ran beside it.
 #[derive(Clone, Debug, Default)]
-struct Sample {
+pub(crate) struct Sample {
     requests: u64,
-    req_per_sec: f64,
+    pub(crate) req_per_sec: f64,
     /// Server CPU time (user + system, all threads) per request, µs.
-    cpu_us: f64,
+    pub(crate) cpu_us: f64,
     p99_us: f64,
     /// CPU time ÷ wall time of the server, wrk, ksoftirqd and the rest.
-    server: f64,
-    client: f64,
+    pub(crate) server: f64,
+    pub(crate) client: f64,
     softirqd: f64,
-    other: f64,
+    pub(crate) other: f64,
     /// Socket errors and non-2xx responses wrk counted, if any.
-    errors: Option<String>,
+    pub(crate) errors: Option<String>,
     /// The server's voluntary and involuntary context switches per request
     /// (all its threads): how often it slept in `epoll_wait` and had to be
     /// woken, and how often the scheduler took the CPU from it.
@@ -236,7 +236,7 @@ struct Sample {
 
 /// A cell: every round's sample, or why there is none.
 #[derive(Clone, Debug)]
-enum Cell {
+pub(crate) enum Cell {
     Samples {
         rounds: Vec<Sample>,
         /// Timed runs made, including repeated disturbed ones.
@@ -534,10 +534,25 @@ fn run_once(
     conns: usize,
     mode: Mode,
 ) -> Result<(Sample, usize, usize), Cell> {
+    run_server(opts, place, subject.key(), conns, mode, |port, lifetime| {
+        server_argv(opts, place, subject, port, lifetime)
+    })
+}
+
+/// One process of the server that `argv(port, lifetime_secs)` starts
+/// (pinned by `argv` itself; shown as `key`), as [`run_once`].
+pub(crate) fn run_server(
+    opts: &Options,
+    place: &Placement,
+    key: &str,
+    conns: usize,
+    mode: Mode,
+    argv: impl FnOnce(u16, u64) -> Result<Vec<String>, Cell>,
+) -> Result<(Sample, usize, usize), Cell> {
     let http = &opts.http;
     let port = pick_port().map_err(|e| Cell::Failed(format!("could not pick a port: {e}")))?;
     let lifetime = http.warmup + 3 * (mode.secs(http) + 5) + 90;
-    let argv = server_argv(opts, place, subject, port, lifetime)?;
+    let argv = argv(port, lifetime)?;
     wait_for_quiet();
     let server = ServerProcess::spawn(&argv, Stdio::null()).map_err(Cell::Failed)?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -572,8 +587,7 @@ fn run_once(
                 break;
             }
             say(&format!(
-                "http {} @ {conns}: other processes took {:.0}% of a CPU; repeating",
-                subject.key(),
+                "http {key} @ {conns}: other processes took {:.0}% of a CPU; repeating",
                 best.as_ref().map_or(0.0, |b| b.other) * 100.0
             ));
         }

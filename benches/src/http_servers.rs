@@ -22,7 +22,7 @@ pub const BODY: &[u8] = b"Hello world!\r\n";
 
 /// Subjects of `harness serve-http` (`dxr-axum` is the XML-RPC
 /// peer, `src/xmlrpc_peer.rs`).
-pub const HTTP_SERVERS: &[&str] = &["hyper", "may_minihttp", "dxr-axum"];
+pub const HTTP_SERVERS: &[&str] = &["hyper", "may_minihttp", "monoio", "dxr-axum"];
 
 /// Runs `subject`'s hello server on 127.0.0.1:`port` until stdin closes or
 /// `lifetime` passes (the same watchdogs as the echo servers).
@@ -33,6 +33,7 @@ pub fn serve(subject: &str, port: u16, lifetime: Duration) -> Result<(), String>
     match subject {
         "hyper" => hyper_server(addr),
         "may_minihttp" => may_minihttp_server(addr),
+        "monoio" => crate::subjects::monoio::http_server(addr),
         "dxr-axum" => crate::xmlrpc_peer::serve(addr),
         _ => Err(format!("no HTTP server for {subject:?}")),
     }

@@ -191,9 +191,12 @@ fn method(opts: &Options, place: &Placement) -> String {
     )
 }
 
+/// What the load generator does against a server.
 #[derive(Clone, Copy, Debug)]
-enum Mode {
+pub(crate) enum Mode {
+    /// Echo ping-pong on this many connections.
     Echo(usize),
+    /// This many idle connections, for the server's memory.
     Idle(usize),
 }
 
@@ -378,20 +381,34 @@ fn rate_cell(windows: &[f64], rounds: &[f64], loads: &[Load], paired: &[f64]) ->
 /// One process pair: a fresh server of `col` and the load generator against
 /// it. `Err` is the cell to show when the server cannot run at all.
 fn run_once(opts: &Options, place: &Placement, col: Col, mode: Mode) -> Result<ChildRun, Cell> {
+    run_server(opts, place, col.title(), mode, |port, lifetime| {
+        server_argv(opts, col, port, lifetime)
+    })
+}
+
+/// One process pair: the server that `argv(port, lifetime_secs)` starts
+/// (shown as `title`) and the load generator against it.
+pub(crate) fn run_server(
+    opts: &Options,
+    place: &Placement,
+    title: &str,
+    mode: Mode,
+    argv: impl FnOnce(u16, u64) -> Result<Vec<String>, Cell>,
+) -> Result<ChildRun, Cell> {
     let io = &opts.io;
     let connect_timeout = 60;
     let timed = io.warmup + io.secs * (io.windows as u32 * 2 + 2); // more than the most windows
     let limit = Duration::from_secs(connect_timeout + 30) + timed;
     let port = pick_port().map_err(|e| Cell::Failed(format!("could not pick a port: {e}")))?;
-    let argv = server_argv(opts, col, port, limit.as_secs() + 30)?;
+    let argv = argv(port, limit.as_secs() + 30)?;
     let what = match mode {
         Mode::Echo(n) => format!("echo @ {}", report::count(n)),
         Mode::Idle(n) => format!("memory per idle connection @ {}", report::count(n)),
     };
     wait_for_quiet();
-    say(&format!("{} {what} (port {port}) …", col.title()));
+    say(&format!("{title} {what} (port {port}) …"));
     let server = start_server(&pinned(place.server, argv)).map_err(|why| {
-        say(&format!("{} {what}: server failed: {why}", col.title()));
+        say(&format!("{title} {what}: server failed: {why}"));
         Cell::Failed(format!("server: {why}"))
     })?;
 
@@ -427,7 +444,7 @@ fn run_once(opts: &Options, place: &Placement, col: Col, mode: Mode) -> Result<C
     Ok(run)
 }
 
-fn mem_cell(run: &ChildRun) -> Cell {
+pub(crate) fn mem_cell(run: &ChildRun) -> Cell {
     match run.mem {
         Some(m) if run.succeeded() => {
             let per =

@@ -27,6 +27,8 @@ mod report;
 mod server_process;
 mod subjects;
 mod sysctl;
+mod uring_report;
+mod uring_rows;
 mod xmlrpc_load;
 mod xmlrpc_peer;
 mod xmlrpc_report;
@@ -45,8 +47,8 @@ const USAGE: &str = "\
 usage:
   harness all [options]
   harness child <grove|corosensei|may|tokio> <switch|spawn|mem|queue|sem|event> <n> [reps]
-  harness serve <grove|grove-spawn|may|tokio> <port> [lifetime_secs]
-  harness serve-http <hyper|may_minihttp|dxr-axum> <port> [lifetime_secs]
+  harness serve <grove|grove-spawn|may|tokio|monoio> <port> [lifetime_secs]
+  harness serve-http <hyper|may_minihttp|monoio|dxr-axum> <port> [lifetime_secs]
   harness load <addr> <conns> <echo|idle> [--msg B] [--warmup S] [--secs S] [--reps R]
                [--window W] [--connect-timeout S] [--server-pid PID]
 
@@ -56,13 +58,16 @@ options of `all`:
   --scale F             multiply every iteration count by F
   --mem-counts LIST     idle-task counts for the memory rows (default 10000,100000,1000000)
   --benches LIST        any of switch,spawn,mem,queue,sem,event,echo,connmem,http,dns,xmlrpc,
-                        monkey,bridge
+                        monkey,bridge,uring
                         (default: all; echo, connmem: the cooperative-I/O rows;
                         http: the servers, dns: the forwarders and xmlrpc:
                         the XML-RPC servers, each a table of its own; monkey:
                         the grove-monkey rows, run by the monkey-bench binary;
                         bridge: grove::channel and grove::tokio against
-                        crossbeam-channel and tokio, a table of its own)
+                        crossbeam-channel and tokio, a table of its own; uring:
+                        grove on epoll and on io_uring against monoio, tokio/hyper,
+                        may/may_minihttp and the C epoll and io_uring floors, echo
+                        and HTTP, a section of its own, not part of the default run)
   --subjects LIST       any of grove,corosensei,may,tokio,go,gevent,floor (default: all)
   --go PATH             the Go peer binary (default benches/target/go/grove-bench-go)
   --no-go REASON        show Go as not available, with REASON
@@ -116,8 +121,12 @@ options of `all`:
                         (default: the binary above, which rejects that mode without it)
   --xmlrpc-csv PATH     also write the XML-RPC medians as CSV (run.sh: target/xmlrpc.csv)
   --csv-dir DIR         also write the figures of the areas run as CSV for the plots:
-                        switch-spawn.csv, memory.csv, primitives.csv, echo.csv, dns.csv
-                        (run.sh: target/)
+                        switch-spawn.csv, memory.csv, primitives.csv, echo.csv, dns.csv,
+                        uring.csv (run.sh: target/)
+  --echo-floor PATH     the C epoll echo floor (peers/c/echo_floor.c; run.sh builds it)
+  --no-echo-floor WHY   show the C epoll echo floor as not available, with WHY
+  --uring-floor PATH    the C io_uring floor, echo and HTTP (peers/c/uring_floor.c)
+  --no-uring-floor WHY  show the C io_uring floor as not available, with WHY
   (--subjects selects the XML-RPC servers too: grove = grove-xmlrpc's modes, gevent = the
    Python peers, tokio = dxr-axum)
   (--subjects selects the HTTP servers too: grove = both grove-http rows, tokio = hyper,
@@ -301,6 +310,10 @@ fn all_main(args: &[String]) -> Result<(), String> {
             }
             "--xmlrpc-csv" => opts.xmlrpc.csv = Some(PathBuf::from(value()?)),
             "--csv-dir" => opts.csv_dir = Some(PathBuf::from(value()?)),
+            "--echo-floor" => opts.uring.echo_floor = Ok(PathBuf::from(value()?)),
+            "--no-echo-floor" => opts.uring.echo_floor = Err(value()?),
+            "--uring-floor" => opts.uring.uring_floor = Ok(PathBuf::from(value()?)),
+            "--no-uring-floor" => opts.uring.uring_floor = Err(value()?),
             other => return Err(format!("unknown option {other:?}")),
         }
     }

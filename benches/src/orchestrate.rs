@@ -11,6 +11,7 @@ use crate::http_rows::{self, HttpOptions};
 use crate::io_rows::{self, IoOptions};
 use crate::report::{self, Cell, Row, Target};
 use crate::sysctl::MapCount;
+use crate::uring_rows::{self, UringOptions};
 use crate::xmlrpc_rows::{self, XmlrpcOptions};
 
 /// The table's columns, in order.
@@ -114,6 +115,8 @@ pub struct Options {
     pub http: HttpOptions,
     /// The XML-RPC rows.
     pub xmlrpc: XmlrpcOptions,
+    /// The io_uring comparison.
+    pub uring: UringOptions,
     /// Where to write each area's figures as CSV for the plots (`--csv-dir`).
     pub csv_dir: Option<PathBuf>,
     pub benches_dir: PathBuf,
@@ -128,6 +131,7 @@ pub fn all_benches() -> impl Iterator<Item = &'static str> {
         .chain(&["http", "xmlrpc"])
         .chain(crate::monkey_rows::MONKEY_BENCHES)
         .chain(crate::bridge_rows::BRIDGE_BENCHES)
+        .chain(uring_rows::URING_BENCHES)
         .copied()
 }
 
@@ -140,7 +144,12 @@ impl Options {
             reps: 5,
             scale: 1.0,
             mem_counts: vec![10_000, 100_000, 1_000_000],
-            benches: all_benches().map(str::to_string).collect(),
+            // The io_uring comparison repeats the echo and HTTP servers:
+            // only when asked for.
+            benches: all_benches()
+                .filter(|b| !uring_rows::URING_BENCHES.contains(b))
+                .map(str::to_string)
+                .collect(),
             subjects: COLS.to_vec(),
             go: external(&[go]),
             gevent: external(&[python, script]),
@@ -151,6 +160,7 @@ impl Options {
             dns: DnsOptions::new(&benches_dir),
             http: HttpOptions::default(),
             xmlrpc: XmlrpcOptions::new(&benches_dir),
+            uring: UringOptions::new(&benches_dir),
             csv_dir: None,
             benches_dir,
         }
@@ -313,7 +323,12 @@ pub fn run_all(opts: &Options) {
 
     let mut out = std::io::stdout().lock();
     if !rows.is_empty()
-        || !(has("http") || has("dns") || has("xmlrpc") || has("monkey") || has("bridge"))
+        || !(has("http")
+            || has("dns")
+            || has("xmlrpc")
+            || has("monkey")
+            || has("bridge")
+            || has("uring"))
     {
         let _ = report::write(&mut out, opts, &rows, &notes);
     }
@@ -353,6 +368,11 @@ pub fn run_all(opts: &Options) {
     // grove's bridges to threads and tokio.
     if has("bridge") {
         let _ = writeln!(out, "\n{}", crate::bridge_rows::section(opts));
+    }
+
+    // grove on epoll and on io_uring against the io_uring peers and floors.
+    if has("uring") {
+        let _ = uring_rows::run(opts, &mut out);
     }
 }
 

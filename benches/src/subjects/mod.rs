@@ -5,6 +5,7 @@
 pub mod corosensei;
 pub mod grove;
 pub mod may;
+pub mod monoio;
 pub mod tokio;
 
 use std::net::SocketAddr;
@@ -76,7 +77,7 @@ pub fn run(subject: &str, bench: &str, n: usize, reps: usize) -> Result<(), Stri
 
 /// Subjects that have an echo server (`harness serve`).
 /// (`grove-spawn`: grove's plain accept loop, for comparison by hand.)
-pub const SERVERS: &[&str] = &["grove", "grove-spawn", "may", "tokio"];
+pub const SERVERS: &[&str] = &["grove", "grove-spawn", "may", "tokio", "monoio"];
 
 /// Every echo handler reads into a buffer of this many bytes (as tokio's
 /// README echo server does), in every subject and peer.
@@ -117,6 +118,7 @@ pub fn serve(subject: &str, port: u16, lifetime: Duration) -> Result<(), String>
         "grove-spawn" => grove::echo_server_spawn(addr),
         "may" => may::echo_server(addr),
         "tokio" => tokio::echo_server(&tokio::io_runtime(), addr),
+        "monoio" => monoio::echo_server(addr),
         _ => Err(format!("no echo server for {subject:?}")),
     }
 }
