@@ -96,16 +96,28 @@ fn fortified_reads_and_poll_of_a_dlopened_library_park() {
             grove::spawn(move || unsafe { call(fd, arg) })
         })
         .collect();
-    grove::sleep(Duration::from_millis(60));
+    // The hub keeps running other greenlets while all three calls wait for
+    // data: a call that blocked the thread would stop the ticker. Then only
+    // this watchdog's late write would free it, and the check below fails.
+    let late: Vec<_> = pairs.iter().map(|(_, s)| s.try_clone().unwrap()).collect();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(30));
+        for mut server in late {
+            let _ = server.write_all(b"hello");
+        }
+    });
+    while ticks.get() <= 20 {
+        grove::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        waiters.iter().all(|g| !g.is_dead()),
+        "every call is still waiting for its data after {} ticks",
+        ticks.get()
+    );
     for (_, server) in &pairs {
         (&*server).write_all(b"hello").unwrap();
     }
     let results: Vec<_> = waiters.into_iter().map(|g| g.join().unwrap()).collect();
     ticker.kill();
     assert_eq!(results, [5, 5, 1]);
-    assert!(
-        ticks.get() > 20,
-        "the calls blocked the thread ({} ticks)",
-        ticks.get()
-    );
 }
