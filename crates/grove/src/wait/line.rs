@@ -211,12 +211,7 @@ impl<P, W: Waiter> Line<P, W> {
 
     #[inline(always)]
     fn push_node(&mut self, task: Option<W>, mark: Mark, payload: Option<P>) -> usize {
-        let key = self.occupy();
-        let node = &mut self.nodes[key];
-        node.mark = mark;
-        node.payload = payload;
-        node.task = task;
-        self.link_at_tail(key, false);
+        let key = self.occupy(false, mark, task, payload);
         if mark == Mark::Waiting {
             if self.first_waiting == NIL {
                 self.first_waiting = key;
@@ -227,18 +222,35 @@ impl<P, W: Waiter> Line<P, W> {
         key
     }
 
-    /// A vacant slot (its node holds nothing), growing the arena if none.
+    /// Fills a vacant slot (growing the arena if none) with a node at the
+    /// tail of its chain (the watchers' or the line) and links it there;
+    /// returns its key. The slot is reached once: the fill and the
+    /// arena's bounds check happen together.
     #[inline(always)]
-    fn occupy(&mut self) -> usize {
-        let key = self.free;
+    fn occupy(&mut self, watchers: bool, mark: Mark, task: Option<W>, payload: Option<P>) -> usize {
+        let mut key = self.free;
         if key == NIL {
-            return self.grow();
+            key = self.grow();
         }
-        debug_assert_eq!(self.nodes[key].mark, Mark::Vacant);
-        self.free = self.nodes[key].next;
+        let prev = self.ends(watchers).tail;
+        let node = &mut self.nodes[key];
+        debug_assert_eq!(node.mark, Mark::Vacant);
+        self.free = node.next;
+        node.prev = prev;
+        node.next = NIL;
+        node.mark = mark;
+        node.payload = payload;
+        node.task = task;
+        if prev == NIL {
+            self.ends(watchers).head = key;
+        } else {
+            self.nodes[prev].next = key;
+        }
+        self.ends(watchers).tail = key;
         key
     }
 
+    /// A new vacant slot at the end of the arena (the free list is empty).
     #[cold]
     #[inline(never)]
     fn grow(&mut self) -> usize {
@@ -253,23 +265,14 @@ impl<P, W: Waiter> Line<P, W> {
         self.nodes.len() - 1
     }
 
-    /// Links `key` at the tail of its chain (the watchers' or the line).
+    /// The ends of a chain: the watchers' or the line.
     #[inline(always)]
-    fn link_at_tail(&mut self, key: usize, watchers: bool) {
-        let ends = if watchers {
+    fn ends(&mut self, watchers: bool) -> &mut Ends {
+        if watchers {
             &mut self.watchers
         } else {
             &mut self.line
-        };
-        let prev = std::mem::replace(&mut ends.tail, key);
-        if prev == NIL {
-            ends.head = key;
-        } else {
-            self.nodes[prev].next = key;
         }
-        let node = &mut self.nodes[key];
-        node.prev = prev;
-        node.next = NIL;
     }
 
     /// Puts an ownerless waiting node with `payload` just before the first
@@ -300,22 +303,15 @@ impl<P, W: Waiter> Line<P, W> {
     #[inline(always)]
     fn unlink(&mut self, key: usize, watchers: bool) {
         let Node { prev, next, .. } = self.nodes[key];
-        if prev != NIL {
+        if prev == NIL {
+            self.ends(watchers).head = next;
+        } else {
             self.nodes[prev].next = next;
         }
-        if next != NIL {
-            self.nodes[next].prev = prev;
-        }
-        let ends = if watchers {
-            &mut self.watchers
-        } else {
-            &mut self.line
-        };
-        if prev == NIL {
-            ends.head = next;
-        }
         if next == NIL {
-            ends.tail = prev;
+            self.ends(watchers).tail = prev;
+        } else {
+            self.nodes[next].prev = prev;
         }
     }
 
@@ -492,11 +488,8 @@ impl<P, W: Waiter> Line<P, W> {
     /// Adds a watcher; returns the key that [`unwatch`](Self::unwatch)
     /// removes it with.
     pub(crate) fn watch(&mut self, watcher: Subscription<W::Target>) -> usize {
-        let key = self.occupy();
-        let node = &mut self.nodes[key];
-        node.mark = Mark::Watching;
-        node.watcher = Some(watcher);
-        self.link_at_tail(key, true);
+        let key = self.occupy(true, Mark::Watching, None, None);
+        self.nodes[key].watcher = Some(watcher);
         key
     }
 

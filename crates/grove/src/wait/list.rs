@@ -26,7 +26,7 @@
 //! [`notify_one`]: WaitList::notify_one
 //! [`notify_all`]: WaitList::notify_all
 
-use std::cell::{RefCell, RefMut};
+use std::cell::{Cell, RefCell, RefMut};
 use std::fmt;
 use std::rc::Rc;
 use std::time::Instant;
@@ -40,6 +40,9 @@ use crate::wait::park::{self, Lock};
 /// the primitive. See the module docs.
 pub(crate) struct WaitList {
     inner: RefCell<Line<(), Rc<Task>>>,
+    /// Whether the line holds a watcher: what every `set` or release asks,
+    /// answered without a borrow.
+    watched: Cell<bool>,
 }
 
 impl Default for WaitList {
@@ -75,6 +78,7 @@ impl WaitList {
     pub(crate) fn new() -> Self {
         WaitList {
             inner: RefCell::new(Line::new()),
+            watched: Cell::new(false),
         }
     }
 
@@ -125,25 +129,41 @@ impl WaitList {
 
     /// Adds a `grove::wait` watcher; returns the key that removes it.
     pub(crate) fn watch(&self, watcher: Watcher) -> usize {
+        self.watched.set(true);
         self.inner.borrow_mut().watch(watcher)
     }
 
     /// Removes the watcher added under `key` (a key already removed is
     /// ignored).
     pub(crate) fn unwatch(&self, key: usize) {
-        let removed = self.inner.borrow_mut().unwatch(key);
+        let removed = {
+            let mut line = self.inner.borrow_mut();
+            let removed = line.unwatch(key);
+            self.watched.set(line.has_watchers());
+            removed
+        };
         drop(removed);
     }
 
     /// Whether no watcher is subscribed.
     #[inline]
     pub(crate) fn has_no_watchers(&self) -> bool {
-        !self.inner.borrow().has_watchers()
+        !self.watched.get()
     }
 
     /// Tells every watcher that the primitive became ready; they stay.
+    ///
+    /// Inline down to the check, as `notify_one`.
     #[inline]
     pub(crate) fn fire_watchers(&self) {
+        if self.watched.get() {
+            self.fire_each_watcher();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fire_each_watcher(&self) {
         self.inner.borrow().fire_watchers();
     }
 }

@@ -51,8 +51,9 @@ pub(crate) trait Parks: Waiter {
     fn hub() -> Self::Hub;
     /// Whether `deadline` has passed already (then nobody parks).
     fn expired(hub: &Self::Hub, deadline: Option<Instant>) -> bool;
-    /// The waiter handle for the current park episode, and its timer's token.
-    fn enter(hub: &Self::Hub) -> (Self, Self::Token);
+    /// The waiter handle for the current park episode, and the timer of
+    /// `deadline` (a wait with none takes no second reference to the task).
+    fn enter(hub: &Self::Hub, deadline: Option<Instant>) -> (Self, Option<(Instant, Self::Token)>);
     /// `Hub::park_until`: `false` without parking when unwinding.
     fn park_until(hub: &Self::Hub, on: WaitOn, timer: Option<(Instant, Self::Token)>) -> bool;
 }
@@ -98,11 +99,11 @@ pub(crate) fn wait<'a, L: Lock>(
     if L::W::REMOTE && std::thread::panicking() {
         return (Wait::Unwinding, locked);
     }
-    let (waiter, token) = L::W::enter(&hub);
+    let (waiter, timer) = L::W::enter(&hub, deadline);
     let key = L::line(&mut locked).push(waiter);
     drop(locked);
     let mut leaving = Leaving { list, key };
-    let parked = L::W::park_until(&hub, on, deadline.map(|d| (d, token)));
+    let parked = L::W::park_until(&hub, on, timer);
     leaving.key = usize::MAX; // disarmed: leaving the normal way
     let mut relocked = list.lock();
     let (notified, _) = L::line(&mut relocked).remove(key);
@@ -138,22 +139,22 @@ impl<L: Lock> Drop for Leaving<'_, L> {
 pub(crate) trait OfEpisode {
     /// Whether other threads may serve it.
     const REMOTE: bool;
-    fn of(unparker: &Unparker) -> Self;
+    fn of(unparker: Unparker) -> Self;
 }
 
 impl OfEpisode for Rc<Task> {
     const REMOTE: bool = false;
     #[inline(always)]
-    fn of(unparker: &Unparker) -> Self {
-        unparker.task.clone()
+    fn of(unparker: Unparker) -> Self {
+        unparker.task
     }
 }
 
 #[cfg(not(all(test, loom)))]
 impl OfEpisode for RemoteUnparker {
     const REMOTE: bool = true;
-    fn of(unparker: &Unparker) -> Self {
-        RemoteUnparker::from_local(unparker)
+    fn of(unparker: Unparker) -> Self {
+        RemoteUnparker::from_local(&unparker)
     }
 }
 
@@ -173,9 +174,12 @@ impl<W: Waiter + OfEpisode> Parks for W {
     }
 
     #[inline(always)]
-    fn enter(hub: &&'static Hub) -> (W, Unparker) {
+    fn enter(hub: &&'static Hub, deadline: Option<Instant>) -> (W, Option<(Instant, Unparker)>) {
         let unparker = hub.current_unparker();
-        (W::of(&unparker), unparker)
+        match deadline {
+            None => (W::of(unparker), None),
+            Some(d) => (W::of(unparker.clone()), Some((d, unparker))),
+        }
     }
 
     #[inline(always)]
@@ -198,8 +202,8 @@ impl Parks for RemoteUnparker {
         false
     }
 
-    fn enter((): &()) -> (RemoteUnparker, ()) {
-        (RemoteUnparker::model_current(), ())
+    fn enter((): &(), deadline: Option<Instant>) -> (RemoteUnparker, Option<(Instant, ())>) {
+        (RemoteUnparker::model_current(), deadline.map(|d| (d, ())))
     }
 
     fn park_until((): &(), _on: WaitOn, timer: Option<(Instant, ())>) -> bool {
