@@ -12,7 +12,6 @@ mod request_line;
 mod store;
 
 use std::mem::MaybeUninit;
-use std::ops::Range;
 
 use bytes::Bytes;
 use http::header::HeaderMap;
@@ -90,16 +89,16 @@ pub(crate) struct Head {
     pub(crate) framing: Framing,
     pub(crate) keep_alive: bool,
     pub(crate) expect_continue: bool,
-    /// The head bytes and where the method and target are in them (logs).
-    pub(crate) raw: Bytes,
-    pub(crate) method: Range<usize>,
-    pub(crate) target: Range<usize>,
+    /// The request target, as sent (for logs).
+    pub(crate) target: Bytes,
 }
 
 /// Parses the head at the start of `buf`: `Ok(Some(head))` when it is
 /// complete, `Ok(None)` when more bytes are needed. The head's bytes are
 /// copied once, into the connection's `store`, whose storage the URI and
-/// header values share (or whose stored values they reuse).
+/// header values share — and only if one of them needs it: a request for
+/// `/` whose header values all repeat ones stored earlier (see
+/// [`HeadStore`]) is not copied at all.
 ///
 /// The request is written into `req`, which must be fresh
 /// (`Request::new`): its method, version, URI (unless the target is `/`,
@@ -174,14 +173,21 @@ fn parse_head_with<const N: usize>(
     if target_range.end + 10 - method_range.start > limits.max_line {
         return Err(HeadError::UriTooLong);
     }
-    let raw = store.copy_head(&buf[..len]);
+    let mut head = LazyHead {
+        bytes: &buf[..len],
+        copy: None,
+    };
 
     *req.method_mut() = parse_method(method.as_bytes())?;
-    if path != "/" {
+    let target = if path == "/" {
         // A fresh request's URI is `/`, the most common target.
-        *req.uri_mut() = Uri::from_maybe_shared(raw.slice(target_range.clone()))
+        Bytes::from_static(b"/")
+    } else {
+        let target = head.copy(store).slice(target_range);
+        *req.uri_mut() = Uri::from_maybe_shared(target.clone())
             .map_err(|_| HeadError::Bad("invalid request target"))?;
-    }
+        target
+    };
     let version = if minor == 1 {
         Version::HTTP_11
     } else {
@@ -192,7 +198,7 @@ fn parse_head_with<const N: usize>(
         req.headers_mut(),
         parsed.headers,
         store,
-        &raw,
+        &mut head,
         offset,
         version,
     )?;
@@ -202,22 +208,35 @@ fn parse_head_with<const N: usize>(
         framing: verdict.framing,
         keep_alive: verdict.keep_alive,
         expect_continue: verdict.expect_continue,
-        raw,
-        method: method_range,
-        target: target_range,
+        target,
     }))
 }
 
+/// The bytes of a head, and their copy in the connection's [`HeadStore`]
+/// once something needs one.
+struct LazyHead<'a> {
+    bytes: &'a [u8],
+    copy: Option<Bytes>,
+}
+
+impl LazyHead<'_> {
+    /// The head's copy (made now if it was not yet).
+    #[inline(always)]
+    fn copy(&mut self, store: &mut HeadStore) -> &Bytes {
+        self.copy.get_or_insert_with(|| store.copy_head(self.bytes))
+    }
+}
+
 /// Appends the parsed fields to the request's (fresh, empty) header map,
-/// their values slices of `raw` (at `offset` of each value in the input)
-/// or values stored in `store`, and gathers what the server reads from
-/// them.
+/// their values slices of the head's copy (at `offset` of each value in
+/// the input) or values stored in `store`, and gathers what the server
+/// reads from them.
 #[inline(always)]
 fn append_headers(
     headers: &mut HeaderMap,
     parsed: &[httparse::Header<'_>],
     store: &mut HeadStore,
-    raw: &Bytes,
+    head: &mut LazyHead<'_>,
     offset: impl Fn(&[u8]) -> usize,
     version: Version,
 ) -> Result<Fields, HeadError> {
@@ -231,7 +250,7 @@ fn append_headers(
     let mut fields = Fields::default();
     for h in parsed {
         let (name, role, repeats) = header_name(h.name.as_bytes())?;
-        let value = store.value(repeats, h.value, raw, offset(h.value))?;
+        let value = store.value(repeats, h.value, head, offset(h.value))?;
         fields.note(role, h.value, version)?;
         headers.append(name, value);
     }
@@ -275,8 +294,7 @@ mod tests {
         assert_eq!(req.headers()[header::HOST], "x");
         assert_eq!(head.framing, Framing::Length(5));
         assert!(head.keep_alive);
-        assert_eq!(&head.raw[head.method.clone()], b"POST");
-        assert_eq!(&head.raw[head.target.clone()], b"/a/b?c=d");
+        assert_eq!(head.target, "/a/b?c=d");
         let (_, req) = parse(b"OPTIONS * HTTP/1.0\r\n\r\n").unwrap().unwrap();
         assert_eq!(req.method(), Method::OPTIONS);
         assert_eq!(req.uri(), "*");

@@ -11,7 +11,7 @@
 use bytes::{Bytes, BytesMut};
 use http::header::HeaderValue;
 
-use super::HeadError;
+use super::{HeadError, LazyHead};
 
 /// Which stored value a header field may reuse (see [`HeadStore::value`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,18 +47,19 @@ impl HeadStore {
     }
 
     /// The `HeaderValue` of a field whose value is `bytes`, at `start` in
-    /// the head's copy `raw`: the stored one if the field's last value was
-    /// the same, else a new one (stored in its slot for the next request).
+    /// `head`: the stored one if the field's last value was the same, else
+    /// a new one (stored in its slot for the next request); a field that
+    /// does not repeat gets a slice of the head's copy.
     #[inline(always)]
     pub(super) fn value(
         &mut self,
         repeats: Repeats,
         bytes: &[u8],
-        raw: &Bytes,
+        head: &mut LazyHead<'_>,
         start: usize,
     ) -> Result<HeaderValue, HeadError> {
         let Repeats::Slot(slot) = repeats else {
-            return checked(raw.slice(start..start + bytes.len()));
+            return checked(head.copy(self).slice(start..start + bytes.len()));
         };
         match &self.values[slot] {
             Some(stored) if stored.as_bytes() == bytes => Ok(stored.clone()),
@@ -90,40 +91,56 @@ const HEAD_BUF_CHUNK: usize = 1024;
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_repeated_value_is_the_stored_one() {
-        let mut store = HeadStore::default();
-        let raw = store.copy_head(b"example.com other.org");
-        let first = store.value(Repeats::Slot(0), &raw[..11], &raw, 0).unwrap();
-        assert_eq!(first, "example.com");
-        // Not a slice of the head: its own storage.
-        assert_ne!(first.as_bytes().as_ptr(), raw.as_ptr());
-        let again = store.value(Repeats::Slot(0), &raw[..11], &raw, 0).unwrap();
-        assert_eq!(again.as_bytes().as_ptr(), first.as_bytes().as_ptr());
-        // A different value replaces the stored one.
-        let other = store.value(Repeats::Slot(0), &raw[12..], &raw, 12).unwrap();
-        assert_eq!(other, "other.org");
-        assert_ne!(other.as_bytes().as_ptr(), first.as_bytes().as_ptr());
-        // Another slot is apart.
-        let elsewhere = store.value(Repeats::Slot(1), &raw[..11], &raw, 0).unwrap();
-        assert_ne!(elsewhere.as_bytes().as_ptr(), first.as_bytes().as_ptr());
+    fn lazy(bytes: &[u8]) -> LazyHead<'_> {
+        LazyHead { bytes, copy: None }
     }
 
     #[test]
-    fn a_value_that_does_not_repeat_is_a_slice_of_the_head() {
+    fn a_repeated_value_is_the_stored_one_and_copies_no_head() {
         let mut store = HeadStore::default();
-        let raw = store.copy_head(b"abc");
-        let value = store.value(Repeats::No, &raw[..], &raw, 0).unwrap();
-        assert_eq!(value.as_bytes().as_ptr(), raw.as_ptr());
+        let input = b"example.com other.org";
+        let mut head = lazy(input);
+        let first = store
+            .value(Repeats::Slot(0), &input[..11], &mut head, 0)
+            .unwrap();
+        assert_eq!(first, "example.com");
+        let again = store
+            .value(Repeats::Slot(0), &input[..11], &mut head, 0)
+            .unwrap();
+        assert_eq!(again.as_bytes().as_ptr(), first.as_bytes().as_ptr());
+        // A different value replaces the stored one.
+        let other = store
+            .value(Repeats::Slot(0), &input[12..], &mut head, 12)
+            .unwrap();
+        assert_eq!(other, "other.org");
+        assert_ne!(other.as_bytes().as_ptr(), first.as_bytes().as_ptr());
+        // Another slot is apart.
+        let elsewhere = store
+            .value(Repeats::Slot(1), &input[..11], &mut head, 0)
+            .unwrap();
+        assert_ne!(elsewhere.as_bytes().as_ptr(), other.as_bytes().as_ptr());
+        assert!(head.copy.is_none());
+    }
+
+    #[test]
+    fn a_value_that_does_not_repeat_is_a_slice_of_the_head_s_copy() {
+        let mut store = HeadStore::default();
+        let input = b"abc";
+        let mut head = lazy(input);
+        let value = store.value(Repeats::No, &input[1..], &mut head, 1).unwrap();
+        assert_eq!(value, "bc");
+        let copy = head.copy.as_ref().unwrap();
+        assert_eq!(copy, &input[..]);
+        assert_eq!(value.as_bytes().as_ptr(), copy[1..].as_ptr());
     }
 
     #[test]
     fn an_invalid_value_is_refused_and_not_stored() {
         let mut store = HeadStore::default();
-        let raw = store.copy_head(b"a\x7fb");
+        let input = b"a\x7fb";
         for repeats in [Repeats::No, Repeats::Slot(2)] {
             assert!(matches!(
-                store.value(repeats, &raw[..], &raw, 0),
+                store.value(repeats, input, &mut lazy(input), 0),
                 Err(HeadError::Bad(_))
             ));
         }
