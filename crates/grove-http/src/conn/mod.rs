@@ -2,8 +2,9 @@
 //! [`Transport`], run by the connection's greenlet.
 //!
 //! The hot path: one read buffer per connection (grown only up to the head
-//! limit), httparse into a stack array, one copy of the head that the
-//! `http` types slice, the response head serialized into one reused write
+//! limit), httparse into a stack array, at most one copy of the head that
+//! the `http` types slice (none when the values repeat the connection's
+//! earlier ones and the target is `/`), the response head serialized into one reused write
 //! buffer (cached `Date` line, itoa lengths), and one flush per batch of
 //! pipelined requests — the write buffer is flushed only before the
 //! connection would wait for more input, or when it grows large.

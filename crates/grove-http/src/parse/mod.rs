@@ -1,11 +1,12 @@
-//! The request head: httparse into a stack array of headers, then one copy
-//! of the head into a shared buffer that the `http` types slice (header
-//! values and the URI cost no allocation of their own), and the framing
-//! checks of RFC 9112 §6 that keep requests from being smuggled.
+//! The request head: httparse into a stack array of headers, then at most
+//! one copy of the head into a shared buffer that the `http` types slice
+//! (header values and the URI cost no allocation of their own), and the
+//! framing checks of RFC 9112 §6 that keep requests from being smuggled.
 //!
 //! This module runs one parse; `request_line` judges a line httparse
 //! cannot complete (and the method), `fields` the header fields the server
-//! itself reads (framing, connection, expectation, host).
+//! itself reads (framing, connection, expectation, host), `store` the
+//! connection's head buffer and the header values it repeats.
 
 mod fields;
 mod request_line;
