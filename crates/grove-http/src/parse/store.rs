@@ -6,9 +6,9 @@
 //! Such a value is checked and stored once; a later request that repeats
 //! it gets a clone of the stored `HeaderValue` (a reference count) instead
 //! of a slice of its own head that `HeaderValue` would check byte by byte
-//! again. A value that changes costs one allocation and the check, as a
-//! value seen for the first time does; the store holds at most five
-//! values per connection, each no longer than the head limit.
+//! again. A value new to the connection (its first, or a changed one)
+//! costs an allocation of its own besides the check; the store holds at
+//! most five values per connection, each no longer than the head limit.
 
 use bytes::{Bytes, BytesMut};
 use http::header::HeaderValue;
