@@ -11,11 +11,12 @@ use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::request_body::{BodyError, BodyState};
 use crate::config::Config;
 use crate::deadline::{write_all_metered, Meter, Transfer, Waiting};
+use crate::parse::HeadStore;
 use crate::transport::Transport;
 
 /// First size of a connection's read buffer.
@@ -39,7 +40,7 @@ pub(super) struct Conn<S> {
     pub(super) io: Option<S>,
     pub(super) rbuf: Vec<u8>,
     /// Storage of the heads handed to handlers (see `parse_head`).
-    pub(super) head_buf: BytesMut,
+    pub(super) head_buf: HeadStore,
     /// The unread input is `rbuf[start..end]`.
     pub(super) start: usize,
     pub(super) end: usize,
@@ -69,7 +70,7 @@ impl<S: Transport> Conn<S> {
         Conn {
             io: Some(io),
             rbuf: Vec::new(),
-            head_buf: BytesMut::new(),
+            head_buf: HeadStore::default(),
             start: 0,
             end: 0,
             wbuf: Vec::new(),

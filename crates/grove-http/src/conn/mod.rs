@@ -2,8 +2,9 @@
 //! [`Transport`], run by the connection's greenlet.
 //!
 //! The hot path: one read buffer per connection (grown only up to the head
-//! limit), httparse into a stack array, one copy of the head that the
-//! `http` types slice, the response head serialized into one reused write
+//! limit), httparse into a stack array, at most one copy of the head that
+//! the `http` types slice (none when the values repeat the connection's
+//! earlier ones and the target is `/`), the response head serialized into one reused write
 //! buffer (cached `Date` line, itoa lengths), and one flush per batch of
 //! pipelined requests — the write buffer is flushed only before the
 //! connection would wait for more input, or when it grows large.
@@ -33,7 +34,6 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::ops::Range;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
@@ -110,9 +110,8 @@ where
         scratch: Vec::new(),
         current: Current {
             info: HeadInfo {
-                raw: Bytes::new(),
-                method: 0..0,
-                target: 0..0,
+                method: Method::GET,
+                target: Bytes::new(),
             },
             version: Version::HTTP_11,
             is_head: false,
@@ -248,8 +247,7 @@ where
         state.first = false;
         begin_body(conn, cfg, &head, &mut request);
         let current = &mut state.current;
-        current.info.raw = head.raw;
-        current.info.method = head.method;
+        current.info.method = request.method().clone();
         current.info.target = head.target;
         current.version = request.version();
         current.is_head = request.method() == Method::HEAD;
@@ -267,9 +265,9 @@ where
             peer,
             &mut state.scratch,
         ) {
-            // Let go of the head: its buffer is reused once no request
-            // refers to it.
-            After::KeepAlive => state.current.info.raw = Bytes::new(),
+            // Let go of the target: the head buffer it may be a slice of is
+            // reused once no request refers to it.
+            After::KeepAlive => state.current.info.target = Bytes::new(),
             close => return close,
         }
     }
@@ -327,16 +325,16 @@ fn refuse_head<S: Transport>(
 
 /// What the access log and the panic message need of the request head.
 struct HeadInfo {
-    raw: Bytes,
-    method: Range<usize>,
-    target: Range<usize>,
+    method: Method,
+    /// The target as sent.
+    target: Bytes,
 }
 
 impl HeadInfo {
     fn method(&self) -> &str {
-        std::str::from_utf8(&self.raw[self.method.clone()]).unwrap_or("?")
+        self.method.as_str()
     }
     fn target(&self) -> Cow<'_, str> {
-        String::from_utf8_lossy(&self.raw[self.target.clone()])
+        String::from_utf8_lossy(&self.target)
     }
 }

@@ -6,6 +6,7 @@
 use http::header::{self, HeaderName};
 use http::Version;
 
+use super::store::Repeats;
 use super::{Framing, HeadError, HeadLimits};
 
 /// What the server itself makes of a header field.
@@ -19,27 +20,32 @@ pub(super) enum Role {
     Expect,
 }
 
-/// The name of a header field and its role; the most common request
-/// header names are matched without `HeaderName`'s general parser.
+/// The name of a header field, its role, and whether its value is one
+/// a client repeats on every request of a connection; the most common
+/// request header names are matched without `HeaderName`'s general
+/// parser.
 #[inline(always)]
-pub(super) fn header_name(name: &[u8]) -> Result<(HeaderName, Role), HeadError> {
+pub(super) fn header_name(name: &[u8]) -> Result<(HeaderName, Role, Repeats), HeadError> {
+    use Repeats::{No, Slot};
     Ok(match name.len() {
-        4 if is(name, b"host") => (header::HOST, Role::Host),
-        6 if is(name, b"accept") => (header::ACCEPT, Role::Other),
-        6 if is(name, b"cookie") => (header::COOKIE, Role::Other),
-        6 if is(name, b"expect") => (header::EXPECT, Role::Expect),
-        10 if is(name, b"user-agent") => (header::USER_AGENT, Role::Other),
-        10 if is(name, b"connection") => (header::CONNECTION, Role::Connection),
-        12 if is(name, b"content-type") => (header::CONTENT_TYPE, Role::Other),
-        14 if is(name, b"content-length") => (header::CONTENT_LENGTH, Role::ContentLength),
-        15 if is(name, b"accept-encoding") => (header::ACCEPT_ENCODING, Role::Other),
-        15 if is(name, b"accept-language") => (header::ACCEPT_LANGUAGE, Role::Other),
-        17 if is(name, b"transfer-encoding") => (header::TRANSFER_ENCODING, Role::TransferEncoding),
+        4 if is(name, b"host") => (header::HOST, Role::Host, Slot(0)),
+        6 if is(name, b"accept") => (header::ACCEPT, Role::Other, Slot(1)),
+        6 if is(name, b"cookie") => (header::COOKIE, Role::Other, No),
+        6 if is(name, b"expect") => (header::EXPECT, Role::Expect, No),
+        10 if is(name, b"user-agent") => (header::USER_AGENT, Role::Other, Slot(2)),
+        10 if is(name, b"connection") => (header::CONNECTION, Role::Connection, No),
+        12 if is(name, b"content-type") => (header::CONTENT_TYPE, Role::Other, No),
+        14 if is(name, b"content-length") => (header::CONTENT_LENGTH, Role::ContentLength, No),
+        15 if is(name, b"accept-encoding") => (header::ACCEPT_ENCODING, Role::Other, Slot(3)),
+        15 if is(name, b"accept-language") => (header::ACCEPT_LANGUAGE, Role::Other, Slot(4)),
+        17 if is(name, b"transfer-encoding") => {
+            (header::TRANSFER_ENCODING, Role::TransferEncoding, No)
+        }
         _ => {
             // Not one of the names above (so none of the roles either).
             let name =
                 HeaderName::from_bytes(name).map_err(|_| HeadError::Bad("invalid header name"))?;
-            (name, Role::Other)
+            (name, Role::Other, No)
         }
     })
 }
@@ -181,6 +187,7 @@ fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::store::SLOTS;
     use super::*;
 
     #[test]
@@ -205,7 +212,10 @@ mod tests {
             "acceptX",
             "X-Forwarded-For",
         ] {
-            let (ours, _) = header_name(name.as_bytes()).unwrap();
+            let (ours, _, repeats) = header_name(name.as_bytes()).unwrap();
+            if let Repeats::Slot(slot) = repeats {
+                assert!(slot < SLOTS, "{name}");
+            }
             assert_eq!(
                 ours,
                 HeaderName::from_bytes(name.as_bytes()).unwrap(),
@@ -215,5 +225,23 @@ mod tests {
         assert_eq!(header_name(b"hOsT").unwrap().1, Role::Host);
         assert_eq!(header_name(b"x-host").unwrap().1, Role::Other);
         assert!(header_name(b"bad name").is_err());
+        // Each repeating field has a slot of its own.
+        let slots: Vec<usize> = [
+            "host",
+            "accept",
+            "user-agent",
+            "accept-encoding",
+            "accept-language",
+        ]
+        .iter()
+        .map(|n| match header_name(n.as_bytes()).unwrap().2 {
+            Repeats::Slot(slot) => slot,
+            Repeats::No => panic!("{n} does not repeat"),
+        })
+        .collect();
+        let mut sorted = slots.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), slots.len());
     }
 }

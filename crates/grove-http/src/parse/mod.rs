@@ -1,24 +1,26 @@
-//! The request head: httparse into a stack array of headers, then one copy
-//! of the head into a shared buffer that the `http` types slice (header
-//! values and the URI cost no allocation of their own), and the framing
-//! checks of RFC 9112 §6 that keep requests from being smuggled.
+//! The request head: httparse into a stack array of headers, then at most
+//! one copy of the head into a shared buffer that the `http` types slice
+//! (header values and the URI cost no allocation of their own), and the
+//! framing checks of RFC 9112 §6 that keep requests from being smuggled.
 //!
 //! This module runs one parse; `request_line` judges a line httparse
 //! cannot complete (and the method), `fields` the header fields the server
-//! itself reads (framing, connection, expectation, host).
+//! itself reads (framing, connection, expectation, host), `store` the
+//! connection's head buffer and the header values it repeats.
 
 mod fields;
 mod request_line;
+mod store;
 
 use std::mem::MaybeUninit;
-use std::ops::Range;
 
-use bytes::{Bytes, BytesMut};
-use http::header::{HeaderMap, HeaderValue};
+use bytes::Bytes;
+use http::header::HeaderMap;
 use http::{Request, StatusCode, Uri, Version};
 
 use self::fields::{header_name, Fields};
 use self::request_line::{check_partial, parse_method, refusal};
+pub(crate) use self::store::HeadStore;
 use crate::body::Body;
 
 /// The most headers any configuration may allow (the stack array's size).
@@ -88,16 +90,16 @@ pub(crate) struct Head {
     pub(crate) framing: Framing,
     pub(crate) keep_alive: bool,
     pub(crate) expect_continue: bool,
-    /// The head bytes and where the method and target are in them (logs).
-    pub(crate) raw: Bytes,
-    pub(crate) method: Range<usize>,
-    pub(crate) target: Range<usize>,
+    /// The request target, as sent (for logs).
+    pub(crate) target: Bytes,
 }
 
 /// Parses the head at the start of `buf`: `Ok(Some(head))` when it is
 /// complete, `Ok(None)` when more bytes are needed. The head's bytes are
-/// copied once, into `raw_buf`, whose storage the URI and header values
-/// share.
+/// copied once, into the connection's `store`, whose storage the URI and
+/// header values share — and only if one of them needs it: a request for
+/// `/` whose header values all repeat ones stored earlier (see
+/// [`HeadStore`]) is not copied at all.
 ///
 /// The request is written into `req`, which must be fresh
 /// (`Request::new`): its method, version, URI (unless the target is `/`,
@@ -113,12 +115,12 @@ pub(crate) struct Head {
 pub(crate) fn parse_head(
     buf: &[u8],
     limits: &HeadLimits,
-    raw_buf: &mut BytesMut,
+    store: &mut HeadStore,
     req: &mut Request<Body>,
 ) -> Result<Option<Head>, HeadError> {
-    let parsed = parse_head_with::<FEW_HEADERS>(buf, limits, raw_buf, req);
+    let parsed = parse_head_with::<FEW_HEADERS>(buf, limits, store, req);
     if matches!(parsed, Err(HeadError::HeadTooLarge)) && limits.max_headers > FEW_HEADERS {
-        return parse_head_many(buf, limits, raw_buf, req);
+        return parse_head_many(buf, limits, store, req);
     }
     parsed
 }
@@ -131,10 +133,10 @@ const FEW_HEADERS: usize = 24;
 fn parse_head_many(
     buf: &[u8],
     limits: &HeadLimits,
-    raw_buf: &mut BytesMut,
+    store: &mut HeadStore,
     req: &mut Request<Body>,
 ) -> Result<Option<Head>, HeadError> {
-    parse_head_with::<MAX_HEADERS_CAP>(buf, limits, raw_buf, req)
+    parse_head_with::<MAX_HEADERS_CAP>(buf, limits, store, req)
 }
 
 /// One parse attempt with `N` header slots (see [`parse_head`]).
@@ -142,7 +144,7 @@ fn parse_head_many(
 fn parse_head_with<const N: usize>(
     buf: &[u8],
     limits: &HeadLimits,
-    raw_buf: &mut BytesMut,
+    store: &mut HeadStore,
     req: &mut Request<Body>,
 ) -> Result<Option<Head>, HeadError> {
     let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; N];
@@ -172,54 +174,70 @@ fn parse_head_with<const N: usize>(
     if target_range.end + 10 - method_range.start > limits.max_line {
         return Err(HeadError::UriTooLong);
     }
-    let raw = copy_head(raw_buf, &buf[..len]);
+    let mut head = LazyHead {
+        bytes: &buf[..len],
+        copy: None,
+    };
 
     *req.method_mut() = parse_method(method.as_bytes())?;
-    if path != "/" {
+    let target = if path == "/" {
         // A fresh request's URI is `/`, the most common target.
-        *req.uri_mut() = Uri::from_maybe_shared(raw.slice(target_range.clone()))
+        Bytes::from_static(b"/")
+    } else {
+        let target = head.copy(store).slice(target_range);
+        *req.uri_mut() = Uri::from_maybe_shared(target.clone())
             .map_err(|_| HeadError::Bad("invalid request target"))?;
-    }
+        target
+    };
     let version = if minor == 1 {
         Version::HTTP_11
     } else {
         Version::HTTP_10
     };
     *req.version_mut() = version;
-    let fields = append_headers(req.headers_mut(), parsed.headers, &raw, offset, version)?;
+    let fields = append_headers(
+        req.headers_mut(),
+        parsed.headers,
+        store,
+        &mut head,
+        offset,
+        version,
+    )?;
     let verdict = fields.verdict(version, limits)?;
     Ok(Some(Head {
         len,
         framing: verdict.framing,
         keep_alive: verdict.keep_alive,
         expect_continue: verdict.expect_continue,
-        raw,
-        method: method_range,
-        target: target_range,
+        target,
     }))
 }
 
-/// Copies the head's bytes to the connection's head buffer, whose storage
-/// is reclaimed once the earlier requests' heads are dropped: no
-/// allocation per request in the steady state, and the buffer is
-/// reclaimed (or grown) only when it runs out of room.
-#[inline(always)]
-fn copy_head(raw_buf: &mut BytesMut, head: &[u8]) -> Bytes {
-    if raw_buf.capacity() < head.len() {
-        raw_buf.reserve(head.len().max(HEAD_BUF_CHUNK));
+/// The bytes of a head, and their copy in the connection's [`HeadStore`]
+/// once something needs one.
+struct LazyHead<'a> {
+    bytes: &'a [u8],
+    copy: Option<Bytes>,
+}
+
+impl LazyHead<'_> {
+    /// The head's copy (made now if it was not yet).
+    #[inline(always)]
+    fn copy(&mut self, store: &mut HeadStore) -> &Bytes {
+        self.copy.get_or_insert_with(|| store.copy_head(self.bytes))
     }
-    raw_buf.extend_from_slice(head);
-    raw_buf.split().freeze()
 }
 
 /// Appends the parsed fields to the request's (fresh, empty) header map,
-/// their values slices of `raw` (at `offset` of each value in the input),
-/// and gathers what the server reads from them.
+/// their values slices of the head's copy (at `offset` of each value in
+/// the input) or values stored in `store`, and gathers what the server
+/// reads from them.
 #[inline(always)]
 fn append_headers(
     headers: &mut HeaderMap,
     parsed: &[httparse::Header<'_>],
-    raw: &Bytes,
+    store: &mut HeadStore,
+    head: &mut LazyHead<'_>,
     offset: impl Fn(&[u8]) -> usize,
     version: Version,
 ) -> Result<Fields, HeadError> {
@@ -232,10 +250,8 @@ fn append_headers(
     }
     let mut fields = Fields::default();
     for h in parsed {
-        let (name, role) = header_name(h.name.as_bytes())?;
-        let start = offset(h.value);
-        let value = HeaderValue::from_maybe_shared(raw.slice(start..start + h.value.len()))
-            .map_err(|_| HeadError::Bad("invalid header value"))?;
+        let (name, role, repeats) = header_name(h.name.as_bytes())?;
+        let value = store.value(repeats, h.value, head, offset(h.value))?;
         fields.note(role, h.value, version)?;
         headers.append(name, value);
     }
@@ -245,9 +261,6 @@ fn append_headers(
 /// How many entries an empty `HeaderMap`'s first insertion makes room for
 /// (http 1.x: 8 index slots, 6 usable).
 const FIRST_GROWTH: usize = 6;
-
-/// First size of a connection's head buffer (it grows for larger heads).
-const HEAD_BUF_CHUNK: usize = 1024;
 
 #[cfg(test)]
 mod tests {
@@ -265,7 +278,7 @@ mod tests {
     /// The head and the request.
     fn parse(s: &[u8]) -> Result<Option<(Head, Request<Body>)>, HeadError> {
         let mut req = Request::new(Body::empty());
-        Ok(parse_head(s, &LIMITS, &mut BytesMut::new(), &mut req)?.map(|head| (head, req)))
+        Ok(parse_head(s, &LIMITS, &mut HeadStore::default(), &mut req)?.map(|head| (head, req)))
     }
 
     #[test]
@@ -282,8 +295,7 @@ mod tests {
         assert_eq!(req.headers()[header::HOST], "x");
         assert_eq!(head.framing, Framing::Length(5));
         assert!(head.keep_alive);
-        assert_eq!(&head.raw[head.method.clone()], b"POST");
-        assert_eq!(&head.raw[head.target.clone()], b"/a/b?c=d");
+        assert_eq!(head.target, "/a/b?c=d");
         let (_, req) = parse(b"OPTIONS * HTTP/1.0\r\n\r\n").unwrap().unwrap();
         assert_eq!(req.method(), Method::OPTIONS);
         assert_eq!(req.uri(), "*");
@@ -382,9 +394,14 @@ mod tests {
         let many: String = (0..90).map(|i| format!("H{i}: v\r\n")).collect();
         let req = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
         let mut request = Request::new(Body::empty());
-        parse_head(req.as_bytes(), &limits, &mut BytesMut::new(), &mut request)
-            .unwrap()
-            .unwrap();
+        parse_head(
+            req.as_bytes(),
+            &limits,
+            &mut HeadStore::default(),
+            &mut request,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(request.headers().len(), 91);
         let too_many: String = (0..100).map(|i| format!("H{i}: v\r\n")).collect();
         let req = format!("GET / HTTP/1.1\r\nHost: x\r\n{too_many}\r\n");
@@ -392,7 +409,7 @@ mod tests {
             parse_head(
                 req.as_bytes(),
                 &limits,
-                &mut BytesMut::new(),
+                &mut HeadStore::default(),
                 &mut Request::new(Body::empty())
             )
             .unwrap_err(),
