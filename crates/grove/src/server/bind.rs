@@ -1,32 +1,9 @@
-//! Opening a server's own socket: the builders' address-reuse options, and
-//! the first of the resolved addresses that binds.
+//! Opening a server's own socket with the builders' address-reuse options.
 
 use std::io;
 use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-
-use crate::net::ToSocketAddrs;
-
-/// Calls `bind` on each address `addr` resolves to until one succeeds; the
-/// last error otherwise (`std`'s rule for bind, as `net`'s own binds).
-pub(super) fn bind_first<A: ToSocketAddrs, T>(
-    addr: A,
-    mut bind: impl FnMut(SocketAddr) -> io::Result<T>,
-) -> io::Result<T> {
-    let unresolved = io::Error::new(
-        io::ErrorKind::InvalidInput,
-        "could not resolve to any addresses",
-    );
-    let mut bound = Err(unresolved);
-    for addr in addr.to_socket_addrs()? {
-        bound = bind(addr);
-        if bound.is_ok() {
-            break;
-        }
-    }
-    bound
-}
 
 /// The builders' `SO_REUSEADDR` and `SO_REUSEPORT` options.
 #[derive(Debug, Clone, Copy)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use socket2::{Protocol, Type};
 
-use super::bind::{bind_first, Reuse};
+use super::bind::Reuse;
 use super::core::{Core, Handlers, Pace, State, DEFAULT_STOP_TIMEOUT};
 use crate::net::{ToSocketAddrs, UdpSocket};
 use crate::pool::{Group, Pool};
@@ -504,7 +504,7 @@ impl DatagramServerBuilder {
         A: ToSocketAddrs,
         F: Fn(&[u8], SocketAddr, &UdpSocket) + 'static,
     {
-        let socket = bind_first(addr, |addr| self.bind_udp(addr))?;
+        let socket = crate::net::each_addr(&addr, |addr| self.bind_udp(*addr))?;
         self.socket(socket, handler)
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::bind::{bind_first, Reuse};
+use super::bind::Reuse;
 use super::core::{Core, Handlers, Pace, State, DEFAULT_STOP_TIMEOUT};
 use super::Listener;
 use crate::net::{TcpListener, ToSocketAddrs, UnixListener};
@@ -698,7 +698,7 @@ impl StreamServerBuilder {
         F: Fn(crate::net::TcpStream, SocketAddr) + 'static,
     {
         self.check_stack_size()?;
-        let listener = bind_first(addr, |addr| self.bind_tcp(addr))?;
+        let listener = crate::net::each_addr(&addr, |addr| self.bind_tcp(*addr))?;
         self.listener(listener, handler)
     }
 
