@@ -19,6 +19,10 @@ use std::any::Any;
 /// also leaves every inner scope. A scope is named by its depth: at any
 /// moment a task has one live `with_timeout` scope per depth, and a scope's
 /// timer is cancelled when the scope ends.
+/// The deepest `with_timeout` nesting: its depth must encode apart from a
+/// kill in the task record's 16-bit field.
+pub(crate) const MAX_TIMEOUT_DEPTH: u16 = u16::MAX - 1;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cancel {
     None,
@@ -27,13 +31,14 @@ pub(crate) enum Cancel {
 }
 
 impl Cancel {
-    /// 0: none; `u32::MAX`: kill; otherwise a timeout scope's depth (from 1).
+    /// 0: none; `u16::MAX`: kill; otherwise a timeout scope's depth (from 1
+    /// to [`MAX_TIMEOUT_DEPTH`]).
     #[inline(always)]
-    pub(crate) fn encode(self) -> u32 {
+    pub(crate) fn encode(self) -> u16 {
         match self {
             Cancel::None => 0,
-            Cancel::Timeout(depth) => u32::from(depth),
-            Cancel::Kill => u32::MAX,
+            Cancel::Timeout(depth) => depth,
+            Cancel::Kill => u16::MAX,
         }
     }
 
@@ -48,11 +53,11 @@ impl Cancel {
     }
 
     #[inline(always)]
-    pub(crate) fn decode(raw: u32) -> Cancel {
+    pub(crate) fn decode(raw: u16) -> Cancel {
         match raw {
             0 => Cancel::None,
-            u32::MAX => Cancel::Kill,
-            depth => Cancel::Timeout(depth as u16),
+            u16::MAX => Cancel::Kill,
+            depth => Cancel::Timeout(depth),
         }
     }
 }

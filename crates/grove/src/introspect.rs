@@ -35,7 +35,9 @@
 //! parent.join().unwrap();
 //! ```
 
+use std::collections::HashMap;
 use std::fmt::{self, Write as _};
+use std::ptr;
 use std::time::{Duration, Instant};
 
 use crate::hub::ledger::LAG_BUCKETS;
@@ -204,7 +206,11 @@ fn waits_on(task: &Task) -> String {
     task.waiting_on.get().to_string()
 }
 
-fn state_of(hub: &Hub, task: &Task, current: Option<&Task>) -> GreenletState {
+fn state_of(
+    task: &Task,
+    current: Option<&Task>,
+    wake_ups: &HashMap<*const Task, Instant>,
+) -> GreenletState {
     if current.is_some_and(|c| std::ptr::eq(c, task)) {
         return GreenletState::Running;
     }
@@ -212,16 +218,12 @@ fn state_of(hub: &Hub, task: &Task, current: Option<&Task>) -> GreenletState {
         State::New => GreenletState::NotStarted,
         State::Delayed => GreenletState::Delayed,
         State::Runnable | State::Running | State::Dead => GreenletState::Runnable,
-        State::Parked => {
-            let until = hub.ledger.entry(task.key.get()).sleep_until_ns;
-            if task.waiting_on.get() == WaitOn::Sleep && until != 0 {
-                GreenletState::Sleeping {
-                    until: hub.ledger.instant(until),
-                }
-            } else {
-                GreenletState::Parked { on: waits_on(task) }
+        State::Parked => match wake_ups.get(&ptr::from_ref(task)) {
+            Some(&until) if task.waiting_on.get() == WaitOn::Sleep => {
+                GreenletState::Sleeping { until }
             }
-        }
+            _ => GreenletState::Parked { on: waits_on(task) },
+        },
     }
 }
 
@@ -233,10 +235,11 @@ pub fn run_info() -> RunInfo {
     let current = hub.current();
     let main = hub.main_task();
     let thread = std::thread::current().name().map(str::to_owned);
+    let wake_ups = hub.wake_ups();
     let mut greenlets = vec![GreenletInfo {
         id: main.id,
         name: thread.clone(),
-        state: state_of(hub, main, current),
+        state: state_of(main, current, &wake_ups),
         age: now.saturating_duration_since(hub.ledger.instant(0)),
         parent: None,
         switches: 0,
@@ -245,18 +248,19 @@ pub fn run_info() -> RunInfo {
     let mut tasks = hub.live_tasks();
     tasks.sort_by_key(|t| t.id);
     for task in tasks {
-        let entry = hub.ledger.entry(task.key.get());
+        let birth = task.birth.get();
+        let timed = hub.ledger.timed(task.key.get());
         greenlets.push(GreenletInfo {
             id: task.id,
             name: task.name().map(str::to_owned),
-            state: state_of(hub, &task, current),
-            age: now.saturating_duration_since(hub.ledger.instant(entry.spawned_ns)),
-            parent: (entry.parent != 0).then_some(entry.parent),
-            switches: entry.switches,
+            state: state_of(&task, current, &wake_ups),
+            age: now.saturating_duration_since(hub.ledger.instant(birth.at_ns)),
+            parent: (birth.parent != 0).then_some(birth.parent),
+            switches: timed.switches,
             running_time: hub
                 .ledger
                 .timing()
-                .then(|| Duration::from_nanos(entry.running_ns)),
+                .then(|| Duration::from_nanos(timed.running_ns)),
         });
     }
     RunInfo {

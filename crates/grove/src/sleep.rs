@@ -32,9 +32,6 @@ pub fn sleep(duration: Duration) {
     match hub.deadline_after(duration) {
         Some(deadline) => {
             let timer = Some((deadline, hub.current_unparker()));
-            if let Some(task) = hub.current() {
-                hub.ledger.sleeps_until(task.key.get(), deadline);
-            }
             hub.park_until(WaitOn::Sleep, timer);
         }
         None => {

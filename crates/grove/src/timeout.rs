@@ -30,8 +30,8 @@ use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use crate::cancel::Cancel;
 use crate::cancel::Cancelled;
+use crate::cancel::{Cancel, MAX_TIMEOUT_DEPTH};
 use crate::hub::{Hub, TimerAction};
 
 /// The error of a [`with_timeout`] whose duration passed.
@@ -101,11 +101,11 @@ pub fn with_timeout<T>(duration: Duration, f: impl FnOnce() -> T) -> Result<T, T
     let Some(deadline) = hub.deadline_after(duration) else {
         return Ok(f());
     };
-    let scope = task
-        .timeout_depth
-        .get()
-        .checked_add(1)
-        .expect("grove: more than 65535 nested with_timeout scopes");
+    let scope = task.timeout_depth.get() + 1;
+    assert!(
+        scope <= MAX_TIMEOUT_DEPTH,
+        "grove: more than {MAX_TIMEOUT_DEPTH} nested with_timeout scopes"
+    );
     task.timeout_depth.set(scope);
     let timer = hub.add_timer(deadline, TimerAction::timeout(task.clone(), scope));
     let result = catch_unwind(AssertUnwindSafe(f));

@@ -334,7 +334,7 @@ fn run_greenlet<T: 'static>(task: Rc<Task>, yielder: &Yielder, f: impl FnOnce() 
         Err(payload) => Outcome::Panicked(payload),
     };
     crate::trace::finished(&task, &outcome);
-    task.completion.borrow_mut().outcome = Some(outcome);
+    task.completion.set_outcome(outcome);
 }
 
 impl<T: 'static> Greenlet<T> {
@@ -366,7 +366,6 @@ impl<T: 'static> Greenlet<T> {
             Hub::get().kill_nowait(&self.task);
             return Err(GreenletError::Killed);
         }
-        let mut completion = self.task.completion.borrow_mut();
         if self.task.taken.replace(true) {
             panic!(
                 "grove: the result of greenlet {} was already taken by join on another handle",
@@ -374,9 +373,9 @@ impl<T: 'static> Greenlet<T> {
             );
         }
         into_result(
-            completion
-                .outcome
-                .take()
+            self.task
+                .completion
+                .take_outcome()
                 .expect("a dead greenlet has an outcome"),
         )
     }
@@ -560,7 +559,7 @@ impl<T> Greenlet<T> {
         if self.task.is_dead() {
             Hub::get().schedule_call(Box::new(f));
         } else {
-            self.task.completion.borrow_mut().links.push(Box::new(f));
+            self.task.completion.add_link(Box::new(f));
         }
     }
 
@@ -595,9 +594,7 @@ impl<T> Greenlet<T> {
             }
             self.task
                 .completion
-                .borrow_mut()
-                .joiners
-                .push(unparker.clone());
+                .with_joiners(|joiners| joiners.push(unparker.clone()));
             let timer = deadline.map(|d| (d, unparker.clone()));
             let guard = JoinWait {
                 task: &self.task,
@@ -620,8 +617,13 @@ struct JoinWait<'a> {
 
 impl Drop for JoinWait<'_> {
     fn drop(&mut self) {
+        if self.task.is_dead() {
+            return; // its death took the joiners and woke them
+        }
         let unparker = &self.unparker;
-        self.task.completion.borrow_mut().joiners.remove(unparker);
+        self.task
+            .completion
+            .with_joiners(|joiners| joiners.remove(unparker));
     }
 }
 
@@ -694,15 +696,14 @@ impl<T> crate::wait::Sealed for Greenlet<T> {
         if task.is_dead() {
             return None;
         }
-        task.completion.borrow_mut().joiners.watch(slot.local());
+        task.completion
+            .with_joiners(|joiners| joiners.watch(slot.local()));
         Some(0) // unused: `unwatch` finds the watcher by identity
     }
     fn unwatch(&self, slot: &crate::wait::Slot, _key: usize) {
         self.task()
             .completion
-            .borrow_mut()
-            .joiners
-            .unwatch(&slot.local());
+            .with_joiners(|joiners| joiners.unwatch(&slot.local()));
     }
     fn confirm(&self) -> bool {
         true

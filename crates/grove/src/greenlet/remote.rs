@@ -150,7 +150,7 @@ fn start<T: Send + 'static>(completer: Completer<T>, f: impl FnOnce() -> T + 'st
     completer.shared.lock().started = Some((greenlet.task.key.get(), greenlet.task.id));
     let task = greenlet.task.clone();
     greenlet.link(move || {
-        let outcome = task.completion.borrow_mut().outcome.take();
+        let outcome = task.completion.take_outcome();
         let outcome = outcome.map_or(Err(GreenletError::Killed), super::into_result);
         task.taken.set(true);
         completer.shared.complete(outcome);

@@ -79,6 +79,7 @@ use run_queue::RunQueue;
 pub(crate) use task::{Outcome, Primitive, State, Task, Unparker, WaitOn};
 pub(crate) use timers::TimerKey;
 use timers::Timers;
+use wake_all::ThinVec;
 pub(crate) use watch::{RemoteWatch, RemoteWatcher, Subscription, Target, Watch, Watcher};
 
 /// Run-queue entries handled per turn before the clock is read again.
@@ -133,7 +134,7 @@ impl TimerAction {
 /// (Keeping the run queue a queue of plain `Rc<Task>` keeps a switch cheap.)
 enum Callback {
     /// Run the links of a task that died.
-    Links(Rc<Task>),
+    Links(ThinVec<Box<dyn FnOnce()>>),
     Call(Box<dyn FnOnce()>),
 }
 
@@ -348,6 +349,19 @@ impl Hub {
         self.tasks.borrow().iter().cloned().collect()
     }
 
+    /// When each task parked with a deadline will be woken by its timer,
+    /// keyed by the task's address (one walk over the timers, for run-info).
+    pub(crate) fn wake_ups(&self) -> std::collections::HashMap<*const Task, Instant> {
+        let timers = self.timers.borrow();
+        timers
+            .deadlines()
+            .filter(|(_, action)| {
+                matches!(action.kind, TimerKind::Unpark(seq) if seq == action.task.seq.get())
+            })
+            .map(|(at, action)| (Rc::as_ptr(&action.task), at))
+            .collect()
+    }
+
     /// `(runnable entries, pending timers, stacks in use)`.
     pub(crate) fn queue_counts(&self) -> (usize, usize, usize) {
         (
@@ -443,7 +457,7 @@ impl Hub {
         let key = self.tasks.borrow_mut().insert(task.clone());
         task.key.set(key);
         let parent = self.current().map_or(0, |t| t.id);
-        self.ledger.spawned(key, parent, self.now());
+        task.birth.set(self.ledger.spawned(key, parent, self.now()));
         crate::trace::spawned(task, key, parent);
         if self.on_main() {
             self.beat_main_resumes();
@@ -469,7 +483,7 @@ impl Hub {
             let stack = context.into_stack();
             self.stacks.borrow_mut().release(stack);
         }
-        task.completion.borrow_mut().outcome = Some(Outcome::Killed);
+        task.completion.set_outcome(Outcome::Killed);
         self.retire(task);
     }
 
@@ -487,12 +501,10 @@ impl Hub {
         };
         // Joiners become runnable now, behind everything already runnable;
         // links run as a hub callback queued at the same point.
-        let mut completion = task.completion.borrow_mut();
-        completion.joiners.wake_all();
-        let has_links = !completion.links.is_empty();
-        drop(completion);
-        if has_links {
-            self.queue_callback(Callback::Links(task.clone()));
+        task.completion.take_joiners().wake_all();
+        let links = task.completion.take_links();
+        if !links.is_empty() {
+            self.queue_callback(Callback::Links(links));
         }
         drop(registered);
     }
@@ -643,7 +655,9 @@ impl Hub {
             if Rc::ptr_eq(&task, &self.callback_marker) {
                 let callback = self.callbacks.borrow_mut().pop_front();
                 match callback {
-                    Some(Callback::Links(task)) => self.run_links(&task),
+                    Some(Callback::Links(mut links)) => {
+                        links.take().into_iter().for_each(run_callback)
+                    }
                     Some(Callback::Call(f)) => run_callback(f),
                     None => {}
                 }
@@ -677,13 +691,6 @@ impl Hub {
             let stack = context.into_stack();
             self.stacks.borrow_mut().release(stack);
             self.retire(&task);
-        }
-    }
-
-    fn run_links(&self, task: &Rc<Task>) {
-        let links = task.completion.borrow_mut().links.take();
-        for link in links {
-            run_callback(link);
         }
     }
 

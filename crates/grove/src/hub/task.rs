@@ -7,11 +7,12 @@
 //! waits on something else.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
 use std::os::fd::RawFd;
 use std::rc::Rc;
 
+use super::ledger::Birth;
 use super::running::ContextCell;
 use super::wake_all::{ThinVec, WakeAll, Woken};
 use super::watch::Watcher;
@@ -102,11 +103,50 @@ pub(crate) enum Outcome {
 }
 
 /// What happens when a task dies.
+///
+/// Three `Cell`s opened by moving their value out and back, not a
+/// `RefCell`: no borrow flag, so the task record stays inside its malloc
+/// chunk (see the size test below). Nothing that runs while a value is out
+/// reaches the same task's completion: pushing, removing and matching
+/// joiners call no user code, and waking them only queues work.
 #[derive(Default)]
 pub(crate) struct Completion {
-    pub(crate) outcome: Option<Outcome>,
-    pub(crate) joiners: Joiners,
-    pub(crate) links: ThinVec<Box<dyn FnOnce()>>,
+    outcome: Cell<Option<Outcome>>,
+    joiners: Cell<Joiners>,
+    links: Cell<ThinVec<Box<dyn FnOnce()>>>,
+}
+
+impl Completion {
+    pub(crate) fn set_outcome(&self, outcome: Outcome) {
+        self.outcome.set(Some(outcome));
+    }
+
+    pub(crate) fn take_outcome(&self) -> Option<Outcome> {
+        self.outcome.take()
+    }
+
+    /// Runs `f` on the joiners (see the type's docs for what `f` may do).
+    pub(crate) fn with_joiners<R>(&self, f: impl FnOnce(&mut Joiners) -> R) -> R {
+        let mut joiners = self.joiners.take();
+        let result = f(&mut joiners);
+        self.joiners.set(joiners);
+        result
+    }
+
+    /// Takes the joiners, leaving none (the task died).
+    pub(crate) fn take_joiners(&self) -> Joiners {
+        self.joiners.take()
+    }
+
+    pub(crate) fn add_link(&self, link: Box<dyn FnOnce()>) {
+        let mut links = self.links.take();
+        links.push(link);
+        self.links.set(links);
+    }
+
+    pub(crate) fn take_links(&self) -> ThinVec<Box<dyn FnOnce()>> {
+        self.links.take()
+    }
 }
 
 /// Greenlets waiting for a task to die, in the order they began waiting,
@@ -174,16 +214,18 @@ pub(crate) struct Task {
     /// Set once `join` took the outcome.
     pub(crate) taken: Cell<bool>,
     /// The pending `Cancel`, encoded by `Cancel::encode`.
-    cancel: Cell<u32>,
+    cancel: Cell<u16>,
     /// How many `with_timeout` scopes are open on this task.
     pub(crate) timeout_depth: Cell<u16>,
     pub(crate) waiting_on: Cell<WaitOn>,
+    /// Who spawned it and when, for run-info (set when it is registered).
+    pub(crate) birth: Cell<Birth>,
     /// Set when the greenlet starts; null for a thread's own stack.
     pub(crate) yielder: Cell<*const Yielder>,
     /// The greenlet's stack and registers; empty for a thread's own stack
     /// and once dead. Opened only by the hub's `Running` (`running.rs`).
     pub(super) context: ContextCell,
-    pub(crate) completion: RefCell<Completion>,
+    pub(crate) completion: Completion,
 }
 
 impl Task {
@@ -199,9 +241,10 @@ impl Task {
             cancel: Cell::new(Cancel::None.encode()),
             timeout_depth: Cell::new(0),
             waiting_on: Cell::new(WaitOn::Nothing),
+            birth: Cell::new(Birth::default()),
             yielder: Cell::new(std::ptr::null()),
             context: ContextCell::new(),
-            completion: RefCell::new(Completion::default()),
+            completion: Completion::default(),
         }
     }
 
@@ -324,7 +367,7 @@ impl Drop for Task {
             // here (its hub's thread ended while it was parked): leak it.
             context.leak();
         }
-        let outcome = self.completion.get_mut().outcome.take();
+        let outcome = self.completion.take_outcome();
         if let Some(Outcome::Panicked(payload)) = &outcome {
             eprintln!(
                 "grove: greenlet {} panicked and nobody joined it: {}",

@@ -105,6 +105,18 @@ impl<A> Timers<A> {
         self.live.len()
     }
 
+    /// Every live timer's deadline and action, in no particular order (for
+    /// reports: a walk over all of them).
+    pub(crate) fn deadlines(&self) -> impl Iterator<Item = (Instant, &A)> {
+        self.heap.iter().filter_map(|Reverse((at, seq, key))| {
+            let entry = self.live.get(*key as usize).filter(|e| e.seq == *seq)?;
+            Some((
+                self.epoch + std::time::Duration::from_nanos(*at),
+                &entry.action,
+            ))
+        })
+    }
+
     /// Takes every live action, leaving no timers (hub teardown).
     pub(crate) fn drain(&mut self) -> Vec<A> {
         self.heap.clear();
@@ -132,6 +144,20 @@ impl<A> Timers<A> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn deadlines_lists_live_timers_only() {
+        let t0 = Instant::now();
+        let mut timers = Timers::new();
+        let a = timers.insert(t0 + Duration::from_millis(1), "a");
+        timers.insert(t0 + Duration::from_millis(2), "b");
+        timers.cancel(a);
+        let listed: Vec<_> = timers.deadlines().map(|(at, name)| (at, *name)).collect();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].1, "b");
+        let off = listed[0].0.duration_since(t0);
+        assert!(off >= Duration::from_micros(1999) && off <= Duration::from_micros(2001));
+    }
 
     #[test]
     fn fires_in_deadline_then_insertion_order() {
