@@ -60,7 +60,7 @@ impl Handlers {
     fn spawn(&self, stack_size: Option<usize>, f: impl FnOnce() + 'static) -> Greenlet<()> {
         match self {
             Handlers::Group(group) => group.spawn_sized(stack_size, f),
-            Handlers::Pool(pool) => pool.spawn_sized(stack_size, f),
+            Handlers::Pool(pool) => pool.as_group().spawn_sized(stack_size, f),
         }
     }
 }
