@@ -12,6 +12,58 @@ static WAITS_ON_LOCK: Primitive = Primitive::new("Lock::acquire");
 /// What a greenlet parked here waits on, for reports.
 static WAITS_ON_SEMAPHORE: Primitive = Primitive::new("Semaphore::acquire");
 
+/// The methods the three permit counters share, each with the docs its type
+/// gives: the bodies over [`Permits`] are written here once. `acquire:`
+/// makes the plain forms, `guards: Guard, "name"` the guarded ones (`name`
+/// is what a panic of `acquire_guard` calls it).
+macro_rules! permit_methods {
+    (
+        acquire:
+        $(#[$acquire:meta])* acquire;
+        $(#[$timeout:meta])* acquire_timeout;
+        $(#[$try_acquire:meta])* try_acquire;
+    ) => {
+        $(#[$acquire])*
+        pub fn acquire(&self) -> bool {
+            self.permits.acquire_until(None)
+        }
+
+        $(#[$timeout])*
+        pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+            self.permits.acquire_timeout(timeout)
+        }
+
+        $(#[$try_acquire])*
+        pub fn try_acquire(&self) -> bool {
+            self.permits.try_acquire()
+        }
+    };
+    (
+        guards: $guard:ident, $name:literal;
+        $(#[$acquire:meta])* acquire_guard;
+        $(#[$timeout:meta])* acquire_guard_timeout;
+        $(#[$try_acquire:meta])* try_acquire_guard;
+    ) => {
+        $(#[$acquire])*
+        #[track_caller]
+        pub fn acquire_guard(&self) -> $guard<'_> {
+            let permits = self.permits.hold($name);
+            $guard { permits }
+        }
+
+        $(#[$timeout])*
+        pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<$guard<'_>> {
+            let held = self.permits.hold_timeout(timeout);
+            held.map(|permits| $guard { permits })
+        }
+
+        $(#[$try_acquire])*
+        pub fn try_acquire_guard(&self) -> Option<$guard<'_>> {
+            self.permits.try_hold().map(|permits| $guard { permits })
+        }
+    };
+}
+
 // ---- Semaphore ------------------------------------------------------------------
 
 /// A counter of permits that greenlets acquire and release (gevent's
@@ -109,50 +161,45 @@ impl Semaphore {
         }
     }
 
-    /// Takes a permit, waiting in line while none is available. Returns
-    /// `true`; `false` only when called while the greenlet is unwinding with
-    /// no permit available (it cannot wait then).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let sem = grove::lock::Semaphore::new(1);
-    /// assert!(sem.acquire());
-    /// let s = sem.clone();
-    /// grove::spawn(move || { grove::sleep(Duration::from_millis(5)); s.release() });
-    /// assert!(sem.acquire()); // waits until the greenlet releases
-    /// ```
-    ///
-    /// # Panics
-    /// In hub context when it would have to wait.
-    pub fn acquire(&self) -> bool {
-        self.permits.acquire_until(None)
-    }
-
-    /// Like [`acquire`](Semaphore::acquire), giving up after `timeout`;
-    /// returns whether a permit was taken.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let sem = grove::lock::Semaphore::new(0);
-    /// assert!(!sem.acquire_timeout(Duration::from_millis(5)));
-    /// sem.release();
-    /// assert!(sem.acquire_timeout(Duration::from_millis(5)));
-    /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.permits.acquire_timeout(timeout)
-    }
-
-    /// Takes a permit if one is available now (never behind earlier waiters).
-    ///
-    /// ```
-    /// let sem = grove::lock::Semaphore::new(1);
-    /// assert!(sem.try_acquire());
-    /// assert!(!sem.try_acquire());
-    /// ```
-    pub fn try_acquire(&self) -> bool {
-        self.permits.try_acquire()
+    permit_methods! {
+        acquire:
+        /// Takes a permit, waiting in line while none is available. Returns
+        /// `true`; `false` only when called while the greenlet is unwinding with
+        /// no permit available (it cannot wait then).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let sem = grove::lock::Semaphore::new(1);
+        /// assert!(sem.acquire());
+        /// let s = sem.clone();
+        /// grove::spawn(move || { grove::sleep(Duration::from_millis(5)); s.release() });
+        /// assert!(sem.acquire()); // waits until the greenlet releases
+        /// ```
+        ///
+        /// # Panics
+        /// In hub context when it would have to wait.
+        acquire;
+        /// Like [`acquire`](Semaphore::acquire), giving up after `timeout`;
+        /// returns whether a permit was taken.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let sem = grove::lock::Semaphore::new(0);
+        /// assert!(!sem.acquire_timeout(Duration::from_millis(5)));
+        /// sem.release();
+        /// assert!(sem.acquire_timeout(Duration::from_millis(5)));
+        /// ```
+        acquire_timeout;
+        /// Takes a permit if one is available now (never behind earlier waiters).
+        ///
+        /// ```
+        /// let sem = grove::lock::Semaphore::new(1);
+        /// assert!(sem.try_acquire());
+        /// assert!(!sem.try_acquire());
+        /// ```
+        try_acquire;
     }
 
     /// Returns a permit: the first waiter gets it, or it becomes available.
@@ -171,52 +218,43 @@ impl Semaphore {
         self.permits.release();
     }
 
-    /// Takes a permit, waiting as [`acquire`](Semaphore::acquire) does, and
-    /// returns a guard that releases it when dropped.
-    ///
-    /// ```
-    /// let limit = grove::lock::Semaphore::new(2);
-    /// let _a = limit.acquire_guard();
-    /// let _b = limit.acquire_guard();
-    /// assert!(limit.locked());
-    /// ```
-    ///
-    /// # Panics
-    /// In hub context when it would have to wait; while the greenlet is
-    /// unwinding when no permit is available.
-    #[track_caller]
-    pub fn acquire_guard(&self) -> SemaphoreGuard<'_> {
-        let permits = self.permits.hold("Semaphore::acquire_guard");
-        SemaphoreGuard { permits }
-    }
-
-    /// [`acquire_timeout`](Semaphore::acquire_timeout) with a guard.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let sem = grove::lock::Semaphore::new(1);
-    /// let held = sem.acquire_guard();
-    /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_none());
-    /// drop(held);
-    /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_some());
-    /// ```
-    pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
-        let held = self.permits.hold_timeout(timeout);
-        held.map(|permits| SemaphoreGuard { permits })
-    }
-
-    /// [`try_acquire`](Semaphore::try_acquire) with a guard.
-    ///
-    /// ```
-    /// let sem = grove::lock::Semaphore::new(1);
-    /// let first = sem.try_acquire_guard();
-    /// assert!(first.is_some());
-    /// assert!(sem.try_acquire_guard().is_none());
-    /// ```
-    pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
-        let held = self.permits.try_hold();
-        held.map(|permits| SemaphoreGuard { permits })
+    permit_methods! {
+        guards: SemaphoreGuard, "Semaphore::acquire_guard";
+        /// Takes a permit, waiting as [`acquire`](Semaphore::acquire) does, and
+        /// returns a guard that releases it when dropped.
+        ///
+        /// ```
+        /// let limit = grove::lock::Semaphore::new(2);
+        /// let _a = limit.acquire_guard();
+        /// let _b = limit.acquire_guard();
+        /// assert!(limit.locked());
+        /// ```
+        ///
+        /// # Panics
+        /// In hub context when it would have to wait; while the greenlet is
+        /// unwinding when no permit is available.
+        acquire_guard;
+        /// [`acquire_timeout`](Semaphore::acquire_timeout) with a guard.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let sem = grove::lock::Semaphore::new(1);
+        /// let held = sem.acquire_guard();
+        /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_none());
+        /// drop(held);
+        /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_some());
+        /// ```
+        acquire_guard_timeout;
+        /// [`try_acquire`](Semaphore::try_acquire) with a guard.
+        ///
+        /// ```
+        /// let sem = grove::lock::Semaphore::new(1);
+        /// let first = sem.try_acquire_guard();
+        /// assert!(first.is_some());
+        /// assert!(sem.try_acquire_guard().is_none());
+        /// ```
+        try_acquire_guard;
     }
 
     /// Permits an `acquire` could take now without waiting.
@@ -298,42 +336,37 @@ impl BoundedSemaphore {
         }
     }
 
-    /// As [`Semaphore::acquire`].
-    ///
-    /// ```
-    /// let sem = grove::lock::BoundedSemaphore::new(1);
-    /// assert!(sem.acquire());
-    /// assert_eq!(sem.available(), 0);
-    /// ```
-    ///
-    /// # Panics
-    /// In hub context when it would have to wait.
-    pub fn acquire(&self) -> bool {
-        self.permits.acquire_until(None)
-    }
-
-    /// As [`Semaphore::acquire_timeout`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let sem = grove::lock::BoundedSemaphore::new(1);
-    /// assert!(sem.acquire_timeout(Duration::from_millis(5)));
-    /// assert!(!sem.acquire_timeout(Duration::from_millis(5)));
-    /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.permits.acquire_timeout(timeout)
-    }
-
-    /// As [`Semaphore::try_acquire`].
-    ///
-    /// ```
-    /// let sem = grove::lock::BoundedSemaphore::new(1);
-    /// assert!(sem.try_acquire());
-    /// assert!(!sem.try_acquire());
-    /// ```
-    pub fn try_acquire(&self) -> bool {
-        self.permits.try_acquire()
+    permit_methods! {
+        acquire:
+        /// As [`Semaphore::acquire`].
+        ///
+        /// ```
+        /// let sem = grove::lock::BoundedSemaphore::new(1);
+        /// assert!(sem.acquire());
+        /// assert_eq!(sem.available(), 0);
+        /// ```
+        ///
+        /// # Panics
+        /// In hub context when it would have to wait.
+        acquire;
+        /// As [`Semaphore::acquire_timeout`].
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let sem = grove::lock::BoundedSemaphore::new(1);
+        /// assert!(sem.acquire_timeout(Duration::from_millis(5)));
+        /// assert!(!sem.acquire_timeout(Duration::from_millis(5)));
+        /// ```
+        acquire_timeout;
+        /// As [`Semaphore::try_acquire`].
+        ///
+        /// ```
+        /// let sem = grove::lock::BoundedSemaphore::new(1);
+        /// assert!(sem.try_acquire());
+        /// assert!(!sem.try_acquire());
+        /// ```
+        try_acquire;
     }
 
     /// Returns a permit: the first waiter gets it, or it becomes available.
@@ -352,46 +385,37 @@ impl BoundedSemaphore {
         self.permits.release_within(self.bound)
     }
 
-    /// As [`Semaphore::acquire_guard`].
-    ///
-    /// ```
-    /// let sem = grove::lock::BoundedSemaphore::new(1);
-    /// drop(sem.acquire_guard());
-    /// assert_eq!(sem.available(), 1);
-    /// ```
-    ///
-    /// # Panics
-    /// As [`Semaphore::acquire_guard`].
-    #[track_caller]
-    pub fn acquire_guard(&self) -> SemaphoreGuard<'_> {
-        let permits = self.permits.hold("BoundedSemaphore::acquire_guard");
-        SemaphoreGuard { permits }
-    }
-
-    /// As [`Semaphore::acquire_guard_timeout`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let sem = grove::lock::BoundedSemaphore::new(1);
-    /// let _held = sem.acquire_guard();
-    /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_none());
-    /// ```
-    pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
-        let held = self.permits.hold_timeout(timeout);
-        held.map(|permits| SemaphoreGuard { permits })
-    }
-
-    /// As [`Semaphore::try_acquire_guard`].
-    ///
-    /// ```
-    /// let sem = grove::lock::BoundedSemaphore::new(1);
-    /// let _held = sem.try_acquire_guard().unwrap();
-    /// assert!(sem.try_acquire_guard().is_none());
-    /// ```
-    pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
-        let held = self.permits.try_hold();
-        held.map(|permits| SemaphoreGuard { permits })
+    permit_methods! {
+        guards: SemaphoreGuard, "BoundedSemaphore::acquire_guard";
+        /// As [`Semaphore::acquire_guard`].
+        ///
+        /// ```
+        /// let sem = grove::lock::BoundedSemaphore::new(1);
+        /// drop(sem.acquire_guard());
+        /// assert_eq!(sem.available(), 1);
+        /// ```
+        ///
+        /// # Panics
+        /// As [`Semaphore::acquire_guard`].
+        acquire_guard;
+        /// As [`Semaphore::acquire_guard_timeout`].
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let sem = grove::lock::BoundedSemaphore::new(1);
+        /// let _held = sem.acquire_guard();
+        /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_none());
+        /// ```
+        acquire_guard_timeout;
+        /// As [`Semaphore::try_acquire_guard`].
+        ///
+        /// ```
+        /// let sem = grove::lock::BoundedSemaphore::new(1);
+        /// let _held = sem.try_acquire_guard().unwrap();
+        /// assert!(sem.try_acquire_guard().is_none());
+        /// ```
+        try_acquire_guard;
     }
 
     /// Permits an `acquire` could take now without waiting.
@@ -518,61 +542,56 @@ impl Lock {
         }
     }
 
-    /// Locks, waiting in line while it is locked. Returns `true`; `false`
-    /// only when called while the greenlet is unwinding and the lock is held
-    /// (it cannot wait then).
-    ///
-    /// ```
-    /// use std::{cell::RefCell, rc::Rc, time::Duration};
-    ///
-    /// let lock = grove::lock::Lock::new();
-    /// let log = Rc::new(RefCell::new(Vec::new()));
-    /// let writers: Vec<_> = ["a", "b"]
-    ///     .into_iter()
-    ///     .map(|name| {
-    ///         let (lock, log) = (lock.clone(), log.clone());
-    ///         grove::spawn(move || {
-    ///             lock.acquire(); // one writer at a time, across the sleep
-    ///             log.borrow_mut().push(format!("{name} start"));
-    ///             grove::sleep(Duration::from_millis(5));
-    ///             log.borrow_mut().push(format!("{name} end"));
-    ///             lock.release().unwrap();
-    ///         })
-    ///     })
-    ///     .collect();
-    /// grove::joinall(&writers);
-    /// assert_eq!(*log.borrow(), ["a start", "a end", "b start", "b end"]);
-    /// ```
-    ///
-    /// # Panics
-    /// In hub context when it would have to wait.
-    pub fn acquire(&self) -> bool {
-        self.permits.acquire_until(None)
-    }
-
-    /// Like [`acquire`](Lock::acquire), giving up after `timeout`; returns
-    /// whether the lock was taken.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let lock = grove::lock::Lock::new();
-    /// lock.acquire();
-    /// assert!(!lock.acquire_timeout(Duration::from_millis(5)));
-    /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.permits.acquire_timeout(timeout)
-    }
-
-    /// Locks if it is unlocked and nobody waits for it.
-    ///
-    /// ```
-    /// let lock = grove::lock::Lock::new();
-    /// assert!(lock.try_acquire());
-    /// assert!(!lock.try_acquire()); // not reentrant: see `RLock`
-    /// ```
-    pub fn try_acquire(&self) -> bool {
-        self.permits.try_acquire()
+    permit_methods! {
+        acquire:
+        /// Locks, waiting in line while it is locked. Returns `true`; `false`
+        /// only when called while the greenlet is unwinding and the lock is held
+        /// (it cannot wait then).
+        ///
+        /// ```
+        /// use std::{cell::RefCell, rc::Rc, time::Duration};
+        ///
+        /// let lock = grove::lock::Lock::new();
+        /// let log = Rc::new(RefCell::new(Vec::new()));
+        /// let writers: Vec<_> = ["a", "b"]
+        ///     .into_iter()
+        ///     .map(|name| {
+        ///         let (lock, log) = (lock.clone(), log.clone());
+        ///         grove::spawn(move || {
+        ///             lock.acquire(); // one writer at a time, across the sleep
+        ///             log.borrow_mut().push(format!("{name} start"));
+        ///             grove::sleep(Duration::from_millis(5));
+        ///             log.borrow_mut().push(format!("{name} end"));
+        ///             lock.release().unwrap();
+        ///         })
+        ///     })
+        ///     .collect();
+        /// grove::joinall(&writers);
+        /// assert_eq!(*log.borrow(), ["a start", "a end", "b start", "b end"]);
+        /// ```
+        ///
+        /// # Panics
+        /// In hub context when it would have to wait.
+        acquire;
+        /// Like [`acquire`](Lock::acquire), giving up after `timeout`; returns
+        /// whether the lock was taken.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let lock = grove::lock::Lock::new();
+        /// lock.acquire();
+        /// assert!(!lock.acquire_timeout(Duration::from_millis(5)));
+        /// ```
+        acquire_timeout;
+        /// Locks if it is unlocked and nobody waits for it.
+        ///
+        /// ```
+        /// let lock = grove::lock::Lock::new();
+        /// assert!(lock.try_acquire());
+        /// assert!(!lock.try_acquire()); // not reentrant: see `RLock`
+        /// ```
+        try_acquire;
     }
 
     /// Unlocks; the first waiter gets the lock.
@@ -590,50 +609,41 @@ impl Lock {
         self.permits.release_within(1)
     }
 
-    /// Locks as [`acquire`](Lock::acquire) does and returns a guard that
-    /// unlocks when dropped.
-    ///
-    /// ```
-    /// let lock = grove::lock::Lock::new();
-    /// let guard = lock.acquire_guard();
-    /// assert!(lock.locked());
-    /// drop(guard);
-    /// assert!(!lock.locked());
-    /// ```
-    ///
-    /// # Panics
-    /// In hub context when it would have to wait; while the greenlet is
-    /// unwinding when the lock is held.
-    #[track_caller]
-    pub fn acquire_guard(&self) -> LockGuard<'_> {
-        let permits = self.permits.hold("Lock::acquire_guard");
-        LockGuard { permits }
-    }
-
-    /// [`acquire_timeout`](Lock::acquire_timeout) with a guard.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let lock = grove::lock::Lock::new();
-    /// let _held = lock.acquire_guard();
-    /// assert!(lock.acquire_guard_timeout(Duration::from_millis(5)).is_none());
-    /// ```
-    pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
-        let held = self.permits.hold_timeout(timeout);
-        held.map(|permits| LockGuard { permits })
-    }
-
-    /// [`try_acquire`](Lock::try_acquire) with a guard.
-    ///
-    /// ```
-    /// let lock = grove::lock::Lock::new();
-    /// let _held = lock.try_acquire_guard().unwrap();
-    /// assert!(lock.try_acquire_guard().is_none());
-    /// ```
-    pub fn try_acquire_guard(&self) -> Option<LockGuard<'_>> {
-        let held = self.permits.try_hold();
-        held.map(|permits| LockGuard { permits })
+    permit_methods! {
+        guards: LockGuard, "Lock::acquire_guard";
+        /// Locks as [`acquire`](Lock::acquire) does and returns a guard that
+        /// unlocks when dropped.
+        ///
+        /// ```
+        /// let lock = grove::lock::Lock::new();
+        /// let guard = lock.acquire_guard();
+        /// assert!(lock.locked());
+        /// drop(guard);
+        /// assert!(!lock.locked());
+        /// ```
+        ///
+        /// # Panics
+        /// In hub context when it would have to wait; while the greenlet is
+        /// unwinding when the lock is held.
+        acquire_guard;
+        /// [`acquire_timeout`](Lock::acquire_timeout) with a guard.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let lock = grove::lock::Lock::new();
+        /// let _held = lock.acquire_guard();
+        /// assert!(lock.acquire_guard_timeout(Duration::from_millis(5)).is_none());
+        /// ```
+        acquire_guard_timeout;
+        /// [`try_acquire`](Lock::try_acquire) with a guard.
+        ///
+        /// ```
+        /// let lock = grove::lock::Lock::new();
+        /// let _held = lock.try_acquire_guard().unwrap();
+        /// assert!(lock.try_acquire_guard().is_none());
+        /// ```
+        try_acquire_guard;
     }
 
     /// Whether the lock is held (or promised to a woken waiter).
