@@ -704,9 +704,6 @@ impl<T> crate::wait::Sealed for Greenlet<T> {
             .joiners
             .unwatch(&slot.local());
     }
-    fn confirm(&self) -> bool {
-        true
-    }
 }
 
 impl<T> crate::Waitable for Greenlet<T> {
