@@ -13,51 +13,44 @@ static WAITS_ON_LOCK: Primitive = Primitive::new("Lock::acquire");
 static WAITS_ON_SEMAPHORE: Primitive = Primitive::new("Semaphore::acquire");
 
 /// The methods the three permit counters share, each with the docs its type
-/// gives: the bodies over [`Permits`] are written here once. `acquire:`
-/// makes the plain forms, `guards: Guard, "name"` the guarded ones (`name`
-/// is what a panic of `acquire_guard` calls it).
+/// gives: the bodies over [`Permits`] are written here once. The guard type
+/// and the name a panic of `acquire_guard` gives come first; `release`,
+/// which differs, is passed through in its place.
 macro_rules! permit_methods {
     (
-        acquire:
+        $guard:ident, $name:literal;
         $(#[$acquire:meta])* acquire;
         $(#[$timeout:meta])* acquire_timeout;
         $(#[$try_acquire:meta])* try_acquire;
+        $release:item
+        $(#[$guard_acquire:meta])* acquire_guard;
+        $(#[$guard_timeout:meta])* acquire_guard_timeout;
+        $(#[$guard_try:meta])* try_acquire_guard;
     ) => {
         $(#[$acquire])*
         pub fn acquire(&self) -> bool {
             self.permits.acquire_until(None)
         }
-
         $(#[$timeout])*
         pub fn acquire_timeout(&self, timeout: Duration) -> bool {
             self.permits.acquire_timeout(timeout)
         }
-
         $(#[$try_acquire])*
         pub fn try_acquire(&self) -> bool {
             self.permits.try_acquire()
         }
-    };
-    (
-        guards: $guard:ident, $name:literal;
-        $(#[$acquire:meta])* acquire_guard;
-        $(#[$timeout:meta])* acquire_guard_timeout;
-        $(#[$try_acquire:meta])* try_acquire_guard;
-    ) => {
-        $(#[$acquire])*
+        $release
+        $(#[$guard_acquire])*
         #[track_caller]
         pub fn acquire_guard(&self) -> $guard<'_> {
-            let permits = self.permits.hold($name);
-            $guard { permits }
+            $guard { permits: self.permits.hold($name) }
         }
-
-        $(#[$timeout])*
+        $(#[$guard_timeout])*
         pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<$guard<'_>> {
             let held = self.permits.hold_timeout(timeout);
             held.map(|permits| $guard { permits })
         }
-
-        $(#[$try_acquire])*
+        $(#[$guard_try])*
         pub fn try_acquire_guard(&self) -> Option<$guard<'_>> {
             self.permits.try_hold().map(|permits| $guard { permits })
         }
@@ -162,7 +155,7 @@ impl Semaphore {
     }
 
     permit_methods! {
-        acquire:
+        SemaphoreGuard, "Semaphore::acquire_guard";
         /// Takes a permit, waiting in line while none is available. Returns
         /// `true`; `false` only when called while the greenlet is unwinding with
         /// no permit available (it cannot wait then).
@@ -200,26 +193,21 @@ impl Semaphore {
         /// assert!(!sem.try_acquire());
         /// ```
         try_acquire;
-    }
-
-    /// Returns a permit: the first waiter gets it, or it becomes available.
-    /// Never blocks.
-    ///
-    /// ```
-    /// let sem = grove::lock::Semaphore::new(0);
-    /// sem.release(); // an unbounded semaphore just counts up
-    /// sem.release();
-    /// assert_eq!(sem.available(), 2);
-    /// ```
-    ///
-    /// # Panics
-    /// If the count would overflow `usize`.
-    pub fn release(&self) {
-        self.permits.release();
-    }
-
-    permit_methods! {
-        guards: SemaphoreGuard, "Semaphore::acquire_guard";
+        /// Returns a permit: the first waiter gets it, or it becomes available.
+        /// Never blocks.
+        ///
+        /// ```
+        /// let sem = grove::lock::Semaphore::new(0);
+        /// sem.release(); // an unbounded semaphore just counts up
+        /// sem.release();
+        /// assert_eq!(sem.available(), 2);
+        /// ```
+        ///
+        /// # Panics
+        /// If the count would overflow `usize`.
+        pub fn release(&self) {
+            self.permits.release();
+        }
         /// Takes a permit, waiting as [`acquire`](Semaphore::acquire) does, and
         /// returns a guard that releases it when dropped.
         ///
@@ -337,7 +325,7 @@ impl BoundedSemaphore {
     }
 
     permit_methods! {
-        acquire:
+        SemaphoreGuard, "BoundedSemaphore::acquire_guard";
         /// As [`Semaphore::acquire`].
         ///
         /// ```
@@ -367,26 +355,21 @@ impl BoundedSemaphore {
         /// assert!(!sem.try_acquire());
         /// ```
         try_acquire;
-    }
-
-    /// Returns a permit: the first waiter gets it, or it becomes available.
-    ///
-    /// ```
-    /// let sem = grove::lock::BoundedSemaphore::new(1);
-    /// sem.acquire();
-    /// assert_eq!(sem.release(), Ok(()));
-    /// assert_eq!(sem.release(), Err(grove::lock::OverRelease)); // beyond the bound
-    /// ```
-    ///
-    /// # Errors
-    /// [`OverRelease`] if no permit is held (every permit is already
-    /// available or promised to a waiter); nothing changes then.
-    pub fn release(&self) -> Result<(), OverRelease> {
-        self.permits.release_within(self.bound)
-    }
-
-    permit_methods! {
-        guards: SemaphoreGuard, "BoundedSemaphore::acquire_guard";
+        /// Returns a permit: the first waiter gets it, or it becomes available.
+        ///
+        /// ```
+        /// let sem = grove::lock::BoundedSemaphore::new(1);
+        /// sem.acquire();
+        /// assert_eq!(sem.release(), Ok(()));
+        /// assert_eq!(sem.release(), Err(grove::lock::OverRelease)); // beyond the bound
+        /// ```
+        ///
+        /// # Errors
+        /// [`OverRelease`] if no permit is held (every permit is already
+        /// available or promised to a waiter); nothing changes then.
+        pub fn release(&self) -> Result<(), OverRelease> {
+            self.permits.release_within(self.bound)
+        }
         /// As [`Semaphore::acquire_guard`].
         ///
         /// ```
@@ -543,7 +526,7 @@ impl Lock {
     }
 
     permit_methods! {
-        acquire:
+        LockGuard, "Lock::acquire_guard";
         /// Locks, waiting in line while it is locked. Returns `true`; `false`
         /// only when called while the greenlet is unwinding and the lock is held
         /// (it cannot wait then).
@@ -592,25 +575,20 @@ impl Lock {
         /// assert!(!lock.try_acquire()); // not reentrant: see `RLock`
         /// ```
         try_acquire;
-    }
-
-    /// Unlocks; the first waiter gets the lock.
-    ///
-    /// ```
-    /// let lock = grove::lock::Lock::new();
-    /// lock.acquire();
-    /// assert_eq!(lock.release(), Ok(()));
-    /// assert_eq!(lock.release(), Err(grove::lock::OverRelease));
-    /// ```
-    ///
-    /// # Errors
-    /// [`OverRelease`] if the lock is not locked; nothing changes then.
-    pub fn release(&self) -> Result<(), OverRelease> {
-        self.permits.release_within(1)
-    }
-
-    permit_methods! {
-        guards: LockGuard, "Lock::acquire_guard";
+        /// Unlocks; the first waiter gets the lock.
+        ///
+        /// ```
+        /// let lock = grove::lock::Lock::new();
+        /// lock.acquire();
+        /// assert_eq!(lock.release(), Ok(()));
+        /// assert_eq!(lock.release(), Err(grove::lock::OverRelease));
+        /// ```
+        ///
+        /// # Errors
+        /// [`OverRelease`] if the lock is not locked; nothing changes then.
+        pub fn release(&self) -> Result<(), OverRelease> {
+            self.permits.release_within(1)
+        }
         /// Locks as [`acquire`](Lock::acquire) does and returns a guard that
         /// unlocks when dropped.
         ///

@@ -30,33 +30,19 @@ macro_rules! map_methods {
         $(#[$map])*
         #[track_caller]
         pub fn map<I, R, F>(&self, f: F, items: I) -> Vec<R>
-        where
-            I: IntoIterator,
-            I::Item: 'static,
-            R: 'static,
-            F: Fn(I::Item) -> R + 'static,
+        where I: IntoIterator, I::Item: 'static, R: 'static, F: Fn(I::Item) -> R + 'static
         {
             IMap::new(self.$($inner).+.clone(), f, items.into_iter(), true, "map").collect()
         }
-
         $(#[$imap])*
         pub fn imap<I, R, F>(&self, f: F, items: I) -> IMap<R, F, I::IntoIter>
-        where
-            I: IntoIterator,
-            I::Item: 'static,
-            R: 'static,
-            F: Fn(I::Item) -> R + 'static,
+        where I: IntoIterator, I::Item: 'static, R: 'static, F: Fn(I::Item) -> R + 'static
         {
             IMap::new(self.$($inner).+.clone(), f, items.into_iter(), true, "imap")
         }
-
         $(#[$unordered])*
         pub fn imap_unordered<I, R, F>(&self, f: F, items: I) -> IMap<R, F, I::IntoIter>
-        where
-            I: IntoIterator,
-            I::Item: 'static,
-            R: 'static,
-            F: Fn(I::Item) -> R + 'static,
+        where I: IntoIterator, I::Item: 'static, R: 'static, F: Fn(I::Item) -> R + 'static
         {
             let items = items.into_iter();
             IMap::new(self.$($inner).+.clone(), f, items, false, "imap_unordered")

@@ -1,9 +1,6 @@
-//! The methods [`StreamServer`](super::StreamServer) and
-//! [`DatagramServer`](super::DatagramServer) share, and those their builders
-//! share: each is written here once, as a macro that takes every method's
-//! docs from the type it is expanded in (the docs differ by example; the
-//! bodies do not). A server's `inner` has the `core` and the `idle` parts
-//! the controls act on; a builder has `reuse` and `handlers`.
+//! The methods both servers share, and those both builders share: written
+//! once, as macros that take each method's docs from the type they are
+//! expanded in (the docs differ by example, the bodies do not).
 
 /// `serve_forever`, `stop`, `is_running`, `is_stopped` and `handler_count`.
 macro_rules! server_controls {
@@ -19,23 +16,19 @@ macro_rules! server_controls {
         pub fn serve_forever(&self) {
             self.inner.core.serve_forever(|| self.start());
         }
-
         $(#[$stop])*
         #[track_caller]
         pub fn stop(&self, timeout: Duration) {
             self.inner.core.stop_idle(&self.inner.idle, timeout);
         }
-
         $(#[$is_running])*
         pub fn is_running(&self) -> bool {
             self.inner.core.state() == State::Running
         }
-
         $(#[$is_stopped])*
         pub fn is_stopped(&self) -> bool {
             self.inner.core.state() == State::Stopped
         }
-
         $(#[$handler_count])*
         pub fn handler_count(&self) -> usize {
             self.inner.core.handler_count()
@@ -56,7 +49,6 @@ macro_rules! builder_options {
             self.reuse.address = on;
             self
         }
-
         $(#[$reuse_port])*
         pub fn reuse_port(mut self, on: bool) -> Self {
             self.reuse.port = on;
@@ -74,13 +66,11 @@ macro_rules! builder_options {
         pub fn pool_size(self, size: usize) -> Self {
             self.pool(Pool::new(size))
         }
-
         $(#[$pool])*
         pub fn pool(mut self, pool: Pool) -> Self {
             self.handlers = Handlers::Pool(pool);
             self
         }
-
         $(#[$group])*
         pub fn group(mut self, group: Group) -> Self {
             self.handlers = Handlers::Group(group);
