@@ -177,32 +177,31 @@ impl DatagramServer {
         self.inner.local_addr
     }
 
-    /// Starts receiving in a background greenlet and returns at once; see
-    /// [`StreamServer::start`](super::StreamServer::start).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
-    /// server.start();
-    /// assert!(server.is_running());
-    /// server.stop(Duration::ZERO);
-    /// ```
-    ///
-    /// # Panics
-    /// If the server was already started or was stopped, or if no stack
-    /// can be had.
-    #[track_caller]
-    pub fn start(&self) {
-        let buffer_size = self.inner.buffer_size;
-        self.inner
-            .core
-            .start(&self.inner.idle, |(socket, handler), core| {
-                move || receive_loop(&core, socket, handler, buffer_size)
-            });
-    }
-
     server_controls! {
+        /// Starts receiving in a background greenlet and returns at once; see
+        /// [`StreamServer::start`](super::StreamServer::start).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
+        /// server.start();
+        /// assert!(server.is_running());
+        /// server.stop(Duration::ZERO);
+        /// ```
+        ///
+        /// # Panics
+        /// If the server was already started or was stopped, or if no stack
+        /// can be had.
+        #[track_caller]
+        pub fn start(&self) {
+            let buffer_size = self.inner.buffer_size;
+            self.inner
+                .core
+                .start(&self.inner.idle, |(socket, handler), core| {
+                    move || receive_loop(&core, socket, handler, buffer_size)
+                });
+        }
         /// Starts the server unless it was started, then waits until it has
         /// stopped; see [`StreamServer::serve_forever`](super::StreamServer::serve_forever).
         ///

@@ -2,15 +2,18 @@
 //! once, as macros that take each method's docs from the type they are
 //! expanded in (the docs differ by example, the bodies do not).
 
+/// `start` (passed through: each server starts its own loop), then
 /// `serve_forever`, `stop`, `is_running`, `is_stopped` and `handler_count`.
 macro_rules! server_controls {
     (
+        $start:item
         $(#[$serve_forever:meta])* serve_forever;
         $(#[$stop:meta])* stop;
         $(#[$is_running:meta])* is_running;
         $(#[$is_stopped:meta])* is_stopped;
         $(#[$handler_count:meta])* handler_count;
     ) => {
+        $start
         $(#[$serve_forever])*
         #[track_caller]
         pub fn serve_forever(&self) {

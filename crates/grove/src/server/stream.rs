@@ -285,33 +285,32 @@ impl<L: Listener> StreamServer<L> {
         self.inner.local_addr.clone()
     }
 
-    /// Starts accepting in a background greenlet and returns at once. The
-    /// greenlet runs from the hub's next turn, as a spawned one does; the
-    /// server runs until [`stop`](StreamServer::stop)ped, whether or not
-    /// handles to it remain.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
-    /// server.start(); // returns at once; this greenlet (or thread) goes on
-    /// assert!(server.is_running());
-    /// server.stop(Duration::from_secs(1));
-    /// ```
-    ///
-    /// # Panics
-    /// If the server was already started or was stopped (a stopped
-    /// server's listener is closed), or if no stack can be had.
-    #[track_caller]
-    pub fn start(&self) {
-        self.inner
-            .core
-            .start(&self.inner.idle, |(listener, handler), core| {
-                move || accept_loop(&core, listener, handler)
-            });
-    }
-
     server_controls! {
+        /// Starts accepting in a background greenlet and returns at once. The
+        /// greenlet runs from the hub's next turn, as a spawned one does; the
+        /// server runs until [`stop`](StreamServer::stop)ped, whether or not
+        /// handles to it remain.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
+        /// server.start(); // returns at once; this greenlet (or thread) goes on
+        /// assert!(server.is_running());
+        /// server.stop(Duration::from_secs(1));
+        /// ```
+        ///
+        /// # Panics
+        /// If the server was already started or was stopped (a stopped
+        /// server's listener is closed), or if no stack can be had.
+        #[track_caller]
+        pub fn start(&self) {
+            self.inner
+                .core
+                .start(&self.inner.idle, |(listener, handler), core| {
+                    move || accept_loop(&core, listener, handler)
+                });
+        }
         /// Starts the server unless it was started, then waits until it has
         /// stopped — by a [`stop`](StreamServer::stop) from another greenlet
         /// (or a handler), whose grace period is over. On a thread's own stack
