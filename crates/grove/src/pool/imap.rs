@@ -357,11 +357,5 @@ where
     }
 }
 
-impl<R, F, I> FusedIterator for IMap<R, F, I>
-where
-    I: Iterator,
-    I::Item: 'static,
-    R: 'static,
-    F: Fn(I::Item) -> R + 'static,
-{
-}
+// Once `next` returned `None` it always does (the bounds are `Iterator`'s).
+impl<R, F, I> FusedIterator for IMap<R, F, I> where Self: Iterator {}
