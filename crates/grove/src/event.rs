@@ -542,10 +542,6 @@ impl crate::wait::Sealed for Event {
     fn unwatch(&self, _slot: &crate::wait::Slot, key: usize) {
         Event::unwatch(self, key);
     }
-    /// A `set` seen is an event that happened, even if cleared since.
-    fn confirm(&self) -> bool {
-        true
-    }
 }
 
 impl crate::Waitable for Event {
@@ -560,9 +556,6 @@ impl<T> crate::wait::Sealed for AsyncResult<T> {
     }
     fn unwatch(&self, _slot: &crate::wait::Slot, key: usize) {
         AsyncResult::unwatch(self, key);
-    }
-    fn confirm(&self) -> bool {
-        true
     }
 }
 

@@ -705,9 +705,6 @@ impl<T> crate::wait::Sealed for Greenlet<T> {
             .completion
             .with_joiners(|joiners| joiners.unwatch(&slot.local()));
     }
-    fn confirm(&self) -> bool {
-        true
-    }
 }
 
 impl<T> crate::Waitable for Greenlet<T> {

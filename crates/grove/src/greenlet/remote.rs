@@ -306,9 +306,6 @@ impl<T> crate::wait::Sealed for RemoteGreenlet<T> {
     fn unwatch(&self, _slot: &crate::wait::Slot, key: usize) {
         RemoteGreenlet::unwatch(self, key);
     }
-    fn confirm(&self) -> bool {
-        true
-    }
 }
 
 impl<T> crate::Waitable for RemoteGreenlet<T> {

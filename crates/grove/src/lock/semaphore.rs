@@ -12,6 +12,51 @@ static WAITS_ON_LOCK: Primitive = Primitive::new("Lock::acquire");
 /// What a greenlet parked here waits on, for reports.
 static WAITS_ON_SEMAPHORE: Primitive = Primitive::new("Semaphore::acquire");
 
+/// The methods the three permit counters share, each with the docs its type
+/// gives: the bodies over [`Permits`] are written here once. The guard type
+/// and the name a panic of `acquire_guard` gives come first; `release`,
+/// which differs, is passed through in its place.
+macro_rules! permit_methods {
+    (
+        $guard:ident, $name:literal;
+        $(#[$acquire:meta])* acquire;
+        $(#[$timeout:meta])* acquire_timeout;
+        $(#[$try_acquire:meta])* try_acquire;
+        $release:item
+        $(#[$guard_acquire:meta])* acquire_guard;
+        $(#[$guard_timeout:meta])* acquire_guard_timeout;
+        $(#[$guard_try:meta])* try_acquire_guard;
+    ) => {
+        $(#[$acquire])*
+        pub fn acquire(&self) -> bool {
+            self.permits.acquire_until(None)
+        }
+        $(#[$timeout])*
+        pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+            self.permits.acquire_timeout(timeout)
+        }
+        $(#[$try_acquire])*
+        pub fn try_acquire(&self) -> bool {
+            self.permits.try_acquire()
+        }
+        $release
+        $(#[$guard_acquire])*
+        #[track_caller]
+        pub fn acquire_guard(&self) -> $guard<'_> {
+            $guard { permits: self.permits.hold($name) }
+        }
+        $(#[$guard_timeout])*
+        pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<$guard<'_>> {
+            let held = self.permits.hold_timeout(timeout);
+            held.map(|permits| $guard { permits })
+        }
+        $(#[$guard_try])*
+        pub fn try_acquire_guard(&self) -> Option<$guard<'_>> {
+            self.permits.try_hold().map(|permits| $guard { permits })
+        }
+    };
+}
+
 // ---- Semaphore ------------------------------------------------------------------
 
 /// A counter of permits that greenlets acquire and release (gevent's
@@ -109,114 +154,95 @@ impl Semaphore {
         }
     }
 
-    /// Takes a permit, waiting in line while none is available. Returns
-    /// `true`; `false` only when called while the greenlet is unwinding with
-    /// no permit available (it cannot wait then).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let sem = grove::lock::Semaphore::new(1);
-    /// assert!(sem.acquire());
-    /// let s = sem.clone();
-    /// grove::spawn(move || { grove::sleep(Duration::from_millis(5)); s.release() });
-    /// assert!(sem.acquire()); // waits until the greenlet releases
-    /// ```
-    ///
-    /// # Panics
-    /// In hub context when it would have to wait.
-    pub fn acquire(&self) -> bool {
-        self.permits.acquire_until(None)
-    }
-
-    /// Like [`acquire`](Semaphore::acquire), giving up after `timeout`;
-    /// returns whether a permit was taken.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let sem = grove::lock::Semaphore::new(0);
-    /// assert!(!sem.acquire_timeout(Duration::from_millis(5)));
-    /// sem.release();
-    /// assert!(sem.acquire_timeout(Duration::from_millis(5)));
-    /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.permits.acquire_timeout(timeout)
-    }
-
-    /// Takes a permit if one is available now (never behind earlier waiters).
-    ///
-    /// ```
-    /// let sem = grove::lock::Semaphore::new(1);
-    /// assert!(sem.try_acquire());
-    /// assert!(!sem.try_acquire());
-    /// ```
-    pub fn try_acquire(&self) -> bool {
-        self.permits.try_acquire()
-    }
-
-    /// Returns a permit: the first waiter gets it, or it becomes available.
-    /// Never blocks.
-    ///
-    /// ```
-    /// let sem = grove::lock::Semaphore::new(0);
-    /// sem.release(); // an unbounded semaphore just counts up
-    /// sem.release();
-    /// assert_eq!(sem.available(), 2);
-    /// ```
-    ///
-    /// # Panics
-    /// If the count would overflow `usize`.
-    pub fn release(&self) {
-        self.permits.release();
-    }
-
-    /// Takes a permit, waiting as [`acquire`](Semaphore::acquire) does, and
-    /// returns a guard that releases it when dropped.
-    ///
-    /// ```
-    /// let limit = grove::lock::Semaphore::new(2);
-    /// let _a = limit.acquire_guard();
-    /// let _b = limit.acquire_guard();
-    /// assert!(limit.locked());
-    /// ```
-    ///
-    /// # Panics
-    /// In hub context when it would have to wait; while the greenlet is
-    /// unwinding when no permit is available.
-    #[track_caller]
-    pub fn acquire_guard(&self) -> SemaphoreGuard<'_> {
-        let permits = self.permits.hold("Semaphore::acquire_guard");
-        SemaphoreGuard { permits }
-    }
-
-    /// [`acquire_timeout`](Semaphore::acquire_timeout) with a guard.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let sem = grove::lock::Semaphore::new(1);
-    /// let held = sem.acquire_guard();
-    /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_none());
-    /// drop(held);
-    /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_some());
-    /// ```
-    pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
-        let held = self.permits.hold_timeout(timeout);
-        held.map(|permits| SemaphoreGuard { permits })
-    }
-
-    /// [`try_acquire`](Semaphore::try_acquire) with a guard.
-    ///
-    /// ```
-    /// let sem = grove::lock::Semaphore::new(1);
-    /// let first = sem.try_acquire_guard();
-    /// assert!(first.is_some());
-    /// assert!(sem.try_acquire_guard().is_none());
-    /// ```
-    pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
-        let held = self.permits.try_hold();
-        held.map(|permits| SemaphoreGuard { permits })
+    permit_methods! {
+        SemaphoreGuard, "Semaphore::acquire_guard";
+        /// Takes a permit, waiting in line while none is available. Returns
+        /// `true`; `false` only when called while the greenlet is unwinding with
+        /// no permit available (it cannot wait then).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let sem = grove::lock::Semaphore::new(1);
+        /// assert!(sem.acquire());
+        /// let s = sem.clone();
+        /// grove::spawn(move || { grove::sleep(Duration::from_millis(5)); s.release() });
+        /// assert!(sem.acquire()); // waits until the greenlet releases
+        /// ```
+        ///
+        /// # Panics
+        /// In hub context when it would have to wait.
+        acquire;
+        /// Like [`acquire`](Semaphore::acquire), giving up after `timeout`;
+        /// returns whether a permit was taken.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let sem = grove::lock::Semaphore::new(0);
+        /// assert!(!sem.acquire_timeout(Duration::from_millis(5)));
+        /// sem.release();
+        /// assert!(sem.acquire_timeout(Duration::from_millis(5)));
+        /// ```
+        acquire_timeout;
+        /// Takes a permit if one is available now (never behind earlier waiters).
+        ///
+        /// ```
+        /// let sem = grove::lock::Semaphore::new(1);
+        /// assert!(sem.try_acquire());
+        /// assert!(!sem.try_acquire());
+        /// ```
+        try_acquire;
+        /// Returns a permit: the first waiter gets it, or it becomes available.
+        /// Never blocks.
+        ///
+        /// ```
+        /// let sem = grove::lock::Semaphore::new(0);
+        /// sem.release(); // an unbounded semaphore just counts up
+        /// sem.release();
+        /// assert_eq!(sem.available(), 2);
+        /// ```
+        ///
+        /// # Panics
+        /// If the count would overflow `usize`.
+        pub fn release(&self) {
+            self.permits.release();
+        }
+        /// Takes a permit, waiting as [`acquire`](Semaphore::acquire) does, and
+        /// returns a guard that releases it when dropped.
+        ///
+        /// ```
+        /// let limit = grove::lock::Semaphore::new(2);
+        /// let _a = limit.acquire_guard();
+        /// let _b = limit.acquire_guard();
+        /// assert!(limit.locked());
+        /// ```
+        ///
+        /// # Panics
+        /// In hub context when it would have to wait; while the greenlet is
+        /// unwinding when no permit is available.
+        acquire_guard;
+        /// [`acquire_timeout`](Semaphore::acquire_timeout) with a guard.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let sem = grove::lock::Semaphore::new(1);
+        /// let held = sem.acquire_guard();
+        /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_none());
+        /// drop(held);
+        /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_some());
+        /// ```
+        acquire_guard_timeout;
+        /// [`try_acquire`](Semaphore::try_acquire) with a guard.
+        ///
+        /// ```
+        /// let sem = grove::lock::Semaphore::new(1);
+        /// let first = sem.try_acquire_guard();
+        /// assert!(first.is_some());
+        /// assert!(sem.try_acquire_guard().is_none());
+        /// ```
+        try_acquire_guard;
     }
 
     /// Permits an `acquire` could take now without waiting.
@@ -298,100 +324,81 @@ impl BoundedSemaphore {
         }
     }
 
-    /// As [`Semaphore::acquire`].
-    ///
-    /// ```
-    /// let sem = grove::lock::BoundedSemaphore::new(1);
-    /// assert!(sem.acquire());
-    /// assert_eq!(sem.available(), 0);
-    /// ```
-    ///
-    /// # Panics
-    /// In hub context when it would have to wait.
-    pub fn acquire(&self) -> bool {
-        self.permits.acquire_until(None)
-    }
-
-    /// As [`Semaphore::acquire_timeout`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let sem = grove::lock::BoundedSemaphore::new(1);
-    /// assert!(sem.acquire_timeout(Duration::from_millis(5)));
-    /// assert!(!sem.acquire_timeout(Duration::from_millis(5)));
-    /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.permits.acquire_timeout(timeout)
-    }
-
-    /// As [`Semaphore::try_acquire`].
-    ///
-    /// ```
-    /// let sem = grove::lock::BoundedSemaphore::new(1);
-    /// assert!(sem.try_acquire());
-    /// assert!(!sem.try_acquire());
-    /// ```
-    pub fn try_acquire(&self) -> bool {
-        self.permits.try_acquire()
-    }
-
-    /// Returns a permit: the first waiter gets it, or it becomes available.
-    ///
-    /// ```
-    /// let sem = grove::lock::BoundedSemaphore::new(1);
-    /// sem.acquire();
-    /// assert_eq!(sem.release(), Ok(()));
-    /// assert_eq!(sem.release(), Err(grove::lock::OverRelease)); // beyond the bound
-    /// ```
-    ///
-    /// # Errors
-    /// [`OverRelease`] if no permit is held (every permit is already
-    /// available or promised to a waiter); nothing changes then.
-    pub fn release(&self) -> Result<(), OverRelease> {
-        self.permits.release_within(self.bound)
-    }
-
-    /// As [`Semaphore::acquire_guard`].
-    ///
-    /// ```
-    /// let sem = grove::lock::BoundedSemaphore::new(1);
-    /// drop(sem.acquire_guard());
-    /// assert_eq!(sem.available(), 1);
-    /// ```
-    ///
-    /// # Panics
-    /// As [`Semaphore::acquire_guard`].
-    #[track_caller]
-    pub fn acquire_guard(&self) -> SemaphoreGuard<'_> {
-        let permits = self.permits.hold("BoundedSemaphore::acquire_guard");
-        SemaphoreGuard { permits }
-    }
-
-    /// As [`Semaphore::acquire_guard_timeout`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let sem = grove::lock::BoundedSemaphore::new(1);
-    /// let _held = sem.acquire_guard();
-    /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_none());
-    /// ```
-    pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
-        let held = self.permits.hold_timeout(timeout);
-        held.map(|permits| SemaphoreGuard { permits })
-    }
-
-    /// As [`Semaphore::try_acquire_guard`].
-    ///
-    /// ```
-    /// let sem = grove::lock::BoundedSemaphore::new(1);
-    /// let _held = sem.try_acquire_guard().unwrap();
-    /// assert!(sem.try_acquire_guard().is_none());
-    /// ```
-    pub fn try_acquire_guard(&self) -> Option<SemaphoreGuard<'_>> {
-        let held = self.permits.try_hold();
-        held.map(|permits| SemaphoreGuard { permits })
+    permit_methods! {
+        SemaphoreGuard, "BoundedSemaphore::acquire_guard";
+        /// As [`Semaphore::acquire`].
+        ///
+        /// ```
+        /// let sem = grove::lock::BoundedSemaphore::new(1);
+        /// assert!(sem.acquire());
+        /// assert_eq!(sem.available(), 0);
+        /// ```
+        ///
+        /// # Panics
+        /// In hub context when it would have to wait.
+        acquire;
+        /// As [`Semaphore::acquire_timeout`].
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let sem = grove::lock::BoundedSemaphore::new(1);
+        /// assert!(sem.acquire_timeout(Duration::from_millis(5)));
+        /// assert!(!sem.acquire_timeout(Duration::from_millis(5)));
+        /// ```
+        acquire_timeout;
+        /// As [`Semaphore::try_acquire`].
+        ///
+        /// ```
+        /// let sem = grove::lock::BoundedSemaphore::new(1);
+        /// assert!(sem.try_acquire());
+        /// assert!(!sem.try_acquire());
+        /// ```
+        try_acquire;
+        /// Returns a permit: the first waiter gets it, or it becomes available.
+        ///
+        /// ```
+        /// let sem = grove::lock::BoundedSemaphore::new(1);
+        /// sem.acquire();
+        /// assert_eq!(sem.release(), Ok(()));
+        /// assert_eq!(sem.release(), Err(grove::lock::OverRelease)); // beyond the bound
+        /// ```
+        ///
+        /// # Errors
+        /// [`OverRelease`] if no permit is held (every permit is already
+        /// available or promised to a waiter); nothing changes then.
+        pub fn release(&self) -> Result<(), OverRelease> {
+            self.permits.release_within(self.bound)
+        }
+        /// As [`Semaphore::acquire_guard`].
+        ///
+        /// ```
+        /// let sem = grove::lock::BoundedSemaphore::new(1);
+        /// drop(sem.acquire_guard());
+        /// assert_eq!(sem.available(), 1);
+        /// ```
+        ///
+        /// # Panics
+        /// As [`Semaphore::acquire_guard`].
+        acquire_guard;
+        /// As [`Semaphore::acquire_guard_timeout`].
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let sem = grove::lock::BoundedSemaphore::new(1);
+        /// let _held = sem.acquire_guard();
+        /// assert!(sem.acquire_guard_timeout(Duration::from_millis(5)).is_none());
+        /// ```
+        acquire_guard_timeout;
+        /// As [`Semaphore::try_acquire_guard`].
+        ///
+        /// ```
+        /// let sem = grove::lock::BoundedSemaphore::new(1);
+        /// let _held = sem.try_acquire_guard().unwrap();
+        /// assert!(sem.try_acquire_guard().is_none());
+        /// ```
+        try_acquire_guard;
     }
 
     /// Permits an `acquire` could take now without waiting.
@@ -518,122 +525,103 @@ impl Lock {
         }
     }
 
-    /// Locks, waiting in line while it is locked. Returns `true`; `false`
-    /// only when called while the greenlet is unwinding and the lock is held
-    /// (it cannot wait then).
-    ///
-    /// ```
-    /// use std::{cell::RefCell, rc::Rc, time::Duration};
-    ///
-    /// let lock = grove::lock::Lock::new();
-    /// let log = Rc::new(RefCell::new(Vec::new()));
-    /// let writers: Vec<_> = ["a", "b"]
-    ///     .into_iter()
-    ///     .map(|name| {
-    ///         let (lock, log) = (lock.clone(), log.clone());
-    ///         grove::spawn(move || {
-    ///             lock.acquire(); // one writer at a time, across the sleep
-    ///             log.borrow_mut().push(format!("{name} start"));
-    ///             grove::sleep(Duration::from_millis(5));
-    ///             log.borrow_mut().push(format!("{name} end"));
-    ///             lock.release().unwrap();
-    ///         })
-    ///     })
-    ///     .collect();
-    /// grove::joinall(&writers);
-    /// assert_eq!(*log.borrow(), ["a start", "a end", "b start", "b end"]);
-    /// ```
-    ///
-    /// # Panics
-    /// In hub context when it would have to wait.
-    pub fn acquire(&self) -> bool {
-        self.permits.acquire_until(None)
-    }
-
-    /// Like [`acquire`](Lock::acquire), giving up after `timeout`; returns
-    /// whether the lock was taken.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let lock = grove::lock::Lock::new();
-    /// lock.acquire();
-    /// assert!(!lock.acquire_timeout(Duration::from_millis(5)));
-    /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.permits.acquire_timeout(timeout)
-    }
-
-    /// Locks if it is unlocked and nobody waits for it.
-    ///
-    /// ```
-    /// let lock = grove::lock::Lock::new();
-    /// assert!(lock.try_acquire());
-    /// assert!(!lock.try_acquire()); // not reentrant: see `RLock`
-    /// ```
-    pub fn try_acquire(&self) -> bool {
-        self.permits.try_acquire()
-    }
-
-    /// Unlocks; the first waiter gets the lock.
-    ///
-    /// ```
-    /// let lock = grove::lock::Lock::new();
-    /// lock.acquire();
-    /// assert_eq!(lock.release(), Ok(()));
-    /// assert_eq!(lock.release(), Err(grove::lock::OverRelease));
-    /// ```
-    ///
-    /// # Errors
-    /// [`OverRelease`] if the lock is not locked; nothing changes then.
-    pub fn release(&self) -> Result<(), OverRelease> {
-        self.permits.release_within(1)
-    }
-
-    /// Locks as [`acquire`](Lock::acquire) does and returns a guard that
-    /// unlocks when dropped.
-    ///
-    /// ```
-    /// let lock = grove::lock::Lock::new();
-    /// let guard = lock.acquire_guard();
-    /// assert!(lock.locked());
-    /// drop(guard);
-    /// assert!(!lock.locked());
-    /// ```
-    ///
-    /// # Panics
-    /// In hub context when it would have to wait; while the greenlet is
-    /// unwinding when the lock is held.
-    #[track_caller]
-    pub fn acquire_guard(&self) -> LockGuard<'_> {
-        let permits = self.permits.hold("Lock::acquire_guard");
-        LockGuard { permits }
-    }
-
-    /// [`acquire_timeout`](Lock::acquire_timeout) with a guard.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let lock = grove::lock::Lock::new();
-    /// let _held = lock.acquire_guard();
-    /// assert!(lock.acquire_guard_timeout(Duration::from_millis(5)).is_none());
-    /// ```
-    pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
-        let held = self.permits.hold_timeout(timeout);
-        held.map(|permits| LockGuard { permits })
-    }
-
-    /// [`try_acquire`](Lock::try_acquire) with a guard.
-    ///
-    /// ```
-    /// let lock = grove::lock::Lock::new();
-    /// let _held = lock.try_acquire_guard().unwrap();
-    /// assert!(lock.try_acquire_guard().is_none());
-    /// ```
-    pub fn try_acquire_guard(&self) -> Option<LockGuard<'_>> {
-        let held = self.permits.try_hold();
-        held.map(|permits| LockGuard { permits })
+    permit_methods! {
+        LockGuard, "Lock::acquire_guard";
+        /// Locks, waiting in line while it is locked. Returns `true`; `false`
+        /// only when called while the greenlet is unwinding and the lock is held
+        /// (it cannot wait then).
+        ///
+        /// ```
+        /// use std::{cell::RefCell, rc::Rc, time::Duration};
+        ///
+        /// let lock = grove::lock::Lock::new();
+        /// let log = Rc::new(RefCell::new(Vec::new()));
+        /// let writers: Vec<_> = ["a", "b"]
+        ///     .into_iter()
+        ///     .map(|name| {
+        ///         let (lock, log) = (lock.clone(), log.clone());
+        ///         grove::spawn(move || {
+        ///             lock.acquire(); // one writer at a time, across the sleep
+        ///             log.borrow_mut().push(format!("{name} start"));
+        ///             grove::sleep(Duration::from_millis(5));
+        ///             log.borrow_mut().push(format!("{name} end"));
+        ///             lock.release().unwrap();
+        ///         })
+        ///     })
+        ///     .collect();
+        /// grove::joinall(&writers);
+        /// assert_eq!(*log.borrow(), ["a start", "a end", "b start", "b end"]);
+        /// ```
+        ///
+        /// # Panics
+        /// In hub context when it would have to wait.
+        acquire;
+        /// Like [`acquire`](Lock::acquire), giving up after `timeout`; returns
+        /// whether the lock was taken.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let lock = grove::lock::Lock::new();
+        /// lock.acquire();
+        /// assert!(!lock.acquire_timeout(Duration::from_millis(5)));
+        /// ```
+        acquire_timeout;
+        /// Locks if it is unlocked and nobody waits for it.
+        ///
+        /// ```
+        /// let lock = grove::lock::Lock::new();
+        /// assert!(lock.try_acquire());
+        /// assert!(!lock.try_acquire()); // not reentrant: see `RLock`
+        /// ```
+        try_acquire;
+        /// Unlocks; the first waiter gets the lock.
+        ///
+        /// ```
+        /// let lock = grove::lock::Lock::new();
+        /// lock.acquire();
+        /// assert_eq!(lock.release(), Ok(()));
+        /// assert_eq!(lock.release(), Err(grove::lock::OverRelease));
+        /// ```
+        ///
+        /// # Errors
+        /// [`OverRelease`] if the lock is not locked; nothing changes then.
+        pub fn release(&self) -> Result<(), OverRelease> {
+            self.permits.release_within(1)
+        }
+        /// Locks as [`acquire`](Lock::acquire) does and returns a guard that
+        /// unlocks when dropped.
+        ///
+        /// ```
+        /// let lock = grove::lock::Lock::new();
+        /// let guard = lock.acquire_guard();
+        /// assert!(lock.locked());
+        /// drop(guard);
+        /// assert!(!lock.locked());
+        /// ```
+        ///
+        /// # Panics
+        /// In hub context when it would have to wait; while the greenlet is
+        /// unwinding when the lock is held.
+        acquire_guard;
+        /// [`acquire_timeout`](Lock::acquire_timeout) with a guard.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let lock = grove::lock::Lock::new();
+        /// let _held = lock.acquire_guard();
+        /// assert!(lock.acquire_guard_timeout(Duration::from_millis(5)).is_none());
+        /// ```
+        acquire_guard_timeout;
+        /// [`try_acquire`](Lock::try_acquire) with a guard.
+        ///
+        /// ```
+        /// let lock = grove::lock::Lock::new();
+        /// let _held = lock.try_acquire_guard().unwrap();
+        /// assert!(lock.try_acquire_guard().is_none());
+        /// ```
+        try_acquire_guard;
     }
 
     /// Whether the lock is held (or promised to a woken waiter).

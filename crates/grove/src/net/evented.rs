@@ -284,6 +284,27 @@ impl<S: fmt::Debug> fmt::Debug for Evented<S> {
     }
 }
 
+/// The hidden setup of the socket macros' doc examples: a `socket` of type
+/// `$ty`, whichever socket type the macro is expanded for, then a comment.
+macro_rules! demo_socket {
+    ($ty:ident, $($note:expr),+) => {
+        concat!(
+            " # trait Demo: Sized { fn demo() -> Self; }\n",
+            " # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind(\"127.0.0.1:0\").unwrap() } }\n",
+            " # impl Demo for grove::net::TcpStream { fn demo() -> Self {\n",
+            " #     let l = Box::leak(Box::new(grove::net::TcpListener::bind(\"127.0.0.1:0\").unwrap()));\n",
+            " #     Self::connect(l.local_addr().unwrap()).unwrap() } }\n",
+            " # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind(\"127.0.0.1:0\").unwrap() } }\n",
+            " # impl Demo for grove::net::UnixListener { fn demo() -> Self {\n",
+            " #     let p = std::env::temp_dir().join(format!(\"grove-doc-{}.sock\", std::process::id()));\n",
+            " #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }\n",
+            " # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }\n",
+            " # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }\n",
+            " let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // ", $($note),+
+        )
+    };
+}
+
 /// The parts every socket type shares: `std` and raw-fd conversions,
 /// `try_clone`, blocking mode, `take_error`, `Debug`.
 macro_rules! socket_common {
@@ -295,18 +316,7 @@ macro_rules! socket_common {
             ///
             /// ```
             /// # use std::os::fd::AsRawFd;
-            /// # trait Demo: Sized { fn demo() -> Self; }
-            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
-            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
-            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
-            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
-            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
-            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
-            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
-            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
-            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // ", $what, " (setup hidden)")]
+            #[doc = $crate::net::evented::demo_socket!($ty, $what, " (setup hidden)")]
             /// let std_socket = socket.into_std().unwrap(); // blocking std again
             #[doc = concat!(" let socket = grove::net::", stringify!($ty), "::from_std(std_socket).unwrap(); // cooperative again")]
             /// assert!(socket.take_error().unwrap().is_none());
@@ -331,18 +341,7 @@ macro_rules! socket_common {
             ///
             /// ```
             /// # use std::os::fd::AsRawFd;
-            /// # trait Demo: Sized { fn demo() -> Self; }
-            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
-            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
-            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
-            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
-            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
-            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
-            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
-            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
-            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // ", $what, " (setup hidden)")]
+            #[doc = $crate::net::evented::demo_socket!($ty, $what, " (setup hidden)")]
             /// let fd = socket.as_raw_fd();
             /// let std_socket = socket.into_std().unwrap(); // for a library that wants std
             /// assert_eq!(std_socket.as_raw_fd(), fd); // the same fd, deregistered
@@ -365,18 +364,7 @@ macro_rules! socket_common {
             ///
             /// ```
             /// # use std::os::fd::AsRawFd;
-            /// # trait Demo: Sized { fn demo() -> Self; }
-            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
-            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
-            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
-            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
-            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
-            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
-            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
-            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
-            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // ", $what, " (setup hidden)")]
+            #[doc = $crate::net::evented::demo_socket!($ty, $what, " (setup hidden)")]
             /// let other = socket.try_clone().unwrap(); // say, for a writer greenlet
             /// assert_eq!(other.as_raw_fd(), socket.as_raw_fd()); // one fd, one registration
             /// drop(socket);
@@ -397,18 +385,7 @@ macro_rules! socket_common {
             ///
             /// ```
             /// # use std::os::fd::AsRawFd;
-            /// # trait Demo: Sized { fn demo() -> Self; }
-            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
-            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
-            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
-            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
-            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
-            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
-            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
-            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
-            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // ", $what, " (setup hidden)")]
+            #[doc = $crate::net::evented::demo_socket!($ty, $what, " (setup hidden)")]
             /// socket.set_nonblocking(true).unwrap(); // `WouldBlock` instead of parking
             /// socket.set_nonblocking(false).unwrap(); // park again (the default)
             /// ```
@@ -421,18 +398,7 @@ macro_rules! socket_common {
             ///
             /// ```
             /// # use std::os::fd::AsRawFd;
-            /// # trait Demo: Sized { fn demo() -> Self; }
-            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
-            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
-            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
-            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
-            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
-            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
-            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
-            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
-            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // ", $what, " (setup hidden)")]
+            #[doc = $crate::net::evented::demo_socket!($ty, $what, " (setup hidden)")]
             /// assert!(socket.take_error().unwrap().is_none()); // no pending error
             /// ```
             pub fn take_error(&self) -> ::std::io::Result<Option<::std::io::Error>> {
@@ -512,18 +478,7 @@ macro_rules! socket_timeouts {
             ///
             /// ```
             /// # use std::time::Duration;
-            /// # trait Demo: Sized { fn demo() -> Self; }
-            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
-            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
-            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
-            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
-            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
-            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
-            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
-            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
-            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // setup hidden")]
+            #[doc = $crate::net::evented::demo_socket!($ty, "setup hidden")]
             /// socket.set_read_timeout(Some(Duration::from_secs(30))).unwrap(); // a silent peer fails a read
             /// assert_eq!(socket.read_timeout().unwrap(), Some(Duration::from_secs(30)));
             /// let zero = socket.set_read_timeout(Some(Duration::ZERO)).unwrap_err();
@@ -544,18 +499,7 @@ macro_rules! socket_timeouts {
             ///
             /// ```
             /// # use std::time::Duration;
-            /// # trait Demo: Sized { fn demo() -> Self; }
-            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
-            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
-            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
-            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
-            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
-            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
-            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
-            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
-            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // setup hidden")]
+            #[doc = $crate::net::evented::demo_socket!($ty, "setup hidden")]
             /// socket.set_write_timeout(Some(Duration::from_secs(10))).unwrap(); // a stalled peer fails a write
             /// assert_eq!(socket.write_timeout().unwrap(), Some(Duration::from_secs(10)));
             /// ```
@@ -573,18 +517,7 @@ macro_rules! socket_timeouts {
             ///
             /// ```
             /// # use std::time::Duration;
-            /// # trait Demo: Sized { fn demo() -> Self; }
-            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
-            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
-            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
-            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
-            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
-            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
-            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
-            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
-            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // setup hidden")]
+            #[doc = $crate::net::evented::demo_socket!($ty, "setup hidden")]
             /// assert_eq!(socket.read_timeout().unwrap(), None); // wait forever by default
             /// ```
             pub fn read_timeout(&self) -> ::std::io::Result<Option<::std::time::Duration>> {
@@ -595,18 +528,7 @@ macro_rules! socket_timeouts {
             ///
             /// ```
             /// # use std::time::Duration;
-            /// # trait Demo: Sized { fn demo() -> Self; }
-            /// # impl Demo for grove::net::TcpListener { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::TcpStream { fn demo() -> Self {
-            /// #     let l = Box::leak(Box::new(grove::net::TcpListener::bind("127.0.0.1:0").unwrap()));
-            /// #     Self::connect(l.local_addr().unwrap()).unwrap() } }
-            /// # impl Demo for grove::net::UdpSocket { fn demo() -> Self { Self::bind("127.0.0.1:0").unwrap() } }
-            /// # impl Demo for grove::net::UnixListener { fn demo() -> Self {
-            /// #     let p = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
-            /// #     let l = Self::bind(&p).unwrap(); std::fs::remove_file(&p).unwrap(); l } }
-            /// # impl Demo for grove::net::UnixStream { fn demo() -> Self { let (a, b) = Self::pair().unwrap(); std::mem::forget(b); a } }
-            /// # impl Demo for grove::net::UnixDatagram { fn demo() -> Self { Self::unbound().unwrap() } }
-            #[doc = concat!(" let socket = <grove::net::", stringify!($ty), " as Demo>::demo(); // setup hidden")]
+            #[doc = $crate::net::evented::demo_socket!($ty, "setup hidden")]
             /// socket.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
             /// let clone = socket.try_clone().unwrap();
             /// assert_eq!(clone.write_timeout().unwrap(), Some(Duration::from_millis(500))); // shared
@@ -689,4 +611,4 @@ macro_rules! stream_read_write {
     };
 }
 
-pub(crate) use {socket_common, socket_timeouts, stream_read_write};
+pub(crate) use {demo_socket, socket_common, socket_timeouts, stream_read_write};

@@ -88,6 +88,7 @@
 mod addr;
 mod async_io;
 mod batch;
+mod connect;
 pub(crate) mod evented;
 #[cfg(feature = "dns-resolver")]
 pub mod resolver;

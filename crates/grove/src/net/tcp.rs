@@ -2,21 +2,17 @@
 
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::addr::{each_addr, ToSocketAddrs};
 use super::evented::{check_timeout, socket_common, socket_timeouts, stream_read_write, Evented};
-use crate::hub::io::{Direction, Registration};
 use crate::hub::Hub;
 
 /// Backlog of the listening sockets grove creates (the kernel caps it at
 /// `net.core.somaxconn`).
 pub(crate) const BACKLOG: i32 = 1024;
-
-/// `accept4` flags: the new socket is born non-blocking and close-on-exec.
-pub(crate) const ACCEPT_FLAGS: libc::c_int = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
 
 /// A TCP socket server, listening for connections: `std::net::TcpListener`
 /// whose `accept` parks only the calling greenlet.
@@ -157,9 +153,7 @@ impl TcpListener {
     }
 
     fn accept_inner(&self, timeout: Option<Duration>) -> io::Result<(TcpStream, SocketAddr)> {
-        let (socket, peer) = self.inner.io(Direction::Read, timeout, |listener| {
-            SockRef::from(listener).accept4(ACCEPT_FLAGS)
-        })?;
+        let (socket, peer) = self.inner.accept(timeout)?;
         let peer = peer.as_socket().ok_or_else(|| {
             io::Error::other("grove: accepted a connection with a non-IP address")
         })?;
@@ -482,44 +476,7 @@ fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpS
         inner: Evented::new(std::net::TcpStream::from(socket))?,
     };
     if in_progress {
-        finish_connect(stream.inner.registration(), deadline, addr, || {
-            if let Some(err) = stream.inner.get().take_error()? {
-                return Err(err);
-            }
-            match stream.inner.get().peer_addr() {
-                Ok(_) => Ok(true),
-                Err(err) if err.kind() == io::ErrorKind::NotConnected => Ok(false),
-                Err(err) => Err(err),
-            }
-        })?;
+        stream.inner.finish_connect(deadline, addr)?;
     }
     Ok(stream)
-}
-
-/// Parks until an in-progress connect completes: `done` checks it after each
-/// writability report (`Ok(false)`: not yet, a spurious wake-up).
-pub(crate) fn finish_connect(
-    registration: &Registration,
-    deadline: Option<Instant>,
-    addr: &dyn std::fmt::Display,
-    mut done: impl FnMut() -> io::Result<bool>,
-) -> io::Result<()> {
-    // Edge-triggered epoll reports the state at registration time with the
-    // next poll, so the optimistic initial readiness can be dropped.
-    registration.clear_ready(Direction::Write);
-    loop {
-        registration
-            .wait(Direction::Write, deadline)
-            .map_err(|err| match err.kind() {
-                io::ErrorKind::TimedOut => io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("grove: connection to {addr} timed out"),
-                ),
-                _ => err,
-            })?;
-        if done()? {
-            return Ok(());
-        }
-        registration.clear_ready(Direction::Write);
-    }
 }

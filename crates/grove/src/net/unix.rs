@@ -7,11 +7,10 @@ use std::os::unix::net::{self as stdnet, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::evented::{socket_common, socket_timeouts, stream_read_write, Evented};
-use super::tcp::{finish_connect, ACCEPT_FLAGS, BACKLOG};
-use crate::hub::io::Direction;
+use super::tcp::BACKLOG;
 
 /// A Unix stream socket server: `std::os::unix::net::UnixListener` whose
 /// `accept` parks only the calling greenlet.
@@ -132,9 +131,7 @@ impl UnixListener {
     }
 
     fn accept_inner(&self, timeout: Option<Duration>) -> io::Result<(UnixStream, SocketAddr)> {
-        let (socket, peer) = self.inner.io(Direction::Read, timeout, |listener| {
-            SockRef::from(listener).accept4(ACCEPT_FLAGS)
-        })?;
+        let (socket, peer) = self.inner.accept(timeout)?;
         let stream = UnixStream {
             inner: Evented::new(stdnet::UnixStream::from(socket))?,
         };
@@ -263,16 +260,7 @@ impl UnixStream {
         };
         if in_progress {
             let shown = path.as_ref().display();
-            finish_connect(stream.inner.registration(), None, &shown, || {
-                if let Some(err) = stream.inner.get().take_error()? {
-                    return Err(err);
-                }
-                match stream.inner.get().peer_addr() {
-                    Ok(_) => Ok(true),
-                    Err(err) if err.kind() == io::ErrorKind::NotConnected => Ok(false),
-                    Err(err) => Err(err),
-                }
-            })?;
+            stream.inner.finish_connect(None, &shown)?;
         }
         Ok(stream)
     }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::imap::map_methods;
 use super::{Ended, IMap, Inner};
 use crate::greenlet::{Greenlet, GreenletError};
 use crate::hub::Hub;
@@ -316,89 +317,59 @@ impl Group {
         self.inner.kill_members_nowait(crate::current_id());
     }
 
-    /// Runs `f` over `items`, one greenlet per item, and returns the results
-    /// in input order (gevent's `Group.map`).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let group = grove::pool::Group::new();
-    /// let lengths = group.map(
-    ///     |word: &str| {
-    ///         grove::sleep(Duration::from_millis(word.len() as u64)); // all at once
-    ///         word.len()
-    ///     },
-    ///     ["greenlet", "hub", "pool"],
-    /// );
-    /// assert_eq!(lengths, [8, 3, 4]); // input order
-    /// ```
-    ///
-    /// # Panics
-    ///
-    /// If `f` panics for an item, with its payload, once that item's turn
-    /// comes; if an item's greenlet is killed (say by a
-    /// [`kill`](Group::kill) of the group), with a message naming it.
-    #[track_caller]
-    pub fn map<I, R, F>(&self, f: F, items: I) -> Vec<R>
-    where
-        I: IntoIterator,
-        I::Item: 'static,
-        R: 'static,
-        F: Fn(I::Item) -> R + 'static,
-    {
-        IMap::new(self.inner.clone(), f, items.into_iter(), true, "map").collect()
-    }
-
-    /// A lazy [`map`](Group::map): an iterator of the results in input
-    /// order. See [`IMap`] for when items start and for the
-    /// [`maxsize`](IMap::maxsize) bound on results waiting to be read.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let group = grove::pool::Group::new();
-    /// let mut doubled = group.imap(
-    ///     |ms: u64| { grove::sleep(Duration::from_millis(ms)); ms * 2 },
-    ///     [30, 10, 20],
-    /// );
-    /// assert_eq!(doubled.next(), Some(60)); // input order, whatever finished first
-    /// assert_eq!(doubled.collect::<Vec<_>>(), [20, 40]);
-    /// ```
-    pub fn imap<I, R, F>(&self, f: F, items: I) -> IMap<R, F, I::IntoIter>
-    where
-        I: IntoIterator,
-        I::Item: 'static,
-        R: 'static,
-        F: Fn(I::Item) -> R + 'static,
-    {
-        IMap::new(self.inner.clone(), f, items.into_iter(), true, "imap")
-    }
-
-    /// Like [`imap`](Group::imap), but yields each result as soon as it is
-    /// ready: in completion order.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let group = grove::pool::Group::new();
-    /// let finished: Vec<u64> = group
-    ///     .imap_unordered(|ms: u64| { grove::sleep(Duration::from_millis(ms)); ms }, [60, 5, 30])
-    ///     .collect();
-    /// assert_eq!(finished, [5, 30, 60]); // completion order
-    /// ```
-    pub fn imap_unordered<I, R, F>(&self, f: F, items: I) -> IMap<R, F, I::IntoIter>
-    where
-        I: IntoIterator,
-        I::Item: 'static,
-        R: 'static,
-        F: Fn(I::Item) -> R + 'static,
-    {
-        IMap::new(
-            self.inner.clone(),
-            f,
-            items.into_iter(),
-            false,
-            "imap_unordered",
-        )
+    map_methods! {
+        inner: inner;
+        /// Runs `f` over `items`, one greenlet per item, and returns the results
+        /// in input order (gevent's `Group.map`).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let group = grove::pool::Group::new();
+        /// let lengths = group.map(
+        ///     |word: &str| {
+        ///         grove::sleep(Duration::from_millis(word.len() as u64)); // all at once
+        ///         word.len()
+        ///     },
+        ///     ["greenlet", "hub", "pool"],
+        /// );
+        /// assert_eq!(lengths, [8, 3, 4]); // input order
+        /// ```
+        ///
+        /// # Panics
+        ///
+        /// If `f` panics for an item, with its payload, once that item's turn
+        /// comes; if an item's greenlet is killed (say by a
+        /// [`kill`](Group::kill) of the group), with a message naming it.
+        map;
+        /// A lazy [`map`](Group::map): an iterator of the results in input
+        /// order. See [`IMap`] for when items start and for the
+        /// [`maxsize`](IMap::maxsize) bound on results waiting to be read.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let group = grove::pool::Group::new();
+        /// let mut doubled = group.imap(
+        ///     |ms: u64| { grove::sleep(Duration::from_millis(ms)); ms * 2 },
+        ///     [30, 10, 20],
+        /// );
+        /// assert_eq!(doubled.next(), Some(60)); // input order, whatever finished first
+        /// assert_eq!(doubled.collect::<Vec<_>>(), [20, 40]);
+        /// ```
+        imap;
+        /// Like [`imap`](Group::imap), but yields each result as soon as it is
+        /// ready: in completion order.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let group = grove::pool::Group::new();
+        /// let finished: Vec<u64> = group
+        ///     .imap_unordered(|ms: u64| { grove::sleep(Duration::from_millis(ms)); ms }, [60, 5, 30])
+        ///     .collect();
+        /// assert_eq!(finished, [5, 30, 60]); // completion order
+        /// ```
+        imap_unordered;
     }
 }

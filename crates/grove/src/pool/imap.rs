@@ -17,6 +17,40 @@ use crate::hub::WaitOn;
 use crate::panic::panic_message;
 use crate::wait::list::{Wait, WaitList};
 
+/// `map`, `imap` and `imap_unordered` of [`Group`] and [`Pool`], each with
+/// the docs its type gives: the signatures and bodies are written here once.
+/// `$inner` names the field path from `self` to the `Rc<Inner>`.
+macro_rules! map_methods {
+    (
+        inner: $($inner:ident).+;
+        $(#[$map:meta])* map;
+        $(#[$imap:meta])* imap;
+        $(#[$unordered:meta])* imap_unordered;
+    ) => {
+        $(#[$map])*
+        #[track_caller]
+        pub fn map<I, R, F>(&self, f: F, items: I) -> Vec<R>
+        where I: IntoIterator, I::Item: 'static, R: 'static, F: Fn(I::Item) -> R + 'static
+        {
+            IMap::new(self.$($inner).+.clone(), f, items.into_iter(), true, "map").collect()
+        }
+        $(#[$imap])*
+        pub fn imap<I, R, F>(&self, f: F, items: I) -> IMap<R, F, I::IntoIter>
+        where I: IntoIterator, I::Item: 'static, R: 'static, F: Fn(I::Item) -> R + 'static
+        {
+            IMap::new(self.$($inner).+.clone(), f, items.into_iter(), true, "imap")
+        }
+        $(#[$unordered])*
+        pub fn imap_unordered<I, R, F>(&self, f: F, items: I) -> IMap<R, F, I::IntoIter>
+        where I: IntoIterator, I::Item: 'static, R: 'static, F: Fn(I::Item) -> R + 'static
+        {
+            let items = items.into_iter();
+            IMap::new(self.$($inner).+.clone(), f, items, false, "imap_unordered")
+        }
+    };
+}
+pub(super) use map_methods;
+
 /// Results of finished items, waiting to be read.
 enum Done<R> {
     /// By item index (input order).
@@ -323,11 +357,5 @@ where
     }
 }
 
-impl<R, F, I> FusedIterator for IMap<R, F, I>
-where
-    I: Iterator,
-    I::Item: 'static,
-    R: 'static,
-    F: Fn(I::Item) -> R + 'static,
-{
-}
+// Once `next` returned `None` it always does (the bounds are `Iterator`'s).
+impl<R, F, I> FusedIterator for IMap<R, F, I> where Self: Iterator {}

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::imap::map_methods;
 use super::{Ended, Group, IMap, Inner};
 use crate::greenlet::{Greenlet, GreenletError};
 use crate::hub::Hub;
@@ -174,18 +175,7 @@ impl Pool {
     /// and if no stack can be had.
     #[track_caller]
     pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
-        self.spawn_sized(None, f)
-    }
-
-    /// [`spawn`](Pool::spawn) on a stack of `stack_size` bytes (the
-    /// servers' handlers).
-    #[track_caller]
-    pub(crate) fn spawn_sized<T: 'static>(
-        &self,
-        stack_size: Option<usize>,
-        f: impl FnOnce() -> T + 'static,
-    ) -> Greenlet<T> {
-        self.group.spawn_sized(stack_size, f)
+        self.group.spawn(f)
     }
 
     /// Like [`spawn`](Pool::spawn), but waits at most `timeout` for a slot;
@@ -426,58 +416,34 @@ impl Pool {
         self.group.kill_nowait();
     }
 
-    /// See [`Group::map`]; at most `size` items run at once.
-    ///
-    /// ```
-    /// let pool = grove::pool::Pool::new(2);
-    /// assert_eq!(pool.map(|n: i32| n + 1, vec![1, 2, 3]), [2, 3, 4]);
-    /// ```
-    #[track_caller]
-    pub fn map<I, R, F>(&self, f: F, items: I) -> Vec<R>
-    where
-        I: IntoIterator,
-        I::Item: 'static,
-        R: 'static,
-        F: Fn(I::Item) -> R + 'static,
-    {
-        self.group.map(f, items)
-    }
-
-    /// See [`Group::imap`]; at most `size` items run at once.
-    ///
-    /// ```
-    /// let pool = grove::pool::Pool::new(2);
-    /// let total: i32 = pool.imap(|n: i32| n * n, 1..=4).sum();
-    /// assert_eq!(total, 30);
-    /// ```
-    pub fn imap<I, R, F>(&self, f: F, items: I) -> IMap<R, F, I::IntoIter>
-    where
-        I: IntoIterator,
-        I::Item: 'static,
-        R: 'static,
-        F: Fn(I::Item) -> R + 'static,
-    {
-        self.group.imap(f, items)
-    }
-
-    /// See [`Group::imap_unordered`]; at most `size` items run at once.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let pool = grove::pool::Pool::new(3);
-    /// let first = pool
-    ///     .imap_unordered(|ms: u64| { grove::sleep(Duration::from_millis(ms)); ms }, [50, 1, 50])
-    ///     .next();
-    /// assert_eq!(first, Some(1));
-    /// ```
-    pub fn imap_unordered<I, R, F>(&self, f: F, items: I) -> IMap<R, F, I::IntoIter>
-    where
-        I: IntoIterator,
-        I::Item: 'static,
-        R: 'static,
-        F: Fn(I::Item) -> R + 'static,
-    {
-        self.group.imap_unordered(f, items)
+    map_methods! {
+        inner: group.inner;
+        /// See [`Group::map`]; at most `size` items run at once.
+        ///
+        /// ```
+        /// let pool = grove::pool::Pool::new(2);
+        /// assert_eq!(pool.map(|n: i32| n + 1, vec![1, 2, 3]), [2, 3, 4]);
+        /// ```
+        map;
+        /// See [`Group::imap`]; at most `size` items run at once.
+        ///
+        /// ```
+        /// let pool = grove::pool::Pool::new(2);
+        /// let total: i32 = pool.imap(|n: i32| n * n, 1..=4).sum();
+        /// assert_eq!(total, 30);
+        /// ```
+        imap;
+        /// See [`Group::imap_unordered`]; at most `size` items run at once.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let pool = grove::pool::Pool::new(3);
+        /// let first = pool
+        ///     .imap_unordered(|ms: u64| { grove::sleep(Duration::from_millis(ms)); ms }, [50, 1, 50])
+        ///     .next();
+        /// assert_eq!(first, Some(1));
+        /// ```
+        imap_unordered;
     }
 }

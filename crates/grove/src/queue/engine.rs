@@ -31,7 +31,7 @@ use std::time::Instant;
 use super::Empty;
 use crate::hub::{Hub, Primitive, Task, Unparker, WaitOn, Watcher};
 use crate::wait::line::{wait_turn, Line};
-use crate::wait::list::Watchers;
+use crate::wait::list::WaitList;
 
 /// A queue's state: what the [`Engine`] asks of it.
 pub(crate) trait Policy {
@@ -97,7 +97,7 @@ pub(crate) struct Engine<S> {
     pub(super) state: RefCell<S>,
     /// `grove::wait`'s watchers, fired whenever a get may have become
     /// possible (see the module docs).
-    watchers: Watchers,
+    watchers: WaitList,
 }
 
 /// Whether `deadline` has passed (`None`: never).
@@ -124,7 +124,7 @@ impl<S: Policy> Engine<S> {
     pub(super) fn new(state: S) -> Self {
         Engine {
             state: RefCell::new(state),
-            watchers: Watchers::default(),
+            watchers: WaitList::default(),
         }
     }
 
@@ -191,12 +191,12 @@ impl<S: Policy> Engine<S> {
     /// Registers a `grove::wait` watcher, fired whenever a get may have
     /// become possible; `None` (nothing registered) if one is possible now.
     pub(super) fn watch(&self, watcher: Watcher) -> Option<usize> {
-        (!self.get_ready()).then(|| self.watchers.add(watcher))
+        (!self.get_ready()).then(|| self.watchers.watch(watcher))
     }
 
     /// Removes the watcher registered under `key`.
     pub(super) fn unwatch(&self, key: usize) {
-        self.watchers.remove(key);
+        self.watchers.unwatch(key);
     }
 
     /// Called, with the state not borrowed, after any change that may have
@@ -204,7 +204,7 @@ impl<S: Policy> Engine<S> {
     /// nobody watches.
     #[inline(always)]
     pub(super) fn notify_ready(&self) {
-        if !self.watchers.is_empty() {
+        if !self.watchers.has_no_watchers() {
             self.fire_if_ready();
         }
     }
@@ -213,7 +213,7 @@ impl<S: Policy> Engine<S> {
     #[inline(never)]
     fn fire_if_ready(&self) {
         if self.get_ready() {
-            self.watchers.fire();
+            self.watchers.fire_watchers();
         }
     }
 
@@ -338,7 +338,7 @@ impl<S: Policy> Engine<S> {
         guard.armed = false;
         match st.take_served(key) {
             // Nobody watches (the usual case): nothing else to do.
-            Some(item) if self.watchers.is_empty() => Ok(item),
+            Some(item) if self.watchers.has_no_watchers() => Ok(item),
             item => {
                 let shut_down = st.is_shut_down();
                 drop(st);

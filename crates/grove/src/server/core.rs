@@ -60,7 +60,7 @@ impl Handlers {
     fn spawn(&self, stack_size: Option<usize>, f: impl FnOnce() + 'static) -> Greenlet<()> {
         match self {
             Handlers::Group(group) => group.spawn_sized(stack_size, f),
-            Handlers::Pool(pool) => pool.spawn_sized(stack_size, f),
+            Handlers::Pool(pool) => pool.as_group().spawn_sized(stack_size, f),
         }
     }
 }
@@ -190,7 +190,7 @@ impl Core {
 
     /// Waits until the pool (if any) has a free slot: accept nothing the
     /// server could not hand to a handler at once (backpressure).
-    pub(super) fn wait_available(&self) {
+    fn wait_available(&self) {
         self.handlers.wait_available();
     }
 
@@ -198,7 +198,7 @@ impl Core {
     /// is logged with `peer` and swallowed (kills and timeouts pass); the
     /// greenlet is tracked until it is gone. A failure to spawn (no stack)
     /// comes back as an error.
-    pub(super) fn dispatch<P: fmt::Debug + Clone + 'static>(
+    fn dispatch<P: fmt::Debug + Clone + 'static>(
         self: &Rc<Self>,
         peer: P,
         handler: impl FnOnce(P) + 'static,
@@ -236,6 +236,32 @@ impl Core {
             }
         });
         Ok(())
+    }
+
+    /// The acceptor greenlet's body, for both servers: waits for a free
+    /// slot, takes the next arrival with `next` (a connection or a
+    /// datagram: its peer and its handler), dispatches it, and paces the
+    /// loop; `what` names `next` in error logs. Runs until `stop` kills it.
+    pub(super) fn serve_loop<P, H>(
+        self: &Rc<Self>,
+        what: &str,
+        mut next: impl FnMut() -> io::Result<(P, H)>,
+    ) -> !
+    where
+        P: fmt::Debug + Clone + 'static,
+        H: FnOnce(P) + 'static,
+    {
+        let mut pace = Pace::default();
+        loop {
+            self.wait_available();
+            match next() {
+                Ok((peer, handler)) => match self.dispatch(peer, handler) {
+                    Ok(()) => pace.dispatched(),
+                    Err(err) => pace.failed(self, "spawning a handler", &err),
+                },
+                Err(err) => pace.failed(self, what, &err),
+            }
+        }
     }
 
     /// Stops accepting, without waiting: the acceptor is asked to die (it
@@ -422,14 +448,14 @@ impl Core {
 /// Paces an accept (or receive) loop: yields every [`ACCEPT_BATCH`]
 /// arrivals, skips per-connection errors, backs off on the others.
 #[derive(Debug, Default)]
-pub(super) struct Pace {
+struct Pace {
     since_yield: usize,
     delay: Duration,
 }
 
 impl Pace {
     /// One more connection handed to a handler.
-    pub(super) fn dispatched(&mut self) {
+    fn dispatched(&mut self) {
         self.delay = Duration::ZERO;
         self.since_yield += 1;
         if self.since_yield >= ACCEPT_BATCH {
@@ -440,7 +466,7 @@ impl Pace {
 
     /// `what` failed with `err`: skip it if it concerned one connection
     /// only; otherwise log (rate-limited) and sleep, doubling the delay.
-    pub(super) fn failed(&mut self, core: &Core, what: &str, err: &io::Error) {
+    fn failed(&mut self, core: &Core, what: &str, err: &io::Error) {
         if is_transient(err) {
             // Per-connection: the next accept concerns another one, so this
             // cannot spin, but let the handlers run now and then.

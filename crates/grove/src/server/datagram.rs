@@ -11,7 +11,8 @@ use std::time::Duration;
 use socket2::{Protocol, Type};
 
 use super::bind::Reuse;
-use super::core::{Core, Handlers, Pace, State, DEFAULT_STOP_TIMEOUT};
+use super::core::{Core, Handlers, State, DEFAULT_STOP_TIMEOUT};
+use super::facade::{builder_options, server_controls};
 use crate::net::{ToSocketAddrs, UdpSocket};
 use crate::pool::{Group, Pool};
 
@@ -176,137 +177,113 @@ impl DatagramServer {
         self.inner.local_addr
     }
 
-    /// Starts receiving in a background greenlet and returns at once; see
-    /// [`StreamServer::start`](super::StreamServer::start).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
-    /// server.start();
-    /// assert!(server.is_running());
-    /// server.stop(Duration::ZERO);
-    /// ```
-    ///
-    /// # Panics
-    /// If the server was already started or was stopped, or if no stack
-    /// can be had.
-    #[track_caller]
-    pub fn start(&self) {
-        let buffer_size = self.inner.buffer_size;
-        self.inner
-            .core
-            .start(&self.inner.idle, |(socket, handler), core| {
-                move || receive_loop(&core, socket, handler, buffer_size)
-            });
-    }
-
-    /// Starts the server unless it was started, then waits until it has
-    /// stopped; see [`StreamServer::serve_forever`](super::StreamServer::serve_forever).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
-    /// let stopper = server.clone();
-    /// grove::spawn_later(Duration::from_millis(10), move || stopper.stop(Duration::from_secs(1)));
-    /// server.serve_forever(); // runs until the greenlet above stops it
-    /// assert!(server.is_stopped());
-    /// ```
-    #[track_caller]
-    pub fn serve_forever(&self) {
-        self.inner.core.serve_forever(|| self.start());
-    }
-
-    /// Stops receiving, lets the running handlers finish for up to
-    /// `timeout`, kills the rest and returns once they are all gone; see
-    /// [`StreamServer::stop`](super::StreamServer::stop).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
-    /// server.start();
-    /// server.stop(Duration::from_millis(100));
-    /// assert!(!server.is_running() && server.is_stopped());
-    /// ```
-    #[track_caller]
-    pub fn stop(&self, timeout: Duration) {
-        self.inner.core.stop_idle(&self.inner.idle, timeout);
-    }
-
-    /// Whether the server is receiving (started, not stopped).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
-    /// assert!(!server.is_running());
-    /// server.start();
-    /// assert!(server.is_running());
-    /// server.stop(Duration::ZERO);
-    /// ```
-    pub fn is_running(&self) -> bool {
-        self.inner.core.state() == State::Running
-    }
-
-    /// Whether the server was stopped and all its handlers are gone.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
-    /// server.start();
-    /// server.stop(Duration::ZERO);
-    /// assert!(server.is_stopped());
-    /// ```
-    pub fn is_stopped(&self) -> bool {
-        self.inner.core.state() == State::Stopped
-    }
-
-    /// Handler greenlets spawned and not yet gone.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use grove::net::UdpSocket;
-    ///
-    /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| {
-    ///     grove::sleep(Duration::from_secs(60))
-    /// })
-    /// .unwrap();
-    /// server.start();
-    /// let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-    /// client.send_to(b"a", server.local_addr()).unwrap();
-    /// client.send_to(b"b", server.local_addr()).unwrap();
-    /// while server.handler_count() < 2 {
-    ///     grove::sleep(Duration::from_millis(1)); // a handler greenlet per datagram
-    /// }
-    /// server.stop(Duration::ZERO);
-    /// ```
-    pub fn handler_count(&self) -> usize {
-        self.inner.core.handler_count()
+    server_controls! {
+        /// Starts receiving in a background greenlet and returns at once; see
+        /// [`StreamServer::start`](super::StreamServer::start).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
+        /// server.start();
+        /// assert!(server.is_running());
+        /// server.stop(Duration::ZERO);
+        /// ```
+        ///
+        /// # Panics
+        /// If the server was already started or was stopped, or if no stack
+        /// can be had.
+        #[track_caller]
+        pub fn start(&self) {
+            let buffer_size = self.inner.buffer_size;
+            self.inner
+                .core
+                .start(&self.inner.idle, |(socket, handler), core| {
+                    move || receive_loop(&core, socket, handler, buffer_size)
+                });
+        }
+        /// Starts the server unless it was started, then waits until it has
+        /// stopped; see [`StreamServer::serve_forever`](super::StreamServer::serve_forever).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
+        /// let stopper = server.clone();
+        /// grove::spawn_later(Duration::from_millis(10), move || stopper.stop(Duration::from_secs(1)));
+        /// server.serve_forever(); // runs until the greenlet above stops it
+        /// assert!(server.is_stopped());
+        /// ```
+        serve_forever;
+        /// Stops receiving, lets the running handlers finish for up to
+        /// `timeout`, kills the rest and returns once they are all gone; see
+        /// [`StreamServer::stop`](super::StreamServer::stop).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
+        /// server.start();
+        /// server.stop(Duration::from_millis(100));
+        /// assert!(!server.is_running() && server.is_stopped());
+        /// ```
+        stop;
+        /// Whether the server is receiving (started, not stopped).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
+        /// assert!(!server.is_running());
+        /// server.start();
+        /// assert!(server.is_running());
+        /// server.stop(Duration::ZERO);
+        /// ```
+        is_running;
+        /// Whether the server was stopped and all its handlers are gone.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
+        /// server.start();
+        /// server.stop(Duration::ZERO);
+        /// assert!(server.is_stopped());
+        /// ```
+        is_stopped;
+        /// Handler greenlets spawned and not yet gone.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use grove::net::UdpSocket;
+        ///
+        /// let server = grove::server::DatagramServer::bind("127.0.0.1:0", |_d, _p, _s| {
+        ///     grove::sleep(Duration::from_secs(60))
+        /// })
+        /// .unwrap();
+        /// server.start();
+        /// let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        /// client.send_to(b"a", server.local_addr()).unwrap();
+        /// client.send_to(b"b", server.local_addr()).unwrap();
+        /// while server.handler_count() < 2 {
+        ///     grove::sleep(Duration::from_millis(1)); // a handler greenlet per datagram
+        /// }
+        /// server.stop(Duration::ZERO);
+        /// ```
+        handler_count;
     }
 }
 
 /// The receiving greenlet's body: runs until killed by `stop`.
 fn receive_loop(core: &Rc<Core>, socket: UdpSocket, handler: Rc<Handler>, buffer_size: usize) {
-    let mut pace = Pace::default();
     let mut buf = vec![0; buffer_size];
-    loop {
-        core.wait_available();
-        match socket.recv_from(&mut buf) {
-            Ok((n, peer)) => {
-                let data = buf[..n].to_vec();
-                let reply_on = socket.try_clone().expect("grove's try_clone never fails");
-                let handler = handler.clone();
-                match core.dispatch(peer, move |peer| handler(&data, peer, &reply_on)) {
-                    Ok(()) => pace.dispatched(),
-                    Err(err) => pace.failed(core, "spawning a handler", &err),
-                }
-            }
-            Err(err) => pace.failed(core, "recv_from", &err),
-        }
-    }
+    core.serve_loop("recv_from", || {
+        let (n, peer) = socket.recv_from(&mut buf)?;
+        let data = buf[..n].to_vec();
+        let reply_on = socket.try_clone().expect("grove's try_clone never fails");
+        let handler = handler.clone();
+        Ok((peer, move |peer| handler(&data, peer, &reply_on)))
+    })
 }
 
 /// Options of a [`DatagramServer`]: the socket's (for servers that bind
@@ -348,38 +325,34 @@ impl Default for DatagramServerBuilder {
 }
 
 impl DatagramServerBuilder {
-    /// `SO_REUSEADDR` (default off, as `std`'s `UdpSocket::bind`).
-    ///
-    /// ```
-    /// let server = grove::server::DatagramServer::builder()
-    ///     .reuse_address(true)
-    ///     .bind("127.0.0.1:0", |_d, _p, _s| ())
-    ///     .unwrap();
-    /// # drop(server);
-    /// ```
-    pub fn reuse_address(mut self, on: bool) -> Self {
-        self.reuse.address = on;
-        self
-    }
-
-    /// `SO_REUSEPORT` (default off): several sockets with the option may
-    /// bind the same address; the kernel spreads datagrams over them by
-    /// sender.
-    ///
-    /// ```
-    /// use grove::server::DatagramServer;
-    ///
-    /// let first = DatagramServer::builder().reuse_port(true).bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
-    /// let port = first.local_addr().port();
-    /// let second = DatagramServer::builder()
-    ///     .reuse_port(true)
-    ///     .bind(("127.0.0.1", port), |_d, _p, _s| ())
-    ///     .unwrap();
-    /// assert_eq!(second.local_addr().port(), port);
-    /// ```
-    pub fn reuse_port(mut self, on: bool) -> Self {
-        self.reuse.port = on;
-        self
+    builder_options! {
+        reuse:
+        /// `SO_REUSEADDR` (default off, as `std`'s `UdpSocket::bind`).
+        ///
+        /// ```
+        /// let server = grove::server::DatagramServer::builder()
+        ///     .reuse_address(true)
+        ///     .bind("127.0.0.1:0", |_d, _p, _s| ())
+        ///     .unwrap();
+        /// # drop(server);
+        /// ```
+        reuse_address;
+        /// `SO_REUSEPORT` (default off): several sockets with the option may
+        /// bind the same address; the kernel spreads datagrams over them by
+        /// sender.
+        ///
+        /// ```
+        /// use grove::server::DatagramServer;
+        ///
+        /// let first = DatagramServer::builder().reuse_port(true).bind("127.0.0.1:0", |_d, _p, _s| ()).unwrap();
+        /// let port = first.local_addr().port();
+        /// let second = DatagramServer::builder()
+        ///     .reuse_port(true)
+        ///     .bind(("127.0.0.1", port), |_d, _p, _s| ())
+        ///     .unwrap();
+        /// assert_eq!(second.local_addr().port(), port);
+        /// ```
+        reuse_port;
     }
 
     /// The receive buffer: longer datagrams are truncated to it (default
@@ -417,54 +390,46 @@ impl DatagramServerBuilder {
         self
     }
 
-    /// Runs the handlers in a new [`Pool`] of `size`.
-    ///
-    /// ```
-    /// let server = grove::server::DatagramServer::builder()
-    ///     .pool_size(32) // at most 32 datagrams handled at once
-    ///     .bind("127.0.0.1:0", |_d, _p, _s| ())
-    ///     .unwrap();
-    /// # drop(server);
-    /// ```
-    ///
-    /// # Panics
-    /// If `size` is 0, as [`Pool::new`].
-    #[track_caller]
-    pub fn pool_size(self, size: usize) -> Self {
-        self.pool(Pool::new(size))
-    }
-
-    /// Runs the handlers in `pool`; the server receives only while it has
-    /// a free slot.
-    ///
-    /// ```
-    /// let shared = grove::pool::Pool::new(64);
-    /// let server = grove::server::DatagramServer::builder()
-    ///     .pool(shared.clone())
-    ///     .bind("127.0.0.1:0", |_d, _p, _s| ())
-    ///     .unwrap();
-    /// assert_eq!(shared.size(), 64);
-    /// # drop(server);
-    /// ```
-    pub fn pool(mut self, pool: Pool) -> Self {
-        self.handlers = Handlers::Pool(pool);
-        self
-    }
-
-    /// Runs the handlers in `group` (no cap).
-    ///
-    /// ```
-    /// let handlers = grove::pool::Group::new();
-    /// let server = grove::server::DatagramServer::builder()
-    ///     .group(handlers.clone())
-    ///     .bind("127.0.0.1:0", |_d, _p, _s| ())
-    ///     .unwrap();
-    /// assert!(handlers.is_empty());
-    /// # drop(server);
-    /// ```
-    pub fn group(mut self, group: Group) -> Self {
-        self.handlers = Handlers::Group(group);
-        self
+    builder_options! {
+        handlers:
+        /// Runs the handlers in a new [`Pool`] of `size`.
+        ///
+        /// ```
+        /// let server = grove::server::DatagramServer::builder()
+        ///     .pool_size(32) // at most 32 datagrams handled at once
+        ///     .bind("127.0.0.1:0", |_d, _p, _s| ())
+        ///     .unwrap();
+        /// # drop(server);
+        /// ```
+        ///
+        /// # Panics
+        /// If `size` is 0, as [`Pool::new`].
+        pool_size;
+        /// Runs the handlers in `pool`; the server receives only while it has
+        /// a free slot.
+        ///
+        /// ```
+        /// let shared = grove::pool::Pool::new(64);
+        /// let server = grove::server::DatagramServer::builder()
+        ///     .pool(shared.clone())
+        ///     .bind("127.0.0.1:0", |_d, _p, _s| ())
+        ///     .unwrap();
+        /// assert_eq!(shared.size(), 64);
+        /// # drop(server);
+        /// ```
+        pool;
+        /// Runs the handlers in `group` (no cap).
+        ///
+        /// ```
+        /// let handlers = grove::pool::Group::new();
+        /// let server = grove::server::DatagramServer::builder()
+        ///     .group(handlers.clone())
+        ///     .bind("127.0.0.1:0", |_d, _p, _s| ())
+        ///     .unwrap();
+        /// assert!(handlers.is_empty());
+        /// # drop(server);
+        /// ```
+        group;
     }
 
     /// The grace period of the stop that follows a killed or timed-out

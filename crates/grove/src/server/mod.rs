@@ -69,6 +69,7 @@
 mod bind;
 mod core;
 mod datagram;
+mod facade;
 mod stream;
 
 use std::fmt;

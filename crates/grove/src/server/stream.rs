@@ -12,7 +12,8 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::bind::Reuse;
-use super::core::{Core, Handlers, Pace, State, DEFAULT_STOP_TIMEOUT};
+use super::core::{Core, Handlers, State, DEFAULT_STOP_TIMEOUT};
+use super::facade::{builder_options, server_controls};
 use super::Listener;
 use crate::net::{TcpListener, ToSocketAddrs, UnixListener};
 use crate::pool::{Group, Pool};
@@ -284,175 +285,151 @@ impl<L: Listener> StreamServer<L> {
         self.inner.local_addr.clone()
     }
 
-    /// Starts accepting in a background greenlet and returns at once. The
-    /// greenlet runs from the hub's next turn, as a spawned one does; the
-    /// server runs until [`stop`](StreamServer::stop)ped, whether or not
-    /// handles to it remain.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
-    /// server.start(); // returns at once; this greenlet (or thread) goes on
-    /// assert!(server.is_running());
-    /// server.stop(Duration::from_secs(1));
-    /// ```
-    ///
-    /// # Panics
-    /// If the server was already started or was stopped (a stopped
-    /// server's listener is closed), or if no stack can be had.
-    #[track_caller]
-    pub fn start(&self) {
-        self.inner
-            .core
-            .start(&self.inner.idle, |(listener, handler), core| {
-                move || accept_loop(&core, listener, handler)
-            });
-    }
-
-    /// Starts the server unless it was started, then waits until it has
-    /// stopped — by a [`stop`](StreamServer::stop) from another greenlet
-    /// (or a handler), whose grace period is over. On a thread's own stack
-    /// (`fn main`) this runs the hub: the server and everything else.
-    /// Returns at once if the server was stopped, or if the caller is
-    /// unwinding.
-    ///
-    /// Killed or timed out while waiting, it stops the server (see *Kill
-    /// and timeout safety* above): `grove::with_timeout(d, ||
-    /// server.serve_forever())` serves for `d`.
-    ///
-    /// ```
-    /// use std::io::Read;
-    /// use std::time::Duration;
-    /// use grove::server::StreamServer;
-    ///
-    /// let server = StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
-    /// let (stopper, addr) = (server.clone(), server.local_addr());
-    /// grove::spawn(move || {
-    ///     let mut conn = grove::net::TcpStream::connect(addr).unwrap();
-    ///     let _ = conn.read(&mut [0; 1]); // served (and closed) by the handler
-    ///     stopper.stop(Duration::from_secs(1)); // say, from a signal handler
-    /// });
-    /// server.serve_forever(); // in `fn main`: runs the hub until stopped
-    /// assert!(server.is_stopped());
-    /// ```
-    #[track_caller]
-    pub fn serve_forever(&self) {
-        self.inner.core.serve_forever(|| self.start());
-    }
-
-    /// Stops the server: closes the listener (new connections are refused),
-    /// lets the running handlers finish for up to `timeout`, kills those
-    /// still running then, and returns once they are all gone. gevent's
-    /// `stop(timeout)`; `Duration::ZERO` kills them at once, `Duration::MAX`
-    /// waits for them without a limit.
-    ///
-    /// Called from one of the server's own handlers, the caller is neither
-    /// waited for nor killed (it returns from `stop` and finishes on its
-    /// own; `serve_forever` returns after it). Called again, or
-    /// concurrently, each call returns once the handlers are gone, killing
-    /// them at its own deadline. Called while unwinding, it closes the
-    /// listener and kills the handlers without waiting.
-    ///
-    /// ```
-    /// use std::io::Read;
-    /// use std::time::Duration;
-    /// use grove::server::StreamServer;
-    ///
-    /// // A handler that would hold its connection for a minute...
-    /// let server = StreamServer::bind("127.0.0.1:0", |_conn, _peer| {
-    ///     grove::sleep(Duration::from_secs(60))
-    /// })
-    /// .unwrap();
-    /// server.start();
-    /// let mut client = grove::net::TcpStream::connect(server.local_addr()).unwrap();
-    /// while server.handler_count() == 0 {
-    ///     grove::sleep(Duration::from_millis(1));
-    /// }
-    /// // ...gets 10 ms of grace, then is killed: its connection closes.
-    /// server.stop(Duration::from_millis(10));
-    /// assert_eq!(server.handler_count(), 0);
-    /// assert_eq!(client.read(&mut [0; 8]).unwrap(), 0);
-    /// ```
-    ///
-    /// # Panics
-    /// In hub context (link callbacks), where nothing may block.
-    #[track_caller]
-    pub fn stop(&self, timeout: Duration) {
-        self.inner.core.stop_idle(&self.inner.idle, timeout);
-    }
-
-    /// Whether the server is accepting (started, not stopped).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
-    /// assert!(!server.is_running());
-    /// server.start();
-    /// assert!(server.is_running());
-    /// server.stop(Duration::ZERO);
-    /// assert!(!server.is_running());
-    /// ```
-    pub fn is_running(&self) -> bool {
-        self.inner.core.state() == State::Running
-    }
-
-    /// Whether the server was stopped and all its handlers are gone.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
-    /// server.start();
-    /// assert!(!server.is_stopped());
-    /// server.stop(Duration::ZERO);
-    /// assert!(server.is_stopped());
-    /// ```
-    pub fn is_stopped(&self) -> bool {
-        self.inner.core.state() == State::Stopped
-    }
-
-    /// Handler greenlets spawned and not yet gone (finished handlers leave
-    /// in a hub callback queued when they die).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| {
-    ///     grove::sleep(Duration::from_secs(60))
-    /// })
-    /// .unwrap();
-    /// server.start();
-    /// let _clients: Vec<_> = (0..3)
-    ///     .map(|_| grove::net::TcpStream::connect(server.local_addr()).unwrap())
-    ///     .collect();
-    /// while server.handler_count() < 3 {
-    ///     grove::sleep(Duration::from_millis(1)); // one handler greenlet per connection
-    /// }
-    /// server.stop(Duration::ZERO);
-    /// ```
-    pub fn handler_count(&self) -> usize {
-        self.inner.core.handler_count()
+    server_controls! {
+        /// Starts accepting in a background greenlet and returns at once. The
+        /// greenlet runs from the hub's next turn, as a spawned one does; the
+        /// server runs until [`stop`](StreamServer::stop)ped, whether or not
+        /// handles to it remain.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
+        /// server.start(); // returns at once; this greenlet (or thread) goes on
+        /// assert!(server.is_running());
+        /// server.stop(Duration::from_secs(1));
+        /// ```
+        ///
+        /// # Panics
+        /// If the server was already started or was stopped (a stopped
+        /// server's listener is closed), or if no stack can be had.
+        #[track_caller]
+        pub fn start(&self) {
+            self.inner
+                .core
+                .start(&self.inner.idle, |(listener, handler), core| {
+                    move || accept_loop(&core, listener, handler)
+                });
+        }
+        /// Starts the server unless it was started, then waits until it has
+        /// stopped — by a [`stop`](StreamServer::stop) from another greenlet
+        /// (or a handler), whose grace period is over. On a thread's own stack
+        /// (`fn main`) this runs the hub: the server and everything else.
+        /// Returns at once if the server was stopped, or if the caller is
+        /// unwinding.
+        ///
+        /// Killed or timed out while waiting, it stops the server (see *Kill
+        /// and timeout safety* above): `grove::with_timeout(d, ||
+        /// server.serve_forever())` serves for `d`.
+        ///
+        /// ```
+        /// use std::io::Read;
+        /// use std::time::Duration;
+        /// use grove::server::StreamServer;
+        ///
+        /// let server = StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
+        /// let (stopper, addr) = (server.clone(), server.local_addr());
+        /// grove::spawn(move || {
+        ///     let mut conn = grove::net::TcpStream::connect(addr).unwrap();
+        ///     let _ = conn.read(&mut [0; 1]); // served (and closed) by the handler
+        ///     stopper.stop(Duration::from_secs(1)); // say, from a signal handler
+        /// });
+        /// server.serve_forever(); // in `fn main`: runs the hub until stopped
+        /// assert!(server.is_stopped());
+        /// ```
+        serve_forever;
+        /// Stops the server: closes the listener (new connections are refused),
+        /// lets the running handlers finish for up to `timeout`, kills those
+        /// still running then, and returns once they are all gone. gevent's
+        /// `stop(timeout)`; `Duration::ZERO` kills them at once, `Duration::MAX`
+        /// waits for them without a limit.
+        ///
+        /// Called from one of the server's own handlers, the caller is neither
+        /// waited for nor killed (it returns from `stop` and finishes on its
+        /// own; `serve_forever` returns after it). Called again, or
+        /// concurrently, each call returns once the handlers are gone, killing
+        /// them at its own deadline. Called while unwinding, it closes the
+        /// listener and kills the handlers without waiting.
+        ///
+        /// ```
+        /// use std::io::Read;
+        /// use std::time::Duration;
+        /// use grove::server::StreamServer;
+        ///
+        /// // A handler that would hold its connection for a minute...
+        /// let server = StreamServer::bind("127.0.0.1:0", |_conn, _peer| {
+        ///     grove::sleep(Duration::from_secs(60))
+        /// })
+        /// .unwrap();
+        /// server.start();
+        /// let mut client = grove::net::TcpStream::connect(server.local_addr()).unwrap();
+        /// while server.handler_count() == 0 {
+        ///     grove::sleep(Duration::from_millis(1));
+        /// }
+        /// // ...gets 10 ms of grace, then is killed: its connection closes.
+        /// server.stop(Duration::from_millis(10));
+        /// assert_eq!(server.handler_count(), 0);
+        /// assert_eq!(client.read(&mut [0; 8]).unwrap(), 0);
+        /// ```
+        ///
+        /// # Panics
+        /// In hub context (link callbacks), where nothing may block.
+        stop;
+        /// Whether the server is accepting (started, not stopped).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
+        /// assert!(!server.is_running());
+        /// server.start();
+        /// assert!(server.is_running());
+        /// server.stop(Duration::ZERO);
+        /// assert!(!server.is_running());
+        /// ```
+        is_running;
+        /// Whether the server was stopped and all its handlers are gone.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| ()).unwrap();
+        /// server.start();
+        /// assert!(!server.is_stopped());
+        /// server.stop(Duration::ZERO);
+        /// assert!(server.is_stopped());
+        /// ```
+        is_stopped;
+        /// Handler greenlets spawned and not yet gone (finished handlers leave
+        /// in a hub callback queued when they die).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let server = grove::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| {
+        ///     grove::sleep(Duration::from_secs(60))
+        /// })
+        /// .unwrap();
+        /// server.start();
+        /// let _clients: Vec<_> = (0..3)
+        ///     .map(|_| grove::net::TcpStream::connect(server.local_addr()).unwrap())
+        ///     .collect();
+        /// while server.handler_count() < 3 {
+        ///     grove::sleep(Duration::from_millis(1)); // one handler greenlet per connection
+        /// }
+        /// server.stop(Duration::ZERO);
+        /// ```
+        handler_count;
     }
 }
 
 /// The acceptor greenlet's body: runs until killed by `stop`.
 fn accept_loop<L: Listener>(core: &Rc<Core>, listener: L, handler: Rc<Handler<L>>) {
-    let mut pace = Pace::default();
-    loop {
-        core.wait_available();
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                let handler = handler.clone();
-                match core.dispatch(peer, move |peer| handler(stream, peer)) {
-                    Ok(()) => pace.dispatched(),
-                    Err(err) => pace.failed(core, "spawning a handler", &err),
-                }
-            }
-            Err(err) => pace.failed(core, "accept", &err),
-        }
-    }
+    core.serve_loop("accept", || {
+        let (stream, peer) = listener.accept()?;
+        let handler = handler.clone();
+        Ok((peer, move |peer| handler(stream, peer)))
+    })
 }
 
 /// Options of a [`StreamServer`]: the listening socket's (for servers that
@@ -513,113 +490,101 @@ impl StreamServerBuilder {
         self
     }
 
-    /// `SO_REUSEADDR` (default on, as `std` sets it): bind again at once to
-    /// a port whose previous server left connections in `TIME_WAIT`.
-    ///
-    /// ```
-    /// let server = grove::server::StreamServer::builder()
-    ///     .reuse_address(false)
-    ///     .bind("127.0.0.1:0", |_conn, _peer| ())
-    ///     .unwrap();
-    /// # drop(server);
-    /// ```
-    pub fn reuse_address(mut self, on: bool) -> Self {
-        self.reuse.address = on;
-        self
+    builder_options! {
+        reuse:
+        /// `SO_REUSEADDR` (default on, as `std` sets it): bind again at once to
+        /// a port whose previous server left connections in `TIME_WAIT`.
+        ///
+        /// ```
+        /// let server = grove::server::StreamServer::builder()
+        ///     .reuse_address(false)
+        ///     .bind("127.0.0.1:0", |_conn, _peer| ())
+        ///     .unwrap();
+        /// # drop(server);
+        /// ```
+        reuse_address;
+        /// `SO_REUSEPORT` (default off): several sockets, each with the option,
+        /// may listen on the same address; the kernel spreads connections over
+        /// them — one server per thread (each thread has its own hub) or per
+        /// process. Not used for Unix sockets.
+        ///
+        /// ```
+        /// use grove::server::StreamServer;
+        ///
+        /// // Two servers on one port; the kernel spreads connections over them.
+        /// let first = StreamServer::builder().reuse_port(true).bind("127.0.0.1:0", |_c, _p| ()).unwrap();
+        /// let port = first.local_addr().port();
+        /// let second = StreamServer::builder()
+        ///     .reuse_port(true)
+        ///     .bind(("127.0.0.1", port), |_c, _p| ())
+        ///     .unwrap();
+        /// assert_eq!(second.local_addr().port(), port);
+        /// ```
+        reuse_port;
     }
 
-    /// `SO_REUSEPORT` (default off): several sockets, each with the option,
-    /// may listen on the same address; the kernel spreads connections over
-    /// them — one server per thread (each thread has its own hub) or per
-    /// process. Not used for Unix sockets.
-    ///
-    /// ```
-    /// use grove::server::StreamServer;
-    ///
-    /// // Two servers on one port; the kernel spreads connections over them.
-    /// let first = StreamServer::builder().reuse_port(true).bind("127.0.0.1:0", |_c, _p| ()).unwrap();
-    /// let port = first.local_addr().port();
-    /// let second = StreamServer::builder()
-    ///     .reuse_port(true)
-    ///     .bind(("127.0.0.1", port), |_c, _p| ())
-    ///     .unwrap();
-    /// assert_eq!(second.local_addr().port(), port);
-    /// ```
-    pub fn reuse_port(mut self, on: bool) -> Self {
-        self.reuse.port = on;
-        self
-    }
-
-    /// Runs the handlers in a new [`Pool`] of `size`: at most `size`
-    /// connections are served at once (see *Backpressure* on
-    /// [`StreamServer`]).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let server = grove::server::StreamServer::builder()
-    ///     .pool_size(1) // one connection at a time
-    ///     .bind("127.0.0.1:0", |_conn, _peer| grove::sleep(Duration::from_secs(60)))
-    ///     .unwrap();
-    /// server.start();
-    /// let _a = grove::net::TcpStream::connect(server.local_addr()).unwrap();
-    /// let _b = grove::net::TcpStream::connect(server.local_addr()).unwrap(); // waits in the backlog
-    /// grove::sleep(Duration::from_millis(20));
-    /// assert_eq!(server.handler_count(), 1);
-    /// server.stop(Duration::ZERO);
-    /// ```
-    ///
-    /// # Panics
-    /// If `size` is 0, as [`Pool::new`].
-    #[track_caller]
-    pub fn pool_size(self, size: usize) -> Self {
-        self.pool(Pool::new(size))
-    }
-
-    /// Runs the handlers in `pool` (which other code may share: its
-    /// greenlets count towards the cap). The server accepts only while the
-    /// pool has a free slot.
-    ///
-    /// ```
-    /// use grove::pool::Pool;
-    /// use grove::server::StreamServer;
-    ///
-    /// // Two servers sharing one cap of 100 connections.
-    /// let pool = Pool::new(100);
-    /// let http = StreamServer::builder().pool(pool.clone()).bind("127.0.0.1:0", |_c, _p| ()).unwrap();
-    /// let admin = StreamServer::builder().pool(pool.clone()).bind("127.0.0.1:0", |_c, _p| ()).unwrap();
-    /// # drop((http, admin));
-    /// ```
-    pub fn pool(mut self, pool: Pool) -> Self {
-        self.handlers = Handlers::Pool(pool);
-        self
-    }
-
-    /// Runs the handlers in `group` (no cap), so that other code can
-    /// `join` or `kill` them. [`stop`](StreamServer::stop) only waits for
-    /// and kills the server's own handlers.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use grove::pool::Group;
-    /// use grove::server::StreamServer;
-    ///
-    /// let handlers = Group::new();
-    /// let server = StreamServer::builder()
-    ///     .group(handlers.clone())
-    ///     .bind("127.0.0.1:0", |_conn, _peer| grove::sleep(Duration::from_secs(60)))
-    ///     .unwrap();
-    /// server.start();
-    /// let _client = grove::net::TcpStream::connect(server.local_addr()).unwrap();
-    /// while handlers.is_empty() {
-    ///     grove::sleep(Duration::from_millis(1));
-    /// }
-    /// handlers.kill(); // other code can reach the handlers
-    /// server.stop(Duration::ZERO);
-    /// ```
-    pub fn group(mut self, group: Group) -> Self {
-        self.handlers = Handlers::Group(group);
-        self
+    builder_options! {
+        handlers:
+        /// Runs the handlers in a new [`Pool`] of `size`: at most `size`
+        /// connections are served at once (see *Backpressure* on
+        /// [`StreamServer`]).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let server = grove::server::StreamServer::builder()
+        ///     .pool_size(1) // one connection at a time
+        ///     .bind("127.0.0.1:0", |_conn, _peer| grove::sleep(Duration::from_secs(60)))
+        ///     .unwrap();
+        /// server.start();
+        /// let _a = grove::net::TcpStream::connect(server.local_addr()).unwrap();
+        /// let _b = grove::net::TcpStream::connect(server.local_addr()).unwrap(); // waits in the backlog
+        /// grove::sleep(Duration::from_millis(20));
+        /// assert_eq!(server.handler_count(), 1);
+        /// server.stop(Duration::ZERO);
+        /// ```
+        ///
+        /// # Panics
+        /// If `size` is 0, as [`Pool::new`].
+        pool_size;
+        /// Runs the handlers in `pool` (which other code may share: its
+        /// greenlets count towards the cap). The server accepts only while the
+        /// pool has a free slot.
+        ///
+        /// ```
+        /// use grove::pool::Pool;
+        /// use grove::server::StreamServer;
+        ///
+        /// // Two servers sharing one cap of 100 connections.
+        /// let pool = Pool::new(100);
+        /// let http = StreamServer::builder().pool(pool.clone()).bind("127.0.0.1:0", |_c, _p| ()).unwrap();
+        /// let admin = StreamServer::builder().pool(pool.clone()).bind("127.0.0.1:0", |_c, _p| ()).unwrap();
+        /// # drop((http, admin));
+        /// ```
+        pool;
+        /// Runs the handlers in `group` (no cap), so that other code can
+        /// `join` or `kill` them. [`stop`](StreamServer::stop) only waits for
+        /// and kills the server's own handlers.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use grove::pool::Group;
+        /// use grove::server::StreamServer;
+        ///
+        /// let handlers = Group::new();
+        /// let server = StreamServer::builder()
+        ///     .group(handlers.clone())
+        ///     .bind("127.0.0.1:0", |_conn, _peer| grove::sleep(Duration::from_secs(60)))
+        ///     .unwrap();
+        /// server.start();
+        /// let _client = grove::net::TcpStream::connect(server.local_addr()).unwrap();
+        /// while handlers.is_empty() {
+        ///     grove::sleep(Duration::from_millis(1));
+        /// }
+        /// handlers.kill(); // other code can reach the handlers
+        /// server.stop(Duration::ZERO);
+        /// ```
+        group;
     }
 
     /// Runs each handler on a greenlet stack of `bytes` (rounded up to

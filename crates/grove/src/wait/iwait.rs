@@ -175,8 +175,12 @@ pub(crate) mod sealed {
         /// Removes the watcher subscribed for `slot` under `key`.
         fn unwatch(&self, slot: &Slot, key: usize);
         /// Whether an object whose watcher fired still counts as ready when
-        /// the wait is about to report it.
-        fn confirm(&self) -> bool;
+        /// the wait is about to report it. By default yes: a readiness seen
+        /// happened (an `Event` set counts even if cleared since); a queue
+        /// checks again, as another getter may have emptied it.
+        fn confirm(&self) -> bool {
+            true
+        }
     }
 
     /// One object's place in one wait: where its watcher reports to.

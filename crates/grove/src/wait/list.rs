@@ -167,32 +167,3 @@ impl WaitList {
         self.inner.borrow().fire_watchers();
     }
 }
-
-/// Watchers of a primitive whose waiters stand in lines of their own (the
-/// queues'): a [`WaitList`] nobody waits in, under the names the queues
-/// call it by.
-#[derive(Default, Debug)]
-pub(crate) struct Watchers(WaitList);
-
-impl Watchers {
-    /// Adds a watcher; returns the key that removes it.
-    pub(crate) fn add(&self, watcher: Watcher) -> usize {
-        self.0.watch(watcher)
-    }
-
-    /// Removes the watcher added under `key` (a key already removed is ignored).
-    pub(crate) fn remove(&self, key: usize) {
-        self.0.unwatch(key);
-    }
-
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.has_no_watchers()
-    }
-
-    /// Tells every watcher that the object became ready. Watchers stay.
-    #[inline]
-    pub(crate) fn fire(&self) {
-        self.0.fire_watchers();
-    }
-}
