@@ -5,7 +5,8 @@
 //! `Transfer-Encoding`, `Connection`): a handler's are dropped and the
 //! server writes its own from how the body is delimited. The common head
 //! (`200`, no handler headers) is one copy of a cached status line,
-//! `Server` and `Date`.
+//! `Server` and `Date`; a keep-alive HTTP/1.1 one with a known length is
+//! one copy of the whole head, cached for the last length written.
 
 use std::cell::RefCell;
 
@@ -95,6 +96,18 @@ pub(super) fn write_head_framed(
     keep_alive: bool,
     version: Version,
 ) -> bool {
+    if let Some(len) = length {
+        if delimit == Delimit::Length(len)
+            && status == StatusCode::OK
+            && headers.is_empty()
+            && keep_alive
+            && version == Version::HTTP_11
+        {
+            // The most common head, whole from the cache: one copy.
+            date::write_ok_head_framed(out, date, len);
+            return true;
+        }
+    }
     let mut handler_closes = false;
     // Borrowed only while the head is written: nothing here waits.
     let date = date.map(RefCell::borrow);
