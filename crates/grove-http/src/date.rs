@@ -67,22 +67,29 @@ impl DateCache {
     /// `Content-Length` and the blank line. Built when `len` differs from
     /// the last call's (or the second changed), so that a server answering
     /// with bodies of one length writes each head with a single copy.
+    #[inline(always)]
     pub(crate) fn ok_head_framed(&mut self, len: u64) -> &[u8] {
         if self.framed_for != Some(len) {
-            let mut n = LINE_LEN;
-            self.framed[..n].copy_from_slice(&self.line);
-            for part in [
-                &b"Content-Length: "[..],
-                itoa::Buffer::new().format(len).as_bytes(),
-                b"\r\n\r\n",
-            ] {
-                self.framed[n..n + part.len()].copy_from_slice(part);
-                n += part.len();
-            }
-            self.framed_len = n;
-            self.framed_for = Some(len);
+            self.frame(len);
         }
         &self.framed[..self.framed_len]
+    }
+
+    /// Builds the head [`ok_head_framed`](Self::ok_head_framed) returns.
+    #[inline(never)]
+    fn frame(&mut self, len: u64) {
+        let mut n = LINE_LEN;
+        self.framed[..n].copy_from_slice(&self.line);
+        for part in [
+            &b"Content-Length: "[..],
+            itoa::Buffer::new().format(len).as_bytes(),
+            b"\r\n\r\n",
+        ] {
+            self.framed[n..n + part.len()].copy_from_slice(part);
+            n += part.len();
+        }
+        self.framed_len = n;
+        self.framed_for = Some(len);
     }
 
     fn update(&mut self, secs: u64) {
@@ -131,6 +138,7 @@ pub(crate) fn write_ok_head(out: &mut Vec<u8>, cache: Option<&DateCache>) {
 /// handler's and with a body of `len` bytes (see
 /// [`DateCache::ok_head_framed`]), with the date as [`write_date_line`]
 /// finds it.
+#[inline(always)]
 pub(crate) fn write_ok_head_framed(
     out: &mut Vec<u8>,
     cache: Option<&RefCell<DateCache>>,
@@ -138,12 +146,19 @@ pub(crate) fn write_ok_head_framed(
 ) {
     match cache {
         Some(cache) => out.extend_from_slice(cache.borrow_mut().ok_head_framed(len)),
-        None => CACHE.with(|cache| {
-            let mut cache = cache.borrow_mut();
-            cache.refresh();
-            out.extend_from_slice(cache.ok_head_framed(len));
-        }),
+        None => write_ok_head_framed_now(out, len),
     }
+}
+
+/// [`write_ok_head_framed`] with this thread's cache, after reading the
+/// clock.
+#[inline(never)]
+fn write_ok_head_framed_now(out: &mut Vec<u8>, len: u64) {
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        cache.refresh();
+        out.extend_from_slice(cache.ok_head_framed(len));
+    });
 }
 
 fn with_current(f: impl FnOnce(&DateCache)) {
