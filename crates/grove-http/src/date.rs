@@ -1,5 +1,6 @@
 //! Dates: the `Date` header line (IMF-fixdate, cached per second and per
-//! thread) and the access log's timestamp.
+//! thread, with the whole head of the most common response built on it)
+//! and the access log's timestamp.
 
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
