@@ -1,5 +1,6 @@
 //! Dates: the `Date` header line (IMF-fixdate, cached per second and per
-//! thread) and the access log's timestamp.
+//! thread, with the whole head of the most common response built on it)
+//! and the access log's timestamp.
 
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,14 +12,28 @@ pub(crate) const DATE_LINE_LEN: usize = 6 + 29 + 2;
 /// front of its `Date` line so that both go out in one copy.
 const OK_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nServer: grove-http\r\n";
 
-/// The `Date` line of one second, behind [`OK_HEAD`]. A server keeps one,
-/// which its reaper refreshes at least twice a second (see
+/// `OK_HEAD` and the `Date` line.
+const LINE_LEN: usize = OK_HEAD.len() + DATE_LINE_LEN;
+
+/// The longest `Content-Length: N\r\n\r\n` (a 20-digit `N`).
+const LENGTH_TAIL_MAX: usize = 16 + 20 + 4;
+
+/// The `Date` line of one second, behind [`OK_HEAD`]; and the whole head
+/// of the most common response — a keep-alive `200` without headers of
+/// the handler's — for the last body length asked for. A server keeps
+/// one, which its reaper refreshes at least twice a second (see
 /// `ConnHooks::date`); other connections use this thread's, brought up to
 /// date on every use.
 pub(crate) struct DateCache {
     secs: u64,
     /// `OK_HEAD` followed by the `Date` line.
-    line: [u8; OK_HEAD.len() + DATE_LINE_LEN],
+    line: [u8; LINE_LEN],
+    /// `line`, then `Content-Length: {framed_for}` and the blank line:
+    /// `framed_len` bytes, valid while `framed_for` is `Some` (until the
+    /// second changes).
+    framed: [u8; LINE_LEN + LENGTH_TAIL_MAX],
+    framed_len: usize,
+    framed_for: Option<u64>,
 }
 
 impl DateCache {
@@ -26,7 +41,10 @@ impl DateCache {
     pub(crate) const fn new() -> DateCache {
         DateCache {
             secs: u64::MAX,
-            line: [0; OK_HEAD.len() + DATE_LINE_LEN],
+            line: [0; LINE_LEN],
+            framed: [0; LINE_LEN + LENGTH_TAIL_MAX],
+            framed_len: 0,
+            framed_for: None,
         }
     }
 
@@ -45,9 +63,40 @@ impl DateCache {
         &self.line[OK_HEAD.len()..]
     }
 
+    /// The whole head of a keep-alive `200` without headers of the
+    /// handler's and with a body of `len` bytes: [`ok_head`](Self::ok_head),
+    /// `Content-Length` and the blank line. Built when `len` differs from
+    /// the last call's (or the second changed), so that a server answering
+    /// with bodies of one length writes each head with a single copy.
+    #[inline(always)]
+    pub(crate) fn ok_head_framed(&mut self, len: u64) -> &[u8] {
+        if self.framed_for != Some(len) {
+            self.frame(len);
+        }
+        &self.framed[..self.framed_len]
+    }
+
+    /// Builds the head [`ok_head_framed`](Self::ok_head_framed) returns.
+    #[inline(never)]
+    fn frame(&mut self, len: u64) {
+        let mut n = LINE_LEN;
+        self.framed[..n].copy_from_slice(&self.line);
+        for part in [
+            &b"Content-Length: "[..],
+            itoa::Buffer::new().format(len).as_bytes(),
+            b"\r\n\r\n",
+        ] {
+            self.framed[n..n + part.len()].copy_from_slice(part);
+            n += part.len();
+        }
+        self.framed_len = n;
+        self.framed_for = Some(len);
+    }
+
     fn update(&mut self, secs: u64) {
         if self.secs != secs {
             self.secs = secs;
+            self.framed_for = None;
             let (head, date) = self.line.split_at_mut(OK_HEAD.len());
             head.copy_from_slice(OK_HEAD);
             date[..6].copy_from_slice(b"Date: ");
@@ -84,6 +133,33 @@ pub(crate) fn write_ok_head(out: &mut Vec<u8>, cache: Option<&DateCache>) {
         Some(cache) => out.extend_from_slice(cache.ok_head()),
         None => with_current(|cache| out.extend_from_slice(cache.ok_head())),
     }
+}
+
+/// Appends the whole head of a keep-alive `200` without headers of the
+/// handler's and with a body of `len` bytes (see
+/// [`DateCache::ok_head_framed`]), with the date as [`write_date_line`]
+/// finds it.
+#[inline(always)]
+pub(crate) fn write_ok_head_framed(
+    out: &mut Vec<u8>,
+    cache: Option<&RefCell<DateCache>>,
+    len: u64,
+) {
+    match cache {
+        Some(cache) => out.extend_from_slice(cache.borrow_mut().ok_head_framed(len)),
+        None => write_ok_head_framed_now(out, len),
+    }
+}
+
+/// [`write_ok_head_framed`] with this thread's cache, after reading the
+/// clock.
+#[inline(never)]
+fn write_ok_head_framed_now(out: &mut Vec<u8>, len: u64) {
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        cache.refresh();
+        out.extend_from_slice(cache.ok_head_framed(len));
+    });
 }
 
 fn with_current(f: impl FnOnce(&DateCache)) {
@@ -205,5 +281,30 @@ mod tests {
         assert!(fresh.starts_with(OK_HEAD));
         let clf = clf_now();
         assert!(clf.starts_with(b"[") && clf.ends_with(b" +0000]"));
+    }
+
+    #[test]
+    fn the_framed_head_follows_the_length_and_the_second() {
+        let mut cache = DateCache::new();
+        cache.update(784_111_777);
+        let framed = |cache: &mut DateCache, len| cache.ok_head_framed(len).to_vec();
+        let fourteen = framed(&mut cache, 14);
+        assert_eq!(&fourteen[..LINE_LEN], cache.ok_head());
+        assert_eq!(&fourteen[LINE_LEN..], b"Content-Length: 14\r\n\r\n");
+        assert_eq!(framed(&mut cache, 14), fourteen);
+        let max = framed(&mut cache, u64::MAX);
+        assert!(max.ends_with(b"Content-Length: 18446744073709551615\r\n\r\n"));
+        assert_eq!(
+            framed(&mut cache, 0)[LINE_LEN..],
+            *b"Content-Length: 0\r\n\r\n"
+        );
+        // A new second: the cached head is rebuilt with the new date.
+        cache.update(784_111_778);
+        let later = framed(&mut cache, 0);
+        assert_eq!(&later[..LINE_LEN], cache.ok_head());
+        assert!(later[..LINE_LEN].ends_with(b"08:49:38 GMT\r\n"));
+        let mut out = Vec::new();
+        write_ok_head_framed(&mut out, None, 3);
+        assert!(out.starts_with(OK_HEAD) && out.ends_with(b" GMT\r\nContent-Length: 3\r\n\r\n"));
     }
 }

@@ -33,9 +33,10 @@ pub(super) enum Sent {
 }
 
 /// Writes `response` (its head into the write buffer, which a large or
-/// streamed body flushes); its body is taken, its head read in place.
-/// `keep_alive` is whether the connection may stay open; the returned
-/// [`Sent::Done`] says whether it does.
+/// streamed body flushes). Its head and a whole body are read in place
+/// (the body drops with the response); a streamed or upgrade body is
+/// taken. `keep_alive` is whether the connection may stay open; the
+/// returned [`Sent::Done`] says whether it does.
 pub(super) fn send_response<S: Transport + 'static>(
     conn: &RefCell<Conn<S>>,
     date: Option<&RefCell<DateCache>>,
@@ -46,16 +47,17 @@ pub(super) fn send_response<S: Transport + 'static>(
     scratch: &mut Vec<u8>,
 ) -> io::Result<Sent> {
     let status = response.status();
-    let mut body = std::mem::take(response.body_mut());
-    let headers = response.headers();
     if status == StatusCode::SWITCHING_PROTOCOLS {
-        return send_switching(conn, headers, body, version);
+        let body = std::mem::take(response.body_mut());
+        return send_switching(conn, response.headers(), body, version);
     }
-    let (delimit, head_length) = delimit(status, &body, headers, version);
+    let headers = response.headers();
+    let (delimit, head_length) = delimit(status, response.body(), headers, version);
     let mut keep_alive = keep_alive && delimit != Delimit::Close;
 
     let mut c = conn.borrow_mut();
-    if matches!(body.kind, Kind::Incoming(_)) && !is_head && delimit != Delimit::None {
+    let incoming = matches!(response.body().kind, Kind::Incoming(_));
+    if incoming && !is_head && delimit != Delimit::None {
         // Streaming the request body back: the client may wait for its
         // 100 Continue, which must precede this response's head.
         c.send_continue()?;
@@ -72,12 +74,14 @@ pub(super) fn send_response<S: Transport + 'static>(
     );
     let bytes = if is_head || delimit == Delimit::None {
         0
-    } else if let Kind::Full(bytes) = &body.kind {
+    } else if let Kind::Full(bytes) = &response.body().kind {
         c.write_body(bytes)?
     } else {
         // Streamed without holding the connection, which a request body
-        // streamed back needs.
+        // streamed back needs; taken, so that it ends (and lets go of what
+        // it holds) once it is sent.
         drop(c);
+        let mut body = std::mem::take(response.body_mut());
         stream_body(conn, &mut body, delimit, scratch)?
     };
     Ok(Sent::Done {
