@@ -14,9 +14,10 @@
 # memory per idle greenlet (`mem`, 10k sleepers), echo round trips/s at 100
 # and 10,000 connections (`harness serve grove` on CPU 1, `harness load` on
 # CPU 0) and grove-http hello at 64 connections (`wrk -t1 -c64`, server on
-# CPU 1, wrk on CPU 0).
+# CPU 1, wrk on CPU 0). ONLY=REGEX (environment) keeps the rows whose name
+# matches it, e.g. ONLY='^echo' to repeat the echo rows alone.
 set -euo pipefail
-[ $# -ge 4 ] || { sed -n 2,16p "$0"; exit 2; }
+[ $# -ge 4 ] || { sed -n 2,18p "$0"; exit 2; }
 HA="$1" HELLO_A="$2" HB="$3" HELLO_B="$4" ROUNDS="${5:-4}"
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
@@ -76,7 +77,11 @@ measure() { # row-index side
   eval "$cmd"
 }
 
+ONLY="${ONLY:-}"
+selected() { [ -z "$ONLY" ] || [[ "${ROWS[$1]%%|*}" =~ $ONLY ]]; }
+
 for i in "${!ROWS[@]}"; do
+  selected "$i" || continue
   for r in $(seq "$ROUNDS"); do
     for side in A B B A; do
       v="$(measure "$i" "$side")"
@@ -89,6 +94,7 @@ done
 echo "| row | before (median) | after (median) | after/before speed: median [min, max] of $ROUNDS paired rounds |"
 echo "|---|---|---|---|"
 for i in "${!ROWS[@]}"; do
+  selected "$i" || continue
   spec="${ROWS[$i]}"; name="${spec%%|*}"; better="${spec##*|}"
   # Pair each round's two A figures with its two B figures (the mean of
   # each side's pair), then take the ratio as a speed: above 1 is faster.
