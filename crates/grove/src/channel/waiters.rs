@@ -65,7 +65,10 @@ impl WakerList {
 
     /// Wakes the longest-waiting waiter; returns whether there was one.
     pub(super) fn wake_one(&mut self) -> bool {
-        self.entries.pop_front().map(|(_, waker)| waker.wake()).is_some()
+        self.entries
+            .pop_front()
+            .map(|(_, waker)| waker.wake())
+            .is_some()
     }
 
     /// Wakes waiter `id` if it is waiting.

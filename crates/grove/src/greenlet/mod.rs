@@ -427,8 +427,7 @@ impl<T> Greenlet<T> {
     /// ```
     #[track_caller]
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        let deadline = Hub::get().deadline_after(timeout);
-        self.wait_until(Some(deadline))
+        self.wait_until(Hub::get().deadline_after(timeout))
     }
 
     /// Kills the greenlet and waits until it is dead.
@@ -569,10 +568,10 @@ impl<T> Greenlet<T> {
         &self.task
     }
 
-    /// Waits until dead or `deadline` (`Some(None)`: never). Returns whether
-    /// the greenlet is dead.
+    /// Waits until dead or `deadline` (`None`: never). Returns whether the
+    /// greenlet is dead.
     #[track_caller]
-    fn wait_until(&self, deadline: Option<Option<Instant>>) -> bool {
+    fn wait_until(&self, deadline: Option<Instant>) -> bool {
         let hub = Hub::get();
         loop {
             if self.task.is_dead() {
@@ -588,7 +587,6 @@ impl<T> Greenlet<T> {
                 );
             }
             let unparker = hub.current_unparker();
-            let deadline = deadline.flatten();
             if deadline.is_some_and(|d| hub.now() >= d) {
                 return false;
             }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 /// The builders' `SO_REUSEADDR` and `SO_REUSEPORT` options.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Reuse {
     pub(super) address: bool,
     pub(super) port: bool,

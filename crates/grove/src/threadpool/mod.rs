@@ -272,10 +272,8 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match self.run(f, None) {
-            Ok(value) => value,
-            Err(Timeout) => unreachable!("no deadline"),
-        }
+        self.run(f, None)
+            .unwrap_or_else(|Timeout| unreachable!("no deadline"))
     }
 
     /// [`apply`](ThreadPool::apply) that waits at most `timeout` for the
@@ -336,10 +334,7 @@ impl ThreadPool {
         loop {
             if let Some(outcome) = locked.take() {
                 drop(locked);
-                return match outcome {
-                    Ok(value) => Ok(value),
-                    Err(payload) => resume_unwind(payload),
-                };
+                return Ok(outcome.unwrap_or_else(|payload| resume_unwind(payload)));
             }
             let (wait, relocked) =
                 locked.wait(WaitOn::Primitive(&WAITS_ON_THREAD_POOL_JOB), deadline);
