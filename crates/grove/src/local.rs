@@ -217,27 +217,24 @@ impl<T: 'static> GreenletLocal<T> {
                 .and_then(|values| values.iter().find(|(k, _)| *k == key))
                 .map(|(_, v)| v.clone())
         });
-        let value = match found {
-            Some(value) => value,
-            None => {
-                let fresh: Rc<dyn Any> = Rc::new((self.init)());
-                // An initialiser that used this very local already stored a
-                // value: keep that one (the fresh one is dropped below).
-                let stored = TABLE.with(|table| {
-                    let mut table = table.borrow_mut();
-                    let values = table.entry(owner).or_default();
-                    match values.iter().find(|(k, _)| *k == key) {
-                        Some((_, existing)) => existing.clone(),
-                        None => {
-                            values.push((key, fresh.clone()));
-                            fresh.clone()
-                        }
+        let value = found.unwrap_or_else(|| {
+            let fresh: Rc<dyn Any> = Rc::new((self.init)());
+            // An initialiser that used this very local already stored a
+            // value: keep that one (the fresh one is dropped below).
+            let stored = TABLE.with(|table| {
+                let mut table = table.borrow_mut();
+                let values = table.entry(owner).or_default();
+                match values.iter().find(|(k, _)| *k == key) {
+                    Some((_, existing)) => existing.clone(),
+                    None => {
+                        values.push((key, fresh.clone()));
+                        fresh.clone()
                     }
-                });
-                drop(fresh);
-                stored
-            }
-        };
+                }
+            });
+            drop(fresh);
+            stored
+        });
         value
             .downcast::<T>()
             .unwrap_or_else(|_| unreachable!("a greenlet-local key holds its own type"))
