@@ -125,12 +125,12 @@ impl Group {
         stack_size: Option<usize>,
         f: impl FnOnce() -> T + 'static,
     ) -> Greenlet<T> {
-        match self.inner.spawn(None, false, stack_size, f) {
-            Ok(g) => g,
-            // A group has no slot limit, and a pool's untimed slot wait
-            // does not time out.
-            Err(_) => unreachable!("an untimed spawn neither times out nor runs out of slots"),
-        }
+        // A group has no slot limit, and a pool's untimed slot wait does not
+        // time out.
+        let spawned = self.inner.spawn(None, false, stack_size, f);
+        spawned.unwrap_or_else(|_| {
+            unreachable!("an untimed spawn neither times out nor runs out of slots")
+        })
     }
 
     /// Greenlets in the group: spawned through it and not yet gone.
@@ -258,10 +258,8 @@ impl Group {
             self.inner.kill_members_nowait(None);
             return Err(GreenletError::Killed);
         }
-        match self.inner.take_failure() {
-            Some(payload) => Err(GreenletError::Panicked(payload)),
-            None => Ok(()),
-        }
+        let failure = self.inner.take_failure();
+        failure.map_or(Ok(()), |payload| Err(GreenletError::Panicked(payload)))
     }
 
     /// Kills every member and waits until they are gone. Greenlets spawned

@@ -212,10 +212,13 @@ impl Inner {
         } else {
             builder.spawn(f)
         };
-        let g = spawned.unwrap_or_else(|err| {
-            self.give_slot();
-            panic!("grove::pool: cannot spawn a greenlet: {err}");
-        });
+        let g = match spawned {
+            Ok(g) => g,
+            Err(err) => {
+                self.give_slot();
+                panic!("grove::pool: cannot spawn a greenlet: {err}");
+            }
+        };
         let id = g.id();
         self.members.borrow_mut().insert(id, g.task().clone());
         let weak = Rc::downgrade(self);
