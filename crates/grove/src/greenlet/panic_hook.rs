@@ -62,11 +62,8 @@ fn running_greenlet() -> Option<String> {
 
 fn report(greenlet: &str, info: &PanicHookInfo<'_>) {
     static HINTED: AtomicBool = AtomicBool::new(false);
-    let mut text = format!("greenlet {greenlet} panicked");
-    if let Some(at) = info.location() {
-        text.push_str(&format!(" at {at}"));
-    }
-    text.push_str(&format!(":\n{}\n", panic_message(info.payload())));
+    let (at, message) = (At(info.location()), panic_message(info.payload()));
+    let mut text = format!("greenlet {greenlet} panicked{at}:\n{message}\n");
     let backtrace = Backtrace::capture();
     match backtrace.status() {
         BacktraceStatus::Captured => text.push_str(&format!("stack backtrace:\n{backtrace}\n")),

@@ -118,7 +118,7 @@ impl Handle {
         let completer = Completer {
             shared: shared.clone(),
         };
-        self.push(Box::new(move || start(completer, f)))?;
+        self.call(move || start(completer, f))?;
         Ok(RemoteGreenlet {
             shared,
             handle: self.clone(),
