@@ -186,7 +186,7 @@ impl ToSocketAddrs for String {
 
 impl ToSocketAddrs for [SocketAddr] {
     fn to_socket_addrs(&self) -> io::Result<vec::IntoIter<SocketAddr>> {
-        Ok(self.to_vec().into_iter())
+        Ok(Vec::from(self).into_iter())
     }
 }
 
