@@ -80,7 +80,7 @@ pub(crate) use task::{Outcome, Primitive, State, Task, Unparker, WaitOn};
 pub(crate) use timers::TimerKey;
 use timers::Timers;
 use wake_all::ThinVec;
-pub(crate) use watch::{RemoteWatch, RemoteWatcher, Subscription, Target, Watch, Watcher};
+pub(crate) use watch::{RemoteWatch, RemoteWatcher, Subscription, Watch, Watcher};
 
 /// Run-queue entries handled per turn before the clock is read again.
 pub const TURN_BUDGET: usize = 64;

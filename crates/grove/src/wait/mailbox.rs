@@ -6,7 +6,7 @@
 //! waiter's cross-thread unparker while it is parked. The mailbox's mutex is
 //! `crate::sync`'s, so the loom models below cover it.
 
-use crate::hub::{RemoteUnparker, RemoteWatch, Unparker};
+use crate::hub::{RemoteUnparker, RemoteWatch, Unparker, Watch};
 use crate::sync::{Mutex, MutexGuard};
 
 /// Where objects on other threads (an `AsyncResult` set from anywhere)
@@ -63,7 +63,9 @@ impl Mailbox {
     }
 }
 
-impl RemoteWatch for Mailbox {
+impl RemoteWatch for Mailbox {}
+
+impl Watch for Mailbox {
     fn ready(&self, index: usize) {
         let waker = {
             let mut mail = self.lock();
