@@ -208,7 +208,7 @@ impl<T: 'static> GreenletLocal<T> {
     /// borrowed while the initialiser or the caller's closure run, so both
     /// may use greenlet-locals themselves.
     fn value(&'static self) -> Rc<T> {
-        let owner = crate::hub::current_greenlet_id().unwrap_or(THREAD_OWNER);
+        let owner = crate::hub::with_current_greenlet(|task| task.id).unwrap_or(THREAD_OWNER);
         let key = self.key();
         let found = TABLE.with(|table| {
             table

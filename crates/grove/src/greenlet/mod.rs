@@ -668,7 +668,7 @@ pub fn killall<T>(greenlets: &[Greenlet<T>]) {
 /// assert_eq!(g.join().unwrap(), Some(id));
 /// ```
 pub fn current_id() -> Option<u64> {
-    crate::hub::current_greenlet_id()
+    crate::hub::with_current_greenlet(|task| task.id)
 }
 
 /// The running greenlet's name, if it has one.
@@ -679,11 +679,7 @@ pub fn current_id() -> Option<u64> {
 /// assert_eq!(grove::current_name(), None);
 /// ```
 pub fn current_name() -> Option<String> {
-    let hub = Hub::try_get()?;
-    if hub.on_main() {
-        return None;
-    }
-    hub.current().and_then(|t| t.name().map(str::to_owned))
+    crate::hub::with_current_greenlet(|task| task.name().map(str::to_owned)).flatten()
 }
 
 // ---- waiting on it with `grove::wait` ------------------------------------------

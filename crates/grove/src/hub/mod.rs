@@ -784,14 +784,14 @@ impl std::fmt::Debug for Hub {
     }
 }
 
-/// The running greenlet's id; `None` on a thread's own stack, in hub
-/// context, or on a thread without a hub.
-pub(crate) fn current_greenlet_id() -> Option<u64> {
+/// `f` of the running greenlet's task; `None` on a thread's own stack, in
+/// hub context, or on a thread without a hub.
+pub(crate) fn with_current_greenlet<R>(f: impl FnOnce(&Task) -> R) -> Option<R> {
     let hub = Hub::try_get()?;
     if hub.on_main() {
         return None;
     }
-    hub.current().map(|t| t.id)
+    hub.current().map(f)
 }
 
 /// Runs a hub-context callback; a panic is reported, never propagated into the loop.
