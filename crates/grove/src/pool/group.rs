@@ -38,15 +38,9 @@ use crate::hub::Hub;
 /// and the group stays usable. Joining from a `Drop` while unwinding cannot
 /// wait: `join` then kills the members without waiting, as
 /// [`Greenlet::join`] does.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Group {
     pub(super) inner: Rc<Inner>,
-}
-
-impl Default for Group {
-    fn default() -> Self {
-        Group::new()
-    }
 }
 
 impl fmt::Debug for Group {
@@ -66,9 +60,7 @@ impl Group {
     /// assert!(group.is_empty());
     /// ```
     pub fn new() -> Group {
-        Group {
-            inner: Inner::new(None, false),
-        }
+        Group::default()
     }
 
     /// An empty fail-fast group: the first member that panics kills the

@@ -36,7 +36,6 @@
 //! assert_eq!(ticker.join().unwrap(), 5);
 //! ```
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -154,13 +153,8 @@ impl ThreadPool {
             owner: Arc::new(Owner {
                 shared: Arc::new(Shared {
                     state: Mutex::new(State {
-                        queue: VecDeque::new(),
-                        shutdown: false,
-                        threads: 0,
-                        idle: 0,
-                        running: 0,
-                        handles: Vec::new(),
                         generation: crate::fork::generation(),
+                        ..State::default()
                     }),
                     work: Condvar::new(),
                     exited: AsyncResult::new(),
