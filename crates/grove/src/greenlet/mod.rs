@@ -492,10 +492,7 @@ impl<T> Greenlet<T> {
     /// ```
     pub fn kill_nowait(&self) {
         let hub = Hub::get();
-        if hub
-            .current()
-            .is_some_and(|t| std::ptr::eq(t, Rc::as_ptr(&self.task)))
-        {
+        if self.is_running_on(hub) {
             self.task.request_kill();
             self.task.raise_if_cancelled();
             return;
@@ -568,6 +565,12 @@ impl<T> Greenlet<T> {
         &self.task
     }
 
+    /// Whether this greenlet is the one running on `hub` (the caller).
+    fn is_running_on(&self, hub: &Hub) -> bool {
+        hub.current()
+            .is_some_and(|t| std::ptr::eq(t, Rc::as_ptr(&self.task)))
+    }
+
     /// Waits until dead or `deadline` (`None`: never). Returns whether the
     /// greenlet is dead.
     #[track_caller]
@@ -577,10 +580,7 @@ impl<T> Greenlet<T> {
             if self.task.is_dead() {
                 return true;
             }
-            if hub
-                .current()
-                .is_some_and(|t| std::ptr::eq(t, Rc::as_ptr(&self.task)))
-            {
+            if self.is_running_on(hub) {
                 panic!(
                     "grove: greenlet {} cannot wait for itself: it would wait forever",
                     self.task.describe()

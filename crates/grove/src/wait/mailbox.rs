@@ -18,6 +18,7 @@ pub(super) struct Mailbox {
     inner: Mutex<Mail>,
 }
 
+#[derive(Default)]
 pub(super) struct Mail {
     fired: Vec<usize>,
     pub(super) waker: Option<RemoteUnparker>,
@@ -26,10 +27,7 @@ pub(super) struct Mail {
 impl Mailbox {
     pub(super) fn new() -> Self {
         Mailbox {
-            inner: Mutex::new(Mail {
-                fired: Vec::new(),
-                waker: None,
-            }),
+            inner: Mutex::new(Mail::default()),
         }
     }
 
