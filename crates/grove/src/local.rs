@@ -200,8 +200,7 @@ impl<T: 'static> GreenletLocal<T> {
     /// thread exit (as `thread_local!`'s `with` does), or if the initialiser
     /// panics (the value then stays uninitialised).
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
-        let value = self.value();
-        f(&value)
+        f(&self.value())
     }
 
     /// The current owner's value, initialised on first use. The table is not

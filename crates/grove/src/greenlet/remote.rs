@@ -29,13 +29,10 @@ impl<T> Slot<T> {
     }
 }
 
-/// The slot and its joiners, shared by the handle and the greenlet's hub.
-type Shared<T> = SharedWaitList<Slot<T>>;
-
 /// Completes the slot with `Killed` if the job is dropped before it ran (the
 /// hub's thread ended first).
 struct Completer<T> {
-    shared: Arc<Shared<T>>,
+    shared: Arc<SharedWaitList<Slot<T>>>,
 }
 
 impl<T> Completer<T> {
@@ -80,7 +77,8 @@ impl<T> Drop for Completer<T> {
 /// thread.join().unwrap();
 /// ```
 pub struct RemoteGreenlet<T> {
-    shared: Arc<Shared<T>>,
+    /// The slot and its joiners, shared with the greenlet's hub.
+    shared: Arc<SharedWaitList<Slot<T>>>,
     handle: Handle,
 }
 

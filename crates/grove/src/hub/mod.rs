@@ -321,13 +321,11 @@ impl Hub {
     ///
     /// Panics at the caller when called in hub context, where nothing may block.
     pub(crate) fn current_unparker(&self) -> Unparker {
-        match self.current_rc() {
-            Some(task) => {
-                let seq = task.seq.get();
-                Unparker { task, seq }
-            }
-            None => blocking_in_hub_context(),
-        }
+        let Some(task) = self.current_rc() else {
+            blocking_in_hub_context()
+        };
+        let seq = task.seq.get();
+        Unparker { task, seq }
     }
 
     pub(crate) fn task_by_key(&self, key: u32, id: u64) -> Option<Rc<Task>> {

@@ -263,9 +263,8 @@ impl Core {
     /// Stops accepting, without waiting: the acceptor is asked to die (it
     /// closes the listener as it unwinds). Idempotent.
     pub(super) fn close(&self) {
-        match self.state.get() {
-            State::Idle | State::Running => {}
-            State::Stopping | State::Stopped => return,
+        if matches!(self.state.get(), State::Stopping | State::Stopped) {
+            return;
         }
         self.state.set(State::Stopping);
         let acceptor = self.acceptor.borrow().clone();
