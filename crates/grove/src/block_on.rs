@@ -111,10 +111,8 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         return block_thread(future);
     }
     let future = pin!(future);
-    match poll_until(hub, WaitOn::Primitive(&WAITS_ON_FUTURE), future, None) {
-        Some(output) => output,
-        None => unreachable!("no deadline was given"),
-    }
+    poll_until(hub, WaitOn::Primitive(&WAITS_ON_FUTURE), future, None)
+        .unwrap_or_else(|| unreachable!("no deadline was given"))
 }
 
 /// Polls `future` on the calling greenlet (or thread stack, driving its hub)
@@ -228,10 +226,7 @@ impl Wake for ThreadWaker {
 /// Polls `future` to completion, blocking the OS thread between polls.
 pub(crate) fn block_thread<F: Future>(future: F) -> F::Output {
     let future = pin!(future);
-    match block_thread_until(future, None) {
-        Some(output) => output,
-        None => unreachable!("no deadline was given"),
-    }
+    block_thread_until(future, None).unwrap_or_else(|| unreachable!("no deadline was given"))
 }
 
 /// Polls `future` until it is ready or `deadline` passes, blocking the OS

@@ -37,7 +37,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::hub::{Hub, Primitive, RemoteWatcher, WaitOn, Watcher};
+use crate::hub::{Hub, Primitive, WaitOn};
 use crate::sync::{Arc, OnceLock};
 use crate::timeout::Timeout;
 use crate::wait::list::{Wait, WaitList};
@@ -212,17 +212,6 @@ impl Event {
             return true;
         }
         self.wait_until(Hub::get().deadline_after(timeout))
-    }
-
-    /// Registers a `grove::wait` watcher, fired by the next `set` that
-    /// raises the flag; `None` (nothing registered) if the flag is up now.
-    pub(crate) fn watch(&self, watcher: Watcher) -> Option<usize> {
-        (!self.is_set()).then(|| self.inner.waiters.watch(watcher))
-    }
-
-    /// Removes the watcher registered under `key`.
-    pub(crate) fn unwatch(&self, key: usize) {
-        self.inner.waiters.unwatch(key);
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
@@ -428,19 +417,6 @@ impl<T> AsyncResult<T> {
         self.wait_until(Hub::get().deadline_after(timeout))
     }
 
-    /// Registers a `grove::wait` watcher, fired (on the setter's thread) by
-    /// the `set`; `None` (nothing registered) if a value is set already.
-    /// Checked under the wait-list's lock, so a racing `set` is never missed.
-    pub(crate) fn watch(&self, watcher: RemoteWatcher) -> Option<usize> {
-        let mut locked = self.inner.waiters.lock();
-        (!self.is_ready()).then(|| locked.watch(watcher))
-    }
-
-    /// Removes the watcher registered under `key`.
-    pub(crate) fn unwatch(&self, key: usize) {
-        self.inner.waiters.lock().unwatch(key);
-    }
-
     /// Waits until set, `deadline` passes, or the caller cannot park; returns
     /// whether a value is set.
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
@@ -536,11 +512,13 @@ impl<T: Clone> AsyncResult<T> {
 // ---- waiting on it with `grove::wait` ------------------------------------------
 
 impl crate::wait::Sealed for Event {
+    /// A watcher fired by the next `set` that raises the flag; `None`
+    /// (nothing registered) if the flag is up now.
     fn watch(&self, slot: &crate::wait::Slot) -> Option<usize> {
-        Event::watch(self, slot.local())
+        (!self.is_set()).then(|| self.inner.waiters.watch(slot.local()))
     }
     fn unwatch(&self, _slot: &crate::wait::Slot, key: usize) {
-        Event::unwatch(self, key);
+        self.inner.waiters.unwatch(key);
     }
 }
 
@@ -551,11 +529,15 @@ impl crate::Waitable for Event {
 }
 
 impl<T> crate::wait::Sealed for AsyncResult<T> {
+    /// A watcher fired (on the setter's thread) by the `set`; `None`
+    /// (nothing registered) if a value is set already. Checked under the
+    /// wait-list's lock, so a racing `set` is never missed.
     fn watch(&self, slot: &crate::wait::Slot) -> Option<usize> {
-        AsyncResult::watch(self, slot.remote())
+        let mut locked = self.inner.waiters.lock();
+        (!self.is_ready()).then(|| locked.watch(slot.remote()))
     }
     fn unwatch(&self, _slot: &crate::wait::Slot, key: usize) {
-        AsyncResult::unwatch(self, key);
+        self.inner.waiters.lock().unwatch(key);
     }
 }
 

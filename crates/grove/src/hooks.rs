@@ -106,10 +106,7 @@ fn interrupted(cancel: Cancel) -> Option<Interrupted> {
 /// ```
 #[inline]
 pub fn in_greenlet() -> bool {
-    match Hub::try_get() {
-        Some(hub) => hub.current().is_some() && !hub.on_main(),
-        None => false,
-    }
+    Hub::try_get().is_some_and(|hub| hub.current().is_some() && !hub.on_main())
 }
 
 /// The cancellation pending on the current greenlet, if any.
@@ -160,13 +157,10 @@ pub fn run<T>(f: impl FnOnce() -> T) -> Result<T, Interrupted> {
     if let Some(why) = pending() {
         return Err(why);
     }
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(value) => Ok(value),
-        Err(payload) => match payload.downcast_ref::<Cancelled>() {
-            Some(Cancelled(cancel)) => Err(interrupted(*cancel).unwrap_or(Interrupted::Killed)),
-            None => resume_unwind(payload),
-        },
-    }
+    catch_unwind(AssertUnwindSafe(f)).or_else(|payload| match payload.downcast_ref::<Cancelled>() {
+        Some(Cancelled(cancel)) => Err(interrupted(*cancel).unwrap_or(Interrupted::Killed)),
+        None => resume_unwind(payload),
+    })
 }
 
 /// Parks the current greenlet until `deadline` (`sleep`'s semantics). A
@@ -256,11 +250,7 @@ pub fn wait_fds(fds: &[(RawFd, Direction)], deadline: Option<Instant>) -> Result
     let parked = run(|| hub.park_until(on, timer));
     hub.io.note_waiting(false);
     drop(guard);
-    match parked {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(Interrupted::Unwinding),
-        Err(why) => Err(why),
-    }
+    parked?.then_some(()).ok_or(Interrupted::Unwinding)
 }
 
 /// Forgets the hook registration of `fd` on this thread, waking the

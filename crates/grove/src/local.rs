@@ -200,15 +200,14 @@ impl<T: 'static> GreenletLocal<T> {
     /// thread exit (as `thread_local!`'s `with` does), or if the initialiser
     /// panics (the value then stays uninitialised).
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
-        let value = self.value();
-        f(&value)
+        f(&self.value())
     }
 
     /// The current owner's value, initialised on first use. The table is not
     /// borrowed while the initialiser or the caller's closure run, so both
     /// may use greenlet-locals themselves.
     fn value(&'static self) -> Rc<T> {
-        let owner = crate::hub::current_greenlet_id().unwrap_or(THREAD_OWNER);
+        let owner = crate::hub::with_current_greenlet(|task| task.id).unwrap_or(THREAD_OWNER);
         let key = self.key();
         let found = TABLE.with(|table| {
             table
@@ -217,27 +216,24 @@ impl<T: 'static> GreenletLocal<T> {
                 .and_then(|values| values.iter().find(|(k, _)| *k == key))
                 .map(|(_, v)| v.clone())
         });
-        let value = match found {
-            Some(value) => value,
-            None => {
-                let fresh: Rc<dyn Any> = Rc::new((self.init)());
-                // An initialiser that used this very local already stored a
-                // value: keep that one (the fresh one is dropped below).
-                let stored = TABLE.with(|table| {
-                    let mut table = table.borrow_mut();
-                    let values = table.entry(owner).or_default();
-                    match values.iter().find(|(k, _)| *k == key) {
-                        Some((_, existing)) => existing.clone(),
-                        None => {
-                            values.push((key, fresh.clone()));
-                            fresh.clone()
-                        }
+        let value = found.unwrap_or_else(|| {
+            let fresh: Rc<dyn Any> = Rc::new((self.init)());
+            // An initialiser that used this very local already stored a
+            // value: keep that one (the fresh one is dropped below).
+            let stored = TABLE.with(|table| {
+                let mut table = table.borrow_mut();
+                let values = table.entry(owner).or_default();
+                match values.iter().find(|(k, _)| *k == key) {
+                    Some((_, existing)) => existing.clone(),
+                    None => {
+                        values.push((key, fresh.clone()));
+                        fresh.clone()
                     }
-                });
-                drop(fresh);
-                stored
-            }
-        };
+                }
+            });
+            drop(fresh);
+            stored
+        });
         value
             .downcast::<T>()
             .unwrap_or_else(|_| unreachable!("a greenlet-local key holds its own type"))

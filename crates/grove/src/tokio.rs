@@ -87,18 +87,11 @@ pub fn runtime() -> Result<&'static ::tokio::runtime::Runtime, StartError> {
 fn start() -> Result<::tokio::runtime::Runtime, StartError> {
     let mut builder = ::tokio::runtime::Builder::new_multi_thread();
     if let Ok(threads) = std::env::var("GROVE_TOKIO_THREADS") {
-        match threads.parse::<usize>() {
-            Ok(n) if n > 0 => {
-                builder.worker_threads(n);
-            }
-            _ => {
-                return Err(StartError {
-                    reason: format!(
-                        "GROVE_TOKIO_THREADS={threads:?} is not a positive number of threads"
-                    ),
-                })
-            }
-        }
+        let n = threads.parse::<usize>().ok().filter(|&n| n > 0);
+        let n = n.ok_or_else(|| StartError {
+            reason: format!("GROVE_TOKIO_THREADS={threads:?} is not a positive number of threads"),
+        })?;
+        builder.worker_threads(n);
     }
     builder
         .thread_name("grove-tokio")

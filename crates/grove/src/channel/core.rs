@@ -265,19 +265,13 @@ impl<T> Future for SendFuture<'_, T> {
         }
         let value = this.value.take().expect("polled after completion");
         if state.receivers == 0 {
-            if let Some(id) = this.waiter.take() {
-                state.sendq.remove(id);
-            }
+            state.sendq.leave(&mut this.waiter);
             drop(state);
             return this.finish(Err(SendError(value)));
         }
         match state.cap {
             Some(0) => {
-                let id = match this.waiter {
-                    Some(id) => id,
-                    None => state.sendq.next_id(),
-                };
-                this.waiter = Some(id);
+                let id = *this.waiter.get_or_insert_with(|| state.sendq.next_id());
                 this.offered = true;
                 state.buffer.push_back(Slot {
                     offer: Some(id),
@@ -295,9 +289,7 @@ impl<T> Future for SendFuture<'_, T> {
             _ => {
                 state.buffer.push_back(Slot { offer: None, value });
                 state.recvq.wake_one();
-                if let Some(id) = this.waiter.take() {
-                    state.sendq.remove(id);
-                }
+                state.sendq.leave(&mut this.waiter);
                 drop(state);
                 this.finish(Ok(()))
             }
@@ -316,11 +308,7 @@ impl<T> Drop for SendFuture<'_, T> {
             // Woken for room we will not use: pass it on.
             state.sendq.wake_one();
         }
-        let withdrawn = if self.offered {
-            state.withdraw(id)
-        } else {
-            None
-        };
+        let withdrawn = self.offered.then(|| state.withdraw(id)).flatten();
         drop(state);
         drop(withdrawn);
     }
@@ -365,22 +353,17 @@ impl<T> Future for RecvFuture<'_, T> {
             "grove::channel: RecvFuture polled after completion"
         );
         let mut state = this.chan.lock();
-        if let Some(value) = state.pop() {
-            if let Some(id) = this.waiter.take() {
-                state.recvq.remove(id);
+        let out = match state.pop() {
+            Some(value) => Ok(value),
+            None if state.senders == 0 => Err(super::RecvError),
+            None => {
+                state.recvq.register(&mut this.waiter, cx.waker());
+                return Poll::Pending;
             }
-            this.done = true;
-            return Poll::Ready(Ok(value));
-        }
-        if state.senders == 0 {
-            if let Some(id) = this.waiter.take() {
-                state.recvq.remove(id);
-            }
-            this.done = true;
-            return Poll::Ready(Err(super::RecvError));
-        }
-        state.recvq.register(&mut this.waiter, cx.waker());
-        Poll::Pending
+        };
+        state.recvq.leave(&mut this.waiter);
+        this.done = true;
+        Poll::Ready(out)
     }
 }
 

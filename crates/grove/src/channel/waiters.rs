@@ -34,51 +34,47 @@ impl WakerList {
     /// `waker`, or updates its waker if it is already there. A waiter that
     /// was notified and waits again goes to the back.
     pub(super) fn register(&mut self, id: &mut Option<u64>, waker: &Waker) {
-        if let Some(id) = *id {
-            if let Some((_, w)) = self.entries.iter_mut().find(|(i, _)| *i == id) {
-                if !w.will_wake(waker) {
-                    w.clone_from(waker);
-                }
-                return;
+        if let Some((_, w)) = id.and_then(|id| self.entries.iter_mut().find(|(i, _)| *i == id)) {
+            if !w.will_wake(waker) {
+                w.clone_from(waker);
             }
+            return;
         }
-        let key = match *id {
-            Some(key) => key,
-            None => self.next_id(),
-        };
-        *id = Some(key);
+        let key = *id.get_or_insert_with(|| self.next_id());
         self.entries.push_back((key, waker.clone()));
+    }
+
+    /// Takes waiter `id`'s waker out of the list, if it is still there.
+    fn take(&mut self, id: u64) -> Option<Waker> {
+        let at = self.entries.iter().position(|(i, _)| *i == id)?;
+        self.entries.remove(at).map(|(_, waker)| waker)
     }
 
     /// Removes waiter `id`; returns whether it was still there (`false`:
     /// it was notified, or never registered).
     pub(super) fn remove(&mut self, id: u64) -> bool {
-        match self.entries.iter().position(|(i, _)| *i == id) {
-            Some(at) => {
-                self.entries.remove(at);
-                true
-            }
-            None => false,
+        self.take(id).is_some()
+    }
+
+    /// Removes the waiter `*id` if it has registered, and forgets its id.
+    pub(super) fn leave(&mut self, id: &mut Option<u64>) {
+        if let Some(id) = id.take() {
+            self.remove(id);
         }
     }
 
     /// Wakes the longest-waiting waiter; returns whether there was one.
     pub(super) fn wake_one(&mut self) -> bool {
-        match self.entries.pop_front() {
-            Some((_, waker)) => {
-                waker.wake();
-                true
-            }
-            None => false,
-        }
+        self.entries
+            .pop_front()
+            .map(|(_, waker)| waker.wake())
+            .is_some()
     }
 
     /// Wakes waiter `id` if it is waiting.
     pub(super) fn wake_id(&mut self, id: u64) {
-        if let Some(at) = self.entries.iter().position(|(i, _)| *i == id) {
-            if let Some((_, waker)) = self.entries.remove(at) {
-                waker.wake();
-            }
+        if let Some(waker) = self.take(id) {
+            waker.wake();
         }
     }
 

@@ -427,8 +427,7 @@ impl<T> Greenlet<T> {
     /// ```
     #[track_caller]
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        let deadline = Hub::get().deadline_after(timeout);
-        self.wait_until(Some(deadline))
+        self.wait_until(Hub::get().deadline_after(timeout))
     }
 
     /// Kills the greenlet and waits until it is dead.
@@ -493,10 +492,7 @@ impl<T> Greenlet<T> {
     /// ```
     pub fn kill_nowait(&self) {
         let hub = Hub::get();
-        if hub
-            .current()
-            .is_some_and(|t| std::ptr::eq(t, Rc::as_ptr(&self.task)))
-        {
+        if self.is_running_on(hub) {
             self.task.request_kill();
             self.task.raise_if_cancelled();
             return;
@@ -569,26 +565,28 @@ impl<T> Greenlet<T> {
         &self.task
     }
 
-    /// Waits until dead or `deadline` (`Some(None)`: never). Returns whether
-    /// the greenlet is dead.
+    /// Whether this greenlet is the one running on `hub` (the caller).
+    fn is_running_on(&self, hub: &Hub) -> bool {
+        hub.current()
+            .is_some_and(|t| std::ptr::eq(t, Rc::as_ptr(&self.task)))
+    }
+
+    /// Waits until dead or `deadline` (`None`: never). Returns whether the
+    /// greenlet is dead.
     #[track_caller]
-    fn wait_until(&self, deadline: Option<Option<Instant>>) -> bool {
+    fn wait_until(&self, deadline: Option<Instant>) -> bool {
         let hub = Hub::get();
         loop {
             if self.task.is_dead() {
                 return true;
             }
-            if hub
-                .current()
-                .is_some_and(|t| std::ptr::eq(t, Rc::as_ptr(&self.task)))
-            {
+            if self.is_running_on(hub) {
                 panic!(
                     "grove: greenlet {} cannot wait for itself: it would wait forever",
                     self.task.describe()
                 );
             }
             let unparker = hub.current_unparker();
-            let deadline = deadline.flatten();
             if deadline.is_some_and(|d| hub.now() >= d) {
                 return false;
             }
@@ -670,7 +668,7 @@ pub fn killall<T>(greenlets: &[Greenlet<T>]) {
 /// assert_eq!(g.join().unwrap(), Some(id));
 /// ```
 pub fn current_id() -> Option<u64> {
-    crate::hub::current_greenlet_id()
+    crate::hub::with_current_greenlet(|task| task.id)
 }
 
 /// The running greenlet's name, if it has one.
@@ -681,11 +679,7 @@ pub fn current_id() -> Option<u64> {
 /// assert_eq!(grove::current_name(), None);
 /// ```
 pub fn current_name() -> Option<String> {
-    let hub = Hub::try_get()?;
-    if hub.on_main() {
-        return None;
-    }
-    hub.current().and_then(|t| t.name().map(str::to_owned))
+    crate::hub::with_current_greenlet(|task| task.name().map(str::to_owned)).flatten()
 }
 
 // ---- waiting on it with `grove::wait` ------------------------------------------

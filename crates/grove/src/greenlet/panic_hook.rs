@@ -29,7 +29,7 @@ use std::panic::{Location, PanicHookInfo};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
-use crate::hub::Hub;
+use crate::hub::Task;
 use crate::panic::panic_message;
 
 /// Installs the hook, once per process.
@@ -39,7 +39,8 @@ pub(super) fn install() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let greenlet = running_greenlet();
+            // `#7 'parser'` for the greenlet running on this thread, if one is.
+            let greenlet = crate::hub::with_current_greenlet(Task::describe);
             if crate::stack::out_of_mappings() {
                 return report_without_backtrace(greenlet.as_deref(), info);
             }
@@ -51,22 +52,10 @@ pub(super) fn install() {
     });
 }
 
-/// `#7 'parser'` for the greenlet running on this thread, if one is.
-fn running_greenlet() -> Option<String> {
-    let hub = Hub::try_get()?;
-    if hub.on_main() {
-        return None;
-    }
-    hub.current().map(|task| task.describe())
-}
-
 fn report(greenlet: &str, info: &PanicHookInfo<'_>) {
     static HINTED: AtomicBool = AtomicBool::new(false);
-    let mut text = format!("greenlet {greenlet} panicked");
-    if let Some(at) = info.location() {
-        text.push_str(&format!(" at {at}"));
-    }
-    text.push_str(&format!(":\n{}\n", panic_message(info.payload())));
+    let (at, message) = (At(info.location()), panic_message(info.payload()));
+    let mut text = format!("greenlet {greenlet} panicked{at}:\n{message}\n");
     let backtrace = Backtrace::capture();
     match backtrace.status() {
         BacktraceStatus::Captured => text.push_str(&format!("stack backtrace:\n{backtrace}\n")),

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::GreenletError;
-use crate::hub::{Handle, Hub, HubGone, RemoteWatcher, WaitOn};
+use crate::hub::{Handle, Hub, HubGone, WaitOn};
 use crate::wait::list::Wait;
-use crate::wait::shared::{SharedGuard, SharedWaitList};
+use crate::wait::shared::SharedWaitList;
 
 struct Slot<T> {
     outcome: Option<Result<T, GreenletError>>,
@@ -29,17 +29,17 @@ impl<T> Slot<T> {
     }
 }
 
-struct Shared<T> {
-    slot: SharedWaitList<Slot<T>>,
+/// Completes the slot with `Killed` if the job is dropped before it ran (the
+/// hub's thread ended first).
+struct Completer<T> {
+    shared: Arc<SharedWaitList<Slot<T>>>,
 }
 
-impl<T> Shared<T> {
-    fn lock(&self) -> SharedGuard<'_, Slot<T>> {
-        self.slot.lock()
-    }
-
+impl<T> Completer<T> {
+    /// Moves the outcome into the slot (the first one only) and wakes the
+    /// joiners and watchers.
     fn complete(&self, outcome: Result<T, GreenletError>) {
-        let mut slot = self.lock();
+        let mut slot = self.shared.lock();
         if slot.finished() {
             return;
         }
@@ -49,15 +49,9 @@ impl<T> Shared<T> {
     }
 }
 
-/// Completes the slot with `Killed` if the job is dropped before it ran (the
-/// hub's thread ended first).
-struct Completer<T> {
-    shared: Arc<Shared<T>>,
-}
-
 impl<T> Drop for Completer<T> {
     fn drop(&mut self) {
-        self.shared.complete(Err(GreenletError::Killed));
+        self.complete(Err(GreenletError::Killed));
     }
 }
 
@@ -83,7 +77,8 @@ impl<T> Drop for Completer<T> {
 /// thread.join().unwrap();
 /// ```
 pub struct RemoteGreenlet<T> {
-    shared: Arc<Shared<T>>,
+    /// The slot and its joiners, shared with the greenlet's hub.
+    shared: Arc<SharedWaitList<Slot<T>>>,
     handle: Handle,
 }
 
@@ -112,18 +107,16 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let shared = Arc::new(Shared {
-            slot: SharedWaitList::new(Slot {
-                outcome: None,
-                taken: false,
-                started: None,
-                kill_requested: false,
-            }),
-        });
+        let shared = Arc::new(SharedWaitList::new(Slot {
+            outcome: None,
+            taken: false,
+            started: None,
+            kill_requested: false,
+        }));
         let completer = Completer {
             shared: shared.clone(),
         };
-        self.push(Box::new(move || start(completer, f)))?;
+        self.call(move || start(completer, f))?;
         Ok(RemoteGreenlet {
             shared,
             handle: self.clone(),
@@ -139,11 +132,9 @@ fn start<T: Send + 'static>(completer: Completer<T>, f: impl FnOnce() -> T + 'st
     let greenlet = match super::Builder::new().spawn(f) {
         Ok(g) => g,
         Err(err) => {
-            completer
-                .shared
-                .complete(Err(GreenletError::Panicked(Box::new(format!(
-                    "grove: cannot spawn: {err}"
-                )))));
+            completer.complete(Err(GreenletError::Panicked(Box::new(format!(
+                "grove: cannot spawn: {err}"
+            )))));
             return;
         }
     };
@@ -153,7 +144,7 @@ fn start<T: Send + 'static>(completer: Completer<T>, f: impl FnOnce() -> T + 'st
         let outcome = task.completion.take_outcome();
         let outcome = outcome.map_or(Err(GreenletError::Killed), super::into_result);
         task.taken.set(true);
-        completer.shared.complete(outcome);
+        completer.complete(outcome);
         drop(completer);
     });
 }
@@ -208,8 +199,7 @@ impl<T> RemoteGreenlet<T> {
     /// assert!(remote.wait_timeout(Duration::from_secs(5)));
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        let deadline = Hub::get().deadline_after(timeout);
-        self.wait_until(Some(deadline))
+        self.wait_until(Hub::get().deadline_after(timeout))
     }
 
     /// Whether the greenlet has finished.
@@ -222,18 +212,6 @@ impl<T> RemoteGreenlet<T> {
     /// ```
     pub fn is_dead(&self) -> bool {
         self.shared.lock().finished()
-    }
-
-    /// Registers a `grove::wait` watcher, fired when the greenlet finishes;
-    /// `None` (nothing registered) if it has finished already.
-    pub(crate) fn watch(&self, watcher: RemoteWatcher) -> Option<usize> {
-        let mut slot = self.shared.lock();
-        (!slot.finished()).then(|| slot.watch(watcher))
-    }
-
-    /// Removes the watcher registered under `key`.
-    pub(crate) fn unwatch(&self, key: usize) {
-        self.shared.lock().unwatch(key);
     }
 
     /// Asks the greenlet's hub to kill it, without waiting. A greenlet that
@@ -279,10 +257,9 @@ impl<T> RemoteGreenlet<T> {
         self.wait();
     }
 
-    /// Waits until dead or `deadline` (`Some(None)`: never). Returns whether
-    /// the greenlet is dead.
-    fn wait_until(&self, deadline: Option<Option<Instant>>) -> bool {
-        let deadline = deadline.flatten();
+    /// Waits until dead or `deadline` (`None`: never). Returns whether the
+    /// greenlet is dead.
+    fn wait_until(&self, deadline: Option<Instant>) -> bool {
         let mut slot = self.shared.lock();
         loop {
             if slot.finished() {
@@ -300,11 +277,14 @@ impl<T> RemoteGreenlet<T> {
 // ---- waiting on it with `grove::wait` ------------------------------------------
 
 impl<T> crate::wait::Sealed for RemoteGreenlet<T> {
+    /// A watcher fired when the greenlet finishes; `None` (nothing
+    /// registered) if it has finished already.
     fn watch(&self, slot: &crate::wait::Slot) -> Option<usize> {
-        RemoteGreenlet::watch(self, slot.remote())
+        let mut locked = self.shared.lock();
+        (!locked.finished()).then(|| locked.watch(slot.remote()))
     }
     fn unwatch(&self, _slot: &crate::wait::Slot, key: usize) {
-        RemoteGreenlet::unwatch(self, key);
+        self.shared.lock().unwatch(key);
     }
 }
 

@@ -46,7 +46,7 @@
 use std::fmt;
 
 use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, Mutex, MutexGuard};
 
 use super::task::Unparker;
 use super::Hub;
@@ -92,9 +92,15 @@ impl Remote {
         }
     }
 
+    /// The job queue, locked (a poisoned lock is still used: a job never
+    /// runs under it).
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn push(&self, job: Job) -> Result<(), Job> {
         {
-            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut queue = self.queue();
             if !queue.open {
                 return Err(job);
             }
@@ -110,12 +116,7 @@ impl Remote {
 
     /// Whether jobs are queued and not yet taken (hub side).
     pub(crate) fn has_jobs(&self) -> bool {
-        !self
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .jobs
-            .is_empty()
+        !self.queue().jobs.is_empty()
     }
 
     /// Whether another thread could still wake the hub: a `Handle` other
@@ -142,14 +143,14 @@ impl Remote {
 
     /// Whether the hub still accepts jobs (false once its thread is ending).
     fn is_open(&self) -> bool {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).open
+        self.queue().open
     }
 
     /// Takes the queued jobs (hub side), after the poller reported the
     /// waker. The reset comes first: see "The wake-up protocol" above.
     pub(crate) fn take_jobs(&self) -> Vec<Job> {
         self.rung.store(false, Ordering::Release);
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut queue = self.queue();
         std::mem::take(&mut queue.jobs)
     }
 
@@ -157,7 +158,7 @@ impl Remote {
     /// job is thus either refused (its pusher drops it) or returned here,
     /// never both and never neither.
     pub(crate) fn close(&self) -> Vec<Job> {
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut queue = self.queue();
         queue.open = false;
         std::mem::take(&mut queue.jobs)
     }
@@ -265,10 +266,6 @@ impl Handle {
     pub fn same_hub(&self, other: &Handle) -> bool {
         Arc::ptr_eq(&self.remote, &other.remote)
     }
-
-    pub(crate) fn push(&self, job: Job) -> Result<(), HubGone> {
-        self.remote.push(job).map_err(|_| HubGone)
-    }
 }
 
 /// A `Send` way to wake one park episode of a task on any hub.
@@ -327,9 +324,7 @@ impl RemoteUnparker {
                 return;
             }
         }
-        let _ = self
-            .handle
-            .push(Box::new(move || unpark_on_own_hub(key, id, seq)));
+        let _ = self.handle.call(move || unpark_on_own_hub(key, id, seq));
     }
 }
 

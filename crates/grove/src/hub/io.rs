@@ -82,6 +82,16 @@ struct Source {
 /// thousands of connections.
 type Waiters = WakeAll<Unparker>;
 
+impl Source {
+    /// The waiters of one direction.
+    fn waiters(&mut self, direction: Direction) -> &mut Waiters {
+        match direction {
+            Direction::Read => &mut self.readers,
+            Direction::Write => &mut self.writers,
+        }
+    }
+}
+
 /// The hub's poller.
 #[derive(Debug)]
 pub(crate) struct Poller {
@@ -384,14 +394,9 @@ impl Registration {
             return Ok(());
         }
         let unparker = hub.current_unparker();
-        {
-            let mut sources = hub.io.sources.borrow_mut();
-            let source = &mut sources[self.key];
-            match direction {
-                Direction::Read => source.readers.push(unparker.clone()),
-                Direction::Write => source.writers.push(unparker.clone()),
-            }
-        }
+        hub.io.sources.borrow_mut()[self.key]
+            .waiters(direction)
+            .push(unparker.clone());
         let timer = deadline.map(|d| (d, unparker.clone()));
         let waiting = WaitGuard {
             registration: self,
@@ -430,21 +435,13 @@ impl Registration {
     /// [`remove_waiter`](Self::remove_waiter) and [`Poller::note_waiting`].
     pub(crate) fn push_waiter(&self, direction: Direction, unparker: Unparker) {
         let mut sources = Hub::get().io.sources.borrow_mut();
-        let source = &mut sources[self.key];
-        match direction {
-            Direction::Read => source.readers.push(unparker),
-            Direction::Write => source.writers.push(unparker),
-        }
+        sources[self.key].waiters(direction).push(unparker);
     }
 
     /// Removes the waiter of `unparker`'s episode from `direction`, if present.
     pub(crate) fn remove_waiter(&self, direction: Direction, unparker: &Unparker) {
         let mut sources = Hub::get().io.sources.borrow_mut();
-        let source = &mut sources[self.key];
-        match direction {
-            Direction::Read => source.readers.remove(unparker),
-            Direction::Write => source.writers.remove(unparker),
-        }
+        sources[self.key].waiters(direction).remove(unparker);
     }
 }
 
@@ -470,11 +467,8 @@ impl Drop for WaitGuard<'_> {
         let hub = Hub::get();
         hub.io.waiting.set(hub.io.waiting.get() - 1);
         let mut sources = hub.io.sources.borrow_mut();
-        let source = &mut sources[self.registration.key];
-        match self.direction {
-            Direction::Read => source.readers.remove(self.unparker),
-            Direction::Write => source.writers.remove(self.unparker),
-        }
+        let waiters = sources[self.registration.key].waiters(self.direction);
+        waiters.remove(self.unparker);
     }
 }
 

@@ -80,7 +80,7 @@ pub(crate) use task::{Outcome, Primitive, State, Task, Unparker, WaitOn};
 pub(crate) use timers::TimerKey;
 use timers::Timers;
 use wake_all::ThinVec;
-pub(crate) use watch::{RemoteWatch, RemoteWatcher, Subscription, Target, Watch, Watcher};
+pub(crate) use watch::{RemoteWatch, RemoteWatcher, Subscription, Watch, Watcher};
 
 /// Run-queue entries handled per turn before the clock is read again.
 pub const TURN_BUDGET: usize = 64;
@@ -321,13 +321,11 @@ impl Hub {
     ///
     /// Panics at the caller when called in hub context, where nothing may block.
     pub(crate) fn current_unparker(&self) -> Unparker {
-        match self.current_rc() {
-            Some(task) => {
-                let seq = task.seq.get();
-                Unparker { task, seq }
-            }
-            None => blocking_in_hub_context(),
-        }
+        let Some(task) = self.current_rc() else {
+            blocking_in_hub_context()
+        };
+        let seq = task.seq.get();
+        Unparker { task, seq }
     }
 
     pub(crate) fn task_by_key(&self, key: u32, id: u64) -> Option<Rc<Task>> {
@@ -784,14 +782,14 @@ impl std::fmt::Debug for Hub {
     }
 }
 
-/// The running greenlet's id; `None` on a thread's own stack, in hub
-/// context, or on a thread without a hub.
-pub(crate) fn current_greenlet_id() -> Option<u64> {
+/// `f` of the running greenlet's task; `None` on a thread's own stack, in
+/// hub context, or on a thread without a hub.
+pub(crate) fn with_current_greenlet<R>(f: impl FnOnce(&Task) -> R) -> Option<R> {
     let hub = Hub::try_get()?;
     if hub.on_main() {
         return None;
     }
-    hub.current().map(|t| t.id)
+    hub.current().map(f)
 }
 
 /// Runs a hub-context callback; a panic is reported, never propagated into the loop.

@@ -18,6 +18,7 @@
 //! `Handle`.
 
 use std::fmt;
+use std::ops::Deref;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -32,30 +33,10 @@ pub(crate) trait Watch {
 }
 
 /// The target of cross-thread watchers: `Send + Sync`, wakes its waiter
-/// through the waiter's hub `Handle`.
-pub(crate) trait RemoteWatch: Send + Sync {
-    /// As [`Watch::ready`]; called on any thread, under the watched
-    /// primitive's mutex: must not block or take that mutex.
-    fn ready(&self, index: usize);
-}
-
-/// What a subscription tells: a hub-local or a cross-thread target.
-pub(crate) trait Target {
-    /// See [`Watch::ready`] and [`RemoteWatch::ready`].
-    fn ready(&self, index: usize);
-}
-
-impl Target for Rc<dyn Watch> {
-    fn ready(&self, index: usize) {
-        (**self).ready(index);
-    }
-}
-
-impl Target for Arc<dyn RemoteWatch> {
-    fn ready(&self, index: usize) {
-        (**self).ready(index);
-    }
-}
+/// through the waiter's hub `Handle`. Its [`Watch::ready`] is called on any
+/// thread, under the watched primitive's mutex: it must not block or take
+/// that mutex.
+pub(crate) trait RemoteWatch: Watch + Send + Sync {}
 
 /// One subscription of a target to one object, under the index the
 /// target knows the object by.
@@ -79,7 +60,9 @@ impl<P> fmt::Debug for Subscription<P> {
     }
 }
 
-impl<P: Target> Subscription<P> {
+/// `P` is a hub-local or a cross-thread target (`Rc<dyn Watch>`,
+/// `Arc<dyn RemoteWatch>`).
+impl<P: Deref<Target: Watch>> Subscription<P> {
     pub(crate) fn new(target: P, index: usize) -> Self {
         Subscription { target, index }
     }

@@ -190,6 +190,7 @@ pub(crate) fn init_from_env() {
 }
 
 /// What the watcher remembers of one hub.
+#[derive(Clone, Copy)]
 struct Seen {
     ticks: u64,
     running: u64,
@@ -235,13 +236,7 @@ fn watch() {
                         held.as_millis()
                     );
                 }
-                *entry = Seen {
-                    ticks,
-                    running,
-                    since: now,
-                    last: now,
-                    reported: false,
-                };
+                *entry = fresh;
                 continue;
             }
             entry.last = now;

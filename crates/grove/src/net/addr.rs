@@ -11,6 +11,8 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::vec;
 
+use socket2::{Domain, Protocol, Socket, Type};
+
 /// Resolves `host` — a host name or a literal IP address — to its IP
 /// addresses, in the resolver's order, without blocking the hub.
 ///
@@ -71,7 +73,7 @@ fn resolve_name(host: &str) -> io::Result<Vec<IpAddr>> {
         return super::resolver::lookup_system(host);
     }
     let name = host.to_owned();
-    resolve_on_pool(move || resolve_blocking(&name))
+    crate::threadpool::spawn_blocking(move || resolve_blocking(&name))
 }
 
 fn parse_ip(host: &str) -> Option<IpAddr> {
@@ -91,11 +93,6 @@ fn resolve_blocking(host: &str) -> io::Result<Vec<IpAddr>> {
         }
     }
     Ok(ips)
-}
-
-/// Runs `f` on the default thread pool; the calling greenlet waits.
-fn resolve_on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    crate::threadpool::spawn_blocking(f)
 }
 
 /// Something that names one or more socket addresses: grove's twin of
@@ -189,8 +186,7 @@ impl ToSocketAddrs for String {
 
 impl ToSocketAddrs for [SocketAddr] {
     fn to_socket_addrs(&self) -> io::Result<vec::IntoIter<SocketAddr>> {
-        let addrs: Vec<SocketAddr> = self.into();
-        Ok(addrs.into_iter())
+        Ok(Vec::from(self).into_iter())
     }
 }
 
@@ -202,6 +198,15 @@ impl<T: ToSocketAddrs + ?Sized> ToSocketAddrs for &T {
 
 /// Calls `f` on each address of `addrs` until one succeeds; the last error
 /// otherwise (`std`'s rule for connect and bind).
+/// A non-blocking, close-on-exec socket of type `ty` for `addr`'s family.
+pub(crate) fn socket_for(addr: &SocketAddr, ty: Type, protocol: Protocol) -> io::Result<Socket> {
+    Socket::new(
+        Domain::for_address(*addr),
+        ty.nonblocking().cloexec(),
+        Some(protocol),
+    )
+}
+
 pub(crate) fn each_addr<A: ToSocketAddrs + ?Sized, T>(
     addrs: &A,
     mut f: impl FnMut(&SocketAddr) -> io::Result<T>,

@@ -147,14 +147,7 @@ macro_rules! async_stream {
                     let mut s = s;
                     s.read(unfilled)
                 });
-                match poll {
-                    Poll::Ready(Ok(n)) => {
-                        buf.advance(n);
-                        Poll::Ready(Ok(()))
-                    }
-                    Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
-                    Poll::Pending => Poll::Pending,
-                }
+                poll.map_ok(|n| buf.advance(n))
             }
         }
 

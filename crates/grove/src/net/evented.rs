@@ -128,10 +128,9 @@ impl<S: StdSocket> Evented<S> {
     /// keep working; see the socket types' `into_std` docs.
     pub(crate) fn into_std(self) -> io::Result<S> {
         match Rc::try_unwrap(self.shared) {
-            Ok(shared) => {
-                let Shared {
-                    registration, io, ..
-                } = shared;
+            Ok(Shared {
+                registration, io, ..
+            }) => {
                 drop(registration);
                 io.set_os_nonblocking(false)?;
                 Ok(io)
@@ -145,10 +144,9 @@ impl<S: StdSocket> Evented<S> {
     #[track_caller]
     pub(crate) fn into_deregistered(self) -> S {
         match Rc::try_unwrap(self.shared) {
-            Ok(shared) => {
-                let Shared {
-                    registration, io, ..
-                } = shared;
+            Ok(Shared {
+                registration, io, ..
+            }) => {
                 drop(registration);
                 io
             }

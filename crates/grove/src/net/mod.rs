@@ -100,7 +100,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-pub(crate) use addr::each_addr;
+pub(crate) use addr::{each_addr, socket_for};
 pub use addr::{lookup_host, ToSocketAddrs};
 pub use batch::{Datagram, RecvBatch, RecvBatchIter, SendBatch};
 pub use tcp::{Incoming, TcpListener, TcpStream};

@@ -4,9 +4,9 @@ use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Protocol, SockAddr, Type};
 
-use super::addr::{each_addr, ToSocketAddrs};
+use super::addr::{each_addr, socket_for, ToSocketAddrs};
 use super::evented::{check_timeout, socket_common, socket_timeouts, stream_read_write, Evented};
 use crate::hub::Hub;
 
@@ -85,11 +85,7 @@ impl TcpListener {
     /// the resolution error.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         each_addr(&addr, |addr| {
-            let socket = Socket::new(
-                Domain::for_address(*addr),
-                Type::STREAM.nonblocking().cloexec(),
-                Some(Protocol::TCP),
-            )?;
+            let socket = socket_for(addr, Type::STREAM, Protocol::TCP)?;
             socket.set_reuse_address(true)?;
             socket.bind(&SockAddr::from(*addr))?;
             socket.listen(BACKLOG)?;
@@ -462,11 +458,7 @@ impl TcpStream {
 /// Connects one socket to `addr`, parking until the handshake completes.
 fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
     let deadline = timeout.and_then(|t| Hub::get().deadline_after(t));
-    let socket = Socket::new(
-        Domain::for_address(*addr),
-        Type::STREAM.nonblocking().cloexec(),
-        Some(Protocol::TCP),
-    )?;
+    let socket = socket_for(addr, Type::STREAM, Protocol::TCP)?;
     let in_progress = match socket.connect(&SockAddr::from(*addr)) {
         Ok(()) => false,
         Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => true,

@@ -3,11 +3,11 @@
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Protocol, SockAddr, Type};
 
 use std::os::fd::AsRawFd;
 
-use super::addr::{each_addr, ToSocketAddrs};
+use super::addr::{each_addr, socket_for, ToSocketAddrs};
 use super::batch::{self, RecvBatch, SendBatch};
 use super::evented::{socket_common, socket_timeouts, Evented};
 
@@ -74,11 +74,7 @@ impl UdpSocket {
     /// The last address's error or the resolution error.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         each_addr(&addr, |addr| {
-            let socket = Socket::new(
-                Domain::for_address(*addr),
-                Type::DGRAM.nonblocking().cloexec(),
-                Some(Protocol::UDP),
-            )?;
+            let socket = socket_for(addr, Type::DGRAM, Protocol::UDP)?;
             socket.bind(&SockAddr::from(*addr))?;
             Ok(UdpSocket {
                 inner: Evented::new(std::net::UdpSocket::from(socket))?,

@@ -132,14 +132,9 @@ impl UnixListener {
 
     fn accept_inner(&self, timeout: Option<Duration>) -> io::Result<(UnixStream, SocketAddr)> {
         let (socket, peer) = self.inner.accept(timeout)?;
-        let stream = UnixStream {
-            inner: Evented::new(stdnet::UnixStream::from(socket))?,
-        };
+        let stream = UnixStream::register(socket)?;
         // Unnamed and abstract peers have no path; ask the socket then.
-        let peer = match peer.as_unix() {
-            Some(peer) => peer,
-            None => stream.peer_addr()?,
-        };
+        let peer = peer.as_unix().map_or_else(|| stream.peer_addr(), Ok)?;
         Ok((stream, peer))
     }
 
@@ -255,9 +250,7 @@ impl UnixStream {
                 Err(err) => return Err(err),
             }
         };
-        let stream = UnixStream {
-            inner: Evented::new(stdnet::UnixStream::from(socket))?,
-        };
+        let stream = UnixStream::register(socket)?;
         if in_progress {
             let shown = path.as_ref().display();
             stream.inner.finish_connect(None, &shown)?;
@@ -278,14 +271,14 @@ impl UnixStream {
     /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
-        Ok((
-            UnixStream {
-                inner: Evented::new(stdnet::UnixStream::from(a))?,
-            },
-            UnixStream {
-                inner: Evented::new(stdnet::UnixStream::from(b))?,
-            },
-        ))
+        Ok((Self::register(a)?, Self::register(b)?))
+    }
+
+    /// Registers a fresh non-blocking socket with this thread's hub.
+    fn register(socket: Socket) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            inner: Evented::new(stdnet::UnixStream::from(socket))?,
+        })
     }
 
     /// The local address.

@@ -38,15 +38,9 @@ use crate::hub::Hub;
 /// and the group stays usable. Joining from a `Drop` while unwinding cannot
 /// wait: `join` then kills the members without waiting, as
 /// [`Greenlet::join`] does.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Group {
     pub(super) inner: Rc<Inner>,
-}
-
-impl Default for Group {
-    fn default() -> Self {
-        Group::new()
-    }
 }
 
 impl fmt::Debug for Group {
@@ -66,9 +60,7 @@ impl Group {
     /// assert!(group.is_empty());
     /// ```
     pub fn new() -> Group {
-        Group {
-            inner: Inner::new(None, false),
-        }
+        Group::default()
     }
 
     /// An empty fail-fast group: the first member that panics kills the
@@ -125,12 +117,12 @@ impl Group {
         stack_size: Option<usize>,
         f: impl FnOnce() -> T + 'static,
     ) -> Greenlet<T> {
-        match self.inner.spawn(None, false, stack_size, f) {
-            Ok(g) => g,
-            // A group has no slot limit, and a pool's untimed slot wait
-            // does not time out.
-            Err(_) => unreachable!("an untimed spawn neither times out nor runs out of slots"),
-        }
+        // A group has no slot limit, and a pool's untimed slot wait does not
+        // time out.
+        let spawned = self.inner.spawn(None, false, stack_size, f);
+        spawned.unwrap_or_else(|_| {
+            unreachable!("an untimed spawn neither times out nor runs out of slots")
+        })
     }
 
     /// Greenlets in the group: spawned through it and not yet gone.
@@ -258,10 +250,8 @@ impl Group {
             self.inner.kill_members_nowait(None);
             return Err(GreenletError::Killed);
         }
-        match self.inner.take_failure() {
-            Some(payload) => Err(GreenletError::Panicked(payload)),
-            None => Ok(()),
-        }
+        let failure = self.inner.take_failure();
+        failure.map_or(Ok(()), |payload| Err(GreenletError::Panicked(payload)))
     }
 
     /// Kills every member and waits until they are gone. Greenlets spawned

@@ -159,13 +159,12 @@ pub struct IMap<R, F, I> {
     /// Results yielded so far (in ordered mode, the next index to yield).
     yielded: usize,
     maxsize: Option<usize>,
-    what: &'static str,
 }
 
 impl<R, F, I> fmt::Debug for IMap<R, F, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IMap")
-            .field("kind", &self.what)
+            .field("kind", &self.shared.what)
             .field("started", &self.started)
             .field("yielded", &self.yielded)
             .field("ready", &self.shared.done.borrow().len())
@@ -200,7 +199,6 @@ where
             started: 0,
             yielded: 0,
             maxsize: None,
-            what,
         }
     }
 
@@ -268,10 +266,8 @@ where
         let g = if in_slot {
             self.inner.start_in_slot(None, move || f(item))
         } else {
-            match self.inner.spawn(None, false, None, move || f(item)) {
-                Ok(g) => g,
-                Err(_) => unreachable!("a slot is free"),
-            }
+            let spawned = self.inner.spawn(None, false, None, move || f(item));
+            spawned.unwrap_or_else(|_| unreachable!("a slot is free"))
         };
         let shared = self.shared.clone();
         let handle = g.clone();
@@ -304,7 +300,7 @@ where
             Err(GreenletError::Killed) => panic!(
                 "grove::pool: the greenlet computing item {index} of {} was killed \
                  before it produced a result",
-                self.what
+                self.shared.what
             ),
         }
     }

@@ -88,6 +88,7 @@ pub use imap::IMap;
 pub use sized::Pool;
 
 /// The state shared by every handle of one group or pool.
+#[derive(Default)]
 struct Inner {
     /// `None` for a [`Group`].
     size: Option<usize>,
@@ -122,11 +123,8 @@ impl Inner {
         Rc::new(Inner {
             size,
             fail_fast,
-            members: RefCell::new(BTreeMap::new()),
-            joiners: WaitList::new(),
             slots: size.map(|size| Permits::new(size, &WAITS_ON_POOL_SLOT)),
-            killing: Cell::new(0),
-            failure: RefCell::new(None),
+            ..Inner::default()
         })
     }
 

@@ -337,7 +337,7 @@ impl Command {
     /// and reaped by a default-pool thread, so no process or zombie is left
     /// behind.
     pub fn output(&mut self) -> io::Result<Output> {
-        let child = self.spawn_with_defaults(Stdio::null, Stdio::piped, Stdio::piped)?;
+        let child = self.spawn_for_output()?;
         child.wait_with_output()
     }
 
@@ -363,20 +363,17 @@ impl Command {
         Ok(status)
     }
 
-    fn spawn_with_defaults(
-        &mut self,
-        stdin: fn() -> Stdio,
-        stdout: fn() -> Stdio,
-        stderr: fn() -> Stdio,
-    ) -> io::Result<Child> {
+    /// Spawns with `output`'s defaults for the streams not set (stdin null,
+    /// stdout and stderr piped); the unset ones go back to inheriting after.
+    fn spawn_for_output(&mut self) -> io::Result<Child> {
         if !self.stdin_set {
-            self.std.stdin(stdin());
+            self.std.stdin(Stdio::null());
         }
         if !self.stdout_set {
-            self.std.stdout(stdout());
+            self.std.stdout(Stdio::piped());
         }
         if !self.stderr_set {
-            self.std.stderr(stderr());
+            self.std.stderr(Stdio::piped());
         }
         let spawned = self.std.spawn();
         // Back to `spawn`'s defaults for the streams the user left unset.

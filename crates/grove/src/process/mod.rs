@@ -344,10 +344,8 @@ impl Child {
                     }
                 }
                 ExitWatch::Poll => {
-                    let nap = match deadline {
-                        Some(d) => interval.min(d.saturating_duration_since(now)),
-                        None => interval,
-                    };
+                    let left = deadline.map(|d| d.saturating_duration_since(now));
+                    let nap = left.map_or(interval, |left| interval.min(left));
                     crate::sleep(nap.max(Duration::from_micros(100)));
                     interval = (interval * 2).min(MAX_POLL_INTERVAL);
                 }
@@ -409,8 +407,7 @@ impl KillOnCancel {
 
 impl Drop for KillOnCancel {
     fn drop(&mut self) {
-        if let Some(child) = self.0.take() {
-            let Child { std, .. } = child;
+        if let Some(Child { std, .. }) = self.0.take() {
             kill_and_reap(std);
         }
     }

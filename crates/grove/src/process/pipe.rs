@@ -130,27 +130,6 @@ pub struct ChildStderr {
     pipe: Pipe<Receiver>,
 }
 
-impl ChildStdin {
-    pub(super) fn new(std: std::process::ChildStdin) -> io::Result<ChildStdin> {
-        let pipe = Pipe::new(Sender::from(std), |end| end.set_nonblocking(true))?;
-        Ok(ChildStdin { pipe })
-    }
-}
-
-impl ChildStdout {
-    pub(super) fn new(std: std::process::ChildStdout) -> io::Result<ChildStdout> {
-        let pipe = Pipe::new(Receiver::from(std), |end| end.set_nonblocking(true))?;
-        Ok(ChildStdout { pipe })
-    }
-}
-
-impl ChildStderr {
-    pub(super) fn new(std: std::process::ChildStderr) -> io::Result<ChildStderr> {
-        let pipe = Pipe::new(Receiver::from(std), |end| end.set_nonblocking(true))?;
-        Ok(ChildStderr { pipe })
-    }
-}
-
 impl Write for &ChildStdin {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.pipe.io(Direction::Write, |mut end| end.write(buf))
@@ -205,26 +184,23 @@ fn into_stdio<P: AsRawFd + Into<OwnedFd>>(
     Stdio::from(end.into())
 }
 
-impl From<ChildStdin> for Stdio {
-    fn from(stdin: ChildStdin) -> Stdio {
-        into_stdio(stdin.pipe, |end| end.set_nonblocking(false))
-    }
-}
+// What the three pipe ends share: made from std's end (registered,
+// non-blocking), handed on to another child as a `Stdio`, their fd lent out.
+macro_rules! pipe_ends {
+    ($($ty:ident($std:ty, $end:ident)),*) => {$(
+        impl $ty {
+            pub(super) fn new(std: $std) -> io::Result<$ty> {
+                let pipe = Pipe::new($end::from(std), |end| end.set_nonblocking(true))?;
+                Ok($ty { pipe })
+            }
+        }
 
-impl From<ChildStdout> for Stdio {
-    fn from(stdout: ChildStdout) -> Stdio {
-        into_stdio(stdout.pipe, |end| end.set_nonblocking(false))
-    }
-}
+        impl From<$ty> for Stdio {
+            fn from(end: $ty) -> Stdio {
+                into_stdio(end.pipe, |end| end.set_nonblocking(false))
+            }
+        }
 
-impl From<ChildStderr> for Stdio {
-    fn from(stderr: ChildStderr) -> Stdio {
-        into_stdio(stderr.pipe, |end| end.set_nonblocking(false))
-    }
-}
-
-macro_rules! fd_traits {
-    ($($ty:ty),*) => {$(
         impl AsFd for $ty {
             fn as_fd(&self) -> BorrowedFd<'_> {
                 self.pipe.end.as_fd()
@@ -239,4 +215,8 @@ macro_rules! fd_traits {
     )*};
 }
 
-fd_traits!(ChildStdin, ChildStdout, ChildStderr);
+pipe_ends!(
+    ChildStdin(std::process::ChildStdin, Sender),
+    ChildStdout(std::process::ChildStdout, Receiver),
+    ChildStderr(std::process::ChildStderr, Receiver)
+);

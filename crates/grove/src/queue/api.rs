@@ -115,11 +115,7 @@ macro_rules! buffered_queue_api {
             /// ```
             pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), Full<T>> {
                 let deadline = Hub::get().deadline_after(timeout);
-                let done = self.core().put_until(item, deadline);
-                if done.is_ok() {
-                    self.on_put();
-                }
-                done
+                self.core().put_until(item, deadline).inspect(|()| self.on_put())
             }
 
             /// Puts `item` if a slot is free for it now, without waiting.
@@ -134,11 +130,7 @@ macro_rules! buffered_queue_api {
             /// assert_eq!(queue.put_nowait(2).unwrap_err().into_inner(), 2);
             /// ```
             pub fn put_nowait(&self, item: T) -> Result<(), Full<T>> {
-                let done = self.core().put_now(item);
-                if done.is_ok() {
-                    self.on_put();
-                }
-                done
+                self.core().put_now(item).inspect(|()| self.on_put())
             }
 
             /// Takes an item, waiting until there is one. Getters that wait

@@ -39,15 +39,13 @@ pub struct Empty {
 }
 
 impl Empty {
-    pub(super) const EMPTY: Empty = Empty {
-        reason: EmptyReason::Empty,
-    };
-    pub(super) const NO_PUTTER: Empty = Empty {
-        reason: EmptyReason::NoPutter,
-    };
-    pub(super) const SHUT_DOWN: Empty = Empty {
-        reason: EmptyReason::ShutDown,
-    };
+    pub(super) const EMPTY: Empty = Empty::of(EmptyReason::Empty);
+    pub(super) const NO_PUTTER: Empty = Empty::of(EmptyReason::NoPutter);
+    pub(super) const SHUT_DOWN: Empty = Empty::of(EmptyReason::ShutDown);
+
+    const fn of(reason: EmptyReason) -> Empty {
+        Empty { reason }
+    }
 
     /// Whether the queue was shut down and drained: no get will ever
     /// succeed again. `false` means it was only empty for now.
@@ -112,25 +110,20 @@ pub struct Full<T> {
 }
 
 impl<T> Full<T> {
+    fn new(item: T, reason: FullReason) -> Self {
+        Full { item, reason }
+    }
+
     pub(super) fn no_room(item: T) -> Self {
-        Full {
-            item,
-            reason: FullReason::Full,
-        }
+        Full::new(item, FullReason::Full)
     }
 
     pub(super) fn no_getter(item: T) -> Self {
-        Full {
-            item,
-            reason: FullReason::NoGetter,
-        }
+        Full::new(item, FullReason::NoGetter)
     }
 
     pub(super) fn shut_down(item: T) -> Self {
-        Full {
-            item,
-            reason: FullReason::ShutDown,
-        }
+        Full::new(item, FullReason::ShutDown)
     }
 
     /// Whether the queue was shut down: no put will ever succeed again.

@@ -43,10 +43,10 @@ trait Probe: Clone + 'static {
 }
 
 macro_rules! probe {
-    ($name:ident) => {
+    ($name:ident, $make:expr) => {
         impl Probe for $name<u32> {
             fn make(capacity: Option<usize>) -> Self {
-                capacity.map_or_else($name::new, $name::bounded)
+                $make(capacity)
             }
             fn put_timeout(&self, item: u32, timeout: Duration) -> bool {
                 $name::put_timeout(self, item, timeout).is_ok()
@@ -76,39 +76,14 @@ macro_rules! probe {
     };
 }
 
-probe!(Queue);
-probe!(LifoQueue);
-probe!(PriorityQueue);
-
-impl Probe for Channel<u32> {
-    fn make(_capacity: Option<usize>) -> Self {
-        Channel::new()
-    }
-    fn put_timeout(&self, item: u32, timeout: Duration) -> bool {
-        Channel::put_timeout(self, item, timeout).is_ok()
-    }
-    fn put_nowait(&self, item: u32) -> bool {
-        Channel::put_nowait(self, item).is_ok()
-    }
-    fn get_timeout(&self, timeout: Duration) -> Option<u32> {
-        Channel::get_timeout(self, timeout).ok()
-    }
-    fn get_nowait(&self) -> Result<u32, Empty> {
-        Channel::get_nowait(self)
-    }
-    fn shutdown(&self) {
-        Channel::shutdown(self)
-    }
-    fn get_ready(&self) -> bool {
-        Channel::get_ready(self)
-    }
-    fn watch(&self, watcher: Watcher) -> Option<usize> {
-        Channel::watch(self, watcher)
-    }
-    fn unwatch(&self, key: usize) {
-        Channel::unwatch(self, key)
-    }
-}
+probe!(Queue, |c: Option<usize>| c
+    .map_or_else(Queue::new, Queue::bounded));
+probe!(LifoQueue, |c: Option<usize>| c
+    .map_or_else(LifoQueue::new, LifoQueue::bounded));
+probe!(PriorityQueue, |c: Option<usize>| c
+    .map_or_else(PriorityQueue::new, PriorityQueue::bounded));
+// A channel has no buffer to bound.
+probe!(Channel, |_| Channel::new());
 
 /// A small deterministic generator.
 struct Lcg(u64);

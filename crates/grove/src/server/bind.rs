@@ -3,10 +3,10 @@
 use std::io;
 use std::net::SocketAddr;
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Protocol, SockAddr, Socket, Type};
 
 /// The builders' `SO_REUSEADDR` and `SO_REUSEPORT` options.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Reuse {
     pub(super) address: bool,
     pub(super) port: bool,
@@ -21,8 +21,7 @@ impl Reuse {
         ty: Type,
         protocol: Protocol,
     ) -> io::Result<Socket> {
-        let domain = Domain::for_address(addr);
-        let socket = Socket::new(domain, ty.nonblocking().cloexec(), Some(protocol))?;
+        let socket = crate::net::socket_for(&addr, ty, protocol)?;
         socket.set_reuse_address(self.address)?;
         if self.port {
             socket.set_reuse_port(true)?;

@@ -188,12 +188,6 @@ impl Core {
         self.state.set(State::Running);
     }
 
-    /// Waits until the pool (if any) has a free slot: accept nothing the
-    /// server could not hand to a handler at once (backpressure).
-    fn wait_available(&self) {
-        self.handlers.wait_available();
-    }
-
     /// Spawns `handler(peer)` as a handler greenlet. A panic of the handler
     /// is logged with `peer` and swallowed (kills and timeouts pass); the
     /// greenlet is tracked until it is gone. A failure to spawn (no stack)
@@ -253,7 +247,9 @@ impl Core {
     {
         let mut pace = Pace::default();
         loop {
-            self.wait_available();
+            // Accept nothing the server could not hand to a handler at
+            // once (backpressure).
+            self.handlers.wait_available();
             match next() {
                 Ok((peer, handler)) => match self.dispatch(peer, handler) {
                     Ok(()) => pace.dispatched(),
@@ -267,9 +263,8 @@ impl Core {
     /// Stops accepting, without waiting: the acceptor is asked to die (it
     /// closes the listener as it unwinds). Idempotent.
     pub(super) fn close(&self) {
-        match self.state.get() {
-            State::Idle | State::Running => {}
-            State::Stopping | State::Stopped => return,
+        if matches!(self.state.get(), State::Stopping | State::Stopped) {
+            return;
         }
         self.state.set(State::Stopping);
         let acceptor = self.acceptor.borrow().clone();
@@ -457,6 +452,12 @@ impl Pace {
     /// One more connection handed to a handler.
     fn dispatched(&mut self) {
         self.delay = Duration::ZERO;
+        self.count_one();
+    }
+
+    /// One more connection taken without a pause: let the handlers run
+    /// every `ACCEPT_BATCH` of them.
+    fn count_one(&mut self) {
         self.since_yield += 1;
         if self.since_yield >= ACCEPT_BATCH {
             self.since_yield = 0;
@@ -470,11 +471,7 @@ impl Pace {
         if is_transient(err) {
             // Per-connection: the next accept concerns another one, so this
             // cannot spin, but let the handlers run now and then.
-            self.since_yield += 1;
-            if self.since_yield >= ACCEPT_BATCH {
-                self.since_yield = 0;
-                crate::yield_now();
-            }
+            self.count_one();
             return;
         }
         self.since_yield = 0;

@@ -313,10 +313,7 @@ pub struct DatagramServerBuilder {
 impl Default for DatagramServerBuilder {
     fn default() -> Self {
         DatagramServerBuilder {
-            reuse: Reuse {
-                address: false,
-                port: false,
-            },
+            reuse: Reuse::default(),
             buffer_size: MAX_DATAGRAM,
             handlers: Handlers::default(),
             stop_timeout: DEFAULT_STOP_TIMEOUT,

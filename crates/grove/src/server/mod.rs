@@ -185,8 +185,3 @@ impl Listener for UnixListener {
         UnixListener::local_addr(self)
     }
 }
-
-/// An address for messages: `127.0.0.1:6000`, `"/run/app.sock" (pathname)`.
-fn show_addr(addr: &dyn fmt::Debug) -> String {
-    format!("{addr:?}")
-}

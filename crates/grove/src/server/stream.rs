@@ -259,7 +259,7 @@ impl<L: Listener> StreamServer<L> {
         let local_addr = listener.local_addr()?;
         let core = Core::new(
             "StreamServer",
-            super::show_addr(&local_addr),
+            format!("{local_addr:?}"), // 127.0.0.1:6000, "/run/app.sock" (pathname)
             options.handlers.clone(),
             options.stack_size,
             options.stop_timeout,
@@ -670,10 +670,8 @@ impl StreamServerBuilder {
     /// Refuses a bad stack size when the server is made, rather than at
     /// every connection (and before a Unix socket's file is created).
     fn check_stack_size(&self) -> io::Result<()> {
-        match self.stack_size {
-            Some(size) => crate::stack::slot_size_for(size).map(drop),
-            None => Ok(()),
-        }
+        let size = self.stack_size;
+        size.map_or(Ok(()), |size| crate::stack::slot_size_for(size).map(drop))
     }
 
     fn bind_tcp(&self, addr: SocketAddr) -> io::Result<TcpListener> {

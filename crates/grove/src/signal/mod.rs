@@ -108,6 +108,7 @@ enum Target {
 }
 
 /// Signals that arrived for a [`Signals`] and its waiting greenlets.
+#[derive(Default)]
 struct Queue {
     pending: RefCell<VecDeque<Signal>>,
     waiters: WaitList,
@@ -384,16 +385,12 @@ impl Signals {
         for signal in &unique {
             signal.check()?;
         }
-        let queue = Rc::new(Queue {
-            pending: RefCell::new(VecDeque::new()),
-            waiters: WaitList::new(),
-        });
         // Built up one subscription at a time; on error, dropping the
         // partial value removes what was added.
         let mut subscribed = Signals {
             signals: Vec::with_capacity(unique.len()),
             keys: Vec::with_capacity(unique.len()),
-            queue,
+            queue: Rc::default(),
         };
         for signal in unique {
             let key = subscribe(signal, Target::Queue(subscribed.queue.clone()))?;
@@ -435,12 +432,9 @@ impl Signals {
     /// In hub context (a link, timer or `Handle::call` callback) with
     /// nothing queued: hub callbacks must not block.
     pub fn wait(&self) -> io::Result<Signal> {
-        match self.wait_until(None) {
-            Some(signal) => Ok(signal),
-            None => Err(io::Error::other(
-                "grove: cannot wait for a signal while the greenlet is unwinding",
-            )),
-        }
+        self.wait_until(None).ok_or_else(|| {
+            io::Error::other("grove: cannot wait for a signal while the greenlet is unwinding")
+        })
     }
 
     /// Takes the oldest queued signal, waiting at most `timeout` for one;

@@ -36,7 +36,6 @@
 //! assert_eq!(ticker.join().unwrap(), 5);
 //! ```
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -154,13 +153,8 @@ impl ThreadPool {
             owner: Arc::new(Owner {
                 shared: Arc::new(Shared {
                     state: Mutex::new(State {
-                        queue: VecDeque::new(),
-                        shutdown: false,
-                        threads: 0,
-                        idle: 0,
-                        running: 0,
-                        handles: Vec::new(),
                         generation: crate::fork::generation(),
+                        ..State::default()
                     }),
                     work: Condvar::new(),
                     exited: AsyncResult::new(),
@@ -272,10 +266,8 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match self.run(f, None) {
-            Ok(value) => value,
-            Err(Timeout) => unreachable!("no deadline"),
-        }
+        self.run(f, None)
+            .unwrap_or_else(|Timeout| unreachable!("no deadline"))
     }
 
     /// [`apply`](ThreadPool::apply) that waits at most `timeout` for the
@@ -336,10 +328,7 @@ impl ThreadPool {
         loop {
             if let Some(outcome) = locked.take() {
                 drop(locked);
-                return match outcome {
-                    Ok(value) => Ok(value),
-                    Err(payload) => resume_unwind(payload),
-                };
+                return Ok(outcome.unwrap_or_else(|payload| resume_unwind(payload)));
             }
             let (wait, relocked) =
                 locked.wait(WaitOn::Primitive(&WAITS_ON_THREAD_POOL_JOB), deadline);

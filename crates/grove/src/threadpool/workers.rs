@@ -51,6 +51,7 @@ pub(super) struct Shared {
 ///   slot), a shared wait-list that wakes the waiter on its hub.
 ///
 /// `loom_tests` below checks it.
+#[derive(Default)]
 pub(super) struct State {
     pub(super) queue: VecDeque<Job>,
     pub(super) shutdown: bool,

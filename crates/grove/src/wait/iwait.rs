@@ -516,6 +516,7 @@ struct Tracker {
     mailbox: OnceCell<Arc<Mailbox>>,
 }
 
+#[derive(Default)]
 struct Track {
     /// Per object: recorded (pending in `ready`, or already yielded).
     seen: Vec<bool>,
@@ -540,8 +541,7 @@ impl Tracker {
         Tracker {
             state: RefCell::new(Track {
                 seen: vec![false; objects],
-                ready: VecDeque::new(),
-                waiter: None,
+                ..Track::default()
             }),
             mailbox: OnceCell::new(),
         }

@@ -39,10 +39,11 @@
 //! are [fired](Line::fire_watchers) when the owner's object becomes ready
 //! and stay until their owner [removes](Line::unwatch) them.
 
+use std::ops::Deref;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::hub::{Hub, RemoteUnparker, RemoteWatch, State, Subscription, Target, Task, Watch};
+use crate::hub::{Hub, RemoteUnparker, RemoteWatch, State, Subscription, Task, Watch};
 
 const NIL: usize = usize::MAX;
 
@@ -60,7 +61,7 @@ enum Mark {
 pub(crate) trait Waiter: Sized {
     /// What the line's watchers tell (`grove::wait`'s record, hub-local or
     /// cross-thread) when the owner becomes ready.
-    type Target: Target;
+    type Target: Deref<Target: Watch>;
 
     /// Wakes the waiter in `slot` if it is parked, taking it out of the
     /// slot; a waiter not parked yet (queued to run by its deadline or a
@@ -364,38 +365,28 @@ impl<P, W: Waiter> Line<P, W> {
 
     /// The oldest waiting node whose payload satisfies `pred`.
     pub(crate) fn find_waiting(&self, pred: impl Fn(&P) -> bool) -> Option<usize> {
-        let mut at = self.first_waiting;
-        while at != NIL {
-            let node = &self.nodes[at];
-            if node.payload.as_ref().is_some_and(&pred) {
-                return Some(at);
-            }
-            at = node.next;
-        }
-        None
+        self.chain(self.first_waiting)
+            .find(|&at| self.nodes[at].payload.as_ref().is_some_and(&pred))
     }
 
     /// The keys of the waiting nodes, oldest first.
     pub(crate) fn waiting_keys(&self) -> Vec<usize> {
-        let mut keys = Vec::with_capacity(self.waiting);
-        let mut at = self.first_waiting;
-        while at != NIL {
-            keys.push(at);
-            at = self.nodes[at].next;
-        }
-        keys
+        self.chain(self.first_waiting).collect()
     }
 
     /// The payload of the oldest served node that satisfies `pred`.
     pub(crate) fn find_served_mut(&mut self, pred: impl Fn(&P) -> bool) -> Option<&mut P> {
-        let mut at = self.line.head;
-        while at != NIL && self.nodes[at].mark == Mark::Served {
-            if self.nodes[at].payload.as_ref().is_some_and(&pred) {
-                return self.nodes[at].payload.as_mut();
-            }
-            at = self.nodes[at].next;
-        }
-        None
+        let key = self
+            .chain(self.line.head)
+            .take_while(|&at| self.nodes[at].mark == Mark::Served)
+            .find(|&at| self.nodes[at].payload.as_ref().is_some_and(&pred))?;
+        self.nodes[key].payload.as_mut()
+    }
+
+    /// The keys of the nodes linked after `from` (included), in order.
+    fn chain(&self, from: usize) -> impl Iterator<Item = usize> + '_ {
+        let next = |at: usize| (at != NIL).then_some(at);
+        std::iter::successors(next(from), move |&at| next(self.nodes[at].next))
     }
 
     /// Sets the payload of `key`'s node.
@@ -523,12 +514,10 @@ impl<P, W: Waiter> Line<P, W> {
     #[cold]
     #[inline(never)]
     fn fire_each_watcher(&self) {
-        let mut at = self.watchers.head;
-        while at != NIL {
+        for at in self.chain(self.watchers.head) {
             if let Some(watcher) = &self.nodes[at].watcher {
                 watcher.fire();
             }
-            at = self.nodes[at].next;
         }
     }
 

@@ -38,17 +38,12 @@ use crate::wait::park::{self, Lock};
 
 /// A FIFO of parked greenlets of one hub, and `grove::wait`'s watchers of
 /// the primitive. See the module docs.
+#[derive(Default)]
 pub(crate) struct WaitList {
     inner: RefCell<Line<(), Rc<Task>>>,
     /// Whether the line holds a watcher: what every `set` or release asks,
     /// answered without a borrow.
     watched: Cell<bool>,
-}
-
-impl Default for WaitList {
-    fn default() -> Self {
-        WaitList::new()
-    }
 }
 
 impl fmt::Debug for WaitList {
@@ -76,10 +71,7 @@ impl Lock for WaitList {
 
 impl WaitList {
     pub(crate) fn new() -> Self {
-        WaitList {
-            inner: RefCell::new(Line::new()),
-            watched: Cell::new(false),
-        }
+        WaitList::default()
     }
 
     /// Greenlets waiting and not yet notified.

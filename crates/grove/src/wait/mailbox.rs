@@ -6,7 +6,7 @@
 //! waiter's cross-thread unparker while it is parked. The mailbox's mutex is
 //! `crate::sync`'s, so the loom models below cover it.
 
-use crate::hub::{RemoteUnparker, RemoteWatch, Unparker};
+use crate::hub::{RemoteUnparker, RemoteWatch, Unparker, Watch};
 use crate::sync::{Mutex, MutexGuard};
 
 /// Where objects on other threads (an `AsyncResult` set from anywhere)
@@ -18,6 +18,7 @@ pub(super) struct Mailbox {
     inner: Mutex<Mail>,
 }
 
+#[derive(Default)]
 pub(super) struct Mail {
     fired: Vec<usize>,
     pub(super) waker: Option<RemoteUnparker>,
@@ -26,10 +27,7 @@ pub(super) struct Mail {
 impl Mailbox {
     pub(super) fn new() -> Self {
         Mailbox {
-            inner: Mutex::new(Mail {
-                fired: Vec::new(),
-                waker: None,
-            }),
+            inner: Mutex::new(Mail::default()),
         }
     }
 
@@ -63,7 +61,9 @@ impl Mailbox {
     }
 }
 
-impl RemoteWatch for Mailbox {
+impl RemoteWatch for Mailbox {}
+
+impl Watch for Mailbox {
     fn ready(&self, index: usize) {
         let waker = {
             let mut mail = self.lock();

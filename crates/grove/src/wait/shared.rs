@@ -164,8 +164,7 @@ impl<'a, S> SharedGuard<'a, S> {
 
     /// Removes the watcher added under `key` (a key already removed is ignored).
     pub(crate) fn unwatch(&mut self, key: usize) {
-        let removed = self.guard.queue.unwatch(key);
-        drop(removed);
+        self.guard.queue.unwatch(key);
     }
 
     /// Tells every watcher that the primitive became ready (under the lock,

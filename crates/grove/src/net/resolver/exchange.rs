@@ -53,20 +53,16 @@ pub(super) fn exchange(
             }
         };
         let query = Query::query(name.clone(), rtype);
-        match encode(id, &query) {
-            Ok(wire) => pending.push(Pending {
-                id,
-                query,
-                wire,
-                outcome: None,
-            }),
-            Err(err) => pending.push(Pending {
-                id,
-                query,
-                wire: Vec::new(),
-                outcome: Some(Err(err)),
-            }),
-        }
+        let (wire, outcome) = match encode(id, &query) {
+            Ok(wire) => (wire, None),
+            Err(err) => (Vec::new(), Some(Err(err))),
+        };
+        pending.push(Pending {
+            id,
+            query,
+            wire,
+            outcome,
+        });
     }
     if let Err(err) = udp_round(server, &mut pending, deadline) {
         for p in pending.iter_mut().filter(|p| p.outcome.is_none()) {

@@ -388,11 +388,17 @@ static KIND: AtomicU8 = AtomicU8::new(KIND_UNSET);
 /// set_resolver(ResolverKind::Native);
 /// ```
 pub fn set_resolver(kind: ResolverKind) {
-    let value = match kind {
-        ResolverKind::Native => KIND_NATIVE,
-        ResolverKind::Thread => KIND_THREAD,
-    };
-    KIND.store(value, Ordering::Relaxed);
+    KIND.store(kind.code(), Ordering::Relaxed);
+}
+
+impl ResolverKind {
+    /// How `KIND` stores this choice.
+    fn code(self) -> u8 {
+        match self {
+            ResolverKind::Native => KIND_NATIVE,
+            ResolverKind::Thread => KIND_THREAD,
+        }
+    }
 }
 
 /// The resolver [`lookup_host`](crate::net::lookup_host) uses: the last
@@ -423,12 +429,8 @@ pub fn resolver_kind() -> ResolverKind {
             };
             // Only the first reader stores (and so only it warned); a
             // concurrent `set_resolver` wins.
-            let value = if kind == ResolverKind::Thread {
-                KIND_THREAD
-            } else {
-                KIND_NATIVE
-            };
-            let _ = KIND.compare_exchange(KIND_UNSET, value, Ordering::Relaxed, Ordering::Relaxed);
+            let code = kind.code();
+            let _ = KIND.compare_exchange(KIND_UNSET, code, Ordering::Relaxed, Ordering::Relaxed);
             kind
         }
     }
@@ -464,8 +466,7 @@ fn system() -> io::Result<Arc<Resolver>> {
             return Ok(sys.resolver.clone());
         }
         sys.checked = now;
-        let current = stamps();
-        if current == sys.stamps {
+        if stamps() == sys.stamps {
             return Ok(sys.resolver.clone());
         }
     }
