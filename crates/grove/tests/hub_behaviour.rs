@@ -86,6 +86,48 @@ fn remote_panics_and_kills_come_back() {
 }
 
 #[test]
+fn an_interrupted_wait_on_a_remote_greenlet_leaves_it_running_and_joinable() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let hub_thread = std::thread::spawn(move || {
+        tx.send(grove::Handle::current()).unwrap();
+        while stop_rx.try_recv().is_err() {
+            grove::sleep(Duration::from_millis(5));
+        }
+    });
+    let handle = rx.recv().unwrap();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let remote = handle
+        .spawn(move || {
+            // Ends only when told to, on its own hub.
+            while go_rx.try_recv().is_err() {
+                grove::sleep(Duration::from_millis(1));
+            }
+            "finished"
+        })
+        .unwrap();
+    let remote = std::rc::Rc::new(remote);
+    // A timeout of the waiting greenlet interrupts the wait...
+    let r = remote.clone();
+    let waited =
+        grove::spawn(move || grove::with_timeout(Duration::from_millis(20), || r.wait()).is_err());
+    assert!(waited.join().unwrap(), "the wait timed out");
+    // ...and so does a kill, from another greenlet.
+    let r = remote.clone();
+    let killed = grove::spawn(move || r.wait());
+    grove::sleep(Duration::from_millis(10));
+    killed.kill();
+    assert!(matches!(killed.join(), Err(GreenletError::Killed)));
+    // The remote greenlet ran on and is joined later.
+    assert!(!remote.is_dead());
+    go_tx.send(()).unwrap();
+    let remote = std::rc::Rc::into_inner(remote).expect("the waiters let go");
+    assert_eq!(remote.join().unwrap(), "finished");
+    stop_tx.send(()).unwrap();
+    hub_thread.join().unwrap();
+}
+
+#[test]
 fn a_handle_outlives_its_hub_with_a_clear_error() {
     let handle = std::thread::spawn(grove::Handle::current).join().unwrap();
     let err = handle.spawn(|| 1).unwrap_err();

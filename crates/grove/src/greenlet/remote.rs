@@ -76,6 +76,21 @@ impl<T> Drop for Completer<T> {
 /// stop.set(()).unwrap();
 /// thread.join().unwrap();
 /// ```
+///
+/// # Kill and timeout safety
+///
+/// [`join`](RemoteGreenlet::join), [`wait`](RemoteGreenlet::wait),
+/// [`wait_timeout`](RemoteGreenlet::wait_timeout) and
+/// [`kill`](RemoteGreenlet::kill) may be interrupted by a kill or timeout
+/// of the *calling* greenlet. The wait ends by unwinding and leaves nothing
+/// registered on the handle; the greenlet on the other hub is unaffected
+/// and runs on. After an interrupted `wait`, `wait_timeout` or `kill` the
+/// handle can be joined later; an interrupted `join` has consumed the
+/// handle, and the outcome is dropped on the other hub when the greenlet
+/// ends. Called while the calling greenlet is already unwinding, `join`
+/// cannot wait: a greenlet that has not finished is asked to die
+/// ([`kill_nowait`](RemoteGreenlet::kill_nowait)) and `Err(Killed)` is
+/// returned.
 pub struct RemoteGreenlet<T> {
     /// The slot and its joiners, shared with the greenlet's hub.
     shared: Arc<SharedWaitList<Slot<T>>>,
