@@ -16,9 +16,9 @@
 //! and receives what is left, then `RecvError`; when the last receiver goes,
 //! every waiting sender is woken and gets its value back.
 //!
-//! Wakers are called under the channel's lock. That is safe for grove's
-//! own (they queue a job, a leaf lock, or unpark a thread) and for
-//! executors' wakers, which must not run the task inline.
+//! Wakers are called just after the channel's lock is released, never
+//! under it ([`Locked`]): a waker is a system call (a futex wake, an eventfd
+//! write), and the side it wakes comes straight back for the lock.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -65,9 +65,10 @@ impl<T> Chan<T> {
     }
 
     /// The lock. No user code runs under it (values are only moved, and
-    /// dropped after it is released), so a poisoned lock is still sound.
-    pub(super) fn lock(&self) -> MutexGuard<'_, State<T>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// dropped after it is released; wakers are called after it too), so a
+    /// poisoned lock is still sound.
+    pub(super) fn lock(&self) -> Locked<'_, T> {
+        Locked(Some(self.state.lock().unwrap_or_else(|e| e.into_inner())))
     }
 
     pub(super) fn capacity(&self) -> Option<usize> {
@@ -140,6 +141,39 @@ impl<T> Chan<T> {
             Some(value) => Ok(value),
             None if state.senders == 0 => Err(TryRecvError::Disconnected),
             None => Err(TryRecvError::Empty),
+        }
+    }
+}
+
+/// The channel's lock held: the state, and on release the wakers of the
+/// waiters notified under it, called once the lock is free (see the module
+/// docs). Always `Some` until dropped.
+pub(super) struct Locked<'a, T>(Option<MutexGuard<'a, State<T>>>);
+
+impl<T> std::ops::Deref for Locked<'_, T> {
+    type Target = State<T>;
+
+    fn deref(&self) -> &State<T> {
+        self.0.as_ref().expect("held until dropped")
+    }
+}
+
+impl<T> std::ops::DerefMut for Locked<'_, T> {
+    fn deref_mut(&mut self) -> &mut State<T> {
+        self.0.as_mut().expect("held until dropped")
+    }
+}
+
+impl<T> Drop for Locked<'_, T> {
+    fn drop(&mut self) {
+        let Some(mut state) = self.0.take() else {
+            return;
+        };
+        let mut woken = state.recvq.take_woken();
+        woken.append(state.sendq.take_woken());
+        drop(state);
+        if !woken.is_empty() {
+            woken.wake();
         }
     }
 }

@@ -12,6 +12,14 @@
 //! that is gone when its owner looks was *notified* (popped and woken): if
 //! the owner no longer acts on it (a dropped future: a kill, a timeout), it
 //! passes the notification on ([`WakerList::wake_one`]), so none is lost.
+//!
+//! Notifying and waking are two steps: a notified waiter leaves the list
+//! under the lock, its waker waits in [`Woken`] and is called once the lock
+//! is released (`core::Locked`). A waker called under the lock would make
+//! the woken side (a thread just out of its futex, a hub just out of
+//! `epoll_wait`) find the lock still held by the waker's caller, which is in
+//! the middle of that very system call: a contended lock, two more futex
+//! calls and a sleep, on every crossing.
 
 use std::collections::VecDeque;
 use std::task::Waker;
@@ -21,6 +29,44 @@ use std::task::Waker;
 pub(super) struct WakerList {
     entries: VecDeque<(u64, Waker)>,
     next_id: u64,
+    /// Notified waiters whose wakers are still to be called.
+    woken: Woken,
+}
+
+/// Wakers of notified waiters, to call once the lock is released. One
+/// waker (the usual case) needs no allocation.
+#[derive(Debug, Default)]
+pub(super) struct Woken {
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+}
+
+impl Woken {
+    fn push(&mut self, waker: Waker) {
+        match self.first {
+            None => self.first = Some(waker),
+            Some(_) => self.rest.push(waker),
+        }
+    }
+
+    /// Whether no waker is waiting to be called.
+    pub(super) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// Moves `other`'s wakers behind these, keeping their order.
+    pub(super) fn append(&mut self, other: Woken) {
+        other.into_iter().for_each(|waker| self.push(waker));
+    }
+
+    /// Calls the wakers, in the order their waiters were notified.
+    pub(super) fn wake(self) {
+        self.into_iter().for_each(Waker::wake);
+    }
+
+    fn into_iter(self) -> impl Iterator<Item = Waker> {
+        self.first.into_iter().chain(self.rest)
+    }
 }
 
 impl WakerList {
@@ -63,26 +109,33 @@ impl WakerList {
         }
     }
 
-    /// Wakes the longest-waiting waiter; returns whether there was one.
+    /// Notifies the longest-waiting waiter; returns whether there was one.
     pub(super) fn wake_one(&mut self) -> bool {
-        self.entries
-            .pop_front()
-            .map(|(_, waker)| waker.wake())
-            .is_some()
+        let Some((_, waker)) = self.entries.pop_front() else {
+            return false;
+        };
+        self.woken.push(waker);
+        true
     }
 
-    /// Wakes waiter `id` if it is waiting.
+    /// Notifies waiter `id` if it is waiting.
     pub(super) fn wake_id(&mut self, id: u64) {
         if let Some(waker) = self.take(id) {
-            waker.wake();
+            self.woken.push(waker);
         }
     }
 
-    /// Wakes every waiter, in order.
+    /// Notifies every waiter, in order.
     pub(super) fn wake_all(&mut self) {
         for (_, waker) in self.entries.drain(..) {
-            waker.wake();
+            self.woken.push(waker);
         }
+    }
+
+    /// The wakers of the waiters notified since the last call, for the
+    /// caller to call once it has released the lock.
+    pub(super) fn take_woken(&mut self) -> Woken {
+        std::mem::take(&mut self.woken)
     }
 
     /// Waiters not yet notified.
@@ -129,6 +182,8 @@ mod tests {
         list.register(&mut ida, &wa); // a re-poll: still first, still one entry
         assert_eq!(list.len(), 2);
         assert!(list.wake_one());
+        assert_eq!(a.0.load(Ordering::Relaxed), 0, "woken only once taken");
+        list.take_woken().wake();
         assert_eq!(a.0.load(Ordering::Relaxed), 1);
         assert!(
             !list.remove(ida.unwrap()),
@@ -136,6 +191,7 @@ mod tests {
         );
         assert!(list.remove(idb.unwrap()));
         assert!(!list.wake_one());
+        assert!(list.take_woken().is_empty());
         assert_eq!(b.0.load(Ordering::Relaxed), 0);
     }
 
@@ -143,11 +199,13 @@ mod tests {
     fn wake_id_wakes_only_that_waiter() {
         let (mut list, [(a, ..), (b, _, idb)]) = two_waiters();
         list.wake_id(idb.unwrap());
+        list.take_woken().wake();
         assert_eq!(
             (a.0.load(Ordering::Relaxed), b.0.load(Ordering::Relaxed)),
             (0, 1)
         );
         list.wake_all();
+        list.take_woken().wake();
         assert_eq!(a.0.load(Ordering::Relaxed), 1);
         assert_eq!(list.len(), 0);
     }
