@@ -339,6 +339,12 @@ impl<P, W: Waiter> Line<P, W> {
         key
     }
 
+    /// Takes served node `key`'s waiter without waking it, for a caller
+    /// that wakes it later (once a lock is released).
+    pub(crate) fn take_waiter(&mut self, key: usize) -> Option<W> {
+        self.nodes[key].task.take()
+    }
+
     /// Makes `key`'s owner runnable if it is parked.
     #[inline(always)]
     pub(crate) fn wake(&mut self, key: usize) {

@@ -23,6 +23,14 @@
 //! be held while pushing a wake-up onto a hub's job queue (a leaf lock),
 //! never the other way round.
 //!
+//! [`SharedGuard::notify_all`] takes the notified waiters' unparkers under
+//! the lock and calls them when the guard is dropped, after the lock is
+//! released: an unpark from another thread is an eventfd write, and the
+//! greenlet it wakes re-takes this lock first thing, so waking under the
+//! lock would have it find the lock held by the notifier, still in that
+//! system call. (A waiter that times out after being served passes the
+//! notification on under the lock: a rare path, left simple.)
+//!
 //! Invariants, all kept under the one mutex, which is what makes them hold
 //! across threads: a node is waiting, holding its unparker, exactly while
 //! its waiter waits un-notified; `notify_one` marks it served and takes the
@@ -57,10 +65,23 @@ pub(crate) struct SharedWaitList<S> {
     inner: Mutex<Inner<S>>,
 }
 
-/// The locked state of a [`SharedWaitList`]; derefs to `S`.
+/// The locked state of a [`SharedWaitList`]; derefs to `S`. Dropping it
+/// releases the lock, then unparks the waiters notified under it.
 pub(crate) struct SharedGuard<'a, S> {
     list: &'a SharedWaitList<S>,
-    guard: MutexGuard<'a, Inner<S>>,
+    /// `Some` until dropped.
+    guard: Option<MutexGuard<'a, Inner<S>>>,
+    /// Waiters notified under this guard, unparked once the lock is free.
+    woken: Vec<RemoteUnparker>,
+}
+
+impl<S> Drop for SharedGuard<'_, S> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        for unparker in self.woken.drain(..) {
+            unparker.unpark();
+        }
+    }
 }
 
 impl<S: fmt::Debug> fmt::Debug for SharedWaitList<S> {
@@ -89,7 +110,8 @@ impl<S> SharedWaitList<S> {
     pub(crate) fn lock(&self) -> SharedGuard<'_, S> {
         SharedGuard {
             list: self,
-            guard: self.inner.lock().unwrap_or_else(|e| e.into_inner()),
+            guard: Some(self.inner.lock().unwrap_or_else(|e| e.into_inner())),
+            woken: Vec::new(),
         }
     }
 }
@@ -106,7 +128,7 @@ impl<S> Lock for SharedWaitList<S> {
     }
 
     fn line<'g>(guard: &'g mut SharedGuard<'_, S>) -> &'g mut Line<(), RemoteUnparker> {
-        &mut guard.guard.queue
+        &mut guard.inner_mut().queue
     }
 }
 
@@ -114,20 +136,28 @@ impl<S> Deref for SharedGuard<'_, S> {
     type Target = S;
 
     fn deref(&self) -> &S {
-        &self.guard.state
+        &self.inner().state
     }
 }
 
 impl<S> DerefMut for SharedGuard<'_, S> {
     fn deref_mut(&mut self) -> &mut S {
-        &mut self.guard.state
+        &mut self.inner_mut().state
     }
 }
 
 impl<'a, S> SharedGuard<'a, S> {
+    fn inner(&self) -> &Inner<S> {
+        self.guard.as_ref().expect("held until dropped")
+    }
+
+    fn inner_mut(&mut self) -> &mut Inner<S> {
+        self.guard.as_mut().expect("held until dropped")
+    }
+
     /// Waiters not yet notified.
     pub(crate) fn len(&self) -> usize {
-        self.guard.queue.waiting()
+        self.inner().queue.waiting()
     }
 
     /// Registers the current greenlet (or thread stack), unlocks, parks until
@@ -149,29 +179,38 @@ impl<'a, S> SharedGuard<'a, S> {
     /// finished wait must leave none behind).
     #[cfg(all(test, loom))]
     pub(crate) fn has_nodes(&self) -> bool {
-        !self.guard.queue.is_idle()
+        !self.inner().queue.is_idle()
     }
 
     /// Wakes every waiter, in the order they began waiting; returns how many.
     pub(crate) fn notify_all(&mut self) -> usize {
-        park::notify_all(&mut self.guard.queue)
+        let mut woken = std::mem::take(&mut self.woken);
+        let queue = &mut self.inner_mut().queue;
+        let mut n = 0;
+        while queue.has_waiting() {
+            let key = queue.mark_first_served(None);
+            woken.extend(queue.take_waiter(key));
+            n += 1;
+        }
+        self.woken = woken;
+        n
     }
 
     /// Adds a watcher (see `hub::watch`); returns the key that removes it.
     pub(crate) fn watch(&mut self, watcher: RemoteWatcher) -> usize {
-        self.guard.queue.watch(watcher)
+        self.inner_mut().queue.watch(watcher)
     }
 
     /// Removes the watcher added under `key` (a key already removed is ignored).
     pub(crate) fn unwatch(&mut self, key: usize) {
-        self.guard.queue.unwatch(key);
+        self.inner_mut().queue.unwatch(key);
     }
 
     /// Tells every watcher that the primitive became ready (under the lock,
     /// so a watcher added after a readiness check cannot miss it). Watchers
     /// stay until their owners remove them.
     pub(crate) fn fire_watchers(&self) {
-        self.guard.queue.fire_watchers();
+        self.inner().queue.fire_watchers();
     }
 }
 
