@@ -68,7 +68,10 @@ pub(crate) fn notify_one<W: Waiter>(line: &mut Line<(), W>) -> bool {
     any
 }
 
-/// Wakes every waiter of `line`, oldest first; returns how many.
+/// Wakes every waiter of `line`, oldest first; returns how many. (The
+/// lists' own `notify_all`s do this their way: the local one inline, the
+/// shared one with the wake-ups after the unlock.)
+#[cfg(test)]
 pub(crate) fn notify_all<W: Waiter>(line: &mut Line<(), W>) -> usize {
     let mut woken = 0;
     while notify_one(line) {
