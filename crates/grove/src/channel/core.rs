@@ -415,6 +415,64 @@ impl<T> Drop for RecvFuture<'_, T> {
     }
 }
 
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    /// A waker that records, when called, whether the channel's lock was free.
+    struct Probe {
+        chan: Arc<Chan<u32>>,
+        free: AtomicUsize,
+        held: AtomicUsize,
+    }
+
+    impl Wake for Probe {
+        fn wake(self: Arc<Self>) {
+            let counter = match self.chan.state.try_lock() {
+                Ok(_) => &self.free,
+                Err(_) => &self.held,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn probe(chan: &Arc<Chan<u32>>) -> (Arc<Probe>, Waker) {
+        let probe = Arc::new(Probe {
+            chan: chan.clone(),
+            free: AtomicUsize::new(0),
+            held: AtomicUsize::new(0),
+        });
+        (probe.clone(), Waker::from(probe))
+    }
+
+    /// Wakers run after the lock is released: the woken side can take it.
+    #[test]
+    fn wakers_are_called_with_the_lock_free() {
+        let chan = Arc::new(Chan::<u32>::new(Some(1)));
+        let (receiver, waker) = probe(&chan);
+        let mut recv = RecvFuture::new(&chan);
+        let pending = Pin::new(&mut recv).poll(&mut Context::from_waker(&waker));
+        assert!(pending.is_pending());
+        chan.try_send(1).unwrap();
+        assert_eq!(receiver.free.load(Ordering::Relaxed), 1);
+        assert_eq!(receiver.held.load(Ordering::Relaxed), 0);
+
+        // A full channel's sender, woken by the receive that makes room.
+        let (sender, waker) = probe(&chan);
+        let mut send = SendFuture::new(&chan, 2);
+        let pending = Pin::new(&mut send).poll(&mut Context::from_waker(&waker));
+        assert!(pending.is_pending());
+        let got = Pin::new(&mut recv).poll(&mut Context::from_waker(Waker::noop()));
+        assert_eq!(got, Poll::Ready(Ok(1)));
+        assert_eq!(sender.free.load(Ordering::Relaxed), 1);
+        assert_eq!(sender.held.load(Ordering::Relaxed), 0);
+        drop(send);
+    }
+}
+
 /// Models of the channel's cross-thread core (`scripts/loom.sh`): the real
 /// `Chan` and its futures on loom's mutex, polled by loom's `block_on`
 /// (whose waker is loom's model of a thread unpark).
