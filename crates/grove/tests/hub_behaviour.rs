@@ -61,17 +61,34 @@ fn remote_greenlet_joined_from_another_thread() {
     hub_thread.join().unwrap();
 }
 
+/// A second thread whose hub serves until [`OtherHub::stop`].
+struct OtherHub {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl OtherHub {
+    fn start() -> (grove::Handle, OtherHub) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, stop_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            tx.send(grove::Handle::current()).unwrap();
+            while stop_rx.try_recv().is_err() {
+                grove::sleep(Duration::from_millis(5));
+            }
+        });
+        (rx.recv().unwrap(), OtherHub { stop, thread })
+    }
+
+    fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.thread.join().unwrap();
+    }
+}
+
 #[test]
 fn remote_panics_and_kills_come_back() {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-    let hub_thread = std::thread::spawn(move || {
-        tx.send(grove::Handle::current()).unwrap();
-        while stop_rx.try_recv().is_err() {
-            grove::sleep(Duration::from_millis(5));
-        }
-    });
-    let handle = rx.recv().unwrap();
+    let (handle, other) = OtherHub::start();
     let p = handle.spawn(|| -> u8 { panic!("remote boom") }).unwrap();
     assert!(matches!(p.join(), Err(GreenletError::Panicked(_))));
     let k = handle
@@ -81,21 +98,12 @@ fn remote_panics_and_kills_come_back() {
     k.kill();
     assert!(k.is_dead());
     assert!(matches!(k.join(), Err(GreenletError::Killed)));
-    stop_tx.send(()).unwrap();
-    hub_thread.join().unwrap();
+    other.stop();
 }
 
 #[test]
 fn an_interrupted_wait_on_a_remote_greenlet_leaves_it_running_and_joinable() {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-    let hub_thread = std::thread::spawn(move || {
-        tx.send(grove::Handle::current()).unwrap();
-        while stop_rx.try_recv().is_err() {
-            grove::sleep(Duration::from_millis(5));
-        }
-    });
-    let handle = rx.recv().unwrap();
+    let (handle, other) = OtherHub::start();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
     let remote = handle
         .spawn(move || {
@@ -123,8 +131,7 @@ fn an_interrupted_wait_on_a_remote_greenlet_leaves_it_running_and_joinable() {
     go_tx.send(()).unwrap();
     let remote = std::rc::Rc::into_inner(remote).expect("the waiters let go");
     assert_eq!(remote.join().unwrap(), "finished");
-    stop_tx.send(()).unwrap();
-    hub_thread.join().unwrap();
+    other.stop();
 }
 
 #[test]
