@@ -89,6 +89,11 @@ pub(super) fn write_head(
 /// The most common head — a keep-alive HTTP/1.1 `200` with a length and
 /// no headers of the handler's — is one copy from the cache, inline in
 /// the caller; any other is assembled out of line.
+///
+/// The head's parts travel as separate arguments, here and to
+/// `write_any_head`: gathered in one `Copy` struct (by value or by
+/// reference) they cost 24 more instructions per pipelined request under
+/// callgrind (2,148 → 2,172).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(super) fn write_head_framed(
